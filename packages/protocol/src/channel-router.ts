@@ -1,0 +1,194 @@
+import { Channel, type ChannelLink, channelInternals } from './channel.ts';
+import { ChannelTable } from './channel-table.ts';
+import { ChannelRejectedError, ProtocolError } from './errors.ts';
+import { encodeFrame } from './frame-codec.ts';
+import { type ChannelFrame, type Frame, FrameType, type JsonObject } from './frame-types.ts';
+import { invokeHandler } from './invoke-handler.ts';
+import type { ResolvedMuxOptions } from './mux-options.ts';
+import { IncomingOpenRequest } from './open-request.ts';
+
+type OpenFrame = Extract<Frame, { type: 'open' }>;
+
+export type ChannelRouterDeps = {
+  options: ResolvedMuxOptions;
+  /** Sends frames (nothing once the connection is closed) and reports channel-level errors. */
+  link: Omit<ChannelLink, 'finished'>;
+  /** A violation no single channel can be blamed for: close the connection. */
+  fail(error: ProtocolError): void;
+};
+
+const MAX_REASON_TEXT = 1024;
+export const reasonText = (text: string): string => String(text).slice(0, MAX_REASON_TEXT);
+
+/** Routes channel frames (after the handshake) to channels and pending opens; closes only what must close. */
+export class ChannelRouter {
+  readonly table: ChannelTable;
+  readonly #deps: ChannelRouterDeps;
+  readonly #link: ChannelLink;
+
+  constructor(deps: ChannelRouterDeps) {
+    this.#deps = deps;
+    this.table = new ChannelTable(deps.options.side);
+    this.#link = { ...deps.link, finished: (id) => this.table.channels.delete(id) };
+  }
+
+  /** Starts opening a channel; the promise settles on the peer's accept or reject. */
+  open(spec: JsonObject): Promise<Channel> {
+    const { maxChannels, window, maxData } = this.#deps.options;
+    if (this.table.size >= maxChannels) {
+      const problem = `cannot open a channel: ${maxChannels} channels are in use`;
+      return Promise.reject(new ProtocolError('TOO_MANY_CHANNELS', problem));
+    }
+    const id = this.table.allocateId();
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeFrame({ type: 'open', channel: id, window, maxData, spec });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise<Channel>((resolve, reject) => {
+      this.table.outgoing.set(id, { spec, resolve, reject });
+      this.#deps.link.sendBytes(bytes);
+    });
+  }
+
+  receive(frame: ChannelFrame): void {
+    const id = frame.channel;
+    const table = this.table;
+    const pending = table.outgoing.get(id);
+    if (frame.type === 'open') {
+      this.#receiveOpen(frame);
+    } else if (frame.type === 'accept' && pending) {
+      table.outgoing.delete(id);
+      pending.resolve(this.#createChannel(id, pending.spec, frame.info, frame.window, frame.maxData));
+    } else if (frame.type === 'reject' && pending) {
+      table.outgoing.delete(id);
+      pending.reject(new ChannelRejectedError(frame.code, frame.message));
+    } else if (frame.type === 'close' && table.closing.delete(id)) {
+      // the peer's answer to the close we sent for a failed open
+    } else if (table.channels.has(id)) {
+      channelInternals.receive(table.channels.get(id)!, frame);
+    } else if (!table.closing.has(id)) {
+      const known = pending !== undefined || table.incoming.has(id);
+      const problem = `${frame.type} frame on channel ${id}: ${known ? 'the channel is not open yet' : 'unknown channel'}`;
+      const code = known ? 'MALFORMED_FRAME' : 'UNKNOWN_CHANNEL';
+      this.error(id, FrameType[frame.type], new ProtocolError(code, problem, id));
+    }
+  }
+
+  /** A channel-level violation in a frame of type `typeCode`: close only what it concerns. */
+  error(id: number, typeCode: number, error: ProtocolError): void {
+    const { table } = this;
+    const channel = table.channels.get(id);
+    if (channel) {
+      channelInternals.fail(channel, error); // ignored when we already sent close
+      return;
+    }
+    if (table.closing.has(id)) return;
+    const pending = table.outgoing.get(id);
+    const request = table.incoming.get(id);
+    if (!pending && !request && error.code === 'FRAME_TOO_LARGE') {
+      this.#deps.fail(error);
+      return;
+    }
+    this.#deps.link.error(error);
+    const answer = { channel: id, code: error.code, message: error.message };
+    if (pending) {
+      table.outgoing.delete(id);
+      pending.reject(error);
+      if (typeCode === FrameType.reject) return;
+      if (typeCode !== FrameType.close) table.closing.add(id);
+      this.#send({ type: 'close', ...answer });
+    } else if (request || typeCode === FrameType.open) {
+      table.incoming.delete(id);
+      request?.cancel(error.code, error.message);
+      this.#send({ type: 'reject', ...answer });
+    } else if (typeCode !== FrameType.close && typeCode !== FrameType.reject) {
+      this.#send({ type: 'close', ...answer }); // (answering a close or reject could loop)
+    }
+  }
+
+  #receiveOpen(frame: OpenFrame): void {
+    const id = frame.channel;
+    if (this.table.has(id)) {
+      this.#deps.fail(
+        new ProtocolError('MALFORMED_FRAME', `open frame on channel ${id}: channel id already in use`),
+      );
+      return;
+    }
+    const { side, maxChannels, onOpen } = this.#deps.options;
+    let refusal: ProtocolError | undefined;
+    if (!this.table.isPeerId(id)) {
+      const problem = `${side === 'a' ? 'odd' : 'even'} channel ids are allocated by this side`;
+      refusal = new ProtocolError('MALFORMED_FRAME', `open frame on channel ${id}: ${problem}`, id);
+    } else if (this.table.size >= maxChannels) {
+      const problem = `open frame on channel ${id}: ${maxChannels} channels are in use`;
+      refusal = new ProtocolError('TOO_MANY_CHANNELS', problem, id);
+    }
+    if (refusal) {
+      this.#deps.link.error(refusal);
+      this.#send({ type: 'reject', channel: id, code: refusal.code, message: refusal.message });
+      return;
+    }
+    if (!onOpen) {
+      this.#send({
+        type: 'reject',
+        channel: id,
+        code: 'UNSUPPORTED',
+        message: 'this side does not accept channels',
+      });
+      return;
+    }
+    const request = new IncomingOpenRequest(frame.spec, {
+      accept: (info) => this.#accept(frame, info),
+      reject: (code, message) => {
+        this.table.incoming.delete(id);
+        this.#send({ type: 'reject', channel: id, code: reasonText(code), message: reasonText(message) });
+      },
+      closed: (code, message) => {
+        const channel = new Channel(this.#link, this.#channelInit(id, frame.spec, {}, 0, 1));
+        channelInternals.abort(channel, code, message);
+        return channel;
+      },
+    });
+    this.table.incoming.set(id, request);
+    try {
+      onOpen(request);
+    } catch (error) {
+      if (request.pending) request.reject('INTERNAL', 'the channel could not be opened');
+      invokeHandler(() => {
+        throw error;
+      });
+    }
+  }
+
+  #accept(frame: OpenFrame, info: JsonObject): Channel {
+    const { window, maxData } = this.#deps.options;
+    const bytes = encodeFrame({ type: 'accept', channel: frame.channel, window, maxData, info }); // may throw
+    this.table.incoming.delete(frame.channel);
+    const channel = this.#createChannel(frame.channel, frame.spec, info, frame.window, frame.maxData);
+    this.#deps.link.sendBytes(bytes);
+    return channel;
+  }
+
+  #createChannel(
+    id: number,
+    spec: JsonObject,
+    info: JsonObject,
+    sendWindow: number,
+    peerMaxData: number,
+  ): Channel {
+    const channel = new Channel(this.#link, this.#channelInit(id, spec, info, sendWindow, peerMaxData));
+    this.table.channels.set(id, channel);
+    return channel;
+  }
+
+  #channelInit(id: number, spec: JsonObject, info: JsonObject, sendWindow: number, peerMaxData: number) {
+    const { window, maxData } = this.#deps.options;
+    return { id, spec, info, sendWindow, peerMaxData, window, maxData };
+  }
+
+  #send(frame: Frame): void {
+    this.#deps.link.sendBytes(encodeFrame(frame));
+  }
+}

@@ -1,0 +1,24 @@
+export { Channel } from './channel.ts';
+export {
+  ChannelRejectedError,
+  ConnectionClosedError,
+  ProtocolError,
+  type ProtocolErrorCode,
+} from './errors.ts';
+export { decodeFrame, encodeFrame } from './frame-codec.ts';
+export {
+  DEFAULT_MAX_DATA,
+  DEFAULT_MAX_FRAME_BYTES,
+  DEFAULT_WINDOW,
+  type Frame,
+  FrameType,
+  type FrameTypeName,
+  type JsonObject,
+  MAX_JSON_BYTES,
+  MIN_PROTOCOL_VERSION,
+  PROTOCOL_VERSION,
+} from './frame-types.ts';
+export { Mux, type Transport } from './mux.ts';
+export type { MuxOptions } from './mux-options.ts';
+export type { OpenRequest } from './open-request.ts';
+export { muxOverWebSocket, type NodeWebSocketLike, WS_CLOSE_CODES } from './ws-transport.ts';

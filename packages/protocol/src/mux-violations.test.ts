@@ -1,0 +1,157 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { setImmediate as settle } from 'node:timers/promises';
+import { FrameType } from './frame-types.ts';
+import { rawWithChannels, type WireEntry } from './test-peers.ts';
+
+const _MiB = 1024 * 1024;
+const _dataBytes = (log: WireEntry[], channel: number) =>
+  log.filter((f) => f.type === 'data' && f.channel === channel).reduce((sum, f) => sum + f.size, 0);
+
+describe('violations close only what they concern', () => {
+  test('data beyond the window closes that channel with FLOW_CONTROL; the other keeps working', async () => {
+    const raw = rawWithChannels();
+    raw.data(2, 500);
+    raw.data(2, 500);
+    raw.data(2, 1);
+    assert.deepEqual(raw.take(), [
+      {
+        type: 'close',
+        channel: 2,
+        code: 'FLOW_CONTROL',
+        message: 'data frame on channel 2: 1 bytes exceeds the window (0 left)',
+      },
+    ]);
+    assert.deepEqual(
+      raw.errors.map((e) => [e.code, e.channel]),
+      [['FLOW_CONTROL', 2]],
+    );
+    raw.data(2, 10); // in flight when we closed: ignored, not an error
+    assert.deepEqual(raw.take(), []);
+    raw.data(4, 300);
+    await settle();
+    assert.deepEqual(raw.channels.get(2)!.events, ['data:500', 'data:500', 'close:FLOW_CONTROL']);
+    assert.deepEqual(raw.channels.get(4)!.events, ['data:300']);
+    raw.inject({ type: 'close', channel: 2, code: '', message: '' }); // the peer answers: id freed
+    assert.equal(raw.mux.closed, false);
+    assert.equal(raw.mux.channelCount, 1);
+    assert.equal(raw.errors.length, 1);
+  });
+
+  test('data larger than maxData, or a window growing past 2^32-1, closes the channel with FLOW_CONTROL', () => {
+    const raw = rawWithChannels();
+    raw.data(2, 501);
+    raw.inject({ type: 'window', channel: 4, increment: 0xffff_ffff });
+    assert.deepEqual(
+      raw.take().map((f) => f.type === 'close' && [f.channel, f.code, f.message]),
+      [
+        [2, 'FLOW_CONTROL', 'data frame on channel 2: 501 bytes exceeds maxData 500'],
+        [
+          4,
+          'FLOW_CONTROL',
+          'window frame on channel 4: increment 4294967295 would grow the window beyond 2^32-1',
+        ],
+      ],
+    );
+    assert.equal(raw.mux.closed, false);
+  });
+
+  test('frames for an unknown channel are answered with close UNKNOWN_CHANNEL (never a close for a close)', () => {
+    const raw = rawWithChannels();
+    raw.data(8, 3);
+    raw.inject({ type: 'eof', channel: 10 });
+    raw.inject({ type: 'close', channel: 12, code: '', message: '' });
+    assert.deepEqual(raw.take(), [
+      {
+        type: 'close',
+        channel: 8,
+        code: 'UNKNOWN_CHANNEL',
+        message: 'data frame on channel 8: unknown channel',
+      },
+      {
+        type: 'close',
+        channel: 10,
+        code: 'UNKNOWN_CHANNEL',
+        message: 'eof frame on channel 10: unknown channel',
+      },
+    ]);
+    assert.deepEqual(
+      raw.errors.map((e) => e.code),
+      ['UNKNOWN_CHANNEL', 'UNKNOWN_CHANNEL', 'UNKNOWN_CHANNEL'],
+    );
+    assert.equal(raw.mux.closed, false);
+    assert.equal(raw.mux.channelCount, 2);
+  });
+
+  test('a malformed frame on a known channel closes only that channel; a malformed open is rejected', () => {
+    const raw = rawWithChannels();
+    raw.inject(new Uint8Array([FrameType.window, 0, 0, 0, 2, 0, 0, 0, 0]));
+    raw.inject(new Uint8Array([FrameType.open, 0, 0, 0, 6, 0, 0, 1, 0, 0, 0, 1, 0, 0x5b, 0x5d]));
+    raw.inject({ type: 'open', channel: 7, window: 10, maxData: 10, spec: {} });
+    assert.deepEqual(
+      raw.take().map((f) => 'channel' in f && [f.type, f.channel, 'code' in f && f.code]),
+      [
+        ['close', 2, 'MALFORMED_FRAME'],
+        ['reject', 6, 'MALFORMED_FRAME'],
+        ['reject', 7, 'MALFORMED_FRAME'],
+      ],
+    );
+    assert.match(
+      raw.errors[2]!.message,
+      /open frame on channel 7: odd channel ids are allocated by this side/,
+    );
+    assert.equal(raw.mux.closed, false);
+    raw.data(4, 1);
+    assert.equal(raw.channels.get(4)!.channel.closed, false);
+  });
+
+  test('an oversized frame closes its channel when known, else the connection', () => {
+    const raw = rawWithChannels();
+    raw.data(2, 700);
+    assert.deepEqual(
+      raw.take().map((f) => f.type === 'close' && [f.channel, f.code]),
+      [[2, 'FRAME_TOO_LARGE']],
+    );
+    assert.equal(raw.mux.closed, false);
+    raw.data(20, 700);
+    assert.equal(raw.mux.closed, true);
+    assert.deepEqual(raw.closes, [
+      {
+        code: 'FRAME_TOO_LARGE',
+        message: 'data frame on channel 20: 705 bytes exceeds the 600-byte frame limit',
+      },
+    ]);
+    assert.ok(raw.channels.get(4)!.channel.closed);
+  });
+
+  test('an oversized connection frame, an undecodable header, an unknown type or a reused id close the connection', () => {
+    const cases: [string, (raw: ReturnType<typeof rawWithChannels>) => void, string][] = [
+      [
+        'oversized goaway',
+        (r) => r.inject({ type: 'goaway', code: 'x', message: 'y'.repeat(700) }),
+        'FRAME_TOO_LARGE',
+      ],
+      ['3-byte message', (r) => r.inject(new Uint8Array([5, 0, 0])), 'MALFORMED_FRAME'],
+      ['unknown type', (r) => r.inject(new Uint8Array([99, 0, 0, 0, 2])), 'UNKNOWN_FRAME_TYPE'],
+      ['malformed ping', (r) => r.inject(new Uint8Array([FrameType.ping, 0, 0, 0, 0, 1])), 'MALFORMED_FRAME'],
+      [
+        'data on channel 0',
+        (r) => r.inject(new Uint8Array([FrameType.data, 0, 0, 0, 0, 1])),
+        'MALFORMED_FRAME',
+      ],
+      [
+        'open on a used id',
+        (r) => r.inject({ type: 'open', channel: 4, window: 1, maxData: 1, spec: {} }),
+        'MALFORMED_FRAME',
+      ],
+    ];
+    for (const [name, act, code] of cases) {
+      const raw = rawWithChannels();
+      act(raw);
+      assert.equal(raw.mux.closed, true, name);
+      const goaway = raw.take().at(-1);
+      assert.ok(goaway?.type === 'goaway' && goaway.code === code, `${name}: goaway ${code}`);
+      assert.equal(raw.closes[0]?.code, code, name);
+    }
+  });
+});

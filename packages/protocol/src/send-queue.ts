@@ -1,0 +1,92 @@
+import { MAX_U32 } from './frame-types.ts';
+
+type QueueItem =
+  | { kind: 'data'; data: Uint8Array; offset: number; onSent: (() => void) | undefined }
+  | { kind: 'control'; send: () => void };
+
+/**
+ * Send side of one channel: the credit the peer granted and the writes waiting for it, in order. Data is kept
+ * by reference and sent as subarrays of at most `maxChunk` bytes; control items (eof, exit, a graceful close)
+ * go out in order once everything queued before them went out.
+ */
+export class SendQueue {
+  readonly #maxChunk: number;
+  #items: (QueueItem | undefined)[] = [];
+  #head = 0;
+  #bytes = 0;
+  #credit: number;
+
+  constructor(credit: number, maxChunk: number) {
+    this.#credit = credit;
+    this.#maxChunk = maxChunk;
+  }
+
+  /** Data bytes queued and not yet sent. */
+  get bufferedBytes(): number {
+    return this.#bytes;
+  }
+
+  get credit(): number {
+    return this.#credit;
+  }
+
+  /** Nothing queued. */
+  get idle(): boolean {
+    return this.#head === this.#items.length;
+  }
+
+  /** Adds credit from a WINDOW frame; false when the total would exceed 2^32-1 (a flow-control violation). */
+  addCredit(increment: number): boolean {
+    if (this.#credit + increment > MAX_U32) return false;
+    this.#credit += increment;
+    return true;
+  }
+
+  pushData(data: Uint8Array, onSent: (() => void) | undefined): void {
+    this.#items.push({ kind: 'data', data, offset: 0, onSent });
+    this.#bytes += data.length;
+  }
+
+  pushControl(send: () => void): void {
+    this.#items.push({ kind: 'control', send });
+  }
+
+  /** Sends what the credit allows; the onSent callbacks of writes that went out completely are added to `done`. */
+  drain(sendChunk: (chunk: Uint8Array) => void, done: (() => void)[]): void {
+    while (this.#head < this.#items.length) {
+      const item = this.#items[this.#head]!;
+      if (item.kind === 'data') {
+        while (item.offset < item.data.length) {
+          if (this.#credit === 0) {
+            this.#compact();
+            return;
+          }
+          const size = Math.min(item.data.length - item.offset, this.#credit, this.#maxChunk);
+          const chunk = item.data.subarray(item.offset, item.offset + size);
+          item.offset += size;
+          this.#credit -= size;
+          this.#bytes -= size;
+          sendChunk(chunk);
+        }
+        if (item.onSent) done.push(item.onSent);
+      }
+      this.#items[this.#head++] = undefined;
+      if (item.kind === 'control') item.send();
+    }
+    this.clear();
+  }
+
+  /** Drops everything queued (the channel closed); their onSent callbacks never fire. */
+  clear(): void {
+    this.#items = [];
+    this.#head = 0;
+    this.#bytes = 0;
+  }
+
+  #compact(): void {
+    if (this.#head > 64 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+}
