@@ -1,0 +1,157 @@
+// Schema migrations, in code (nothing is read from disk at run time). Kysely's Migrator runs them in name
+// order, each in a transaction, under its own lock, and records them in `kysely_migration`.
+// One set of migrations serves both dialects; where SQLite and PostgreSQL differ it is spelled out here.
+import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
+import type { StoreDialect } from './types.ts';
+
+export function createMigrationProvider(dialect: StoreDialect): MigrationProvider {
+  const migrations: Record<string, Migration> = {
+    '0001-initial-schema': { up: (db) => initialSchema(db, dialect) },
+  };
+  return { getMigrations: async () => migrations };
+}
+
+// `Kysely<any>` is what Kysely's Migration type hands over: a migration must not depend on today's schema types.
+// biome-ignore lint/suspicious/noExplicitAny: see above
+async function initialSchema(db: Kysely<any>, dialect: StoreDialect): Promise<void> {
+  // Text that is sorted or prefix-matched compares byte-wise in both dialects: SQLite's default BINARY collation,
+  // and "C" on PostgreSQL (whose database default may be a locale); this also lets LIKE 'prefix%' use the index.
+  const bytewiseText = dialect === 'postgres' ? sql`text collate "C"` : sql`text`;
+
+  await db.schema
+    .createTable('users')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('username', bytewiseText, (c) => c.notNull())
+    .addColumn('password_hash', 'text')
+    .addColumn('is_admin', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('disabled', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addCheckConstraint('users_is_admin_boolean', sql`is_admin in (0, 1)`)
+    .addCheckConstraint('users_disabled_boolean', sql`disabled in (0, 1)`)
+    .execute();
+  await db.schema.createIndex('users_username_unique').on('users').column('username').unique().execute();
+  // "Alice" and "alice" must not be two people: user names appear in session ids and policy variables.
+  await db.schema
+    .createIndex('users_username_lower_unique')
+    .on('users')
+    .expression(sql`lower(username)`)
+    .unique()
+    .execute();
+
+  await db.schema
+    .createTable('api_tokens')
+    .addColumn('token_hash', 'text', (c) => c.primaryKey())
+    .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('expires_at', 'bigint', (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex('api_tokens_user_id').on('api_tokens').column('user_id').execute();
+
+  await db.schema
+    .createTable('setup_tokens')
+    .addColumn('token_hash', 'text', (c) => c.primaryKey())
+    .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+    .addColumn('expires_at', 'bigint', (c) => c.notNull())
+    .addColumn('used_at', 'bigint')
+    .execute();
+  await db.schema.createIndex('setup_tokens_user_id').on('setup_tokens').column('user_id').execute();
+
+  // created_by and activation_id are deliberately not foreign keys: an activation outlives the admin who made
+  // it, and an instance outlives the activation it registered with (as in SSM).
+  await db.schema
+    .createTable('activations')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('code_hash', 'text', (c) => c.notNull())
+    .addColumn('description', 'text', (c) => c.notNull())
+    .addColumn('instance_kind', 'text', (c) => c.notNull())
+    .addColumn('registration_limit', 'integer', (c) => c.notNull())
+    .addColumn('registrations_count', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('expires_at', 'bigint', (c) => c.notNull())
+    .addColumn('default_tags', 'text', (c) => c.notNull())
+    .addColumn('default_instance_name', 'text')
+    .addColumn('created_by', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex('activations_created_at').on('activations').column('created_at').execute();
+
+  await db.schema
+    .createTable('instances')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('name', bytewiseText, (c) => c.notNull())
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('activation_id', 'text', (c) => c.notNull())
+    .addColumn('public_key', 'text', (c) => c.notNull())
+    .addColumn('status', 'text', (c) => c.notNull())
+    .addColumn('last_seen_at', 'bigint')
+    .addColumn('registered_at', 'bigint', (c) => c.notNull())
+    .addColumn('hostname', 'text', (c) => c.notNull())
+    .addColumn('platform', 'text', (c) => c.notNull())
+    .addColumn('platform_version', 'text', (c) => c.notNull())
+    .addColumn('ip_addresses', 'text', (c) => c.notNull())
+    .addColumn('agent_version', 'text', (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex('instances_name').on('instances').columns(['name', 'id']).execute();
+
+  await db.schema
+    .createTable('instance_tags')
+    .addColumn('instance_id', 'text', (c) => c.notNull().references('instances.id').onDelete('cascade'))
+    .addColumn('key', bytewiseText, (c) => c.notNull())
+    .addColumn('value', bytewiseText, (c) => c.notNull())
+    .addPrimaryKeyConstraint('instance_tags_pkey', ['instance_id', 'key'])
+    .execute();
+  await db.schema
+    .createIndex('instance_tags_key_value')
+    .on('instance_tags')
+    .columns(['key', 'value'])
+    .execute();
+
+  // Sessions are history: they keep naming their owner and instance after either is gone, so no foreign keys.
+  await db.schema
+    .createTable('sessions')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('owner_id', 'text', (c) => c.notNull())
+    .addColumn('owner', 'text', (c) => c.notNull())
+    .addColumn('instance_id', 'text', (c) => c.notNull())
+    .addColumn('document', 'text', (c) => c.notNull())
+    .addColumn('state', 'text', (c) => c.notNull())
+    .addColumn('reason', 'text')
+    .addColumn('started_at', 'bigint', (c) => c.notNull())
+    .addColumn('ended_at', 'bigint')
+    .addColumn('exit_code', 'integer')
+    .addColumn('recording_key', 'text')
+    .addColumn('client_address', 'text')
+    .execute();
+  await db.schema
+    .createIndex('sessions_state_started_at')
+    .on('sessions')
+    .columns(['state', 'started_at'])
+    .execute();
+  await db.schema
+    .createIndex('sessions_owner_id')
+    .on('sessions')
+    .columns(['owner_id', 'started_at'])
+    .execute();
+  await db.schema
+    .createIndex('sessions_instance_id')
+    .on('sessions')
+    .columns(['instance_id', 'started_at'])
+    .execute();
+
+  // The audit sequence is the one autoincrement id: SQLite's AUTOINCREMENT never reuses a number,
+  // PostgreSQL's identity column is its equivalent (GENERATED ALWAYS: nobody picks their own seq).
+  const audit = db.schema.createTable('audit_events');
+  const withSeq =
+    dialect === 'postgres'
+      ? audit.addColumn('seq', 'bigint', (c) => c.primaryKey().generatedAlwaysAsIdentity())
+      : audit.addColumn('seq', 'integer', (c) => c.primaryKey().autoIncrement());
+  await withSeq
+    .addColumn('time', 'bigint', (c) => c.notNull())
+    .addColumn('actor', 'text', (c) => c.notNull())
+    .addColumn('action', 'text', (c) => c.notNull())
+    .addColumn('resource', 'text', (c) => c.notNull())
+    .addColumn('outcome', 'text', (c) => c.notNull())
+    .addColumn('source_address', 'text')
+    .addColumn('detail', 'text', (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex('audit_events_actor').on('audit_events').columns(['actor', 'seq']).execute();
+}

@@ -1,0 +1,166 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { inspect } from 'node:util';
+import Database from 'better-sqlite3';
+import { openStore } from './open-store.ts';
+import { SesameStoreError } from './store-error.ts';
+import { T0 } from './store-test-fixtures.ts';
+import { POSTGRES_ADMIN_URL, storeTargets } from './store-test-targets.ts';
+
+const targets = await storeTargets();
+const user = { id: 'u-alice', username: 'alice', passwordHash: null, isAdmin: false, createdAt: T0 };
+
+for (const target of targets) {
+  describe(`openStore (${target.dialect})`, { skip: target.skip }, () => {
+    after(() => target.dispose());
+
+    test('reopening keeps the data and re-running the migrations changes nothing', async () => {
+      const first = await target.fresh();
+      await first.createUser(user);
+      await first.close();
+      const second = await target.reopen();
+      try {
+        assert.deepEqual(await second.getUserById('u-alice'), { ...user, disabled: false });
+        await second.createUser({ ...user, id: 'u-bob', username: 'bob' });
+      } finally {
+        await second.close();
+      }
+      const third = await target.reopen();
+      try {
+        assert.equal((await third.listUsers()).length, 2);
+      } finally {
+        await third.close();
+      }
+    });
+
+    test('replicas starting at once on a new database migrate it once', async () => {
+      const first = await target.fresh();
+      await first.close();
+      const stores = await Promise.all([target.reopen(), target.reopen(), target.reopen()]);
+      await stores[0]?.createUser(user);
+      assert.equal((await stores[2]?.getUserById('u-alice'))?.username, 'alice');
+      await Promise.all(stores.map((s) => s.close()));
+    });
+
+    test('close is idempotent, and a closed store fails with a SesameStoreError', async () => {
+      const store = await target.fresh();
+      await store.close();
+      await store.close();
+      await assert.rejects(store.listUsers(), (error) => error instanceof SesameStoreError);
+    });
+  });
+}
+
+describe('openStore (sqlite file)', () => {
+  let dir = '';
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sesame-open-'));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  test('creates the data directory and the file in WAL mode, migrated once', async () => {
+    const sqlitePath = join(dir, 'nested', 'data', 'sesame.db');
+    for (let n = 0; n < 3; n += 1) await (await openStore({ sqlitePath })).close();
+    const raw = new Database(sqlitePath, { readonly: true });
+    try {
+      assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
+      const migrations = raw.prepare('select name from kysely_migration').all();
+      assert.deepEqual(migrations, [{ name: '0001-initial-schema' }]);
+    } finally {
+      raw.close();
+    }
+  });
+
+  test('a file that is not a database is UNAVAILABLE with the path in the message', async () => {
+    const sqlitePath = join(dir, 'not-a-db.db');
+    await writeFile(
+      sqlitePath,
+      'this is not a SQLite database, just some text that is long enough'.repeat(20),
+    );
+    await assert.rejects(openStore({ sqlitePath }), (error) => {
+      assert.ok(error instanceof SesameStoreError);
+      assert.equal(error.code, 'UNAVAILABLE');
+      assert.match(error.message, /SQLite database at .*not-a-db\.db/);
+      return true;
+    });
+  });
+
+  test('a path under a regular file is UNAVAILABLE', async () => {
+    const file = join(dir, 'plain-file');
+    await writeFile(file, 'x');
+    await assert.rejects(openStore({ sqlitePath: join(file, 'sesame.db') }), {
+      name: 'SesameStoreError',
+      code: 'UNAVAILABLE',
+    });
+  });
+
+  test('an empty database URL means SQLite; :memory: works', async () => {
+    const store = await openStore({ databaseUrl: '', sqlitePath: ':memory:' });
+    assert.equal(store.dialect, 'sqlite');
+    await store.createUser(user);
+    assert.equal((await store.listUsers()).length, 1);
+    await store.close();
+  });
+});
+
+describe('openStore (bad PostgreSQL URLs)', () => {
+  const secret = 'Sup3r-s3cret%2Fpw';
+  const clear = 'Sup3r-s3cret/pw';
+
+  test('nothing listening: UNAVAILABLE, names host:port, never the password', async () => {
+    const databaseUrl = `postgres://sesame:${secret}@127.0.0.1:1/sesame`;
+    await assert.rejects(openStore({ databaseUrl, sqlitePath: ':memory:' }), (error) => {
+      assert.ok(error instanceof SesameStoreError);
+      assert.equal(error.code, 'UNAVAILABLE');
+      assert.match(error.message, /^cannot connect to PostgreSQL at 127\.0\.0\.1:1: .*ECONNREFUSED/);
+      const everything = `${error.message} ${error.stack} ${inspect(error, { depth: 10 })}`;
+      assert.ok(!everything.includes(secret) && !everything.includes(clear), everything);
+      return true;
+    });
+  });
+
+  const postgresSkip = targets.find((t) => t.dialect === 'postgres')?.skip ?? 'no PostgreSQL target';
+
+  test('a database that does not exist is UNAVAILABLE, and the password is not echoed', {
+    skip: postgresSkip,
+  }, async () => {
+    // With trust authentication any password is accepted, so use a database that does not exist instead.
+    const url = new URL(POSTGRES_ADMIN_URL);
+    url.password = secret;
+    url.pathname = `/sesame_no_such_database_${Date.now()}`;
+    const databaseUrl = url.toString();
+    const where = `${url.hostname}:${url.port || '5432'}`;
+    await assert.rejects(openStore({ databaseUrl, sqlitePath: ':memory:' }), (error) => {
+      assert.ok(error instanceof SesameStoreError);
+      assert.equal(error.code, 'UNAVAILABLE');
+      assert.ok(error.message.startsWith(`cannot connect to PostgreSQL at ${where}: `), error.message);
+      assert.match(error.message, /does not exist/);
+      assert.ok(!inspect(error, { depth: 10 }).includes(clear));
+      return true;
+    });
+  });
+
+  test('an unsupported scheme or a malformed URL is refused without echoing the URL', async () => {
+    await assert.rejects(
+      openStore({ databaseUrl: `mysql://root:${secret}@db/x`, sqlitePath: ':memory:' }),
+      (error) => {
+        assert.ok(error instanceof SesameStoreError);
+        assert.match(error.message, /unsupported database URL scheme "mysql:"/);
+        assert.ok(!error.message.includes(secret));
+        return true;
+      },
+    );
+    await assert.rejects(
+      openStore({ databaseUrl: `postgres://u:${secret}@[bad/x`, sqlitePath: ':memory:' }),
+      (error) => {
+        assert.ok(error instanceof SesameStoreError);
+        assert.match(error.message, /not a valid URL/);
+        assert.ok(!error.message.includes(secret));
+        return true;
+      },
+    );
+  });
+});

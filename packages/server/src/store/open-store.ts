@@ -1,0 +1,66 @@
+// openStore: picks the dialect from the config, connects, migrates to the latest schema and hands back the Store.
+import { Migrator } from 'kysely';
+import { createActivationsStore } from './activations-store.ts';
+import { createAuditStore } from './audit-store.ts';
+import { createInstancesStore } from './instances-store.ts';
+import { createMigrationProvider } from './migrations.ts';
+import { connectPostgres } from './postgres-connection.ts';
+import { createSessionsStore } from './sessions-store.ts';
+import { connectSqlite } from './sqlite-connection.ts';
+import type { StoreConnection } from './store-connection.ts';
+import { describeError, isUnavailable, SesameStoreError, withStoreErrors } from './store-error.ts';
+import { createTokensStore } from './tokens-store.ts';
+import type { Store } from './types.ts';
+import { createUsersStore } from './users-store.ts';
+
+export type StoreConfig = {
+  /** A postgres:// (or postgresql://) URL selects PostgreSQL; unset or empty selects SQLite at `sqlitePath`. */
+  databaseUrl?: string | undefined;
+  /** The SQLite database file (created with its directory if missing); `:memory:` for a throwaway database. */
+  sqlitePath: string;
+  /** Told when an idle PostgreSQL connection fails (the pool replaces it); by default such errors are dropped. */
+  onPoolError?: ((error: Error) => void) | undefined;
+};
+
+export async function openStore(config: StoreConfig): Promise<Store> {
+  const databaseUrl = config.databaseUrl?.trim();
+  const connection = databaseUrl
+    ? await connectPostgres(databaseUrl, { onPoolError: config.onPoolError })
+    : connectSqlite(config.sqlitePath);
+  try {
+    await migrate(connection);
+  } catch (error) {
+    await connection.db.destroy().catch(() => undefined);
+    throw error;
+  }
+  return createStore(connection);
+}
+
+async function migrate({ db, dialect, target }: StoreConnection): Promise<void> {
+  const migrator = new Migrator({ db, provider: createMigrationProvider(dialect) });
+  const { error } = await migrator.migrateToLatest();
+  if (error === undefined) return;
+  const kind = dialect === 'postgres' ? 'PostgreSQL' : 'SQLite';
+  throw new SesameStoreError(
+    isUnavailable(error) ? 'UNAVAILABLE' : 'INTERNAL',
+    `cannot bring the ${kind} database at ${target} up to the current schema: ${describeError(error)}; if a newer version of Sesame has used this database, run that version`,
+    { cause: error },
+  );
+}
+
+function createStore({ db, dialect }: StoreConnection): Store {
+  let closing: Promise<void> | undefined;
+  return withStoreErrors<Store>({
+    dialect,
+    ...createUsersStore(db),
+    ...createTokensStore(db),
+    ...createActivationsStore(db),
+    ...createInstancesStore(db),
+    ...createSessionsStore(db),
+    ...createAuditStore(db),
+    close() {
+      closing ??= db.destroy();
+      return closing;
+    },
+  });
+}

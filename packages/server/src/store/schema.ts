@@ -1,0 +1,90 @@
+// Row shapes as the database holds them (snake_case, booleans as 0/1, JSON as text, times as epoch ms).
+// Only the store's query files see these; everything they return is mapped to the domain types.
+import type { Generated } from 'kysely';
+
+export type UsersTable = {
+  id: string;
+  username: string;
+  password_hash: string | null;
+  is_admin: number;
+  disabled: number;
+  created_at: number;
+};
+
+export type ApiTokensTable = { token_hash: string; user_id: string; created_at: number; expires_at: number };
+
+export type SetupTokensTable = {
+  token_hash: string;
+  user_id: string;
+  expires_at: number;
+  used_at: number | null;
+};
+
+export type ActivationsTable = {
+  id: string;
+  code_hash: string;
+  description: string;
+  instance_kind: string;
+  registration_limit: number;
+  registrations_count: number;
+  expires_at: number;
+  default_tags: string;
+  default_instance_name: string | null;
+  created_by: string;
+  created_at: number;
+};
+
+export type InstancesTable = {
+  id: string;
+  name: string;
+  kind: string;
+  activation_id: string;
+  public_key: string;
+  status: string;
+  last_seen_at: number | null;
+  registered_at: number;
+  hostname: string;
+  platform: string;
+  platform_version: string;
+  ip_addresses: string;
+  agent_version: string;
+};
+
+export type InstanceTagsTable = { instance_id: string; key: string; value: string };
+
+export type SessionsTable = {
+  id: string;
+  owner_id: string;
+  owner: string;
+  instance_id: string;
+  document: string;
+  state: string;
+  reason: string | null;
+  started_at: number;
+  ended_at: number | null;
+  exit_code: number | null;
+  recording_key: string | null;
+  client_address: string | null;
+};
+
+export type AuditEventsTable = {
+  seq: Generated<number>;
+  time: number;
+  actor: string;
+  action: string;
+  resource: string;
+  outcome: string;
+  source_address: string | null;
+  detail: string;
+};
+
+export type StoreDatabase = {
+  users: UsersTable;
+  api_tokens: ApiTokensTable;
+  setup_tokens: SetupTokensTable;
+  activations: ActivationsTable;
+  instances: InstancesTable;
+  instance_tags: InstanceTagsTable;
+  sessions: SessionsTable;
+  audit_events: AuditEventsTable;
+};

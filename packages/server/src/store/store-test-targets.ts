@@ -1,0 +1,95 @@
+// Test support (not a test itself): the databases every store test runs against. SQLite always, in a temp
+// directory; PostgreSQL at SESAME_TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres), in a
+// fresh database `sesame_test_<random>` created for the test file and dropped after it. When PostgreSQL is
+// not reachable its tests are reported as skipped, with the reason.
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { openStore } from './open-store.ts';
+import { describeError } from './store-error.ts';
+import type { Store, StoreDialect } from './types.ts';
+
+export const POSTGRES_ADMIN_URL =
+  process.env.SESAME_TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+
+export type StoreTarget = {
+  dialect: StoreDialect;
+  /** false, or why this dialect's tests are skipped. */
+  skip: string | false;
+  /** A store on an empty database (previous contents removed). */
+  fresh(): Promise<Store>;
+  /** Another store on the same database as the last fresh() (e.g. a second replica, or a restart). */
+  reopen(): Promise<Store>;
+  /** Removes the temp directory / drops the test database. */
+  dispose(): Promise<void>;
+};
+
+export async function storeTargets(): Promise<StoreTarget[]> {
+  return [await sqliteTarget(), await postgresTarget()];
+}
+
+async function sqliteTarget(): Promise<StoreTarget> {
+  const dir = await mkdtemp(join(tmpdir(), 'sesame-store-'));
+  let count = 0;
+  let path = join(dir, 'unused.db');
+  return {
+    dialect: 'sqlite',
+    skip: false,
+    async fresh() {
+      count += 1;
+      path = join(dir, `data-${count}`, 'sesame.db');
+      return openStore({ sqlitePath: path });
+    },
+    reopen: () => openStore({ sqlitePath: path }),
+    dispose: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+async function postgresTarget(): Promise<StoreTarget> {
+  const admin = new URL(POSTGRES_ADMIN_URL);
+  const where = `${admin.hostname}:${admin.port || '5432'}`;
+  const database = `sesame_test_${randomBytes(6).toString('hex')}`;
+  const url = new URL(POSTGRES_ADMIN_URL);
+  url.pathname = `/${database}`;
+  const databaseUrl = url.toString();
+  try {
+    await withClient(POSTGRES_ADMIN_URL, (client) => client.query(`create database ${database}`));
+  } catch (error) {
+    const skip = `PostgreSQL not reachable at ${where}: ${describeError(error)}`;
+    const skipped = () => Promise.reject(new Error(skip));
+    return { dialect: 'postgres', skip, fresh: skipped, reopen: skipped, dispose: async () => {} };
+  }
+  return {
+    dialect: 'postgres',
+    skip: false,
+    async fresh() {
+      await withClient(databaseUrl, async (client) => {
+        const { rows } = await client.query<{ tablename: string }>(
+          "select tablename from pg_tables where schemaname = 'public' and tablename not like 'kysely%'",
+        );
+        if (rows.length === 0) return;
+        const tables = rows.map((row) => `"${row.tablename}"`).join(', ');
+        await client.query(`truncate ${tables} restart identity cascade`);
+      });
+      return openStore({ databaseUrl, sqlitePath: ':memory:' });
+    },
+    reopen: () => openStore({ databaseUrl, sqlitePath: ':memory:' }),
+    dispose: async () => {
+      await withClient(POSTGRES_ADMIN_URL, (client) =>
+        client.query(`drop database if exists ${database} with (force)`),
+      );
+    },
+  };
+}
+
+async function withClient<T>(connectionString: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString, connectionTimeoutMillis: 3_000 });
+  await client.connect();
+  try {
+    return await use(client);
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,144 @@
+import assert from 'node:assert/strict';
+import { after, afterEach, beforeEach, describe, test } from 'node:test';
+import { SesameStoreError } from './store-error.ts';
+import { T0 } from './store-test-fixtures.ts';
+import { storeTargets } from './store-test-targets.ts';
+import type { Store } from './types.ts';
+
+const targets = await storeTargets();
+
+for (const target of targets) {
+  describe(`users and tokens (${target.dialect})`, { skip: target.skip }, () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await target.fresh();
+    });
+    afterEach(() => store.close());
+    after(() => target.dispose());
+
+    const alice = {
+      id: 'u-alice',
+      username: 'alice',
+      passwordHash: 'scrypt$abc',
+      isAdmin: true,
+      createdAt: T0,
+    };
+    const bob = { id: 'u-bob', username: 'bob', passwordHash: null, isAdmin: false, createdAt: T0 + 1 };
+
+    test('createUser returns the user and the getters find it by id and by username', async () => {
+      const created = await store.createUser(alice);
+      const expected = { ...alice, disabled: false };
+      assert.deepEqual(created, expected);
+      assert.deepEqual(await store.getUserById('u-alice'), expected);
+      assert.deepEqual(await store.getUserByUsername('alice'), expected);
+      assert.equal(await store.getUserById('u-nobody'), undefined);
+      assert.equal(await store.getUserByUsername('nobody'), undefined);
+      assert.equal(store.dialect, target.dialect);
+    });
+
+    test('a taken username is a CONFLICT, regardless of case', async () => {
+      await store.createUser(alice);
+      for (const username of ['alice', 'Alice']) {
+        await assert.rejects(
+          store.createUser({ ...bob, username }),
+          (error: unknown) =>
+            error instanceof SesameStoreError &&
+            error.code === 'CONFLICT' &&
+            /username "\w+" is already taken/.test(error.message),
+        );
+      }
+      await assert.rejects(store.createUser({ ...bob, id: 'u-alice' }), {
+        code: 'CONFLICT',
+        message: /id "u-alice"/,
+      });
+      assert.equal((await store.listUsers()).length, 1);
+    });
+
+    test('listUsers orders by username', async () => {
+      await store.createUser({ ...bob, id: 'u-3', username: 'carol' });
+      await store.createUser(bob);
+      await store.createUser(alice);
+      assert.deepEqual(
+        (await store.listUsers()).map((u) => u.username),
+        ['alice', 'bob', 'carol'],
+      );
+    });
+
+    test('setPasswordHash and setUserDisabled change one user', async () => {
+      await store.createUser(alice);
+      await store.createUser(bob);
+      await store.setPasswordHash('u-bob', 'scrypt$new');
+      await store.setUserDisabled('u-bob', true);
+      assert.deepEqual(await store.getUserById('u-bob'), {
+        ...bob,
+        passwordHash: 'scrypt$new',
+        disabled: true,
+      });
+      assert.deepEqual(await store.getUserById('u-alice'), { ...alice, disabled: false });
+      await store.setUserDisabled('u-bob', false);
+      assert.equal((await store.getUserById('u-bob'))?.disabled, false);
+      await store.setPasswordHash('u-nobody', 'x'); // unknown ids are a no-op
+    });
+
+    test('api tokens: create, get, delete one, delete all of a user', async () => {
+      await store.createUser(alice);
+      await store.createUser(bob);
+      const token = { tokenHash: 'h1', userId: 'u-alice', createdAt: T0, expiresAt: T0 + 3_600_000 };
+      await store.createApiToken(token);
+      await store.createApiToken({ ...token, tokenHash: 'h2' });
+      await store.createApiToken({ ...token, tokenHash: 'h3', userId: 'u-bob' });
+      assert.deepEqual(await store.getApiToken('h1'), token);
+      assert.equal(await store.getApiToken('nope'), undefined);
+      await store.deleteApiToken('h1');
+      assert.equal(await store.getApiToken('h1'), undefined);
+      await store.deleteUserApiTokens('u-alice');
+      assert.equal(await store.getApiToken('h2'), undefined);
+      assert.deepEqual(await store.getApiToken('h3'), { ...token, tokenHash: 'h3', userId: 'u-bob' });
+    });
+
+    test('an api token for an unknown user or with a duplicate hash is a CONFLICT', async () => {
+      await store.createUser(alice);
+      const token = { tokenHash: 'h1', userId: 'u-alice', createdAt: T0, expiresAt: T0 + 1 };
+      await store.createApiToken(token);
+      await assert.rejects(store.createApiToken(token), { name: 'SesameStoreError', code: 'CONFLICT' });
+      await assert.rejects(store.createApiToken({ ...token, tokenHash: 'h2', userId: 'u-ghost' }), {
+        code: 'CONFLICT',
+      });
+    });
+
+    test('consumeSetupToken works once, and not once expired', async () => {
+      await store.createUser(alice);
+      await store.createSetupToken({ tokenHash: 's1', userId: 'u-alice', expiresAt: T0 + 1000 });
+      await store.createSetupToken({ tokenHash: 's2', userId: 'u-alice', expiresAt: T0 + 1000 });
+      assert.equal(await store.consumeSetupToken('s1', T0), 'u-alice');
+      assert.equal(await store.consumeSetupToken('s1', T0), undefined, 'second use');
+      assert.equal(await store.consumeSetupToken('s2', T0 + 1000), undefined, 'expired at expiresAt');
+      assert.equal(
+        await store.consumeSetupToken('s2', T0 + 999),
+        'u-alice',
+        'an expired attempt did not use it',
+      );
+      assert.equal(await store.consumeSetupToken('unknown', T0), undefined);
+    });
+
+    test('concurrent consumeSetupToken calls: exactly one wins', async () => {
+      await store.createUser(alice);
+      await store.createSetupToken({ tokenHash: 's1', userId: 'u-alice', expiresAt: T0 + 1000 });
+      const results = await Promise.all(Array.from({ length: 10 }, () => store.consumeSetupToken('s1', T0)));
+      assert.deepEqual(
+        results.filter((r) => r !== undefined),
+        ['u-alice'],
+      );
+    });
+
+    test('deleteSetupTokensForUser removes only that user’s tokens', async () => {
+      await store.createUser(alice);
+      await store.createUser(bob);
+      await store.createSetupToken({ tokenHash: 's1', userId: 'u-alice', expiresAt: T0 + 1000 });
+      await store.createSetupToken({ tokenHash: 's2', userId: 'u-bob', expiresAt: T0 + 1000 });
+      await store.deleteSetupTokensForUser('u-alice');
+      assert.equal(await store.consumeSetupToken('s1', T0), undefined);
+      assert.equal(await store.consumeSetupToken('s2', T0), 'u-bob');
+    });
+  });
+}
