@@ -1,0 +1,22 @@
+/** Resource names in the AWS shapes the seed policies match (see DESIGN.md, "Names people already know"). */
+export type ArnSettings = { partition: string; region: string; account: string };
+
+export function instanceArn(arn: ArnSettings, instance: { id: string; kind: 'ec2' | 'managed' }): string {
+  return instance.kind === 'ec2'
+    ? `arn:${arn.partition}:ec2:${arn.region}:${arn.account}:instance/${instance.id}`
+    : `arn:${arn.partition}:ssm:${arn.region}:${arn.account}:managed-instance/${instance.id}`;
+}
+
+export function sessionArn(arn: ArnSettings, sessionId: string): string {
+  return `arn:${arn.partition}:ssm:${arn.region}:${arn.account}:session/${sessionId}`;
+}
+
+export function documentArn(arn: ArnSettings, document: string): string {
+  return `arn:${arn.partition}:ssm:${arn.region}::document/${document}`;
+}
+
+export function serverArn(arn: ArnSettings, kind: string, id: string): string {
+  return `arn:${arn.partition}:sesame:${arn.region}:${arn.account}:${kind}/${id}`;
+}
+
+export const SHELL_DOCUMENT = 'SSM-SessionManagerRunShell';

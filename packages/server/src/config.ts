@@ -1,0 +1,233 @@
+import { SesameError } from './errors.ts';
+
+/** Server configuration. Durations carry their unit in the name; secrets have no defaults. */
+export type ServerConfig = {
+  host: string;
+  port: number;
+  /** The URL people and agents use to reach this server (printed links, agent registration). */
+  publicUrl: string | undefined;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  tls: { certFile: string; keyFile: string } | undefined;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  arn: { partition: string; region: string; account: string };
+  sessions: { idleTimeoutMs: number; maxDurationMs: number };
+  auth: { tokenTtlMs: number; setupTokenTtlMs: number };
+  agents: { handshakeTimeoutMs: number; keepaliveIntervalMs: number; keepaliveTimeoutMs: number };
+};
+
+const MINUTE = 60_000;
+
+export const DEFAULT_CONFIG: ServerConfig = {
+  host: '127.0.0.1',
+  port: 8080,
+  publicUrl: undefined,
+  dataDir: '.sesame',
+  databaseUrl: undefined,
+  tls: undefined,
+  logLevel: 'info',
+  arn: { partition: 'aws', region: 'local', account: '000000000000' },
+  sessions: { idleTimeoutMs: 20 * MINUTE, maxDurationMs: 1440 * MINUTE },
+  auth: { tokenTtlMs: 12 * 60 * MINUTE, setupTokenTtlMs: 7 * 24 * 60 * MINUTE },
+  agents: { handshakeTimeoutMs: 10_000, keepaliveIntervalMs: 15_000, keepaliveTimeoutMs: 45_000 },
+};
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const KNOWN_KEYS: Record<string, readonly string[] | null> = {
+  host: null,
+  port: null,
+  publicUrl: null,
+  dataDir: null,
+  databaseUrl: null,
+  tls: ['certFile', 'keyFile'],
+  logLevel: null,
+  arn: ['partition', 'region', 'account'],
+  sessions: ['idleTimeoutMs', 'maxDurationMs'],
+  auth: ['tokenTtlMs', 'setupTokenTtlMs'],
+  agents: ['handshakeTimeoutMs', 'keepaliveIntervalMs', 'keepaliveTimeoutMs'],
+};
+
+type Source = { where: string };
+
+function fail(source: Source, key: string, problem: string): never {
+  throw new SesameError('INVALID', `${source.where}: ${key} ${problem}`);
+}
+
+function str(source: Source, key: string, value: unknown, pattern?: RegExp, hint?: string): string {
+  if (typeof value !== 'string' || value.length === 0)
+    fail(source, key, `must be a non-empty string (got ${show(value)})`);
+  if (pattern && !pattern.test(value))
+    fail(source, key, `${hint ?? `must match ${pattern}`} (got ${show(value)})`);
+  return value;
+}
+
+function int(source: Source, key: string, value: unknown, min: number, max: number, unit = ''): number {
+  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+    fail(source, key, `must be an integer${unit} from ${min} to ${max} (got ${show(value)})`);
+  }
+  return n;
+}
+
+function show(value: unknown): string {
+  const text = JSON.stringify(value);
+  return text === undefined ? String(value) : text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+function url(source: Source, key: string, value: unknown, protocols: string[]): string {
+  const text = str(source, key, value);
+  let parsed: URL;
+  try {
+    parsed = new URL(text);
+  } catch {
+    fail(source, key, `must be a URL (got ${show(key === 'databaseUrl' ? '[hidden]' : text)})`);
+  }
+  if (!protocols.includes(parsed.protocol)) fail(source, key, `must use ${protocols.join(' or ')}`);
+  return text;
+}
+
+function applyObject(config: ServerConfig, input: Record<string, unknown>, source: Source): void {
+  for (const [key, value] of Object.entries(input)) {
+    const nested = KNOWN_KEYS[key];
+    if (nested === undefined)
+      fail(source, key, `is not a known setting (known: ${Object.keys(KNOWN_KEYS).join(', ')})`);
+    if (nested) {
+      if (typeof value !== 'object' || value === null || Array.isArray(value))
+        fail(source, key, 'must be an object');
+      for (const inner of Object.keys(value)) {
+        if (!nested.includes(inner))
+          fail(source, `${key}.${inner}`, `is not a known setting (known: ${nested.join(', ')})`);
+      }
+    }
+    applyValue(config, key, value, source);
+  }
+}
+
+function applyValue(config: ServerConfig, key: string, value: unknown, source: Source): void {
+  const v = value as Record<string, unknown>;
+  switch (key) {
+    case 'host':
+      config.host = str(source, key, value);
+      break;
+    case 'port':
+      config.port = int(source, key, value, 0, 65535);
+      break;
+    case 'publicUrl':
+      config.publicUrl = url(source, key, value, ['http:', 'https:']).replace(/\/+$/, '');
+      break;
+    case 'dataDir':
+      config.dataDir = str(source, key, value);
+      break;
+    case 'databaseUrl':
+      config.databaseUrl = url(source, key, value, ['postgres:', 'postgresql:']);
+      break;
+    case 'logLevel':
+      if (!LOG_LEVELS.includes(value as never)) fail(source, key, `must be one of ${LOG_LEVELS.join(', ')}`);
+      config.logLevel = value as ServerConfig['logLevel'];
+      break;
+    case 'tls':
+      config.tls = {
+        certFile: str(source, 'tls.certFile', v.certFile),
+        keyFile: str(source, 'tls.keyFile', v.keyFile),
+      };
+      break;
+    case 'arn':
+      config.arn = {
+        partition:
+          v.partition === undefined
+            ? config.arn.partition
+            : str(source, 'arn.partition', v.partition, /^[a-z-]+$/),
+        region:
+          v.region === undefined ? config.arn.region : str(source, 'arn.region', v.region, /^[a-z0-9-]+$/),
+        account:
+          v.account === undefined
+            ? config.arn.account
+            : str(source, 'arn.account', v.account, /^\d{12}$/, 'must be 12 digits'),
+      };
+      break;
+    case 'sessions':
+      config.sessions = {
+        idleTimeoutMs:
+          v.idleTimeoutMs === undefined
+            ? config.sessions.idleTimeoutMs
+            : int(source, 'sessions.idleTimeoutMs', v.idleTimeoutMs, 1000, 60 * MINUTE, ' of milliseconds'),
+        maxDurationMs:
+          v.maxDurationMs === undefined
+            ? config.sessions.maxDurationMs
+            : int(source, 'sessions.maxDurationMs', v.maxDurationMs, 1000, 1440 * MINUTE, ' of milliseconds'),
+      };
+      break;
+    case 'auth':
+      config.auth = {
+        tokenTtlMs:
+          v.tokenTtlMs === undefined
+            ? config.auth.tokenTtlMs
+            : int(source, 'auth.tokenTtlMs', v.tokenTtlMs, MINUTE, 7 * 24 * 60 * MINUTE, ' of milliseconds'),
+        setupTokenTtlMs:
+          v.setupTokenTtlMs === undefined
+            ? config.auth.setupTokenTtlMs
+            : int(
+                source,
+                'auth.setupTokenTtlMs',
+                v.setupTokenTtlMs,
+                MINUTE,
+                30 * 24 * 60 * MINUTE,
+                ' of milliseconds',
+              ),
+      };
+      break;
+    case 'agents': {
+      const next = { ...config.agents };
+      for (const name of ['handshakeTimeoutMs', 'keepaliveIntervalMs', 'keepaliveTimeoutMs'] as const) {
+        if (v[name] !== undefined)
+          next[name] = int(source, `agents.${name}`, v[name], 100, 10 * MINUTE, ' of milliseconds');
+      }
+      config.agents = next;
+      break;
+    }
+  }
+}
+
+const ENV_KEYS: Record<string, string> = {
+  SESAME_HOST: 'host',
+  SESAME_PORT: 'port',
+  SESAME_PUBLIC_URL: 'publicUrl',
+  SESAME_DATA_DIR: 'dataDir',
+  SESAME_DATABASE_URL: 'databaseUrl',
+  SESAME_LOG_LEVEL: 'logLevel',
+};
+
+/**
+ * Pure: builds the configuration from defaults, then the JSON config file's text (if any), then environment
+ * variables. Throws SesameError('INVALID') naming the file or variable and the key that is wrong.
+ */
+export function loadConfig(
+  env: Record<string, string | undefined>,
+  file?: { path: string; text: string },
+): ServerConfig {
+  const config: ServerConfig = structuredClone(DEFAULT_CONFIG);
+  if (file) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(file.text);
+    } catch (error) {
+      throw new SesameError(
+        'INVALID',
+        `config file ${file.path}: not valid JSON (${(error as Error).message})`,
+      );
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new SesameError('INVALID', `config file ${file.path}: must contain a JSON object`);
+    }
+    applyObject(config, parsed as Record<string, unknown>, { where: `config file ${file.path}` });
+  }
+  for (const [variable, key] of Object.entries(ENV_KEYS)) {
+    const value = env[variable];
+    if (value !== undefined && value !== '')
+      applyValue(config, key, value, { where: `environment variable ${variable}` });
+  }
+  if (config.sessions.idleTimeoutMs > config.sessions.maxDurationMs) {
+    throw new SesameError('INVALID', 'sessions.idleTimeoutMs must not exceed sessions.maxDurationMs');
+  }
+  return config;
+}

@@ -1,0 +1,57 @@
+import { createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+
+/** Lower-case hex of n random nibbles: instance ids (`i-` + 17), session suffixes. */
+export function randomHex(nibbles: number): string {
+  return randomBytes(Math.ceil(nibbles / 2))
+    .toString('hex')
+    .slice(0, nibbles);
+}
+
+export function randomToken(prefix: string, bytes = 32): string {
+  return `${prefix}${randomBytes(bytes).toString('base64url')}`;
+}
+
+/** Tokens and codes are stored only as SHA-256 hashes; they have enough entropy that no salt is needed. */
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+export function constantTimeEqual(a: string, b: string): boolean {
+  const left = createHash('sha256').update(a).digest();
+  const right = createHash('sha256').update(b).digest();
+  return timingSafeEqual(left, right) && a.length === b.length;
+}
+
+export type ScryptCost = { N: number; r: number; p: number };
+export const DEFAULT_SCRYPT_COST: ScryptCost = { N: 2 ** 15, r: 8, p: 1 };
+
+function scryptAsync(password: string, salt: Buffer, cost: ScryptCost): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    scrypt(password, salt, 32, { ...cost, maxmem: 256 * cost.N * cost.r }, (error, key) =>
+      error ? reject(error) : resolve(key),
+    );
+  });
+}
+
+/** `scrypt$N$r$p$salt$hash`, base64url parts. */
+export async function hashPassword(password: string, cost = DEFAULT_SCRYPT_COST): Promise<string> {
+  const salt = randomBytes(16);
+  const key = await scryptAsync(password, salt, cost);
+  return ['scrypt', cost.N, cost.r, cost.p, salt.toString('base64url'), key.toString('base64url')].join('$');
+}
+
+const DUMMY_HASH = `scrypt$${DEFAULT_SCRYPT_COST.N}$8$1$${Buffer.alloc(16).toString('base64url')}$${Buffer.alloc(32).toString('base64url')}`;
+
+/** Verifies in constant time; with `stored` undefined it still spends the same work so timing tells nothing. */
+export async function verifyPassword(password: string, stored: string | null | undefined): Promise<boolean> {
+  const parts = (stored ?? DUMMY_HASH).split('$');
+  const [scheme, N, r, p, salt, hash] = parts;
+  if (parts.length !== 6 || scheme !== 'scrypt' || !salt || !hash) return false;
+  const expected = Buffer.from(hash, 'base64url');
+  const key = await scryptAsync(password, Buffer.from(salt, 'base64url'), {
+    N: Number(N),
+    r: Number(r),
+    p: Number(p),
+  });
+  return timingSafeEqual(key, expected) && stored !== undefined && stored !== null;
+}

@@ -1,0 +1,188 @@
+import { createReadStream } from 'node:fs';
+import websocket from '@fastify/websocket';
+import { muxOverWebSocket } from '@sesame/protocol';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
+import type { AgentHub } from '../agents/agent-hub.ts';
+import type { Principal } from '../authorize.ts';
+import { httpStatus, SesameError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { ActivationService } from '../services/activations.ts';
+import type { IdentityService } from '../services/identity.ts';
+import type { InventoryService } from '../services/inventory.ts';
+import type { SessionBroker } from '../sessions/session-broker.ts';
+import { registerWebRoutes } from './web.ts';
+
+export type AppDeps = {
+  log: Logger;
+  identity: IdentityService;
+  activations: ActivationService;
+  inventory: InventoryService;
+  broker: SessionBroker;
+  hub: AgentHub;
+  https?: { cert: Buffer; key: Buffer } | undefined;
+  /** Largest WebSocket message accepted; larger ones close the connection (frames are bounded below this). */
+  maxMessageBytes?: number;
+};
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+function bearer(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (typeof header !== 'string') return undefined;
+  const match = /^Bearer ([A-Za-z0-9_\-.~]{1,200})$/.exec(header.trim());
+  return match?.[1];
+}
+
+function body(request: FastifyRequest): Record<string, unknown> {
+  const value = request.body;
+  if (value === undefined || value === null) return {};
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw new SesameError('INVALID', 'the request body must be a JSON object');
+  return value as Record<string, unknown>;
+}
+
+function param(request: FastifyRequest, name: string): string {
+  return String((request.params as Record<string, string>)[name] ?? '');
+}
+
+/** Builds the HTTP API, the WebSocket endpoints and the web console. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { identity, activations, inventory, broker, hub } = deps;
+  const app: FastifyInstance = Fastify({
+    loggerInstance: deps.log as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 64 * 1024,
+    ...(deps.https ? { https: deps.https } : {}),
+  });
+  await app.register(websocket, { options: { maxPayload: deps.maxMessageBytes ?? 1024 * 1024 } });
+
+  app.setErrorHandler((error: unknown, request, reply) => {
+    const e = error as { code?: unknown; message?: string; statusCode?: number; validation?: unknown };
+    if (error instanceof SesameError) {
+      if (error.code === 'INTERNAL') request.log.error({ err: error.cause ?? error }, 'internal error');
+      return reply
+        .status(httpStatus(error.code))
+        .send({ error: { code: error.code, message: error.message } });
+    }
+    if (e.statusCode && e.statusCode < 500) {
+      // Fastify's own errors: malformed JSON, body too large, wrong content type.
+      return reply.status(e.statusCode).send({ error: { code: 'INVALID', message: e.message } });
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return reply
+      .status(500)
+      .send({ error: { code: 'INTERNAL', message: 'internal error; the server log has the details' } });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({
+      error: {
+        code: 'NOT_FOUND',
+        message: `no such endpoint: ${request.method} ${request.url.split('?')[0]}`,
+      },
+    }),
+  );
+
+  const authenticate = async (request: FastifyRequest) => {
+    request.principal = await identity.authenticate(bearer(request), request.ip);
+  };
+  const me = (request: FastifyRequest): Principal => {
+    if (!request.principal) throw new SesameError('UNAUTHENTICATED', 'sign in first: run `sesame login`');
+    return request.principal;
+  };
+  const authed = { preValidation: authenticate };
+
+  app.get('/healthz', async () => ({ ok: true }));
+
+  // Sign-in
+  app.post('/api/v1/auth/login', async (request) => identity.login(body(request), request.ip));
+  app.post('/api/v1/auth/setup', async (request) => identity.completeSetup(body(request), request.ip));
+  app.post('/api/v1/auth/logout', authed, async (request, reply: FastifyReply) => {
+    await identity.logout(bearer(request) as string);
+    return reply.status(204).send();
+  });
+  app.get('/api/v1/me', authed, async (request) => ({ user: me(request) }));
+
+  // Users (administration)
+  app.get('/api/v1/users', authed, async (request) => ({ users: await identity.listUsers(me(request)) }));
+  app.post('/api/v1/users', authed, async (request) => identity.createUser(me(request), body(request)));
+  app.post('/api/v1/users/:username/reset', authed, async (request) =>
+    identity.resetSetup(me(request), param(request, 'username')),
+  );
+
+  // Activations and agent registration
+  app.get('/api/v1/activations', authed, async (request) => ({
+    activations: await activations.list(me(request)),
+  }));
+  app.post('/api/v1/activations', authed, async (request) => activations.create(me(request), body(request)));
+  app.delete('/api/v1/activations/:id', authed, async (request, reply) => {
+    await activations.remove(me(request), param(request, 'id'));
+    return reply.status(204).send();
+  });
+  app.post('/api/v1/agent/register', async (request) => {
+    const instance = await activations.register(body(request), request.ip);
+    return { instanceId: instance.id, name: instance.name };
+  });
+  app.get('/api/v1/agent/connect', { websocket: true }, (socket, request) => hub.accept(socket, request.ip));
+
+  // Instances
+  app.get('/api/v1/instances', authed, async (request) => ({ instances: await inventory.list(me(request)) }));
+  app.get('/api/v1/instances/:target', authed, async (request) => ({
+    instance: await inventory.get(me(request), param(request, 'target')),
+  }));
+  app.put('/api/v1/instances/:target/tags', authed, async (request) => ({
+    instance: await inventory.setTags(me(request), param(request, 'target'), request.body),
+  }));
+  app.delete('/api/v1/instances/:target', authed, async (request, reply) => {
+    await inventory.remove(me(request), param(request, 'target'));
+    return reply.status(204).send();
+  });
+
+  // Sessions
+  app.get('/api/v1/sessions', authed, async (request) => {
+    const state = (request.query as Record<string, string>).state ?? 'active';
+    if (state !== 'active' && state !== 'history')
+      throw new SesameError('INVALID', 'state must be "active" or "history"');
+    return { sessions: await broker.list(me(request), state) };
+  });
+  app.get('/api/v1/sessions/:id', authed, async (request) => ({
+    session: await broker.get(me(request), param(request, 'id')),
+  }));
+  app.post('/api/v1/sessions/:id/terminate', authed, async (request) => ({
+    session: await broker.terminate(me(request), param(request, 'id')),
+  }));
+  app.get('/api/v1/sessions/:id/recording', authed, async (request, reply) => {
+    const path = await broker.recordingPath(me(request), param(request, 'id'));
+    return reply.type('application/x-asciicast').send(createReadStream(path));
+  });
+
+  // The client connection: one mux per CLI/browser; each channel is a session.
+  app.get('/api/v1/connect', { websocket: true, preValidation: authenticate }, (socket, request) => {
+    const principal = me(request);
+    const mux = muxOverWebSocket(socket, {
+      side: 'a',
+      onOpen: (open) => {
+        if (open.spec.kind === 'shell') void broker.startShell(principal, open);
+        else
+          open.reject(
+            'INVALID',
+            `unknown channel kind ${JSON.stringify(open.spec.kind)}; this server supports "shell"`,
+          );
+      },
+      onError: (error) => request.log.warn({ code: error.code, err: error.message }, 'client protocol error'),
+    });
+    mux.hello({ server: 'sesame', user: principal.username });
+  });
+
+  registerWebRoutes(app);
+  return app;
+}

@@ -1,0 +1,111 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { createAgentHub } from './agents/agent-hub.ts';
+import { createAudit } from './audit.ts';
+import { createAuthorizer, type Principal } from './authorize.ts';
+import type { ServerConfig } from './config.ts';
+import { createGuard } from './guard.ts';
+import { buildApp } from './http/app.ts';
+import type { Logger } from './log.ts';
+import { createActivationService } from './services/activations.ts';
+import { createIdentityService } from './services/identity.ts';
+import { createInventoryService } from './services/inventory.ts';
+import { createSessionBroker } from './sessions/session-broker.ts';
+import { openStore } from './store/index.ts';
+
+/** The server acting on its own behalf (first start, the local agent's activation); never reachable over the API. */
+export const SYSTEM_PRINCIPAL: Principal = {
+  userId: 'system',
+  username: 'system',
+  isAdmin: true,
+  sourceAddress: null,
+};
+
+export type SesameServer = Awaited<ReturnType<typeof createServer>>;
+
+/** Wires store, services, agent hub, session broker and HTTP app. Call listen() to serve. */
+export async function createServer(config: ServerConfig, log: Logger) {
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const store = await openStore({
+    databaseUrl: config.databaseUrl,
+    sqlitePath: join(config.dataDir, 'sesame.db'),
+  });
+  const now = Date.now;
+  // Nothing is connected before we listen: sessions left from a previous run ended with it.
+  await store.markAllInstancesConnectionLost();
+  await store.failDanglingSessions(now(), 'the server restarted');
+
+  const audit = createAudit({ store, log });
+  const authorize = createAuthorizer();
+  const guard = createGuard({ authorize, audit });
+  const hub = createAgentHub({ store, audit, log, settings: config.agents });
+  const identity = createIdentityService({
+    store,
+    guard,
+    audit,
+    log,
+    arn: config.arn,
+    tokenTtlMs: config.auth.tokenTtlMs,
+    setupTokenTtlMs: config.auth.setupTokenTtlMs,
+  });
+  const activations = createActivationService({ store, guard, audit, arn: config.arn });
+  const inventory = createInventoryService({
+    store,
+    authorize,
+    guard,
+    audit,
+    arn: config.arn,
+    isOnline: hub.isOnline,
+  });
+  const broker = createSessionBroker({
+    store,
+    hub,
+    inventory,
+    authorize,
+    guard,
+    audit,
+    log,
+    arn: config.arn,
+    dataDir: config.dataDir,
+    settings: config.sessions,
+  });
+  const https = config.tls
+    ? { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) }
+    : undefined;
+  const app: FastifyInstance = await buildApp({ log, identity, activations, inventory, broker, hub, https });
+  let url = '';
+
+  return {
+    config,
+    store,
+    identity,
+    activations,
+    inventory,
+    broker,
+    hub,
+    app,
+    get url(): string {
+      return url;
+    },
+    async listen(): Promise<string> {
+      await app.listen({ host: config.host, port: config.port });
+      const address = app.server.address();
+      const port = typeof address === 'object' && address ? address.port : config.port;
+      const host = config.host.includes(':')
+        ? `[${config.host}]`
+        : config.host === '0.0.0.0'
+          ? '127.0.0.1'
+          : config.host;
+      url = config.publicUrl ?? `${https ? 'https' : 'http'}://${host}:${port}`;
+      log.info({ url }, 'sesame server listening');
+      return url;
+    },
+    async close(): Promise<void> {
+      await broker.shutdown();
+      hub.close();
+      await app.close();
+      await store.close();
+    },
+  };
+}

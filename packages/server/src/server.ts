@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+/** `sesame-server`: runs the control plane from SESAME_CONFIG (a JSON file) and SESAME_* variables. */
+import { readFileSync } from 'node:fs';
+import { loadConfig } from './config.ts';
+import { SesameError } from './errors.ts';
+import { createLogger } from './log.ts';
+import { createServer } from './main.ts';
+
+async function run(): Promise<void> {
+  const path = process.env.SESAME_CONFIG;
+  const config = loadConfig(process.env, path ? { path, text: readFileSync(path, 'utf8') } : undefined);
+  const log = createLogger({ level: config.logLevel });
+  const server = await createServer(config, log);
+  const url = await server.listen();
+  const first = await server.identity.bootstrap();
+  if (first.setupToken) {
+    process.stdout.write(
+      `First administrator "${first.username}": set a password at ${url}/setup#token=${first.setupToken}\n`,
+    );
+  }
+  process.stdout.write(`sesame server ready at ${url}\n`);
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await server.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+run().catch((error: unknown) => {
+  const message = error instanceof SesameError ? error.message : (error as Error).stack;
+  process.stderr.write(`sesame-server: ${message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,193 @@
+import { createPublicKey, randomUUID } from 'node:crypto';
+import { type ArnSettings, serverArn } from '../arn.ts';
+import type { Audit } from '../audit.ts';
+import type { Principal } from '../authorize.ts';
+import { constantTimeEqual, hashToken, randomHex, randomToken } from '../crypto.ts';
+import { SesameError } from '../errors.ts';
+import type { Guard } from '../guard.ts';
+import type { Activation, Instance, Inventory, Store } from '../store/index.ts';
+import { optionalInt, optionalString, parseTags } from './validate.ts';
+
+type Deps = {
+  store: Pick<
+    Store,
+    | 'createActivation'
+    | 'getActivation'
+    | 'listActivations'
+    | 'deleteActivation'
+    | 'claimActivation'
+    | 'createInstance'
+  >;
+  guard: Guard;
+  audit: Audit;
+  arn: ArnSettings;
+  now?: () => number;
+};
+
+export type PublicActivation = Omit<Activation, 'codeHash'> & { expired: boolean };
+
+const HOUR = 3_600_000;
+
+function toPublic(activation: Activation, now: number): PublicActivation {
+  const { codeHash: _hidden, ...rest } = activation;
+  return { ...rest, expired: activation.expiresAt <= now };
+}
+
+/** An Ed25519 public key as base64 of its DER SubjectPublicKeyInfo. */
+export function parseAgentPublicKey(value: unknown): string {
+  if (typeof value !== 'string' || value.length > 200)
+    throw new SesameError('INVALID', 'publicKey must be a base64 Ed25519 public key (DER SPKI)');
+  try {
+    const key = createPublicKey({ key: Buffer.from(value, 'base64'), format: 'der', type: 'spki' });
+    if (key.asymmetricKeyType !== 'ed25519') throw new Error(`key type ${key.asymmetricKeyType}`);
+  } catch (error) {
+    throw new SesameError(
+      'INVALID',
+      `publicKey is not a valid Ed25519 public key (${(error as Error).message})`,
+    );
+  }
+  return value;
+}
+
+export function parseInventory(value: unknown): Inventory {
+  const v = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  const text = (name: string, max: number) => {
+    const s = v[name];
+    if (typeof s !== 'string' || s.length === 0 || s.length > max)
+      throw new SesameError('INVALID', `inventory.${name} must be a string of 1-${max} characters`);
+    return s;
+  };
+  const ips = v.ipAddresses;
+  if (
+    !Array.isArray(ips) ||
+    ips.length > 64 ||
+    !ips.every((ip) => typeof ip === 'string' && ip.length <= 64)
+  ) {
+    throw new SesameError('INVALID', 'inventory.ipAddresses must be a list of at most 64 addresses');
+  }
+  return {
+    hostname: text('hostname', 255),
+    platform: text('platform', 64),
+    platformVersion: text('platformVersion', 128),
+    ipAddresses: ips as string[],
+    agentVersion: text('agentVersion', 64),
+  };
+}
+
+export function createActivationService({ store, guard, audit, arn, now = Date.now }: Deps) {
+  const activationArn = (id: string) => serverArn(arn, 'activation', id);
+
+  return {
+    async create(principal: Principal, input: Record<string, unknown>) {
+      guard(principal, 'ssm:CreateActivation', activationArn('*'));
+      const instanceKind = input.instanceKind ?? 'managed';
+      if (instanceKind !== 'ec2' && instanceKind !== 'managed')
+        throw new SesameError('INVALID', 'instanceKind must be "ec2" or "managed"');
+      const code = randomToken('', 20);
+      const created = now();
+      const activation: Activation = {
+        id: randomUUID(),
+        codeHash: hashToken(code),
+        description: optionalString(input.description, 'description', 256) ?? '',
+        instanceKind,
+        registrationLimit: optionalInt(input.registrationLimit, 'registrationLimit', 1, 10_000, 1),
+        registrationsCount: 0,
+        expiresAt: created + optionalInt(input.expiresInHours, 'expiresInHours', 1, 720, 24) * HOUR,
+        defaultTags: parseTags(input.defaultTags, 'defaultTags'),
+        defaultInstanceName: optionalString(input.defaultInstanceName, 'defaultInstanceName', 255) ?? null,
+        createdBy: principal.username,
+        createdAt: created,
+      };
+      await store.createActivation(activation);
+      await audit({
+        actor: principal,
+        action: 'ssm:CreateActivation',
+        resource: activationArn(activation.id),
+        outcome: 'succeeded',
+      });
+      return { activation: toPublic(activation, created), code };
+    },
+
+    async list(principal: Principal): Promise<PublicActivation[]> {
+      guard(principal, 'ssm:DescribeActivations', activationArn('*'));
+      const t = now();
+      return (await store.listActivations()).map((a) => toPublic(a, t));
+    },
+
+    async remove(principal: Principal, id: string): Promise<void> {
+      guard(principal, 'ssm:DeleteActivation', activationArn(id));
+      if (!(await store.deleteActivation(id))) throw new SesameError('NOT_FOUND', `no activation ${id}`);
+      await audit({
+        actor: principal,
+        action: 'ssm:DeleteActivation',
+        resource: activationArn(id),
+        outcome: 'succeeded',
+      });
+    },
+
+    /** An agent registers with an activation id + code; the code is checked in constant time against its hash. */
+    async register(input: Record<string, unknown>, sourceAddress: string | null): Promise<Instance> {
+      const id = typeof input.activationId === 'string' ? input.activationId.slice(0, 64) : '';
+      const code = typeof input.activationCode === 'string' ? input.activationCode.slice(0, 128) : '';
+      const publicKey = parseAgentPublicKey(input.publicKey);
+      const inventory = parseInventory(input.inventory);
+      const activation = id ? await store.getActivation(id) : undefined;
+      const failed = async (reason: string, message: string): Promise<never> => {
+        await audit({
+          actor: 'agent',
+          action: 'ssm:RegisterInstance',
+          resource: activationArn(id || '*'),
+          outcome: 'failed',
+          sourceAddress,
+          detail: { reason, hostname: inventory.hostname },
+        });
+        throw new SesameError('UNAUTHENTICATED', message);
+      };
+      if (!activation || !constantTimeEqual(activation.codeHash, hashToken(code))) {
+        return failed(
+          'bad activation',
+          'the activation id or code is wrong: check both values printed when the activation was created',
+        );
+      }
+      if (activation.expiresAt <= now()) {
+        return failed(
+          'expired',
+          `activation ${id} expired at ${new Date(activation.expiresAt).toISOString()}: ask an administrator for a new one`,
+        );
+      }
+      if (!(await store.claimActivation(id, now()))) {
+        return failed(
+          'limit',
+          `activation ${id} has reached its registration limit of ${activation.registrationLimit}: ask an administrator for a new one`,
+        );
+      }
+      const prefix = activation.instanceKind === 'ec2' ? 'i-' : 'mi-';
+      const tags = { ...activation.defaultTags };
+      const instance: Instance = {
+        ...inventory,
+        id: `${prefix}${randomHex(17)}`,
+        name: tags.Name ?? activation.defaultInstanceName ?? inventory.hostname,
+        kind: activation.instanceKind,
+        activationId: id,
+        publicKey,
+        status: 'ConnectionLost',
+        lastSeenAt: null,
+        registeredAt: now(),
+        tags,
+      };
+      if (!tags.Name) tags.Name = instance.name;
+      await store.createInstance(instance);
+      await audit({
+        actor: 'agent',
+        action: 'ssm:RegisterInstance',
+        resource: instance.id,
+        outcome: 'succeeded',
+        sourceAddress,
+        detail: { activationId: id, hostname: inventory.hostname },
+      });
+      return instance;
+    },
+  };
+}
+
+export type ActivationService = ReturnType<typeof createActivationService>;

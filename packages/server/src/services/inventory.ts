@@ -1,0 +1,110 @@
+import { type ArnSettings, instanceArn } from '../arn.ts';
+import type { Audit } from '../audit.ts';
+import type { Authorize, Principal } from '../authorize.ts';
+import { SesameError } from '../errors.ts';
+import type { Guard } from '../guard.ts';
+import type { Instance, Store, Tags } from '../store/index.ts';
+import { parseTags } from './validate.ts';
+
+type Deps = {
+  store: Pick<
+    Store,
+    'getInstance' | 'findInstancesByName' | 'listInstances' | 'setInstanceTags' | 'deleteInstance'
+  >;
+  authorize: Authorize;
+  guard: Guard;
+  audit: Audit;
+  arn: ArnSettings;
+  isOnline: (instanceId: string) => boolean;
+};
+
+export type PublicInstance = Omit<Instance, 'publicKey'> & { arn: string };
+
+const INSTANCE_ID = /^m?i-[0-9a-f]{17}$/;
+
+export function createInventoryService({ store, authorize, guard, audit, arn, isOnline }: Deps) {
+  const toPublic = (instance: Instance): PublicInstance => {
+    const { publicKey: _key, ...rest } = instance;
+    // The hub knows who is connected right now; the stored status can lag by a heartbeat.
+    return {
+      ...rest,
+      status: isOnline(instance.id) ? 'Online' : 'ConnectionLost',
+      arn: instanceArn(arn, instance),
+    };
+  };
+  const resourceTags = (tags: Tags) =>
+    Object.fromEntries(Object.entries(tags).map(([key, value]) => [`ssm:resourceTag/${key}`, value]));
+
+  return {
+    /** The instances this principal could start a session on. */
+    async list(principal: Principal): Promise<PublicInstance[]> {
+      guard(principal, 'ssm:DescribeInstanceProperties', '*');
+      const all = await store.listInstances();
+      return all
+        .filter(
+          (i) => authorize(principal, 'ssm:StartSession', instanceArn(arn, i), resourceTags(i.tags)).allowed,
+        )
+        .map(toPublic);
+    },
+
+    /** Finds the instance a person named by id or by name; unknown and ambiguous names are clear errors. */
+    async resolve(target: string): Promise<Instance> {
+      if (typeof target !== 'string' || target.length === 0 || target.length > 255) {
+        throw new SesameError('INVALID', 'target must be an instance id (i-… or mi-…) or an instance name');
+      }
+      if (INSTANCE_ID.test(target)) {
+        const instance = await store.getInstance(target);
+        if (instance) return instance;
+      }
+      const named = await store.findInstancesByName(target);
+      if (named.length === 1 && named[0]) return named[0];
+      if (named.length > 1) {
+        throw new SesameError(
+          'CONFLICT',
+          `${named.length} instances are named "${target}" (${named.map((i) => i.id).join(', ')}): use the instance id`,
+        );
+      }
+      throw new SesameError(
+        'NOT_FOUND',
+        `no instance "${target}": run \`sesame instances\` to see the instances you can reach`,
+      );
+    },
+
+    async get(principal: Principal, target: string): Promise<PublicInstance> {
+      const instance = await this.resolve(target);
+      guard(principal, 'ssm:DescribeInstanceProperties', instanceArn(arn, instance));
+      return toPublic(instance);
+    },
+
+    async setTags(principal: Principal, target: string, input: unknown): Promise<PublicInstance> {
+      const instance = await this.resolve(target);
+      guard(principal, 'ssm:AddTagsToResource', instanceArn(arn, instance));
+      const tags = parseTags(input);
+      await store.setInstanceTags(instance.id, tags);
+      await audit({
+        actor: principal,
+        action: 'ssm:AddTagsToResource',
+        resource: instanceArn(arn, instance),
+        outcome: 'succeeded',
+        detail: { tags },
+      });
+      return this.get(principal, instance.id);
+    },
+
+    async remove(principal: Principal, target: string): Promise<void> {
+      const instance = await this.resolve(target);
+      guard(principal, 'ssm:DeregisterManagedInstance', instanceArn(arn, instance));
+      await store.deleteInstance(instance.id);
+      await audit({
+        actor: principal,
+        action: 'ssm:DeregisterManagedInstance',
+        resource: instanceArn(arn, instance),
+        outcome: 'succeeded',
+      });
+    },
+
+    resourceTags,
+  };
+}
+
+export type InventoryService = ReturnType<typeof createInventoryService>;

@@ -1,0 +1,58 @@
+import { SesameError } from '../errors.ts';
+import type { Tags } from '../store/index.ts';
+
+const TAG_KEY = /^[\p{L}\p{N} _.:/=+\-@]{1,128}$/u;
+const TAG_VALUE = /^[\p{L}\p{N} _.:/=+\-@]{0,256}$/u;
+export const MAX_TAGS = 50;
+
+/** Tags as AWS allows them: at most 50, keys 1-128 and values 0-256 of letters, digits, spaces and _.:/=+-@. */
+export function parseTags(value: unknown, where = 'tags'): Tags {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new SesameError(
+      'INVALID',
+      `${where} must be an object of key/value strings, e.g. {"project":"Production"}`,
+    );
+  }
+  const entries = Object.entries(value);
+  if (entries.length > MAX_TAGS)
+    throw new SesameError('INVALID', `${where}: at most ${MAX_TAGS} tags (got ${entries.length})`);
+  const tags: Tags = {};
+  for (const [key, tagValue] of entries) {
+    if (!TAG_KEY.test(key) || key.startsWith('aws:')) {
+      throw new SesameError(
+        'INVALID',
+        `${where}: tag key ${JSON.stringify(key)} must be 1-128 letters, digits, spaces or _.:/=+-@ and not start with "aws:"`,
+      );
+    }
+    if (typeof tagValue !== 'string' || !TAG_VALUE.test(tagValue)) {
+      throw new SesameError(
+        'INVALID',
+        `${where}.${key}: value must be a string of 0-256 letters, digits, spaces or _.:/=+-@`,
+      );
+    }
+    tags[key] = tagValue;
+  }
+  return tags;
+}
+
+export function optionalInt(
+  value: unknown,
+  name: string,
+  min: number,
+  max: number,
+  fallback: number,
+): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new SesameError('INVALID', `${name} must be a whole number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+export function optionalString(value: unknown, name: string, max: number): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string' || value.length > max)
+    throw new SesameError('INVALID', `${name} must be a string of at most ${max} characters`);
+  return value;
+}

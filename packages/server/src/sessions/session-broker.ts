@@ -1,0 +1,312 @@
+import { join } from 'node:path';
+import type { Channel, OpenRequest } from '@sesame/protocol';
+import type { AgentHub } from '../agents/agent-hub.ts';
+import { type ArnSettings, instanceArn, SHELL_DOCUMENT, sessionArn } from '../arn.ts';
+import type { Audit } from '../audit.ts';
+import type { Authorize, Principal } from '../authorize.ts';
+import type { ServerConfig } from '../config.ts';
+import { randomHex } from '../crypto.ts';
+import { SesameError } from '../errors.ts';
+import type { Guard } from '../guard.ts';
+import type { Logger } from '../log.ts';
+import { createAsciicastRecorder, type Recorder } from '../recording/index.ts';
+import type { InventoryService } from '../services/inventory.ts';
+import type { SessionRecord, Store } from '../store/index.ts';
+import { pipe } from './relay.ts';
+
+type Deps = {
+  store: Pick<Store, 'createSession' | 'getSession' | 'listSessions' | 'updateSession'>;
+  hub: Pick<AgentHub, 'get'>;
+  inventory: Pick<InventoryService, 'resolve' | 'resourceTags'>;
+  authorize: Authorize;
+  guard: Guard;
+  audit: Audit;
+  log: Logger;
+  arn: ArnSettings;
+  dataDir: string;
+  settings: ServerConfig['sessions'];
+  now?: () => number;
+};
+
+type LiveSession = { record: SessionRecord; end: (reason: string) => Promise<void> };
+
+const MAX_TERMINAL = 1000;
+const FLUSH_TIMEOUT_MS = 5000;
+
+/** Waits until a channel's queued output went out (a shell's last words reach the user) or the time is up. */
+function drained(channel: Channel, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    channel.onDrain = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+  });
+}
+
+function terminalSize(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_TERMINAL) {
+    throw new SesameError('INVALID', `${name} must be a whole number from 1 to ${MAX_TERMINAL}`);
+  }
+  return value;
+}
+
+function recordingKey(sessionId: string, startedAt: number): string {
+  const day = new Date(startedAt).toISOString().slice(0, 10).replaceAll('-', '/');
+  return `recordings/${day}/${sessionId}.cast`;
+}
+
+/** Starts, relays, times out, terminates and lists sessions; every live session has exactly one `end`. */
+export function createSessionBroker(deps: Deps) {
+  const {
+    store,
+    hub,
+    inventory,
+    authorize,
+    guard,
+    audit,
+    log,
+    arn,
+    dataDir,
+    settings,
+    now = Date.now,
+  } = deps;
+  const live = new Map<string, LiveSession>();
+
+  async function open(principal: Principal, spec: Record<string, unknown>) {
+    const cols = terminalSize(spec.cols, 'cols');
+    const rows = terminalSize(spec.rows, 'rows');
+    const instance = await inventory.resolve(spec.target as string);
+    const resource = instanceArn(arn, instance);
+    guard(principal, 'ssm:StartSession', resource, inventory.resourceTags(instance.tags));
+    const link = hub.get(instance.id);
+    if (!link) {
+      throw new SesameError(
+        'UNAVAILABLE',
+        `instance ${instance.id} (${instance.name}) is not connected (ConnectionLost): check that its agent is running`,
+      );
+    }
+    const startedAt = now();
+    const id = `${principal.username}-${randomHex(17)}`;
+    const record: SessionRecord = {
+      id,
+      ownerId: principal.userId,
+      owner: principal.username,
+      instanceId: instance.id,
+      document: SHELL_DOCUMENT,
+      state: 'Connecting',
+      reason: null,
+      startedAt,
+      endedAt: null,
+      exitCode: null,
+      recordingKey: recordingKey(id, startedAt),
+      clientAddress: principal.sourceAddress,
+    };
+    await store.createSession(record);
+    return { instance, link, record, cols, rows };
+  }
+
+  async function startShell(principal: Principal, request: OpenRequest): Promise<void> {
+    let opened: Awaited<ReturnType<typeof open>>;
+    try {
+      opened = await open(principal, request.spec);
+    } catch (error) {
+      const e =
+        error instanceof SesameError
+          ? error
+          : new SesameError('INTERNAL', 'could not start the session', { cause: error });
+      if (e.code === 'INTERNAL') log.error({ err: error }, 'session start failed');
+      request.reject(e.code, e.message);
+      return;
+    }
+    const { instance, link, record, cols, rows } = opened;
+    const resource = sessionArn(arn, record.id);
+    let recorder: Recorder;
+    let agent: Channel;
+    try {
+      recorder = await createAsciicastRecorder({
+        path: join(dataDir, record.recordingKey as string),
+        width: cols,
+        height: rows,
+        startedAt: record.startedAt,
+        title: `${record.owner} on ${instance.name} (${instance.id})`,
+        env: { TERM: 'xterm-256color', SHELL: '/bin/bash' },
+        meta: {
+          sessionId: record.id,
+          user: record.owner,
+          instanceId: instance.id,
+          instanceName: instance.name,
+        },
+      });
+    } catch (error) {
+      log.error({ err: error, sessionId: record.id }, 'cannot create the session recording');
+      await store.updateSession(record.id, {
+        state: 'Failed',
+        reason: 'recording could not be created',
+        endedAt: now(),
+      });
+      request.reject(
+        'UNAVAILABLE',
+        'the session cannot be recorded right now, so it was not started; tell your administrator',
+      );
+      return;
+    }
+    try {
+      agent = await link.mux.open({ kind: 'shell', sessionId: record.id, cols, rows, user: record.owner });
+    } catch (error) {
+      const message = `the agent on ${instance.id} refused the session: ${(error as Error).message}`;
+      await recorder.close(`session failed: ${message}`).catch(() => {});
+      await store.updateSession(record.id, { state: 'Failed', reason: message, endedAt: now() });
+      await audit({
+        actor: principal,
+        action: 'ssm:StartSession',
+        resource: instanceArn(arn, instance),
+        outcome: 'failed',
+        detail: { sessionId: record.id, reason: message },
+      });
+      request.reject('UNAVAILABLE', message);
+      return;
+    }
+    const client = request.accept({
+      sessionId: record.id,
+      instanceId: instance.id,
+      instanceName: instance.name,
+    });
+    let lastInputAt = now();
+    let ended = false;
+    let exitCode: number | null = null;
+    const timers: NodeJS.Timeout[] = [];
+
+    const end = async (reason: string) => {
+      if (ended) return;
+      ended = true;
+      for (const timer of timers) clearTimeout(timer);
+      live.delete(record.id);
+      if (reason === 'exited' && client.bufferedBytes > 0) await drained(client, FLUSH_TIMEOUT_MS);
+      client.close(reason === 'exited' ? 'NORMAL' : 'SESSION_ENDED', reason);
+      agent.close(reason === 'exited' ? 'NORMAL' : 'SESSION_ENDED', reason);
+      await recorder
+        .close(`session ended: ${reason}${exitCode === null ? '' : ` (exit status ${exitCode})`}`)
+        .catch((error: Error) =>
+          log.error({ sessionId: record.id, err: error.message }, 'the recording is incomplete'),
+        );
+      await store.updateSession(record.id, { state: 'Terminated', reason, endedAt: now(), exitCode });
+      await audit({
+        actor: principal,
+        action: 'sesame:SessionEnded',
+        resource,
+        outcome: 'succeeded',
+        detail: { reason, exitCode, instanceId: instance.id },
+      });
+      log.info({ sessionId: record.id, reason, exitCode }, 'session ended');
+    };
+
+    pipe(agent, client, { write: (d) => recorder.output(d), onDrain: (cb) => recorder.onDrain(cb) });
+    pipe(client, agent, { write: (d) => recorder.input(d), onDrain: (cb) => recorder.onDrain(cb) }, () => {
+      lastInputAt = now();
+    });
+    client.onResize = (c, r) => {
+      recorder.resize(c, r);
+      agent.resize(c, r);
+    };
+    agent.onEof = () => client.eof();
+    agent.onExit = (code, signal) => {
+      exitCode = code;
+      client.exit(code, signal);
+    };
+    agent.onClose = (code, message) =>
+      void end(code === 'NORMAL' || code === '' ? 'exited' : `agent: ${message}`);
+    client.onClose = () => void end('client disconnected');
+    recorder.onError(
+      (error) => void end(`recording failed (${error.message}); a session is never left unrecorded`),
+    );
+
+    const idleCheck = () => {
+      const left = lastInputAt + settings.idleTimeoutMs - now();
+      if (left <= 0)
+        void end(`idle for ${Math.round(settings.idleTimeoutMs / 60_000)} minutes (idle timeout)`);
+      else timers.push(setTimeout(idleCheck, left));
+    };
+    timers.push(setTimeout(idleCheck, settings.idleTimeoutMs));
+    timers.push(setTimeout(() => void end('maximum session duration reached'), settings.maxDurationMs));
+
+    live.set(record.id, { record, end });
+    await store.updateSession(record.id, { state: 'Connected' });
+    await audit({
+      actor: principal,
+      action: 'ssm:StartSession',
+      resource: instanceArn(arn, instance),
+      outcome: 'succeeded',
+      detail: { sessionId: record.id },
+    });
+    log.info({ sessionId: record.id, instanceId: instance.id, user: record.owner }, 'session started');
+  }
+
+  const visible = (principal: Principal, s: SessionRecord) =>
+    authorize(principal, 'ssm:DescribeSessions', sessionArn(arn, s.id)).allowed;
+
+  return {
+    startShell,
+
+    async list(principal: Principal, state: 'active' | 'history'): Promise<SessionRecord[]> {
+      const sessions = await store.listSessions({
+        state,
+        ...(principal.isAdmin ? {} : { ownerId: principal.userId }),
+      });
+      return sessions.filter((s) => visible(principal, s));
+    },
+
+    async get(principal: Principal, id: string): Promise<SessionRecord> {
+      guard(principal, 'ssm:DescribeSessions', sessionArn(arn, id));
+      const session = await store.getSession(id);
+      if (!session)
+        throw new SesameError(
+          'NOT_FOUND',
+          `no session ${id}: run \`sesame sessions --state history\` to list yours`,
+        );
+      return session;
+    },
+
+    async terminate(principal: Principal, id: string): Promise<SessionRecord> {
+      guard(principal, 'ssm:TerminateSession', sessionArn(arn, id));
+      const session = await store.getSession(id);
+      if (!session)
+        throw new SesameError(
+          'NOT_FOUND',
+          `no session ${id}: run \`sesame sessions\` to list active sessions`,
+        );
+      const running = live.get(id);
+      if (running) await running.end(`terminated by ${principal.username}`);
+      else if (session.state === 'Connecting' || session.state === 'Connected') {
+        await store.updateSession(id, {
+          state: 'Terminated',
+          reason: `terminated by ${principal.username}`,
+          endedAt: now(),
+        });
+      }
+      await audit({
+        actor: principal,
+        action: 'ssm:TerminateSession',
+        resource: sessionArn(arn, id),
+        outcome: 'succeeded',
+      });
+      return (await store.getSession(id)) as SessionRecord;
+    },
+
+    async recordingPath(principal: Principal, id: string): Promise<string> {
+      const session = await this.get(principal, id);
+      if (!session.recordingKey) throw new SesameError('NOT_FOUND', `session ${id} has no recording`);
+      return join(dataDir, session.recordingKey);
+    },
+
+    async shutdown(): Promise<void> {
+      await Promise.all([...live.values()].map((s) => s.end('the server shut down')));
+    },
+
+    get liveCount(): number {
+      return live.size;
+    },
+  };
+}
+
+export type SessionBroker = ReturnType<typeof createSessionBroker>;
