@@ -1,0 +1,122 @@
+import { createPrivateKey, sign } from 'node:crypto';
+import { type Mux, muxOverWebSocket, type OpenRequest } from '@sesame/protocol';
+import type { Logger } from 'pino';
+import WebSocket from 'ws';
+import type { AgentIdentity } from './identity.ts';
+import { collectInventory } from './inventory.ts';
+import type { RunAsUser } from './run-as.ts';
+import { serveShell } from './shell.ts';
+import { pinnedTlsOptions } from './tls-pin.ts';
+
+export type AgentOptions = {
+  identity: AgentIdentity;
+  runAs: RunAsUser;
+  log: Logger;
+  backoff?: { initialMs: number; maxMs: number };
+  maxSessions?: number;
+};
+
+/** What the server asks us to sign: our id and this connection's nonce (see the server's agent hub). */
+export function agentProof(instanceId: string, nonce: string): Buffer {
+  return Buffer.from(`sesame-agent-auth-v1\n${instanceId}\n${nonce}`, 'utf8');
+}
+
+/** Exponential backoff with full jitter in [delay/2, delay]. */
+export function backoffDelay(
+  attempt: number,
+  initialMs: number,
+  maxMs: number,
+  random = Math.random,
+): number {
+  const delay = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30));
+  return Math.round(delay / 2 + (random() * delay) / 2);
+}
+
+const STABLE_MS = 10_000;
+
+/** Keeps one outbound connection to the server, reconnecting forever with backoff; serves shell channels. */
+export function runAgent({
+  identity,
+  runAs,
+  log,
+  backoff = { initialMs: 500, maxMs: 60_000 },
+  maxSessions = 64,
+}: AgentOptions) {
+  const key = createPrivateKey(identity.privateKey);
+  const url = `${identity.url.replace(/^http/, 'ws')}/api/v1/agent/connect`;
+  let attempt = 0;
+  let stopped = false;
+  let socket: WebSocket | undefined;
+  let mux: Mux | undefined;
+  let retry: NodeJS.Timeout | undefined;
+
+  const onOpen = (request: OpenRequest) => {
+    if (request.spec.kind !== 'shell')
+      return request.reject('INVALID', `this agent does not serve "${String(request.spec.kind)}" channels`);
+    if ((mux?.channelCount ?? 0) > maxSessions)
+      return request.reject('UNAVAILABLE', `this agent already runs ${maxSessions} sessions`);
+    const channel = request.accept({});
+    try {
+      serveShell(channel, runAs, log);
+    } catch (error) {
+      log.error({ err: error }, 'cannot start a shell');
+      channel.close('INTERNAL', `the agent could not start a shell: ${(error as Error).message}`);
+    }
+  };
+
+  const schedule = () => {
+    if (stopped) return;
+    const delay = backoffDelay(attempt++, backoff.initialMs, backoff.maxMs);
+    log.info({ delayMs: delay, attempt }, 'reconnecting');
+    retry = setTimeout(connect, delay);
+  };
+
+  function connect(): void {
+    if (stopped) return;
+    const connectedAt = Date.now();
+    const ws = new WebSocket(url, {
+      perMessageDeflate: false,
+      maxPayload: 1024 * 1024,
+      handshakeTimeout: 15_000,
+      ...(pinnedTlsOptions(identity.tls) as WebSocket.ClientOptions),
+    });
+    socket = ws;
+    ws.on('unexpected-response', (_req, res) => {
+      log.warn({ status: res.statusCode }, 'server refused the agent connection');
+      ws.terminate();
+    });
+    ws.on('error', (error) => log.warn({ err: error.message }, 'agent connection error'));
+    ws.on('close', () => {
+      if (Date.now() - connectedAt > STABLE_MS) attempt = 0;
+      schedule();
+    });
+    ws.on('open', () => {
+      log.info({ url }, 'connected to the server');
+      const current: Mux = muxOverWebSocket(ws, {
+        side: 'b',
+        onHello: (peer) => {
+          const nonce = typeof peer.info.nonce === 'string' ? peer.info.nonce : '';
+          const signature = sign(null, agentProof(identity.instanceId, nonce), key).toString('base64');
+          current.hello({ instanceId: identity.instanceId, signature, inventory: collectInventory() });
+        },
+        onOpen,
+        onClose: (reason) => log.info({ reason }, 'connection closed'),
+        onError: (error) => log.warn({ code: error.code, err: error.message }, 'protocol error'),
+      });
+      mux = current;
+    });
+  }
+
+  connect();
+  return {
+    get connected(): boolean {
+      return socket?.readyState === WebSocket.OPEN;
+    },
+    stop(): void {
+      stopped = true;
+      clearTimeout(retry);
+      mux?.close('SHUTDOWN', 'the agent is stopping');
+      socket?.close();
+    },
+  };
+}

@@ -1,0 +1,61 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+/** What a registered agent keeps: who it is, its private key, and how to trust its server. */
+export type AgentIdentity = {
+  version: 1;
+  url: string;
+  instanceId: string;
+  name: string;
+  privateKey: string; // PKCS#8 PEM, Ed25519
+  publicKey: string; // base64 DER SPKI
+  tls: { fingerprint256: string; caPem: string } | null; // a pinned self-signed server certificate
+};
+
+export function generateAgentKeys(): { privateKey: string; publicKey: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  return {
+    privateKey: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+    publicKey: publicKey.export({ format: 'der', type: 'spki' }).toString('base64'),
+  };
+}
+
+/** Written with mode 0600 in a 0700 directory, atomically (write then rename). */
+export async function saveIdentity(path: string, identity: AgentIdentity): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const temporary = `${path}.${process.pid}.tmp`;
+  await writeFile(temporary, `${JSON.stringify(identity, null, 2)}\n`, { mode: 0o600 });
+  await chmod(temporary, 0o600);
+  await rename(temporary, path);
+}
+
+export class IdentityError extends Error {}
+
+export async function loadIdentity(path: string): Promise<AgentIdentity> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new IdentityError(
+      code === 'ENOENT'
+        ? `no agent identity at ${path}: register first with \`sesame-agent register --url … --activation-id … --activation-code …\``
+        : `cannot read the agent identity at ${path}: ${(error as Error).message}`,
+    );
+  }
+  let value: Partial<AgentIdentity>;
+  try {
+    value = JSON.parse(text) as Partial<AgentIdentity>;
+  } catch {
+    throw new IdentityError(`the agent identity at ${path} is not valid JSON; register the agent again`);
+  }
+  for (const key of ['url', 'instanceId', 'name', 'privateKey', 'publicKey'] as const) {
+    if (typeof value[key] !== 'string' || value[key] === '') {
+      throw new IdentityError(`the agent identity at ${path} lacks "${key}"; register the agent again`);
+    }
+  }
+  if (value.version !== 1)
+    throw new IdentityError(`the agent identity at ${path} has unknown version ${value.version}`);
+  return value as AgentIdentity;
+}

@@ -1,0 +1,26 @@
+import { hostname, networkInterfaces, platform, release } from 'node:os';
+
+export const AGENT_VERSION = '0.1.0';
+
+export type Inventory = {
+  hostname: string;
+  platform: string;
+  platformVersion: string;
+  ipAddresses: string[];
+  agentVersion: string;
+};
+
+export function collectInventory(): Inventory {
+  const ipAddresses = Object.values(networkInterfaces())
+    .flat()
+    .filter((a) => a !== undefined && !a.internal)
+    .map((a) => a?.address as string)
+    .slice(0, 64);
+  return {
+    hostname: hostname() || 'unknown',
+    platform: platform(),
+    platformVersion: release(),
+    ipAddresses,
+    agentVersion: AGENT_VERSION,
+  };
+}

@@ -1,0 +1,66 @@
+import { postJson } from './http-json.ts';
+import { type AgentIdentity, generateAgentKeys, saveIdentity } from './identity.ts';
+import { collectInventory } from './inventory.ts';
+import { pinnedTlsOptions, pinServerCertificate } from './tls-pin.ts';
+
+export type RegisterOptions = {
+  url: string;
+  activationId: string;
+  activationCode: string;
+  identityPath: string;
+  fingerprint?: string | undefined;
+};
+
+export class RegistrationError extends Error {}
+
+/** Generates a key pair, registers it with an activation, and stores the identity (0600). */
+export async function registerAgent(options: RegisterOptions): Promise<AgentIdentity> {
+  let url: URL;
+  try {
+    url = new URL(options.url);
+  } catch {
+    throw new RegistrationError(
+      `--url ${JSON.stringify(options.url)} is not a URL (e.g. https://sesame.example.com)`,
+    );
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new RegistrationError('--url must start with https:// or http://');
+  const tls =
+    url.protocol === 'https:'
+      ? await pinServerCertificate(url, options.fingerprint).catch((e: Error) => {
+          throw new RegistrationError(e.message);
+        })
+      : null;
+  const keys = generateAgentKeys();
+  const base = url.href.replace(/\/+$/, '');
+  let response: Awaited<ReturnType<typeof postJson>>;
+  try {
+    response = await postJson(
+      new URL(`${base}/api/v1/agent/register`),
+      {
+        activationId: options.activationId,
+        activationCode: options.activationCode,
+        publicKey: keys.publicKey,
+        inventory: collectInventory(),
+      },
+      pinnedTlsOptions(tls),
+    );
+  } catch (error) {
+    throw new RegistrationError(`cannot reach the Sesame server at ${base}: ${(error as Error).message}`);
+  }
+  if (response.status !== 200) {
+    const message =
+      (response.body.error as { message?: string } | undefined)?.message ?? `HTTP ${response.status}`;
+    throw new RegistrationError(`registration refused: ${message}`);
+  }
+  const identity: AgentIdentity = {
+    version: 1,
+    url: base,
+    instanceId: String(response.body.instanceId),
+    name: String(response.body.name),
+    ...keys,
+    tls,
+  };
+  await saveIdentity(options.identityPath, identity);
+  return identity;
+}

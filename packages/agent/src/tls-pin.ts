@@ -1,0 +1,68 @@
+import { connect, type PeerCertificate } from 'node:tls';
+
+export type TlsPin = { fingerprint256: string; caPem: string };
+
+/** Normalises "aa:bb…", "AABB…" or "sha256:…" to the "AA:BB:…" form Node reports. */
+export function normalizeFingerprint(text: string): string {
+  const hex = text
+    .replace(/^sha256:/i, '')
+    .replace(/[^0-9a-f]/gi, '')
+    .toUpperCase();
+  if (hex.length !== 64) throw new Error(`"${text}" is not a SHA-256 fingerprint (64 hex digits)`);
+  return hex.match(/../g)?.join(':') ?? hex;
+}
+
+function toPem(raw: Buffer): string {
+  const lines = raw.toString('base64').match(/.{1,64}/g) ?? [];
+  return `-----BEGIN CERTIFICATE-----\n${lines.join('\n')}\n-----END CERTIFICATE-----\n`;
+}
+
+/**
+ * Looks at an https server's certificate. A certificate the system trusts needs no pin. An untrusted
+ * (self-signed) one is accepted only if its fingerprint equals the one the administrator gave.
+ */
+export async function pinServerCertificate(url: URL, expected: string | undefined): Promise<TlsPin | null> {
+  const { cert, authorized } = await new Promise<{ cert: PeerCertificate; authorized: boolean }>(
+    (resolve, reject) => {
+      const socket = connect(
+        {
+          host: url.hostname,
+          port: Number(url.port || 443),
+          servername: url.hostname,
+          rejectUnauthorized: false,
+        },
+        () => {
+          resolve({ cert: socket.getPeerCertificate(true), authorized: socket.authorized });
+          socket.end();
+        },
+      );
+      socket.setTimeout(10_000, () => socket.destroy(new Error('TLS handshake timed out')));
+      socket.on('error', reject);
+    },
+  );
+  const actual = cert.fingerprint256;
+  if (expected !== undefined) {
+    if (normalizeFingerprint(expected) !== actual) {
+      throw new Error(
+        `the server's certificate fingerprint is ${actual}, not the expected ${normalizeFingerprint(expected)}: do not register against this server`,
+      );
+    }
+    return { fingerprint256: actual, caPem: toPem(cert.raw) };
+  }
+  if (authorized) return null;
+  throw new Error(
+    `the server's TLS certificate is not trusted by this machine (self-signed?). Its SHA-256 fingerprint is ${actual}. If that matches the fingerprint the Sesame server printed, run again with --fingerprint ${actual}`,
+  );
+}
+
+/** TLS options that trust exactly the pinned certificate. */
+export function pinnedTlsOptions(pin: TlsPin | null) {
+  if (!pin) return {};
+  return {
+    ca: pin.caPem,
+    checkServerIdentity: (_host: string, cert: PeerCertificate) =>
+      cert.fingerprint256 === pin.fingerprint256
+        ? undefined
+        : new Error(`server certificate ${cert.fingerprint256} is not the pinned ${pin.fingerprint256}`),
+  };
+}
