@@ -1,0 +1,356 @@
+import { agentCommands } from '@sesame/agent';
+import { pinServerCertificate } from '@sesame/agent/tls';
+import { type Command, Option } from 'commander';
+import { ApiClient } from './api.ts';
+import { clearCredentials, loadCredentials, saveCredentials } from './credentials.ts';
+import { CliError, ExitCodes } from './errors.ts';
+import { isoTime, printList, printObject } from './output.ts';
+import { readSecret } from './prompt.ts';
+import { startSession } from './shell-client.ts';
+
+type Out = { output: string };
+const outputOption = () =>
+  new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table');
+
+async function client(): Promise<ApiClient> {
+  const c = await loadCredentials();
+  return new ApiClient(c.url, c.token, c.tls);
+}
+
+function parseTagArgs(pairs: string[]): Record<string, string> {
+  const tags: Record<string, string> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    if (at < 1) throw new CliError(`tag "${pair}" must look like key=value`, ExitCodes.INVALID);
+    tags[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return tags;
+}
+
+async function signIn(
+  url: string,
+  fingerprint: string | undefined,
+  path: string,
+  body: Record<string, unknown>,
+) {
+  const parsed = new URL(url);
+  const tls =
+    parsed.protocol === 'https:'
+      ? await pinServerCertificate(parsed, fingerprint).catch((e: Error) => {
+          throw new CliError(e.message, ExitCodes.UNAVAILABLE);
+        })
+      : null;
+  const api = new ApiClient(url, undefined, tls);
+  const result = await api.call<{ token: string; expiresAt: number; user: { username: string } }>(
+    'POST',
+    path,
+    body,
+  );
+  await saveCredentials({
+    url: api.url,
+    username: result.user.username,
+    token: result.token,
+    expiresAt: result.expiresAt,
+    tls,
+  });
+  process.stderr.write(
+    `signed in to ${api.url} as ${result.user.username} until ${isoTime(result.expiresAt)}\n`,
+  );
+}
+
+export function registerCommands(program: Command): void {
+  program
+    .command('login')
+    .description('sign in with a local account; the token is stored in ~/.config/sesame (0600)')
+    .requiredOption('--url <url>', 'the Sesame server URL', process.env.SESAME_URL)
+    .requiredOption('--user <name>', 'your user name')
+    .option('--fingerprint <sha256>', 'pin a self-signed server certificate')
+    .option('--password-stdin', 'read the password from standard input')
+    .action(async (o: { url: string; user: string; fingerprint?: string }) => {
+      const password = await readSecret(`Password for ${o.user}: `);
+      await signIn(o.url, o.fingerprint, '/api/v1/auth/login', { username: o.user, password });
+    });
+  program
+    .command('setup')
+    .description('set your password with the one-time setup token an administrator gave you, and sign in')
+    .requiredOption('--url <url>', 'the Sesame server URL', process.env.SESAME_URL)
+    .requiredOption('--token <token>', 'the setup token (the part after #token= in the setup link)')
+    .option('--fingerprint <sha256>', 'pin a self-signed server certificate')
+    .action(async (o: { url: string; token: string; fingerprint?: string }) => {
+      const password = await readSecret('New password (at least 12 characters): ');
+      if (process.stdin.isTTY && (await readSecret('Repeat it: ')) !== password)
+        throw new CliError('the passwords differ', ExitCodes.INVALID);
+      await signIn(o.url, o.fingerprint, '/api/v1/auth/setup', { token: o.token, password });
+    });
+  program
+    .command('logout')
+    .description('revoke the stored token and forget it')
+    .action(async () => {
+      await (await client()).call('POST', '/api/v1/auth/logout').catch(() => {});
+      await clearCredentials();
+    });
+  program
+    .command('whoami')
+    .description('show who you are signed in as')
+    .addOption(outputOption())
+    .action(async (o: Out) =>
+      printObject((await (await client()).call<{ user: object }>('GET', '/api/v1/me')).user, o.output),
+    );
+
+  program
+    .command('instances')
+    .description('list the instances you can start a session on')
+    .addOption(outputOption())
+    .action(async (o: Out) => {
+      const { instances } = await (await client()).call<{ instances: Record<string, unknown>[] }>(
+        'GET',
+        '/api/v1/instances',
+      );
+      const rows = instances.map((i) => ({ ...i, lastSeen: isoTime(i.lastSeenAt) }));
+      printList(
+        o.output === 'json' ? instances : rows,
+        [
+          ['id', 'ID'],
+          ['name', 'NAME'],
+          ['status', 'STATUS'],
+          ['lastSeen', 'LAST SEEN'],
+          ['platform', 'PLATFORM'],
+          ['ipAddresses', 'IP'],
+          ['tags', 'TAGS'],
+        ],
+        o.output,
+        'instances',
+      );
+    });
+
+  const start = async (target: string) => {
+    const code = await startSession(await client(), target);
+    process.exitCode = code;
+  };
+  program
+    .command('start-session')
+    .description('open an interactive shell on an instance')
+    .requiredOption('--target <instance>', 'instance id (i-…, mi-…) or name')
+    .action(async (o: { target: string }) => start(o.target));
+  program
+    .command('ssh')
+    .description('same as start-session --target <instance>')
+    .argument('<instance>', 'instance id or name')
+    .action(async (target: string) => start(target));
+
+  program
+    .command('sessions')
+    .description('list sessions (yours, or all for administrators)')
+    .addOption(
+      new Option('--state <state>', 'which sessions').choices(['active', 'history']).default('active'),
+    )
+    .addOption(outputOption())
+    .action(async (o: Out & { state: string }) => {
+      const { sessions } = await (await client()).call<{ sessions: Record<string, unknown>[] }>(
+        'GET',
+        `/api/v1/sessions?state=${o.state}`,
+      );
+      const rows = sessions.map((s) => ({ ...s, started: isoTime(s.startedAt), ended: isoTime(s.endedAt) }));
+      printList(
+        o.output === 'json' ? sessions : rows,
+        [
+          ['id', 'SESSION'],
+          ['owner', 'OWNER'],
+          ['instanceId', 'INSTANCE'],
+          ['state', 'STATE'],
+          ['started', 'STARTED'],
+          ['ended', 'ENDED'],
+          ['reason', 'REASON'],
+        ],
+        o.output,
+        'sessions',
+      );
+    });
+  program
+    .command('terminate')
+    .description('end a session')
+    .argument('<session-id>')
+    .action(async (id: string) => {
+      const { session } = await (await client()).call<{ session: { id: string; state: string } }>(
+        'POST',
+        `/api/v1/sessions/${encodeURIComponent(id)}/terminate`,
+      );
+      process.stdout.write(`${session.id} ${session.state}\n`);
+    });
+  program
+    .command('recording')
+    .description('print a session recording (asciicast v2; play it with `asciinema play`)')
+    .argument('<session-id>')
+    .action(async (id: string) => {
+      process.stdout.write(
+        await (await client()).text(`/api/v1/sessions/${encodeURIComponent(id)}/recording`),
+      );
+    });
+
+  adminCommands(program.command('admin').description('administration: users, activations, instances'));
+  agentCommands(program.command('agent').description('run the Sesame agent (same as sesame-agent)'));
+}
+
+function adminCommands(admin: Command): void {
+  const users = admin.command('users').description('local user accounts');
+  users
+    .command('list')
+    .addOption(outputOption())
+    .action(async (o: Out) => {
+      const { users: list } = await (await client()).call<{ users: Record<string, unknown>[] }>(
+        'GET',
+        '/api/v1/users',
+      );
+      printList(
+        list,
+        [
+          ['username', 'USER'],
+          ['isAdmin', 'ADMIN'],
+          ['disabled', 'DISABLED'],
+          ['hasPassword', 'PASSWORD SET'],
+        ],
+        o.output,
+        'users',
+      );
+    });
+  const showSetup = async (api: ApiClient, username: string, token: string, o: Out) => {
+    const link = `${api.url}/setup#token=${token}`;
+    if (o.output === 'json') printObject({ username, setupUrl: link, setupToken: token }, 'json');
+    else
+      process.stdout.write(
+        `Send ${username} this one-time link to set a password:\n  ${link}\nor the command:\n  sesame setup --url ${api.url} --token ${token}\n`,
+      );
+  };
+  users
+    .command('create')
+    .argument('<username>')
+    .option('--admin', 'make an administrator')
+    .addOption(outputOption())
+    .action(async (username: string, o: Out & { admin?: boolean }) => {
+      const api = await client();
+      const r = await api.call<{ setupToken: string }>('POST', '/api/v1/users', {
+        username,
+        isAdmin: o.admin === true,
+      });
+      await showSetup(api, username, r.setupToken, o);
+    });
+  users
+    .command('reset')
+    .description("revoke a user's sign-ins and issue a new one-time setup link")
+    .argument('<username>')
+    .addOption(outputOption())
+    .action(async (username: string, o: Out) => {
+      const api = await client();
+      const r = await api.call<{ setupToken: string }>(
+        'POST',
+        `/api/v1/users/${encodeURIComponent(username)}/reset`,
+      );
+      await showSetup(api, username, r.setupToken, o);
+    });
+
+  const activations = admin.command('activations').description('activation codes that register servers');
+  activations
+    .command('create')
+    .option('--description <text>', 'what it is for', '')
+    .option('--limit <n>', 'how many servers may register with it', '1')
+    .option('--expires-in-hours <h>', 'how long it stays valid', '24')
+    .addOption(
+      new Option('--kind <kind>', 'register servers as on-premises (mi-) or cloud instances (i-)')
+        .choices(['managed', 'ec2'])
+        .default('managed'),
+    )
+    .option('--name <name>', 'default instance name (else the Name tag or the hostname)')
+    .option('--tag <key=value...>', 'default tags for the servers', [])
+    .addOption(outputOption())
+    .action(
+      async (
+        o: Out & {
+          description: string;
+          limit: string;
+          expiresInHours: string;
+          kind: string;
+          name?: string;
+          tag: string[];
+        },
+      ) => {
+        const api = await client();
+        const r = await api.call<{ activation: { id: string; expiresAt: number }; code: string }>(
+          'POST',
+          '/api/v1/activations',
+          {
+            description: o.description,
+            registrationLimit: Number(o.limit),
+            expiresInHours: Number(o.expiresInHours),
+            instanceKind: o.kind,
+            defaultTags: parseTagArgs(o.tag),
+            ...(o.name ? { defaultInstanceName: o.name } : {}),
+          },
+        );
+        if (o.output === 'json')
+          return printObject(
+            { activationId: r.activation.id, activationCode: r.code, expiresAt: r.activation.expiresAt },
+            'json',
+          );
+        process.stdout.write(
+          `Activation ${r.activation.id} (valid until ${isoTime(r.activation.expiresAt)}). On each server run:\n  sesame-agent register --url ${api.url} --activation-id ${r.activation.id} --activation-code ${r.code}\n`,
+        );
+      },
+    );
+  activations
+    .command('list')
+    .addOption(outputOption())
+    .action(async (o: Out) => {
+      const { activations: list } = await (await client()).call<{ activations: Record<string, unknown>[] }>(
+        'GET',
+        '/api/v1/activations',
+      );
+      const rows = list.map((a) => ({
+        ...a,
+        expires: isoTime(a.expiresAt),
+        used: `${a.registrationsCount}/${a.registrationLimit}`,
+      }));
+      printList(
+        o.output === 'json' ? list : rows,
+        [
+          ['id', 'ID'],
+          ['description', 'DESCRIPTION'],
+          ['instanceKind', 'KIND'],
+          ['used', 'USED'],
+          ['expires', 'EXPIRES'],
+          ['expired', 'EXPIRED'],
+          ['defaultTags', 'TAGS'],
+        ],
+        o.output,
+        'activations',
+      );
+    });
+  activations
+    .command('delete')
+    .argument('<id>')
+    .action(async (id: string) => {
+      await (await client()).call('DELETE', `/api/v1/activations/${encodeURIComponent(id)}`);
+    });
+
+  const instances = admin.command('instances').description('registered servers');
+  instances
+    .command('tag')
+    .description("replace an instance's tags")
+    .argument('<instance>')
+    .argument('<key=value...>')
+    .addOption(outputOption())
+    .action(async (target: string, pairs: string[], o: Out) => {
+      const { instance } = await (await client()).call<{ instance: object }>(
+        'PUT',
+        `/api/v1/instances/${encodeURIComponent(target)}/tags`,
+        parseTagArgs(pairs),
+      );
+      printObject(instance, o.output);
+    });
+  instances
+    .command('delete')
+    .description('deregister an instance (its agent can no longer connect)')
+    .argument('<instance>')
+    .action(async (target: string) => {
+      await (await client()).call('DELETE', `/api/v1/instances/${encodeURIComponent(target)}`);
+    });
+}

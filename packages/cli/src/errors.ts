@@ -1,0 +1,27 @@
+/** Exit codes scripts can rely on (also in the README). */
+export const ExitCodes = {
+  OK: 0,
+  FAILURE: 1,
+  INVALID: 2,
+  UNAUTHENTICATED: 3,
+  FORBIDDEN: 4,
+  NOT_FOUND: 5,
+  CONFLICT: 6,
+  UNAVAILABLE: 7,
+  SESSION_FAILED: 255,
+} as const;
+
+export class CliError extends Error {
+  readonly exitCode: number;
+  constructor(message: string, exitCode: number = ExitCodes.FAILURE) {
+    super(message);
+    this.exitCode = exitCode;
+  }
+}
+
+/** Maps a server error code to an exit code. */
+export function exitCodeFor(code: unknown): number {
+  return typeof code === 'string' && code in ExitCodes && code !== 'OK'
+    ? ExitCodes[code as keyof typeof ExitCodes]
+    : ExitCodes.FAILURE;
+}

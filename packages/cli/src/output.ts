@@ -1,0 +1,46 @@
+/** Prints rows as an aligned table, or as JSON with --output json. */
+export function printList(
+  rows: Record<string, unknown>[],
+  columns: [string, string][],
+  format: string,
+  key: string,
+): void {
+  if (format === 'json') {
+    process.stdout.write(`${JSON.stringify({ [key]: rows }, null, 2)}\n`);
+    return;
+  }
+  const cells = rows.map((row) => columns.map(([field]) => show(row[field])));
+  const headers = columns.map(([, title]) => title);
+  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
+  const line = (values: string[]) =>
+    `${values
+      .map((v, i) => v.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd()}\n`;
+  process.stdout.write(line(headers));
+  for (const row of cells) process.stdout.write(line(row));
+  if (rows.length === 0) process.stdout.write(`(no ${key})\n`);
+}
+
+export function printObject(value: unknown, format: string): void {
+  if (format === 'json') process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  else {
+    for (const [k, v] of Object.entries(value as Record<string, unknown>))
+      process.stdout.write(`${k}: ${show(v)}\n`);
+  }
+}
+
+function show(value: unknown): string {
+  if (value === null || value === undefined) return '-';
+  if (typeof value === 'object' && !Array.isArray(value)) {
+    return Object.entries(value)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+  }
+  if (Array.isArray(value)) return value.join(',');
+  return String(value);
+}
+
+export function isoTime(ms: unknown): string {
+  return typeof ms === 'number' ? new Date(ms).toISOString().replace('.000Z', 'Z') : '-';
+}
