@@ -1,0 +1,110 @@
+/**
+ * `npm start`: a complete Sesame on this machine. Starts the server on the embedded defaults (SQLite and
+ * recordings under ./.sesame), registers a local agent on first start, runs it, and prints how to get in.
+ * Starting again reuses the same data. Ctrl-C stops everything.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, openSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createLogger, createServer, loadConfig, SesameError, SYSTEM_PRINCIPAL } from '@sesame/server';
+import pino from 'pino';
+
+const root = resolve(import.meta.dirname, '..');
+const agentBin = join(root, 'packages/agent/bin/sesame-agent.js');
+const cliBin = join(root, 'packages/cli/bin/sesame.js');
+
+function run(args: string[], logFile: number): ChildProcess {
+  return spawn(process.execPath, [agentBin, ...args], { stdio: ['ignore', logFile, logFile] });
+}
+
+async function main(): Promise<void> {
+  const path = process.env.SESAME_CONFIG;
+  const config = loadConfig(process.env, path ? { path, text: readFileSync(path, 'utf8') } : undefined);
+  config.dataDir = resolve(config.dataDir);
+  const serverLog = join(config.dataDir, 'server.log');
+  const server = await createServer(
+    config,
+    createLogger({
+      level: config.logLevel,
+      destination: pino.destination({ dest: serverLog, mkdir: true, sync: false }),
+    }),
+  );
+  const url = await server.listen();
+  const first = await server.identity.bootstrap();
+
+  const identity = join(config.dataDir, 'local-agent', 'identity.json');
+  const agentLog = openSync(join(config.dataDir, 'local-agent.log'), 'a');
+  const known =
+    existsSync(identity) &&
+    (await server.store.getInstance(JSON.parse(readFileSync(identity, 'utf8')).instanceId));
+  if (!known) {
+    const { activation, code } = await server.activations.create(SYSTEM_PRINCIPAL, {
+      description: 'local agent started by npm start',
+      defaultInstanceName: 'local',
+      defaultTags: { Name: 'local' },
+    });
+    const register = run(
+      [
+        'register',
+        '--url',
+        url,
+        '--activation-id',
+        activation.id,
+        '--activation-code',
+        code,
+        '--identity',
+        identity,
+      ],
+      agentLog,
+    );
+    const status = await new Promise<number | null>((done) => register.on('exit', done));
+    if (status !== 0)
+      throw new Error(`the local agent could not register (see ${join(config.dataDir, 'local-agent.log')})`);
+  }
+  const agent = run(['run', '--identity', identity], agentLog);
+  const instanceId = JSON.parse(readFileSync(identity, 'utf8')).instanceId as string;
+  const cli = `node ${cliBin}`;
+
+  const lines = [
+    '',
+    `Sesame is running at ${url}   (data in ${config.dataDir})`,
+    `Local instance: ${instanceId} (name "local")`,
+    '',
+    first.setupToken
+      ? `First administrator "${first.username}": set a password at\n  ${url}/setup#token=${first.setupToken}\nor run\n  ${cli} setup --url ${url} --token ${first.setupToken}`
+      : `Sign in:  ${cli} login --url ${url} --user ${first.username}`,
+    '',
+    `Then:     ${cli} instances`,
+    `          ${cli} ssh local`,
+    '',
+    `Logs: ${serverLog}, ${join(config.dataDir, 'local-agent.log')}. Ctrl-C stops Sesame.`,
+    '',
+  ];
+  process.stdout.write(lines.join('\n'));
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write('\nstopping Sesame...\n');
+    agent.kill('SIGTERM');
+    await new Promise((done) => (agent.exitCode === null ? agent.on('exit', done) : done(null)));
+    await server.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  agent.on('exit', (code) => {
+    if (!stopping)
+      process.stderr.write(
+        `the local agent exited (${code}); see ${join(config.dataDir, 'local-agent.log')}\n`,
+      );
+  });
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `npm start: ${error instanceof SesameError ? error.message : (error as Error).stack}\n`,
+  );
+  process.exit(1);
+});

@@ -1,0 +1,201 @@
+/**
+ * The walking skeleton end to end, with real processes: server, agent (PTY shell), CLI in a PTY.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { parseAsciicast } from '@sesame/server';
+import { ADMIN_PASSWORD, recordings, startSesame, stopChild } from './harness.ts';
+
+type Sesame = Awaited<ReturnType<typeof startSesame>>;
+
+describe('a recorded shell session through Sesame', () => {
+  let sesame: Sesame;
+  let instanceId: string;
+  let agent: ReturnType<Sesame['startAgent']>;
+
+  before(async () => {
+    sesame = await startSesame();
+    const registered = await sesame.registerAgent('web-01', { tags: ['project=Production'] });
+    instanceId = registered.instanceId;
+    agent = sesame.startAgent(registered.identity);
+    await sesame.waitForStatus(instanceId, 'Online');
+  });
+  after(async () => sesame?.stop());
+
+  test('the instance is listed with its tags, inventory and status', async () => {
+    const list = await sesame.cli(['instances', '--output', 'json']);
+    assert.equal(list.code, 0, list.stderr);
+    const instance = JSON.parse(list.stdout).instances.find((i: { id: string }) => i.id === instanceId);
+    assert.match(instanceId, /^mi-[0-9a-f]{17}$/);
+    assert.equal(instance.name, 'web-01');
+    assert.equal(instance.tags.project, 'Production');
+    assert.equal(instance.status, 'Online');
+    assert.equal(instance.arn, `arn:aws:ssm:local:000000000000:managed-instance/${instanceId}`);
+    assert.ok(instance.hostname.length > 0);
+    const table = await sesame.cli(['instances']);
+    assert.match(table.stdout, /ID\s+NAME\s+STATUS/);
+    assert.match(table.stdout, new RegExp(`${instanceId}\\s+web-01\\s+Online`));
+  });
+
+  test('a shell runs commands, follows the terminal size, returns the exit status and is recorded', async () => {
+    const shell = sesame.shell('web-01', 'admin', { cols: 80, rows: 24 });
+    const [, sessionId] = await shell.output.wait(/Starting session with SessionId: (\S+)/);
+    assert.match(sessionId as string, /^admin-[0-9a-f]{17}$/);
+    shell.pty.write('echo "sum=$((6*7))"; whoami\r');
+    await shell.output.wait(/sum=42/);
+    shell.pty.write('stty size\r');
+    await shell.output.wait(/\b24 80\r?\r\n/);
+    shell.pty.resize(120, 40);
+    await new Promise((r) => setTimeout(r, 300));
+    shell.pty.write('stty size\r');
+    await shell.output.wait(/\b40 120\r?\r\n/);
+    shell.pty.write('exit 7\r');
+    assert.equal(await shell.exit, 7);
+    assert.match(shell.output.text, /Exiting session with sessionId/);
+
+    const history = await sesame.cli(['sessions', '--state', 'history', '--output', 'json']);
+    const session = JSON.parse(history.stdout).sessions.find((s: { id: string }) => s.id === sessionId);
+    assert.equal(session.state, 'Terminated');
+    assert.equal(session.exitCode, 7);
+    assert.equal(session.reason, 'exited');
+
+    const file = recordings(sesame.dataDir).find((f) => f.endsWith(`${sessionId}.cast`));
+    assert.ok(file, 'the recording exists');
+    const { header, events } = parseAsciicast(readFileSync(file, 'utf8'));
+    assert.equal(header.version, 2);
+    assert.equal(header.width, 80);
+    assert.equal(header.height, 24);
+    const input = events
+      .filter((e) => e[1] === 'i')
+      .map((e) => e[2])
+      .join('');
+    const output = events
+      .filter((e) => e[1] === 'o')
+      .map((e) => e[2])
+      .join('');
+    assert.match(input, /echo "sum=\$\(\(6\*7\)\)"; whoami\r/);
+    assert.match(input, /exit 7\r/);
+    assert.match(output, /sum=42/);
+    assert.ok(
+      events.some((e) => e[1] === 'r' && e[2] === '120x40'),
+      'the resize is recorded',
+    );
+    assert.match(String(events.at(-1)?.[2]), /session ended: exited \(exit status 7\)/);
+    const times = events.map((e) => e[0]);
+    assert.deepEqual(
+      times,
+      [...times].sort((a, b) => a - b),
+      'event times never go backwards',
+    );
+
+    const viaApi = await sesame.cli(['recording', sessionId as string]);
+    assert.equal(viaApi.code, 0);
+    assert.equal(viaApi.stdout, readFileSync(file, 'utf8'));
+  });
+
+  test('an administrator terminates a running session; the user sees why', async () => {
+    const shell = sesame.shell(instanceId);
+    const [, sessionId] = await shell.output.wait(/Starting session with SessionId: (\S+)/);
+    const active = await sesame.cli(['sessions', '--output', 'json']);
+    assert.ok(
+      JSON.parse(active.stdout).sessions.some(
+        (s: { id: string; state: string }) => s.id === sessionId && s.state === 'Connected',
+      ),
+    );
+    const terminated = await sesame.cli(['terminate', sessionId as string]);
+    assert.equal(terminated.code, 0, terminated.stderr);
+    assert.match(terminated.stdout, /Terminated/);
+    assert.equal(await shell.exit, 255);
+    assert.match(shell.output.text, /ended: terminated by admin/);
+  });
+
+  test('unknown targets and offline instances are clear errors with distinct exit codes', async () => {
+    const unknown = await sesame.cli(['ssh', 'no-such-server']);
+    assert.equal(unknown.code, 5);
+    assert.match(unknown.stderr, /no instance "no-such-server"/);
+
+    const offline = await sesame.registerAgent('never-started');
+    const result = await sesame.cli(['ssh', offline.instanceId]);
+    assert.equal(result.code, 7);
+    assert.match(result.stderr, /not connected/);
+  });
+
+  test("a user cannot terminate or read someone else's session", async () => {
+    const created = await sesame.cli(['admin', 'users', 'create', 'bob', '--output', 'json']);
+    assert.equal(created.code, 0, created.stderr);
+    const { setupToken } = JSON.parse(created.stdout);
+    const bobSetup = await sesame.cli(
+      ['setup', '--url', sesame.url, '--token', setupToken],
+      'bob',
+      'bob-password-123456\n',
+    );
+    assert.equal(bobSetup.code, 0, bobSetup.stderr);
+    const history = await sesame.cli(['sessions', '--state', 'history', '--output', 'json']);
+    const adminSession = JSON.parse(history.stdout).sessions[0].id as string;
+    const terminate = await sesame.cli(['terminate', adminSession], 'bob');
+    assert.equal(terminate.code, 4);
+    assert.match(terminate.stderr, /not allowed to ssm:TerminateSession/);
+    const read = await sesame.cli(['recording', adminSession], 'bob');
+    assert.equal(read.code, 4);
+    const bobSessions = await sesame.cli(['sessions', '--state', 'history', '--output', 'json'], 'bob');
+    assert.deepEqual(JSON.parse(bobSessions.stdout).sessions, []);
+    const reuse = await sesame.cli(
+      ['setup', '--url', sesame.url, '--token', setupToken],
+      'bob',
+      'another-password-123\n',
+    );
+    assert.equal(reuse.code, 3, 'a setup token works once');
+  });
+
+  test('killing the agent ends the session with a recorded end; the agent comes back by itself', async () => {
+    const shell = sesame.shell(instanceId);
+    const [, sessionId] = await shell.output.wait(/Starting session with SessionId: (\S+)/);
+    shell.pty.write('echo before-crash\r');
+    await shell.output.wait(/[\r\n]before-crash\r?\r\n/);
+    await stopChild(agent.child, 'SIGKILL');
+    assert.equal(await shell.exit, 255);
+    assert.match(shell.output.text, /ended: agent/);
+    await sesame.waitForStatus(instanceId, 'ConnectionLost');
+    const file = recordings(sesame.dataDir).find((f) => f.endsWith(`${sessionId}.cast`)) as string;
+    const { events } = parseAsciicast(readFileSync(file, 'utf8'));
+    assert.match(String(events.at(-1)?.[2]), /session ended: agent/);
+
+    const identity = `${sesame.dir}/agent-web-01/identity.json`;
+    agent = sesame.startAgent(identity);
+    await sesame.waitForStatus(instanceId, 'Online');
+  });
+
+  test('after a server restart the agent reconnects by itself and sessions work again', async () => {
+    await sesame.restartServer();
+    await sesame.waitForStatus(instanceId, 'Online', 30_000);
+    const shell = sesame.shell(instanceId);
+    await shell.output.wait(/Starting session/);
+    shell.pty.write('echo again-$((1+1))\r');
+    await shell.output.wait(/again-2/);
+    shell.pty.write('exit\r');
+    assert.equal(await shell.exit, 0);
+  });
+
+  test('signing in with a wrong password fails without saying whether the user exists', async () => {
+    const wrong = await sesame.cli(
+      ['login', '--url', sesame.url, '--user', 'admin'],
+      'eve',
+      'not-the-password\n',
+    );
+    const nobody = await sesame.cli(
+      ['login', '--url', sesame.url, '--user', 'nobody'],
+      'eve',
+      'not-the-password\n',
+    );
+    assert.equal(wrong.code, 3);
+    assert.equal(nobody.code, 3);
+    assert.equal(wrong.stderr, nobody.stderr);
+    const right = await sesame.cli(
+      ['login', '--url', sesame.url, '--user', 'admin'],
+      'eve',
+      `${ADMIN_PASSWORD}\n`,
+    );
+    assert.equal(right.code, 0, right.stderr);
+  });
+});
