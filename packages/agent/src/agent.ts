@@ -1,5 +1,5 @@
 import { createPrivateKey, sign } from 'node:crypto';
-import { type Mux, muxOverWebSocket, type OpenRequest } from '@sesame/protocol';
+import { agentProofMessage, type Mux, muxOverWebSocket, type OpenRequest } from '@sesame/protocol';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import type { AgentIdentity } from './identity.ts';
@@ -15,11 +15,6 @@ export type AgentOptions = {
   backoff?: { initialMs: number; maxMs: number };
   maxSessions?: number;
 };
-
-/** What the server asks us to sign: our id and this connection's nonce (see the server's agent hub). */
-export function agentProof(instanceId: string, nonce: string): Buffer {
-  return Buffer.from(`sesame-agent-auth-v1\n${instanceId}\n${nonce}`, 'utf8');
-}
 
 /** Exponential backoff with full jitter in [delay/2, delay]. */
 export function backoffDelay(
@@ -96,12 +91,13 @@ export function runAgent({
         side: 'b',
         onHello: (peer) => {
           const nonce = typeof peer.info.nonce === 'string' ? peer.info.nonce : '';
-          const signature = sign(null, agentProof(identity.instanceId, nonce), key).toString('base64');
+          const signature = sign(null, agentProofMessage(identity.instanceId, nonce), key).toString('base64');
           current.hello({ instanceId: identity.instanceId, signature, inventory: collectInventory() });
         },
         onOpen,
         onClose: (reason) => log.info({ reason }, 'connection closed'),
         onError: (error) => log.warn({ code: error.code, err: error.message }, 'protocol error'),
+        onHandlerError: (error) => log.error({ err: error }, 'internal error on a channel (channel closed)'),
       });
       mux = current;
     });

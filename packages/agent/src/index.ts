@@ -1,4 +1,4 @@
-export { type AgentOptions, agentProof, backoffDelay, runAgent } from './agent.ts';
+export { type AgentOptions, backoffDelay, runAgent } from './agent.ts';
 export { agentCommands, defaultIdentityPath } from './commands.ts';
 export { type AgentIdentity, loadIdentity, saveIdentity } from './identity.ts';
 export { AGENT_VERSION, collectInventory } from './inventory.ts';

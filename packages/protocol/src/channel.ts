@@ -15,6 +15,8 @@ export type ChannelLink = {
   finished(id: number): void;
   /** Reports a channel-level protocol error (onError). */
   error(error: ProtocolError): void;
+  /** An application handler of this channel threw; the channel is closed with INTERNAL. */
+  handlerFailed(error: unknown): void;
 };
 
 export type ChannelInit = {
@@ -84,7 +86,7 @@ export class Channel extends ChannelHandlers {
 
   /** @internal */
   constructor(link: ChannelLink, init: ChannelInit) {
-    const inbox = new EventInbox();
+    const inbox = new EventInbox((error) => this.#handlerFailed(error));
     super(inbox);
     this.#inbox = inbox;
     this.#link = link;
@@ -170,7 +172,16 @@ export class Channel extends ChannelHandlers {
       this.#sendQueue.clear();
       this.#sendClose(bytes);
     }
-    invokeHandler(() => this.onClose(code, message));
+    invokeHandler(
+      () => this.onClose(code, message),
+      (error) => this.#link.handlerFailed(error),
+    );
+  }
+
+  /** A handler threw: this channel is in an unknown state, so it closes; the others carry on. */
+  #handlerFailed(error: unknown): void {
+    this.#link.handlerFailed(error);
+    this.close('INTERNAL', 'internal error while handling this channel');
   }
 
   #receive(frame: ChannelFrame): void {
@@ -199,7 +210,10 @@ export class Channel extends ChannelHandlers {
       this.#violation('FLOW_CONTROL', 'data', `${size} bytes exceeds the window (${credit} left)`);
     } else if (size > 0) {
       this.#inbox.emit(() => {
-        invokeHandler(() => this.onData(data));
+        invokeHandler(
+          () => this.onData(data),
+          (error) => this.#handlerFailed(error),
+        );
         if (this.autoRelease) this.release(size);
       });
       this.#grant();
@@ -278,10 +292,13 @@ export class Channel extends ChannelHandlers {
     } finally {
       this.#flushing = false;
     }
-    for (const onSent of done) invokeHandler(onSent);
+    for (const onSent of done) invokeHandler(onSent, (error) => this.#handlerFailed(error));
     if (this.#wantDrain && this.#sendQueue.idle && !this.#closed) {
       this.#wantDrain = false;
-      invokeHandler(() => this.onDrain());
+      invokeHandler(
+        () => this.onDrain(),
+        (error) => this.#handlerFailed(error),
+      );
     }
   }
 }

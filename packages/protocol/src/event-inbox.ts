@@ -5,11 +5,16 @@ import { invokeHandler, noop } from './invoke-handler.ts';
  * then delivered from a microtask (so that all the handler assignments made in the same turn are in place).
  */
 export class EventInbox {
+  readonly #onFailure: ((error: unknown) => void) | undefined;
   #events: (() => void)[] = [];
   #next = 0;
   #held = true;
   #unholdScheduled = false;
   #delivering = false;
+
+  constructor(onFailure?: (error: unknown) => void) {
+    this.#onFailure = onFailure;
+  }
 
   emit(event: () => void): void {
     this.#events.push(event);
@@ -39,7 +44,7 @@ export class EventInbox {
       while (this.#next < this.#events.length) {
         const event = this.#events[this.#next]!;
         this.#events[this.#next++] = noop; // let delivered data be collected
-        invokeHandler(event);
+        invokeHandler(event, this.#onFailure);
       }
     } finally {
       this.#delivering = false;

@@ -1,3 +1,4 @@
+export { agentProofMessage } from './agent-auth.ts';
 export { Channel } from './channel.ts';
 export {
   ChannelRejectedError,

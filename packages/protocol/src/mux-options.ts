@@ -32,11 +32,16 @@ export type MuxOptions = {
   onClose?: (reason: { code: string; message: string }) => void;
   /** Any protocol error, including channel-level ones that did not close the connection (for logging). */
   onError?: (error: ProtocolError) => void;
+  /**
+   * An application handler of a channel threw. The channel is closed with INTERNAL either way; without this
+   * option the error is also rethrown from a microtask (an uncaught exception in Node).
+   */
+  onHandlerError?: (error: unknown) => void;
 };
 
 export type ResolvedMuxOptions = Required<Pick<MuxOptions, 'side' | 'maxFrameBytes' | 'window' | 'maxData'>> &
   Required<Pick<MuxOptions, 'maxChannels' | 'keepaliveIntervalMs' | 'keepaliveTimeoutMs'>> &
-  Pick<MuxOptions, 'onHello' | 'onOpen' | 'onClose' | 'onError'>;
+  Pick<MuxOptions, 'onHello' | 'onOpen' | 'onClose' | 'onError' | 'onHandlerError'>;
 
 function integer(
   value: number | undefined,
@@ -76,5 +81,6 @@ export function resolveMuxOptions(options: MuxOptions): ResolvedMuxOptions {
     onOpen: options.onOpen,
     onClose: options.onClose,
     onError: options.onError,
+    onHandlerError: options.onHandlerError,
   };
 }

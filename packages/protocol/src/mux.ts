@@ -44,7 +44,15 @@ export class Mux {
     this.#options = resolveMuxOptions(options);
     this.#router = new ChannelRouter({
       options: this.#options,
-      link: { sendBytes: (bytes) => this.#sendBytes(bytes), error: (error) => this.#reportError(error) },
+      link: {
+        sendBytes: (bytes) => this.#sendBytes(bytes),
+        error: (error) => this.#reportError(error),
+        handlerFailed: (error) => {
+          const { onHandlerError } = this.#options;
+          if (onHandlerError) invokeHandler(() => onHandlerError(error));
+          else rethrowLater(error);
+        },
+      },
       fail: (error) => this.#fail(error),
     });
     const { keepaliveIntervalMs, keepaliveTimeoutMs } = this.#options;

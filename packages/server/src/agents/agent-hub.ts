@@ -1,5 +1,5 @@
 import { createPublicKey, randomBytes, verify } from 'node:crypto';
-import { type Mux, muxOverWebSocket, type NodeWebSocketLike } from '@sesame/protocol';
+import { agentProofMessage, type Mux, muxOverWebSocket, type NodeWebSocketLike } from '@sesame/protocol';
 import type { Audit } from '../audit.ts';
 import type { ServerConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
@@ -15,11 +15,6 @@ type Deps = {
 };
 
 export type AgentLink = { instanceId: string; mux: Mux; connectedAt: number; sourceAddress: string | null };
-
-/** What an agent signs to prove it holds the key it registered: bound to its id and this connection's nonce. */
-export function agentProof(instanceId: string, nonce: string): Buffer {
-  return Buffer.from(`sesame-agent-auth-v1\n${instanceId}\n${nonce}`, 'utf8');
-}
 
 const HEARTBEAT_MS = 60_000;
 
@@ -51,7 +46,7 @@ export function createAgentHub({ store, audit, log, settings, now = Date.now }: 
           format: 'der',
           type: 'spki',
         });
-        valid = verify(null, agentProof(instanceId, nonce), key, Buffer.from(signature, 'base64'));
+        valid = verify(null, agentProofMessage(instanceId, nonce), key, Buffer.from(signature, 'base64'));
       } catch {
         valid = false;
       }
@@ -127,6 +122,8 @@ export function createAgentHub({ store, audit, log, settings, now = Date.now }: 
         },
         onError: (error) =>
           log.warn({ code: error.code, err: error.message, sourceAddress }, 'agent protocol error'),
+        onHandlerError: (error) =>
+          log.error({ err: error, sourceAddress }, 'internal error on an agent channel (channel closed)'),
       });
       const timer = setTimeout(() => {
         if (!authenticated)

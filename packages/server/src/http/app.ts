@@ -179,6 +179,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           );
       },
       onError: (error) => request.log.warn({ code: error.code, err: error.message }, 'client protocol error'),
+      onHandlerError: (error) =>
+        request.log.error({ err: error }, 'internal error on a client channel (channel closed)'),
     });
     mux.hello({ server: 'sesame', user: principal.username });
   });

@@ -1,0 +1,7 @@
+/**
+ * What an agent signs (Ed25519) to prove it holds the key it registered: bound to its instance id and to
+ * the nonce the server sent in this connection's hello, so a recorded handshake cannot be replayed.
+ */
+export function agentProofMessage(instanceId: string, nonce: string): Uint8Array {
+  return new TextEncoder().encode(`sesame-agent-auth-v1\n${instanceId}\n${nonce}`);
+}

@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { setImmediate as settle } from 'node:timers/promises';
+import { readyPair, recordChannel } from './test-peers.ts';
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+
+test('a throwing handler closes only its channel with INTERNAL and reaches onHandlerError', async () => {
+  const errors: unknown[] = [];
+  const { a, accepted } = await readyPair({ onHandlerError: (error) => errors.push(error) });
+  const broken = await a.open({ n: 1 });
+  const healthy = await a.open({ n: 2 });
+  await settle();
+  const [brokenFar, healthyFar] = accepted;
+  assert.ok(brokenFar && healthyFar);
+  const farClose = recordChannel(brokenFar);
+  const healthyNear = recordChannel(healthy);
+  let brokenClosed: [string, string] | undefined;
+  broken.onData = () => {
+    throw new Error('bug in the application');
+  };
+  broken.onClose = (code, message) => {
+    brokenClosed = [code, message];
+  };
+  brokenFar.write(bytes('boom'));
+  healthyFar.write(bytes('still here'));
+  await settle();
+  await settle();
+  assert.equal(errors.length, 1);
+  assert.match(String(errors[0]), /bug in the application/);
+  assert.deepEqual(brokenClosed?.[0], 'INTERNAL');
+  assert.ok(broken.closed);
+  assert.ok(
+    farClose.events.some((e) => e.startsWith('close:INTERNAL')),
+    'the peer learns the channel closed',
+  );
+  assert.equal(new TextDecoder().decode(Buffer.concat(healthyNear.data)), 'still here');
+  assert.equal(healthy.closed, false);
+  assert.equal(a.closed, false);
+});
