@@ -69,6 +69,7 @@ async function main(): Promise<void> {
     '',
     `Sesame is running at ${url}   (data in ${config.dataDir})`,
     `Local instance: ${instanceId} (name "local")`,
+    ...(server.tlsFingerprint ? [`TLS certificate SHA-256 fingerprint: ${server.tlsFingerprint}`] : []),
     '',
     first.setupToken
       ? `First administrator "${first.username}": set a password at\n  ${url}/setup#token=${first.setupToken}\nor run\n  ${cli} setup --url ${url} --token ${first.setupToken}`

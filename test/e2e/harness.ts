@@ -127,7 +127,8 @@ export function startAgent(identity: string, extra: string[] = []): { child: Chi
 }
 
 /** A Sesame installation for one test file: temp data dir, a server, an administrator signed in with the CLI. */
-export async function startSesame(env: NodeJS.ProcessEnv = {}) {
+export async function startSesame(env: NodeJS.ProcessEnv = {}, options: { fingerprint?: string } = {}) {
+  const pin = options.fingerprint ? ['--fingerprint', options.fingerprint] : [];
   const dir = mkdtempSync(join(tmpdir(), 'sesame-e2e-'));
   const dataDir = join(dir, 'data');
   const serverEnv = { SESAME_DATA_DIR: dataDir, SESAME_PORT: '0', ...env };
@@ -143,7 +144,7 @@ export async function startSesame(env: NodeJS.ProcessEnv = {}) {
       ...(input === undefined ? {} : { input }),
     });
   const setup = await cli(
-    ['setup', '--url', server.url, '--token', server.setupToken as string],
+    ['setup', '--url', server.url, '--token', server.setupToken as string, ...pin],
     'admin',
     `${ADMIN_PASSWORD}\n`,
   );
@@ -189,6 +190,7 @@ export async function startSesame(env: NodeJS.ProcessEnv = {}) {
         activationCode,
         '--identity',
         identity,
+        ...pin,
       ]);
       if (registered.code !== 0) throw new Error(`register failed: ${registered.stderr}`);
       const instanceId = registered.stdout.match(/registered as (\S+)/)?.[1] as string;

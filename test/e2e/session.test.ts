@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { parseAsciicast } from '@sesame/server';
 import { ADMIN_PASSWORD, recordings, startSesame, stopChild } from './harness.ts';
+import { listeningSockets, socketCount } from './listening-sockets.ts';
 
 type Sesame = Awaited<ReturnType<typeof startSesame>>;
 
@@ -36,6 +37,24 @@ describe('a recorded shell session through Sesame', () => {
     const table = await sesame.cli(['instances']);
     assert.match(table.stdout, /ID\s+NAME\s+STATUS/);
     assert.match(table.stdout, new RegExp(`${instanceId}\\s+web-01\\s+Online`));
+  });
+
+  test('the agent listens on no port, idle or serving a session', async () => {
+    const pid = agent.child.pid as number;
+    assert.ok(socketCount(pid) > 0, 'the agent holds its outbound connection');
+    assert.deepEqual(listeningSockets(pid), []);
+    const serverPort = new URL(sesame.url).port;
+    assert.ok(
+      listeningSockets(sesame.server.child.pid as number).some((s) =>
+        s.endsWith(`:${Number(serverPort).toString(16).toUpperCase().padStart(4, '0')}`),
+      ),
+      'the same check finds the server listening',
+    );
+    const shell = sesame.shell(instanceId);
+    await shell.output.wait(/Starting session/);
+    assert.deepEqual(listeningSockets(pid), []);
+    shell.pty.write('exit\r');
+    assert.equal(await shell.exit, 0);
   });
 
   test('a shell runs commands, follows the terminal size, returns the exit status and is recorded', async () => {

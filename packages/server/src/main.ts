@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -74,6 +75,8 @@ export async function createServer(config: ServerConfig, log: Logger) {
     ? { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) }
     : undefined;
   const app: FastifyInstance = await buildApp({ log, identity, activations, inventory, broker, hub, https });
+  /** What agents and CLIs pin for a self-signed certificate (`--fingerprint`). */
+  const tlsFingerprint = https ? new X509Certificate(https.cert).fingerprint256 : undefined;
   let url = '';
 
   return {
@@ -85,6 +88,7 @@ export async function createServer(config: ServerConfig, log: Logger) {
     broker,
     hub,
     app,
+    tlsFingerprint,
     get url(): string {
       return url;
     },

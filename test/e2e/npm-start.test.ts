@@ -1,0 +1,109 @@
+/**
+ * `npm start` as a new user runs it: a working Sesame with a local agent, a one-time setup link, a shell on
+ * the local instance; Ctrl-C stops everything; starting again reuses the data.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, test } from 'node:test';
+import { spawn as spawnPty } from 'node-pty';
+import { ADMIN_PASSWORD, bins, Output, runProcess } from './harness.ts';
+
+const root = resolve(import.meta.dirname, '../..');
+const dir = mkdtempSync(join(tmpdir(), 'sesame-start-'));
+const dataDir = join(dir, 'data');
+const home = join(dir, 'home');
+
+function npmStart(): { child: ChildProcess; output: Output } {
+  // detached: its own process group, so the test can send Ctrl-C the way a terminal does (to the group).
+  const child = spawn('npm', ['start'], {
+    cwd: root,
+    detached: true,
+    env: { ...process.env, SESAME_DATA_DIR: dataDir, SESAME_PORT: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output = new Output();
+  child.stdout?.on('data', (d) => output.push(String(d)));
+  child.stderr?.on('data', (d) => output.push(String(d)));
+  return { child, output };
+}
+
+/** Processes whose command line mentions the data directory (the server's agent child). */
+function processesUsing(path: string): number[] {
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(path);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+/** Ctrl-C to the process group; npm itself dies of the SIGINT, the processes it started must exit cleanly. */
+async function ctrlC(child: ChildProcess): Promise<string> {
+  const exited = new Promise<string>((done) => child.once('exit', (code, signal) => done(String(code ?? signal))));
+  process.kill(-(child.pid as number), 'SIGINT');
+  return exited;
+}
+
+const cli = (args: string[], input?: string) =>
+  runProcess([bins.cli, ...args], { env: { SESAME_HOME: home }, ...(input ? { input } : {}) });
+
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('npm start brings up a working Sesame; Ctrl-C stops it; a restart reuses the data', async () => {
+  const first = npmStart();
+  const [, url] = await first.output.wait(/Sesame is running at (\S+)/, 60_000);
+  const [, instanceId] = await first.output.wait(/Local instance: (mi-[0-9a-f]{17})/);
+  const [, token] = await first.output.wait(/\/setup#token=(\S+)/);
+  assert.match(first.output.text, /ssh local/);
+
+  const page = await fetch(`${url}/setup`);
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /Set your Sesame password/);
+
+  const setup = await cli(
+    ['setup', '--url', url as string, '--token', token as string],
+    `${ADMIN_PASSWORD}\n`,
+  );
+  assert.equal(setup.code, 0, setup.stderr);
+  let instances: { id: string; name: string; status: string }[] = [];
+  for (let i = 0; i < 100 && !instances.some((x) => x.status === 'Online'); i++) {
+    instances = JSON.parse((await cli(['instances', '--output', 'json'])).stdout).instances;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.deepEqual(
+    instances.map((i) => [i.id, i.name, i.status]),
+    [[instanceId, 'local', 'Online']],
+  );
+
+  const shell = spawnPty(process.execPath, [bins.cli, 'ssh', 'local'], {
+    env: { ...process.env, SESAME_HOME: home } as Record<string, string>,
+  });
+  const out = new Output();
+  shell.onData((d) => out.push(d));
+  const exit = new Promise<number>((done) => shell.onExit(({ exitCode }) => done(exitCode)));
+  await out.wait(/Starting session/);
+  shell.write('echo "local-$((40+2))"; exit 3\r');
+  await out.wait(/local-42/);
+  assert.equal(await exit, 3);
+
+  assert.match(await ctrlC(first.child), /^(0|SIGINT)$/);
+  assert.match(first.output.text, /stopping Sesame/);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(processesUsing(dataDir), [], 'the agent stopped too');
+
+  const second = npmStart();
+  await second.output.wait(/Sesame is running at (\S+)/, 60_000);
+  assert.match(second.output.text, new RegExp(`Local instance: ${instanceId}`), 'same instance');
+  assert.doesNotMatch(second.output.text, /setup#token=/, 'the administrator already has a password');
+  assert.match(second.output.text, /login --url \S+ --user admin/);
+  assert.match(await ctrlC(second.child), /^(0|SIGINT)$/);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(processesUsing(dataDir), []);
+});

@@ -1,0 +1,136 @@
+/**
+ * A server with a self-signed certificate (pinned by fingerprint at registration and sign-in) and short
+ * session limits: the idle timeout and the maximum session duration are enforced by the server.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { parseAsciicast } from '@sesame/server';
+import { bins, recordings, runProcess, startSesame } from './harness.ts';
+
+type Sesame = Awaited<ReturnType<typeof startSesame>>;
+
+function selfSignedCertificate(dir: string) {
+  const certFile = join(dir, 'cert.pem');
+  const keyFile = join(dir, 'key.pem');
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=sesame.test',
+      '-addext',
+      'subjectAltName=DNS:sesame.test',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+    ],
+    { stdio: 'ignore' },
+  );
+  return { certFile, keyFile, fingerprint: new X509Certificate(readFileSync(certFile)).fingerprint256 };
+}
+
+describe('TLS with a pinned self-signed certificate, and session limits', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sesame-tls-'));
+  const cert = selfSignedCertificate(dir);
+  let sesame: Sesame;
+  let instanceId: string;
+
+  before(async () => {
+    const configFile = join(dir, 'sesame.json');
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        tls: { certFile: cert.certFile, keyFile: cert.keyFile },
+        sessions: { idleTimeoutMs: 2500, maxDurationMs: 4000 },
+      }),
+    );
+    sesame = await startSesame({ SESAME_CONFIG: configFile }, { fingerprint: cert.fingerprint });
+    assert.match(sesame.url, /^https:\/\//);
+    assert.match(sesame.server.output.text, new RegExp(`fingerprint: ${cert.fingerprint}`));
+    const agent = await sesame.registerAgent('tls-box');
+    instanceId = agent.instanceId;
+    sesame.startAgent(agent.identity);
+    await sesame.waitForStatus(instanceId, 'Online');
+  });
+  after(async () => {
+    await sesame?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('an untrusted certificate is refused unless its fingerprint is given, and a wrong one always', async () => {
+    const activation = JSON.parse(
+      (await sesame.cli(['admin', 'activations', 'create', '--output', 'json'])).stdout,
+    );
+    const base = [
+      bins.agent,
+      'register',
+      '--url',
+      sesame.url,
+      '--activation-id',
+      activation.activationId,
+      '--activation-code',
+      activation.activationCode,
+      '--identity',
+      join(dir, 'x', 'identity.json'),
+    ];
+    const unpinned = await runProcess(base);
+    assert.equal(unpinned.code, 1);
+    assert.match(unpinned.stderr, /not trusted/);
+    assert.ok(unpinned.stderr.includes(cert.fingerprint), 'the message shows the fingerprint to compare');
+    const wrong = await runProcess([...base, '--fingerprint', 'AA'.repeat(32)]);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /do not register against this server/);
+    const login = await sesame.cli(
+      ['login', '--url', sesame.url, '--user', 'admin'],
+      'mallory',
+      'whatever-password\n',
+    );
+    assert.equal(login.code, 7);
+    assert.match(login.stderr, /not trusted/);
+  });
+
+  test('a session over TLS ends after the idle timeout and the recording says so', async () => {
+    const shell = sesame.shell(instanceId);
+    const [, sessionId] = await shell.output.wait(/Starting session with SessionId: (\S+)/);
+    shell.pty.write('echo over-tls\r');
+    await shell.output.wait(/[\r\n]over-tls\r?\r\n/);
+    assert.equal(await shell.exit, 255);
+    assert.match(shell.output.text, /idle timeout/);
+    const file = recordings(sesame.dataDir).find((f) => f.endsWith(`${sessionId}.cast`)) as string;
+    const { events } = parseAsciicast(readFileSync(file, 'utf8'));
+    assert.match(String(events.at(-1)?.[2]), /session ended: idle .*\(idle timeout\)/);
+  });
+
+  test('typing keeps a session alive until the maximum duration ends it', async () => {
+    const shell = sesame.shell(instanceId);
+    const [, sessionId] = await shell.output.wait(/Starting session with SessionId: (\S+)/);
+    const started = Date.now();
+    const typing = setInterval(() => shell.pty.write('\r'), 500);
+    const code = await shell.exit;
+    clearInterval(typing);
+    assert.equal(code, 255);
+    assert.match(shell.output.text, /maximum session duration reached/);
+    assert.ok(Date.now() - started >= 3500, 'it outlived the 2.5 s idle timeout');
+    const history = JSON.parse(
+      (await sesame.cli(['sessions', '--state', 'history', '--output', 'json'])).stdout,
+    );
+    assert.equal(
+      history.sessions.find((s: { id: string }) => s.id === sessionId).reason,
+      'maximum session duration reached',
+    );
+  });
+});
