@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { parseAsciicast } from '@sesame/server';
-import { ADMIN_PASSWORD, recordings, startSesame, stopChild } from './harness.ts';
+import { ADMIN_PASSWORD, bins, recordings, runProcess, startSesame, stopChild } from './harness.ts';
 import { listeningSockets, socketCount } from './listening-sockets.ts';
 
 type Sesame = Awaited<ReturnType<typeof startSesame>>;
@@ -138,6 +138,36 @@ describe('a recorded shell session through Sesame', () => {
     const result = await sesame.cli(['ssh', offline.instanceId]);
     assert.equal(result.code, 7);
     assert.match(result.stderr, /not connected/);
+  });
+
+  test('registering again over an existing identity is refused unless forced', async () => {
+    const created = JSON.parse(
+      (await sesame.cli(['admin', 'activations', 'create', '--output', 'json'])).stdout,
+    );
+    const identity = `${sesame.dir}/agent-web-01/identity.json`;
+    const args = [
+      bins.agent,
+      'register',
+      '--url',
+      sesame.url,
+      '--activation-id',
+      created.activationId,
+      '--activation-code',
+      created.activationCode,
+      '--identity',
+      identity,
+    ];
+    const again = await runProcess(args);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, new RegExp(`already registered as ${instanceId}.*--force`));
+    const wrongCode = await runProcess([
+      ...args.slice(0, 7),
+      'not-the-code',
+      '--identity',
+      `${sesame.dir}/other/identity.json`,
+    ]);
+    assert.equal(wrongCode.code, 1);
+    assert.match(wrongCode.stderr, /activation id or code is wrong/);
   });
 
   test("a user cannot terminate or read someone else's session", async () => {

@@ -27,8 +27,10 @@ export function agentCommands(program: Command): Command {
       "the server certificate's SHA-256 fingerprint (needed for a self-signed certificate)",
     )
     .option('--identity <path>', 'where to keep the identity', defaultIdentityPath())
+    .option('--force', 'replace an existing identity (registers a new instance)')
     .action(
       async (options: {
+        force?: boolean;
         url: string;
         activationId: string;
         activationCode: string;

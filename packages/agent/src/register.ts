@@ -1,5 +1,5 @@
 import { postJson } from './http-json.ts';
-import { type AgentIdentity, generateAgentKeys, saveIdentity } from './identity.ts';
+import { type AgentIdentity, generateAgentKeys, loadIdentity, saveIdentity } from './identity.ts';
 import { collectInventory } from './inventory.ts';
 import { pinnedTlsOptions, pinServerCertificate } from './tls-pin.ts';
 
@@ -9,6 +9,8 @@ export type RegisterOptions = {
   activationCode: string;
   identityPath: string;
   fingerprint?: string | undefined;
+  /** Replace an existing identity (the old instance stays registered until an administrator deletes it). */
+  force?: boolean | undefined;
 };
 
 export class RegistrationError extends Error {}
@@ -25,6 +27,14 @@ export async function registerAgent(options: RegisterOptions): Promise<AgentIden
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:')
     throw new RegistrationError('--url must start with https:// or http://');
+  if (!options.force) {
+    const existing = await loadIdentity(options.identityPath).catch(() => undefined);
+    if (existing) {
+      throw new RegistrationError(
+        `this agent is already registered as ${existing.instanceId} with ${existing.url} (${options.identityPath}); pass --force to register again as a new instance`,
+      );
+    }
+  }
   const tls =
     url.protocol === 'https:'
       ? await pinServerCertificate(url, options.fingerprint).catch((e: Error) => {

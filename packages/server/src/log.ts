@@ -6,7 +6,6 @@ export type Logger = pino.Logger;
 const REDACT = [
   'password',
   'token',
-  'code',
   'activationCode',
   'secret',
   'authorization',
