@@ -46,7 +46,9 @@ function processesUsing(path: string): number[] {
 
 /** Ctrl-C to the process group; npm itself dies of the SIGINT, the processes it started must exit cleanly. */
 async function ctrlC(child: ChildProcess): Promise<string> {
-  const exited = new Promise<string>((done) => child.once('exit', (code, signal) => done(String(code ?? signal))));
+  const exited = new Promise<string>((done) =>
+    child.once('exit', (code, signal) => done(String(code ?? signal))),
+  );
   process.kill(-(child.pid as number), 'SIGINT');
   return exited;
 }

@@ -18,7 +18,8 @@ async function run(): Promise<void> {
       `First administrator "${first.username}": set a password at ${url}/setup#token=${first.setupToken}\n`,
     );
   }
-  if (server.tlsFingerprint) process.stdout.write(`TLS certificate SHA-256 fingerprint: ${server.tlsFingerprint}\n`);
+  if (server.tlsFingerprint)
+    process.stdout.write(`TLS certificate SHA-256 fingerprint: ${server.tlsFingerprint}\n`);
   process.stdout.write(`sesame server ready at ${url}\n`);
   let stopping = false;
   const stop = async () => {
