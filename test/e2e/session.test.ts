@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { parseAsciicast } from '@sesame/server';
+import WebSocket from 'ws';
 import { ADMIN_PASSWORD, bins, recordings, runProcess, startSesame, stopChild } from './harness.ts';
 import { listeningSockets, socketCount } from './listening-sockets.ts';
 
@@ -138,6 +139,34 @@ describe('a recorded shell session through Sesame', () => {
     const result = await sesame.cli(['ssh', offline.instanceId]);
     assert.equal(result.code, 7);
     assert.match(result.stderr, /not connected/);
+  });
+
+  test('malformed and oversized frames close only the offending connection; a running session carries on', async () => {
+    const shell = sesame.shell(instanceId);
+    await shell.output.wait(/Starting session/);
+    const { token } = JSON.parse(readFileSync(`${sesame.home('admin')}/credentials.json`, 'utf8'));
+    const attack = async (payload: Buffer | string) => {
+      const ws = new WebSocket(`${sesame.url.replace('http', 'ws')}/api/v1/connect`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      await new Promise((resolve) => ws.once('open', resolve));
+      const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+      ws.send(payload);
+      return closed;
+    };
+    assert.equal(
+      await attack(Buffer.from([0xff, 0, 0, 0, 1, 2, 3])),
+      1002,
+      'unknown frame type: protocol error',
+    );
+    assert.equal(await attack('{"type":"hello"}'), 1002, 'text messages are not frames');
+    assert.equal(await attack(Buffer.alloc(2 * 1024 * 1024)), 1009, 'a message over the size limit');
+    const bad = await attack(Buffer.from([2, 0, 0, 0, 1, 0, 0, 0, 1]));
+    assert.equal(bad, 1002, 'an open before the handshake');
+    shell.pty.write('echo still-alive\r');
+    await shell.output.wait(/[\r\n]still-alive\r?\r\n/);
+    shell.pty.write('exit\r');
+    assert.equal(await shell.exit, 0);
   });
 
   test('registering again over an existing identity is refused unless forced', async () => {
