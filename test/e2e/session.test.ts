@@ -169,6 +169,21 @@ describe('a recorded shell session through Sesame', () => {
     assert.equal(await shell.exit, 0);
   });
 
+  test('deregistering an instance drops its agent at once and refuses it from then on', async () => {
+    const doomed = await sesame.registerAgent('doomed');
+    const doomedAgent = sesame.startAgent(doomed.identity);
+    await sesame.waitForStatus(doomed.instanceId, 'Online');
+    const removed = await sesame.cli(['admin', 'instances', 'delete', 'doomed']);
+    assert.equal(removed.code, 0, removed.stderr);
+    await doomedAgent.output.wait(/this instance was deregistered/);
+    await doomedAgent.output.wait(/server refused the agent connection|not registered|4001/);
+    const ssh = await sesame.cli(['ssh', doomed.instanceId]);
+    assert.equal(ssh.code, 5);
+    const plain = await fetch(`${sesame.url}/api/v1/connect`);
+    assert.equal(plain.status, 401, 'a plain request without a token is refused first');
+    await stopChild(doomedAgent.child);
+  });
+
   test('registering again over an existing identity is refused unless forced', async () => {
     const created = JSON.parse(
       (await sesame.cli(['admin', 'activations', 'create', '--output', 'json'])).stdout,

@@ -47,7 +47,8 @@ const KNOWN_KEYS: Record<string, readonly string[] | null> = {
   agents: ['handshakeTimeoutMs', 'keepaliveIntervalMs', 'keepaliveTimeoutMs'],
 };
 
-type Source = { where: string };
+/** Where a value came from. Environment variables are text, so only they may spell numbers as digits. */
+type Source = { where: string; text: boolean };
 
 function fail(source: Source, key: string, problem: string): never {
   throw new SesameError('INVALID', `${source.where}: ${key} ${problem}`);
@@ -62,7 +63,7 @@ function str(source: Source, key: string, value: unknown, pattern?: RegExp, hint
 }
 
 function int(source: Source, key: string, value: unknown, min: number, max: number, unit = ''): number {
-  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+  const n = source.text && typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
     fail(source, key, `must be an integer${unit} from ${min} to ${max} (got ${show(value)})`);
   }
@@ -88,7 +89,8 @@ function url(source: Source, key: string, value: unknown, protocols: string[]): 
 
 function applyObject(config: ServerConfig, input: Record<string, unknown>, source: Source): void {
   for (const [key, value] of Object.entries(input)) {
-    const nested = KNOWN_KEYS[key];
+    // Object.hasOwn: `toString`, `constructor` or `__proto__` are not settings even though every object has them.
+    const nested = Object.hasOwn(KNOWN_KEYS, key) ? KNOWN_KEYS[key] : undefined;
     if (nested === undefined)
       fail(source, key, `is not a known setting (known: ${Object.keys(KNOWN_KEYS).join(', ')})`);
     if (nested) {
@@ -211,23 +213,29 @@ export function loadConfig(
     try {
       parsed = JSON.parse(file.text);
     } catch (error) {
-      throw new SesameError(
-        'INVALID',
-        `config file ${file.path}: not valid JSON (${(error as Error).message})`,
-      );
+      // V8 quotes the text around the error; the file may hold a database password, so drop the quote.
+      const reason = (error as Error).message.replace(/,? *".*" is not valid JSON$/s, '');
+      throw new SesameError('INVALID', `config file ${file.path}: not valid JSON (${reason})`);
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
       throw new SesameError('INVALID', `config file ${file.path}: must contain a JSON object`);
     }
-    applyObject(config, parsed as Record<string, unknown>, { where: `config file ${file.path}` });
+    applyObject(config, parsed as Record<string, unknown>, {
+      where: `config file ${file.path}`,
+      text: false,
+    });
   }
   for (const [variable, key] of Object.entries(ENV_KEYS)) {
     const value = env[variable];
     if (value !== undefined && value !== '')
-      applyValue(config, key, value, { where: `environment variable ${variable}` });
+      applyValue(config, key, value, { where: `environment variable ${variable}`, text: true });
   }
   if (config.sessions.idleTimeoutMs > config.sessions.maxDurationMs) {
-    throw new SesameError('INVALID', 'sessions.idleTimeoutMs must not exceed sessions.maxDurationMs');
+    const { idleTimeoutMs, maxDurationMs } = config.sessions;
+    throw new SesameError(
+      'INVALID',
+      `${file ? `config file ${file.path}` : 'configuration'}: sessions.idleTimeoutMs (${idleTimeoutMs}) must not exceed sessions.maxDurationMs (${maxDurationMs})`,
+    );
   }
   return config;
 }

@@ -58,6 +58,7 @@ export async function createServer(config: ServerConfig, log: Logger) {
     audit,
     arn: config.arn,
     isOnline: hub.isOnline,
+    disconnect: hub.disconnect,
   });
   const broker = createSessionBroker({
     store,

@@ -34,6 +34,7 @@ export function createAgentHub({ store, audit, log, settings, now = Date.now }: 
     info: Record<string, unknown>,
     nonce: string,
     sourceAddress: string | null,
+    authenticated: () => void,
   ) {
     const instanceId = typeof info.instanceId === 'string' ? info.instanceId.slice(0, 32) : '';
     const signature = typeof info.signature === 'string' ? info.signature : '';
@@ -67,6 +68,10 @@ export function createAgentHub({ store, audit, log, settings, now = Date.now }: 
       );
       return;
     }
+    // The connection may have gone (or timed out) while the instance was looked up: a closed mux must never
+    // become the instance's link, or the instance would look Online with nothing behind it.
+    if (mux.closed) return;
+    authenticated();
     const previous = links.get(instanceId);
     const link: AgentLink = { instanceId, mux, connectedAt: now(), sourceAddress };
     links.set(instanceId, link);
@@ -79,7 +84,8 @@ export function createAgentHub({ store, audit, log, settings, now = Date.now }: 
         'agent sent an invalid inventory; keeping the previous one',
       );
     }
-    await store.setInstanceStatus(instanceId, 'Online', now());
+    // Lost or replaced meanwhile: the status is no longer this connection's to set.
+    if (links.get(instanceId) === link) await store.setInstanceStatus(instanceId, 'Online', now());
     log.info({ instanceId, sourceAddress }, 'agent online');
     await audit({
       actor: 'agent',
@@ -105,14 +111,17 @@ export function createAgentHub({ store, audit, log, settings, now = Date.now }: 
     /** Takes over a freshly upgraded agent WebSocket. */
     accept(socket: NodeWebSocketLike, sourceAddress: string | null): void {
       const nonce = randomBytes(32).toString('base64url');
-      let authenticated = false;
       const mux: Mux = muxOverWebSocket(socket, {
         side: 'a',
         keepaliveIntervalMs: settings.keepaliveIntervalMs,
         keepaliveTimeoutMs: settings.keepaliveTimeoutMs,
         onHello: (peer) => {
-          void authenticate(mux, peer.info, nonce, sourceAddress).then(() => {
-            authenticated = links.get(String(peer.info.instanceId))?.mux === mux;
+          // The handshake timeout bounds proving the key, not the inventory and status writes that follow.
+          const authenticated = () => clearTimeout(timer);
+          authenticate(mux, peer.info, nonce, sourceAddress, authenticated).catch((error: unknown) => {
+            // A store failure must cost this connection only (an unhandled rejection would stop the server).
+            log.error({ err: error, sourceAddress }, 'agent handshake failed');
+            mux.close('INTERNAL', 'the server could not check the agent identity; the agent will retry');
           });
         },
         onOpen: (request) => request.reject('FORBIDDEN', 'agents cannot open channels to the server'),
@@ -126,14 +135,18 @@ export function createAgentHub({ store, audit, log, settings, now = Date.now }: 
           log.error({ err: error, sourceAddress }, 'internal error on an agent channel (channel closed)'),
       });
       const timer = setTimeout(() => {
-        if (!authenticated)
-          mux.close('HANDSHAKE', `agent did not authenticate within ${settings.handshakeTimeoutMs} ms`);
+        mux.close('HANDSHAKE', `agent did not authenticate within ${settings.handshakeTimeoutMs} ms`);
       }, settings.handshakeTimeoutMs);
       mux.hello({ nonce, server: 'sesame' });
     },
 
     get(instanceId: string): AgentLink | undefined {
       return links.get(instanceId);
+    },
+
+    /** Ends an agent's connection (its instance was deregistered); its sessions end with it. */
+    disconnect(instanceId: string): void {
+      links.get(instanceId)?.mux.close('UNAUTHENTICATED', 'this instance was deregistered');
     },
 
     isOnline(instanceId: string): boolean {

@@ -1,10 +1,15 @@
 // Test support (not a test itself): a hand-driven agent over a real WebSocket with a real Ed25519 key, so a
 // test can register, connect, forge, replay or misbehave on purpose; and a client that starts shell sessions.
 import { generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
-import { type Channel, type JsonObject, type Mux, muxOverWebSocket } from '@sesame/protocol';
+import {
+  agentProofMessage,
+  type Channel,
+  type JsonObject,
+  type Mux,
+  muxOverWebSocket,
+} from '@sesame/protocol';
 import WebSocket from 'ws';
 import type { TestServer } from '../test-server.ts';
-import { agentProof } from './agent-hub.ts';
 
 export type AgentKeys = { publicKey: string; privateKey: KeyObject };
 
@@ -22,7 +27,7 @@ export function agentKeys(): AgentKeys {
 }
 
 export function signProof(key: KeyObject, instanceId: string, nonce: string): string {
-  return sign(null, agentProof(instanceId, nonce), key).toString('base64');
+  return sign(null, agentProofMessage(instanceId, nonce), key).toString('base64');
 }
 
 /** Creates an activation as the administrator and registers a fresh key with it. */
@@ -53,24 +58,34 @@ export type TestAgent = {
   closed: Promise<Closed>;
 };
 
-/** Opens a raw WebSocket (no mux) and reports how it closes. */
-export async function openSocket(
+/**
+ * Dials a WebSocket. Attach listeners before awaiting `opened`: `ws` may deliver the server's first message
+ * right after 'open', before an awaiting caller resumes.
+ */
+export function dial(
   url: string,
   path: string,
   headers: Record<string, string> = {},
-): Promise<{ ws: WebSocket; closed: Promise<Closed> }> {
+): { ws: WebSocket; opened: Promise<void>; closed: Promise<Closed> } {
   const ws = new WebSocket(`${url.replace(/^http/, 'ws')}${path}`, { headers, perMessageDeflate: false });
   const closed = new Promise<Closed>((resolve) =>
     ws.on('close', (code, reason) => resolve({ code, reason: reason.toString('utf8') })),
   );
   ws.on('error', () => {}); // 'close' follows
-  await new Promise<void>((resolve, reject) => {
+  const opened = new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
     ws.once('unexpected-response', (_request, response) =>
       reject(new Error(`WebSocket upgrade refused: HTTP ${response.statusCode}`)),
     );
     ws.once('error', reject);
   });
+  return { ws, opened, closed };
+}
+
+/** Opens a raw WebSocket (no mux) and reports how it closes. */
+export async function openSocket(url: string, path: string, headers: Record<string, string> = {}) {
+  const { ws, opened, closed } = dial(url, path, headers);
+  await opened;
   return { ws, closed };
 }
 
@@ -83,7 +98,7 @@ export async function connectAgent(
   agent: { instanceId: string; keys: AgentKeys },
   answer?: (nonce: string) => JsonObject | undefined,
 ): Promise<TestAgent> {
-  const { ws, closed } = await openSocket(url, '/api/v1/agent/connect');
+  const { ws, opened, closed } = dial(url, '/api/v1/agent/connect');
   let gotNonce: (nonce: string) => void = () => {};
   const nonce = new Promise<string>((resolve) => {
     gotNonce = resolve;
@@ -110,13 +125,15 @@ export async function connectAgent(
       channel.onData = (data) => channel.write(data);
     },
   });
+  await opened;
   return { ws, mux, nonce, closed };
 }
 
 /** Signs in over /api/v1/connect as a client and starts a shell on `target`. */
 export async function startShell(url: string, token: string, target: string) {
-  const { ws, closed } = await openSocket(url, '/api/v1/connect', { authorization: `Bearer ${token}` });
+  const { ws, opened, closed } = dial(url, '/api/v1/connect', { authorization: `Bearer ${token}` });
   const mux = muxOverWebSocket(ws, { side: 'b', keepaliveIntervalMs: 0, keepaliveTimeoutMs: 0 });
+  await opened;
   mux.hello({ client: 'test' });
   const channel = await mux.open({ kind: 'shell', target, cols: 80, rows: 24 });
   return { ws, mux, channel, closed };

@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import { access } from 'node:fs/promises';
 import websocket from '@fastify/websocket';
 import { muxOverWebSocket } from '@sesame/protocol';
 import Fastify, {
@@ -16,6 +17,7 @@ import type { ActivationService } from '../services/activations.ts';
 import type { IdentityService } from '../services/identity.ts';
 import type { InventoryService } from '../services/inventory.ts';
 import type { SessionBroker } from '../sessions/session-broker.ts';
+import { SesameStoreError } from '../store/index.ts';
 import { registerWebRoutes } from './web.ts';
 
 export type AppDeps = {
@@ -68,20 +70,27 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.setErrorHandler((error: unknown, request, reply) => {
     const e = error as { code?: unknown; message?: string; statusCode?: number; validation?: unknown };
+    // Always JSON, even when the failing route had already set another type (a recording download).
+    const send = (status: number, code: string, message: string) =>
+      reply.status(status).type('application/json; charset=utf-8').send({ error: { code, message } });
     if (error instanceof SesameError) {
       if (error.code === 'INTERNAL') request.log.error({ err: error.cause ?? error }, 'internal error');
-      return reply
-        .status(httpStatus(error.code))
-        .send({ error: { code: error.code, message: error.message } });
+      return send(httpStatus(error.code), error.code, error.message);
+    }
+    if (error instanceof SesameStoreError) {
+      // A conflict is the caller's to fix (a taken user name); anything else is the database's, for the log.
+      if (error.code === 'CONFLICT') return send(409, 'CONFLICT', error.message);
+      request.log.error({ err: error }, 'store error');
+      return error.code === 'UNAVAILABLE'
+        ? send(503, 'UNAVAILABLE', 'the database is unavailable right now; retry in a moment')
+        : send(500, 'INTERNAL', 'internal error; the server log has the details');
     }
     if (e.statusCode && e.statusCode < 500) {
       // Fastify's own errors: malformed JSON, body too large, wrong content type.
-      return reply.status(e.statusCode).send({ error: { code: 'INVALID', message: e.message } });
+      return send(e.statusCode, 'INVALID', e.message ?? 'invalid request');
     }
     request.log.error({ err: error }, 'unhandled error');
-    return reply
-      .status(500)
-      .send({ error: { code: 'INTERNAL', message: 'internal error; the server log has the details' } });
+    return send(500, 'INTERNAL', 'internal error; the server log has the details');
   });
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send({
@@ -100,6 +109,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return request.principal;
   };
   const authed = { preValidation: authenticate };
+  // The agent endpoint answers a plain HTTP request with a JSON error instead of an empty 404.
+  const notAWebSocket = async () => {
+    throw new SesameError(
+      'INVALID',
+      'this endpoint takes a WebSocket connection (from an agent or a Sesame client), not a plain HTTP request',
+    );
+  };
 
   app.get('/healthz', async () => ({ ok: true }));
 
@@ -132,7 +148,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     const instance = await activations.register(body(request), request.ip);
     return { instanceId: instance.id, name: instance.name };
   });
-  app.get('/api/v1/agent/connect', { websocket: true }, (socket, request) => hub.accept(socket, request.ip));
+  app.route({
+    method: 'GET',
+    url: '/api/v1/agent/connect',
+    handler: notAWebSocket,
+    wsHandler: (socket, request) => hub.accept(socket, request.ip),
+  });
 
   // Instances
   app.get('/api/v1/instances', authed, async (request) => ({ instances: await inventory.list(me(request)) }));
@@ -161,28 +182,40 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     session: await broker.terminate(me(request), param(request, 'id')),
   }));
   app.get('/api/v1/sessions/:id/recording', authed, async (request, reply) => {
-    const path = await broker.recordingPath(me(request), param(request, 'id'));
+    const id = param(request, 'id');
+    const path = await broker.recordingPath(me(request), id);
+    // A stream that fails after the reply started cannot become a JSON error: look before streaming.
+    await access(path).catch(() => {
+      throw new SesameError('NOT_FOUND', `the recording of session ${id} is missing on the server`);
+    });
     return reply.type('application/x-asciicast').send(createReadStream(path));
   });
 
   // The client connection: one mux per CLI/browser; each channel is a session.
-  app.get('/api/v1/connect', { websocket: true, preValidation: authenticate }, (socket, request) => {
-    const principal = me(request);
-    const mux = muxOverWebSocket(socket, {
-      side: 'a',
-      onOpen: (open) => {
-        if (open.spec.kind === 'shell') void broker.startShell(principal, open);
-        else
-          open.reject(
-            'INVALID',
-            `unknown channel kind ${JSON.stringify(open.spec.kind)}; this server supports "shell"`,
-          );
-      },
-      onError: (error) => request.log.warn({ code: error.code, err: error.message }, 'client protocol error'),
-      onHandlerError: (error) =>
-        request.log.error({ err: error }, 'internal error on a client channel (channel closed)'),
-    });
-    mux.hello({ server: 'sesame', user: principal.username });
+  app.route({
+    method: 'GET',
+    url: '/api/v1/connect',
+    preValidation: authenticate,
+    handler: notAWebSocket,
+    wsHandler: (socket, request) => {
+      const principal = me(request);
+      const mux = muxOverWebSocket(socket, {
+        side: 'a',
+        onOpen: (open) => {
+          if (open.spec.kind === 'shell') void broker.startShell(principal, open);
+          else
+            open.reject(
+              'INVALID',
+              `unknown channel kind ${JSON.stringify(open.spec.kind)}; this server supports "shell"`,
+            );
+        },
+        onError: (error) =>
+          request.log.warn({ code: error.code, err: error.message }, 'client protocol error'),
+        onHandlerError: (error) =>
+          request.log.error({ err: error }, 'internal error on a client channel (channel closed)'),
+      });
+      mux.hello({ server: 'sesame', user: principal.username });
+    },
   });
 
   registerWebRoutes(app);

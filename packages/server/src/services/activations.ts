@@ -35,18 +35,26 @@ function toPublic(activation: Activation, now: number): PublicActivation {
 
 /** An Ed25519 public key as base64 of its DER SubjectPublicKeyInfo. */
 export function parseAgentPublicKey(value: unknown): string {
-  if (typeof value !== 'string' || value.length > 200)
-    throw new SesameError('INVALID', 'publicKey must be a base64 Ed25519 public key (DER SPKI)');
-  try {
-    const key = createPublicKey({ key: Buffer.from(value, 'base64'), format: 'der', type: 'spki' });
-    if (key.asymmetricKeyType !== 'ed25519') throw new Error(`key type ${key.asymmetricKeyType}`);
-  } catch (error) {
+  let type: string | undefined;
+  if (typeof value === 'string' && value.length <= 200) {
+    try {
+      type = createPublicKey({
+        key: Buffer.from(value, 'base64'),
+        format: 'der',
+        type: 'spki',
+      }).asymmetricKeyType;
+    } catch {
+      type = undefined;
+    }
+  }
+  if (type !== 'ed25519') {
+    const got = type ? `a key of type ${type}` : 'something that is not a public key';
     throw new SesameError(
       'INVALID',
-      `publicKey is not a valid Ed25519 public key (${(error as Error).message})`,
+      `publicKey must be an Ed25519 public key, base64 of its DER SubjectPublicKeyInfo (got ${got}); register with \`sesame-agent register\`, which generates one`,
     );
   }
-  return value;
+  return value as string;
 }
 
 export function parseInventory(value: unknown): Inventory {
@@ -129,20 +137,33 @@ export function createActivationService({ store, guard, audit, arn, now = Date.n
     async register(input: Record<string, unknown>, sourceAddress: string | null): Promise<Instance> {
       const id = typeof input.activationId === 'string' ? input.activationId.slice(0, 64) : '';
       const code = typeof input.activationCode === 'string' ? input.activationCode.slice(0, 128) : '';
-      const publicKey = parseAgentPublicKey(input.publicKey);
-      const inventory = parseInventory(input.inventory);
-      const activation = id ? await store.getActivation(id) : undefined;
-      const failed = async (reason: string, message: string): Promise<never> => {
+      let hostname: string | undefined; // known once the inventory parsed
+      const failed = async (
+        reason: string,
+        message: string,
+        errorCode: 'UNAUTHENTICATED' | 'FORBIDDEN' | 'INVALID' = 'UNAUTHENTICATED',
+      ): Promise<never> => {
         await audit({
           actor: 'agent',
           action: 'ssm:RegisterInstance',
           resource: activationArn(id || '*'),
           outcome: 'failed',
           sourceAddress,
-          detail: { reason, hostname: inventory.hostname },
+          detail: { reason, ...(hostname === undefined ? {} : { hostname }) },
         });
-        throw new SesameError('UNAUTHENTICATED', message);
+        throw new SesameError(errorCode, message);
       };
+      let publicKey: string;
+      let inventory: Inventory;
+      try {
+        publicKey = parseAgentPublicKey(input.publicKey);
+        inventory = parseInventory(input.inventory);
+      } catch (error) {
+        const message = (error as Error).message;
+        return failed(`invalid request: ${message}`, message, 'INVALID');
+      }
+      hostname = inventory.hostname;
+      const activation = id ? await store.getActivation(id) : undefined;
       if (!activation || !constantTimeEqual(activation.codeHash, hashToken(code))) {
         return failed(
           'bad activation',
@@ -156,9 +177,11 @@ export function createActivationService({ store, guard, audit, arn, now = Date.n
         );
       }
       if (!(await store.claimActivation(id, now()))) {
+        // The id and code are right (so not 401): this activation may register no more instances.
         return failed(
           'limit',
           `activation ${id} has reached its registration limit of ${activation.registrationLimit}: ask an administrator for a new one`,
+          'FORBIDDEN',
         );
       }
       const prefix = activation.instanceKind === 'ec2' ? 'i-' : 'mi-';

@@ -16,13 +16,15 @@ type Deps = {
   audit: Audit;
   arn: ArnSettings;
   isOnline: (instanceId: string) => boolean;
+  /** Drops the live agent connection of a deregistered instance. */
+  disconnect: (instanceId: string) => void;
 };
 
 export type PublicInstance = Omit<Instance, 'publicKey'> & { arn: string };
 
 const INSTANCE_ID = /^m?i-[0-9a-f]{17}$/;
 
-export function createInventoryService({ store, authorize, guard, audit, arn, isOnline }: Deps) {
+export function createInventoryService({ store, authorize, guard, audit, arn, isOnline, disconnect }: Deps) {
   const toPublic = (instance: Instance): PublicInstance => {
     const { publicKey: _key, ...rest } = instance;
     // The hub knows who is connected right now; the stored status can lag by a heartbeat.
@@ -95,6 +97,7 @@ export function createInventoryService({ store, authorize, guard, audit, arn, is
       const instance = await this.resolve(target);
       guard(principal, 'ssm:DeregisterManagedInstance', instanceArn(arn, instance));
       await store.deleteInstance(instance.id);
+      disconnect(instance.id);
       await audit({
         actor: principal,
         action: 'ssm:DeregisterManagedInstance',

@@ -1,0 +1,183 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { DEFAULT_CONFIG, loadConfig } from './config.ts';
+import { SesameError } from './errors.ts';
+
+const PATH = '/etc/sesame/config.json';
+const MINUTE = 60_000;
+
+/** loadConfig with `file` as the config file's text; returns the SesameError it threw. */
+function rejection(env: Record<string, string>, text: string | undefined): SesameError {
+  try {
+    loadConfig(env, text === undefined ? undefined : { path: PATH, text });
+  } catch (error) {
+    assert.ok(error instanceof SesameError, `expected a SesameError, got ${String(error)}`);
+    assert.equal(error.code, 'INVALID');
+    return error;
+  }
+  assert.fail(`accepted ${text ?? JSON.stringify(env)}`);
+}
+
+const json = (value: unknown) => JSON.stringify(value);
+
+// [what, file text, words the message must contain (besides the file path)]
+const badFiles: [string, string, string[]][] = [
+  ['not JSON', '{"port": 8080', ['not valid JSON']],
+  ['trailing text', '{"port": 8080} x', ['not valid JSON']],
+  ['an array', '[1, 2]', ['must contain a JSON object']],
+  ['a string', '"port"', ['must contain a JSON object']],
+  ['null', 'null', ['must contain a JSON object']],
+  ['unknown top-level key', json({ prot: 8080 }), ['prot', 'not a known setting', 'port']],
+  ['inherited name toString', json({ toString: {} }), ['toString', 'not a known setting']],
+  ['inherited name constructor', json({ constructor: {} }), ['constructor', 'not a known setting']],
+  ['__proto__', '{"__proto__": {"port": 1}}', ['__proto__', 'not a known setting']],
+  ['unknown nested key', json({ sessions: { idleTimeout: 5 } }), ['sessions.idleTimeout', 'idleTimeoutMs']],
+  ['unknown tls key', json({ tls: { certFile: 'c', keyFile: 'k', ca: 'x' } }), ['tls.ca']],
+  ['nested not an object', json({ sessions: 5 }), ['sessions', 'must be an object']],
+  ['nested array', json({ arn: ['aws'] }), ['arn', 'must be an object']],
+  ['port as a string', json({ port: '8080' }), ['port', 'integer', '"8080"']],
+  ['port fraction', json({ port: 80.5 }), ['port', 'integer']],
+  ['port negative', json({ port: -1 }), ['port', '0 to 65535']],
+  ['port too big', json({ port: 65536 }), ['port', '0 to 65535']],
+  ['host a number', json({ host: 5 }), ['host', 'non-empty string']],
+  ['host empty', json({ host: '' }), ['host', 'non-empty string']],
+  ['dataDir null', json({ dataDir: null }), ['dataDir']],
+  ['logLevel unknown', json({ logLevel: 'loud' }), ['logLevel', 'debug']],
+  ['publicUrl not a URL', json({ publicUrl: 'sesame.example.com' }), ['publicUrl', 'must be a URL']],
+  ['publicUrl ftp', json({ publicUrl: 'ftp://sesame.example.com' }), ['publicUrl', 'http: or https:']],
+  ['databaseUrl mysql', json({ databaseUrl: 'mysql://db/sesame' }), ['databaseUrl', 'postgres:']],
+  ['tls without keyFile', json({ tls: { certFile: 'cert.pem' } }), ['tls.keyFile']],
+  ['arn account', json({ arn: { account: '123' } }), ['arn.account', '12 digits']],
+  ['arn region', json({ arn: { region: 'EU West' } }), ['arn.region']],
+  [
+    'idle timeout as text',
+    json({ sessions: { idleTimeoutMs: '60000' } }),
+    ['sessions.idleTimeoutMs', 'integer'],
+  ],
+  ['idle timeout zero', json({ sessions: { idleTimeoutMs: 0 } }), ['sessions.idleTimeoutMs']],
+  ['idle timeout above 60 min', json({ sessions: { idleTimeoutMs: 61 * MINUTE } }), ['idleTimeoutMs']],
+  ['max duration 0.5 s', json({ sessions: { maxDurationMs: 500 } }), ['sessions.maxDurationMs', '1000']],
+  ['max duration 1441 min', json({ sessions: { maxDurationMs: 1441 * MINUTE } }), ['maxDurationMs']],
+  [
+    'idle timeout beyond max duration',
+    json({ sessions: { idleTimeoutMs: 30 * MINUTE, maxDurationMs: 10 * MINUTE } }),
+    ['sessions.idleTimeoutMs', 'sessions.maxDurationMs'],
+  ],
+  ['token ttl below a minute', json({ auth: { tokenTtlMs: 1000 } }), ['auth.tokenTtlMs']],
+  ['handshake timeout 0', json({ agents: { handshakeTimeoutMs: 0 } }), ['agents.handshakeTimeoutMs']],
+  ['keepalive as boolean', json({ agents: { keepaliveIntervalMs: true } }), ['agents.keepaliveIntervalMs']],
+];
+
+describe('loadConfig rejects a bad config file, naming the file and the key', () => {
+  for (const [what, text, words] of badFiles) {
+    test(what, () => {
+      const error = rejection({}, text);
+      assert.ok(error.message.includes(`config file ${PATH}`), error.message);
+      for (const word of words) assert.ok(error.message.includes(word), `"${word}" not in: ${error.message}`);
+    });
+  }
+
+  test('a database password in a broken file is not quoted back', () => {
+    // SESAME_CONFIG pointed at a password file by mistake: V8 quotes short JSON text whole.
+    const error = rejection({}, 'sesame:hunter2secret');
+    assert.ok(!error.message.includes('hunter2secret'), error.message);
+    const badUrl = rejection({}, json({ databaseUrl: 'postgres//sesame:hunter2secret@db' }));
+    assert.ok(!badUrl.message.includes('hunter2secret'), badUrl.message);
+  });
+});
+
+// [variable, value, words the message must contain (besides the variable name)]
+const badEnv: [string, string, string[]][] = [
+  ['SESAME_PORT', 'http', ['port', '"http"']],
+  ['SESAME_PORT', '70000', ['port', '0 to 65535']],
+  ['SESAME_PORT', '-1', ['port']],
+  ['SESAME_PORT', '8080.5', ['port']],
+  ['SESAME_PUBLIC_URL', 'sesame.example.com', ['publicUrl', 'must be a URL']],
+  ['SESAME_PUBLIC_URL', 'ws://sesame.example.com', ['publicUrl', 'http: or https:']],
+  ['SESAME_DATABASE_URL', 'mysql://user:hunter2secret@db/sesame', ['databaseUrl', 'postgres:']],
+  ['SESAME_DATABASE_URL', 'not a url hunter2secret', ['databaseUrl', 'must be a URL']],
+  ['SESAME_LOG_LEVEL', 'verbose', ['logLevel', 'info']],
+];
+
+describe('loadConfig rejects bad environment variables, naming the variable and the key', () => {
+  for (const [variable, value, words] of badEnv) {
+    test(`${variable}=${value}`, () => {
+      const error = rejection({ [variable]: value }, undefined);
+      assert.ok(error.message.includes(`environment variable ${variable}`), error.message);
+      for (const word of words) assert.ok(error.message.includes(word), `"${word}" not in: ${error.message}`);
+      assert.ok(!error.message.includes('hunter2secret'), 'a database password was echoed');
+    });
+  }
+});
+
+describe('loadConfig accepts good configuration', () => {
+  test('no file and no variables: the defaults', () => {
+    assert.deepEqual(loadConfig({}), DEFAULT_CONFIG);
+  });
+
+  test('a complete file', () => {
+    const file = {
+      host: '0.0.0.0',
+      port: 8443,
+      publicUrl: 'https://sesame.example.com/',
+      dataDir: '/var/lib/sesame',
+      databaseUrl: 'postgres://sesame@db/sesame',
+      tls: { certFile: '/etc/sesame/cert.pem', keyFile: '/etc/sesame/key.pem' },
+      logLevel: 'warn',
+      arn: { partition: 'aws-us-gov', region: 'us-gov-west-1', account: '123456789012' },
+      sessions: { idleTimeoutMs: 60 * MINUTE, maxDurationMs: 1440 * MINUTE },
+      auth: { tokenTtlMs: MINUTE, setupTokenTtlMs: 60 * MINUTE },
+      agents: { handshakeTimeoutMs: 100, keepaliveIntervalMs: 5000, keepaliveTimeoutMs: 10 * MINUTE },
+    };
+    const config = loadConfig({}, { path: PATH, text: json(file) });
+    assert.deepEqual(config, { ...file, publicUrl: 'https://sesame.example.com' });
+  });
+
+  test('the duration bounds themselves are allowed', () => {
+    // The floor is 1 s (not README's 1 min) so that end-to-end tests can watch a session time out.
+    const text = json({ sessions: { idleTimeoutMs: 1000, maxDurationMs: 1000 } });
+    assert.deepEqual(loadConfig({}, { path: PATH, text }).sessions, {
+      idleTimeoutMs: 1000,
+      maxDurationMs: 1000,
+    });
+  });
+
+  test('a partial nested object keeps the other defaults', () => {
+    const config = loadConfig({}, { path: PATH, text: json({ arn: { account: '123456789012' } }) });
+    assert.deepEqual(config.arn, { ...DEFAULT_CONFIG.arn, account: '123456789012' });
+    assert.deepEqual(config.sessions, DEFAULT_CONFIG.sessions);
+  });
+
+  test('environment variables apply, and beat the file', () => {
+    const file = {
+      path: PATH,
+      text: json({ host: '10.0.0.1', port: 9000, logLevel: 'debug', dataDir: '/a' }),
+    };
+    const env = {
+      SESAME_HOST: '::1',
+      SESAME_PORT: '0',
+      SESAME_PUBLIC_URL: 'http://sesame.test:8080/',
+      SESAME_DATA_DIR: '/b',
+      SESAME_DATABASE_URL: 'postgresql://db/sesame',
+      SESAME_LOG_LEVEL: 'silent',
+    };
+    const config = loadConfig(env, file);
+    assert.equal(config.host, '::1');
+    assert.equal(config.port, 0);
+    assert.equal(config.publicUrl, 'http://sesame.test:8080');
+    assert.equal(config.dataDir, '/b');
+    assert.equal(config.databaseUrl, 'postgresql://db/sesame');
+    assert.equal(config.logLevel, 'silent');
+  });
+
+  test('empty variables are ignored; unrelated variables too', () => {
+    const config = loadConfig({ SESAME_PORT: '', SESAME_HOST: '', PATH: '/usr/bin', SESAME_OTHER: 'x' });
+    assert.deepEqual(config, DEFAULT_CONFIG);
+  });
+
+  test('loading does not change the defaults', () => {
+    loadConfig({ SESAME_PORT: '1' }, { path: PATH, text: json({ arn: { region: 'eu-west-1' } }) });
+    assert.equal(DEFAULT_CONFIG.port, 8080);
+    assert.equal(DEFAULT_CONFIG.arn.region, 'local');
+  });
+});

@@ -1,0 +1,212 @@
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import { agentKeys, INVENTORY } from '../agents/test-agent.ts';
+import { createActivationService, parseAgentPublicKey, parseInventory } from './activations.ts';
+import { ADMIN, ALICE, rejects, serviceFixture } from './service-fixture.ts';
+
+const HOUR = 3_600_000;
+type Fixture = Awaited<ReturnType<typeof serviceFixture>>;
+
+let f: Fixture;
+let service: ReturnType<typeof createActivationService>;
+
+beforeEach(async () => {
+  f = await serviceFixture();
+  service = createActivationService({
+    store: f.store,
+    guard: f.guard,
+    audit: f.audit,
+    arn: f.arn,
+    now: f.now,
+  });
+});
+afterEach(() => f.store.close());
+
+const registration = (activationId: string, activationCode: string, overrides = {}) => ({
+  activationId,
+  activationCode,
+  publicKey: agentKeys().publicKey,
+  inventory: INVENTORY,
+  ...overrides,
+});
+
+describe('activations: administration', () => {
+  test('an administrator creates, lists and deletes; the code is shown once and never stored', async () => {
+    const { activation, code } = await service.create(ADMIN, {
+      description: 'web tier',
+      registrationLimit: 3,
+    });
+    assert.equal(activation.description, 'web tier');
+    assert.equal(activation.registrationLimit, 3);
+    assert.equal(activation.expired, false);
+    assert.ok(!('codeHash' in activation));
+    const listed = await service.list(ADMIN);
+    assert.deepEqual(
+      listed.map((a) => a.id),
+      [activation.id],
+    );
+    assert.ok(!JSON.stringify(listed).includes(code));
+    await service.remove(ADMIN, activation.id);
+    assert.deepEqual(await service.list(ADMIN), []);
+    assert.ok(!(await f.trail()).includes(code), 'the activation code is in the audit trail or the log');
+  });
+
+  test('a listed activation says when it expired', async () => {
+    await service.create(ADMIN, { expiresInHours: 1 });
+    f.advance(HOUR);
+    assert.equal((await service.list(ADMIN))[0]?.expired, true);
+  });
+
+  test('a non-administrator may not create, list or delete, and the denial is audited', async () => {
+    const { activation } = await service.create(ADMIN, {});
+    await rejects(service.create(ALICE, {}), 'FORBIDDEN', /ssm:CreateActivation/);
+    await rejects(service.list(ALICE), 'FORBIDDEN', /ssm:DescribeActivations/);
+    await rejects(service.remove(ALICE, activation.id), 'FORBIDDEN', /ssm:DeleteActivation/);
+    await new Promise((resolve) => setImmediate(resolve)); // the guard audits without waiting
+    const denied = (await f.store.listAudit({ actor: 'alice' })).map((e) => `${e.action} ${e.outcome}`);
+    assert.deepEqual(denied, [
+      'ssm:CreateActivation denied',
+      'ssm:DescribeActivations denied',
+      'ssm:DeleteActivation denied',
+    ]);
+    assert.equal((await service.list(ADMIN)).length, 1);
+  });
+
+  test('bad input is refused with the field named', async () => {
+    await rejects(service.create(ADMIN, { registrationLimit: 0 }), 'INVALID', /registrationLimit/);
+    await rejects(service.create(ADMIN, { expiresInHours: 721 }), 'INVALID', /expiresInHours/);
+    await rejects(service.create(ADMIN, { instanceKind: 'vm' }), 'INVALID', /instanceKind/);
+    await rejects(service.create(ADMIN, { defaultTags: { 'aws:x': '1' } }), 'INVALID', /defaultTags/);
+    await rejects(service.remove(ADMIN, 'no-such-id'), 'NOT_FOUND', /no-such-id/);
+  });
+});
+
+describe('activations: registration', () => {
+  test('a good registration creates the instance with the default tags, and is audited', async () => {
+    const { activation, code } = await service.create(ADMIN, {
+      instanceKind: 'ec2',
+      defaultTags: { project: 'Production' },
+    });
+    const instance = await service.register(registration(activation.id, code), '192.0.2.1');
+    assert.match(instance.id, /^i-[0-9a-f]{17}$/);
+    assert.deepEqual(instance.tags, { project: 'Production', Name: INVENTORY.hostname });
+    const [event] = await f.store.listAudit({ actor: 'agent' });
+    assert.equal(event?.outcome, 'succeeded');
+    assert.equal(event?.sourceAddress, '192.0.2.1');
+    assert.ok(!(await f.trail()).includes(code));
+  });
+
+  test('a wrong code and an unknown id get the same answer, audited without the code', async () => {
+    const { activation, code } = await service.create(ADMIN, {});
+    const wrong = `${code.slice(0, -1)}${code.endsWith('A') ? 'B' : 'A'}`;
+    const a = await rejects(
+      service.register(registration(activation.id, wrong), null),
+      'UNAUTHENTICATED',
+      /wrong/,
+    );
+    const b = await rejects(
+      service.register(registration('00000000-0000-0000-0000-000000000000', code), null),
+      'UNAUTHENTICATED',
+      /wrong/,
+    );
+    assert.equal(a, b);
+    await rejects(service.register(registration(activation.id, ''), null), 'UNAUTHENTICATED', /wrong/);
+    const failures = await f.store.listAudit({ actor: 'agent' });
+    assert.deepEqual(
+      failures.map((e) => [e.outcome, e.detail.reason]),
+      [
+        ['failed', 'bad activation'],
+        ['failed', 'bad activation'],
+        ['failed', 'bad activation'],
+      ],
+    );
+    const trail = await f.trail();
+    assert.ok(!trail.includes(code) && !trail.includes(wrong), 'an activation code is in the trail');
+  });
+
+  test('an expired activation is refused, and says to ask for a new one', async () => {
+    const { activation, code } = await service.create(ADMIN, { expiresInHours: 2 });
+    f.advance(2 * HOUR);
+    await rejects(
+      service.register(registration(activation.id, code), null),
+      'UNAUTHENTICATED',
+      /expired.*new one/,
+    );
+    assert.equal((await f.store.listAudit({ actor: 'agent' }))[0]?.detail.reason, 'expired');
+  });
+
+  test('registration limit 2: the third registration is refused', async () => {
+    const { activation, code } = await service.create(ADMIN, { registrationLimit: 2 });
+    const first = await service.register(registration(activation.id, code), null);
+    const second = await service.register(registration(activation.id, code), null);
+    assert.notEqual(first.id, second.id);
+    await rejects(
+      service.register(registration(activation.id, code), null),
+      'FORBIDDEN',
+      /limit of 2.*new one/,
+    );
+    assert.equal((await service.list(ADMIN))[0]?.registrationsCount, 2);
+    assert.equal((await f.store.listInstances()).length, 2);
+  });
+
+  test('concurrent registrations never pass the limit', async () => {
+    const { activation, code } = await service.create(ADMIN, { registrationLimit: 3 });
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, () => service.register(registration(activation.id, code), null)),
+    );
+    assert.equal(results.filter((r) => r.status === 'fulfilled').length, 3);
+  });
+
+  test('a malformed public key or inventory is refused before the activation is used, and audited', async () => {
+    const { activation, code } = await service.create(ADMIN, { registrationLimit: 1 });
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey;
+    const rsaKey = rsa.export({ format: 'der', type: 'spki' }).toString('base64');
+    for (const publicKey of [rsaKey, 'not a key', '', 42, 'A'.repeat(300), undefined]) {
+      await rejects(
+        service.register(registration(activation.id, code, { publicKey }), null),
+        'INVALID',
+        /publicKey must be an Ed25519 public key.*sesame-agent register/,
+      );
+    }
+    for (const inventory of [
+      undefined,
+      'web-1',
+      { ...INVENTORY, hostname: '' },
+      { ...INVENTORY, ipAddresses: 'x' },
+    ]) {
+      await rejects(
+        service.register(registration(activation.id, code, { inventory }), null),
+        'INVALID',
+        /inventory\./,
+      );
+    }
+    assert.equal((await service.list(ADMIN))[0]?.registrationsCount, 0);
+    const failures = await f.store.listAudit({ actor: 'agent' });
+    assert.equal(failures.length, 10);
+    assert.ok(failures.every((e) => e.outcome === 'failed' && String(e.detail.reason).startsWith('invalid')));
+    assert.ok(!(await f.trail()).includes(code));
+    await service.register(registration(activation.id, code), null); // the activation still works
+  });
+});
+
+describe('parseAgentPublicKey and parseInventory', () => {
+  test('a real Ed25519 key is accepted as given', () => {
+    const { publicKey } = agentKeys();
+    assert.equal(parseAgentPublicKey(publicKey), publicKey);
+  });
+
+  test('another kind of key is named as such', () => {
+    const x25519 = generateKeyPairSync('x25519').publicKey.export({ format: 'der', type: 'spki' });
+    assert.throws(() => parseAgentPublicKey(x25519.toString('base64')), /got a key of type x25519/);
+  });
+
+  test('inventory limits', () => {
+    assert.deepEqual(parseInventory(INVENTORY), INVENTORY);
+    assert.throws(
+      () => parseInventory({ ...INVENTORY, ipAddresses: Array(65).fill('10.0.0.1') }),
+      /at most 64/,
+    );
+    assert.throws(() => parseInventory({ ...INVENTORY, platform: 'x'.repeat(65) }), /inventory.platform/);
+  });
+});

@@ -1,0 +1,119 @@
+// Test support (not a test itself): a real Sesame server on 127.0.0.1 port 0 with a throwaway SQLite data
+// directory, its log captured in memory, and small HTTP helpers.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from './config.ts';
+import { createLogger } from './log.ts';
+import { createServer, type SesameServer } from './main.ts';
+
+export const ADMIN_PASSWORD = 'correct horse battery staple';
+
+export type ApiResponse = { status: number; body: Record<string, unknown>; text: string };
+export type ApiOptions = {
+  token?: string | undefined;
+  /** Sent as JSON unless `raw` is given. */
+  json?: unknown;
+  raw?: string | Buffer;
+  headers?: Record<string, string>;
+};
+
+export type TestServer = {
+  server: SesameServer;
+  url: string;
+  /** Every log line the server wrote, as pino's JSON text. */
+  logs: string[];
+  /** The administrator's bearer token ('' when started with `signIn: false`). */
+  adminToken: string;
+  /** The first administrator's setup token (already used unless started with `signIn: false`). */
+  setupToken: string;
+  api(method: string, path: string, options?: ApiOptions): Promise<ApiResponse>;
+  /** Creates a user (as the administrator), completes its setup and returns its bearer token. */
+  createUser(username: string, isAdmin?: boolean): Promise<{ id: string; token: string }>;
+  close(): Promise<void>;
+};
+
+export type TestServerOptions = {
+  /** Written to the config "file" that loadConfig reads (e.g. `{ agents: { handshakeTimeoutMs: 300 } }`). */
+  file?: Record<string, unknown>;
+  /** When false, the first administrator's setup token is left unused. */
+  signIn?: boolean;
+};
+
+/** Builds the API caller for a server URL. */
+export function apiClient(url: string) {
+  return async (method: string, path: string, options: ApiOptions = {}): Promise<ApiResponse> => {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+    let payload: string | Buffer | undefined = options.raw;
+    if (options.json !== undefined) payload = JSON.stringify(options.json);
+    if (payload !== undefined) headers['content-type'] ??= 'application/json';
+    const response = await fetch(`${url}${path}`, { method, headers, body: payload });
+    const text = await response.text();
+    let body: Record<string, unknown> = {};
+    try {
+      body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    } catch {
+      body = {};
+    }
+    return { status: response.status, body, text };
+  };
+}
+
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'sesame-server-test-'));
+  const file = options.file ? { path: 'test.json', text: JSON.stringify(options.file) } : undefined;
+  const config = loadConfig({ SESAME_DATA_DIR: dataDir, SESAME_PORT: '0', SESAME_LOG_LEVEL: 'silent' }, file);
+  const logs: string[] = [];
+  const log = createLogger({ level: 'trace', destination: { write: (line: string) => logs.push(line) } });
+  const server = await createServer(config, log);
+  const url = await server.listen();
+  const api = apiClient(url);
+  const { setupToken = '' } = await server.identity.bootstrap();
+  let adminToken = '';
+  const completeSetup = async (token: string): Promise<string> => {
+    const response = await api('POST', '/api/v1/auth/setup', { json: { token, password: ADMIN_PASSWORD } });
+    if (response.status !== 200) throw new Error(`setup failed: ${response.text}`);
+    return String(response.body.token);
+  };
+  if (options.signIn !== false) adminToken = await completeSetup(setupToken);
+
+  return {
+    server,
+    url,
+    logs,
+    adminToken,
+    setupToken,
+    api,
+    async createUser(username, isAdmin = false) {
+      const created = await api('POST', '/api/v1/users', { token: adminToken, json: { username, isAdmin } });
+      if (created.status !== 200) throw new Error(`cannot create ${username}: ${created.text}`);
+      const user = created.body.user as { id: string };
+      return { id: user.id, token: await completeSetup(String(created.body.setupToken)) };
+    },
+    async close() {
+      await server.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls `check` until it returns true (or throws the last failure after `timeoutMs`). */
+export async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Asserts an API error: the status, and `{ error: { code, message } }` with a message matching `pattern`. */
+export function assertError(response: ApiResponse, status: number, code: string, pattern: RegExp): string {
+  assert.equal(response.status, status, response.text);
+  const error = response.body.error as { code: string; message: string } | undefined;
+  assert.equal(error?.code, code, response.text);
+  assert.match(error?.message ?? '', pattern);
+  return error?.message ?? '';
+}
