@@ -1,14 +1,9 @@
 import { hostname, networkInterfaces, platform, release } from 'node:os';
+import type { AgentInventory } from '@sesame/protocol';
 
 export const AGENT_VERSION = '0.1.0';
 
-export type Inventory = {
-  hostname: string;
-  platform: string;
-  platformVersion: string;
-  ipAddresses: string[];
-  agentVersion: string;
-};
+export type Inventory = AgentInventory;
 
 export function collectInventory(): Inventory {
   const ipAddresses = Object.values(networkInterfaces())

@@ -1,4 +1,4 @@
-export { agentProofMessage } from './agent-auth.ts';
+export { type AgentInventory, agentProofMessage } from './agent-hello.ts';
 export { Channel } from './channel.ts';
 export {
   ChannelRejectedError,

@@ -1,3 +1,4 @@
+import type { AgentInventory } from '@sesame/protocol';
 // The domain objects the store hands out and the Store contract the services program against.
 // Rows never leave the store: every method returns these camelCase objects.
 
@@ -32,13 +33,8 @@ export type Activation = {
 
 export type InstanceStatus = 'Online' | 'ConnectionLost';
 
-export type Inventory = {
-  hostname: string;
-  platform: string;
-  platformVersion: string;
-  ipAddresses: string[];
-  agentVersion: string;
-};
+/** The agent's report about its server (the wire type, kept as it came). */
+export type Inventory = AgentInventory;
 
 export type Instance = Inventory & {
   id: string;

@@ -5,3 +5,12 @@
 export function agentProofMessage(instanceId: string, nonce: string): Uint8Array {
   return new TextEncoder().encode(`sesame-agent-auth-v1\n${instanceId}\n${nonce}`);
 }
+
+/** What an agent reports about its server in its hello (and at registration). */
+export type AgentInventory = {
+  hostname: string;
+  platform: string;
+  platformVersion: string;
+  ipAddresses: string[];
+  agentVersion: string;
+};
