@@ -1,0 +1,151 @@
+/**
+ * The printed table: each metric for OpenSSH and Sesame measured in the same run, their ratio, the target
+ * from the issue and whether it is met. A local PTY (no network, no relay) is shown as the ceiling.
+ */
+import type { Summary } from './measure.ts';
+
+type PerTarget<T> = Record<'openssh' | 'sesame' | 'local', T>;
+
+export type TargetThroughput = {
+  runs: number[];
+  median: number;
+  /** Bytes the client's terminal received in the first run (file + line ends as the terminal got them). */
+  terminalBytes: number;
+  /** CPU time of the relaying processes (client and server side) per MB delivered, all runs. */
+  relayCpuMsPerMB: number;
+  relayCpuMsPerMBByProcess: Record<string, number>;
+};
+
+export type Results = {
+  startedAt: string;
+  durationSeconds: number;
+  machine: {
+    cores: number;
+    cpu: string;
+    node: string;
+    ssh: string;
+    platform: string;
+    loadAverageAtStart: number;
+  };
+  settings: { keys: number; warmup: number; dataMegabytes: number; runs: number };
+  echoMicros: PerTarget<Summary>;
+  throughputMBps: PerTarget<TargetThroughput>;
+  targets: { name: string; ratio: number; target: string; met: boolean }[];
+};
+
+export function targetsOf(r: Pick<Results, 'echoMicros' | 'throughputMBps'>): Results['targets'] {
+  const echo = r.echoMicros.sesame.p50 / r.echoMicros.openssh.p50;
+  const put = r.throughputMBps.sesame.median / r.throughputMBps.openssh.median;
+  return [
+    { name: 'echo p50', ratio: echo, target: '<= 1.5x', met: echo <= 1.5 },
+    { name: 'output throughput (recording on)', ratio: put, target: '>= 0.8x', met: put >= 0.8 },
+  ];
+}
+
+/** `goal` names the entry of Results.targets that this row is judged by. */
+type Row = { metric: string; values: PerTarget<number | undefined>; unit: string; goal?: string };
+
+function rows(r: Results): Row[] {
+  const e = r.echoMicros;
+  const t = r.throughputMBps;
+  const echo = (key: keyof Summary) => ({
+    openssh: e.openssh[key],
+    sesame: e.sesame[key],
+    local: e.local[key],
+  });
+  return [
+    { metric: 'echo p50', values: echo('p50'), unit: 'us', goal: 'echo p50' },
+    { metric: 'echo p99', values: echo('p99'), unit: 'us' },
+    { metric: 'echo mean', values: echo('mean'), unit: 'us' },
+    {
+      metric: 'output throughput (median)',
+      values: { openssh: t.openssh.median, sesame: t.sesame.median, local: t.local.median },
+      unit: 'MB/s',
+      goal: 'output throughput (recording on)',
+    },
+    {
+      metric: 'relay CPU per MB',
+      values: { openssh: t.openssh.relayCpuMsPerMB, sesame: t.sesame.relayCpuMsPerMB, local: undefined },
+      unit: 'ms',
+    },
+  ];
+}
+
+function fmt(value: number | undefined, unit: string): string {
+  if (value === undefined) return '-';
+  return `${value >= 100 ? value.toFixed(0) : value.toFixed(1)} ${unit}`;
+}
+
+function table(header: string[], body: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => (row[i] ?? '').length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  const rule = `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`;
+  return [line(header), rule, ...body.map(line)].join('\n');
+}
+
+function byProcess(t: TargetThroughput): string {
+  return Object.entries(t.relayCpuMsPerMBByProcess)
+    .map(([label, ms]) => `${label} ${ms.toFixed(1)}`)
+    .join(', ');
+}
+
+function notes(r: Results): string[] {
+  const t = r.throughputMBps;
+  const m = r.machine;
+  const out = [
+    `throughput runs (MB/s): OpenSSH [${t.openssh.runs.map((v) => v.toFixed(1)).join(', ')}], ` +
+      `Sesame [${t.sesame.runs.map((v) => v.toFixed(1)).join(', ')}], ` +
+      `local PTY [${t.local.runs.map((v) => v.toFixed(1)).join(', ')}]`,
+    `relay CPU ms per MB: OpenSSH (${byProcess(t.openssh)}); Sesame (${byProcess(t.sesame)})`,
+  ];
+  if (t.sesame.terminalBytes !== t.openssh.terminalBytes)
+    out.push(
+      `note: for the same file the terminal received ${t.sesame.terminalBytes} bytes through Sesame and ` +
+        `${t.openssh.terminalBytes} through OpenSSH (line ends translated differently by the client's tty)`,
+    );
+  if (m.loadAverageAtStart > m.cores / 2)
+    out.push(
+      `warning: the load average was ${m.loadAverageAtStart.toFixed(2)} at the start on ${m.cores} cores; ` +
+        'other work on this machine skews these numbers (both sides alike, but not equally)',
+    );
+  return out;
+}
+
+export function render(r: Results): string {
+  const m = r.machine;
+  const s = r.settings;
+  const body = rows(r).map((row) => {
+    const { openssh, sesame, local } = row.values;
+    const ratio = (sesame ?? 0) / (openssh ?? 1);
+    const goal = r.targets.find((t) => t.name === row.goal);
+    const met = goal ? (goal.met ? 'MET' : 'MISSED') : '';
+    return [
+      row.metric,
+      fmt(openssh, row.unit),
+      fmt(sesame, row.unit),
+      `${ratio.toFixed(2)}x`,
+      goal?.target ?? '',
+      met,
+      fmt(local, row.unit),
+    ];
+  });
+  return [
+    '',
+    'Sesame vs OpenSSH (same machine, same run, loopback)',
+    `machine: ${m.cores} cores, ${m.cpu}, ${m.platform}; node ${m.node}; ${m.ssh}; ` +
+      `load average at start ${m.loadAverageAtStart.toFixed(2)}`,
+    `echo: ${s.keys} keystrokes after ${s.warmup} warm-up, one at a time; ` +
+      `throughput: cat of ${s.dataMegabytes} MB, ${s.runs} runs, median`,
+    'Sesame records every session (asciicast); OpenSSH is ssh -tt to a private sshd on 127.0.0.1',
+    '',
+    table(['metric', 'OpenSSH', 'Sesame', 'ratio', 'target', 'met?', 'local PTY (ceiling)'], body),
+    '',
+    ...notes(r),
+    ...r.targets.map(
+      (t) =>
+        `${t.met ? 'MET   ' : 'MISSED'}  ${t.name}: Sesame/OpenSSH = ${t.ratio.toFixed(2)}x (target ${t.target})`,
+    ),
+    `finished in ${r.durationSeconds.toFixed(0)} s`,
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,91 @@
+/**
+ * The three terminals the benchmark drives, each a shell behind a client in a PTY:
+ * - openssh: `ssh -tt` to a private sshd (sshd.ts), as root;
+ * - sesame: `sesame ssh` through a temp Sesame server and agent (the e2e harness), as sesame-user, recorded;
+ * - local: bash in a PTY with nothing in between (the ceiling of this machine's PTYs and of the reader).
+ */
+import { join } from 'node:path';
+import { bins, startSesame } from '../test/e2e/harness.ts';
+import { descendantsNamed } from './process-cpu.ts';
+import { PtyClient } from './pty-client.ts';
+import { startSshd } from './sshd.ts';
+
+export const TARGETS = ['openssh', 'sesame', 'local'] as const;
+export type Target = (typeof TARGETS)[number];
+
+export type Targets = {
+  clients: Record<Target, PtyClient>;
+  /** The processes that relay each target's bytes (client and server side), by label. */
+  relay: Record<Target, () => Record<string, number[]>>;
+  stop(): Promise<void>;
+};
+
+/** With `profileDir`, the Sesame server, agent and CLI write CPU profiles there (cpu-profile.mjs). */
+export async function startTargets(profileDir?: string): Promise<Targets> {
+  const profileEnv: Record<string, string> = profileDir
+    ? {
+        NODE_OPTIONS:
+          `${process.env.NODE_OPTIONS ?? ''} --import ${join(import.meta.dirname, 'cpu-profile.mjs')}`.trim(),
+        BENCH_CPU_PROF_DIR: profileDir,
+      }
+    : {};
+  const sshd = await startSshd();
+  const sesame = await startSesame(profileEnv).catch(async (error) => {
+    await sshd.stop();
+    throw error;
+  });
+  const started: PtyClient[] = [];
+  const stop = async () => {
+    for (const client of started) await client.close();
+    await sesame.stop();
+    await sshd.stop();
+  };
+  try {
+    const { identity, instanceId } = await sesame.registerAgent('bench');
+    // The harness starts the agent with this process's environment.
+    const savedOptions = process.env.NODE_OPTIONS;
+    Object.assign(process.env, profileEnv);
+    const agent = sesame.startAgent(identity);
+    if (savedOptions === undefined) delete process.env.NODE_OPTIONS;
+    else process.env.NODE_OPTIONS = savedOptions;
+    await Promise.race([
+      sesame.waitForStatus(instanceId, 'Online'),
+      new Promise((_, reject) =>
+        agent.child.once('exit', (code) =>
+          reject(new Error(`agent exited with ${code}: ${agent.output.text}`)),
+        ),
+      ),
+    ]);
+    const add = (client: PtyClient) => {
+      started.push(client);
+      return client;
+    };
+    const clients = {
+      openssh: add(new PtyClient('OpenSSH', sshd.client)),
+      sesame: add(
+        new PtyClient('Sesame', {
+          file: process.execPath,
+          args: [bins.cli, 'ssh', 'bench'],
+          env: { SESAME_HOME: sesame.home('admin'), ...profileEnv },
+        }),
+      ),
+      local: add(new PtyClient('local PTY', { file: '/bin/bash', args: ['--noprofile', '--norc', '-i'] })),
+    };
+    return {
+      clients,
+      relay: {
+        openssh: () => ({ ssh: [clients.openssh.pid], sshd: descendantsNamed(sshd.pid, 'sshd') }),
+        sesame: () => ({
+          'sesame ssh': [clients.sesame.pid],
+          'sesame-server': [sesame.server.child.pid as number],
+          'sesame-agent': [agent.child.pid as number],
+        }),
+        local: () => ({}),
+      },
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
