@@ -2,8 +2,10 @@ import { Buffer } from 'node:buffer';
 import type { FileHandle } from 'node:fs/promises';
 
 // Appends bytes to a file in big batches. Callers encode straight into a slab buffer (`reserve`, then
-// `commit`); committed regions are written with one writev when 64 KiB are pending or on the next
-// setImmediate tick, and while a write is in flight everything committed meanwhile forms the next batch.
+// `commit`); committed regions are written with one writev when 64 KiB are pending or `flushDelayMs`
+// (20 ms) after the first unwritten commit, and while a write is in flight everything committed meanwhile
+// forms the next batch. The delay turns a shell's many small outputs (and every keystroke) into a few
+// large writes instead of one thread-pool write per event-loop turn.
 // Pending bytes (committed, not yet on disk) are bounded by the caller through `commit`'s boolean and
 // `onDrain`. The first write error is final: later bytes are dropped and `onError` callbacks run.
 
@@ -13,6 +15,8 @@ export type BatchedFileWriterOptions = {
   maxPendingBytes: number;
   /** Start a write at once when this many bytes are pending (default 64 KiB). */
   flushBytes?: number;
+  /** Longest time committed bytes wait before a write starts (default 20 ms). */
+  flushDelayMs?: number;
   /** Largest slab that events are encoded into (default 1 MiB; slabs start at 64 KiB and double, and a
    * bigger reservation gets a slab of its own size). */
   slabBytes?: number;
@@ -39,7 +43,7 @@ export class BatchedFileWriter {
 
   constructor(handle: FileHandle, options: BatchedFileWriterOptions) {
     this.#handle = handle;
-    this.#options = { flushBytes: 64 * 1024, slabBytes: 1024 * 1024, ...options };
+    this.#options = { flushBytes: 64 * 1024, flushDelayMs: 20, slabBytes: 1024 * 1024, ...options };
     this.#slab = Buffer.allocUnsafe(Math.min(FIRST_SLAB_BYTES, this.#options.slabBytes));
   }
 
@@ -86,10 +90,10 @@ export class BatchedFileWriter {
       if (this.pendingBytes >= this.#options.flushBytes) this.#pump();
       else if (!this.#scheduled) {
         this.#scheduled = true;
-        setImmediate(() => {
+        setTimeout(() => {
           this.#scheduled = false;
           this.#pump();
-        });
+        }, this.#options.flushDelayMs);
       }
     }
     return this.accepting;
