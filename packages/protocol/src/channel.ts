@@ -1,7 +1,7 @@
 import { ChannelHandlers } from './channel-handlers.ts';
 import { ProtocolError, type ProtocolErrorCode } from './errors.ts';
 import { EventInbox } from './event-inbox.ts';
-import { encodeFrame } from './frame-codec.ts';
+import { encodeDataFrame, encodeFrame } from './frame-codec.ts';
 import type { ChannelFrame, JsonObject } from './frame-types.ts';
 import { invokeHandler } from './invoke-handler.ts';
 import { ReceiveWindow } from './receive-window.ts';
@@ -285,10 +285,7 @@ export class Channel extends ChannelHandlers {
     this.#flushing = true;
     const done: (() => void)[] = [];
     try {
-      this.#sendQueue.drain(
-        (data) => this.#link.sendBytes(encodeFrame({ type: 'data', channel: this.id, data })),
-        done,
-      );
+      this.#sendQueue.drain((data) => this.#link.sendBytes(encodeDataFrame(this.id, data)), done);
     } finally {
       this.#flushing = false;
     }
