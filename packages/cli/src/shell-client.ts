@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { pinnedTlsOptions } from '@sesame/agent/tls';
 import { type Channel, ChannelRejectedError, type Mux, muxOverWebSocket } from '@sesame/protocol';
 import WebSocket from 'ws';
@@ -12,6 +13,16 @@ const SIGNAL_NUMBERS: Record<string, number> = {
   SIGPIPE: 13,
   SIGTERM: 15,
 };
+
+/**
+ * Raw mode as ssh sets it (cfmakeraw): Node's setRawMode leaves output processing on, so the local tty would
+ * turn every "\r\n" from the remote terminal into "\r\r\n" and spend CPU doing it. setRawMode(false)
+ * restores the original settings, output processing included.
+ */
+function rawTerminal(stdin: NodeJS.ReadStream): void {
+  stdin.setRawMode(true);
+  spawnSync('stty', ['-opost'], { stdio: [stdin, 'ignore', 'ignore'] });
+}
 
 /**
  * Connects the client mux to the server (bearer token in the upgrade request). The mux is attached inside
@@ -82,7 +93,7 @@ export async function startSession(
   io.stderr.write(`\nStarting session with SessionId: ${sessionId}\n\n`);
 
   const tty = io.stdin.isTTY === true;
-  if (tty) io.stdin.setRawMode(true);
+  if (tty) rawTerminal(io.stdin);
   let exit: { code: number | null; signal: string | null } | undefined;
 
   return new Promise<number>((resolve) => {
