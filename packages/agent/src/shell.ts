@@ -1,6 +1,7 @@
 import type { Channel } from '@sesame/protocol';
 import { type IPty, spawn } from 'node-pty';
 import type { Logger } from 'pino';
+import { PtyInput } from './pty-input.ts';
 import type { RunAsUser } from './run-as.ts';
 
 const MAX_TERMINAL = 1000;
@@ -55,10 +56,13 @@ export function serveShell(channel: Channel, user: RunAsUser, log: Logger): IPty
     if (!channel.write(data as unknown as Uint8Array)) pty.pause();
   });
   channel.onDrain = () => pty.resume();
-  channel.onData = (data) =>
-    pty.write(Buffer.from(data.buffer, data.byteOffset, data.byteLength) as unknown as string);
+  const input = new PtyInput((pty as unknown as { fd: number }).fd);
+  channel.autoRelease = false;
+  channel.onData = (data) => input.write(data, () => channel.release(data.length));
+  channel.onEof = () => input.write(new Uint8Array([4]), () => {}); // ^D: end of input for the program reading
   channel.onResize = (c, r) => pty.resize(size(c, cols), size(r, rows));
   channel.onClose = () => {
+    input.close();
     try {
       pty.kill('SIGHUP');
     } catch {
