@@ -2,20 +2,31 @@
 export type { StoreConfig } from './open-store.ts';
 export { openStore } from './open-store.ts';
 export { isPostgresUrl } from './postgres-connection.ts';
+export type { StoreQueryEvent, StoreQueryListener } from './store-connection.ts';
 export type { StoreErrorCode } from './store-error.ts';
 export { SesameStoreError, STORE_ERROR_CODES } from './store-error.ts';
 export type {
+  AccessSnapshot,
   Activation,
   ApiToken,
+  Assignment,
+  AssignmentFilter,
   AuditEvent,
   AuditFilter,
   AuditOutcome,
+  Group,
+  GroupPatch,
   Instance,
   InstanceKind,
   InstanceStatus,
   Inventory,
+  ManagedPolicy,
+  ManagedPolicyPatch,
   NewSetupToken,
   NewUser,
+  PermissionSet,
+  PermissionSetPatch,
+  PrincipalType,
   SessionFilter,
   SessionPatch,
   SessionRecord,

@@ -7,6 +7,7 @@ import type { StoreDialect } from './types.ts';
 export function createMigrationProvider(dialect: StoreDialect): MigrationProvider {
   const migrations: Record<string, Migration> = {
     '0001-initial-schema': { up: (db) => initialSchema(db, dialect) },
+    '0002-access-model': { up: (db) => accessModel(db, dialect) },
   };
   return { getMigrations: async () => migrations };
 }
@@ -154,4 +155,109 @@ async function initialSchema(db: Kysely<any>, dialect: StoreDialect): Promise<vo
     .addColumn('detail', 'text', (c) => c.notNull())
     .execute();
   await db.schema.createIndex('audit_events_actor').on('audit_events').columns(['actor', 'seq']).execute();
+}
+
+// Groups, managed policies, permission sets, their assignments to users and groups, and principal tags on users.
+// Names of groups, policies and permission sets are unique regardless of letter case, as user names are.
+// biome-ignore lint/suspicious/noExplicitAny: as for the initial schema
+async function accessModel(db: Kysely<any>, dialect: StoreDialect): Promise<void> {
+  const bytewiseText = dialect === 'postgres' ? sql`text collate "C"` : sql`text`;
+  const uniqueNames = async (table: string) => {
+    await db.schema.createIndex(`${table}_name_unique`).on(table).column('name').unique().execute();
+    await db.schema
+      .createIndex(`${table}_name_lower_unique`)
+      .on(table)
+      .expression(sql`lower(name)`)
+      .unique()
+      .execute();
+  };
+
+  await db.schema
+    .createTable('user_tags')
+    .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+    .addColumn('key', bytewiseText, (c) => c.notNull())
+    .addColumn('value', bytewiseText, (c) => c.notNull())
+    .addPrimaryKeyConstraint('user_tags_pkey', ['user_id', 'key'])
+    .execute();
+
+  await db.schema
+    .createTable('groups')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('name', bytewiseText, (c) => c.notNull())
+    .addColumn('description', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .execute();
+  await uniqueNames('groups');
+
+  await db.schema
+    .createTable('group_members')
+    .addColumn('group_id', 'text', (c) => c.notNull().references('groups.id').onDelete('cascade'))
+    .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+    .addPrimaryKeyConstraint('group_members_pkey', ['group_id', 'user_id'])
+    .execute();
+  await db.schema.createIndex('group_members_user_id').on('group_members').column('user_id').execute();
+
+  await db.schema
+    .createTable('policies')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('name', bytewiseText, (c) => c.notNull())
+    .addColumn('description', 'text', (c) => c.notNull())
+    .addColumn('document', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('updated_at', 'bigint', (c) => c.notNull())
+    .execute();
+  await uniqueNames('policies');
+
+  await db.schema
+    .createTable('permission_sets')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('name', bytewiseText, (c) => c.notNull())
+    .addColumn('description', 'text', (c) => c.notNull())
+    .addColumn('session_duration_ms', 'bigint', (c) => c.notNull())
+    .addColumn('inline_policy', 'text')
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('updated_at', 'bigint', (c) => c.notNull())
+    .execute();
+  await uniqueNames('permission_sets');
+
+  // A policy that is attached somewhere cannot be deleted: the default NO ACTION refuses it (RESTRICT would do the
+  // same, but SQLite reports it as SQLITE_CONSTRAINT_TRIGGER instead of a foreign-key violation).
+  await db.schema
+    .createTable('permission_set_policies')
+    .addColumn('permission_set_id', 'text', (c) =>
+      c.notNull().references('permission_sets.id').onDelete('cascade'),
+    )
+    .addColumn('policy_id', 'text', (c) => c.notNull().references('policies.id'))
+    .addColumn('position', 'integer', (c) => c.notNull())
+    .addPrimaryKeyConstraint('permission_set_policies_pkey', ['permission_set_id', 'policy_id'])
+    .execute();
+  await db.schema
+    .createIndex('permission_set_policies_policy_id')
+    .on('permission_set_policies')
+    .column('policy_id')
+    .execute();
+
+  // The principal is a user or a group, so it cannot be a foreign key: deleting a user or a group deletes its
+  // assignments in the same transaction, and creating an assignment checks (and locks) the principal.
+  await db.schema
+    .createTable('assignments')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('permission_set_id', 'text', (c) =>
+      c.notNull().references('permission_sets.id').onDelete('cascade'),
+    )
+    .addColumn('principal_type', 'text', (c) => c.notNull())
+    .addColumn('principal_id', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addCheckConstraint('assignments_principal_type', sql`principal_type in ('user', 'group')`)
+    .addUniqueConstraint('assignments_permission_set_principal_unique', [
+      'permission_set_id',
+      'principal_type',
+      'principal_id',
+    ])
+    .execute();
+  await db.schema
+    .createIndex('assignments_principal')
+    .on('assignments')
+    .columns(['principal_type', 'principal_id'])
+    .execute();
 }

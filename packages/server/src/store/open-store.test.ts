@@ -5,7 +5,10 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { inspect } from 'node:util';
 import Database from 'better-sqlite3';
+import { Migrator } from 'kysely';
+import { createMigrationProvider } from './migrations.ts';
 import { openStore } from './open-store.ts';
+import { connectSqlite } from './sqlite-connection.ts';
 import { SesameStoreError } from './store-error.ts';
 import { T0 } from './store-test-fixtures.ts';
 import { POSTGRES_ADMIN_URL, storeTargets } from './store-test-targets.ts';
@@ -68,9 +71,38 @@ describe('openStore (sqlite file)', () => {
     try {
       assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
       const migrations = raw.prepare('select name from kysely_migration').all();
-      assert.deepEqual(migrations, [{ name: '0001-initial-schema' }]);
+      assert.deepEqual(migrations, [{ name: '0001-initial-schema' }, { name: '0002-access-model' }]);
     } finally {
       raw.close();
+    }
+  });
+
+  test('a database made by the first release is brought up to date with its data kept', async () => {
+    const sqlitePath = join(dir, 'upgrade', 'sesame.db');
+    const old = connectSqlite(sqlitePath);
+    const migrator = new Migrator({ db: old.db, provider: createMigrationProvider('sqlite') });
+    assert.equal((await migrator.migrateTo('0001-initial-schema')).error, undefined);
+    await old.db
+      .insertInto('users')
+      .values({ ...toRow(user), is_admin: 0, disabled: 0 })
+      .execute();
+    await old.db.destroy();
+
+    const statements: string[] = [];
+    const store = await openStore({ sqlitePath, onQuery: (event) => statements.push(event.sql) });
+    try {
+      assert.deepEqual(await store.getUserById('u-alice'), { ...user, disabled: false });
+      await store.setUserTags('u-alice', { AppId: 'ABC' });
+      assert.deepEqual((await store.loadAccessSnapshot()).users, [
+        { id: 'u-alice', username: 'alice', disabled: false, tags: { AppId: 'ABC' } },
+      ]);
+      assert.ok(statements.some((sql) => sql.startsWith('create table "permission_sets"')));
+      assert.ok(
+        statements.every((sql) => !sql.includes('ABC')),
+        'values are not in the SQL text',
+      );
+    } finally {
+      await store.close();
     }
   });
 
@@ -164,3 +196,7 @@ describe('openStore (bad PostgreSQL URLs)', () => {
     );
   });
 });
+
+function toRow(u: typeof user) {
+  return { id: u.id, username: u.username, password_hash: u.passwordHash, created_at: u.createdAt };
+}

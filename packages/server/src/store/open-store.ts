@@ -1,16 +1,22 @@
 // openStore: picks the dialect from the config, connects, migrates to the latest schema and hands back the Store.
 import { Migrator } from 'kysely';
+import { createAccessSnapshotStore } from './access-snapshot-store.ts';
 import { createActivationsStore } from './activations-store.ts';
+import { createAssignmentsStore } from './assignments-store.ts';
 import { createAuditStore } from './audit-store.ts';
+import { createGroupsStore } from './groups-store.ts';
 import { createInstancesStore } from './instances-store.ts';
 import { createMigrationProvider } from './migrations.ts';
+import { createPermissionSetsStore } from './permission-sets-store.ts';
+import { createPoliciesStore } from './policies-store.ts';
 import { connectPostgres } from './postgres-connection.ts';
 import { createSessionsStore } from './sessions-store.ts';
 import { connectSqlite } from './sqlite-connection.ts';
-import type { StoreConnection } from './store-connection.ts';
+import type { StoreConnection, StoreQueryListener } from './store-connection.ts';
 import { describeError, isUnavailable, SesameStoreError, withStoreErrors } from './store-error.ts';
 import { createTokensStore } from './tokens-store.ts';
 import type { Store } from './types.ts';
+import { createUserTagsStore } from './user-tags-store.ts';
 import { createUsersStore } from './users-store.ts';
 
 export type StoreConfig = {
@@ -20,13 +26,15 @@ export type StoreConfig = {
   sqlitePath: string;
   /** Told when an idle PostgreSQL connection fails (the pool replaces it); by default such errors are dropped. */
   onPoolError?: ((error: Error) => void) | undefined;
+  /** Told about every statement the store runs (SQL text and duration, never values): slow-query logs, tests. */
+  onQuery?: StoreQueryListener | undefined;
 };
 
 export async function openStore(config: StoreConfig): Promise<Store> {
   const databaseUrl = config.databaseUrl?.trim();
   const connection = databaseUrl
-    ? await connectPostgres(databaseUrl, { onPoolError: config.onPoolError })
-    : connectSqlite(config.sqlitePath);
+    ? await connectPostgres(databaseUrl, { onPoolError: config.onPoolError, onQuery: config.onQuery })
+    : connectSqlite(config.sqlitePath, { onQuery: config.onQuery });
   try {
     await migrate(connection);
   } catch (error) {
@@ -58,6 +66,12 @@ function createStore({ db, dialect }: StoreConnection): Store {
     ...createInstancesStore(db),
     ...createSessionsStore(db),
     ...createAuditStore(db),
+    ...createUserTagsStore(db),
+    ...createGroupsStore(db),
+    ...createPoliciesStore(db),
+    ...createPermissionSetsStore(db),
+    ...createAssignmentsStore(db),
+    ...createAccessSnapshotStore(db),
     close() {
       closing ??= db.destroy();
       return closing;

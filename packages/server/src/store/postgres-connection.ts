@@ -2,7 +2,7 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { StoreDatabase } from './schema.ts';
-import type { StoreConnection } from './store-connection.ts';
+import { queryLog, type StoreConnection, type StoreQueryListener } from './store-connection.ts';
 import { describeError, SesameStoreError } from './store-error.ts';
 
 export const POSTGRES_CONNECT_TIMEOUT_MS = 10_000;
@@ -21,7 +21,10 @@ const getTypeParser = ((oid: number, format?: 'text' | 'binary') =>
     ? parseInt8
     : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser;
 
-export type PostgresOptions = { onPoolError?: ((error: Error) => void) | undefined };
+export type PostgresOptions = {
+  onPoolError?: ((error: Error) => void) | undefined;
+  onQuery?: StoreQueryListener | undefined;
+};
 
 /** Connects to PostgreSQL at `databaseUrl` and proves the connection works before returning. */
 export async function connectPostgres(
@@ -63,7 +66,7 @@ export async function connectPostgres(
   }
   return {
     dialect: 'postgres',
-    db: new Kysely<StoreDatabase>({ dialect: new PostgresDialect({ pool }) }),
+    db: new Kysely<StoreDatabase>({ dialect: new PostgresDialect({ pool }), log: queryLog(options.onQuery) }),
     target,
   };
 }

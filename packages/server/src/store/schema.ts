@@ -78,6 +78,42 @@ export type AuditEventsTable = {
   detail: string;
 };
 
+export type UserTagsTable = { user_id: string; key: string; value: string };
+
+export type GroupsTable = { id: string; name: string; description: string; created_at: number };
+
+export type GroupMembersTable = { group_id: string; user_id: string };
+
+export type PoliciesTable = {
+  id: string;
+  name: string;
+  description: string;
+  document: string;
+  created_at: number;
+  updated_at: number;
+};
+
+export type PermissionSetsTable = {
+  id: string;
+  name: string;
+  description: string;
+  session_duration_ms: number;
+  inline_policy: string | null;
+  created_at: number;
+  updated_at: number;
+};
+
+/** `position` keeps the managed policies in the order they were given. */
+export type PermissionSetPoliciesTable = { permission_set_id: string; policy_id: string; position: number };
+
+export type AssignmentsTable = {
+  id: string;
+  permission_set_id: string;
+  principal_type: string;
+  principal_id: string;
+  created_at: number;
+};
+
 export type StoreDatabase = {
   users: UsersTable;
   api_tokens: ApiTokensTable;
@@ -87,4 +123,11 @@ export type StoreDatabase = {
   instance_tags: InstanceTagsTable;
   sessions: SessionsTable;
   audit_events: AuditEventsTable;
+  user_tags: UserTagsTable;
+  groups: GroupsTable;
+  group_members: GroupMembersTable;
+  policies: PoliciesTable;
+  permission_sets: PermissionSetsTable;
+  permission_set_policies: PermissionSetPoliciesTable;
+  assignments: AssignmentsTable;
 };

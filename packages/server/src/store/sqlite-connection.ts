@@ -4,14 +4,16 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import type { StoreDatabase } from './schema.ts';
-import type { StoreConnection } from './store-connection.ts';
+import { queryLog, type StoreConnection, type StoreQueryListener } from './store-connection.ts';
 import { describeError, SesameStoreError } from './store-error.ts';
 
 /** How long a statement waits for another process's write lock before failing with SQLITE_BUSY. */
 export const SQLITE_BUSY_TIMEOUT_MS = 5_000;
 
+export type SqliteOptions = { onQuery?: StoreQueryListener | undefined };
+
 /** Opens (creating if needed) the SQLite database at `path`; `:memory:` gives a throwaway in-memory database. */
-export function connectSqlite(path: string): StoreConnection {
+export function connectSqlite(path: string, options: SqliteOptions = {}): StoreConnection {
   const inMemory = path === ':memory:';
   let database: Database.Database | undefined;
   try {
@@ -33,7 +35,10 @@ export function connectSqlite(path: string): StoreConnection {
   }
   return {
     dialect: 'sqlite',
-    db: new Kysely<StoreDatabase>({ dialect: new SqliteDialect({ database }) }),
+    db: new Kysely<StoreDatabase>({
+      dialect: new SqliteDialect({ database }),
+      log: queryLog(options.onQuery),
+    }),
     target: path,
   };
 }

@@ -52,6 +52,10 @@ export function isUniqueViolation(error: unknown): boolean {
   return UNIQUE_VIOLATIONS.has(codeOf(error));
 }
 
+export function isForeignKeyViolation(error: unknown): boolean {
+  return FOREIGN_KEY_VIOLATIONS.has(codeOf(error));
+}
+
 export function isUnavailable(error: unknown): boolean {
   const code = codeOf(error);
   if (UNAVAILABLE_NODE_CODES.has(code)) return true;

@@ -1,5 +1,16 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: IAM policy variables are spelled ${…} in policy text.
 // Test support (not a test itself): complete domain objects with overridable fields.
-import type { Activation, AuditEvent, Instance, SessionRecord } from './types.ts';
+import type {
+  Activation,
+  Assignment,
+  AuditEvent,
+  Group,
+  Instance,
+  ManagedPolicy,
+  NewUser,
+  PermissionSet,
+  SessionRecord,
+} from './types.ts';
 
 export const T0 = 1_750_000_000_000; // an epoch-ms instant beyond 2^32, as real times are
 
@@ -67,6 +78,105 @@ export function auditEvent(overrides: Partial<Omit<AuditEvent, 'seq'>> = {}): Om
     outcome: 'allowed',
     sourceAddress: '192.0.2.7',
     detail: { sessionId: 'alice-0123456789abcdef0', nested: { n: 1, list: [true, null] } },
+    ...overrides,
+  };
+}
+
+export function newUser(overrides: Partial<NewUser> = {}): NewUser {
+  return {
+    id: 'u-alice',
+    username: 'alice',
+    passwordHash: null,
+    isAdmin: false,
+    createdAt: T0,
+    ...overrides,
+  };
+}
+
+export function group(overrides: Partial<Group> = {}): Group {
+  return {
+    id: 'g-production',
+    name: 'ProductionAccess',
+    description: 'This user group can manage all production servers.',
+    createdAt: T0,
+    ...overrides,
+  };
+}
+
+export function managedPolicy(overrides: Partial<ManagedPolicy> = {}): ManagedPolicy {
+  return {
+    id: 'p-describe',
+    name: 'DescribeSessionsAndInstances',
+    description: 'see sessions and instances',
+    document: JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Action: ['ssm:DescribeSessions', 'ssm:DescribeInstanceProperties', 'ec2:DescribeInstances'],
+          Resource: '*',
+        },
+      ],
+    }),
+    createdAt: T0,
+    updatedAt: T0,
+    ...overrides,
+  };
+}
+
+/** The AWS guide's inline policy: start sessions on instances whose `project` tag is `project`. */
+export function projectPolicy(project: string): string {
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'VisualEditor0',
+        Effect: 'Allow',
+        Action: [
+          'ssm:DescribeSessions',
+          'ssm:DescribeInstanceProperties',
+          'ec2:DescribeInstances',
+          'ssm:GetConnectionStatus',
+        ],
+        Resource: '*',
+      },
+      {
+        Effect: 'Allow',
+        Action: ['ssm:StartSession'],
+        Resource: ['arn:aws:ec2:*:*:instance/*'],
+        Condition: { StringLike: { 'ssm:resourceTag/project': [project] } },
+      },
+      {
+        Effect: 'Allow',
+        Action: ['ssm:TerminateSession'],
+        Resource: ['arn:aws:ssm:*:*:session/${aws:username}-*'],
+      },
+    ],
+  });
+}
+
+export function permissionSet(overrides: Partial<PermissionSet> = {}): PermissionSet {
+  return {
+    id: 'ps-production',
+    name: 'ProductionPermissionSet',
+    description:
+      'Permission set to access Session Manager limited to all instances with project tag = Production.',
+    sessionDurationMs: 3_600_000,
+    inlinePolicy: projectPolicy('Production'),
+    policyIds: [],
+    createdAt: T0,
+    updatedAt: T0,
+    ...overrides,
+  };
+}
+
+export function assignment(overrides: Partial<Assignment> = {}): Assignment {
+  return {
+    id: 'as-1',
+    permissionSetId: 'ps-production',
+    principalType: 'group',
+    principalId: 'g-production',
+    createdAt: T0,
     ...overrides,
   };
 }

@@ -7,19 +7,22 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { openStore } from './open-store.ts';
+import { openStore, type StoreConfig } from './open-store.ts';
 import { describeError } from './store-error.ts';
 import type { Store, StoreDialect } from './types.ts';
 
 export const POSTGRES_ADMIN_URL =
   process.env.SESAME_TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 
+/** Settings a test may add to the store it opens. */
+export type StoreTestOptions = Pick<StoreConfig, 'onQuery'>;
+
 export type StoreTarget = {
   dialect: StoreDialect;
   /** false, or why this dialect's tests are skipped. */
   skip: string | false;
   /** A store on an empty database (previous contents removed). */
-  fresh(): Promise<Store>;
+  fresh(options?: StoreTestOptions): Promise<Store>;
   /** Another store on the same database as the last fresh() (e.g. a second replica, or a restart). */
   reopen(): Promise<Store>;
   /** Removes the temp directory / drops the test database. */
@@ -37,10 +40,10 @@ async function sqliteTarget(): Promise<StoreTarget> {
   return {
     dialect: 'sqlite',
     skip: false,
-    async fresh() {
+    async fresh(options = {}) {
       count += 1;
       path = join(dir, `data-${count}`, 'sesame.db');
-      return openStore({ sqlitePath: path });
+      return openStore({ ...options, sqlitePath: path });
     },
     reopen: () => openStore({ sqlitePath: path }),
     dispose: () => rm(dir, { recursive: true, force: true }),
@@ -64,7 +67,7 @@ async function postgresTarget(): Promise<StoreTarget> {
   return {
     dialect: 'postgres',
     skip: false,
-    async fresh() {
+    async fresh(options = {}) {
       await withClient(databaseUrl, async (client) => {
         const { rows } = await client.query<{ tablename: string }>(
           "select tablename from pg_tables where schemaname = 'public' and tablename not like 'kysely%'",
@@ -73,7 +76,7 @@ async function postgresTarget(): Promise<StoreTarget> {
         const tables = rows.map((row) => `"${row.tablename}"`).join(', ');
         await client.query(`truncate ${tables} restart identity cascade`);
       });
-      return openStore({ databaseUrl, sqlitePath: ':memory:' });
+      return openStore({ ...options, databaseUrl, sqlitePath: ':memory:' });
     },
     reopen: () => openStore({ databaseUrl, sqlitePath: ':memory:' }),
     dispose: async () => {

@@ -101,6 +101,69 @@ export type NewUser = {
 
 export type NewSetupToken = { tokenHash: string; userId: string; expiresAt: number };
 
+export type Group = { id: string; name: string; description: string; createdAt: number };
+
+/** A named, reusable IAM policy; `document` is the policy JSON as the administrator wrote it. */
+export type ManagedPolicy = {
+  id: string;
+  name: string;
+  description: string;
+  document: string;
+  createdAt: number;
+  updatedAt: number;
+};
+
+/** What a person gets through an assignment: one inline policy and any number of managed policies (in order). */
+export type PermissionSet = {
+  id: string;
+  name: string;
+  description: string;
+  sessionDurationMs: number;
+  inlinePolicy: string | null;
+  policyIds: string[];
+  createdAt: number;
+  updatedAt: number;
+};
+
+export type PrincipalType = 'user' | 'group';
+
+export type Assignment = {
+  id: string;
+  permissionSetId: string;
+  principalType: PrincipalType;
+  principalId: string;
+  createdAt: number;
+};
+
+export type AssignmentFilter = {
+  permissionSetId?: string;
+  principalType?: PrincipalType;
+  principalId?: string;
+};
+
+export type GroupPatch = { description?: string };
+
+export type ManagedPolicyPatch = { description?: string; document?: string; updatedAt: number };
+
+export type PermissionSetPatch = {
+  description?: string;
+  sessionDurationMs?: number;
+  inlinePolicy?: string | null;
+  /** Replaces the attached managed policies (all or nothing). */
+  policyIds?: string[];
+  updatedAt: number;
+};
+
+/** Everything policy evaluation needs, read at one point in time. */
+export type AccessSnapshot = {
+  users: { id: string; username: string; disabled: boolean; tags: Tags }[];
+  groups: Group[];
+  memberships: { groupId: string; userId: string }[];
+  policies: ManagedPolicy[];
+  permissionSets: PermissionSet[];
+  assignments: Assignment[];
+};
+
 export type StoreDialect = 'sqlite' | 'postgres';
 
 export interface Store {
@@ -112,6 +175,42 @@ export interface Store {
   listUsers(): Promise<User[]>;
   setPasswordHash(userId: string, hash: string): Promise<void>;
   setUserDisabled(userId: string, disabled: boolean): Promise<void>;
+  /** Removes the user with its tokens, setup tokens, memberships, tags and assignments; sessions and audit stay. */
+  deleteUser(id: string): Promise<boolean>;
+  // principal tags on users
+  setUserTags(userId: string, tags: Tags): Promise<void>;
+  getUserTags(userId: string): Promise<Tags>;
+  // groups
+  createGroup(g: Group): Promise<void>;
+  getGroup(id: string): Promise<Group | undefined>;
+  getGroupByName(name: string): Promise<Group | undefined>;
+  listGroups(): Promise<Group[]>;
+  updateGroup(id: string, patch: GroupPatch): Promise<void>;
+  deleteGroup(id: string): Promise<boolean>;
+  addGroupMember(groupId: string, userId: string): Promise<boolean>;
+  removeGroupMember(groupId: string, userId: string): Promise<boolean>;
+  listGroupMembers(groupId: string): Promise<User[]>;
+  listUserGroups(userId: string): Promise<Group[]>;
+  // managed policies
+  createPolicy(p: ManagedPolicy): Promise<void>;
+  getPolicy(id: string): Promise<ManagedPolicy | undefined>;
+  getPolicyByName(name: string): Promise<ManagedPolicy | undefined>;
+  listPolicies(): Promise<ManagedPolicy[]>;
+  updatePolicy(id: string, patch: ManagedPolicyPatch): Promise<void>;
+  deletePolicy(id: string): Promise<boolean>;
+  // permission sets
+  createPermissionSet(p: PermissionSet): Promise<void>;
+  getPermissionSet(id: string): Promise<PermissionSet | undefined>;
+  getPermissionSetByName(name: string): Promise<PermissionSet | undefined>;
+  listPermissionSets(): Promise<PermissionSet[]>;
+  updatePermissionSet(id: string, patch: PermissionSetPatch): Promise<void>;
+  deletePermissionSet(id: string): Promise<boolean>;
+  // assignments of permission sets to users and groups
+  createAssignment(a: Assignment): Promise<void>;
+  deleteAssignment(id: string): Promise<boolean>;
+  listAssignments(filter?: AssignmentFilter): Promise<Assignment[]>;
+  /** The whole access model in a few queries, read in one transaction. */
+  loadAccessSnapshot(): Promise<AccessSnapshot>;
   // bearer tokens (only hashes are stored)
   createApiToken(t: ApiToken): Promise<void>;
   getApiToken(tokenHash: string): Promise<ApiToken | undefined>;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, beforeEach, describe, test } from 'node:test';
 import { SesameStoreError } from './store-error.ts';
-import { T0 } from './store-test-fixtures.ts';
+import { assignment, auditEvent, group, permissionSet, session, T0 } from './store-test-fixtures.ts';
 import { storeTargets } from './store-test-targets.ts';
 import type { Store } from './types.ts';
 
@@ -139,6 +139,55 @@ for (const target of targets) {
       await store.deleteSetupTokensForUser('u-alice');
       assert.equal(await store.consumeSetupToken('s1', T0), undefined);
       assert.equal(await store.consumeSetupToken('s2', T0), 'u-bob');
+    });
+
+    test('deleteUser removes the user with tokens, memberships, tags and assignments; history stays', async () => {
+      await store.createUser(alice);
+      await store.createUser(bob);
+      await store.createApiToken({ tokenHash: 'h1', userId: 'u-alice', createdAt: T0, expiresAt: T0 + 1000 });
+      await store.createApiToken({ tokenHash: 'h2', userId: 'u-bob', createdAt: T0, expiresAt: T0 + 1000 });
+      await store.createSetupToken({ tokenHash: 's1', userId: 'u-alice', expiresAt: T0 + 1000 });
+      await store.createGroup(group());
+      await store.addGroupMember('g-production', 'u-alice');
+      await store.addGroupMember('g-production', 'u-bob');
+      await store.setUserTags('u-alice', { AppId: 'ABC' });
+      await store.setUserTags('u-bob', { AppId: 'DEF' });
+      await store.createPermissionSet(permissionSet());
+      await store.createAssignment(
+        assignment({ id: 'as-alice', principalType: 'user', principalId: 'u-alice' }),
+      );
+      await store.createAssignment(assignment({ id: 'as-bob', principalType: 'user', principalId: 'u-bob' }));
+      await store.createAssignment(assignment({ id: 'as-group' }));
+      await store.createSession(session());
+      await store.appendAudit(auditEvent());
+
+      assert.equal(await store.deleteUser('u-alice'), true);
+      assert.equal(await store.deleteUser('u-alice'), false);
+      assert.equal(await store.getUserById('u-alice'), undefined);
+      assert.equal(await store.getApiToken('h1'), undefined);
+      assert.equal(await store.consumeSetupToken('s1', T0), undefined);
+      assert.deepEqual(
+        (await store.listGroupMembers('g-production')).map((u) => u.id),
+        ['u-bob'],
+      );
+      assert.deepEqual(await store.getUserTags('u-alice'), {});
+      assert.deepEqual(
+        (await store.listAssignments()).map((a) => a.id),
+        ['as-bob', 'as-group'],
+      );
+      assert.equal((await store.getSession(session().id))?.owner, 'alice', 'sessions are history');
+      assert.equal((await store.listAudit({})).length, 1, 'so is the audit trail');
+      assert.deepEqual(await store.getApiToken('h2'), {
+        tokenHash: 'h2',
+        userId: 'u-bob',
+        createdAt: T0,
+        expiresAt: T0 + 1000,
+      });
+      assert.deepEqual(await store.getUserTags('u-bob'), { AppId: 'DEF' });
+      // The name is free again, and a new user with the old id inherits nothing.
+      await store.createUser(alice);
+      assert.deepEqual(await store.listUserGroups('u-alice'), []);
+      assert.deepEqual(await store.listAssignments({ principalType: 'user', principalId: 'u-alice' }), []);
     });
   });
 }

@@ -7,7 +7,13 @@ import type { Store, User } from './types.ts';
 
 export type UsersStore = Pick<
   Store,
-  'createUser' | 'getUserById' | 'getUserByUsername' | 'listUsers' | 'setPasswordHash' | 'setUserDisabled'
+  | 'createUser'
+  | 'getUserById'
+  | 'getUserByUsername'
+  | 'listUsers'
+  | 'setPasswordHash'
+  | 'setUserDisabled'
+  | 'deleteUser'
 >;
 
 export function createUsersStore(db: Kysely<StoreDatabase>): UsersStore {
@@ -64,10 +70,26 @@ export function createUsersStore(db: Kysely<StoreDatabase>): UsersStore {
         .where('id', '=', userId)
         .execute();
     },
+
+    // Tokens, setup tokens, memberships and tags go with the user (foreign keys, ON DELETE CASCADE); assignments
+    // name their principal without a foreign key, so they go here, in the same transaction. The user's row goes
+    // first: on PostgreSQL that waits for (or holds off) a createAssignment that has locked the row.
+    // Sessions and the audit trail keep naming the user: they are history.
+    async deleteUser(id) {
+      return db.transaction().execute(async (trx) => {
+        const result = await trx.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+        await trx
+          .deleteFrom('assignments')
+          .where('principal_type', '=', 'user')
+          .where('principal_id', '=', id)
+          .execute();
+        return result.numDeletedRows > 0n;
+      });
+    },
   };
 }
 
-function toUser(row: Selectable<UsersTable>): User {
+export function toUser(row: Selectable<UsersTable>): User {
   return {
     id: row.id,
     username: row.username,
