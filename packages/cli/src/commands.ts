@@ -1,31 +1,14 @@
 import { agentCommands } from '@sesame/agent';
 import { pinServerCertificate } from '@sesame/agent/tls';
 import { type Command, Option } from 'commander';
+import { accessCommands, policyCommands } from './access-commands.ts';
 import { ApiClient } from './api.ts';
-import { clearCredentials, loadCredentials, saveCredentials } from './credentials.ts';
+import { client, type Out, outputOption, parseTagArgs } from './command-kit.ts';
+import { clearCredentials, saveCredentials } from './credentials.ts';
 import { CliError, ExitCodes } from './errors.ts';
 import { isoTime, printList, printObject } from './output.ts';
 import { readSecret } from './prompt.ts';
 import { startSession } from './shell-client.ts';
-
-type Out = { output: string };
-const outputOption = () =>
-  new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table');
-
-async function client(): Promise<ApiClient> {
-  const c = await loadCredentials();
-  return new ApiClient(c.url, c.token, c.tls);
-}
-
-function parseTagArgs(pairs: string[]): Record<string, string> {
-  const tags: Record<string, string> = {};
-  for (const pair of pairs) {
-    const at = pair.indexOf('=');
-    if (at < 1) throw new CliError(`tag "${pair}" must look like key=value`, ExitCodes.INVALID);
-    tags[pair.slice(0, at)] = pair.slice(at + 1);
-  }
-  return tags;
-}
 
 async function signIn(
   url: string,
@@ -187,7 +170,12 @@ export function registerCommands(program: Command): void {
       );
     });
 
-  adminCommands(program.command('admin').description('administration: users, activations, instances'));
+  const admin = program
+    .command('admin')
+    .description('administration: users, groups, policies, permission sets, activations, instances');
+  adminCommands(admin);
+  accessCommands(admin);
+  policyCommands(program.command('policy').description('check policies: validate files, simulate decisions'));
   agentCommands(program.command('agent').description('run the Sesame agent (same as sesame-agent)'));
 }
 

@@ -1,31 +1,85 @@
-/**
- * The single authorization entry point. Every service method calls it first. Until the policy engine lands
- * (issue 3) the decision is a fixed rule set: administrators may do anything; other users may describe and
- * terminate their own sessions (`session/<username>-*`); everything else is denied by default.
- */
+import {
+  type ContextInput,
+  evaluate,
+  evaluatorFor,
+  principalContext,
+  type RequestContext,
+  type StatementRef,
+} from '@sesame/policy';
+import type { AccessModel } from './access/access-model.ts';
+
+/** Who is asking. `system` is the server itself (first start, the local agent); it never comes from the API. */
 export type Principal = {
   userId: string;
   username: string;
-  isAdmin: boolean;
   sourceAddress: string | null;
+  system?: true;
 };
 
-export type AuthzContext = Record<string, string | string[] | undefined>;
-export type Decision = { allowed: boolean; reason: string };
+/** The target's side of a request: its tags (resourceContext) and the session document. */
+export type AuthzContext = ContextInput | RequestContext;
+export type Decision = { allowed: boolean; reason: string; decidedBy?: StatementRef | undefined };
 export type Authorize = (
   principal: Principal,
   action: string,
   resource: string,
   context?: AuthzContext,
 ) => Decision;
+/** For listings: one principal and action, many targets; same decisions as authorize(). */
+export type AuthorizeTargets = (
+  principal: Principal,
+  action: string,
+) => (resource: string, context?: AuthzContext) => Decision;
 
-const OWN_SESSION_ACTIONS = new Set(['ssm:TerminateSession', 'ssm:ResumeSession', 'ssm:DescribeSessions']);
+const SYSTEM: Decision = { allowed: true, reason: 'the server itself' };
+const unknownUser = (username: string): Decision => ({
+  allowed: false,
+  reason: `${username} has no access (unknown or disabled user)`,
+});
 
-export function createAuthorizer(): Authorize {
-  return (principal, action, resource) => {
-    if (principal.isAdmin) return { allowed: true, reason: 'administrator' };
-    const ownSession = resource.endsWith(`:session/${principal.username}-${resource.slice(-17)}`);
-    if (OWN_SESSION_ACTIONS.has(action) && ownSession) return { allowed: true, reason: 'own session' };
-    return { allowed: false, reason: `no rule allows ${action} on ${resource} (denied by default)` };
+/**
+ * The single authorization entry point: the user's policies (from the permission sets assigned to them and
+ * their groups) decide, as AWS evaluates identity policies: explicit Deny, then Allow, else deny by default.
+ */
+export function createAuthorizer({
+  model,
+  now = () => new Date(),
+}: {
+  model: Pick<AccessModel, 'forUser'>;
+  now?: () => Date;
+}) {
+  const principalFacts = (principal: Principal) => {
+    const access = model.forUser(principal.userId);
+    if (!access) return undefined;
+    const context = principalContext({
+      username: access.username,
+      userId: access.userId,
+      tags: access.tags,
+      ...(principal.sourceAddress ? { sourceIp: principal.sourceAddress } : {}),
+      now: now(),
+    });
+    return { access, context };
   };
+
+  const authorize: Authorize = (principal, action, resource, context) => {
+    if (principal.system) return SYSTEM;
+    const facts = principalFacts(principal);
+    if (!facts) return unknownUser(principal.username);
+    const request = { action, resource, context: context ? facts.context.extend(context) : facts.context };
+    const decision = evaluate(facts.access.policies, request);
+    return { allowed: decision.allowed, reason: decision.reason, decidedBy: decision.decidedBy };
+  };
+
+  const targets: AuthorizeTargets = (principal, action) => {
+    if (principal.system) return () => SYSTEM;
+    const facts = principalFacts(principal);
+    if (!facts) return () => unknownUser(principal.username);
+    const decide = evaluatorFor(facts.access.policies, action, facts.context);
+    return (resource, context) => {
+      const decision = decide(resource, context);
+      return { allowed: decision.allowed, reason: decision.reason, decidedBy: decision.decidedBy };
+    };
+  };
+
+  return { authorize, targets };
 }

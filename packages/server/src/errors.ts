@@ -13,10 +13,13 @@ export type ErrorCode = keyof typeof ErrorCodes;
 
 export class SesameError extends Error {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  /** Structured detail a client can act on (e.g. every problem of a rejected policy, with its JSON path). */
+  readonly details: unknown;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; details?: unknown }) {
     super(message, options);
     this.name = 'SesameError';
     this.code = code;
+    this.details = options?.details;
   }
 }
 

@@ -2,6 +2,11 @@ import { X509Certificate } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { createAccessModel } from './access/access-model.ts';
+import { ensureAdministrators } from './access/administrators.ts';
+import { createDirectoryService } from './access/directory-service.ts';
+import { createPermissionService } from './access/permission-service.ts';
+import { createSimulator } from './access/simulator.ts';
 import { createAgentHub } from './agents/agent-hub.ts';
 import { createAudit } from './audit.ts';
 import { createAuthorizer, type Principal } from './authorize.ts';
@@ -19,8 +24,8 @@ import { openStore } from './store/index.ts';
 export const SYSTEM_PRINCIPAL: Principal = {
   userId: 'system',
   username: 'system',
-  isAdmin: true,
   sourceAddress: null,
+  system: true,
 };
 
 export type SesameServer = Awaited<ReturnType<typeof createServer>>;
@@ -38,7 +43,10 @@ export async function createServer(config: ServerConfig, log: Logger) {
   await store.failDanglingSessions(now(), 'the server restarted');
 
   const audit = createAudit({ store, log });
-  const authorize = createAuthorizer();
+  const model = createAccessModel({ store, log });
+  const makeAdministrator = await ensureAdministrators({ store });
+  await model.reload();
+  const { authorize, targets } = createAuthorizer({ model });
   const guard = createGuard({ authorize, audit });
   const hub = createAgentHub({ store, audit, log, settings: config.agents });
   const identity = createIdentityService({
@@ -49,11 +57,15 @@ export async function createServer(config: ServerConfig, log: Logger) {
     arn: config.arn,
     tokenTtlMs: config.auth.tokenTtlMs,
     setupTokenTtlMs: config.auth.setupTokenTtlMs,
+    makeAdministrator: async (userId) => {
+      await makeAdministrator(userId);
+      await model.reload();
+    },
   });
   const activations = createActivationService({ store, guard, audit, arn: config.arn });
   const inventory = createInventoryService({
     store,
-    authorize,
+    targets,
     guard,
     audit,
     arn: config.arn,
@@ -72,10 +84,22 @@ export async function createServer(config: ServerConfig, log: Logger) {
     dataDir: config.dataDir,
     settings: config.sessions,
   });
+  const directory = createDirectoryService({ store, guard, audit, model, arn: config.arn });
+  const permissions = createPermissionService({ store, guard, audit, model, arn: config.arn });
+  const simulate = createSimulator({ store, model, inventory, guard, arn: config.arn });
   const https = config.tls
     ? { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) }
     : undefined;
-  const app: FastifyInstance = await buildApp({ log, identity, activations, inventory, broker, hub, https });
+  const app: FastifyInstance = await buildApp({
+    log,
+    identity,
+    activations,
+    inventory,
+    broker,
+    hub,
+    access: { directory, permissions, simulate, model },
+    https,
+  });
   /** What agents and CLIs pin for a self-signed certificate (`--fingerprint`). */
   const tlsFingerprint = https ? new X509Certificate(https.cert).fingerprint256 : undefined;
   let url = '';
@@ -88,6 +112,9 @@ export async function createServer(config: ServerConfig, log: Logger) {
     inventory,
     broker,
     hub,
+    directory,
+    permissions,
+    model,
     app,
     tlsFingerprint,
     get url(): string {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from './config.ts';
 import { createLogger } from './log.ts';
-import { createServer, type SesameServer } from './main.ts';
+import { createServer, type SesameServer, SYSTEM_PRINCIPAL } from './main.ts';
 
 export const ADMIN_PASSWORD = 'correct horse battery staple';
 
@@ -78,6 +78,31 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     return String(response.body.token);
   };
   if (options.signIn !== false) adminToken = await completeSetup(setupToken);
+  /** Ordinary users may see and end their own sessions, as the seed policies allow (session/${aws:username}-*). */
+  let selfServiceReady = false;
+  const selfService = async (username: string) => {
+    if (!selfServiceReady) {
+      await server.permissions.createPermissionSet(SYSTEM_PRINCIPAL, {
+        name: 'SelfService',
+        inlinePolicy: {
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Effect: 'Allow',
+              Action: ['ssm:DescribeSessions', 'ssm:TerminateSession'],
+              Resource: 'arn:aws:ssm:*:*:session/${aws:username}-*',
+            },
+          ],
+        },
+      });
+      selfServiceReady = true;
+    }
+    await server.permissions.assign(SYSTEM_PRINCIPAL, {
+      permissionSet: 'SelfService',
+      principalType: 'user',
+      principalName: username,
+    });
+  };
 
   return {
     server,
@@ -90,6 +115,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       const created = await api('POST', '/api/v1/users', { token: adminToken, json: { username, isAdmin } });
       if (created.status !== 200) throw new Error(`cannot create ${username}: ${created.text}`);
       const user = created.body.user as { id: string };
+      if (!isAdmin) await selfService(username);
       return { id: user.id, token: await completeSetup(String(created.body.setupToken)) };
     },
     async close() {

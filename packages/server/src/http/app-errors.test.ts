@@ -67,9 +67,9 @@ describe('HTTP API: sign-in required', () => {
     assert.deepEqual(
       {
         username: (me.body.user as { username: string }).username,
-        isAdmin: (me.body.user as { isAdmin: boolean }).isAdmin,
+        groups: (me.body.user as { groups: string[] }).groups,
       },
-      { username: 'admin', isAdmin: true },
+      { username: 'admin', groups: ['Administrators'] },
     );
   });
 });

@@ -10,7 +10,6 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import type { AgentHub } from '../agents/agent-hub.ts';
-import type { Principal } from '../authorize.ts';
 import { httpStatus, SesameError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { ActivationService } from '../services/activations.ts';
@@ -18,6 +17,8 @@ import type { IdentityService } from '../services/identity.ts';
 import type { InventoryService } from '../services/inventory.ts';
 import type { SessionBroker } from '../sessions/session-broker.ts';
 import { SesameStoreError } from '../store/index.ts';
+import { type AccessServices, registerAccessRoutes } from './access-routes.ts';
+import { bearer, body, me, param } from './request.ts';
 import { registerWebRoutes } from './web.ts';
 
 export type AppDeps = {
@@ -27,35 +28,11 @@ export type AppDeps = {
   inventory: InventoryService;
   broker: SessionBroker;
   hub: AgentHub;
+  access: AccessServices;
   https?: { cert: Buffer; key: Buffer } | undefined;
   /** Largest WebSocket message accepted; larger ones close the connection (frames are bounded below this). */
   maxMessageBytes?: number;
 };
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    principal?: Principal;
-  }
-}
-
-function bearer(request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization;
-  if (typeof header !== 'string') return undefined;
-  const match = /^Bearer ([A-Za-z0-9_\-.~]{1,200})$/.exec(header.trim());
-  return match?.[1];
-}
-
-function body(request: FastifyRequest): Record<string, unknown> {
-  const value = request.body;
-  if (value === undefined || value === null) return {};
-  if (typeof value !== 'object' || Array.isArray(value))
-    throw new SesameError('INVALID', 'the request body must be a JSON object');
-  return value as Record<string, unknown>;
-}
-
-function param(request: FastifyRequest, name: string): string {
-  return String((request.params as Record<string, string>)[name] ?? '');
-}
 
 /** Builds the HTTP API, the WebSocket endpoints and the web console. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -71,11 +48,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setErrorHandler((error: unknown, request, reply) => {
     const e = error as { code?: unknown; message?: string; statusCode?: number; validation?: unknown };
     // Always JSON, even when the failing route had already set another type (a recording download).
-    const send = (status: number, code: string, message: string) =>
-      reply.status(status).type('application/json; charset=utf-8').send({ error: { code, message } });
+    const send = (status: number, code: string, message: string, details?: unknown) =>
+      reply
+        .status(status)
+        .type('application/json; charset=utf-8')
+        .send({ error: { code, message, ...(details === undefined ? {} : { details }) } });
     if (error instanceof SesameError) {
       if (error.code === 'INTERNAL') request.log.error({ err: error.cause ?? error }, 'internal error');
-      return send(httpStatus(error.code), error.code, error.message);
+      return send(httpStatus(error.code), error.code, error.message, error.details);
     }
     if (error instanceof SesameStoreError) {
       // A conflict is the caller's to fix (a taken user name); anything else is the database's, for the log.
@@ -104,10 +84,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const authenticate = async (request: FastifyRequest) => {
     request.principal = await identity.authenticate(bearer(request), request.ip);
   };
-  const me = (request: FastifyRequest): Principal => {
-    if (!request.principal) throw new SesameError('UNAUTHENTICATED', 'sign in first: run `sesame login`');
-    return request.principal;
-  };
   const authed = { preValidation: authenticate };
   // The agent endpoint answers a plain HTTP request with a JSON error instead of an empty 404.
   const notAWebSocket = async () => {
@@ -126,7 +102,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await identity.logout(bearer(request) as string);
     return reply.status(204).send();
   });
-  app.get('/api/v1/me', authed, async (request) => ({ user: me(request) }));
+  app.get('/api/v1/me', authed, async (request) => {
+    const principal = me(request);
+    const access = deps.access.model.forUser(principal.userId);
+    return {
+      user: {
+        ...principal,
+        groups: access?.groups ?? [],
+        tags: access?.tags ?? {},
+        permissionSets: access?.permissionSets.map((p) => p.name) ?? [],
+      },
+    };
+  });
 
   // Users (administration)
   app.get('/api/v1/users', authed, async (request) => ({ users: await identity.listUsers(me(request)) }));
@@ -218,6 +205,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   });
 
+  registerAccessRoutes(app, deps.access, authed);
   registerWebRoutes(app);
   return app;
 }

@@ -30,6 +30,8 @@ type Deps = {
   arn: ArnSettings;
   tokenTtlMs: number;
   setupTokenTtlMs: number;
+  /** Puts a user in the Administrators group (whose permission set allows everything). */
+  makeAdministrator: (userId: string) => Promise<void>;
   now?: () => number;
 };
 
@@ -66,6 +68,7 @@ export function createIdentityService({
   arn,
   tokenTtlMs,
   setupTokenTtlMs,
+  makeAdministrator,
   now = Date.now,
 }: Deps) {
   const userArn = (username: string) => serverArn(arn, 'user', username);
@@ -101,6 +104,7 @@ export function createIdentityService({
           isAdmin: true,
           createdAt: now(),
         }));
+      await makeAdministrator(user.id);
       const { token } = await issueSetupToken(user);
       log.info(
         { user: user.username },
@@ -127,6 +131,7 @@ export function createIdentityService({
         isAdmin: input.isAdmin === true,
         createdAt: now(),
       });
+      if (user.isAdmin) await makeAdministrator(user.id);
       const setup = await issueSetupToken(user);
       await audit({
         actor: principal,
@@ -214,7 +219,7 @@ export function createIdentityService({
       }
       const user = await store.getUserById(record.userId);
       if (!user || user.disabled) throw new SesameError('UNAUTHENTICATED', 'this account is disabled');
-      return { userId: user.id, username: user.username, isAdmin: user.isAdmin, sourceAddress };
+      return { userId: user.id, username: user.username, sourceAddress };
     },
 
     async resetSetup(principal: Principal, username: string) {

@@ -1,6 +1,7 @@
-import { type ArnSettings, instanceArn } from '../arn.ts';
+import { resourceContext } from '@sesame/policy';
+import { type ArnSettings, instanceArn, SHELL_DOCUMENT } from '../arn.ts';
 import type { Audit } from '../audit.ts';
-import type { Authorize, Principal } from '../authorize.ts';
+import type { AuthorizeTargets, Principal } from '../authorize.ts';
 import { SesameError } from '../errors.ts';
 import type { Guard } from '../guard.ts';
 import type { Instance, Store, Tags } from '../store/index.ts';
@@ -11,7 +12,7 @@ type Deps = {
     Store,
     'getInstance' | 'findInstancesByName' | 'listInstances' | 'setInstanceTags' | 'deleteInstance'
   >;
-  authorize: Authorize;
+  targets: AuthorizeTargets;
   guard: Guard;
   audit: Audit;
   arn: ArnSettings;
@@ -24,7 +25,7 @@ export type PublicInstance = Omit<Instance, 'publicKey'> & { arn: string };
 
 const INSTANCE_ID = /^m?i-[0-9a-f]{17}$/;
 
-export function createInventoryService({ store, authorize, guard, audit, arn, isOnline, disconnect }: Deps) {
+export function createInventoryService({ store, targets, guard, audit, arn, isOnline, disconnect }: Deps) {
   const toPublic = (instance: Instance): PublicInstance => {
     const { publicKey: _key, ...rest } = instance;
     // The hub knows who is connected right now; the stored status can lag by a heartbeat.
@@ -34,19 +35,16 @@ export function createInventoryService({ store, authorize, guard, audit, arn, is
       arn: instanceArn(arn, instance),
     };
   };
-  const resourceTags = (tags: Tags) =>
-    Object.fromEntries(Object.entries(tags).map(([key, value]) => [`ssm:resourceTag/${key}`, value]));
+  /** The target's side of a policy decision: its tags as aws:ResourceTag/… (alias ssm:resourceTag/…). */
+  const resourceTags = (tags: Tags) => resourceContext(tags, { sessionDocumentName: SHELL_DOCUMENT });
 
   return {
     /** The instances this principal could start a session on. */
     async list(principal: Principal): Promise<PublicInstance[]> {
       guard(principal, 'ssm:DescribeInstanceProperties', '*');
       const all = await store.listInstances();
-      return all
-        .filter(
-          (i) => authorize(principal, 'ssm:StartSession', instanceArn(arn, i), resourceTags(i.tags)).allowed,
-        )
-        .map(toPublic);
+      const mayStart = targets(principal, 'ssm:StartSession');
+      return all.filter((i) => mayStart(instanceArn(arn, i), resourceTags(i.tags)).allowed).map(toPublic);
     },
 
     /** Finds the instance a person named by id or by name; unknown and ambiguous names are clear errors. */

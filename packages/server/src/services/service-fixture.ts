@@ -10,8 +10,10 @@ import { createLogger } from '../log.ts';
 import { openStore } from '../store/index.ts';
 import { T0 } from '../store/store-test-fixtures.ts';
 
-export const ADMIN: Principal = { userId: 'u-admin', username: 'admin', isAdmin: true, sourceAddress: null };
-export const ALICE: Principal = { userId: 'u-alice', username: 'alice', isAdmin: false, sourceAddress: null };
+// These tests are about the services' own checks, not policy: ADMIN is let through like the server itself,
+// ALICE holds no policies at all (policy decisions are tested in access/ and end to end).
+export const ADMIN: Principal = { userId: 'u-admin', username: 'admin', sourceAddress: null, system: true };
+export const ALICE: Principal = { userId: 'u-alice', username: 'alice', sourceAddress: null };
 
 export async function serviceFixture() {
   const store = await openStore({ sqlitePath: ':memory:' });
@@ -20,7 +22,8 @@ export async function serviceFixture() {
   const logs: string[] = [];
   const log = createLogger({ level: 'trace', destination: { write: (line: string) => logs.push(line) } });
   const audit = createAudit({ store, log, now });
-  const guard = createGuard({ authorize: createAuthorizer(), audit });
+  const { authorize } = createAuthorizer({ model: { forUser: () => undefined } });
+  const guard = createGuard({ authorize, audit });
   return {
     store,
     log,

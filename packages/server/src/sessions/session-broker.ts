@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { resourceContext } from '@sesame/policy';
 import type { Channel, OpenRequest } from '@sesame/protocol';
 import type { AgentHub } from '../agents/agent-hub.ts';
 import { type ArnSettings, instanceArn, SHELL_DOCUMENT, sessionArn } from '../arn.ts';
@@ -49,6 +50,10 @@ function terminalSize(value: unknown, name: string): number {
     throw new SesameError('INVALID', `${name} must be a whole number from 1 to ${MAX_TERMINAL}`);
   }
   return value;
+}
+
+function sessionContext(session: SessionRecord | undefined) {
+  return resourceContext(session ? { 'aws:ssmmessages:session-id': session.ownerId } : {});
 }
 
 function recordingKey(sessionId: string, startedAt: number): string {
@@ -249,10 +254,7 @@ export function createSessionBroker(deps: Deps) {
     startShell,
 
     async list(principal: Principal, state: 'active' | 'history'): Promise<SessionRecord[]> {
-      const sessions = await store.listSessions({
-        state,
-        ...(principal.isAdmin ? {} : { ownerId: principal.userId }),
-      });
+      const sessions = await store.listSessions({ state });
       return sessions.filter((s) => visible(principal, s));
     },
 
@@ -268,8 +270,11 @@ export function createSessionBroker(deps: Deps) {
     },
 
     async terminate(principal: Principal, id: string): Promise<SessionRecord> {
-      guard(principal, 'ssm:TerminateSession', sessionArn(arn, id));
       const session = await store.getSession(id);
+      // Sessions carry the tag AWS gives them, aws:ssmmessages:session-id = the owner's user id (State Street's
+      // "terminate only your own sessions" condition). An unknown id is judged untagged, so a caller who may
+      // not terminate learns nothing about which sessions exist.
+      guard(principal, 'ssm:TerminateSession', sessionArn(arn, id), sessionContext(session));
       if (!session)
         throw new SesameError(
           'NOT_FOUND',

@@ -1,0 +1,118 @@
+import { randomUUID } from 'node:crypto';
+import { type ArnSettings, serverArn } from '../arn.ts';
+import type { Audit } from '../audit.ts';
+import type { Principal } from '../authorize.ts';
+import { SesameError } from '../errors.ts';
+import type { Guard } from '../guard.ts';
+import { parseTags } from '../services/validate.ts';
+import type { Group, Store, Tags, User } from '../store/index.ts';
+import type { AccessModel } from './access-model.ts';
+import { checkName } from './policy-document.ts';
+
+type Deps = {
+  store: Pick<
+    Store,
+    | 'createGroup'
+    | 'getGroupByName'
+    | 'listGroups'
+    | 'deleteGroup'
+    | 'addGroupMember'
+    | 'removeGroupMember'
+    | 'listGroupMembers'
+    | 'getUserByUsername'
+    | 'setUserTags'
+    | 'getUserTags'
+  >;
+  guard: Guard;
+  audit: Audit;
+  model: Pick<AccessModel, 'reload'>;
+  arn: ArnSettings;
+  now?: () => number;
+};
+
+/** Groups, group membership and users' principal tags: the directory side of access. */
+export function createDirectoryService({ store, guard, audit, model, arn, now = Date.now }: Deps) {
+  const groupArn = (name: string) => serverArn(arn, 'group', name);
+  const userArn = (name: string) => serverArn(arn, 'user', name);
+
+  async function group(name: string): Promise<Group> {
+    const found = await store.getGroupByName(name);
+    if (!found) throw new SesameError('NOT_FOUND', `no group "${name}": run \`sesame admin groups list\``);
+    return found;
+  }
+  async function user(name: string): Promise<User> {
+    const found = await store.getUserByUsername(name);
+    if (!found) throw new SesameError('NOT_FOUND', `no user "${name}": run \`sesame admin users list\``);
+    return found;
+  }
+  async function changed(
+    principal: Principal,
+    action: string,
+    resource: string,
+    detail: Record<string, unknown> = {},
+  ) {
+    await model.reload();
+    await audit({ actor: principal, action, resource, outcome: 'succeeded', detail });
+  }
+
+  return {
+    async createGroup(principal: Principal, input: Record<string, unknown>): Promise<Group> {
+      const name = checkName(input.name, 'group');
+      guard(principal, 'sesame:CreateGroup', groupArn(name));
+      const description = typeof input.description === 'string' ? input.description.slice(0, 1024) : '';
+      const created: Group = { id: randomUUID(), name, description, createdAt: now() };
+      await store.createGroup(created);
+      await changed(principal, 'sesame:CreateGroup', groupArn(name));
+      return created;
+    },
+
+    async listGroups(principal: Principal): Promise<(Group & { members: string[] })[]> {
+      guard(principal, 'sesame:ListGroups', groupArn('*'));
+      const groups = await store.listGroups();
+      return Promise.all(
+        groups.map(async (g) => ({
+          ...g,
+          members: (await store.listGroupMembers(g.id)).map((u) => u.username),
+        })),
+      );
+    },
+
+    async deleteGroup(principal: Principal, name: string): Promise<void> {
+      guard(principal, 'sesame:DeleteGroup', groupArn(name));
+      await store.deleteGroup((await group(name)).id);
+      await changed(principal, 'sesame:DeleteGroup', groupArn(name));
+    },
+
+    async addMember(principal: Principal, groupName: string, username: unknown): Promise<void> {
+      guard(principal, 'sesame:AddUserToGroup', groupArn(groupName));
+      const member = await user(String(username ?? ''));
+      await store.addGroupMember((await group(groupName)).id, member.id);
+      await changed(principal, 'sesame:AddUserToGroup', groupArn(groupName), { user: member.username });
+    },
+
+    async removeMember(principal: Principal, groupName: string, username: string): Promise<void> {
+      guard(principal, 'sesame:RemoveUserFromGroup', groupArn(groupName));
+      const member = await user(username);
+      if (!(await store.removeGroupMember((await group(groupName)).id, member.id))) {
+        throw new SesameError('NOT_FOUND', `${username} is not a member of ${groupName}`);
+      }
+      await changed(principal, 'sesame:RemoveUserFromGroup', groupArn(groupName), { user: username });
+    },
+
+    /** Principal tags (AWS: aws:PrincipalTag/<key>); replaces the user's tags. */
+    async setUserTags(principal: Principal, username: string, input: unknown): Promise<Tags> {
+      guard(principal, 'sesame:TagUser', userArn(username));
+      const tags = parseTags(input);
+      await store.setUserTags((await user(username)).id, tags);
+      await changed(principal, 'sesame:TagUser', userArn(username), { tags });
+      return tags;
+    },
+
+    async getUserTags(principal: Principal, username: string): Promise<Tags> {
+      guard(principal, 'sesame:GetUser', userArn(username));
+      return store.getUserTags((await user(username)).id);
+    },
+  };
+}
+
+export type DirectoryService = ReturnType<typeof createDirectoryService>;

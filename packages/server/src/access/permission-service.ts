@@ -1,0 +1,257 @@
+import { randomUUID } from 'node:crypto';
+import { type ArnSettings, serverArn } from '../arn.ts';
+import type { Audit } from '../audit.ts';
+import type { Principal } from '../authorize.ts';
+import { SesameError } from '../errors.ts';
+import type { Guard } from '../guard.ts';
+import type { Assignment, ManagedPolicy, PermissionSet, PrincipalType, Store } from '../store/index.ts';
+import type { AccessModel } from './access-model.ts';
+import { checkName, checkPolicyDocument } from './policy-document.ts';
+
+type Deps = {
+  store: Pick<
+    Store,
+    | 'createPolicy'
+    | 'getPolicyByName'
+    | 'listPolicies'
+    | 'updatePolicy'
+    | 'deletePolicy'
+    | 'createPermissionSet'
+    | 'getPermissionSetByName'
+    | 'listPermissionSets'
+    | 'updatePermissionSet'
+    | 'deletePermissionSet'
+    | 'createAssignment'
+    | 'deleteAssignment'
+    | 'listAssignments'
+    | 'getUserByUsername'
+    | 'getGroupByName'
+    | 'listGroups'
+    | 'listUsers'
+  >;
+  guard: Guard;
+  audit: Audit;
+  model: Pick<AccessModel, 'reload'>;
+  arn: ArnSettings;
+  now?: () => number;
+};
+
+const HOUR = 3_600_000;
+/** As AWS permission sets: 1 to 12 hours, 1 hour by default. */
+const SESSION_DURATION = { min: HOUR, max: 12 * HOUR, default: HOUR };
+
+export type PermissionSetView = Omit<PermissionSet, 'policyIds'> & { policies: string[] };
+
+function sessionDuration(value: unknown): number {
+  if (value === undefined) return SESSION_DURATION.default;
+  if (
+    typeof value !== 'number' ||
+    !Number.isInteger(value) ||
+    value < SESSION_DURATION.min ||
+    value > SESSION_DURATION.max
+  ) {
+    throw new SesameError(
+      'INVALID',
+      'sessionDurationMs must be a whole number of milliseconds from 1 hour (3600000) to 12 hours (43200000)',
+    );
+  }
+  return value;
+}
+
+/** Named policies, permission sets (inline policy + named policies + session duration), and their assignments. */
+export function createPermissionService({ store, guard, audit, model, arn, now = Date.now }: Deps) {
+  const policyArn = (name: string) => serverArn(arn, 'policy', name);
+  const setArn = (name: string) => serverArn(arn, 'permission-set', name);
+
+  async function changed(
+    principal: Principal,
+    action: string,
+    resource: string,
+    detail: Record<string, unknown> = {},
+  ) {
+    await model.reload();
+    await audit({ actor: principal, action, resource, outcome: 'succeeded', detail });
+  }
+  async function policyNamed(name: string): Promise<ManagedPolicy> {
+    const found = await store.getPolicyByName(name);
+    if (!found) throw new SesameError('NOT_FOUND', `no policy "${name}": run \`sesame admin policies list\``);
+    return found;
+  }
+  async function setNamed(name: string): Promise<PermissionSet> {
+    const found = await store.getPermissionSetByName(name);
+    if (!found)
+      throw new SesameError(
+        'NOT_FOUND',
+        `no permission set "${name}": run \`sesame admin permission-sets list\``,
+      );
+    return found;
+  }
+  async function policyIds(names: unknown): Promise<string[]> {
+    if (names === undefined) return [];
+    if (!Array.isArray(names) || names.length > 20)
+      throw new SesameError('INVALID', 'policies must be a list of at most 20 policy names');
+    return Promise.all(names.map(async (n) => (await policyNamed(String(n))).id));
+  }
+  async function view(set: PermissionSet): Promise<PermissionSetView> {
+    const all = await store.listPolicies();
+    const { policyIds: ids, ...rest } = set;
+    return { ...rest, policies: ids.map((id) => all.find((p) => p.id === id)?.name ?? id) };
+  }
+  const inline = (value: unknown, name: string) =>
+    value === undefined || value === null
+      ? { document: null, warnings: [] }
+      : checkPolicyDocument(value, `the inline policy of ${name}`);
+
+  return {
+    async createPolicy(principal: Principal, input: Record<string, unknown>) {
+      const name = checkName(input.name, 'policy');
+      guard(principal, 'sesame:CreatePolicy', policyArn(name));
+      const { document, warnings } = checkPolicyDocument(input.document, `policy ${name}`);
+      const t = now();
+      const description = typeof input.description === 'string' ? input.description.slice(0, 1024) : '';
+      await store.createPolicy({ id: randomUUID(), name, description, document, createdAt: t, updatedAt: t });
+      await changed(principal, 'sesame:CreatePolicy', policyArn(name));
+      return { policy: await policyNamed(name), warnings };
+    },
+
+    async updatePolicy(principal: Principal, name: string, input: Record<string, unknown>) {
+      guard(principal, 'sesame:UpdatePolicy', policyArn(name));
+      const existing = await policyNamed(name);
+      const checked =
+        input.document === undefined ? undefined : checkPolicyDocument(input.document, `policy ${name}`);
+      await store.updatePolicy(existing.id, {
+        ...(checked ? { document: checked.document } : {}),
+        ...(typeof input.description === 'string' ? { description: input.description.slice(0, 1024) } : {}),
+        updatedAt: now(),
+      });
+      await changed(principal, 'sesame:UpdatePolicy', policyArn(name));
+      return { policy: await policyNamed(name), warnings: checked?.warnings ?? [] };
+    },
+
+    async listPolicies(principal: Principal): Promise<ManagedPolicy[]> {
+      guard(principal, 'sesame:ListPolicies', policyArn('*'));
+      return store.listPolicies();
+    },
+
+    async getPolicy(principal: Principal, name: string): Promise<ManagedPolicy> {
+      guard(principal, 'sesame:GetPolicy', policyArn(name));
+      return policyNamed(name);
+    },
+
+    async deletePolicy(principal: Principal, name: string): Promise<void> {
+      guard(principal, 'sesame:DeletePolicy', policyArn(name));
+      await store.deletePolicy((await policyNamed(name)).id);
+      await changed(principal, 'sesame:DeletePolicy', policyArn(name));
+    },
+
+    async createPermissionSet(principal: Principal, input: Record<string, unknown>) {
+      const name = checkName(input.name, 'permission set');
+      guard(principal, 'sesame:CreatePermissionSet', setArn(name));
+      const { document, warnings } = inline(input.inlinePolicy, name);
+      const t = now();
+      await store.createPermissionSet({
+        id: randomUUID(),
+        name,
+        description: typeof input.description === 'string' ? input.description.slice(0, 1024) : '',
+        sessionDurationMs: sessionDuration(input.sessionDurationMs),
+        inlinePolicy: document,
+        policyIds: await policyIds(input.policies),
+        createdAt: t,
+        updatedAt: t,
+      });
+      await changed(principal, 'sesame:CreatePermissionSet', setArn(name));
+      return { permissionSet: await view(await setNamed(name)), warnings };
+    },
+
+    async updatePermissionSet(principal: Principal, name: string, input: Record<string, unknown>) {
+      guard(principal, 'sesame:UpdatePermissionSet', setArn(name));
+      const existing = await setNamed(name);
+      const checked = input.inlinePolicy === undefined ? undefined : inline(input.inlinePolicy, name);
+      await store.updatePermissionSet(existing.id, {
+        ...(typeof input.description === 'string' ? { description: input.description.slice(0, 1024) } : {}),
+        ...(input.sessionDurationMs === undefined
+          ? {}
+          : { sessionDurationMs: sessionDuration(input.sessionDurationMs) }),
+        ...(checked ? { inlinePolicy: checked.document } : {}),
+        ...(input.policies === undefined ? {} : { policyIds: await policyIds(input.policies) }),
+        updatedAt: now(),
+      });
+      await changed(principal, 'sesame:UpdatePermissionSet', setArn(name));
+      return { permissionSet: await view(await setNamed(name)), warnings: checked?.warnings ?? [] };
+    },
+
+    async listPermissionSets(principal: Principal): Promise<PermissionSetView[]> {
+      guard(principal, 'sesame:ListPermissionSets', setArn('*'));
+      return Promise.all((await store.listPermissionSets()).map(view));
+    },
+
+    async getPermissionSet(principal: Principal, name: string): Promise<PermissionSetView> {
+      guard(principal, 'sesame:GetPermissionSet', setArn(name));
+      return view(await setNamed(name));
+    },
+
+    async deletePermissionSet(principal: Principal, name: string): Promise<void> {
+      guard(principal, 'sesame:DeletePermissionSet', setArn(name));
+      await store.deletePermissionSet((await setNamed(name)).id);
+      await changed(principal, 'sesame:DeletePermissionSet', setArn(name));
+    },
+
+    /** Assigns a permission set to a user or a group (by name). */
+    async assign(principal: Principal, input: Record<string, unknown>): Promise<Assignment> {
+      const setName = String(input.permissionSet ?? '');
+      guard(principal, 'sesame:CreateAssignment', setArn(setName || '*'));
+      const set = await setNamed(setName);
+      const principalType = input.principalType as PrincipalType;
+      if (principalType !== 'user' && principalType !== 'group')
+        throw new SesameError('INVALID', 'principalType must be "user" or "group"');
+      const principalName = String(input.principalName ?? '');
+      const target =
+        principalType === 'user'
+          ? await store.getUserByUsername(principalName)
+          : await store.getGroupByName(principalName);
+      if (!target) throw new SesameError('NOT_FOUND', `no ${principalType} "${principalName}"`);
+      const assignment: Assignment = {
+        id: randomUUID(),
+        permissionSetId: set.id,
+        principalType,
+        principalId: target.id,
+        createdAt: now(),
+      };
+      await store.createAssignment(assignment);
+      await changed(principal, 'sesame:CreateAssignment', setArn(setName), { principalType, principalName });
+      return assignment;
+    },
+
+    async unassign(principal: Principal, id: string): Promise<void> {
+      guard(principal, 'sesame:DeleteAssignment', setArn('*'));
+      if (!(await store.deleteAssignment(id)))
+        throw new SesameError('NOT_FOUND', `no assignment ${id}: run \`sesame admin assignments list\``);
+      await changed(principal, 'sesame:DeleteAssignment', setArn('*'), { assignmentId: id });
+    },
+
+    /** Assignments with the names of their permission set and user or group. */
+    async listAssignments(
+      principal: Principal,
+    ): Promise<(Assignment & { permissionSet: string; principalName: string })[]> {
+      guard(principal, 'sesame:ListAssignments', setArn('*'));
+      const [assignments, sets, groups, users] = await Promise.all([
+        store.listAssignments(),
+        store.listPermissionSets(),
+        store.listGroups(),
+        store.listUsers(),
+      ]);
+      const names = new Map<string, string>([
+        ...groups.map((g) => [g.id, g.name] as const),
+        ...users.map((u) => [u.id, u.username] as const),
+      ]);
+      return assignments.map((a) => ({
+        ...a,
+        permissionSet: sets.find((s) => s.id === a.permissionSetId)?.name ?? a.permissionSetId,
+        principalName: names.get(a.principalId) ?? a.principalId,
+      }));
+    },
+  };
+}
+
+export type PermissionService = ReturnType<typeof createPermissionService>;
+export { SESSION_DURATION };

@@ -1,0 +1,81 @@
+import { evaluate, principalContext, resourceContext } from '@sesame/policy';
+import { type ArnSettings, instanceArn, serverArn } from '../arn.ts';
+import type { Principal } from '../authorize.ts';
+import { SesameError } from '../errors.ts';
+import type { Guard } from '../guard.ts';
+import type { InventoryService } from '../services/inventory.ts';
+import type { Store } from '../store/index.ts';
+import type { AccessModel } from './access-model.ts';
+
+type Deps = {
+  store: Pick<Store, 'getUserByUsername'>;
+  model: Pick<AccessModel, 'forUser'>;
+  inventory: Pick<InventoryService, 'resolve'>;
+  guard: Guard;
+  arn: ArnSettings;
+  now?: () => Date;
+};
+
+function contextEntries(value: unknown): Record<string, string | string[]> {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new SesameError(
+      'INVALID',
+      'context must be an object of condition keys, e.g. {"aws:SourceIp":"10.0.0.1"}',
+    );
+  }
+  const out: Record<string, string | string[]> = {};
+  for (const [key, v] of Object.entries(value)) {
+    if (typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string'))) out[key] = v;
+    else throw new SesameError('INVALID', `context.${key} must be a string or a list of strings`);
+  }
+  return out;
+}
+
+/**
+ * The policy simulator: what would the policies say if this user asked for this action on this resource?
+ * With `target`, the resource is that instance's ARN and its tags are in the context. The answer names the
+ * deciding statement and, for Allow statements that matched, the conditions that failed.
+ */
+export function createSimulator({ store, model, inventory, guard, arn, now = () => new Date() }: Deps) {
+  return async (principal: Principal, input: Record<string, unknown>) => {
+    const username = String(input.username ?? '');
+    guard(principal, 'sesame:SimulatePrincipalPolicy', serverArn(arn, 'user', username || '*'));
+    const action = typeof input.action === 'string' ? input.action : '';
+    if (!/^[A-Za-z0-9-]+:[A-Za-z0-9*?]+$/.test(action))
+      throw new SesameError('INVALID', 'action must look like service:Action, e.g. ssm:StartSession');
+    const user = await store.getUserByUsername(username);
+    if (!user) throw new SesameError('NOT_FOUND', `no user "${username}"`);
+    let resource = typeof input.resource === 'string' ? input.resource : '';
+    let tags: Record<string, string> = {};
+    if (typeof input.target === 'string' && input.target) {
+      const instance = await inventory.resolve(input.target);
+      resource = instanceArn(arn, instance);
+      tags = instance.tags;
+    }
+    if (!resource) throw new SesameError('INVALID', 'give a resource ARN (resource) or an instance (target)');
+    const access = model.forUser(user.id);
+    if (!access)
+      return {
+        action,
+        resource,
+        user: { username, disabled: true },
+        decision: { allowed: false, effect: 'ImplicitDeny', reason: `${username} is disabled` },
+      };
+    const context = principalContext({ username, userId: user.id, tags: access.tags, now: now() })
+      .extend(resourceContext(tags))
+      .extend(contextEntries(input.context));
+    const decision = evaluate(access.policies, { action, resource, context }, { explain: true });
+    return {
+      action,
+      resource,
+      user: {
+        username,
+        groups: access.groups,
+        tags: access.tags,
+        permissionSets: access.permissionSets.map((p) => p.name),
+      },
+      decision,
+    };
+  };
+}
