@@ -178,11 +178,13 @@ export function runPolicyBench(): PolicyBenchResult {
     );
   }
 
-  // Worst cases: 1,000 statements all for StartSession, one per project tag value. Exact values are indexed
-  // by value; with wildcards every statement must be tried.
+  // Worst cases: 1,000 statements all for StartSession, one per project tag value. Literal values and the
+  // literal start or end of a pattern are indexed; `*P<i>*` has neither, so every statement is tried.
   for (const [label, value] of [
     ['1,000 x StringLike project=P<i>', (i: number) => `P${i}`],
     ['1,000 x StringLike project=P<i>-*', (i: number) => `P${i}-*`],
+    ['1,000 x StringLike project=*-P<i>', (i: number) => `*-P${i}`],
+    ['1,000 x StringLike project=*P<i>*', (i: number) => `*P${i}*`],
   ] as const) {
     const statements = Array.from({ length: 1_000 }, (_, i) => ({
       Effect: 'Allow',
@@ -197,7 +199,7 @@ export function runPolicyBench(): PolicyBenchResult {
     const requests: Request[] = Array.from({ length: 64 }, (_, i) => ({
       action: 'ssm:StartSession',
       resource: instanceArn(i),
-      context: user.extend(resourceContext({ project: value(i * 37).replace('*', 'x') })),
+      context: user.extend(resourceContext({ project: value(i * 37).replaceAll('*', 'x') })),
     }));
     rows.push(measure(1_000, label, requests.length, (i) => evaluate(set, requests[i] as Request)));
   }

@@ -34,13 +34,19 @@ export type CompiledCondition = {
   /** The policy variables in each value (for evaluatorFor's pruning). */
   readonly valueVariables: readonly (readonly VariableRef[])[];
   /**
-   * For StringEquals / StringLike whose values are literal text or `literal*` (no other wildcards, no
-   * variables): the context value must equal one of `values` or start with one of `prefixes`. For indexing.
+   * For StringEquals / StringLike without variables: what any matching context value must look like. It
+   * equals one of `values` (a literal), starts with one of `prefixes` (the text before a pattern's first
+   * wildcard) or ends with one of `suffixes` (after the last wildcard, for patterns starting with one).
+   * Undefined when some value constrains nothing (`*`, `*x*`). For indexing.
    */
   readonly literals: Literals | undefined;
 };
 
-export type Literals = { readonly values: ReadonlySet<string>; readonly prefixes: readonly string[] };
+export type Literals = {
+  readonly values: ReadonlySet<string>;
+  readonly prefixes: readonly string[];
+  readonly suffixes: readonly string[];
+};
 
 export type VariableRef = { readonly key: string; readonly fallback: string | undefined };
 
@@ -82,15 +88,20 @@ function literalsOf(op: ParsedOperator, values: readonly string[], variables: bo
   if (op.base !== 'StringEquals' && op.base !== 'StringLike') return undefined;
   const exact = new Set<string>();
   const prefixes: string[] = [];
+  const suffixes: string[] = [];
   for (const value of values) {
-    if (op.base === 'StringEquals') {
-      if (variables && value.includes('$')) return undefined;
-      exact.add(value);
-    } else if (!/[*?$]/.test(value)) exact.add(value);
-    else if (/^[^*?$]+\*$/.test(value)) prefixes.push(value.slice(0, -1));
-    else return undefined;
+    // `$` may start a variable or an escape such as ${*}: leave those values alone.
+    if (variables && value.includes('$')) return undefined;
+    const first = op.base === 'StringLike' ? value.search(/[*?]/) : -1;
+    if (first < 0) exact.add(value);
+    else if (first > 0) prefixes.push(value.slice(0, first));
+    else {
+      const tail = value.slice(Math.max(value.lastIndexOf('*'), value.lastIndexOf('?')) + 1);
+      if (!tail) return undefined;
+      suffixes.push(tail);
+    }
   }
-  return { values: exact, prefixes };
+  return { values: exact, prefixes, suffixes };
 }
 
 function variablesIn(value: string, variables: boolean): VariableRef[] {

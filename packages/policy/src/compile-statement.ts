@@ -162,8 +162,8 @@ function compilePattern(
 /**
  * The most selective guard. Sound choices, each meaning "no single string value for K (or, with values, not
  * one of them) → the statement cannot apply":
- * - the key of a positive StringEquals / StringLike without qualifier whose values are literal or
- *   `literal*`: the value must equal one of them or start with one of the prefixes;
+ * - the key of a positive StringEquals / StringLike without qualifier or variables: the value must equal
+ *   a literal, start with a pattern's text before its first wildcard, or end with the text after its last;
  * - a variable without default in every value of a positive condition (not IfExists, not ForAllValues):
  *   unresolved, no value can match;
  * - the key of a positive condition without a set qualifier: absent or a list, it is false;

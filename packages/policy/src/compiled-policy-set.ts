@@ -29,8 +29,10 @@ export type GuardEntry = {
   readonly anyValue: CompiledStatement[];
   readonly byValue: Map<string, CompiledStatement[]>;
   readonly byPrefix: Map<string, CompiledStatement[]>;
-  /** The distinct prefix lengths, ascending: a value is looked up by each of its prefixes of these lengths. */
+  readonly bySuffix: Map<string, CompiledStatement[]>;
+  /** Distinct prefix / suffix lengths, ascending: a value is looked up by its prefixes and suffixes of these lengths. */
   readonly prefixLengths: number[];
+  readonly suffixLengths: number[];
 };
 
 /** Below this many guarded statements a scan with per-statement guard checks is as fast as the index. */
@@ -133,7 +135,14 @@ function indexByGuard(statements: readonly CompiledStatement[], threshold: numbe
     const guard = statement.guard as Guard;
     let entry = byGuard.get(guard.key);
     if (!entry) {
-      entry = { anyValue: [], byValue: new Map(), byPrefix: new Map(), prefixLengths: [] };
+      entry = {
+        anyValue: [],
+        byValue: new Map(),
+        byPrefix: new Map(),
+        bySuffix: new Map(),
+        prefixLengths: [],
+        suffixLengths: [],
+      };
       byGuard.set(guard.key, entry);
     }
     if (!guard.literals) {
@@ -145,8 +154,15 @@ function indexByGuard(statements: readonly CompiledStatement[], threshold: numbe
       add(entry.byPrefix, prefix, statement);
       if (!entry.prefixLengths.includes(prefix.length)) entry.prefixLengths.push(prefix.length);
     }
+    for (const suffix of guard.literals.suffixes) {
+      add(entry.bySuffix, suffix, statement);
+      if (!entry.suffixLengths.includes(suffix.length)) entry.suffixLengths.push(suffix.length);
+    }
   }
-  for (const entry of byGuard.values()) entry.prefixLengths.sort((a, b) => a - b);
+  for (const entry of byGuard.values()) {
+    entry.prefixLengths.sort((a, b) => a - b);
+    entry.suffixLengths.sort((a, b) => a - b);
+  }
   return { unguarded: statements.filter((s) => s.guard === undefined), byGuard };
 }
 

@@ -54,6 +54,8 @@ const STRING_VALUES = [
   'r*',
   '*e*',
   'r?d',
+  '*d',
+  '?ed',
   '${aws:PrincipalTag/team}',
   "${aws:PrincipalTag/team, 'red'}",
   '${aws:username}',
@@ -173,7 +175,7 @@ const context = fc
     ),
     'ssm:resourceTag/team': optional(
       fc.oneof(
-        fc.constantFrom('red', 'Red', 'blue', '*', 'r?d', 'red*'),
+        fc.constantFrom('red', 'Red', 'blue', '*', 'r?d', '*d', '?ed', 'red*'),
         fc.constantFrom(['red'], ['red', 'blue'], []),
       ),
     ),

@@ -137,6 +137,7 @@ function lacksGuard(statement: CompiledStatement, context: RequestContext): bool
   const literals = guard.literals;
   if (literals === undefined || literals.values.has(value)) return false;
   for (const prefix of literals.prefixes) if (value.startsWith(prefix)) return false;
+  for (const suffix of literals.suffixes) if (value.endsWith(suffix)) return false;
   return true;
 }
 
@@ -159,6 +160,10 @@ function select(
     for (const length of entry.prefixLengths) {
       if (length > value.length) break;
       gather(entry.byPrefix.get(value.slice(0, length)));
+    }
+    for (const length of entry.suffixLengths) {
+      if (length > value.length) break;
+      gather(entry.bySuffix.get(value.slice(value.length - length)));
     }
   });
   if (gathered.length > before) gathered.sort((a, b) => a.order - b.order);
