@@ -2,39 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { compileCondition, evaluateCondition } from './compile-condition.ts';
+import { holds, KEY, table } from './condition-table.test-support.ts';
 import { type ContextValue, RequestContext } from './request-context.ts';
-
-const KEY = 'aws:k';
-type Row = [
-  operator: string,
-  values: string | string[],
-  context: ContextValue | undefined,
-  expected: boolean,
-];
-
-function holds(
-  operator: string,
-  values: string | string[],
-  context: Record<string, ContextValue | undefined>,
-  variables = true,
-) {
-  const compiled = compileCondition(operator, KEY, Array.isArray(values) ? values : [values], variables);
-  assert.ok(
-    'lookupKey' in compiled,
-    `${operator} ${JSON.stringify(values)} should compile: ${JSON.stringify(compiled)}`,
-  );
-  return evaluateCondition(compiled, RequestContext.from(context));
-}
-
-function table(name: string, rows: Row[]) {
-  describe(name, () => {
-    for (const [operator, values, context, expected] of rows) {
-      test(`${operator} ${JSON.stringify(values)} with ${context === undefined ? 'key absent' : JSON.stringify(context)} → ${expected}`, () => {
-        assert.equal(holds(operator, values, { [KEY]: context }), expected);
-      });
-    }
-  });
-}
 
 table('set qualifiers and multi-valued context values', [
   ['ForAnyValue:StringEquals', ['a', 'b'], ['x', 'b'], true],
