@@ -1,14 +1,19 @@
 /**
  * `npm run bench`: keystroke echo latency and shell output throughput through Sesame (recording on)
  * against `ssh -tt` to a private OpenSSH sshd, measured alternately in one run; prints the ratios and
- * writes bench/out/results.json. A measurement, not a test: it exits 0 when a target is missed.
+ * writes bench/out/results.json. Then, in this process and without sshd: policy evaluation
+ * (policy-bench.ts) and the instance list with 100,000 instances (instance-list-bench.ts), written to
+ * bench/out/policy-results.json. A measurement, not a test: it exits 0 when a target is missed.
  *
- * Settings (environment): BENCH_KEYS (300), BENCH_WARMUP (20), BENCH_DATA_MB (200), BENCH_RUNS (3),
- * BENCH_CPU_PROF=dir (server, agent and CLI write V8 CPU profiles there; see cpu-profile.mjs).
+ * Settings (environment): BENCH_ONLY (ssh, decisions, list, or policy = decisions and list; comma-separated;
+ * default all), BENCH_KEYS (300), BENCH_WARMUP (20), BENCH_DATA_MB (200), BENCH_RUNS (3),
+ * BENCH_CPU_PROF=dir (server, agent and CLI write V8 CPU profiles there; see cpu-profile.mjs),
+ * BENCH_POLICY_SAMPLES (100000), BENCH_INSTANCES (100000), BENCH_LIST_RUNS (5).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
+import { renderInstanceList, runInstanceListBench } from './instance-list-bench.ts';
 import {
   echoLatency,
   ensureDataFile,
@@ -18,6 +23,7 @@ import {
   summarize,
   type Throughput,
 } from './measure.ts';
+import { renderPolicy, runPolicyBench } from './policy-bench.ts';
 import { loadAverage } from './process-cpu.ts';
 import { type Results, render, type TargetThroughput, targetsOf } from './report.ts';
 import { sshVersion } from './sshd.ts';
@@ -33,10 +39,34 @@ const warmup = setting('BENCH_WARMUP', 20);
 const dataMegabytes = setting('BENCH_DATA_MB', 200);
 const runs = setting('BENCH_RUNS', 3);
 const profileDir = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : undefined;
+const policySamples = setting('BENCH_POLICY_SAMPLES', 100_000);
+const instances = setting('BENCH_INSTANCES', 100_000);
+const listRuns = setting('BENCH_LIST_RUNS', 5);
 const DATA_DIR = '/tmp/sesame-bench-data';
 const ECHO_BLOCKS = 3;
 const THROUGHPUT_TIMEOUT_MS = 90_000;
-const OVERALL_TIMEOUT_MS = 5 * 60_000;
+const SSH_TIMEOUT_MS = 5 * 60_000;
+const POLICY_TIMEOUT_MS = 4 * 60_000;
+
+const SECTIONS = ['ssh', 'decisions', 'list'] as const;
+type Section = (typeof SECTIONS)[number];
+function sections(value: string | undefined): Set<Section> {
+  if (!value) return new Set(SECTIONS);
+  const chosen = new Set<Section>();
+  for (const name of value.split(',').map((v) => v.trim())) {
+    if (name === 'policy') {
+      chosen.add('decisions');
+      chosen.add('list');
+    } else if ((SECTIONS as readonly string[]).includes(name)) chosen.add(name as Section);
+    else throw new Error(`BENCH_ONLY: unknown part "${name}" (ssh, decisions, list, policy)`);
+  }
+  return chosen;
+}
+const only = sections(process.env.BENCH_ONLY);
+const OVERALL_TIMEOUT_MS =
+  (only.has('ssh') ? SSH_TIMEOUT_MS : 0) +
+  (only.has('decisions') || only.has('list') ? POLICY_TIMEOUT_MS : 0);
+const OUT = join(import.meta.dirname, 'out');
 
 const say = (text: string) => process.stdout.write(`${text}\n`);
 
@@ -61,6 +91,50 @@ function throughputOf(results: Throughput[]): TargetThroughput {
 let cleanup: (() => Promise<void>) | undefined;
 
 async function main(): Promise<void> {
+  // Taken before anything runs: after the OpenSSH comparison the load average still counts its own work.
+  const loadAtStart = loadAverage();
+  if (only.has('ssh')) await sshComparison();
+  if (only.has('decisions') || only.has('list')) await policyBenches(loadAtStart);
+}
+
+/** Policy evaluation and the instance list: in this process, no sshd, after the OpenSSH comparison. */
+async function policyBenches(loadAtStart: number): Promise<void> {
+  const startedAt = new Date();
+  const policy = only.has('decisions') ? runPolicyBench({ samples: policySamples, say }) : undefined;
+  if (policy) say(renderPolicy(policy));
+  const instanceList = only.has('list')
+    ? await runInstanceListBench({
+        instances,
+        runs: listRuns,
+        say,
+        track: (stop) => {
+          cleanup = stop;
+        },
+      })
+    : undefined;
+  if (instanceList) say(renderInstanceList(instanceList));
+  const results = {
+    startedAt: startedAt.toISOString(),
+    machine: {
+      cores: cpus().length,
+      cpu: cpus()[0]?.model ?? 'unknown cpu',
+      node: process.version,
+      loadAverageAtStart: loadAtStart,
+    },
+    policyEvaluation: policy,
+    instanceList,
+  };
+  if (loadAtStart > cpus().length / 2)
+    say(
+      `warning: the load average was ${loadAtStart.toFixed(2)} at the start of the bench on ${cpus().length} ` +
+        'cores; other work on this machine skews these numbers',
+    );
+  mkdirSync(OUT, { recursive: true });
+  writeFileSync(join(OUT, 'policy-results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  say(`results written to ${join(OUT, 'policy-results.json')}`);
+}
+
+async function sshComparison(): Promise<void> {
   const startedAt = new Date();
   const loadAtStart = loadAverage();
   if (profileDir) mkdirSync(profileDir, { recursive: true });
@@ -123,11 +197,10 @@ async function main(): Promise<void> {
       ...partial,
       targets: targetsOf(partial),
     };
-    const out = join(import.meta.dirname, 'out');
-    mkdirSync(out, { recursive: true });
-    writeFileSync(join(out, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+    mkdirSync(OUT, { recursive: true });
+    writeFileSync(join(OUT, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
     say(render(results));
-    say(`results written to ${join(out, 'results.json')}`);
+    say(`results written to ${join(OUT, 'results.json')}`);
   } finally {
     cleanup = undefined;
     await stop();
@@ -135,7 +208,7 @@ async function main(): Promise<void> {
 }
 
 const watchdog = setTimeout(async () => {
-  process.stderr.write(`bench: gave up after ${OVERALL_TIMEOUT_MS / 1000} s; stopping sshd and Sesame\n`);
+  process.stderr.write(`bench: gave up after ${OVERALL_TIMEOUT_MS / 1000} s; stopping what it started\n`);
   await Promise.race([cleanup?.(), new Promise((r) => setTimeout(r, 10_000))]).catch(() => {});
   process.exit(1);
 }, OVERALL_TIMEOUT_MS);

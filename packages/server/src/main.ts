@@ -16,6 +16,7 @@ import { buildApp } from './http/app.ts';
 import type { Logger } from './log.ts';
 import { createActivationService } from './services/activations.ts';
 import { createIdentityService } from './services/identity.ts';
+import { createInstanceCatalog } from './services/instance-catalog.ts';
 import { createInventoryService } from './services/inventory.ts';
 import { createSessionBroker } from './sessions/session-broker.ts';
 import { openStore } from './store/index.ts';
@@ -48,7 +49,8 @@ export async function createServer(config: ServerConfig, log: Logger) {
   await model.reload();
   const { authorize, targets } = createAuthorizer({ model });
   const guard = createGuard({ authorize, audit });
-  const hub = createAgentHub({ store, audit, log, settings: config.agents });
+  const catalog = createInstanceCatalog({ store, arn: config.arn });
+  const hub = createAgentHub({ store, audit, log, settings: config.agents, onInventory: catalog.refresh });
   const identity = createIdentityService({
     store,
     guard,
@@ -62,10 +64,17 @@ export async function createServer(config: ServerConfig, log: Logger) {
       await model.reload();
     },
   });
-  const activations = createActivationService({ store, guard, audit, arn: config.arn });
+  const activations = createActivationService({
+    store,
+    guard,
+    audit,
+    arn: config.arn,
+    onRegistered: catalog.refresh,
+  });
   const inventory = createInventoryService({
     store,
     targets,
+    catalog,
     guard,
     audit,
     arn: config.arn,

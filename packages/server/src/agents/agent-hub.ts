@@ -11,6 +11,8 @@ type Deps = {
   audit: Audit;
   log: Logger;
   settings: ServerConfig['agents'];
+  /** Told when an agent reported a new inventory (the instance catalog). */
+  onInventory?: (instanceId: string) => Promise<void>;
   now?: () => number;
 };
 
@@ -22,7 +24,7 @@ const HEARTBEAT_MS = 60_000;
  * Holds the one live connection of each agent. A connection counts only after the agent signed this
  * connection's fresh nonce with the key it registered, so a recorded handshake cannot be replayed.
  */
-export function createAgentHub({ store, audit, log, settings, now = Date.now }: Deps) {
+export function createAgentHub({ store, audit, log, settings, onInventory, now = Date.now }: Deps) {
   const links = new Map<string, AgentLink>();
   const heartbeat = setInterval(() => {
     for (const id of links.keys()) void store.setInstanceStatus(id, 'Online', now()).catch(() => {});
@@ -78,6 +80,7 @@ export function createAgentHub({ store, audit, log, settings, now = Date.now }: 
     previous?.mux.close('REPLACED', 'a newer connection of this agent replaced this one');
     try {
       await store.updateInventory(instanceId, parseInventory(info.inventory));
+      await onInventory?.(instanceId);
     } catch (error) {
       log.warn(
         { instanceId, err: (error as Error).message },

@@ -9,6 +9,8 @@ import type { Activation, Instance, Inventory, Store } from '../store/index.ts';
 import { optionalInt, optionalString, parseTags } from './validate.ts';
 
 type Deps = {
+  /** Told about every newly registered instance (the instance catalog). */
+  onRegistered?: (instanceId: string) => Promise<void>;
   store: Pick<
     Store,
     | 'createActivation'
@@ -82,7 +84,7 @@ export function parseInventory(value: unknown): Inventory {
   };
 }
 
-export function createActivationService({ store, guard, audit, arn, now = Date.now }: Deps) {
+export function createActivationService({ store, guard, audit, arn, onRegistered, now = Date.now }: Deps) {
   const activationArn = (id: string) => serverArn(arn, 'activation', id);
 
   return {
@@ -200,6 +202,7 @@ export function createActivationService({ store, guard, audit, arn, now = Date.n
       };
       if (!tags.Name) tags.Name = instance.name;
       await store.createInstance(instance);
+      await onRegistered?.(instance.id);
       await audit({
         actor: 'agent',
         action: 'ssm:RegisterInstance',

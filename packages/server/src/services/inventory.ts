@@ -5,6 +5,7 @@ import type { AuthorizeTargets, Principal } from '../authorize.ts';
 import { SesameError } from '../errors.ts';
 import type { Guard } from '../guard.ts';
 import type { Instance, Store, Tags } from '../store/index.ts';
+import type { InstanceCatalog } from './instance-catalog.ts';
 import { parseTags } from './validate.ts';
 
 type Deps = {
@@ -13,6 +14,7 @@ type Deps = {
     'getInstance' | 'findInstancesByName' | 'listInstances' | 'setInstanceTags' | 'deleteInstance'
   >;
   targets: AuthorizeTargets;
+  catalog: Pick<InstanceCatalog, 'all' | 'refresh'>;
   guard: Guard;
   audit: Audit;
   arn: ArnSettings;
@@ -25,7 +27,16 @@ export type PublicInstance = Omit<Instance, 'publicKey'> & { arn: string };
 
 const INSTANCE_ID = /^m?i-[0-9a-f]{17}$/;
 
-export function createInventoryService({ store, targets, guard, audit, arn, isOnline, disconnect }: Deps) {
+export function createInventoryService({
+  store,
+  targets,
+  catalog,
+  guard,
+  audit,
+  arn,
+  isOnline,
+  disconnect,
+}: Deps) {
   const toPublic = (instance: Instance): PublicInstance => {
     const { publicKey: _key, ...rest } = instance;
     // The hub knows who is connected right now; the stored status can lag by a heartbeat.
@@ -42,9 +53,12 @@ export function createInventoryService({ store, targets, guard, audit, arn, isOn
     /** The instances this principal could start a session on. */
     async list(principal: Principal): Promise<PublicInstance[]> {
       guard(principal, 'ssm:DescribeInstanceProperties', '*');
-      const all = await store.listInstances();
       const mayStart = targets(principal, 'ssm:StartSession');
-      return all.filter((i) => mayStart(instanceArn(arn, i), resourceTags(i.tags)).allowed).map(toPublic);
+      const reachable: PublicInstance[] = [];
+      for (const entry of await catalog.all()) {
+        if (mayStart(entry.arn, entry.context).allowed) reachable.push(toPublic(entry.instance));
+      }
+      return reachable;
     },
 
     /** Finds the instance a person named by id or by name; unknown and ambiguous names are clear errors. */
@@ -81,6 +95,7 @@ export function createInventoryService({ store, targets, guard, audit, arn, isOn
       guard(principal, 'ssm:AddTagsToResource', instanceArn(arn, instance));
       const tags = parseTags(input);
       await store.setInstanceTags(instance.id, tags);
+      await catalog.refresh(instance.id);
       await audit({
         actor: principal,
         action: 'ssm:AddTagsToResource',
@@ -95,6 +110,7 @@ export function createInventoryService({ store, targets, guard, audit, arn, isOn
       const instance = await this.resolve(target);
       guard(principal, 'ssm:DeregisterManagedInstance', instanceArn(arn, instance));
       await store.deleteInstance(instance.id);
+      await catalog.refresh(instance.id);
       disconnect(instance.id);
       await audit({
         actor: principal,

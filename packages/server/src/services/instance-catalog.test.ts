@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { normalizeContextKey } from '@sesame/policy';
+import { DEFAULT_CONFIG } from '../config.ts';
+import { openStore } from '../store/index.ts';
+import { createInstanceCatalog } from './instance-catalog.ts';
+
+const instance = (id: string, name: string, tags: Record<string, string>) => ({
+  id,
+  name,
+  kind: 'managed' as const,
+  activationId: 'a',
+  publicKey: 'k',
+  status: 'ConnectionLost' as const,
+  lastSeenAt: null,
+  registeredAt: 0,
+  tags,
+  hostname: 'h',
+  platform: 'linux',
+  platformVersion: '6',
+  ipAddresses: [],
+  agentVersion: '0.1.0',
+});
+
+test('the catalog loads once, stays ordered, and follows writes through refresh()', async () => {
+  const store = await openStore({ sqlitePath: ':memory:' });
+  await store.createInstance(instance('mi-00000000000000002', 'web', { project: 'Production' }));
+  await store.createInstance(instance('mi-00000000000000001', 'db', { project: 'Development' }));
+  const catalog = createInstanceCatalog({ store, arn: DEFAULT_CONFIG.arn });
+  const first = await catalog.all();
+  assert.deepEqual(
+    first.map((e) => e.instance.name),
+    ['db', 'web'],
+  );
+  assert.equal(first[0]?.arn, 'arn:aws:ssm:local:000000000000:managed-instance/mi-00000000000000001');
+  assert.equal(first[0]?.context.get(normalizeContextKey('ssm:resourceTag/project')), 'Development');
+
+  await store.setInstanceTags('mi-00000000000000001', { project: 'Production', Name: 'api' });
+  assert.equal((await catalog.all())[0]?.instance.name, 'db', 'unchanged until refreshed');
+  await catalog.refresh('mi-00000000000000001');
+  const after = await catalog.all();
+  assert.deepEqual(
+    after.map((e) => e.instance.name),
+    ['api', 'web'],
+  );
+  assert.equal(after[0]?.context.get(normalizeContextKey('aws:ResourceTag/project')), 'Production');
+
+  await store.createInstance(instance('mi-00000000000000003', 'cache', {}));
+  await catalog.refresh('mi-00000000000000003');
+  await store.deleteInstance('mi-00000000000000002');
+  await catalog.refresh('mi-00000000000000002');
+  assert.deepEqual(
+    (await catalog.all()).map((e) => e.instance.name),
+    ['api', 'cache'],
+  );
+  await store.close();
+});

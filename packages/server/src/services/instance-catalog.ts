@@ -1,0 +1,69 @@
+import { type RequestContext, resourceContext } from '@sesame/policy';
+import { type ArnSettings, instanceArn, SHELL_DOCUMENT } from '../arn.ts';
+import type { Instance, Store } from '../store/index.ts';
+
+export type CatalogEntry = { instance: Instance; arn: string; context: RequestContext };
+
+type Deps = { store: Pick<Store, 'listInstances' | 'getInstance'>; arn: ArnSettings };
+
+const byNameThenId = (a: CatalogEntry, b: CatalogEntry) =>
+  a.instance.name < b.instance.name
+    ? -1
+    : a.instance.name > b.instance.name
+      ? 1
+      : a.instance.id < b.instance.id
+        ? -1
+        : a.instance.id > b.instance.id
+          ? 1
+          : 0;
+
+/**
+ * Every registered instance in memory, with its ARN and its policy context (its tags) built once, so that
+ * listing what a user may reach costs only the policy decisions, not a database read of every instance and
+ * tag. Loaded on first use; each write to an instance (registration, tags, inventory, deletion) refreshes
+ * that one entry from the store.
+ */
+export function createInstanceCatalog({ store, arn }: Deps) {
+  let entries: Map<string, CatalogEntry> | undefined;
+  let loading: Promise<Map<string, CatalogEntry>> | undefined;
+  let sorted: CatalogEntry[] | undefined;
+
+  const entry = (instance: Instance): CatalogEntry => ({
+    instance,
+    arn: instanceArn(arn, instance),
+    context: resourceContext(instance.tags, { sessionDocumentName: SHELL_DOCUMENT }),
+  });
+
+  async function load(): Promise<Map<string, CatalogEntry>> {
+    if (entries) return entries;
+    loading ??= store.listInstances().then((all) => {
+      entries = new Map(all.map((i) => [i.id, entry(i)]));
+      return entries;
+    });
+    return loading;
+  }
+
+  return {
+    /** All instances, ordered by name then id. */
+    async all(): Promise<readonly CatalogEntry[]> {
+      const map = await load();
+      sorted ??= [...map.values()].sort(byNameThenId);
+      return sorted;
+    },
+
+    /** Re-reads one instance after a write (or forgets it when it is gone). */
+    async refresh(id: string): Promise<void> {
+      if (!entries) return; // not loaded yet: the first load reads it
+      const instance = await store.getInstance(id);
+      if (instance) entries.set(id, entry(instance));
+      else entries.delete(id);
+      sorted = undefined;
+    },
+
+    context(instance: Instance): RequestContext {
+      return entries?.get(instance.id)?.context ?? entry(instance).context;
+    },
+  };
+}
+
+export type InstanceCatalog = ReturnType<typeof createInstanceCatalog>;
