@@ -43,13 +43,13 @@ describe('State Street: ABAC on APP_GROUP_NAME / APP_ID / RELEASE_ID', () => {
     const created = await ok(cli(['admin', 'policies', 'create', 'PamAbac', '--file', policyFile]));
     assert.match(created.stderr, /warning: .*APP_ID /, 'the trailing space in the key is pointed out');
     // The policy grants sessions only; State Street's portal lists instances through AWS Config. In Sesame the
-    // listing is governed by ssm:DescribeInstanceProperties, granted here by a second, separate policy.
+    // listing is governed by ssm:DescribeInstanceProperties or ec2:DescribeInstances, granted here by a second, separate policy.
     const listing = join(sesame.dir, 'listing.json');
     writeFileSync(
       listing,
       JSON.stringify({
         Version: '2012-10-17',
-        Statement: [{ Effect: 'Allow', Action: 'ssm:DescribeInstanceProperties', Resource: '*' }],
+        Statement: [{ Effect: 'Allow', Action: 'ec2:DescribeInstances', Resource: '*' }],
       }),
     );
     await ok(cli(['admin', 'policies', 'create', 'PamListing', '--file', listing]));

@@ -73,6 +73,7 @@ export async function createServer(config: ServerConfig, log: Logger) {
   });
   const inventory = createInventoryService({
     store,
+    authorize,
     targets,
     catalog,
     guard,

@@ -1,7 +1,7 @@
 import { resourceContext } from '@sesame/policy';
 import { type ArnSettings, instanceArn, SHELL_DOCUMENT } from '../arn.ts';
 import type { Audit } from '../audit.ts';
-import type { AuthorizeTargets, Principal } from '../authorize.ts';
+import type { Authorize, AuthorizeTargets, Principal } from '../authorize.ts';
 import { SesameError } from '../errors.ts';
 import type { Guard } from '../guard.ts';
 import type { Instance, Store, Tags } from '../store/index.ts';
@@ -13,6 +13,7 @@ type Deps = {
     Store,
     'getInstance' | 'findInstancesByName' | 'listInstances' | 'setInstanceTags' | 'deleteInstance'
   >;
+  authorize: Authorize;
   targets: AuthorizeTargets;
   catalog: Pick<InstanceCatalog, 'all' | 'refresh'>;
   guard: Guard;
@@ -29,6 +30,7 @@ const INSTANCE_ID = /^m?i-[0-9a-f]{17}$/;
 
 export function createInventoryService({
   store,
+  authorize,
   targets,
   catalog,
   guard,
@@ -52,7 +54,9 @@ export function createInventoryService({
   return {
     /** The instances this principal could start a session on. */
     async list(principal: Principal): Promise<PublicInstance[]> {
-      guard(principal, 'ssm:DescribeInstanceProperties', '*');
+      // Either listing permission will do, as in AWS: the SSM console asks one, the EC2 console the other.
+      if (!authorize(principal, 'ec2:DescribeInstances', '*').allowed)
+        guard(principal, 'ssm:DescribeInstanceProperties', '*');
       const mayStart = targets(principal, 'ssm:StartSession');
       const reachable: PublicInstance[] = [];
       for (const entry of await catalog.all()) {
