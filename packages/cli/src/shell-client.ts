@@ -90,10 +90,11 @@ export async function startSession(
     throw new CliError(`the session could not start: ${(error as Error).message}`, ExitCodes.SESSION_FAILED);
   }
   const sessionId = String(channel.info.sessionId);
-  io.stderr.write(`\nStarting session with SessionId: ${sessionId}\n\n`);
-
+  // Raw before the session is announced: keys typed from then on must reach the remote terminal as typed
+  // (in cooked mode the local tty would turn Enter's \r into \n and buffer the line).
   const tty = io.stdin.isTTY === true;
   if (tty) rawTerminal(io.stdin);
+  io.stderr.write(`\r\nStarting session with SessionId: ${sessionId}\r\n\r\n`);
   let exit: { code: number | null; signal: string | null } | undefined;
 
   return new Promise<number>((resolve) => {
