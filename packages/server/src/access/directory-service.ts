@@ -6,6 +6,7 @@ import { SesameError } from '../errors.ts';
 import type { Guard } from '../guard.ts';
 import { parseTags } from '../services/validate.ts';
 import type { Group, Store, Tags, User } from '../store/index.ts';
+import { accessChanged } from './access-change.ts';
 import type { AccessModel } from './access-model.ts';
 import { checkName } from './policy-document.ts';
 
@@ -45,15 +46,7 @@ export function createDirectoryService({ store, guard, audit, model, arn, now = 
     if (!found) throw new SesameError('NOT_FOUND', `no user "${name}": run \`sesame admin users list\``);
     return found;
   }
-  async function changed(
-    principal: Principal,
-    action: string,
-    resource: string,
-    detail: Record<string, unknown> = {},
-  ) {
-    await model.reload();
-    await audit({ actor: principal, action, resource, outcome: 'succeeded', detail });
-  }
+  const changed = accessChanged({ model, audit });
 
   return {
     async createGroup(principal: Principal, input: Record<string, unknown>): Promise<Group> {

@@ -5,6 +5,7 @@ import type { Principal } from '../authorize.ts';
 import { SesameError } from '../errors.ts';
 import type { Guard } from '../guard.ts';
 import type { Assignment, ManagedPolicy, PermissionSet, PrincipalType, Store } from '../store/index.ts';
+import { accessChanged } from './access-change.ts';
 import type { AccessModel } from './access-model.ts';
 import { checkName, checkPolicyDocument } from './policy-document.ts';
 
@@ -63,15 +64,7 @@ export function createPermissionService({ store, guard, audit, model, arn, now =
   const policyArn = (name: string) => serverArn(arn, 'policy', name);
   const setArn = (name: string) => serverArn(arn, 'permission-set', name);
 
-  async function changed(
-    principal: Principal,
-    action: string,
-    resource: string,
-    detail: Record<string, unknown> = {},
-  ) {
-    await model.reload();
-    await audit({ actor: principal, action, resource, outcome: 'succeeded', detail });
-  }
+  const changed = accessChanged({ model, audit });
   async function policyNamed(name: string): Promise<ManagedPolicy> {
     const found = await store.getPolicyByName(name);
     if (!found) throw new SesameError('NOT_FOUND', `no policy "${name}": run \`sesame admin policies list\``);
