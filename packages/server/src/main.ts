@@ -50,6 +50,8 @@ export async function createServer(config: ServerConfig, log: Logger) {
   const { authorize, targets } = createAuthorizer({ model });
   const guard = createGuard({ authorize, audit });
   const catalog = createInstanceCatalog({ store, arn: config.arn });
+  // Warm it in the background: the first listing after a restart should not pay for reading every instance.
+  catalog.all().catch((error: unknown) => log.error({ err: error }, 'cannot load the instance catalog'));
   const hub = createAgentHub({ store, audit, log, settings: config.agents, onInventory: catalog.refresh });
   const identity = createIdentityService({
     store,

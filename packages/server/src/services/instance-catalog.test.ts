@@ -55,3 +55,18 @@ test('the catalog loads once, stays ordered, and follows writes through refresh(
   );
   await store.close();
 });
+
+test('a write while the catalog is still loading is not lost', async () => {
+  const store = await openStore({ sqlitePath: ':memory:' });
+  await store.createInstance(instance('mi-00000000000000001', 'db', {}));
+  const catalog = createInstanceCatalog({ store, arn: DEFAULT_CONFIG.arn });
+  const loading = catalog.all();
+  await store.createInstance(instance('mi-00000000000000002', 'web', {}));
+  await catalog.refresh('mi-00000000000000002');
+  await loading;
+  assert.deepEqual(
+    (await catalog.all()).map((e) => e.instance.name),
+    ['db', 'web'],
+  );
+  await store.close();
+});

@@ -36,10 +36,16 @@ export function createInstanceCatalog({ store, arn }: Deps) {
 
   async function load(): Promise<Map<string, CatalogEntry>> {
     if (entries) return entries;
-    loading ??= store.listInstances().then((all) => {
-      entries = new Map(all.map((i) => [i.id, entry(i)]));
-      return entries;
-    });
+    loading ??= store.listInstances().then(
+      (all) => {
+        entries = new Map(all.map((i) => [i.id, entry(i)]));
+        return entries;
+      },
+      (error: unknown) => {
+        loading = undefined; // the next call tries again
+        throw error;
+      },
+    );
     return loading;
   }
 
@@ -53,7 +59,11 @@ export function createInstanceCatalog({ store, arn }: Deps) {
 
     /** Re-reads one instance after a write (or forgets it when it is gone). */
     async refresh(id: string): Promise<void> {
-      if (!entries) return; // not loaded yet: the first load reads it
+      // Not loaded and not loading: the first load will read it. Loading: the load may have read the store
+      // before this write, so refresh after it.
+      if (!entries && !loading) return;
+      if (!entries) await loading?.catch(() => undefined);
+      if (!entries) return;
       const instance = await store.getInstance(id);
       if (instance) entries.set(id, entry(instance));
       else entries.delete(id);
