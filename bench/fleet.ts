@@ -16,7 +16,8 @@ import { isDeepStrictEqual } from 'node:util';
 import { createLogger, createServer, loadConfig, type SesameServer, SYSTEM_PRINCIPAL } from '@sesame/server';
 import Database from 'better-sqlite3';
 import type { Principal } from '../packages/server/src/authorize.ts';
-import type { InstancesTable, InstanceTagsTable } from '../packages/server/src/store/schema.ts';
+import { instanceRow } from '../packages/server/src/store/instances-store.ts';
+import type { InstanceTagsTable } from '../packages/server/src/store/schema.ts';
 import type { Instance } from '../packages/server/src/store/types.ts';
 import { abacStatement, statementsOf } from './policy-fixtures.ts';
 
@@ -76,21 +77,6 @@ function bulkInsert(path: string, from: number, to: number, registeredAt: number
           .join(', ')})`,
       );
     const sample = fleetInstance(from, registeredAt);
-    const instanceRow = (i: Instance): InstancesTable => ({
-      id: i.id,
-      name: i.name,
-      kind: i.kind,
-      activation_id: i.activationId,
-      public_key: i.publicKey,
-      status: i.status,
-      last_seen_at: i.lastSeenAt,
-      registered_at: i.registeredAt,
-      hostname: i.hostname,
-      platform: i.platform,
-      platform_version: i.platformVersion,
-      ip_addresses: JSON.stringify(i.ipAddresses),
-      agent_version: i.agentVersion,
-    });
     const tagRow = (instanceId: string, key: string, value: string): InstanceTagsTable => ({
       instance_id: instanceId,
       key,
@@ -127,17 +113,22 @@ export async function startFleet(instances: number): Promise<Fleet> {
   const started = performance.now();
   const dataDir = mkdtempSync(join(tmpdir(), 'sesame-bench-fleet-'));
   const config = loadConfig({ SESAME_DATA_DIR: dataDir, SESAME_PORT: '0', SESAME_LOG_LEVEL: 'silent' });
-  const server = await createServer(config, createLogger({ level: 'silent' }));
+  // Instances are written by a first server (and straight into its database), then the server under test
+  // starts on that data, as after a restart: its instance catalog loads them at start.
+  const seeder = await createServer(config, createLogger({ level: 'silent' }));
   const sqlitePath = join(dataDir, 'sesame.db');
+  let server: SesameServer = seeder;
   try {
     const now = Date.now();
     const viaStore = Math.min(THROUGH_STORE, instances);
     const storeStart = performance.now();
-    for (let n = 0; n < viaStore; n++) await server.store.createInstance(fleetInstance(n, now));
+    for (let n = 0; n < viaStore; n++) await seeder.store.createInstance(fleetInstance(n, now));
     const storeMsPerInstance = (performance.now() - storeStart) / Math.max(1, viaStore);
     const bulkStart = performance.now();
     bulkInsert(sqlitePath, viaStore, instances, now);
     const bulkSeconds = (performance.now() - bulkStart) / 1000;
+    await seeder.close();
+    server = await createServer(config, createLogger({ level: 'silent' }));
     const listed = await server.store.listInstances();
     const probe = fleetInstance(instances - 1, now);
     const back = listed.find((i) => i.id === probe.id);

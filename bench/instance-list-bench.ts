@@ -12,6 +12,7 @@ import { evaluatorFor, principalContext } from '@sesame/policy';
 import Database from 'better-sqlite3';
 import { instanceArn } from '../packages/server/src/arn.ts';
 import { createAuthorizer } from '../packages/server/src/authorize.ts';
+import { instanceContext } from '../packages/server/src/services/instance-catalog.ts';
 import { openStore } from '../packages/server/src/store/index.ts';
 import type { Instance } from '../packages/server/src/store/types.ts';
 import { APP_GROUPS, type Fleet, type FleetUser, STATE_STREET_GROUP, startFleet } from './fleet.ts';
@@ -132,7 +133,7 @@ function steps(fleet: Fleet, user: FleetUser, all: Instance[]): ListingRow['step
   const t0 = performance.now();
   const arns = all.map((i) => instanceArn(arn, i));
   const t1 = performance.now();
-  const contexts = all.map((i) => server.inventory.resourceTags(i.tags));
+  const contexts = all.map((i) => instanceContext(i.tags));
   const t2 = performance.now();
   const { targets } = createAuthorizer({ model: server.model });
   const mayStart = targets(user.principal, 'ssm:StartSession');

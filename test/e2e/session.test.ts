@@ -114,6 +114,21 @@ describe('a recorded shell session through Sesame', () => {
     assert.equal(viaApi.stdout, readFileSync(file, 'utf8'));
   });
 
+  test('output still waiting for a slow reader when the shell exits all arrives, then the exit status', async () => {
+    const shell = sesame.shell(instanceId);
+    await shell.output.wait(/Starting session/);
+    let xs = 0;
+    shell.pty.onData((d) => {
+      for (const c of d) if (c === 'Q') xs++;
+    });
+    shell.pty.pause(); // the person's terminal stops reading: credit runs out along the whole path
+    shell.pty.write("stty -echo; head -c 3000000 /dev/zero | tr '\\0' '\\121'; exit 3\r");
+    await new Promise((r) => setTimeout(r, 1500));
+    shell.pty.resume();
+    assert.equal(await shell.exit, 3);
+    assert.equal(xs, 3_000_000);
+  });
+
   test('an administrator terminates a running session; the user sees why', async () => {
     const shell = sesame.shell(instanceId);
     const [, sessionId] = await shell.output.wait(/Starting session with SessionId: (\S+)/);

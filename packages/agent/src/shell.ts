@@ -5,7 +5,6 @@ import { PtyInput } from './pty-input.ts';
 import type { RunAsUser } from './run-as.ts';
 
 const MAX_TERMINAL = 1000;
-const FLUSH_TIMEOUT_MS = 5000;
 
 function size(value: unknown, fallback: number): number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= MAX_TERMINAL
@@ -71,18 +70,11 @@ export function serveShell(channel: Channel, user: RunAsUser, log: Logger): IPty
   };
   pty.onExit(({ exitCode, signal }) => {
     // Let the last output that node-pty already read reach the channel, then report the exit.
+    // Exit and a normal close queue behind output still waiting for credit: the user sees all of it.
     setImmediate(() => {
-      const finish = () => {
-        channel.exit(signal ? null : exitCode, signal ? (SIGNALS[signal] ?? `SIG${signal}`) : null);
-        channel.close();
-        log.info({ sessionId, exitCode, signal }, 'shell exited');
-      };
-      if (channel.bufferedBytes === 0) return finish();
-      const timer = setTimeout(finish, FLUSH_TIMEOUT_MS);
-      channel.onDrain = () => {
-        clearTimeout(timer);
-        finish();
-      };
+      channel.exit(signal ? null : exitCode, signal ? (SIGNALS[signal] ?? `SIG${signal}`) : null);
+      channel.close();
+      log.info({ sessionId, exitCode, signal }, 'shell exited');
     });
   });
   return pty;

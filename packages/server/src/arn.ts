@@ -11,10 +11,6 @@ export function sessionArn(arn: ArnSettings, sessionId: string): string {
   return `arn:${arn.partition}:ssm:${arn.region}:${arn.account}:session/${sessionId}`;
 }
 
-export function documentArn(arn: ArnSettings, document: string): string {
-  return `arn:${arn.partition}:ssm:${arn.region}::document/${document}`;
-}
-
 export function serverArn(arn: ArnSettings, kind: string, id: string): string {
   return `arn:${arn.partition}:sesame:${arn.region}:${arn.account}:${kind}/${id}`;
 }

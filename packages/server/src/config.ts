@@ -33,6 +33,17 @@ export const DEFAULT_CONFIG: ServerConfig = {
 };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** The nested duration settings and the range each accepts, in milliseconds. */
+const DURATIONS = {
+  sessions: { idleTimeoutMs: [1000, 60 * MINUTE], maxDurationMs: [1000, 1440 * MINUTE] },
+  auth: { tokenTtlMs: [MINUTE, 7 * 24 * 60 * MINUTE], setupTokenTtlMs: [MINUTE, 30 * 24 * 60 * MINUTE] },
+  agents: {
+    handshakeTimeoutMs: [100, 10 * MINUTE],
+    keepaliveIntervalMs: [100, 10 * MINUTE],
+    keepaliveTimeoutMs: [100, 10 * MINUTE],
+  },
+} as const satisfies Record<string, Record<string, readonly [number, number]>>;
+
 const KNOWN_KEYS: Record<string, readonly string[] | null> = {
   host: null,
   port: null,
@@ -42,9 +53,9 @@ const KNOWN_KEYS: Record<string, readonly string[] | null> = {
   tls: ['certFile', 'keyFile'],
   logLevel: null,
   arn: ['partition', 'region', 'account'],
-  sessions: ['idleTimeoutMs', 'maxDurationMs'],
-  auth: ['tokenTtlMs', 'setupTokenTtlMs'],
-  agents: ['handshakeTimeoutMs', 'keepaliveIntervalMs', 'keepaliveTimeoutMs'],
+  sessions: Object.keys(DURATIONS.sessions),
+  auth: Object.keys(DURATIONS.auth),
+  agents: Object.keys(DURATIONS.agents),
 };
 
 /** Where a value came from. Environment variables are text, so only they may spell numbers as digits. */
@@ -85,6 +96,24 @@ function url(source: Source, key: string, value: unknown, protocols: string[]): 
   }
   if (!protocols.includes(parsed.protocol)) fail(source, key, `must use ${protocols.join(' or ')}`);
   return text;
+}
+
+/** A group of duration settings: each given one is checked against its range, the others keep their value. */
+function durations(
+  source: Source,
+  group: keyof typeof DURATIONS,
+  input: Record<string, unknown>,
+  current: Record<string, number>,
+): Record<string, number> {
+  const next = { ...current };
+  for (const [name, [min, max]] of Object.entries(DURATIONS[group]) as [
+    string,
+    readonly [number, number],
+  ][]) {
+    if (input[name] !== undefined)
+      next[name] = int(source, `${group}.${name}`, input[name], min, max, ' of milliseconds');
+  }
+  return next;
 }
 
 function applyObject(config: ServerConfig, input: Record<string, unknown>, source: Source): void {
@@ -148,45 +177,10 @@ function applyValue(config: ServerConfig, key: string, value: unknown, source: S
       };
       break;
     case 'sessions':
-      config.sessions = {
-        idleTimeoutMs:
-          v.idleTimeoutMs === undefined
-            ? config.sessions.idleTimeoutMs
-            : int(source, 'sessions.idleTimeoutMs', v.idleTimeoutMs, 1000, 60 * MINUTE, ' of milliseconds'),
-        maxDurationMs:
-          v.maxDurationMs === undefined
-            ? config.sessions.maxDurationMs
-            : int(source, 'sessions.maxDurationMs', v.maxDurationMs, 1000, 1440 * MINUTE, ' of milliseconds'),
-      };
-      break;
     case 'auth':
-      config.auth = {
-        tokenTtlMs:
-          v.tokenTtlMs === undefined
-            ? config.auth.tokenTtlMs
-            : int(source, 'auth.tokenTtlMs', v.tokenTtlMs, MINUTE, 7 * 24 * 60 * MINUTE, ' of milliseconds'),
-        setupTokenTtlMs:
-          v.setupTokenTtlMs === undefined
-            ? config.auth.setupTokenTtlMs
-            : int(
-                source,
-                'auth.setupTokenTtlMs',
-                v.setupTokenTtlMs,
-                MINUTE,
-                30 * 24 * 60 * MINUTE,
-                ' of milliseconds',
-              ),
-      };
+    case 'agents':
+      config[key] = durations(source, key, v, config[key]) as never;
       break;
-    case 'agents': {
-      const next = { ...config.agents };
-      for (const name of ['handshakeTimeoutMs', 'keepaliveIntervalMs', 'keepaliveTimeoutMs'] as const) {
-        if (v[name] !== undefined)
-          next[name] = int(source, `agents.${name}`, v[name], 100, 10 * MINUTE, ' of milliseconds');
-      }
-      config.agents = next;
-      break;
-    }
   }
 }
 

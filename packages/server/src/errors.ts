@@ -26,7 +26,3 @@ export class SesameError extends Error {
 export function httpStatus(code: ErrorCode): number {
   return ErrorCodes[code];
 }
-
-export function isErrorCode(value: unknown): value is ErrorCode {
-  return typeof value === 'string' && Object.hasOwn(ErrorCodes, value);
-}

@@ -247,4 +247,3 @@ export function createPermissionService({ store, guard, audit, model, arn, now =
 }
 
 export type PermissionService = ReturnType<typeof createPermissionService>;
-export { SESSION_DURATION };

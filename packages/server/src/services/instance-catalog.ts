@@ -4,6 +4,11 @@ import type { Instance, Store } from '../store/index.ts';
 
 export type CatalogEntry = { instance: Instance; arn: string; context: RequestContext };
 
+/** An instance's side of a policy decision: its tags (aws:ResourceTag/…, alias ssm:resourceTag/…) and the shell document. */
+export function instanceContext(tags: Instance['tags']): RequestContext {
+  return resourceContext(tags, { sessionDocumentName: SHELL_DOCUMENT });
+}
+
 type Deps = { store: Pick<Store, 'listInstances' | 'getInstance'>; arn: ArnSettings };
 
 const byNameThenId = (a: CatalogEntry, b: CatalogEntry) =>
@@ -31,7 +36,7 @@ export function createInstanceCatalog({ store, arn }: Deps) {
   const entry = (instance: Instance): CatalogEntry => ({
     instance,
     arn: instanceArn(arn, instance),
-    context: resourceContext(instance.tags, { sessionDocumentName: SHELL_DOCUMENT }),
+    context: instanceContext(instance.tags),
   });
 
   async function load(): Promise<Map<string, CatalogEntry>> {
@@ -68,10 +73,6 @@ export function createInstanceCatalog({ store, arn }: Deps) {
       if (instance) entries.set(id, entry(instance));
       else entries.delete(id);
       sorted = undefined;
-    },
-
-    context(instance: Instance): RequestContext {
-      return entries?.get(instance.id)?.context ?? entry(instance).context;
     },
   };
 }

@@ -1,10 +1,9 @@
-import { resourceContext } from '@sesame/policy';
-import { type ArnSettings, instanceArn, SHELL_DOCUMENT } from '../arn.ts';
+import { type ArnSettings, instanceArn } from '../arn.ts';
 import type { Audit } from '../audit.ts';
 import type { Authorize, AuthorizeTargets, Principal } from '../authorize.ts';
 import { SesameError } from '../errors.ts';
 import type { Guard } from '../guard.ts';
-import type { Instance, Store, Tags } from '../store/index.ts';
+import type { Instance, Store } from '../store/index.ts';
 import type { InstanceCatalog } from './instance-catalog.ts';
 import { parseTags } from './validate.ts';
 
@@ -48,8 +47,6 @@ export function createInventoryService({
       arn: instanceArn(arn, instance),
     };
   };
-  /** The target's side of a policy decision: its tags as aws:ResourceTag/… (alias ssm:resourceTag/…). */
-  const resourceTags = (tags: Tags) => resourceContext(tags, { sessionDocumentName: SHELL_DOCUMENT });
 
   return {
     /** The instances this principal could start a session on. */
@@ -123,8 +120,6 @@ export function createInventoryService({
         outcome: 'succeeded',
       });
     },
-
-    resourceTags,
   };
 }
 

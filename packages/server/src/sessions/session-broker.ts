@@ -11,6 +11,7 @@ import { SesameError } from '../errors.ts';
 import type { Guard } from '../guard.ts';
 import type { Logger } from '../log.ts';
 import { createAsciicastRecorder, type Recorder } from '../recording/index.ts';
+import { instanceContext } from '../services/instance-catalog.ts';
 import type { InventoryService } from '../services/inventory.ts';
 import type { SessionRecord, Store } from '../store/index.ts';
 import { pipe } from './relay.ts';
@@ -18,7 +19,7 @@ import { pipe } from './relay.ts';
 type Deps = {
   store: Pick<Store, 'createSession' | 'getSession' | 'listSessions' | 'updateSession'>;
   hub: Pick<AgentHub, 'get'>;
-  inventory: Pick<InventoryService, 'resolve' | 'resourceTags'>;
+  inventory: Pick<InventoryService, 'resolve'>;
   authorize: Authorize;
   guard: Guard;
   audit: Audit;
@@ -32,18 +33,6 @@ type Deps = {
 type LiveSession = { record: SessionRecord; end: (reason: string) => Promise<void> };
 
 const MAX_TERMINAL = 1000;
-const FLUSH_TIMEOUT_MS = 5000;
-
-/** Waits until a channel's queued output went out (a shell's last words reach the user) or the time is up. */
-function drained(channel: Channel, timeoutMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, timeoutMs);
-    channel.onDrain = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-  });
-}
 
 function terminalSize(value: unknown, name: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_TERMINAL) {
@@ -83,7 +72,7 @@ export function createSessionBroker(deps: Deps) {
     const rows = terminalSize(spec.rows, 'rows');
     const instance = await inventory.resolve(spec.target as string);
     const resource = instanceArn(arn, instance);
-    guard(principal, 'ssm:StartSession', resource, inventory.resourceTags(instance.tags));
+    guard(principal, 'ssm:StartSession', resource, instanceContext(instance.tags));
     const link = hub.get(instance.id);
     if (!link) {
       throw new SesameError(
@@ -187,7 +176,6 @@ export function createSessionBroker(deps: Deps) {
       ended = true;
       for (const timer of timers) clearTimeout(timer);
       live.delete(record.id);
-      if (reason === 'exited' && client.bufferedBytes > 0) await drained(client, FLUSH_TIMEOUT_MS);
       client.close(reason === 'exited' ? 'NORMAL' : 'SESSION_ENDED', reason);
       agent.close(reason === 'exited' ? 'NORMAL' : 'SESSION_ENDED', reason);
       await recorder

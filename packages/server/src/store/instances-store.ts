@@ -22,28 +22,30 @@ export type InstancesStore = Pick<
 /** Rows per INSERT: far below SQLite's and PostgreSQL's bound-parameter limits at three parameters a row. */
 const TAG_ROWS_PER_INSERT = 500;
 
+/** An instance as its `instances` row (tags live in `instance_tags`). */
+export function instanceRow(i: Instance): InstancesTable {
+  return {
+    id: i.id,
+    name: i.name,
+    kind: i.kind,
+    activation_id: i.activationId,
+    public_key: i.publicKey,
+    status: i.status,
+    last_seen_at: i.lastSeenAt,
+    registered_at: i.registeredAt,
+    hostname: i.hostname,
+    platform: i.platform,
+    platform_version: i.platformVersion,
+    ip_addresses: toJson(i.ipAddresses),
+    agent_version: i.agentVersion,
+  };
+}
+
 export function createInstancesStore(db: Kysely<StoreDatabase>): InstancesStore {
   return {
     async createInstance(i) {
       await db.transaction().execute(async (trx) => {
-        await trx
-          .insertInto('instances')
-          .values({
-            id: i.id,
-            name: i.name,
-            kind: i.kind,
-            activation_id: i.activationId,
-            public_key: i.publicKey,
-            status: i.status,
-            last_seen_at: i.lastSeenAt,
-            registered_at: i.registeredAt,
-            hostname: i.hostname,
-            platform: i.platform,
-            platform_version: i.platformVersion,
-            ip_addresses: toJson(i.ipAddresses),
-            agent_version: i.agentVersion,
-          })
-          .execute();
+        await trx.insertInto('instances').values(instanceRow(i)).execute();
         await insertTags(trx, i.id, i.tags);
       });
     },
