@@ -14,6 +14,10 @@ export type Principal = {
   username: string;
   sourceAddress: string | null;
   system?: true;
+  /** When this sign-in last proved a second factor (epoch ms): aws:MultiFactorAuthPresent and …Age. */
+  mfaAt?: number | null;
+  /** The sign-in session the request came with (absent for the server itself). */
+  signInSessionId?: string;
 };
 
 /** The target's side of a request: its tags (resourceContext) and the session document. */
@@ -56,6 +60,7 @@ export function createAuthorizer({
       userId: access.userId,
       tags: access.tags,
       ...(principal.sourceAddress ? { sourceIp: principal.sourceAddress } : {}),
+      ...(principal.mfaAt ? { mfaAuthenticatedAt: new Date(principal.mfaAt) } : {}),
       now: now(),
     });
     return { access, context };

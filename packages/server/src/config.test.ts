@@ -64,6 +64,12 @@ const badFiles: [string, string, string[]][] = [
     ['sessions.idleTimeoutMs', 'sessions.maxDurationMs'],
   ],
   ['token ttl below a minute', json({ auth: { tokenTtlMs: 1000 } }), ['auth.tokenTtlMs']],
+  ['account failures 0', json({ signIn: { maxAccountFailures: 0 } }), ['signIn.maxAccountFailures']],
+  ['scrypt cost 2^30', json({ signIn: { scryptLog2N: 30 } }), ['signIn.scryptLog2N']],
+  ['smtp without from', json({ smtp: { host: 'mail' } }), ['smtp', 'host and from']],
+  ['smtp from not an address', json({ smtp: { host: 'mail', from: 'sesame' } }), ['smtp.from']],
+  ['smtp unknown key', json({ smtp: { host: 'mail', from: 'a@b.c', tls: true } }), ['smtp.tls']],
+  ['smtp port as text', json({ smtp: { host: 'mail', from: 'a@b.c', port: '25' } }), ['smtp.port']],
   ['handshake timeout 0', json({ agents: { handshakeTimeoutMs: 0 } }), ['agents.handshakeTimeoutMs']],
   ['keepalive as boolean', json({ agents: { keepaliveIntervalMs: true } }), ['agents.keepaliveIntervalMs']],
 ];
@@ -126,7 +132,22 @@ describe('loadConfig accepts good configuration', () => {
       logLevel: 'warn',
       arn: { partition: 'aws-us-gov', region: 'us-gov-west-1', account: '123456789012' },
       sessions: { idleTimeoutMs: 60 * MINUTE, maxDurationMs: 1440 * MINUTE },
-      auth: { tokenTtlMs: MINUTE, setupTokenTtlMs: 60 * MINUTE },
+      auth: {
+        tokenTtlMs: MINUTE,
+        accessTokenTtlMs: 5 * MINUTE,
+        setupTokenTtlMs: 60 * MINUTE,
+        failureWindowMs: 10 * MINUTE,
+        lockoutMs: 30 * MINUTE,
+      },
+      signIn: { maxAccountFailures: 3, maxAddressFailures: 100, scryptLog2N: 16 },
+      smtp: {
+        host: 'smtp.example.com',
+        port: 587,
+        secure: false,
+        user: 'sesame',
+        password: 'smtp-secret',
+        from: 'Sesame <sesame@example.com>',
+      },
       agents: { handshakeTimeoutMs: 100, keepaliveIntervalMs: 5000, keepaliveTimeoutMs: 10 * MINUTE },
     };
     const config = loadConfig({}, { path: PATH, text: json(file) });

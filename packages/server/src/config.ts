@@ -12,8 +12,33 @@ export type ServerConfig = {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   arn: { partition: string; region: string; account: string };
   sessions: { idleTimeoutMs: number; maxDurationMs: number };
-  auth: { tokenTtlMs: number; setupTokenTtlMs: number };
+  auth: {
+    /** Sign-in session length for someone with no permission set (which otherwise sets it). */
+    tokenTtlMs: number;
+    /** Life of one CLI access token; the CLI refreshes it until the sign-in session ends. */
+    accessTokenTtlMs: number;
+    setupTokenTtlMs: number;
+    /** Failures are counted over this window; too many lock the account (or address) for lockoutMs. */
+    failureWindowMs: number;
+    lockoutMs: number;
+  };
+  signIn: {
+    maxAccountFailures: number;
+    maxAddressFailures: number;
+    /** scrypt cost for new password hashes: N = 2^scryptLog2N. */
+    scryptLog2N: number;
+  };
+  smtp: SmtpConfig | undefined;
   agents: { handshakeTimeoutMs: number; keepaliveIntervalMs: number; keepaliveTimeoutMs: number };
+};
+
+export type SmtpConfig = {
+  host: string;
+  port: number;
+  secure: boolean;
+  user: string | undefined;
+  password: string | undefined;
+  from: string;
 };
 
 const MINUTE = 60_000;
@@ -28,7 +53,15 @@ export const DEFAULT_CONFIG: ServerConfig = {
   logLevel: 'info',
   arn: { partition: 'aws', region: 'local', account: '000000000000' },
   sessions: { idleTimeoutMs: 20 * MINUTE, maxDurationMs: 1440 * MINUTE },
-  auth: { tokenTtlMs: 12 * 60 * MINUTE, setupTokenTtlMs: 7 * 24 * 60 * MINUTE },
+  auth: {
+    tokenTtlMs: 60 * MINUTE,
+    accessTokenTtlMs: 15 * MINUTE,
+    setupTokenTtlMs: 7 * 24 * 60 * MINUTE,
+    failureWindowMs: 15 * MINUTE,
+    lockoutMs: 15 * MINUTE,
+  },
+  signIn: { maxAccountFailures: 5, maxAddressFailures: 50, scryptLog2N: 15 },
+  smtp: undefined,
   agents: { handshakeTimeoutMs: 10_000, keepaliveIntervalMs: 15_000, keepaliveTimeoutMs: 45_000 },
 };
 
@@ -36,7 +69,13 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 /** The nested duration settings and the range each accepts, in milliseconds. */
 const DURATIONS = {
   sessions: { idleTimeoutMs: [1000, 60 * MINUTE], maxDurationMs: [1000, 1440 * MINUTE] },
-  auth: { tokenTtlMs: [MINUTE, 7 * 24 * 60 * MINUTE], setupTokenTtlMs: [MINUTE, 30 * 24 * 60 * MINUTE] },
+  auth: {
+    tokenTtlMs: [MINUTE, 7 * 24 * 60 * MINUTE],
+    accessTokenTtlMs: [MINUTE, 24 * 60 * MINUTE],
+    setupTokenTtlMs: [MINUTE, 30 * 24 * 60 * MINUTE],
+    failureWindowMs: [1000, 24 * 60 * MINUTE],
+    lockoutMs: [1000, 24 * 60 * MINUTE],
+  },
   agents: {
     handshakeTimeoutMs: [100, 10 * MINUTE],
     keepaliveIntervalMs: [100, 10 * MINUTE],
@@ -56,7 +95,15 @@ const KNOWN_KEYS: Record<string, readonly string[] | null> = {
   sessions: Object.keys(DURATIONS.sessions),
   auth: Object.keys(DURATIONS.auth),
   agents: Object.keys(DURATIONS.agents),
+  signIn: ['maxAccountFailures', 'maxAddressFailures', 'scryptLog2N'],
+  smtp: ['host', 'port', 'secure', 'user', 'password', 'from'],
 };
+
+const SIGN_IN_LIMITS = {
+  maxAccountFailures: [1, 1000],
+  maxAddressFailures: [1, 100_000],
+  scryptLog2N: [10, 20],
+} as const;
 
 /** Where a value came from. Environment variables are text, so only they may spell numbers as digits. */
 type Source = { where: string; text: boolean };
@@ -176,12 +223,49 @@ function applyValue(config: ServerConfig, key: string, value: unknown, source: S
             : str(source, 'arn.account', v.account, /^\d{12}$/, 'must be 12 digits'),
       };
       break;
+    case 'signIn':
+      for (const [name, [min, max]] of Object.entries(SIGN_IN_LIMITS)) {
+        if (v[name] !== undefined)
+          config.signIn[name as keyof typeof SIGN_IN_LIMITS] = int(
+            source,
+            `signIn.${name}`,
+            v[name],
+            min,
+            max,
+          );
+      }
+      break;
+    case 'smtp':
+      config.smtp = smtp(source, v, config.smtp);
+      break;
     case 'sessions':
     case 'auth':
     case 'agents':
       config[key] = durations(source, key, v, config[key]) as never;
       break;
   }
+}
+
+function smtp(source: Source, v: Record<string, unknown>, current: SmtpConfig | undefined): SmtpConfig {
+  const optional = (key: string) =>
+    v[key] === undefined ? current?.[key as 'user'] : str(source, `smtp.${key}`, v[key]);
+  const host = v.host === undefined ? current?.host : str(source, 'smtp.host', v.host);
+  const from =
+    v.from === undefined
+      ? current?.from
+      : str(source, 'smtp.from', v.from, /^[^\s@]+@[^\s@]+$|<[^\s@]+@[^\s@]+>$/, 'must be an email address');
+  if (!host || !from) fail(source, 'smtp', 'needs at least host and from');
+  const secure = v.secure === undefined ? (current?.secure ?? false) : v.secure;
+  if (typeof secure !== 'boolean' && !(source.text && (secure === 'true' || secure === 'false')))
+    fail(source, 'smtp.secure', `must be true or false (got ${show(secure)})`);
+  return {
+    host,
+    port: v.port === undefined ? (current?.port ?? 587) : int(source, 'smtp.port', v.port, 1, 65535),
+    secure: secure === true || secure === 'true',
+    user: optional('user'),
+    password: optional('password'),
+    from,
+  };
 }
 
 const ENV_KEYS: Record<string, string> = {
@@ -224,6 +308,13 @@ export function loadConfig(
     if (value !== undefined && value !== '')
       applyValue(config, key, value, { where: `environment variable ${variable}`, text: true });
   }
+  const smtpEnv: Record<string, string> = {};
+  for (const name of KNOWN_KEYS.smtp ?? []) {
+    const value = env[`SESAME_SMTP_${name.toUpperCase()}`];
+    if (value !== undefined && value !== '') smtpEnv[name] = value;
+  }
+  if (Object.keys(smtpEnv).length > 0)
+    config.smtp = smtp({ where: 'environment variables SESAME_SMTP_*', text: true }, smtpEnv, config.smtp);
   if (config.sessions.idleTimeoutMs > config.sessions.maxDurationMs) {
     const { idleTimeoutMs, maxDurationMs } = config.sessions;
     throw new SesameError(

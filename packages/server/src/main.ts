@@ -19,6 +19,17 @@ import { createIdentityService } from './services/identity.ts';
 import { createInstanceCatalog } from './services/instance-catalog.ts';
 import { createInventoryService } from './services/inventory.ts';
 import { createSessionBroker } from './sessions/session-broker.ts';
+import { createCliHandoff } from './sign-in/cli-handoff.ts';
+import { createIdentityProviders } from './sign-in/identity-providers.ts';
+import { createMailer } from './sign-in/mailer.ts';
+import { createMfaDevices } from './sign-in/mfa-devices.ts';
+import { createMfaEnrolment } from './sign-in/mfa-enrolment.ts';
+import { createMfaSettingsService } from './sign-in/mfa-settings-service.ts';
+import { createFlows } from './sign-in/sign-in-flows.ts';
+import { createSignInService } from './sign-in/sign-in-service.ts';
+import { createSignInSessions } from './sign-in/sign-in-sessions.ts';
+import { createSsoService } from './sign-in/sso-service.ts';
+import { createThrottle } from './sign-in/throttle.ts';
 import { openStore } from './store/index.ts';
 
 /** The server acting on its own behalf (first start, the local agent's activation); never reachable over the API. */
@@ -53,14 +64,85 @@ export async function createServer(config: ServerConfig, log: Logger) {
   // Warm it in the background: the first listing after a restart should not pay for reading every instance.
   catalog.all().catch((error: unknown) => log.error({ err: error }, 'cannot load the instance catalog'));
   const hub = createAgentHub({ store, audit, log, settings: config.agents, onInventory: catalog.refresh });
+  let url = '';
+  const publicUrl = () => url;
+  const mailer = config.smtp ? createMailer({ smtp: config.smtp, log }) : undefined;
+  const throttle = createThrottle({
+    store,
+    windowMs: config.auth.failureWindowMs,
+    lockoutMs: config.auth.lockoutMs,
+    limits: { account: config.signIn.maxAccountFailures, address: config.signIn.maxAddressFailures },
+  });
+  const flows = createFlows({ store, now });
+  const sessions = createSignInSessions({
+    store,
+    accessTokenTtlMs: config.auth.accessTokenTtlMs,
+    // The longest of the person's permission sets decides, as in AWS IAM Identity Center.
+    maxSessionMsFor: (userId) => {
+      const durations = model.forUser(userId)?.permissionSets.map((p) => p.sessionDurationMs) ?? [];
+      return durations.length > 0 ? Math.max(...durations) : config.auth.tokenTtlMs;
+    },
+  });
+  const mfaSettings = createMfaSettingsService({
+    store,
+    guard,
+    audit,
+    arn: config.arn,
+    mailConfigured: !!mailer,
+  });
+  const enrolment = createMfaEnrolment({ store, flows, issuer: 'Sesame', now });
+  const signIn = createSignInService({
+    store,
+    flows,
+    sessions,
+    enrolment,
+    throttle,
+    audit,
+    log,
+    arn: config.arn,
+    mfaSettings: mfaSettings.current,
+    mailer,
+    issuer: 'Sesame',
+    scryptCost: { N: 2 ** config.signIn.scryptLog2N, r: 8, p: 1 },
+  });
+  const providers = createIdentityProviders({ store, guard, audit, arn: config.arn, publicUrl });
+  const sso = createSsoService({
+    store,
+    providers,
+    flows,
+    signIn,
+    reloadAccess: () => model.reload(),
+    audit,
+    log,
+    arn: config.arn,
+  });
+  const handoff = createCliHandoff({ store, flows, sessions, audit, publicUrl });
+  const devices = createMfaDevices({
+    store,
+    flows,
+    enrolment,
+    mfaSettings: mfaSettings.current,
+    audit,
+    arn: config.arn,
+  });
+  const purge = setInterval(
+    () =>
+      store
+        .purgeExpiredSignInState(now())
+        .catch((error: unknown) => log.warn({ err: error }, 'cannot purge expired sign-in state')),
+    10 * 60_000,
+  );
+  purge.unref();
   const identity = createIdentityService({
     store,
     guard,
     audit,
     log,
     arn: config.arn,
-    tokenTtlMs: config.auth.tokenTtlMs,
     setupTokenTtlMs: config.auth.setupTokenTtlMs,
+    publicUrl,
+    mailer,
+    unlock: throttle.unlock,
     makeAdministrator: async (userId) => {
       await makeAdministrator(userId);
       await model.reload();
@@ -110,11 +192,22 @@ export async function createServer(config: ServerConfig, log: Logger) {
     broker,
     hub,
     access: { directory, permissions, simulate, model },
+    signIn: {
+      signIn,
+      sessions,
+      sso,
+      providers,
+      handoff,
+      devices,
+      mfaSettings,
+      identity,
+      publicUrl: config.publicUrl,
+      secureCookies: !!https || config.publicUrl?.startsWith('https:') === true,
+    },
     https,
   });
   /** What agents and CLIs pin for a self-signed certificate (`--fingerprint`). */
   const tlsFingerprint = https ? new X509Certificate(https.cert).fingerprint256 : undefined;
-  let url = '';
 
   return {
     config,
@@ -127,6 +220,10 @@ export async function createServer(config: ServerConfig, log: Logger) {
     directory,
     permissions,
     model,
+    signIn,
+    sessions,
+    mfaSettings,
+    providers,
     app,
     tlsFingerprint,
     get url(): string {
@@ -146,6 +243,7 @@ export async function createServer(config: ServerConfig, log: Logger) {
       return url;
     },
     async close(): Promise<void> {
+      clearInterval(purge);
       await broker.shutdown();
       hub.close();
       await app.close();

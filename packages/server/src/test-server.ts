@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { loadConfig } from './config.ts';
 import { createLogger } from './log.ts';
 import { createServer, type SesameServer, SYSTEM_PRINCIPAL } from './main.ts';
+import { totpAt } from './sign-in/totp.ts';
 
 export const ADMIN_PASSWORD = 'correct horse battery staple';
 
@@ -30,7 +31,15 @@ export type TestServer = {
   setupToken: string;
   api(method: string, path: string, options?: ApiOptions): Promise<ApiResponse>;
   /** Creates a user (as the administrator), completes its setup and returns its bearer token. */
-  createUser(username: string, isAdmin?: boolean): Promise<{ id: string; token: string }>;
+  createUser(username: string, isAdmin?: boolean): Promise<{ id: string; token: string; totpSecret: string }>;
+  /** The TOTP secret each user registered at setup (by user name). */
+  totpSecrets: Map<string, string>;
+  /** A fresh code for the user's authenticator app (waits for the next 30 s step if this one was used). */
+  totpCode(username: string): Promise<string>;
+  /** Completes a login/setup answer through MFA (enrolment or code) and returns the signed-in answer. */
+  finish(username: string, response: ApiResponse): Promise<ApiResponse>;
+  /** Password + authenticator code: a bearer token. */
+  signIn(username: string, password?: string): Promise<string>;
   close(): Promise<void>;
 };
 
@@ -72,12 +81,47 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const api = apiClient(url);
   const { setupToken = '' } = await server.identity.bootstrap();
   let adminToken = '';
-  const completeSetup = async (token: string): Promise<string> => {
-    const response = await api('POST', '/api/v1/auth/setup', { json: { token, password: ADMIN_PASSWORD } });
-    if (response.status !== 200) throw new Error(`setup failed: ${response.text}`);
+  const totpSecrets = new Map<string, string>();
+  const usedSteps = new Map<string, number>();
+  const totpCode = async (username: string): Promise<string> => {
+    const secret = totpSecrets.get(username);
+    if (!secret) throw new Error(`${username} has no authenticator app registered in this test server`);
+    let step = Math.floor(Date.now() / 30_000);
+    if ((usedSteps.get(username) ?? -1) >= step) {
+      await new Promise((resolve) => setTimeout(resolve, (step + 1) * 30_000 - Date.now() + 50));
+      step = Math.floor(Date.now() / 30_000);
+    }
+    usedSteps.set(username, step);
+    return totpAt(secret, Date.now() / 1000);
+  };
+  /** Takes a sign-in answer past MFA: registers an authenticator app when asked to, or types its code. */
+  const finish = async (username: string, response: ApiResponse): Promise<ApiResponse> => {
+    const flow = response.body.flow;
+    if (response.status === 200 && response.body.status === 'enrol-required') {
+      const enrol = await api('POST', '/api/v1/auth/enrol/totp', { json: { flow } });
+      if (enrol.status !== 200) throw new Error(`enrolment failed: ${enrol.text}`);
+      totpSecrets.set(username, String(enrol.body.secret));
+      return api('POST', '/api/v1/auth/enrol/totp/confirm', {
+        json: { flow, code: await totpCode(username), name: 'test phone' },
+      });
+    }
+    if (response.status === 200 && response.body.status === 'mfa-required')
+      return api('POST', '/api/v1/auth/mfa', {
+        json: { flow, method: 'totp', code: await totpCode(username) },
+      });
+    return response;
+  };
+  /** Sets the password, then registers an authenticator app as the default MFA settings require. */
+  const completeSetup = async (username: string, token: string): Promise<string> => {
+    const response = await finish(
+      username,
+      await api('POST', '/api/v1/auth/setup', { json: { token, password: ADMIN_PASSWORD } }),
+    );
+    if (response.status !== 200 || response.body.status !== 'signed-in')
+      throw new Error(`setup failed: ${response.text}`);
     return String(response.body.token);
   };
-  if (options.signIn !== false) adminToken = await completeSetup(setupToken);
+  if (options.signIn !== false) adminToken = await completeSetup('admin', setupToken);
   /** Ordinary users may see and end their own sessions, as the seed policies allow (session/${aws:username}-*). */
   let selfServiceReady = false;
   const selfService = async (username: string) => {
@@ -111,12 +155,24 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     adminToken,
     setupToken,
     api,
+    totpSecrets,
+    totpCode,
+    finish,
+    async signIn(username, password = ADMIN_PASSWORD) {
+      const response = await finish(
+        username,
+        await api('POST', '/api/v1/auth/login', { json: { username, password } }),
+      );
+      if (response.status !== 200) throw new Error(`sign-in failed: ${response.text}`);
+      return String(response.body.token);
+    },
     async createUser(username, isAdmin = false) {
       const created = await api('POST', '/api/v1/users', { token: adminToken, json: { username, isAdmin } });
       if (created.status !== 200) throw new Error(`cannot create ${username}: ${created.text}`);
       const user = created.body.user as { id: string };
       if (!isAdmin) await selfService(username);
-      return { id: user.id, token: await completeSetup(String(created.body.setupToken)) };
+      const token = await completeSetup(username, String(created.body.setupToken));
+      return { id: user.id, token, totpSecret: totpSecrets.get(username) as string };
     },
     async close() {
       await server.close();

@@ -81,7 +81,10 @@ describe('HTTP API: setup tokens and passwords', () => {
     assert.equal(new Set([wrong, unknown, unset, typed]).size, 1);
     const good = await login('admin', ADMIN_PASSWORD);
     assert.equal(good.status, 200);
-    assert.match(String(good.body.token), /^ses_/);
+    assert.equal(good.body.status, 'mfa-required', 'the password alone signs no one in');
+    assert.equal(good.body.token, undefined);
+    const signedIn = await ts.finish('admin', good);
+    assert.match(String(signedIn.body.token), /^ses_/);
   });
 });
 

@@ -45,6 +45,7 @@ describe('HTTP API: sign-in required', () => {
       userId: admin?.id ?? '',
       createdAt: t - 2000,
       expiresAt: t - 1000,
+      sessionId: null,
     });
     assertError(
       await ts.api('GET', '/api/v1/me', { token }),

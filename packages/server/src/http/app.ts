@@ -1,11 +1,12 @@
 import { createReadStream } from 'node:fs';
 import { access } from 'node:fs/promises';
+import cookie from '@fastify/cookie';
+import formbody from '@fastify/formbody';
 import websocket from '@fastify/websocket';
 import { muxOverWebSocket } from '@sesame/protocol';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
-  type FastifyReply,
   type FastifyRequest,
   LogController,
 } from 'fastify';
@@ -19,6 +20,12 @@ import type { SessionBroker } from '../sessions/session-broker.ts';
 import { SesameStoreError } from '../store/index.ts';
 import { type AccessServices, registerAccessRoutes } from './access-routes.ts';
 import { bearer, body, me, param } from './request.ts';
+import {
+  createAuthenticate,
+  registerSignInRoutes,
+  type SignInServices,
+  signedInSession,
+} from './sign-in-routes.ts';
 import { registerWebRoutes } from './web.ts';
 
 export type AppDeps = {
@@ -29,6 +36,7 @@ export type AppDeps = {
   broker: SessionBroker;
   hub: AgentHub;
   access: AccessServices;
+  signIn: SignInServices;
   https?: { cert: Buffer; key: Buffer } | undefined;
   /** Largest WebSocket message accepted; larger ones close the connection (frames are bounded below this). */
   maxMessageBytes?: number;
@@ -43,6 +51,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: 64 * 1024,
     ...(deps.https ? { https: deps.https } : {}),
   });
+  await app.register(cookie);
+  // SAML responses arrive as HTML form posts; a SAML response with a long certificate chain is well under 64 KiB.
+  await app.register(formbody, { bodyLimit: 256 * 1024 });
   await app.register(websocket, { options: { maxPayload: deps.maxMessageBytes ?? 1024 * 1024 } });
 
   app.setErrorHandler((error: unknown, request, reply) => {
@@ -81,9 +92,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }),
   );
 
-  const authenticate = async (request: FastifyRequest) => {
-    request.principal = await identity.authenticate(bearer(request), request.ip);
-  };
+  const authenticate: (request: FastifyRequest) => Promise<void> = createAuthenticate(
+    deps.signIn.sessions,
+    bearer,
+  );
   const authed = { preValidation: authenticate };
   // The agent endpoint answers a plain HTTP request with a JSON error instead of an empty 404.
   const notAWebSocket = async () => {
@@ -95,22 +107,30 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.get('/healthz', async () => ({ ok: true }));
 
-  // Sign-in
-  app.post('/api/v1/auth/login', async (request) => identity.login(body(request), request.ip));
-  app.post('/api/v1/auth/setup', async (request) => identity.completeSetup(body(request), request.ip));
-  app.post('/api/v1/auth/logout', authed, async (request, reply: FastifyReply) => {
-    await identity.logout(bearer(request) as string);
-    return reply.status(204).send();
-  });
   app.get('/api/v1/me', authed, async (request) => {
     const principal = me(request);
+    const session = signedInSession(request);
     const access = deps.access.model.forUser(principal.userId);
+    const user = await identity.self(principal);
     return {
       user: {
-        ...principal,
+        userId: principal.userId,
+        username: principal.username,
+        email: user.email,
+        source: user.source,
+        sourceAddress: principal.sourceAddress,
         groups: access?.groups ?? [],
         tags: access?.tags ?? {},
         permissionSets: access?.permissionSets.map((p) => p.name) ?? [],
+        signIn: {
+          sessionId: session.id,
+          method: session.method,
+          provider: session.providerId,
+          client: session.client,
+          createdAt: session.createdAt,
+          expiresAt: session.expiresAt,
+          mfa: { present: session.mfaAt !== null, authenticatedAt: session.mfaAt, method: session.mfaMethod },
+        },
       },
     };
   });
@@ -118,9 +138,35 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Users (administration)
   app.get('/api/v1/users', authed, async (request) => ({ users: await identity.listUsers(me(request)) }));
   app.post('/api/v1/users', authed, async (request) => identity.createUser(me(request), body(request)));
+  app.get('/api/v1/users/:username', authed, async (request) => ({
+    user: await identity.getUser(me(request), param(request, 'username')),
+  }));
+  app.patch('/api/v1/users/:username', authed, async (request) => ({
+    user: await identity.setEmail(me(request), param(request, 'username'), body(request)),
+  }));
+  app.delete('/api/v1/users/:username', authed, async (request, reply) => {
+    await identity.deleteUser(me(request), param(request, 'username'));
+    return reply.status(204).send();
+  });
   app.post('/api/v1/users/:username/reset', authed, async (request) =>
-    identity.resetSetup(me(request), param(request, 'username')),
+    identity.resetSetup(me(request), param(request, 'username'), body(request)),
   );
+  app.post('/api/v1/users/:username/disable', authed, async (request) => ({
+    user: await identity.setDisabled(me(request), param(request, 'username'), true),
+  }));
+  app.post('/api/v1/users/:username/enable', authed, async (request) => ({
+    user: await identity.setDisabled(me(request), param(request, 'username'), false),
+  }));
+  app.post('/api/v1/users/:username/unlock', authed, async (request, reply) => {
+    await identity.unlock(me(request), param(request, 'username'));
+    return reply.status(204).send();
+  });
+  app.get('/api/v1/users/:username/mfa-devices', authed, async (request) => ({
+    devices: await identity.listMfaDevices(me(request), param(request, 'username')),
+  }));
+  app.delete('/api/v1/users/:username/mfa-devices', authed, async (request) => ({
+    removed: await identity.resetMfa(me(request), param(request, 'username')),
+  }));
 
   // Activations and agent registration
   app.get('/api/v1/activations', authed, async (request) => ({
@@ -206,6 +252,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   registerAccessRoutes(app, deps.access, authed);
+  registerSignInRoutes(app, deps.signIn, authed);
   registerWebRoutes(app);
   return app;
 }

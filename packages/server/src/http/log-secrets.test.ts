@@ -20,8 +20,12 @@ test('setup, sign-in, users, activations and registration leave no secret in the
     json: { token: ts.setupToken, password: 'short' },
   });
   assert.equal(short.status, 400);
-  const setup = await ts.api('POST', '/api/v1/auth/setup', { json: { token: ts.setupToken, password } });
+  const setup = await ts.finish(
+    'admin',
+    await ts.api('POST', '/api/v1/auth/setup', { json: { token: ts.setupToken, password } }),
+  );
   assert.equal(setup.status, 200, setup.text);
+  secrets['admin TOTP secret'] = ts.totpSecrets.get('admin') as string;
   secrets['setup bearer token'] = String(setup.body.token);
   const reused = await ts.api('POST', '/api/v1/auth/setup', { json: { token: ts.setupToken, password } });
   assert.equal(reused.status, 401);
@@ -41,8 +45,12 @@ test('setup, sign-in, users, activations and registration leave no secret in the
   });
   assert.equal(broken.status, 400);
   assert.ok(!broken.text.includes(password), 'the error echoes the password');
-  const login = await ts.api('POST', '/api/v1/auth/login', { json: { username: 'admin', password } });
+  const login = await ts.finish(
+    'admin',
+    await ts.api('POST', '/api/v1/auth/login', { json: { username: 'admin', password } }),
+  );
   assert.equal(login.status, 200, login.text);
+  secrets['refresh token'] = String(login.body.refreshToken);
   const token = String(login.body.token);
   secrets['login bearer token'] = token;
 
@@ -50,9 +58,12 @@ test('setup, sign-in, users, activations and registration leave no secret in the
   const created = await ts.api('POST', '/api/v1/users', { token, json: { username: 'alice' } });
   secrets['alice setup token'] = String(created.body.setupToken);
   secrets['alice password'] = 'alice passphrase 19c2';
-  const aliceSetup = await ts.api('POST', '/api/v1/auth/setup', {
-    json: { token: created.body.setupToken, password: secrets['alice password'] },
-  });
+  const aliceSetup = await ts.finish(
+    'alice',
+    await ts.api('POST', '/api/v1/auth/setup', {
+      json: { token: created.body.setupToken, password: secrets['alice password'] },
+    }),
+  );
   secrets['alice bearer token'] = String(aliceSetup.body.token);
   assert.equal((await ts.api('GET', '/api/v1/users', { token: String(aliceSetup.body.token) })).status, 403);
   const reset = await ts.api('POST', '/api/v1/users/alice/reset', { token });

@@ -1,12 +1,44 @@
-import { readFileSync } from 'node:fs';
-import { webRoot } from '@sesame/web';
+import { readdirSync, readFileSync } from 'node:fs';
+import { webauthnBrowserRoot, webRoot } from '@sesame/web';
 import type { FastifyInstance } from 'fastify';
 
+/** Page routes and the HTML file each serves; the pages' scripts fill in the rest. */
 const PAGES = {
   '/': 'index.html',
+  '/login': 'login.html',
   '/setup': 'setup.html',
+  '/reset': 'reset.html',
+  '/forgot': 'forgot.html',
+  '/account': 'account.html',
+  '/cli-login': 'cli-login.html',
+  '/device': 'device.html',
+  '/console/': 'console.html',
+  '/console/connect': 'console.html',
 } as const;
 
+const REDIRECTS = { '/console': '/console/' } as const;
+
+/** Files under /assets/, from the web package's public folder. */
+const ASSETS = [
+  'console.css',
+  'api.js',
+  'qr.js',
+  'mfa-forms.js',
+  'sign-in-flow.js',
+  'webauthn.js',
+  'login.js',
+  'setup.js',
+  'forgot.js',
+  'account.js',
+  'cli-login.js',
+  'device.js',
+  'console.js',
+] as const;
+
+/**
+ * Scripts only from this origin (no inline script or style), nothing may frame the console, forms post
+ * only here. The enrolment QR code is inlined as parsed SVG elements, so images need no `data:` either.
+ */
 const SECURITY_HEADERS = {
   'content-security-policy':
     "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
@@ -14,7 +46,16 @@ const SECURITY_HEADERS = {
   'referrer-policy': 'no-referrer',
 };
 
-/** The web console's pages, read once at start and served same-origin with a strict CSP. */
+const TYPES = { css: 'text/css; charset=utf-8', js: 'text/javascript; charset=utf-8' } as const;
+
+/** @simplewebauthn/browser's ES modules, as `/assets/webauthn/<path>` → file URL. */
+function webauthnModules(): [string, URL][] {
+  return readdirSync(webauthnBrowserRoot, { recursive: true, encoding: 'utf8' })
+    .filter((path) => path.endsWith('.js'))
+    .map((path) => [`/assets/webauthn/${path.split('\\').join('/')}`, new URL(path, webauthnBrowserRoot)]);
+}
+
+/** The web console's pages and assets, read once at start and served same-origin with a strict CSP. */
 export function registerWebRoutes(app: FastifyInstance): void {
   for (const [route, file] of Object.entries(PAGES)) {
     const html = readFileSync(new URL(file, webRoot), 'utf8');
@@ -22,11 +63,16 @@ export function registerWebRoutes(app: FastifyInstance): void {
       reply.headers(SECURITY_HEADERS).type('text/html; charset=utf-8').send(html),
     );
   }
-  for (const file of ['console.css', 'setup.js']) {
-    const text = readFileSync(new URL(file, webRoot), 'utf8');
-    const type = file.endsWith('.css') ? 'text/css; charset=utf-8' : 'text/javascript; charset=utf-8';
-    app.get(`/assets/${file}`, async (_request, reply) =>
-      reply.headers(SECURITY_HEADERS).type(type).send(text),
-    );
+  for (const [from, to] of Object.entries(REDIRECTS)) {
+    app.get(from, async (_request, reply) => reply.redirect(to, 301));
+  }
+  const files: [string, URL][] = [
+    ...ASSETS.map((file): [string, URL] => [`/assets/${file}`, new URL(file, webRoot)]),
+    ...webauthnModules(),
+  ];
+  for (const [route, file] of files) {
+    const text = readFileSync(file, 'utf8');
+    const type = route.endsWith('.css') ? TYPES.css : TYPES.js;
+    app.get(route, async (_request, reply) => reply.headers(SECURITY_HEADERS).type(type).send(text));
   }
 }

@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { type ArnSettings, serverArn } from '../arn.ts';
 import type { Audit } from '../audit.ts';
 import type { Principal } from '../authorize.ts';
-import { hashPassword, hashToken, randomToken, verifyPassword } from '../crypto.ts';
+import { hashToken, randomToken } from '../crypto.ts';
 import { SesameError } from '../errors.ts';
 import type { Guard } from '../guard.ts';
 import type { Logger } from '../log.ts';
-import type { Store, User } from '../store/index.ts';
+import type { Mailer } from '../sign-in/mailer.ts';
+import type { MfaDevice, Store, User } from '../store/index.ts';
 
 type Deps = {
   store: Pick<
@@ -15,21 +16,27 @@ type Deps = {
     | 'getUserById'
     | 'getUserByUsername'
     | 'listUsers'
-    | 'setPasswordHash'
-    | 'createApiToken'
-    | 'getApiToken'
-    | 'deleteApiToken'
+    | 'getUserByEmail'
+    | 'setUserDisabled'
+    | 'setUserEmail'
+    | 'deleteUser'
     | 'createSetupToken'
-    | 'consumeSetupToken'
     | 'deleteSetupTokensForUser'
-    | 'deleteUserApiTokens'
+    | 'revokeUserSignInSessions'
+    | 'listMfaDevices'
+    | 'deleteUserMfaDevices'
+    | 'forgetSignInContexts'
   >;
   guard: Guard;
   audit: Audit;
   log: Logger;
   arn: ArnSettings;
-  tokenTtlMs: number;
   setupTokenTtlMs: number;
+  /** The server's URL as people reach it, for links in emails. */
+  publicUrl: () => string;
+  mailer: Mailer | undefined;
+  /** Clears a lockout (the sign-in throttle). */
+  unlock: (username: string) => Promise<void>;
   /** Puts a user in the Administrators group (whose permission set allows everything). */
   makeAdministrator: (userId: string) => Promise<void>;
   now?: () => number;
@@ -41,23 +48,35 @@ export type PublicUser = {
   isAdmin: boolean;
   disabled: boolean;
   hasPassword: boolean;
+  email: string | null;
+  /** `local`, or the identity provider that provisions the user. */
+  source: string;
   createdAt: number;
 };
 
 const USERNAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-const MIN_PASSWORD = 12;
-const MAX_PASSWORD = 1024;
 
 export function toPublicUser(user: User): PublicUser {
-  const { id, username, isAdmin, disabled, createdAt } = user;
-  return { id, username, isAdmin, disabled, hasPassword: user.passwordHash !== null, createdAt };
+  const { id, username, isAdmin, disabled, createdAt, email, source } = user;
+  return {
+    id,
+    username,
+    isAdmin,
+    disabled,
+    hasPassword: user.passwordHash !== null,
+    email,
+    source,
+    createdAt,
+  };
 }
 
-function checkPassword(password: unknown): string {
-  if (typeof password !== 'string' || password.length < MIN_PASSWORD || password.length > MAX_PASSWORD) {
-    throw new SesameError('INVALID', `password must be ${MIN_PASSWORD} to ${MAX_PASSWORD} characters long`);
-  }
-  return password;
+const EMAIL = /^[^\s@<>()",;:]{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,63}$/;
+
+export function checkEmail(email: unknown): string | null {
+  if (email === null || email === undefined || email === '') return null;
+  if (typeof email !== 'string' || !EMAIL.test(email))
+    throw new SesameError('INVALID', 'email must be an email address like alice@example.com');
+  return email;
 }
 
 export function createIdentityService({
@@ -66,8 +85,10 @@ export function createIdentityService({
   audit,
   log,
   arn,
-  tokenTtlMs,
   setupTokenTtlMs,
+  publicUrl,
+  mailer,
+  unlock,
   makeAdministrator,
   now = Date.now,
 }: Deps) {
@@ -81,13 +102,35 @@ export function createIdentityService({
     return { token, expiresAt };
   }
 
-  async function issueApiToken(user: User): Promise<{ token: string; expiresAt: number }> {
-    const token = randomToken('ses_');
-    const createdAt = now();
-    const expiresAt = createdAt + tokenTtlMs;
-    await store.createApiToken({ tokenHash: hashToken(token), userId: user.id, createdAt, expiresAt });
-    return { token, expiresAt };
+  /** Mails a setup link; false when there is no mail server or address (the administrator passes it on). */
+  async function mailLink(user: User, kind: 'invitation' | 'reset', token: string): Promise<boolean> {
+    if (!mailer || !user.email) return false;
+    const link = `${publicUrl()}/${kind === 'invitation' ? 'setup' : 'reset'}#token=${token}`;
+    await mailer.send({
+      to: user.email,
+      subject: kind === 'invitation' ? 'You are invited to Sesame' : 'Reset your Sesame password',
+      text:
+        kind === 'invitation'
+          ? `Hello ${user.username},\n\nan administrator created a Sesame account for you. Set your password here (the link works once, for ${Math.round(setupTokenTtlMs / 3600_000)} hours):\n\n${link}\n\nYou will then register an authenticator app or a security key.\n`
+          : `Hello ${user.username},\n\nset a new Sesame password here (the link works once, for ${Math.round(setupTokenTtlMs / 3600_000)} hours):\n\n${link}\n\nIf you did not ask for this, tell your administrator.\n`,
+    });
+    return true;
   }
+
+  async function existing(username: string): Promise<User> {
+    const user = await store.getUserByUsername(username);
+    if (!user) throw new SesameError('NOT_FOUND', `no user named "${username}"`);
+    return user;
+  }
+
+  const done = (principal: Principal, action: string, username: string, detail?: Record<string, unknown>) =>
+    audit({
+      actor: principal,
+      action,
+      resource: userArn(username),
+      outcome: 'succeeded',
+      ...(detail ? { detail } : {}),
+    });
 
   return {
     /** First start: creates `admin` without a password and returns a one-time setup token; later starts do nothing. */
@@ -124,23 +167,43 @@ export function createIdentityService({
       }
       if (input.isAdmin !== undefined && typeof input.isAdmin !== 'boolean')
         throw new SesameError('INVALID', 'isAdmin must be true or false');
+      if (input.sendInvitation !== undefined && typeof input.sendInvitation !== 'boolean')
+        throw new SesameError('INVALID', 'sendInvitation must be true or false');
+      const email = checkEmail(input.email);
+      if (input.sendInvitation === true && (!email || !mailer))
+        throw new SesameError(
+          'INVALID',
+          email
+            ? 'this server has no mail server configured (smtp): send the setup link yourself'
+            : 'sendInvitation needs an email address',
+        );
       const user = await store.createUser({
         id: randomUUID(),
         username,
         passwordHash: null,
         isAdmin: input.isAdmin === true,
         createdAt: now(),
+        email,
       });
       if (user.isAdmin) await makeAdministrator(user.id);
       const setup = await issueSetupToken(user);
-      await audit({
-        actor: principal,
-        action: 'sesame:CreateUser',
-        resource: userArn(username),
-        outcome: 'succeeded',
-        detail: { isAdmin: user.isAdmin },
-      });
-      return { user: toPublicUser(user), setupToken: setup.token, setupExpiresAt: setup.expiresAt };
+      const invitationSent =
+        input.sendInvitation === true && (await mailLink(user, 'invitation', setup.token));
+      await done(principal, 'sesame:CreateUser', username, { isAdmin: user.isAdmin, invitationSent });
+      return {
+        user: toPublicUser(user),
+        setupToken: setup.token,
+        setupUrl: `${publicUrl()}/setup#token=${setup.token}`,
+        setupExpiresAt: setup.expiresAt,
+        invitationSent,
+      };
+    },
+
+    /** One's own record (no policy needed). */
+    async self(principal: Principal): Promise<PublicUser> {
+      const user = await store.getUserById(principal.userId);
+      if (!user) throw new SesameError('UNAUTHENTICATED', 'this account no longer exists');
+      return toPublicUser(user);
     },
 
     async listUsers(principal: Principal): Promise<PublicUser[]> {
@@ -148,95 +211,119 @@ export function createIdentityService({
       return (await store.listUsers()).map(toPublicUser);
     },
 
-    /** Sets the password with a one-time setup token and signs the user in. */
-    async completeSetup(input: Record<string, unknown>, sourceAddress: string | null) {
-      const password = checkPassword(input.password);
-      const token = typeof input.token === 'string' ? input.token : '';
-      const userId = token ? await store.consumeSetupToken(hashToken(token), now()) : undefined;
-      const user = userId ? await store.getUserById(userId) : undefined;
-      if (!user || user.disabled) {
-        await audit({
-          actor: 'anonymous',
-          action: 'sesame:CompleteSetup',
-          resource: userArn('*'),
-          outcome: 'failed',
-          sourceAddress,
-        });
-        throw new SesameError(
-          'UNAUTHENTICATED',
-          'this setup link is not valid: it was used already, has expired, or was mistyped. Ask an administrator for a new one.',
-        );
-      }
-      await store.setPasswordHash(user.id, await hashPassword(password));
-      await audit({
-        actor: user.username,
-        action: 'sesame:CompleteSetup',
-        resource: userArn(user.username),
-        outcome: 'succeeded',
-        sourceAddress,
-      });
-      return { user: toPublicUser(user), ...(await issueApiToken(user)) };
+    async getUser(principal: Principal, username: string): Promise<PublicUser> {
+      guard(principal, 'sesame:GetUser', userArn(username));
+      return toPublicUser(await existing(username));
     },
 
-    async login(input: Record<string, unknown>, sourceAddress: string | null) {
-      const username = typeof input.username === 'string' ? input.username.slice(0, 64) : '';
-      const password = typeof input.password === 'string' ? input.password.slice(0, MAX_PASSWORD) : '';
-      const user = username ? await store.getUserByUsername(username) : undefined;
-      const ok = await verifyPassword(password, user?.passwordHash);
-      if (!user || !ok || user.disabled) {
-        await audit({
-          actor: username || 'anonymous',
-          action: 'sesame:SignIn',
-          resource: userArn(username || '*'),
-          outcome: 'failed',
-          sourceAddress,
-        });
-        throw new SesameError('UNAUTHENTICATED', 'wrong user name or password');
-      }
-      await audit({
-        actor: user.username,
-        action: 'sesame:SignIn',
-        resource: userArn(user.username),
-        outcome: 'succeeded',
-        sourceAddress,
-      });
-      return { user: toPublicUser(user), ...(await issueApiToken(user)) };
-    },
-
-    async logout(token: string): Promise<void> {
-      await store.deleteApiToken(hashToken(token));
-    },
-
-    /** Resolves a bearer token to a principal, or throws UNAUTHENTICATED. */
-    async authenticate(token: string | undefined, sourceAddress: string | null): Promise<Principal> {
-      if (!token) throw new SesameError('UNAUTHENTICATED', 'sign in first: run `sesame login`');
-      const record = await store.getApiToken(hashToken(token));
-      if (!record || record.expiresAt <= now()) {
-        throw new SesameError(
-          'UNAUTHENTICATED',
-          'your sign-in has expired or was revoked: run `sesame login` again',
-        );
-      }
-      const user = await store.getUserById(record.userId);
-      if (!user || user.disabled) throw new SesameError('UNAUTHENTICATED', 'this account is disabled');
-      return { userId: user.id, username: user.username, sourceAddress };
-    },
-
-    async resetSetup(principal: Principal, username: string) {
+    async resetSetup(principal: Principal, username: string, input: Record<string, unknown> = {}) {
       guard(principal, 'sesame:ResetUserPassword', userArn(username));
-      const user = await store.getUserByUsername(username);
-      if (!user) throw new SesameError('NOT_FOUND', `no user named "${username}"`);
-      await store.deleteUserApiTokens(user.id);
+      const user = await existing(username);
+      await store.revokeUserSignInSessions(user.id, now());
       const setup = await issueSetupToken(user);
+      const emailSent = input.sendEmail === true && (await mailLink(user, 'reset', setup.token));
+      await done(principal, 'sesame:ResetUserPassword', username, { emailSent });
+      return {
+        setupToken: setup.token,
+        setupUrl: `${publicUrl()}/reset#token=${setup.token}`,
+        setupExpiresAt: setup.expiresAt,
+        emailSent,
+      };
+    },
+
+    /** Self-service: always the same answer, whether or not the user exists or has an address. */
+    async forgotPassword(input: Record<string, unknown>, sourceAddress: string | null) {
+      const name = typeof input.username === 'string' ? input.username.slice(0, 254) : '';
+      const user = name.includes('@')
+        ? await store.getUserByEmail(name)
+        : await store.getUserByUsername(name);
+      let sent = false;
+      if (user && !user.disabled && user.source === 'local' && user.email && mailer) {
+        const setup = await issueSetupToken(user);
+        sent = await mailLink(user, 'reset', setup.token).catch((error: unknown) => {
+          log.warn({ err: (error as Error).message, user: user.username }, 'password reset email failed');
+          return false;
+        });
+      }
       await audit({
-        actor: principal,
-        action: 'sesame:ResetUserPassword',
-        resource: userArn(username),
-        outcome: 'succeeded',
+        actor: user?.username ?? (name || 'anonymous'),
+        action: 'sesame:ForgotPassword',
+        resource: userArn(user?.username ?? '*'),
+        outcome: sent ? 'succeeded' : 'failed',
+        sourceAddress,
       });
-      return { setupToken: setup.token, setupExpiresAt: setup.expiresAt };
+      return { message: 'If that account exists and has an email address, a reset link is on its way.' };
+    },
+
+    async setDisabled(principal: Principal, username: string, disabled: boolean): Promise<PublicUser> {
+      guard(principal, disabled ? 'sesame:DisableUser' : 'sesame:EnableUser', userArn(username));
+      const user = await existing(username);
+      if (disabled && user.id === principal.userId)
+        throw new SesameError('INVALID', 'you cannot disable your own account');
+      await store.setUserDisabled(user.id, disabled);
+      if (disabled) await store.revokeUserSignInSessions(user.id, now());
+      await done(principal, disabled ? 'sesame:DisableUser' : 'sesame:EnableUser', username);
+      return toPublicUser({ ...user, disabled });
+    },
+
+    async setEmail(
+      principal: Principal,
+      username: string,
+      input: Record<string, unknown>,
+    ): Promise<PublicUser> {
+      guard(principal, 'sesame:UpdateUser', userArn(username));
+      const user = await existing(username);
+      const email = checkEmail(input.email);
+      await store.setUserEmail(user.id, email);
+      await done(principal, 'sesame:UpdateUser', username, { email });
+      return toPublicUser({ ...user, email });
+    },
+
+    async unlock(principal: Principal, username: string): Promise<void> {
+      guard(principal, 'sesame:UnlockUser', userArn(username));
+      await unlock(username);
+      await done(principal, 'sesame:UnlockUser', username);
+    },
+
+    async deleteUser(principal: Principal, username: string): Promise<void> {
+      guard(principal, 'sesame:DeleteUser', userArn(username));
+      const user = await existing(username);
+      if (user.id === principal.userId)
+        throw new SesameError('INVALID', 'you cannot delete your own account');
+      await store.revokeUserSignInSessions(user.id, now());
+      await store.deleteUser(user.id);
+      await done(principal, 'sesame:DeleteUser', username);
+    },
+
+    async listMfaDevices(principal: Principal, username: string) {
+      guard(principal, 'sesame:ListMfaDevices', userArn(username));
+      const user = await existing(username);
+      return (await store.listMfaDevices(user.id)).map(publicDevice);
+    },
+
+    /** Removes every MFA device (lost phone): the user registers a new one at the next sign-in. */
+    async resetMfa(principal: Principal, username: string): Promise<number> {
+      guard(principal, 'sesame:ResetMfaDevices', userArn(username));
+      const user = await existing(username);
+      const removed = await store.deleteUserMfaDevices(user.id);
+      await store.forgetSignInContexts(user.id);
+      await store.revokeUserSignInSessions(user.id, now());
+      await done(principal, 'sesame:ResetMfaDevices', username, { removed });
+      return removed;
     },
   };
+}
+
+export type PublicMfaDevice = {
+  id: string;
+  kind: string;
+  name: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+};
+
+export function publicDevice(d: MfaDevice): PublicMfaDevice {
+  return { id: d.id, kind: d.kind, name: d.name, createdAt: d.createdAt, lastUsedAt: d.lastUsedAt };
 }
 
 export type IdentityService = ReturnType<typeof createIdentityService>;

@@ -8,6 +8,7 @@ export function createMigrationProvider(dialect: StoreDialect): MigrationProvide
   const migrations: Record<string, Migration> = {
     '0001-initial-schema': { up: (db) => initialSchema(db, dialect) },
     '0002-access-model': { up: (db) => accessModel(db, dialect) },
+    '0003-sign-in': { up: (db) => signIn(db) },
   };
   return { getMigrations: async () => migrations };
 }
@@ -259,5 +260,139 @@ async function accessModel(db: Kysely<any>, dialect: StoreDialect): Promise<void
     .createIndex('assignments_principal')
     .on('assignments')
     .columns(['principal_type', 'principal_id'])
+    .execute();
+}
+
+// Sign-in: sign-in sessions (every API token belongs to one), half-done sign-ins and SSO round trips ("flows"),
+// MFA devices, remembered sign-in contexts, failure counters for rate limiting, settings and identity providers.
+// biome-ignore lint/suspicious/noExplicitAny: see initialSchema
+async function signIn(db: Kysely<any>): Promise<void> {
+  await db.schema.alterTable('users').addColumn('email', 'text').execute();
+  await db.schema
+    .alterTable('users')
+    .addColumn('source', 'text', (c) => c.notNull().defaultTo('local'))
+    .execute();
+  await db.schema.alterTable('users').addColumn('external_id', 'text').execute();
+  await db.schema
+    .createIndex('users_source_external_id_unique')
+    .on('users')
+    .columns(['source', 'external_id'])
+    .unique()
+    .execute();
+
+  await db.schema
+    .createTable('sign_in_sessions')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+    .addColumn('method', 'text', (c) => c.notNull())
+    .addColumn('provider_id', 'text')
+    .addColumn('mfa_at', 'bigint')
+    .addColumn('mfa_method', 'text')
+    .addColumn('source_address', 'text')
+    .addColumn('client', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('expires_at', 'bigint', (c) => c.notNull())
+    .addColumn('revoked_at', 'bigint')
+    .addColumn('refresh_hash', 'text')
+    .addColumn('previous_refresh_hash', 'text')
+    .execute();
+  await db.schema.createIndex('sign_in_sessions_user_id').on('sign_in_sessions').column('user_id').execute();
+  await db.schema
+    .createIndex('sign_in_sessions_refresh_hash')
+    .on('sign_in_sessions')
+    .column('refresh_hash')
+    .unique()
+    .execute();
+  await db.schema
+    .createIndex('sign_in_sessions_previous_refresh_hash')
+    .on('sign_in_sessions')
+    .column('previous_refresh_hash')
+    .execute();
+
+  // Tokens from before sign-in sessions existed have none to be revoked with: they go.
+  await db.deleteFrom('api_tokens').execute();
+  await db.schema
+    .alterTable('api_tokens')
+    .addColumn('session_id', 'text', (c) => c.references('sign_in_sessions.id').onDelete('cascade'))
+    .execute();
+  await db.schema.createIndex('api_tokens_session_id').on('api_tokens').column('session_id').execute();
+
+  await db.schema
+    .createTable('auth_flows')
+    .addColumn('id_hash', 'text', (c) => c.primaryKey())
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('user_id', 'text', (c) => c.references('users.id').onDelete('cascade'))
+    .addColumn('data', 'text', (c) => c.notNull())
+    .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('expires_at', 'bigint', (c) => c.notNull())
+    .execute();
+  await db.schema.createIndex('auth_flows_expires_at').on('auth_flows').column('expires_at').execute();
+
+  await db.schema
+    .createTable('used_once')
+    .addColumn('key', 'text', (c) => c.primaryKey())
+    .addColumn('expires_at', 'bigint', (c) => c.notNull())
+    .execute();
+
+  await db.schema
+    .createTable('mfa_devices')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('secret', 'text')
+    .addColumn('credential_id', 'text')
+    .addColumn('public_key', 'text')
+    .addColumn('counter', 'bigint', (c) => c.notNull().defaultTo(0))
+    .addColumn('transports', 'text', (c) => c.notNull().defaultTo('[]'))
+    .addColumn('last_used_step', 'bigint')
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('last_used_at', 'bigint')
+    .addCheckConstraint('mfa_devices_kind', sql`kind in ('totp', 'webauthn')`)
+    .execute();
+  await db.schema.createIndex('mfa_devices_user_id').on('mfa_devices').column('user_id').execute();
+  await db.schema
+    .createIndex('mfa_devices_credential_id_unique')
+    .on('mfa_devices')
+    .column('credential_id')
+    .unique()
+    .execute();
+
+  await db.schema
+    .createTable('mfa_known_contexts')
+    .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+    .addColumn('device_hash', 'text', (c) => c.notNull())
+    .addColumn('source_address', 'text', (c) => c.notNull())
+    .addColumn('mfa_at', 'bigint', (c) => c.notNull())
+    .addColumn('expires_at', 'bigint', (c) => c.notNull())
+    .addPrimaryKeyConstraint('mfa_known_contexts_pkey', ['user_id', 'device_hash'])
+    .execute();
+
+  await db.schema
+    .createTable('sign_in_throttle')
+    .addColumn('key', 'text', (c) => c.primaryKey())
+    .addColumn('failures', 'integer', (c) => c.notNull())
+    .addColumn('window_start', 'bigint', (c) => c.notNull())
+    .addColumn('locked_until', 'bigint')
+    .execute();
+
+  await db.schema
+    .createTable('settings')
+    .addColumn('key', 'text', (c) => c.primaryKey())
+    .addColumn('value', 'text', (c) => c.notNull())
+    .addColumn('updated_at', 'bigint', (c) => c.notNull())
+    .execute();
+
+  await db.schema
+    .createTable('identity_providers')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('config', 'text', (c) => c.notNull())
+    .addColumn('enabled', 'integer', (c) => c.notNull().defaultTo(1))
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('updated_at', 'bigint', (c) => c.notNull())
+    .addCheckConstraint('identity_providers_kind', sql`kind in ('oidc', 'saml')`)
     .execute();
 }

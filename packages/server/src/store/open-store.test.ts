@@ -14,7 +14,16 @@ import { T0 } from './store-test-fixtures.ts';
 import { POSTGRES_ADMIN_URL, storeTargets } from './store-test-targets.ts';
 
 const targets = await storeTargets();
-const user = { id: 'u-alice', username: 'alice', passwordHash: null, isAdmin: false, createdAt: T0 };
+const user = {
+  id: 'u-alice',
+  username: 'alice',
+  passwordHash: null,
+  isAdmin: false,
+  createdAt: T0,
+  email: null,
+  source: 'local',
+  externalId: null,
+};
 
 for (const target of targets) {
   describe(`openStore (${target.dialect})`, { skip: target.skip }, () => {
@@ -71,7 +80,11 @@ describe('openStore (sqlite file)', () => {
     try {
       assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
       const migrations = raw.prepare('select name from kysely_migration').all();
-      assert.deepEqual(migrations, [{ name: '0001-initial-schema' }, { name: '0002-access-model' }]);
+      assert.deepEqual(migrations, [
+        { name: '0001-initial-schema' },
+        { name: '0002-access-model' },
+        { name: '0003-sign-in' },
+      ]);
     } finally {
       raw.close();
     }
@@ -84,7 +97,8 @@ describe('openStore (sqlite file)', () => {
     assert.equal((await migrator.migrateTo('0001-initial-schema')).error, undefined);
     await old.db
       .insertInto('users')
-      .values({ ...toRow(user), is_admin: 0, disabled: 0 })
+      // The first release's users table, before 0003 added email, source and external_id.
+      .values({ ...toRow(user), is_admin: 0, disabled: 0 } as never)
       .execute();
     await old.db.destroy();
 

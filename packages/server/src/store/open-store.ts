@@ -6,11 +6,14 @@ import { createAssignmentsStore } from './assignments-store.ts';
 import { createAuditStore } from './audit-store.ts';
 import { createGroupsStore } from './groups-store.ts';
 import { createInstancesStore } from './instances-store.ts';
+import { createMfaDevicesStore } from './mfa-devices-store.ts';
 import { createMigrationProvider } from './migrations.ts';
 import { createPermissionSetsStore } from './permission-sets-store.ts';
 import { createPoliciesStore } from './policies-store.ts';
 import { connectPostgres } from './postgres-connection.ts';
 import { createSessionsStore } from './sessions-store.ts';
+import { createSettingsStore } from './settings-store.ts';
+import { createSignInStore } from './sign-in-store.ts';
 import { connectSqlite } from './sqlite-connection.ts';
 import type { StoreConnection, StoreQueryListener } from './store-connection.ts';
 import { describeError, isUnavailable, SesameStoreError, withStoreErrors } from './store-error.ts';
@@ -72,6 +75,9 @@ function createStore({ db, dialect }: StoreConnection): Store {
     ...createPermissionSetsStore(db),
     ...createAssignmentsStore(db),
     ...createAccessSnapshotStore(db),
+    ...createSignInStore(db),
+    ...createMfaDevicesStore(db),
+    ...createSettingsStore(db),
     close() {
       closing ??= db.destroy();
       return closing;

@@ -9,9 +9,88 @@ export type UsersTable = {
   is_admin: number;
   disabled: number;
   created_at: number;
+  email: string | null;
+  source: string;
+  external_id: string | null;
 };
 
-export type ApiTokensTable = { token_hash: string; user_id: string; created_at: number; expires_at: number };
+export type ApiTokensTable = {
+  token_hash: string;
+  user_id: string;
+  created_at: number;
+  expires_at: number;
+  session_id: string | null;
+};
+
+export type SignInSessionsTable = {
+  id: string;
+  user_id: string;
+  method: string;
+  provider_id: string | null;
+  mfa_at: number | null;
+  mfa_method: string | null;
+  source_address: string | null;
+  client: string;
+  created_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+  refresh_hash: string | null;
+  previous_refresh_hash: string | null;
+};
+
+export type AuthFlowsTable = {
+  id_hash: string;
+  kind: string;
+  user_id: string | null;
+  data: string;
+  attempts: number;
+  created_at: number;
+  expires_at: number;
+};
+
+export type UsedOnceTable = { key: string; expires_at: number };
+
+export type MfaDevicesTable = {
+  id: string;
+  user_id: string;
+  kind: string;
+  name: string;
+  secret: string | null;
+  credential_id: string | null;
+  public_key: string | null;
+  counter: number;
+  transports: string;
+  last_used_step: number | null;
+  created_at: number;
+  last_used_at: number | null;
+};
+
+export type MfaKnownContextsTable = {
+  user_id: string;
+  device_hash: string;
+  source_address: string;
+  mfa_at: number;
+  expires_at: number;
+};
+
+export type SignInThrottleTable = {
+  key: string;
+  failures: number;
+  window_start: number;
+  locked_until: number | null;
+};
+
+export type SettingsTable = { key: string; value: string; updated_at: number };
+
+export type IdentityProvidersTable = {
+  id: string;
+  kind: string;
+  name: string;
+  config: string;
+  enabled: number;
+  created_at: number;
+  updated_at: number;
+};
 
 export type SetupTokensTable = {
   token_hash: string;
@@ -130,4 +209,12 @@ export type StoreDatabase = {
   permission_sets: PermissionSetsTable;
   permission_set_policies: PermissionSetPoliciesTable;
   assignments: AssignmentsTable;
+  sign_in_sessions: SignInSessionsTable;
+  auth_flows: AuthFlowsTable;
+  used_once: UsedOnceTable;
+  mfa_devices: MfaDevicesTable;
+  mfa_known_contexts: MfaKnownContextsTable;
+  sign_in_throttle: SignInThrottleTable;
+  settings: SettingsTable;
+  identity_providers: IdentityProvidersTable;
 };

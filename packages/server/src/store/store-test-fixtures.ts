@@ -89,6 +89,9 @@ export function newUser(overrides: Partial<NewUser> = {}): NewUser {
     passwordHash: null,
     isAdmin: false,
     createdAt: T0,
+    email: null,
+    source: 'local',
+    externalId: null,
     ...overrides,
   };
 }

@@ -24,6 +24,7 @@ export function createTokensStore(db: Kysely<StoreDatabase>): TokensStore {
           user_id: t.userId,
           created_at: t.createdAt,
           expires_at: t.expiresAt,
+          session_id: t.sessionId,
         })
         .execute();
     },
@@ -77,5 +78,6 @@ function toApiToken(row: Selectable<ApiTokensTable>): ApiToken {
     userId: row.user_id,
     createdAt: row.created_at,
     expiresAt: row.expires_at,
+    sessionId: row.session_id,
   };
 }

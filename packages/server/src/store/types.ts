@@ -11,9 +11,86 @@ export type User = {
   isAdmin: boolean;
   disabled: boolean;
   createdAt: number;
+  email: string | null;
+  /** `local`, or the id of the identity provider that provisions this user. */
+  source: string;
+  /** The provider's stable id for the user (OIDC `sub`, SAML NameID); null for local users. */
+  externalId: string | null;
 };
 
-export type ApiToken = { tokenHash: string; userId: string; createdAt: number; expiresAt: number };
+export type ApiToken = {
+  tokenHash: string;
+  userId: string;
+  createdAt: number;
+  expiresAt: number;
+  /** The sign-in session the token belongs to; revoking the session revokes the token. */
+  sessionId: string | null;
+};
+
+export type SignInClient = 'web' | 'cli';
+
+/** One sign-in: every token issued for it dies with it (logout, revocation, expiry). */
+export type SignInSession = {
+  id: string;
+  userId: string;
+  method: 'password' | 'sso';
+  providerId: string | null;
+  /** When the person last proved a second factor (or the IdP said it did); null: no MFA in this sign-in. */
+  mfaAt: number | null;
+  mfaMethod: string | null;
+  sourceAddress: string | null;
+  client: SignInClient;
+  createdAt: number;
+  expiresAt: number;
+  revokedAt: number | null;
+};
+
+export type NewSignInSession = SignInSession & { refreshHash: string | null };
+
+/** A half-done sign-in (waiting for MFA), an SSO round trip, a device code, an enrolment: short-lived state. */
+export type AuthFlow = {
+  idHash: string;
+  kind: string;
+  userId: string | null;
+  data: Record<string, unknown>;
+  attempts: number;
+  createdAt: number;
+  expiresAt: number;
+};
+
+export type MfaDeviceKind = 'totp' | 'webauthn';
+
+export type MfaDevice = {
+  id: string;
+  userId: string;
+  kind: MfaDeviceKind;
+  name: string;
+  /** TOTP: the base32 shared secret. */
+  secret: string | null;
+  /** WebAuthn: the credential id and COSE public key, base64url. */
+  credentialId: string | null;
+  publicKey: string | null;
+  counter: number;
+  transports: string[];
+  lastUsedStep: number | null;
+  createdAt: number;
+  lastUsedAt: number | null;
+};
+
+/** Failure counter for one key (`user:<name>`, `addr:<ip>`): a sliding window and a lockout. */
+export type Throttle = { key: string; failures: number; windowStart: number; lockedUntil: number | null };
+
+export type IdentityProviderKind = 'oidc' | 'saml';
+
+export type IdentityProviderRecord = {
+  id: string;
+  kind: IdentityProviderKind;
+  name: string;
+  config: Record<string, unknown>;
+  enabled: boolean;
+  createdAt: number;
+  updatedAt: number;
+};
 
 export type InstanceKind = 'ec2' | 'managed';
 
@@ -97,6 +174,9 @@ export type NewUser = {
   passwordHash: string | null;
   isAdmin: boolean;
   createdAt: number;
+  email?: string | null;
+  source?: string;
+  externalId?: string | null;
 };
 
 export type NewSetupToken = { tokenHash: string; userId: string; expiresAt: number };
@@ -175,6 +255,9 @@ export interface Store {
   listUsers(): Promise<User[]>;
   setPasswordHash(userId: string, hash: string): Promise<void>;
   setUserDisabled(userId: string, disabled: boolean): Promise<void>;
+  setUserEmail(userId: string, email: string | null): Promise<void>;
+  getUserByExternalId(source: string, externalId: string): Promise<User | undefined>;
+  getUserByEmail(email: string): Promise<User | undefined>;
   /** Removes the user with its tokens, setup tokens, memberships, tags and assignments; sessions and audit stay. */
   deleteUser(id: string): Promise<boolean>;
   // principal tags on users
@@ -216,6 +299,69 @@ export interface Store {
   getApiToken(tokenHash: string): Promise<ApiToken | undefined>;
   deleteApiToken(tokenHash: string): Promise<void>;
   deleteUserApiTokens(userId: string): Promise<void>;
+  /** The token with its sign-in session, in one query. */
+  findTokenSession(
+    tokenHash: string,
+  ): Promise<{ token: ApiToken; session: SignInSession | undefined } | undefined>;
+  // sign-in sessions
+  createSignInSession(s: NewSignInSession): Promise<void>;
+  getSignInSession(id: string): Promise<SignInSession | undefined>;
+  listSignInSessions(userId: string): Promise<SignInSession[]>;
+  /** Revokes the session (or all of a user's) and deletes their tokens. */
+  revokeSignInSession(id: string, now: number): Promise<boolean>;
+  revokeUserSignInSessions(userId: string, now: number): Promise<number>;
+  /** Finds the session whose current refresh token this is, or (`reused`) whose previous one it was. */
+  findRefresh(refreshHash: string): Promise<{ session: SignInSession; reused: boolean } | undefined>;
+  /** Rotates only if `oldHash` is still the current refresh token: of concurrent callers exactly one wins. */
+  rotateRefresh(sessionId: string, oldHash: string, newHash: string): Promise<boolean>;
+  // short-lived sign-in state
+  createFlow(f: AuthFlow): Promise<void>;
+  getFlow(idHash: string): Promise<AuthFlow | undefined>;
+  updateFlow(idHash: string, patch: { data?: Record<string, unknown>; attempts?: number }): Promise<void>;
+  /** Deletes and returns the flow: of concurrent callers exactly one gets it. */
+  takeFlow(idHash: string): Promise<AuthFlow | undefined>;
+  purgeExpiredSignInState(now: number): Promise<void>;
+  /** Records `key` as used; false when it was already (replay protection: SAML assertion ids). */
+  consumeOnce(key: string, expiresAt: number): Promise<boolean>;
+  // MFA devices
+  createMfaDevice(d: MfaDevice): Promise<void>;
+  listMfaDevices(userId: string): Promise<MfaDevice[]>;
+  getMfaDeviceByCredentialId(credentialId: string): Promise<MfaDevice | undefined>;
+  /** Marks a TOTP step used; false if this step (or a later one) was used already. */
+  claimTotpStep(deviceId: string, step: number, now: number): Promise<boolean>;
+  setWebAuthnCounter(deviceId: string, counter: number, now: number): Promise<void>;
+  renameMfaDevice(userId: string, deviceId: string, name: string): Promise<boolean>;
+  deleteMfaDevice(userId: string, deviceId: string): Promise<boolean>;
+  deleteUserMfaDevices(userId: string): Promise<number>;
+  // remembered sign-in contexts (MFA "only when the context changes")
+  rememberSignInContext(c: {
+    userId: string;
+    deviceHash: string;
+    sourceAddress: string;
+    mfaAt: number;
+    expiresAt: number;
+  }): Promise<void>;
+  getSignInContext(
+    userId: string,
+    deviceHash: string,
+  ): Promise<{ sourceAddress: string; mfaAt: number; expiresAt: number } | undefined>;
+  forgetSignInContexts(userId: string): Promise<void>;
+  // failure counters for rate limiting and lockout
+  getThrottle(key: string): Promise<Throttle | undefined>;
+  putThrottle(t: Throttle): Promise<void>;
+  clearThrottle(key: string): Promise<void>;
+  // settings (JSON values by key)
+  getSetting(key: string): Promise<unknown>;
+  putSetting(key: string, value: unknown, now: number): Promise<void>;
+  // identity providers
+  createIdentityProvider(p: IdentityProviderRecord): Promise<void>;
+  getIdentityProvider(id: string): Promise<IdentityProviderRecord | undefined>;
+  listIdentityProviders(): Promise<IdentityProviderRecord[]>;
+  updateIdentityProvider(
+    id: string,
+    patch: { name?: string; config?: Record<string, unknown>; enabled?: boolean; updatedAt: number },
+  ): Promise<void>;
+  deleteIdentityProvider(id: string): Promise<boolean>;
   // one-time setup/invitation tokens
   createSetupToken(t: NewSetupToken): Promise<void>;
   consumeSetupToken(tokenHash: string, now: number): Promise<string | undefined>;

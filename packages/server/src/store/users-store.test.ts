@@ -22,8 +22,20 @@ for (const target of targets) {
       passwordHash: 'scrypt$abc',
       isAdmin: true,
       createdAt: T0,
+      email: null,
+      source: 'local',
+      externalId: null,
     };
-    const bob = { id: 'u-bob', username: 'bob', passwordHash: null, isAdmin: false, createdAt: T0 + 1 };
+    const bob = {
+      id: 'u-bob',
+      username: 'bob',
+      passwordHash: null,
+      isAdmin: false,
+      createdAt: T0 + 1,
+      email: null,
+      source: 'local',
+      externalId: null,
+    };
 
     test('createUser returns the user and the getters find it by id and by username', async () => {
       const created = await store.createUser(alice);
@@ -83,7 +95,13 @@ for (const target of targets) {
     test('api tokens: create, get, delete one, delete all of a user', async () => {
       await store.createUser(alice);
       await store.createUser(bob);
-      const token = { tokenHash: 'h1', userId: 'u-alice', createdAt: T0, expiresAt: T0 + 3_600_000 };
+      const token = {
+        tokenHash: 'h1',
+        userId: 'u-alice',
+        createdAt: T0,
+        expiresAt: T0 + 3_600_000,
+        sessionId: null,
+      };
       await store.createApiToken(token);
       await store.createApiToken({ ...token, tokenHash: 'h2' });
       await store.createApiToken({ ...token, tokenHash: 'h3', userId: 'u-bob' });
@@ -98,7 +116,7 @@ for (const target of targets) {
 
     test('an api token for an unknown user or with a duplicate hash is a CONFLICT', async () => {
       await store.createUser(alice);
-      const token = { tokenHash: 'h1', userId: 'u-alice', createdAt: T0, expiresAt: T0 + 1 };
+      const token = { tokenHash: 'h1', userId: 'u-alice', createdAt: T0, expiresAt: T0 + 1, sessionId: null };
       await store.createApiToken(token);
       await assert.rejects(store.createApiToken(token), { name: 'SesameStoreError', code: 'CONFLICT' });
       await assert.rejects(store.createApiToken({ ...token, tokenHash: 'h2', userId: 'u-ghost' }), {
@@ -144,8 +162,20 @@ for (const target of targets) {
     test('deleteUser removes the user with tokens, memberships, tags and assignments; history stays', async () => {
       await store.createUser(alice);
       await store.createUser(bob);
-      await store.createApiToken({ tokenHash: 'h1', userId: 'u-alice', createdAt: T0, expiresAt: T0 + 1000 });
-      await store.createApiToken({ tokenHash: 'h2', userId: 'u-bob', createdAt: T0, expiresAt: T0 + 1000 });
+      await store.createApiToken({
+        tokenHash: 'h1',
+        userId: 'u-alice',
+        createdAt: T0,
+        expiresAt: T0 + 1000,
+        sessionId: null,
+      });
+      await store.createApiToken({
+        tokenHash: 'h2',
+        userId: 'u-bob',
+        createdAt: T0,
+        expiresAt: T0 + 1000,
+        sessionId: null,
+      });
       await store.createSetupToken({ tokenHash: 's1', userId: 'u-alice', expiresAt: T0 + 1000 });
       await store.createGroup(group());
       await store.addGroupMember('g-production', 'u-alice');
@@ -182,6 +212,7 @@ for (const target of targets) {
         userId: 'u-bob',
         createdAt: T0,
         expiresAt: T0 + 1000,
+        sessionId: null,
       });
       assert.deepEqual(await store.getUserTags('u-bob'), { AppId: 'DEF' });
       // The name is free again, and a new user with the old id inherits nothing.

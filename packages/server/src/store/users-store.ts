@@ -14,6 +14,9 @@ export type UsersStore = Pick<
   | 'setPasswordHash'
   | 'setUserDisabled'
   | 'deleteUser'
+  | 'setUserEmail'
+  | 'getUserByExternalId'
+  | 'getUserByEmail'
 >;
 
 export function createUsersStore(db: Kysely<StoreDatabase>): UsersStore {
@@ -26,6 +29,9 @@ export function createUsersStore(db: Kysely<StoreDatabase>): UsersStore {
         is_admin: toFlag(u.isAdmin),
         disabled: 0,
         created_at: u.createdAt,
+        email: u.email ?? null,
+        source: u.source ?? 'local',
+        external_id: u.externalId ?? null,
       };
       try {
         await db.insertInto('users').values(row).execute();
@@ -52,6 +58,30 @@ export function createUsersStore(db: Kysely<StoreDatabase>): UsersStore {
         .where('username', '=', username)
         .executeTakeFirst();
       return row && toUser(row);
+    },
+
+    async getUserByExternalId(source, externalId) {
+      const row = await db
+        .selectFrom('users')
+        .selectAll()
+        .where('source', '=', source)
+        .where('external_id', '=', externalId)
+        .executeTakeFirst();
+      return row && toUser(row);
+    },
+
+    async getUserByEmail(email) {
+      const row = await db
+        .selectFrom('users')
+        .selectAll()
+        .where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase()))
+        .orderBy('created_at')
+        .executeTakeFirst();
+      return row && toUser(row);
+    },
+
+    async setUserEmail(userId, email) {
+      await db.updateTable('users').set({ email }).where('id', '=', userId).execute();
     },
 
     async listUsers() {
@@ -97,5 +127,8 @@ export function toUser(row: Selectable<UsersTable>): User {
     isAdmin: fromFlag(row.is_admin),
     disabled: fromFlag(row.disabled),
     createdAt: row.created_at,
+    email: row.email,
+    source: row.source,
+    externalId: row.external_id,
   };
 }

@@ -1,0 +1,331 @@
+import { createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify';
+import { constantTimeEqual } from '../crypto.ts';
+import { SesameError } from '../errors.ts';
+import type { IdentityService } from '../services/identity.ts';
+import type { CliHandoff } from '../sign-in/cli-handoff.ts';
+import type { IdentityProviders } from '../sign-in/identity-providers.ts';
+import type { MfaDevices } from '../sign-in/mfa-devices.ts';
+import type { MfaSettingsService } from '../sign-in/mfa-settings-service.ts';
+import type { SignInContext, SignInResult, SignInService } from '../sign-in/sign-in-service.ts';
+import type { SignInSessions } from '../sign-in/sign-in-sessions.ts';
+import type { SsoService } from '../sign-in/sso-service.ts';
+import type { SignInSession } from '../store/index.ts';
+import { body, me, param } from './request.ts';
+
+export type SignInServices = {
+  signIn: SignInService;
+  sessions: SignInSessions;
+  sso: SsoService;
+  providers: IdentityProviders;
+  handoff: CliHandoff;
+  devices: MfaDevices;
+  mfaSettings: MfaSettingsService;
+  identity: IdentityService;
+  /** The configured public URL, if any: the WebAuthn relying party. */
+  publicUrl: string | undefined;
+  secureCookies: boolean;
+};
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    signInSession?: SignInSession;
+    sessionCookie?: string;
+  }
+}
+
+export const SESSION_COOKIE = 'sesame_session';
+export const DEVICE_COOKIE = 'sesame_device';
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** Bound to the cookie's token, which scripts on other sites cannot read: no server-side state needed. */
+export function csrfTokenFor(sessionToken: string): string {
+  return createHash('sha256').update(`csrf:${sessionToken}`).digest('base64url');
+}
+
+export function signedInSession(request: FastifyRequest): SignInSession {
+  if (!request.signInSession) throw new SesameError('UNAUTHENTICATED', 'sign in first');
+  return request.signInSession;
+}
+
+/** The sign-in routes of API.md: password, MFA, enrolment, SSO, CLI hand-off, devices, settings. */
+export function registerSignInRoutes(app: FastifyInstance, s: SignInServices, authed: RouteShorthandOptions) {
+  const client = (input: Record<string, unknown>) => {
+    if (input.client !== undefined && input.client !== 'web' && input.client !== 'cli')
+      throw new SesameError('INVALID', 'client must be "web" or "cli"');
+    return input.client === 'web' ? 'web' : 'cli';
+  };
+
+  const context = (request: FastifyRequest, reply: FastifyReply, which: 'web' | 'cli'): SignInContext => {
+    const input = (request.body ?? {}) as Record<string, unknown>;
+    let deviceId: string | null = null;
+    if (which === 'web') {
+      deviceId = request.cookies[DEVICE_COOKIE] ?? null;
+      if (!deviceId || !/^[A-Za-z0-9_-]{20,100}$/.test(deviceId)) {
+        deviceId = crypto.randomUUID().replaceAll('-', '');
+        reply.setCookie(DEVICE_COOKIE, deviceId, {
+          path: '/',
+          httpOnly: true,
+          sameSite: 'lax',
+          secure: s.secureCookies,
+          maxAge: 365 * 24 * 3600,
+        });
+      }
+    } else if (typeof input.device === 'string' && /^[A-Za-z0-9_-]{16,100}$/.test(input.device))
+      deviceId = input.device;
+    const origin = s.publicUrl ?? `${request.protocol}://${request.headers.host ?? 'localhost'}`;
+    return {
+      sourceAddress: request.ip,
+      client: which,
+      deviceId,
+      rp: { rpId: new URL(origin).hostname, origin },
+    };
+  };
+
+  /** A sign-in result as the client takes it: tokens in the body for the CLI, a cookie for the browser. */
+  const answer = (reply: FastifyReply, result: SignInResult, which: 'web' | 'cli') => {
+    if (result.status !== 'signed-in') return result;
+    const { tokens, user, redirect } = result;
+    const common = {
+      status: 'signed-in',
+      user,
+      expiresAt: tokens.expiresAt,
+      sessionExpiresAt: tokens.session.expiresAt,
+    };
+    if (which === 'cli') return { ...common, token: tokens.token, refreshToken: tokens.refreshToken };
+    reply.setCookie(SESSION_COOKIE, tokens.token, {
+      path: '/',
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: s.secureCookies,
+      expires: new Date(tokens.session.expiresAt),
+    });
+    return { ...common, csrfToken: csrfTokenFor(tokens.token), ...(redirect ? { redirect } : {}) };
+  };
+
+  const step =
+    (run: (input: Record<string, unknown>, ctx: SignInContext) => Promise<SignInResult>) =>
+    async (request: FastifyRequest, reply: FastifyReply) => {
+      const input = body(request);
+      const which = client(input);
+      return answer(reply, await run(input, context(request, reply, which)), which);
+    };
+
+  app.get('/api/v1/auth/options', async () => ({
+    providers: await s.providers.buttons(),
+    passwordSignIn: true,
+  }));
+  app.post(
+    '/api/v1/auth/login',
+    step((input, ctx) => s.signIn.password(input, ctx, ssoNext(input.next))),
+  );
+  app.post(
+    '/api/v1/auth/setup',
+    step((input, ctx) => s.signIn.completeSetup(input, ctx)),
+  );
+  app.post(
+    '/api/v1/auth/mfa',
+    step((input, ctx) => s.signIn.verifyMfa(input, ctx)),
+  );
+  app.post('/api/v1/auth/mfa/email', async (request) => s.signIn.emailCode(body(request)));
+  app.post('/api/v1/auth/mfa/webauthn-options', async (request, reply) =>
+    s.signIn.webauthnOptions(body(request), context(request, reply, 'cli')),
+  );
+  app.post('/api/v1/auth/enrol/totp', async (request) => s.signIn.enrolTotp(body(request)));
+  app.post(
+    '/api/v1/auth/enrol/totp/confirm',
+    step((input, ctx) => s.signIn.confirmTotp(input, ctx)),
+  );
+  app.post('/api/v1/auth/enrol/webauthn-options', async (request, reply) =>
+    s.signIn.enrolWebauthnOptions(body(request), context(request, reply, 'cli')),
+  );
+  app.post(
+    '/api/v1/auth/enrol/webauthn',
+    step((input, ctx) => s.signIn.enrolWebauthn(input, ctx)),
+  );
+  app.post('/api/v1/auth/forgot', async (request, reply) =>
+    reply.status(202).send(await s.identity.forgotPassword(body(request), request.ip)),
+  );
+  app.post('/api/v1/auth/refresh', async (request) => {
+    const tokens = await s.sessions.refresh(body(request).refreshToken);
+    return {
+      token: tokens.token,
+      expiresAt: tokens.expiresAt,
+      refreshToken: tokens.refreshToken,
+      sessionExpiresAt: tokens.session.expiresAt,
+    };
+  });
+  app.post('/api/v1/auth/logout', authed, async (request, reply) => {
+    await s.sessions.revoke(signedInSession(request).id);
+    return reply.clearCookie(SESSION_COOKIE, { path: '/' }).status(204).send();
+  });
+  app.get('/api/v1/auth/csrf', authed, async (request) => {
+    if (!request.sessionCookie)
+      throw new SesameError('INVALID', 'only a browser sign-in (cookie) has a CSRF token');
+    return { csrfToken: csrfTokenFor(request.sessionCookie) };
+  });
+
+  // Single sign-on (browser redirects)
+  const ssoFailure = (reply: FastifyReply, error: unknown) => {
+    const message =
+      error instanceof SesameError ? error.message : 'single sign-on failed; the server log has the details';
+    if (!(error instanceof SesameError)) app.log.error({ err: error }, 'single sign-on failed');
+    return reply.redirect(`/login#error=${encodeURIComponent(message)}`, 303);
+  };
+  const ssoLanding = (reply: FastifyReply, result: SignInResult) => {
+    if (result.status === 'signed-in') {
+      answer(reply, result, 'web');
+      return reply.redirect(result.redirect ?? '/console/', 303);
+    }
+    const hash = new URLSearchParams({
+      flow: result.flow,
+      status: result.status,
+      methods: result.methods.join(','),
+    });
+    return reply.redirect(`/login#${hash}`, 303);
+  };
+  app.get('/sso/:provider/start', async (request, reply) => {
+    const query = request.query as Record<string, unknown>;
+    try {
+      return reply.redirect(
+        await s.sso.begin(param(request, 'provider'), { next: query.next, device: null }),
+        303,
+      );
+    } catch (error) {
+      return ssoFailure(reply, error);
+    }
+  });
+  app.get('/sso/:provider/callback', async (request, reply) => {
+    const url = new URL(request.url, 'http://placeholder');
+    try {
+      return ssoLanding(
+        reply,
+        await s.sso.oidcCallback(param(request, 'provider'), url, context(request, reply, 'web')),
+      );
+    } catch (error) {
+      return ssoFailure(reply, error);
+    }
+  });
+  app.post('/sso/:provider/acs', async (request, reply) => {
+    try {
+      return ssoLanding(
+        reply,
+        await s.sso.samlAcs(param(request, 'provider'), body(request), context(request, reply, 'web')),
+      );
+    } catch (error) {
+      return ssoFailure(reply, error);
+    }
+  });
+  app.get('/sso/:provider/metadata', async (request, reply) =>
+    reply.type('application/samlmetadata+xml').send(await s.sso.metadata(param(request, 'provider'))),
+  );
+
+  // The CLI signing in through a browser
+  app.post('/api/v1/auth/cli/authorize', authed, async (request) =>
+    s.handoff.authorizeLoopback(me(request), signedInSession(request), body(request)),
+  );
+  app.post('/api/v1/auth/cli/token', async (request, reply) =>
+    answer(reply, await s.handoff.exchangeLoopback(body(request), request.ip), 'cli'),
+  );
+  app.post('/api/v1/auth/device', async () => s.handoff.startDevice());
+  app.post('/api/v1/auth/device/token', async (request, reply) => {
+    const result = await s.handoff.pollDevice(body(request), request.ip);
+    return result.status === 'pending' ? result : answer(reply, result, 'cli');
+  });
+  app.post('/api/v1/auth/device/approve', authed, async (request) =>
+    s.handoff.approveDevice(me(request), signedInSession(request), body(request)),
+  );
+
+  // One's own MFA devices and sign-ins
+  app.get('/api/v1/me/mfa-devices', authed, async (request) => ({
+    devices: await s.devices.list(me(request)),
+  }));
+  app.post('/api/v1/me/mfa-devices/totp', authed, async (request) => s.devices.startTotp(me(request)));
+  app.post('/api/v1/me/mfa-devices/totp/confirm', authed, async (request) => ({
+    device: await s.devices.confirmTotp(me(request), body(request)),
+  }));
+  app.post('/api/v1/me/mfa-devices/webauthn-options', authed, async (request, reply) =>
+    s.devices.startWebauthn(me(request), context(request, reply, 'cli').rp),
+  );
+  app.post('/api/v1/me/mfa-devices/webauthn', authed, async (request, reply) => ({
+    device: await s.devices.confirmWebauthn(me(request), context(request, reply, 'cli').rp, body(request)),
+  }));
+  app.patch('/api/v1/me/mfa-devices/:id', authed, async (request) => ({
+    device: await s.devices.rename(me(request), param(request, 'id'), body(request)),
+  }));
+  app.delete('/api/v1/me/mfa-devices/:id', authed, async (request, reply) => {
+    await s.devices.remove(me(request), param(request, 'id'));
+    return reply.status(204).send();
+  });
+  app.get('/api/v1/me/sign-ins', authed, async (request) => ({
+    sessions: await s.devices.signIns(me(request), signedInSession(request).id),
+  }));
+  app.delete('/api/v1/me/sign-ins/:id', authed, async (request, reply) => {
+    await s.devices.revokeSignIn(me(request), param(request, 'id'));
+    return reply.status(204).send();
+  });
+
+  // Administration
+  app.get('/api/v1/settings/mfa', authed, async (request) => ({
+    settings: await s.mfaSettings.get(me(request)),
+  }));
+  app.put('/api/v1/settings/mfa', authed, async (request) => ({
+    settings: await s.mfaSettings.update(me(request), request.body),
+  }));
+  app.get('/api/v1/identity-providers', authed, async (request) => ({
+    providers: await s.providers.list(me(request)),
+  }));
+  app.post('/api/v1/identity-providers', authed, async (request) => ({
+    provider: await s.providers.create(me(request), body(request)),
+  }));
+  app.put('/api/v1/identity-providers/:id', authed, async (request) => ({
+    provider: await s.providers.update(me(request), param(request, 'id'), body(request)),
+  }));
+  app.delete('/api/v1/identity-providers/:id', authed, async (request, reply) => {
+    await s.providers.remove(me(request), param(request, 'id'));
+    return reply.status(204).send();
+  });
+}
+
+function ssoNext(value: unknown): string | undefined {
+  return typeof value === 'string' && /^\/(?![/\\])[^\s\\]{0,1000}$/.test(value) ? value : undefined;
+}
+
+/**
+ * Resolves the request's credentials: a bearer token (CLI), or the session cookie (browser), which must come
+ * with the CSRF token for anything but a read, and from this origin for a WebSocket.
+ */
+export function createAuthenticate(
+  sessions: SignInSessions,
+  bearer: (request: FastifyRequest) => string | undefined,
+) {
+  return async (request: FastifyRequest) => {
+    const token = bearer(request);
+    if (token) {
+      const { principal, session } = await sessions.authenticate(token, request.ip);
+      request.principal = principal;
+      request.signInSession = session;
+      return;
+    }
+    const cookie = request.cookies[SESSION_COOKIE];
+    const { principal, session } = await sessions.authenticate(cookie, request.ip);
+    if (!SAFE_METHODS.has(request.method)) {
+      const header = request.headers['x-csrf-token'];
+      if (typeof header !== 'string' || !constantTimeEqual(header, csrfTokenFor(cookie as string)))
+        throw new SesameError(
+          'FORBIDDEN',
+          'missing or wrong X-CSRF-Token header (cross-site request refused)',
+        );
+    }
+    if (request.headers.upgrade?.toLowerCase() === 'websocket') {
+      const origin = URL.canParse(request.headers.origin ?? '')
+        ? new URL(request.headers.origin as string)
+        : undefined;
+      if (!origin || origin.host !== request.headers.host)
+        throw new SesameError('FORBIDDEN', "a browser WebSocket must come from this server's own pages");
+    }
+    request.principal = principal;
+    request.signInSession = session;
+    request.sessionCookie = cookie;
+  };
+}

@@ -1,0 +1,95 @@
+import { SesameError } from '../errors.ts';
+import { parseTags } from '../services/validate.ts';
+import type { Tags } from '../store/index.ts';
+
+/** Which claim (OIDC) or attribute (SAML) gives what. Claim values may be strings, numbers or lists. */
+export type AttributeMapping = {
+  /** The user name; SAML falls back to the NameID, OIDC to `sub`. */
+  username: string;
+  email: string;
+  groups: string;
+  /** Principal tag key → claim or attribute name. */
+  tags: Record<string, string>;
+  /** Every attribute whose name starts with this becomes a tag named by the rest (AWS `…PrincipalTag:X`). */
+  tagPrefix: string | null;
+  /** Seconds (AWS `SessionDuration`); caps the sign-in session. */
+  sessionDuration: string | null;
+};
+
+export const AWS_SAML = 'https://aws.amazon.com/SAML/Attributes/';
+
+export const DEFAULT_MAPPING = {
+  oidc: {
+    username: 'preferred_username',
+    email: 'email',
+    groups: 'groups',
+    tags: {},
+    tagPrefix: null,
+    sessionDuration: null,
+  },
+  saml: {
+    username: `${AWS_SAML}RoleSessionName`,
+    email: 'email',
+    groups: 'groups',
+    tags: {},
+    tagPrefix: `${AWS_SAML}PrincipalTag:`,
+    sessionDuration: `${AWS_SAML}SessionDuration`,
+  },
+} as const satisfies Record<string, AttributeMapping>;
+
+export type MappedIdentity = {
+  username: string;
+  email: string | null;
+  groups: string[];
+  tags: Tags;
+  maxDurationMs: number | undefined;
+};
+
+type Claims = Record<string, unknown>;
+
+function values(claims: Claims, name: string): string[] {
+  const value = Object.hasOwn(claims, name) ? claims[name] : undefined;
+  const list = Array.isArray(value) ? value : value === undefined || value === null ? [] : [value];
+  return list
+    .filter((v) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')
+    .map(String);
+}
+
+const first = (claims: Claims, name: string) => values(claims, name)[0];
+
+/**
+ * Turns what the identity provider said into who the person is in Sesame. The user name is lower-cased and
+ * checked like any other; tags go through the same validation as tags an administrator sets.
+ */
+export function mapIdentity(claims: Claims, mapping: AttributeMapping, fallbackName: string): MappedIdentity {
+  const raw = (first(claims, mapping.username) ?? fallbackName).trim();
+  // An email-shaped name keeps its local part: user names appear in session ids and ${aws:username}.
+  const username = (raw.includes('@') ? raw.slice(0, raw.indexOf('@')) : raw).toLowerCase();
+  if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(username))
+    throw new SesameError(
+      'FORBIDDEN',
+      `the identity provider's user name ${JSON.stringify(raw.slice(0, 80))} (from "${mapping.username}") cannot be a Sesame user name: letters, digits, ".", "_" or "-" only. Ask an administrator to fix the attribute mapping.`,
+    );
+  const tags: Record<string, string> = {};
+  if (mapping.tagPrefix) {
+    for (const name of Object.keys(claims)) {
+      if (name.startsWith(mapping.tagPrefix) && name.length > mapping.tagPrefix.length) {
+        const value = first(claims, name);
+        if (value !== undefined) tags[name.slice(mapping.tagPrefix.length)] = value;
+      }
+    }
+  }
+  for (const [tag, name] of Object.entries(mapping.tags)) {
+    const value = first(claims, name);
+    if (value !== undefined) tags[tag] = value;
+  }
+  const seconds = mapping.sessionDuration ? Number(first(claims, mapping.sessionDuration)) : Number.NaN;
+  const email = first(claims, mapping.email);
+  return {
+    username,
+    email: email && /^[^\s@]+@[^\s@]+$/.test(email) ? email : null,
+    groups: [...new Set(values(claims, mapping.groups))],
+    tags: parseTags(tags, 'tags from the identity provider'),
+    maxDurationMs: Number.isFinite(seconds) && seconds >= 900 ? Math.min(seconds, 43_200) * 1000 : undefined,
+  };
+}

@@ -1,0 +1,169 @@
+import { createHash, randomInt } from 'node:crypto';
+import type { Audit } from '../audit.ts';
+import type { Principal } from '../authorize.ts';
+import { constantTimeEqual, hashToken } from '../crypto.ts';
+import { SesameError } from '../errors.ts';
+import { toPublicUser } from '../services/identity.ts';
+import type { SignInSession, Store } from '../store/index.ts';
+import type { Flows } from './sign-in-flows.ts';
+import type { SignInResult } from './sign-in-service.ts';
+import type { SignInSessions } from './sign-in-sessions.ts';
+
+type Deps = {
+  store: Pick<Store, 'getUserById'>;
+  flows: Flows;
+  sessions: SignInSessions;
+  audit: Audit;
+  publicUrl: () => string;
+  now?: () => number;
+};
+
+const CODE_TTL_MS = 2 * 60_000;
+const DEVICE_TTL_MS = 10 * 60_000;
+const POLL_INTERVAL_S = 3;
+// No vowels (no words), no look-alikes: what people type from one screen into another.
+const USER_CODE_ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ';
+const USER_CODE = /^[BCDFGHJKLMNPQRSTVWXZ]{8}$/;
+
+export const normalizeUserCode = (code: unknown) =>
+  typeof code === 'string' ? code.toUpperCase().replace(/[\s-]/g, '') : '';
+
+/**
+ * Hands a browser sign-in over to the CLI, so the CLI gets SSO, security keys and every MFA method the web has:
+ * the loopback redirect (RFC 8252, with PKCE) when the browser runs on the same machine, the device
+ * authorization grant (RFC 8628) when it does not. The CLI's sign-in inherits the web sign-in's MFA and
+ * ends no later than it.
+ */
+export function createCliHandoff({ store, flows, sessions, audit, publicUrl, now = Date.now }: Deps) {
+  const delegated = (principal: Principal, session: SignInSession) => ({
+    userId: principal.userId,
+    method: session.method,
+    providerId: session.providerId,
+    mfaAt: session.mfaAt,
+    mfaMethod: session.mfaMethod,
+    expiresAt: session.expiresAt,
+  });
+
+  async function issue(data: Record<string, unknown>, sourceAddress: string | null): Promise<SignInResult> {
+    const user = await store.getUserById(String(data.userId));
+    if (!user || user.disabled) throw new SesameError('UNAUTHENTICATED', 'this account is disabled');
+    const tokens = await sessions.start({
+      user,
+      method: data.method === 'sso' ? 'sso' : 'password',
+      providerId: (data.providerId as string | null) ?? null,
+      mfaAt: (data.mfaAt as number | null) ?? null,
+      mfaMethod: (data.mfaMethod as string | null) ?? null,
+      sourceAddress,
+      client: 'cli',
+      maxDurationMs: Math.max(0, Number(data.expiresAt) - now()),
+    });
+    await audit({
+      actor: user.username,
+      action: 'sesame:SignIn',
+      resource: `user/${user.username}`,
+      outcome: 'succeeded',
+      sourceAddress,
+      detail: { method: 'cli-handoff', client: 'cli', signInSession: tokens.session.id },
+    });
+    return { status: 'signed-in', user: toPublicUser(user), tokens };
+  }
+
+  return {
+    /** The web page's "allow": a one-use code for the CLI listening on this machine's loopback port. */
+    async authorizeLoopback(principal: Principal, session: SignInSession, input: Record<string, unknown>) {
+      const port = Number(input.port);
+      const state = typeof input.state === 'string' ? input.state : '';
+      const challenge = typeof input.codeChallenge === 'string' ? input.codeChallenge : '';
+      if (!Number.isInteger(port) || port < 1024 || port > 65535)
+        throw new SesameError('INVALID', 'port must be 1024-65535');
+      if (!/^[A-Za-z0-9_-]{16,128}$/.test(state))
+        throw new SesameError('INVALID', 'state must be 16-128 URL-safe characters');
+      if (!/^[A-Za-z0-9_-]{43}$/.test(challenge))
+        throw new SesameError('INVALID', 'codeChallenge must be a S256 PKCE challenge');
+      const code = await flows.create(
+        'cli-code',
+        principal.userId,
+        { ...delegated(principal, session), challenge },
+        CODE_TTL_MS,
+      );
+      const redirect = new URL(`http://127.0.0.1:${port}/callback`);
+      redirect.searchParams.set('code', code.token);
+      redirect.searchParams.set('state', state);
+      return { redirect: redirect.toString() };
+    },
+
+    async exchangeLoopback(
+      input: Record<string, unknown>,
+      sourceAddress: string | null,
+    ): Promise<SignInResult> {
+      const verifier = typeof input.codeVerifier === 'string' ? input.codeVerifier : '';
+      await flows.load(input.code, ['cli-code'], 'code');
+      const flow = await flows.take(input.code as string);
+      const computed = createHash('sha256').update(verifier).digest('base64url');
+      if (
+        !/^[A-Za-z0-9._~-]{43,128}$/.test(verifier) ||
+        !constantTimeEqual(computed, String(flow.data.challenge))
+      )
+        throw new SesameError(
+          'UNAUTHENTICATED',
+          'codeVerifier does not match this sign-in: start `sesame login` again',
+        );
+      return issue(flow.data, sourceAddress);
+    },
+
+    async startDevice() {
+      const device = await flows.create('device', null, { approved: null }, DEVICE_TTL_MS);
+      let userCode = '';
+      for (let i = 0; i < 8; i++) userCode += USER_CODE_ALPHABET[randomInt(USER_CODE_ALPHABET.length)];
+      await flows.create(
+        'device-user',
+        null,
+        { deviceHash: hashToken(device.token) },
+        DEVICE_TTL_MS,
+        `udc_${userCode}`,
+      );
+      const shown = `${userCode.slice(0, 4)}-${userCode.slice(4)}`;
+      return {
+        deviceCode: device.token,
+        userCode: shown,
+        verificationUri: `${publicUrl()}/device`,
+        verificationUriComplete: `${publicUrl()}/device?code=${shown}`,
+        interval: POLL_INTERVAL_S,
+        expiresIn: Math.round(DEVICE_TTL_MS / 1000),
+      };
+    },
+
+    /** Someone signed in on the web confirms the code their terminal shows. */
+    async approveDevice(principal: Principal, session: SignInSession, input: Record<string, unknown>) {
+      const code = normalizeUserCode(input.userCode);
+      const notFound = new SesameError(
+        'NOT_FOUND',
+        'no sign-in is waiting for this code (mistyped, or expired): check the code your terminal shows',
+      );
+      if (!USER_CODE.test(code)) throw notFound;
+      const flow = await flows.take(`udc_${code}`).catch(() => undefined);
+      const device = flow && (await flows.getByHash(String(flow.data.deviceHash)));
+      if (flow?.kind !== 'device-user' || !device) throw notFound;
+      await flows.updateByHash(String(flow.data.deviceHash), { approved: delegated(principal, session) });
+      await audit({
+        actor: principal,
+        action: 'sesame:ApproveDeviceSignIn',
+        resource: `user/${principal.username}`,
+        outcome: 'succeeded',
+      });
+      return { approved: true };
+    },
+
+    async pollDevice(
+      input: Record<string, unknown>,
+      sourceAddress: string | null,
+    ): Promise<SignInResult | { status: 'pending' }> {
+      const flow = await flows.load(input.deviceCode, ['device'], 'deviceCode');
+      if (!flow.data.approved) return { status: 'pending' };
+      const taken = await flows.take(input.deviceCode as string);
+      return issue(taken.data.approved as Record<string, unknown>, sourceAddress);
+    },
+  };
+}
+
+export type CliHandoff = ReturnType<typeof createCliHandoff>;

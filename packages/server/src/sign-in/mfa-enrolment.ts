@@ -1,0 +1,153 @@
+import { randomUUID } from 'node:crypto';
+import { SesameError } from '../errors.ts';
+import type { AuthFlow, MfaDevice, Store, User } from '../store/index.ts';
+import { type Flows, MAX_FLOW_ATTEMPTS } from './sign-in-flows.ts';
+import { newTotpSecret, totpQrSvg, totpUri, verifyTotp } from './totp.ts';
+import { createWebAuthn, type RegistrationResponseJSON } from './webauthn.ts';
+
+/** The relying party a WebAuthn ceremony runs for: this server as the browser reaches it. */
+export type RelyingParty = { rpId: string; origin: string };
+
+type Deps = {
+  store: Pick<Store, 'createMfaDevice' | 'listMfaDevices'>;
+  flows: Flows;
+  issuer: string;
+  now: () => number;
+};
+
+const MAX_DEVICES = 20;
+
+export function deviceName(input: unknown, fallback: string): string {
+  if (input === undefined || input === null || input === '') return fallback;
+  if (typeof input !== 'string' || input.trim().length === 0 || input.length > 64 || /[\p{Cc}]/u.test(input))
+    throw new SesameError('INVALID', 'name must be 1-64 printable characters');
+  return input.trim();
+}
+
+/**
+ * Registering an authenticator app or a security key, either as a step of signing in (enrolment required) or
+ * from one's own account page. The pending secret or challenge lives in the flow, server-side.
+ */
+export function createMfaEnrolment({ store, flows, issuer, now }: Deps) {
+  async function wrong(token: string, flow: AuthFlow, message: string): Promise<never> {
+    const attempts = flow.attempts + 1;
+    await flows.update(token, { attempts });
+    const left = MAX_FLOW_ATTEMPTS - attempts;
+    throw new SesameError(
+      'UNAUTHENTICATED',
+      left > 0 ? `${message} (${left} attempt${left === 1 ? '' : 's'} left)` : `${message}; start again`,
+    );
+  }
+
+  async function room(user: User): Promise<MfaDevice[]> {
+    const devices = await store.listMfaDevices(user.id);
+    if (devices.length >= MAX_DEVICES)
+      throw new SesameError('CONFLICT', `you have ${MAX_DEVICES} MFA devices already: remove one first`);
+    return devices;
+  }
+
+  return {
+    async totpSecret(token: string, flow: AuthFlow, user: User) {
+      await room(user);
+      const secret = newTotpSecret();
+      await flows.update(token, { data: { ...flow.data, totpSecret: secret } });
+      const uri = totpUri({ secret, account: user.username, issuer });
+      return { secret, uri, qrSvg: await totpQrSvg(uri) };
+    },
+
+    /** Checks the first code from the new app, consumes the flow and stores the device. */
+    async confirmTotp(token: string, flow: AuthFlow, user: User, input: Record<string, unknown>) {
+      const secret = flow.data.totpSecret;
+      if (typeof secret !== 'string')
+        throw new SesameError(
+          'INVALID',
+          'ask for a new authenticator secret first (the enrolment step before)',
+        );
+      const name = deviceName(input.name, 'Authenticator app');
+      const result = verifyTotp({ secret, code: String(input.code ?? ''), now: new Date(now()) });
+      if (!result.ok)
+        return wrong(
+          token,
+          flow,
+          result.reason === 'malformed'
+            ? 'the code must be the 6 digits your app shows'
+            : 'that code is not right',
+        );
+      await flows.take(token);
+      await room(user);
+      const device: MfaDevice = {
+        id: `mfa-${randomUUID()}`,
+        userId: user.id,
+        kind: 'totp',
+        name,
+        secret,
+        credentialId: null,
+        publicKey: null,
+        counter: 0,
+        transports: [],
+        lastUsedStep: result.step,
+        createdAt: now(),
+        lastUsedAt: now(),
+      };
+      await store.createMfaDevice(device);
+      return device;
+    },
+
+    async webauthnOptions(token: string, flow: AuthFlow, user: User, rp: RelyingParty) {
+      const devices = await room(user);
+      const webauthn = createWebAuthn({ ...rp, rpName: issuer });
+      const { options, challenge } = await webauthn.registrationOptions({
+        userId: user.id,
+        username: user.username,
+        existing: devices
+          .filter((d) => d.kind === 'webauthn' && d.credentialId)
+          .map((d) => ({ credentialId: d.credentialId as string, transports: d.transports })),
+      });
+      await flows.update(token, { data: { ...flow.data, challenge } });
+      return options;
+    },
+
+    async confirmWebauthn(
+      token: string,
+      flow: AuthFlow,
+      user: User,
+      rp: RelyingParty,
+      input: Record<string, unknown>,
+    ) {
+      const challenge = flow.data.challenge;
+      if (typeof challenge !== 'string')
+        throw new SesameError('INVALID', 'ask for registration options first (the enrolment step before)');
+      const name = deviceName(input.name, 'Security key');
+      const webauthn = createWebAuthn({ ...rp, rpName: issuer });
+      let credential: Awaited<ReturnType<typeof webauthn.verifyRegistration>>;
+      try {
+        credential = await webauthn.verifyRegistration({
+          response: input.response as RegistrationResponseJSON,
+          expectedChallenge: challenge,
+        });
+      } catch (error) {
+        return wrong(token, flow, (error as Error).message);
+      }
+      await flows.take(token);
+      await room(user);
+      const device: MfaDevice = {
+        id: `mfa-${randomUUID()}`,
+        userId: user.id,
+        kind: 'webauthn',
+        name,
+        secret: null,
+        credentialId: credential.credentialId,
+        publicKey: credential.publicKey,
+        counter: credential.counter,
+        transports: credential.transports,
+        lastUsedStep: null,
+        createdAt: now(),
+        lastUsedAt: now(),
+      };
+      await store.createMfaDevice(device);
+      return device;
+    },
+  };
+}
+
+export type MfaEnrolment = ReturnType<typeof createMfaEnrolment>;

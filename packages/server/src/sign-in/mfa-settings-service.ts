@@ -1,0 +1,59 @@
+import { type ArnSettings, serverArn } from '../arn.ts';
+import type { Audit } from '../audit.ts';
+import type { Principal } from '../authorize.ts';
+import { SesameError } from '../errors.ts';
+import type { Guard } from '../guard.ts';
+import type { Store } from '../store/index.ts';
+import { DEFAULT_MFA_SETTINGS, type MfaSettings, parseMfaSettings } from './mfa-settings.ts';
+
+type Deps = {
+  store: Pick<Store, 'getSetting' | 'putSetting'>;
+  guard: Guard;
+  audit: Audit;
+  arn: ArnSettings;
+  mailConfigured: boolean;
+  now?: () => number;
+};
+
+/** The server's MFA policy, as an administrator sets it (the seed guide's AWS SSO "MFA settings" page). */
+export function createMfaSettingsService({ store, guard, audit, arn, mailConfigured, now = Date.now }: Deps) {
+  const resource = serverArn(arn, 'setting', 'mfa');
+  let cached: MfaSettings | undefined;
+
+  async function current(): Promise<MfaSettings> {
+    if (cached) return cached;
+    const stored = await store.getSetting('mfa');
+    // A stored value is re-validated: a damaged row falls back to the strict default, never to "no MFA".
+    cached = stored === undefined ? DEFAULT_MFA_SETTINGS : parseMfaSettings(stored);
+    return cached;
+  }
+
+  return {
+    current,
+    async get(principal: Principal): Promise<MfaSettings> {
+      guard(principal, 'sesame:GetMfaSettings', resource);
+      return current();
+    },
+    async update(principal: Principal, input: unknown): Promise<MfaSettings> {
+      guard(principal, 'sesame:UpdateMfaSettings', resource);
+      const next = parseMfaSettings(input, await current());
+      if (next.withoutDevice === 'email-code' && !mailConfigured)
+        throw new SesameError(
+          'INVALID',
+          'withoutDevice "email-code" needs a mail server: configure smtp (config file or SESAME_SMTP_* variables) first',
+        );
+      await store.putSetting('mfa', next, now());
+      cached = next;
+      await audit({
+        actor: principal,
+        action: 'sesame:UpdateMfaSettings',
+        resource,
+        outcome: 'succeeded',
+        detail: next,
+      });
+      return next;
+    },
+  };
+}
+
+export type MfaSettingsService = ReturnType<typeof createMfaSettingsService>;

@@ -1,0 +1,101 @@
+import { hashToken, randomToken } from '../crypto.ts';
+import { SesameError } from '../errors.ts';
+import type { AuthFlow, SignInClient, Store } from '../store/index.ts';
+
+/** What a half-done sign-in carries from one step to the next (kept server-side, found by the flow token). */
+export type SignInFlowData = {
+  client: SignInClient;
+  /** Hash of the browser's or CLI's device id, for "prompt only when the context changes". */
+  deviceHash: string | null;
+  sourceAddress: string | null;
+  method: 'password' | 'sso';
+  providerId: string | null;
+  maxDurationMs?: number | undefined;
+  redirect?: string | undefined;
+  methods: string[];
+  emailCodeHash?: string;
+  emailExpiresAt?: number;
+  emailSends?: number;
+  challenge?: string;
+  totpSecret?: string;
+};
+
+export const FLOW_TTL_MS = 10 * 60_000;
+export const MAX_FLOW_ATTEMPTS = 5;
+const FLOW_TOKEN = /^flw_[A-Za-z0-9_-]{20,100}$/;
+
+type Deps = { store: Pick<Store, 'createFlow' | 'getFlow' | 'updateFlow' | 'takeFlow'>; now: () => number };
+
+/** One-use tokens for the steps of a sign-in; only their hashes are stored. */
+export function createFlows({ store, now }: Deps) {
+  return {
+    /** `token` may be given when another protocol fixes it (OIDC state, a device code). */
+    async create(
+      kind: string,
+      userId: string | null,
+      data: object,
+      ttlMs = FLOW_TTL_MS,
+      token = randomToken('flw_'),
+    ) {
+      const createdAt = now();
+      const expiresAt = createdAt + ttlMs;
+      await store.createFlow({
+        idHash: hashToken(token),
+        kind,
+        userId,
+        data: data as Record<string, unknown>,
+        attempts: 0,
+        createdAt,
+        expiresAt,
+      });
+      return { token, expiresAt };
+    },
+
+    /** The live flow of one of `kinds` for this token, or UNAUTHENTICATED saying to start again. */
+    async load(token: unknown, kinds: string[], field = 'flow', pattern = FLOW_TOKEN): Promise<AuthFlow> {
+      if (typeof token !== 'string' || !pattern.test(token))
+        throw new SesameError('INVALID', `${field} must be the flw_… token from the previous step`);
+      const flow = await store.getFlow(hashToken(token));
+      if (
+        !flow ||
+        !kinds.includes(flow.kind) ||
+        flow.expiresAt <= now() ||
+        flow.attempts >= MAX_FLOW_ATTEMPTS
+      )
+        throw new SesameError(
+          'UNAUTHENTICATED',
+          'this sign-in step has expired or was already used: start signing in again',
+        );
+      return flow;
+    },
+
+    async update(token: string, patch: { data?: object; attempts?: number }) {
+      await store.updateFlow(
+        hashToken(token),
+        patch as { data?: Record<string, unknown>; attempts?: number },
+      );
+    },
+
+    async updateByHash(idHash: string, data: object) {
+      await store.updateFlow(idHash, { data: data as Record<string, unknown> });
+    },
+
+    async getByHash(idHash: string): Promise<AuthFlow | undefined> {
+      const flow = await store.getFlow(idHash);
+      return flow && flow.expiresAt > now() ? flow : undefined;
+    },
+
+    /** Consumes the flow; of two concurrent finishers only one gets it. */
+    async take(token: string): Promise<AuthFlow> {
+      const flow = await store.takeFlow(hashToken(token));
+      if (!flow || flow.expiresAt <= now())
+        throw new SesameError(
+          'UNAUTHENTICATED',
+          'this sign-in step was already used: start signing in again',
+        );
+      return flow;
+    },
+  };
+}
+
+export type Flows = ReturnType<typeof createFlows>;

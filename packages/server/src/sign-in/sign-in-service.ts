@@ -1,0 +1,463 @@
+import { type ArnSettings, serverArn } from '../arn.ts';
+import type { Audit } from '../audit.ts';
+import { constantTimeEqual, hashPassword, hashToken, type ScryptCost, verifyPassword } from '../crypto.ts';
+import { SesameError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { type PublicUser, toPublicUser } from '../services/identity.ts';
+import type { AuthFlow, MfaDevice, SignInClient, Store, User } from '../store/index.ts';
+import { newEmailCode } from './email-code.ts';
+import type { Mailer } from './mailer.ts';
+import type { MfaEnrolment, RelyingParty } from './mfa-enrolment.ts';
+import type { MfaSettings } from './mfa-settings.ts';
+import { type Flows, MAX_FLOW_ATTEMPTS, type SignInFlowData } from './sign-in-flows.ts';
+import type { IssuedTokens, SignInSessions } from './sign-in-sessions.ts';
+import type { Throttle } from './throttle.ts';
+import { verifyTotp } from './totp.ts';
+import { type AuthenticationResponseJSON, createWebAuthn } from './webauthn.ts';
+
+type Deps = {
+  store: Pick<
+    Store,
+    | 'getUserByUsername'
+    | 'getUserById'
+    | 'setPasswordHash'
+    | 'consumeSetupToken'
+    | 'listMfaDevices'
+    | 'claimTotpStep'
+    | 'setWebAuthnCounter'
+    | 'rememberSignInContext'
+    | 'getSignInContext'
+  >;
+  flows: Flows;
+  sessions: SignInSessions;
+  enrolment: MfaEnrolment;
+  throttle: Throttle;
+  audit: Audit;
+  log: Logger;
+  arn: ArnSettings;
+  mfaSettings: () => Promise<MfaSettings>;
+  mailer: Mailer | undefined;
+  issuer: string;
+  scryptCost: ScryptCost;
+  now?: () => number;
+};
+
+/** Where a request came from and who is asking for the answer. */
+export type SignInContext = {
+  sourceAddress: string | null;
+  client: SignInClient;
+  deviceId: string | null;
+  rp: RelyingParty;
+};
+
+export type SignInResult =
+  | { status: 'signed-in'; user: PublicUser; tokens: IssuedTokens; redirect?: string | undefined }
+  | { status: 'mfa-required'; flow: string; methods: string[]; expiresAt: number; emailSentTo?: string }
+  | { status: 'enrol-required'; flow: string; methods: string[]; expiresAt: number };
+
+/** What the first factor (a password, an identity provider) established. */
+export type FirstFactor = {
+  method: 'password' | 'sso';
+  providerId: string | null;
+  /** Set when a trusted identity provider did MFA itself. */
+  idpMfaAt?: number | null;
+  maxDurationMs?: number | undefined;
+  redirect?: string | undefined;
+};
+
+const MIN_PASSWORD = 12;
+const MAX_PASSWORD = 1024;
+const EMAIL_CODE_TTL_MS = 10 * 60_000;
+const MAX_EMAIL_SENDS = 3;
+const REMEMBER_CONTEXT_MS = 30 * 24 * 3600_000;
+const WRONG_PASSWORD = 'wrong user name or password';
+
+export function checkNewPassword(password: unknown): string {
+  if (typeof password !== 'string' || password.length < MIN_PASSWORD || password.length > MAX_PASSWORD)
+    throw new SesameError('INVALID', `password must be ${MIN_PASSWORD} to ${MAX_PASSWORD} characters long`);
+  return password;
+}
+
+export function maskEmail(email: string): string {
+  const [local = '', domain = ''] = email.split('@');
+  return `${local.slice(0, 1)}•••@${domain}`;
+}
+
+/**
+ * Signing in: the first factor, then a second one (or enrolment of one) as the MFA settings say, then a
+ * sign-in session. Every attempt is audited; no answer tells whether a user name exists.
+ */
+export function createSignInService(deps: Deps) {
+  const { store, flows, sessions, enrolment, throttle, audit, log, mailer, now = Date.now } = deps;
+  const userArn = (username: string) => serverArn(deps.arn, 'user', username);
+  const deviceHash = (id: string | null) => (id ? hashToken(`device:${id}`) : null);
+
+  const record = (user: User | string, outcome: 'succeeded' | 'failed', ctx: SignInContext, detail = {}) =>
+    audit({
+      actor: typeof user === 'string' ? user || 'anonymous' : user.username,
+      action: 'sesame:SignIn',
+      resource: userArn(typeof user === 'string' ? user || '*' : user.username),
+      outcome,
+      sourceAddress: ctx.sourceAddress,
+      detail,
+    });
+
+  async function finish(user: User, data: SignInFlowData, mfaAt: number | null, mfaMethod: string | null) {
+    const tokens = await sessions.start({
+      user,
+      method: data.method,
+      providerId: data.providerId,
+      mfaAt,
+      mfaMethod,
+      sourceAddress: data.sourceAddress,
+      client: data.client,
+      maxDurationMs: data.maxDurationMs,
+    });
+    if (mfaAt && data.deviceHash && data.sourceAddress) {
+      await store.rememberSignInContext({
+        userId: user.id,
+        deviceHash: data.deviceHash,
+        sourceAddress: data.sourceAddress,
+        mfaAt,
+        expiresAt: now() + REMEMBER_CONTEXT_MS,
+      });
+    }
+    await record(
+      user,
+      'succeeded',
+      { ...data, deviceId: null, rp: { rpId: '', origin: '' } },
+      {
+        method: data.method,
+        ...(data.providerId ? { provider: data.providerId } : {}),
+        mfa: mfaMethod ?? 'none',
+        client: data.client,
+        signInSession: tokens.session.id,
+      },
+    );
+    return { status: 'signed-in' as const, user: toPublicUser(user), tokens, redirect: data.redirect };
+  }
+
+  async function sendEmailCode(token: string, flow: AuthFlow, user: User): Promise<string> {
+    if (!mailer || !user.email)
+      throw new SesameError('UNAVAILABLE', 'a sign-in code cannot be emailed: ask an administrator for help');
+    const sends = Number(flow.data.emailSends ?? 0);
+    if (sends >= MAX_EMAIL_SENDS)
+      throw new SesameError(
+        'RATE_LIMITED',
+        'too many codes were sent for this sign-in: start signing in again',
+      );
+    const code = newEmailCode();
+    await flows.update(token, {
+      data: {
+        ...flow.data,
+        emailCodeHash: hashToken(code),
+        emailExpiresAt: now() + EMAIL_CODE_TTL_MS,
+        emailSends: sends + 1,
+      },
+    });
+    await mailer.send({
+      to: user.email,
+      subject: 'Your Sesame sign-in code',
+      text: `Your Sesame sign-in code is ${code}\n\nIt works once, for 10 minutes. If you did not try to sign in, tell your administrator.\n`,
+    });
+    log.info({ user: user.username }, 'sign-in code sent by email');
+    return maskEmail(user.email);
+  }
+
+  /** After the first factor: decide whether and how to ask for a second. */
+  async function afterFirstFactor(user: User, ctx: SignInContext, first: FirstFactor): Promise<SignInResult> {
+    const settings = await deps.mfaSettings();
+    const data: SignInFlowData = {
+      client: ctx.client,
+      deviceHash: deviceHash(ctx.deviceId),
+      sourceAddress: ctx.sourceAddress,
+      method: first.method,
+      providerId: first.providerId,
+      maxDurationMs: first.maxDurationMs,
+      redirect: first.redirect,
+      methods: [],
+    };
+    if (first.idpMfaAt) return finish(user, data, first.idpMfaAt, 'idp');
+    if (settings.prompt === 'context-change' && data.deviceHash && ctx.sourceAddress) {
+      const known = await store.getSignInContext(user.id, data.deviceHash);
+      if (known && known.expiresAt > now() && known.sourceAddress === ctx.sourceAddress)
+        return finish(user, data, known.mfaAt, 'remembered');
+    }
+    const devices = (await store.listMfaDevices(user.id)).filter((d) => settings.methods.includes(d.kind));
+    if (devices.length > 0) {
+      const methods = [...new Set(devices.map((d) => d.kind))];
+      const flow = await flows.create('mfa', user.id, { ...data, methods });
+      return { status: 'mfa-required', flow: flow.token, methods, expiresAt: flow.expiresAt };
+    }
+    if (settings.withoutDevice === 'register') {
+      const flow = await flows.create('enrol', user.id, { ...data, methods: settings.methods });
+      return {
+        status: 'enrol-required',
+        flow: flow.token,
+        methods: settings.methods,
+        expiresAt: flow.expiresAt,
+      };
+    }
+    if (settings.withoutDevice === 'email-code' && user.email && mailer) {
+      const flow = await flows.create('mfa', user.id, { ...data, methods: ['email'] });
+      const created = await flows.load(flow.token, ['mfa']);
+      const emailSentTo = await sendEmailCode(flow.token, created, user);
+      return {
+        status: 'mfa-required',
+        flow: flow.token,
+        methods: ['email'],
+        expiresAt: flow.expiresAt,
+        emailSentTo,
+      };
+    }
+    await record(user, 'failed', ctx, { reason: 'no MFA device' });
+    throw new SesameError(
+      'FORBIDDEN',
+      'your account has no MFA device, and this server requires one: ask an administrator to help you register one',
+    );
+  }
+
+  async function flowUser(flow: AuthFlow): Promise<User> {
+    const user = flow.userId ? await store.getUserById(flow.userId) : undefined;
+    if (!user || user.disabled) throw new SesameError('UNAUTHENTICATED', 'this account is disabled');
+    return user;
+  }
+
+  /** A wrong second factor: counted on the flow and against the account, audited, and said plainly. */
+  async function wrongSecondFactor(
+    token: string,
+    flow: AuthFlow,
+    user: User,
+    ctx: SignInContext,
+    message: string,
+  ): Promise<never> {
+    const attempts = flow.attempts + 1;
+    await flows.update(token, { attempts });
+    await throttle.failure(user.username, ctx.sourceAddress);
+    await record(user, 'failed', ctx, { reason: `MFA: ${message}` });
+    const left = MAX_FLOW_ATTEMPTS - attempts;
+    throw new SesameError(
+      'UNAUTHENTICATED',
+      left > 0
+        ? `${message} (${left} attempt${left === 1 ? '' : 's'} left)`
+        : `${message}; start signing in again`,
+    );
+  }
+
+  async function checkSecondFactor(
+    token: string,
+    flow: AuthFlow,
+    user: User,
+    ctx: SignInContext,
+    input: Record<string, unknown>,
+  ): Promise<string> {
+    const methods = (flow.data.methods as string[]) ?? [];
+    const method = String(input.method ?? '');
+    if (!methods.includes(method))
+      throw new SesameError('INVALID', `method must be one of ${methods.map((m) => `"${m}"`).join(', ')}`);
+    const devices = await store.listMfaDevices(user.id);
+    if (method === 'totp') {
+      const code = String(input.code ?? '');
+      let reason = 'that code is not right';
+      for (const device of devices.filter(
+        (d): d is MfaDevice & { secret: string } => d.kind === 'totp' && !!d.secret,
+      )) {
+        const result = verifyTotp({
+          secret: device.secret,
+          code,
+          now: new Date(now()),
+          lastUsedStep: device.lastUsedStep,
+        });
+        if (result.ok) {
+          if (await store.claimTotpStep(device.id, result.step, now())) return 'totp';
+          reason = 'that code was used already: wait for the next one';
+        } else if (result.reason === 'reused') reason = 'that code was used already: wait for the next one';
+        else if (result.reason === 'malformed') reason = 'the code must be the 6 digits your app shows';
+      }
+      return wrongSecondFactor(token, flow, user, ctx, reason);
+    }
+    if (method === 'email') {
+      const code = String(input.code ?? '');
+      const hash = flow.data.emailCodeHash;
+      const expiresAt = Number(flow.data.emailExpiresAt ?? 0);
+      if (typeof hash !== 'string') throw new SesameError('INVALID', 'ask for an email code first');
+      if (expiresAt <= now())
+        return wrongSecondFactor(token, flow, user, ctx, 'that code has expired: ask for a new one');
+      if (!/^\d{6}$/.test(code) || !constantTimeEqual(hashToken(code), hash))
+        return wrongSecondFactor(token, flow, user, ctx, 'that code is not right');
+      return 'email';
+    }
+    const response = input.response as AuthenticationResponseJSON | undefined;
+    const challenge = flow.data.challenge;
+    if (typeof challenge !== 'string') throw new SesameError('INVALID', 'ask for security key options first');
+    const device = devices.find((d) => d.kind === 'webauthn' && d.credentialId === response?.id);
+    if (!device?.credentialId || !device.publicKey)
+      return wrongSecondFactor(token, flow, user, ctx, 'this security key is not registered to your account');
+    try {
+      const webauthn = createWebAuthn({ ...ctx.rp, rpName: deps.issuer });
+      const { newCounter } = await webauthn.verifyAuthentication({
+        response: response as AuthenticationResponseJSON,
+        expectedChallenge: challenge,
+        credential: {
+          credentialId: device.credentialId,
+          publicKey: device.publicKey,
+          counter: device.counter,
+          transports: device.transports,
+        },
+      });
+      await store.setWebAuthnCounter(device.id, newCounter, now());
+      return 'webauthn';
+    } catch (error) {
+      return wrongSecondFactor(token, flow, user, ctx, (error as Error).message);
+    }
+  }
+
+  return {
+    afterFirstFactor,
+
+    async password(
+      input: Record<string, unknown>,
+      ctx: SignInContext,
+      redirect?: string,
+    ): Promise<SignInResult> {
+      const username = typeof input.username === 'string' ? input.username.slice(0, 64) : '';
+      const password = typeof input.password === 'string' ? input.password.slice(0, MAX_PASSWORD) : '';
+      try {
+        await throttle.check(username, ctx.sourceAddress);
+      } catch (error) {
+        await record(username, 'failed', ctx, { reason: 'rate limited' });
+        throw error;
+      }
+      const user = username ? await store.getUserByUsername(username) : undefined;
+      const ok = await verifyPassword(password, user?.passwordHash);
+      if (!user || !ok || user.disabled) {
+        const locked = await throttle.failure(username, ctx.sourceAddress);
+        await record(username, 'failed', ctx, {
+          reason: 'wrong user name or password',
+          ...(locked ? { locked } : {}),
+        });
+        throw new SesameError('UNAUTHENTICATED', WRONG_PASSWORD);
+      }
+      await throttle.success(username);
+      return afterFirstFactor(user, ctx, { method: 'password', providerId: null, redirect });
+    },
+
+    /** Sets the password with a one-time invitation or reset token, then continues to MFA like a sign-in. */
+    async completeSetup(input: Record<string, unknown>, ctx: SignInContext): Promise<SignInResult> {
+      const password = checkNewPassword(input.password);
+      const token = typeof input.token === 'string' ? input.token.slice(0, 200) : '';
+      const userId = token ? await store.consumeSetupToken(hashToken(token), now()) : undefined;
+      const user = userId ? await store.getUserById(userId) : undefined;
+      if (!user || user.disabled) {
+        await audit({
+          actor: 'anonymous',
+          action: 'sesame:CompleteSetup',
+          resource: userArn('*'),
+          outcome: 'failed',
+          sourceAddress: ctx.sourceAddress,
+        });
+        throw new SesameError(
+          'UNAUTHENTICATED',
+          'this setup link is not valid: it was used already, has expired, or was mistyped. Ask an administrator for a new one.',
+        );
+      }
+      await store.setPasswordHash(user.id, await hashPassword(password, deps.scryptCost));
+      await throttle.unlock(user.username);
+      await audit({
+        actor: user.username,
+        action: 'sesame:CompleteSetup',
+        resource: userArn(user.username),
+        outcome: 'succeeded',
+        sourceAddress: ctx.sourceAddress,
+      });
+      return afterFirstFactor(user, ctx, { method: 'password', providerId: null });
+    },
+
+    async verifyMfa(input: Record<string, unknown>, ctx: SignInContext): Promise<SignInResult> {
+      const token = input.flow as string;
+      const flow = await flows.load(token, ['mfa']);
+      const user = await flowUser(flow);
+      await throttle.check(user.username, ctx.sourceAddress);
+      const method = await checkSecondFactor(token, flow, user, ctx, input);
+      const taken = await flows.take(token);
+      await throttle.success(user.username);
+      return finish(user, taken.data as SignInFlowData, now(), method);
+    },
+
+    async emailCode(input: Record<string, unknown>): Promise<{ emailSentTo: string }> {
+      const token = input.flow as string;
+      const flow = await flows.load(token, ['mfa']);
+      if (!((flow.data.methods as string[]) ?? []).includes('email'))
+        throw new SesameError('INVALID', 'this sign-in does not offer an email code');
+      return { emailSentTo: await sendEmailCode(token, flow, await flowUser(flow)) };
+    },
+
+    async webauthnOptions(input: Record<string, unknown>, ctx: SignInContext) {
+      const token = input.flow as string;
+      const flow = await flows.load(token, ['mfa']);
+      const user = await flowUser(flow);
+      const keys = (await store.listMfaDevices(user.id)).filter(
+        (d) => d.kind === 'webauthn' && d.credentialId,
+      );
+      if (keys.length === 0) throw new SesameError('INVALID', 'you have no security key registered');
+      const { options, challenge } = await createWebAuthn({
+        ...ctx.rp,
+        rpName: deps.issuer,
+      }).authenticationOptions({
+        allow: keys.map((d) => ({ credentialId: d.credentialId as string, transports: d.transports })),
+      });
+      await flows.update(token, { data: { ...flow.data, challenge } });
+      return { options };
+    },
+
+    async enrolTotp(input: Record<string, unknown>) {
+      const token = input.flow as string;
+      const flow = await flows.load(token, ['enrol']);
+      if (!((flow.data.methods as string[]) ?? []).includes('totp'))
+        throw new SesameError('INVALID', 'this server does not accept authenticator apps');
+      return enrolment.totpSecret(token, flow, await flowUser(flow));
+    },
+
+    async confirmTotp(input: Record<string, unknown>, ctx: SignInContext): Promise<SignInResult> {
+      const token = input.flow as string;
+      const flow = await flows.load(token, ['enrol']);
+      const user = await flowUser(flow);
+      const device = await enrolment.confirmTotp(token, flow, user, input);
+      await audit({
+        actor: user.username,
+        action: 'sesame:CreateMfaDevice',
+        resource: userArn(user.username),
+        outcome: 'succeeded',
+        sourceAddress: ctx.sourceAddress,
+        detail: { kind: device.kind, device: device.id },
+      });
+      return finish(user, flow.data as SignInFlowData, now(), 'totp');
+    },
+
+    async enrolWebauthnOptions(input: Record<string, unknown>, ctx: SignInContext) {
+      const token = input.flow as string;
+      const flow = await flows.load(token, ['enrol']);
+      if (!((flow.data.methods as string[]) ?? []).includes('webauthn'))
+        throw new SesameError('INVALID', 'this server does not accept security keys');
+      return { options: await enrolment.webauthnOptions(token, flow, await flowUser(flow), ctx.rp) };
+    },
+
+    async enrolWebauthn(input: Record<string, unknown>, ctx: SignInContext): Promise<SignInResult> {
+      const token = input.flow as string;
+      const flow = await flows.load(token, ['enrol']);
+      const user = await flowUser(flow);
+      const device = await enrolment.confirmWebauthn(token, flow, user, ctx.rp, input);
+      await audit({
+        actor: user.username,
+        action: 'sesame:CreateMfaDevice',
+        resource: userArn(user.username),
+        outcome: 'succeeded',
+        sourceAddress: ctx.sourceAddress,
+        detail: { kind: device.kind, device: device.id },
+      });
+      return finish(user, flow.data as SignInFlowData, now(), 'webauthn');
+    },
+  };
+}
+
+export type SignInService = ReturnType<typeof createSignInService>;

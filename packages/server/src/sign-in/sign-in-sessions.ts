@@ -1,0 +1,155 @@
+import { randomUUID } from 'node:crypto';
+import type { Principal } from '../authorize.ts';
+import { hashToken, randomToken } from '../crypto.ts';
+import { SesameError } from '../errors.ts';
+import type { SignInClient, SignInSession, Store, User } from '../store/index.ts';
+
+type Deps = {
+  store: Pick<
+    Store,
+    | 'createSignInSession'
+    | 'createApiToken'
+    | 'findTokenSession'
+    | 'findRefresh'
+    | 'rotateRefresh'
+    | 'revokeSignInSession'
+    | 'getUserById'
+  >;
+  accessTokenTtlMs: number;
+  /** The longest sign-in this user may have: from their permission sets (or the server default). */
+  maxSessionMsFor: (userId: string) => number;
+  now?: () => number;
+};
+
+export type StartSignIn = {
+  user: User;
+  method: SignInSession['method'];
+  providerId: string | null;
+  mfaAt: number | null;
+  mfaMethod: string | null;
+  sourceAddress: string | null;
+  client: SignInClient;
+  /** A shorter limit from the identity provider (SAML SessionDuration). */
+  maxDurationMs?: number | undefined;
+};
+
+export type IssuedTokens = {
+  session: SignInSession;
+  token: string;
+  expiresAt: number;
+  refreshToken: string | undefined;
+};
+
+const EXPIRED = 'your sign-in has expired or was revoked: run `sesame login` again';
+
+/**
+ * Sign-in sessions and their tokens. A web sign-in gets one token for the whole session (in an HttpOnly cookie);
+ * a CLI sign-in gets short access tokens and a refresh token that rotates on every use; presenting a refresh
+ * token a second time means it was copied, and revokes the whole sign-in.
+ */
+export function createSignInSessions({ store, accessTokenTtlMs, maxSessionMsFor, now = Date.now }: Deps) {
+  async function issueAccessToken(session: SignInSession): Promise<{ token: string; expiresAt: number }> {
+    const token = randomToken('ses_');
+    const createdAt = now();
+    const expiresAt =
+      session.client === 'web'
+        ? session.expiresAt
+        : Math.min(createdAt + accessTokenTtlMs, session.expiresAt);
+    await store.createApiToken({
+      tokenHash: hashToken(token),
+      userId: session.userId,
+      createdAt,
+      expiresAt,
+      sessionId: session.id,
+    });
+    return { token, expiresAt };
+  }
+
+  return {
+    async start(input: StartSignIn): Promise<IssuedTokens> {
+      const createdAt = now();
+      const limit = Math.min(maxSessionMsFor(input.user.id), input.maxDurationMs ?? Number.POSITIVE_INFINITY);
+      const refreshToken = input.client === 'cli' ? randomToken('rft_') : undefined;
+      const session: SignInSession = {
+        id: `sis-${randomUUID()}`,
+        userId: input.user.id,
+        method: input.method,
+        providerId: input.providerId,
+        mfaAt: input.mfaAt,
+        mfaMethod: input.mfaMethod,
+        sourceAddress: input.sourceAddress,
+        client: input.client,
+        createdAt,
+        expiresAt: createdAt + limit,
+        revokedAt: null,
+      };
+      await store.createSignInSession({
+        ...session,
+        refreshHash: refreshToken ? hashToken(refreshToken) : null,
+      });
+      return { session, ...(await issueAccessToken(session)), refreshToken };
+    },
+
+    /** Resolves a bearer or cookie token to the principal, or throws UNAUTHENTICATED. */
+    async authenticate(
+      token: string | undefined,
+      sourceAddress: string | null,
+    ): Promise<{ principal: Principal; session: SignInSession }> {
+      if (!token) throw new SesameError('UNAUTHENTICATED', 'sign in first: run `sesame login`');
+      const found = await store.findTokenSession(hashToken(token));
+      const t = now();
+      const session = found?.session;
+      if (
+        !found ||
+        !session ||
+        found.token.expiresAt <= t ||
+        session.expiresAt <= t ||
+        session.revokedAt !== null
+      )
+        throw new SesameError('UNAUTHENTICATED', EXPIRED);
+      const user = await store.getUserById(session.userId);
+      if (!user || user.disabled) throw new SesameError('UNAUTHENTICATED', 'this account is disabled');
+      return {
+        principal: {
+          userId: user.id,
+          username: user.username,
+          sourceAddress,
+          mfaAt: session.mfaAt,
+          signInSessionId: session.id,
+        },
+        session,
+      };
+    },
+
+    async refresh(refreshToken: unknown): Promise<IssuedTokens> {
+      if (typeof refreshToken !== 'string' || !/^rft_[A-Za-z0-9_-]{20,100}$/.test(refreshToken))
+        throw new SesameError('INVALID', 'refreshToken must be the refresh token from `sesame login`');
+      const oldHash = hashToken(refreshToken);
+      const found = await store.findRefresh(oldHash);
+      if (!found) throw new SesameError('UNAUTHENTICATED', EXPIRED);
+      const { session } = found;
+      if (found.reused) {
+        // Someone else holds a copy of this sign-in's refresh token: end it for both.
+        await store.revokeSignInSession(session.id, now());
+        throw new SesameError(
+          'UNAUTHENTICATED',
+          'this refresh token was already used, so the sign-in was revoked to be safe: run `sesame login` again',
+        );
+      }
+      if (session.expiresAt <= now() || session.revokedAt !== null)
+        throw new SesameError('UNAUTHENTICATED', EXPIRED);
+      const next = randomToken('rft_');
+      if (!(await store.rotateRefresh(session.id, oldHash, hashToken(next))))
+        throw new SesameError('UNAUTHENTICATED', EXPIRED);
+      const user = await store.getUserById(session.userId);
+      if (!user || user.disabled) throw new SesameError('UNAUTHENTICATED', 'this account is disabled');
+      return { session, ...(await issueAccessToken(session)), refreshToken: next };
+    },
+
+    async revoke(sessionId: string): Promise<boolean> {
+      return store.revokeSignInSession(sessionId, now());
+    },
+  };
+}
+
+export type SignInSessions = ReturnType<typeof createSignInSessions>;

@@ -1,0 +1,289 @@
+import { randomUUID } from 'node:crypto';
+import { type ArnSettings, serverArn } from '../arn.ts';
+import type { Audit } from '../audit.ts';
+import { SesameError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { Store, User } from '../store/index.ts';
+import { type MappedIdentity, mapIdentity } from './attribute-mapping.ts';
+import type { IdentityProviders, LiveProvider } from './identity-providers.ts';
+import type { Flows } from './sign-in-flows.ts';
+import type { SignInContext, SignInResult, SignInService } from './sign-in-service.ts';
+
+type Deps = {
+  store: Pick<
+    Store,
+    | 'getUserByExternalId'
+    | 'getUserByUsername'
+    | 'createUser'
+    | 'setUserEmail'
+    | 'setUserTags'
+    | 'listGroups'
+    | 'listUserGroups'
+    | 'addGroupMember'
+    | 'removeGroupMember'
+  >;
+  providers: IdentityProviders;
+  flows: Flows;
+  signIn: SignInService;
+  /** Reloads the access model after a provisioning change (tags and groups decide policy). */
+  reloadAccess: () => Promise<void>;
+  audit: Audit;
+  log: Logger;
+  arn: ArnSettings;
+  now?: () => number;
+};
+
+/** Where the browser goes after SSO: a path on this server, never another origin. */
+export function safeRedirect(value: unknown): string | undefined {
+  return typeof value === 'string' && /^\/(?![/\\])[^\s\\]{0,1000}$/.test(value) ? value : undefined;
+}
+
+const STATE = /^[A-Za-z0-9_-]{20,100}$/;
+const SSO_FLOW_MS = 10 * 60_000;
+
+/**
+ * Single sign-on: sends the browser to the identity provider, checks what comes back (the OIDC and SAML modules
+ * do the protocol checks), provisions the user just in time (name, email, groups, principal tags), then hands
+ * over to the sign-in service for MFA on top (unless the provider is trusted for it) and the session.
+ */
+export function createSsoService({
+  store,
+  providers,
+  flows,
+  signIn,
+  reloadAccess,
+  audit,
+  log,
+  arn,
+  now = Date.now,
+}: Deps) {
+  const userArn = (username: string) => serverArn(arn, 'user', username);
+
+  async function provision(
+    provider: LiveProvider,
+    externalId: string,
+    mapped: MappedIdentity,
+    ctx: SignInContext,
+  ): Promise<User> {
+    let user = await store.getUserByExternalId(provider.id, externalId);
+    if (!user) {
+      const taken = await store.getUserByUsername(mapped.username);
+      if (taken) {
+        // Never join an SSO identity to an existing account by name: that would hand the account over.
+        await audit({
+          actor: mapped.username,
+          action: 'sesame:SignIn',
+          resource: userArn(mapped.username),
+          outcome: 'failed',
+          sourceAddress: ctx.sourceAddress,
+          detail: { provider: provider.id, reason: 'user name taken' },
+        });
+        throw new SesameError(
+          'FORBIDDEN',
+          `the user name "${mapped.username}" already belongs to another Sesame account: ask an administrator to rename or remove it`,
+        );
+      }
+      user = await store.createUser({
+        id: randomUUID(),
+        username: mapped.username,
+        passwordHash: null,
+        isAdmin: false,
+        createdAt: now(),
+        email: mapped.email,
+        source: provider.id,
+        externalId,
+      });
+      log.info({ user: user.username, provider: provider.id }, 'user provisioned from the identity provider');
+    }
+    if (user.disabled) {
+      await audit({
+        actor: user.username,
+        action: 'sesame:SignIn',
+        resource: userArn(user.username),
+        outcome: 'failed',
+        sourceAddress: ctx.sourceAddress,
+        detail: { provider: provider.id, reason: 'disabled' },
+      });
+      throw new SesameError('FORBIDDEN', 'this account is disabled in Sesame: ask an administrator');
+    }
+    if (mapped.email !== user.email) await store.setUserEmail(user.id, mapped.email);
+    await store.setUserTags(user.id, mapped.tags);
+    const wanted = new Set(mapped.groups.map((g) => g.toLowerCase()));
+    const all = await store.listGroups();
+    const current = new Set((await store.listUserGroups(user.id)).map((g) => g.id));
+    for (const group of all) {
+      const member = current.has(group.id);
+      const should = wanted.has(group.name.toLowerCase());
+      if (should && !member) await store.addGroupMember(group.id, user.id);
+      if (!should && member) await store.removeGroupMember(group.id, user.id);
+    }
+    await reloadAccess();
+    await audit({
+      actor: user.username,
+      action: 'sesame:ProvisionUser',
+      resource: userArn(user.username),
+      outcome: 'succeeded',
+      sourceAddress: ctx.sourceAddress,
+      detail: {
+        provider: provider.id,
+        groups: all.filter((g) => wanted.has(g.name.toLowerCase())).map((g) => g.name),
+        tags: mapped.tags,
+      },
+    });
+    return { ...user, email: mapped.email };
+  }
+
+  const failed = async (provider: string, ctx: SignInContext, error: unknown) => {
+    await audit({
+      actor: 'anonymous',
+      action: 'sesame:SignIn',
+      resource: userArn('*'),
+      outcome: 'failed',
+      sourceAddress: ctx.sourceAddress,
+      detail: { provider, reason: (error as Error).message },
+    });
+    return error;
+  };
+
+  return {
+    /** Starts SSO: where to send the browser. `next` is where it lands afterwards (a path on this server). */
+    async begin(providerId: string, input: { next?: unknown; device: string | null }): Promise<string> {
+      const provider = await providers.get(providerId);
+      const next = safeRedirect(input.next);
+      if (provider.kind === 'oidc') {
+        const { url, state, nonce, codeVerifier } = await provider.client.begin();
+        await flows.create(
+          'sso',
+          null,
+          { provider: provider.id, nonce, codeVerifier, next },
+          SSO_FLOW_MS,
+          state,
+        );
+        return url;
+      }
+      const flow = await flows.create('sso', null, { provider: provider.id, next }, SSO_FLOW_MS);
+      const { url, requestId } = await provider.sp.loginUrl({ relayState: flow.token });
+      const created = await flows.load(flow.token, ['sso']);
+      await flows.update(flow.token, { data: { ...created.data, requestId } });
+      return url;
+    },
+
+    async oidcCallback(providerId: string, callbackUrl: URL, ctx: SignInContext): Promise<SignInResult> {
+      const provider = await providers.get(providerId);
+      if (provider.kind !== 'oidc')
+        throw new SesameError('NOT_FOUND', `"${providerId}" is not an OpenID Connect provider`);
+      const state = callbackUrl.searchParams.get('state') ?? '';
+      let flow: Awaited<ReturnType<Flows['take']>>;
+      try {
+        await flows.load(state, ['sso'], 'state', STATE);
+        flow = await flows.take(state);
+        if (flow.data.provider !== provider.id)
+          throw new SesameError('UNAUTHENTICATED', 'this sign-in was started for another provider');
+      } catch {
+        throw await failed(
+          provider.id,
+          ctx,
+          new SesameError(
+            'UNAUTHENTICATED',
+            'this single sign-on response does not belong to a sign-in started here, or it expired: start again',
+          ),
+        );
+      }
+      let claims: Record<string, unknown>;
+      try {
+        ({ claims } = await provider.client.complete({
+          callbackUrl,
+          state,
+          nonce: String(flow.data.nonce),
+          codeVerifier: String(flow.data.codeVerifier),
+        }));
+      } catch (error) {
+        throw await failed(provider.id, ctx, error);
+      }
+      const mapped = mapIdentity(claims, provider.config.mapping, String(claims.sub));
+      const user = await provision(provider, String(claims.sub), mapped, ctx);
+      const amr = Array.isArray(claims.amr) ? claims.amr.map(String) : [];
+      const trusted =
+        provider.config.mfa === 'trust-idp' && amr.some((m) => provider.config.trustedMfaValues.includes(m));
+      const authTime = typeof claims.auth_time === 'number' ? claims.auth_time * 1000 : now();
+      return signIn.afterFirstFactor(user, ctx, {
+        method: 'sso',
+        providerId: provider.id,
+        idpMfaAt: trusted ? Math.min(authTime, now()) : null,
+        maxDurationMs: mapped.maxDurationMs,
+        redirect: safeRedirect(flow.data.next),
+      });
+    },
+
+    async samlAcs(
+      providerId: string,
+      form: Record<string, unknown>,
+      ctx: SignInContext,
+    ): Promise<SignInResult> {
+      const provider = await providers.get(providerId);
+      if (provider.kind !== 'saml')
+        throw new SesameError('NOT_FOUND', `"${providerId}" is not a SAML provider`);
+      const relayState = typeof form.RelayState === 'string' ? form.RelayState : undefined;
+      let expectedRequestId: string | undefined;
+      let redirect: string | undefined;
+      const started = relayState?.startsWith('flw_')
+        ? await flows.take(relayState).catch(() => undefined)
+        : undefined;
+      if (started) {
+        if (started.kind !== 'sso' || started.data.provider !== provider.id)
+          throw await failed(
+            provider.id,
+            ctx,
+            new SesameError('UNAUTHENTICATED', 'this SAML response belongs to another sign-in'),
+          );
+        expectedRequestId = String(started.data.requestId);
+        redirect = safeRedirect(started.data.next);
+      } else if (provider.config.allowIdpInitiated) {
+        // The portal's deep link (State Street): RelayState names the instance to land on.
+        if (relayState && /^[A-Za-z0-9._-]{1,64}$/.test(relayState))
+          redirect = `/console/connect?target=${encodeURIComponent(relayState)}`;
+      } else {
+        throw await failed(
+          provider.id,
+          ctx,
+          new SesameError(
+            'UNAUTHENTICATED',
+            'this SAML response was not asked for by Sesame (IdP-initiated sign-in is off for this provider), or the sign-in expired: start again',
+          ),
+        );
+      }
+      let assertion: Awaited<ReturnType<typeof provider.sp.validate>>;
+      try {
+        assertion = await provider.sp.validate({
+          samlResponse: typeof form.SAMLResponse === 'string' ? form.SAMLResponse : '',
+          ...(relayState === undefined ? {} : { relayState }),
+          ...(expectedRequestId === undefined ? {} : { expectedRequestId }),
+        });
+      } catch (error) {
+        throw await failed(provider.id, ctx, error);
+      }
+      const mapped = mapIdentity(assertion.attributes, provider.config.mapping, assertion.nameId);
+      const user = await provision(provider, assertion.nameId, mapped, ctx);
+      const trusted =
+        provider.config.mfa === 'trust-idp' &&
+        !!assertion.authnContextClassRef &&
+        provider.config.trustedMfaValues.includes(assertion.authnContextClassRef);
+      return signIn.afterFirstFactor(user, ctx, {
+        method: 'sso',
+        providerId: provider.id,
+        idpMfaAt: trusted ? now() : null,
+        maxDurationMs: mapped.maxDurationMs,
+        redirect,
+      });
+    },
+
+    async metadata(providerId: string): Promise<string> {
+      const provider = await providers.get(providerId);
+      if (provider.kind !== 'saml')
+        throw new SesameError('NOT_FOUND', `"${providerId}" is not a SAML provider`);
+      return provider.sp.metadata();
+    },
+  };
+}
+
+export type SsoService = ReturnType<typeof createSsoService>;

@@ -1,0 +1,101 @@
+// Server-wide settings (JSON by key: MFA policy, …) and the identity providers people sign in with.
+import type { Kysely, Selectable } from 'kysely';
+import { fromFlag, parseObject, toFlag, toJson } from './json-columns.ts';
+import type { IdentityProvidersTable, StoreDatabase } from './schema.ts';
+import { isUniqueViolation, SesameStoreError } from './store-error.ts';
+import type { IdentityProviderRecord, Store } from './types.ts';
+
+export type SettingsStore = Pick<
+  Store,
+  | 'getSetting'
+  | 'putSetting'
+  | 'createIdentityProvider'
+  | 'getIdentityProvider'
+  | 'listIdentityProviders'
+  | 'updateIdentityProvider'
+  | 'deleteIdentityProvider'
+>;
+
+export function createSettingsStore(db: Kysely<StoreDatabase>): SettingsStore {
+  return {
+    async getSetting(key) {
+      const row = await db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst();
+      return row ? (JSON.parse(row.value) as unknown) : undefined;
+    },
+
+    async putSetting(key, value, now) {
+      const values = { value: toJson(value), updated_at: now };
+      await db
+        .insertInto('settings')
+        .values({ key, ...values })
+        .onConflict((oc) => oc.column('key').doUpdateSet(values))
+        .execute();
+    },
+
+    async createIdentityProvider(p) {
+      try {
+        await db
+          .insertInto('identity_providers')
+          .values({
+            id: p.id,
+            kind: p.kind,
+            name: p.name,
+            config: toJson(p.config),
+            enabled: toFlag(p.enabled),
+            created_at: p.createdAt,
+            updated_at: p.updatedAt,
+          })
+          .execute();
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error;
+        throw new SesameStoreError('CONFLICT', `an identity provider with id "${p.id}" already exists`, {
+          cause: error,
+        });
+      }
+    },
+
+    async getIdentityProvider(id) {
+      const row = await db
+        .selectFrom('identity_providers')
+        .selectAll()
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return row && toProvider(row);
+    },
+
+    async listIdentityProviders() {
+      const rows = await db.selectFrom('identity_providers').selectAll().orderBy('id').execute();
+      return rows.map(toProvider);
+    },
+
+    async updateIdentityProvider(id, patch) {
+      await db
+        .updateTable('identity_providers')
+        .set({
+          updated_at: patch.updatedAt,
+          ...(patch.name === undefined ? {} : { name: patch.name }),
+          ...(patch.config === undefined ? {} : { config: toJson(patch.config) }),
+          ...(patch.enabled === undefined ? {} : { enabled: toFlag(patch.enabled) }),
+        })
+        .where('id', '=', id)
+        .execute();
+    },
+
+    async deleteIdentityProvider(id) {
+      const result = await db.deleteFrom('identity_providers').where('id', '=', id).executeTakeFirst();
+      return result.numDeletedRows > 0n;
+    },
+  };
+}
+
+function toProvider(row: Selectable<IdentityProvidersTable>): IdentityProviderRecord {
+  return {
+    id: row.id,
+    kind: row.kind === 'saml' ? 'saml' : 'oidc',
+    name: row.name,
+    config: parseObject(row.config, 'identity_providers.config'),
+    enabled: fromFlag(row.enabled),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}

@@ -1,0 +1,343 @@
+// Sign-in sessions, short-lived sign-in state (flows), one-time keys, remembered contexts and failure counters.
+import type { Kysely, Selectable } from 'kysely';
+import { parseObject, toJson } from './json-columns.ts';
+import type { AuthFlowsTable, SignInSessionsTable, StoreDatabase } from './schema.ts';
+import { isUniqueViolation } from './store-error.ts';
+import type { AuthFlow, SignInSession, Store } from './types.ts';
+
+export type SignInStore = Pick<
+  Store,
+  | 'findTokenSession'
+  | 'createSignInSession'
+  | 'getSignInSession'
+  | 'listSignInSessions'
+  | 'revokeSignInSession'
+  | 'revokeUserSignInSessions'
+  | 'findRefresh'
+  | 'rotateRefresh'
+  | 'createFlow'
+  | 'getFlow'
+  | 'updateFlow'
+  | 'takeFlow'
+  | 'purgeExpiredSignInState'
+  | 'consumeOnce'
+  | 'rememberSignInContext'
+  | 'getSignInContext'
+  | 'forgetSignInContexts'
+  | 'getThrottle'
+  | 'putThrottle'
+  | 'clearThrottle'
+>;
+
+export function createSignInStore(db: Kysely<StoreDatabase>): SignInStore {
+  return {
+    async findTokenSession(tokenHash) {
+      const row = await db
+        .selectFrom('api_tokens as t')
+        .leftJoin('sign_in_sessions as s', 's.id', 't.session_id')
+        .select([
+          't.token_hash',
+          't.user_id as token_user_id',
+          't.created_at as token_created_at',
+          't.expires_at as token_expires_at',
+          't.session_id',
+        ])
+        .select([
+          's.id',
+          's.user_id',
+          's.method',
+          's.provider_id',
+          's.mfa_at',
+          's.mfa_method',
+          's.source_address',
+          's.client',
+          's.created_at',
+          's.expires_at',
+          's.revoked_at',
+        ])
+        .where('t.token_hash', '=', tokenHash)
+        .executeTakeFirst();
+      if (!row) return undefined;
+      const token = {
+        tokenHash: row.token_hash,
+        userId: row.token_user_id,
+        createdAt: row.token_created_at,
+        expiresAt: row.token_expires_at,
+        sessionId: row.session_id,
+      };
+      const session =
+        row.id === null
+          ? undefined
+          : toSession({
+              id: row.id,
+              user_id: row.user_id as string,
+              method: row.method as string,
+              provider_id: row.provider_id,
+              mfa_at: row.mfa_at,
+              mfa_method: row.mfa_method,
+              source_address: row.source_address,
+              client: row.client as string,
+              created_at: row.created_at as number,
+              expires_at: row.expires_at as number,
+              revoked_at: row.revoked_at,
+            });
+      return { token, session };
+    },
+
+    async createSignInSession(s) {
+      await db
+        .insertInto('sign_in_sessions')
+        .values({
+          id: s.id,
+          user_id: s.userId,
+          method: s.method,
+          provider_id: s.providerId,
+          mfa_at: s.mfaAt,
+          mfa_method: s.mfaMethod,
+          source_address: s.sourceAddress,
+          client: s.client,
+          created_at: s.createdAt,
+          expires_at: s.expiresAt,
+          revoked_at: null,
+          refresh_hash: s.refreshHash,
+          previous_refresh_hash: null,
+        })
+        .execute();
+    },
+
+    async getSignInSession(id) {
+      const row = await db.selectFrom('sign_in_sessions').selectAll().where('id', '=', id).executeTakeFirst();
+      return row && toSession(row);
+    },
+
+    async listSignInSessions(userId) {
+      const rows = await db
+        .selectFrom('sign_in_sessions')
+        .selectAll()
+        .where('user_id', '=', userId)
+        .orderBy('created_at', 'desc')
+        .execute();
+      return rows.map(toSession);
+    },
+
+    async revokeSignInSession(id, now) {
+      return db.transaction().execute(async (trx) => {
+        const result = await trx
+          .updateTable('sign_in_sessions')
+          .set({ revoked_at: now, refresh_hash: null })
+          .where('id', '=', id)
+          .where('revoked_at', 'is', null)
+          .executeTakeFirst();
+        await trx.deleteFrom('api_tokens').where('session_id', '=', id).execute();
+        return result.numUpdatedRows > 0n;
+      });
+    },
+
+    async revokeUserSignInSessions(userId, now) {
+      return db.transaction().execute(async (trx) => {
+        const result = await trx
+          .updateTable('sign_in_sessions')
+          .set({ revoked_at: now, refresh_hash: null })
+          .where('user_id', '=', userId)
+          .where('revoked_at', 'is', null)
+          .executeTakeFirst();
+        await trx.deleteFrom('api_tokens').where('user_id', '=', userId).execute();
+        return Number(result.numUpdatedRows);
+      });
+    },
+
+    async findRefresh(refreshHash) {
+      const current = await db
+        .selectFrom('sign_in_sessions')
+        .selectAll()
+        .where('refresh_hash', '=', refreshHash)
+        .executeTakeFirst();
+      if (current) return { session: toSession(current), reused: false };
+      const previous = await db
+        .selectFrom('sign_in_sessions')
+        .selectAll()
+        .where('previous_refresh_hash', '=', refreshHash)
+        .executeTakeFirst();
+      return previous && { session: toSession(previous), reused: true };
+    },
+
+    async rotateRefresh(sessionId, oldHash, newHash) {
+      const result = await db
+        .updateTable('sign_in_sessions')
+        .set({ refresh_hash: newHash, previous_refresh_hash: oldHash })
+        .where('id', '=', sessionId)
+        .where('refresh_hash', '=', oldHash)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      return result.numUpdatedRows > 0n;
+    },
+
+    async createFlow(f) {
+      await db
+        .insertInto('auth_flows')
+        .values({
+          id_hash: f.idHash,
+          kind: f.kind,
+          user_id: f.userId,
+          data: toJson(f.data),
+          attempts: f.attempts,
+          created_at: f.createdAt,
+          expires_at: f.expiresAt,
+        })
+        .execute();
+    },
+
+    async getFlow(idHash) {
+      const row = await db
+        .selectFrom('auth_flows')
+        .selectAll()
+        .where('id_hash', '=', idHash)
+        .executeTakeFirst();
+      return row && toFlow(row);
+    },
+
+    async updateFlow(idHash, patch) {
+      await db
+        .updateTable('auth_flows')
+        .set({
+          ...(patch.data === undefined ? {} : { data: toJson(patch.data) }),
+          ...(patch.attempts === undefined ? {} : { attempts: patch.attempts }),
+        })
+        .where('id_hash', '=', idHash)
+        .execute();
+    },
+
+    async takeFlow(idHash) {
+      const row = await db
+        .deleteFrom('auth_flows')
+        .where('id_hash', '=', idHash)
+        .returningAll()
+        .executeTakeFirst();
+      return row && toFlow(row);
+    },
+
+    async purgeExpiredSignInState(now) {
+      await db.deleteFrom('auth_flows').where('expires_at', '<=', now).execute();
+      await db.deleteFrom('used_once').where('expires_at', '<=', now).execute();
+      await db.deleteFrom('mfa_known_contexts').where('expires_at', '<=', now).execute();
+      await db
+        .deleteFrom('sign_in_throttle')
+        .where('window_start', '<=', now - 24 * 3600_000)
+        .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<=', now)]))
+        .execute();
+      // Tokens die with their session; sessions are kept a day past their end for the record, then go.
+      await db.deleteFrom('api_tokens').where('expires_at', '<=', now).execute();
+      await db
+        .deleteFrom('sign_in_sessions')
+        .where('expires_at', '<=', now - 24 * 3600_000)
+        .execute();
+    },
+
+    async consumeOnce(key, expiresAt) {
+      try {
+        await db.insertInto('used_once').values({ key, expires_at: expiresAt }).execute();
+        return true;
+      } catch (error) {
+        if (isUniqueViolation(error)) return false;
+        throw error;
+      }
+    },
+
+    async rememberSignInContext(c) {
+      await db
+        .insertInto('mfa_known_contexts')
+        .values({
+          user_id: c.userId,
+          device_hash: c.deviceHash,
+          source_address: c.sourceAddress,
+          mfa_at: c.mfaAt,
+          expires_at: c.expiresAt,
+        })
+        .onConflict((oc) =>
+          oc.columns(['user_id', 'device_hash']).doUpdateSet({
+            source_address: c.sourceAddress,
+            mfa_at: c.mfaAt,
+            expires_at: c.expiresAt,
+          }),
+        )
+        .execute();
+    },
+
+    async getSignInContext(userId, deviceHash) {
+      const row = await db
+        .selectFrom('mfa_known_contexts')
+        .select(['source_address', 'mfa_at', 'expires_at'])
+        .where('user_id', '=', userId)
+        .where('device_hash', '=', deviceHash)
+        .executeTakeFirst();
+      return row && { sourceAddress: row.source_address, mfaAt: row.mfa_at, expiresAt: row.expires_at };
+    },
+
+    async forgetSignInContexts(userId) {
+      await db.deleteFrom('mfa_known_contexts').where('user_id', '=', userId).execute();
+    },
+
+    async getThrottle(key) {
+      const row = await db
+        .selectFrom('sign_in_throttle')
+        .selectAll()
+        .where('key', '=', key)
+        .executeTakeFirst();
+      return (
+        row && {
+          key: row.key,
+          failures: row.failures,
+          windowStart: row.window_start,
+          lockedUntil: row.locked_until,
+        }
+      );
+    },
+
+    async putThrottle(t) {
+      const values = {
+        failures: t.failures,
+        window_start: t.windowStart,
+        locked_until: t.lockedUntil,
+      };
+      await db
+        .insertInto('sign_in_throttle')
+        .values({ key: t.key, ...values })
+        .onConflict((oc) => oc.column('key').doUpdateSet(values))
+        .execute();
+    },
+
+    async clearThrottle(key) {
+      await db.deleteFrom('sign_in_throttle').where('key', '=', key).execute();
+    },
+  };
+}
+
+function toSession(
+  row: Omit<Selectable<SignInSessionsTable>, 'refresh_hash' | 'previous_refresh_hash'>,
+): SignInSession {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    method: row.method === 'sso' ? 'sso' : 'password',
+    providerId: row.provider_id,
+    mfaAt: row.mfa_at,
+    mfaMethod: row.mfa_method,
+    sourceAddress: row.source_address,
+    client: row.client === 'web' ? 'web' : 'cli',
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    revokedAt: row.revoked_at,
+  };
+}
+
+function toFlow(row: Selectable<AuthFlowsTable>): AuthFlow {
+  return {
+    idHash: row.id_hash,
+    kind: row.kind,
+    userId: row.user_id,
+    data: parseObject(row.data, 'auth_flows.data'),
+    attempts: row.attempts,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+  };
+}
