@@ -26,6 +26,8 @@ type Deps = {
     | 'listMfaDevices'
     | 'deleteUserMfaDevices'
     | 'forgetSignInContexts'
+    | 'getThrottle'
+    | 'putThrottle'
   >;
   guard: Guard;
   audit: Audit;
@@ -238,7 +240,16 @@ export function createIdentityService({
         ? await store.getUserByEmail(name)
         : await store.getUserByUsername(name);
       let sent = false;
-      if (user && !user.disabled && user.source === 'local' && user.email && mailer) {
+      // At most one reset mail a minute per user: the form must not become a way to flood someone's inbox.
+      const key = user ? `forgot:${user.id}` : '';
+      const recent = user ? await store.getThrottle(key) : undefined;
+      if (user && recent && recent.windowStart + 60_000 > now()) {
+        log.info(
+          { user: user.username },
+          'password reset email not sent: one was sent less than a minute ago',
+        );
+      } else if (user && !user.disabled && user.source === 'local' && user.email && mailer) {
+        await store.putThrottle({ key, failures: 1, windowStart: now(), lockedUntil: null });
         const setup = await issueSetupToken(user);
         sent = await mailLink(user, 'reset', setup.token).catch((error: unknown) => {
           log.warn({ err: (error as Error).message, user: user.username }, 'password reset email failed');
