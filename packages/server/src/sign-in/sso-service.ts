@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type ArnSettings, serverArn } from '../arn.ts';
 import type { Audit } from '../audit.ts';
+import { hashToken } from '../crypto.ts';
 import { SesameError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Store, User } from '../store/index.ts';
@@ -145,6 +146,15 @@ export function createSsoService({
     return error;
   };
 
+  /** The IdP's answer as a Sesame identity; a mapping it cannot satisfy is a failed sign-in, audited. */
+  const mapOrFail = async (provider: string, ctx: SignInContext, map: () => MappedIdentity) => {
+    try {
+      return map();
+    } catch (error) {
+      throw await failed(provider, ctx, error);
+    }
+  };
+
   return {
     /** Starts SSO: where to send the browser. `next` is where it lands afterwards (a path on this server). */
     async begin(providerId: string, input: { next?: unknown; device: string | null }): Promise<string> {
@@ -200,7 +210,9 @@ export function createSsoService({
       } catch (error) {
         throw await failed(provider.id, ctx, error);
       }
-      const mapped = mapIdentity(claims, provider.config.mapping, String(claims.sub));
+      const mapped = await mapOrFail(provider.id, ctx, () =>
+        mapIdentity(claims, provider.config.mapping, String(claims.sub)),
+      );
       const user = await provision(provider, String(claims.sub), mapped, ctx);
       const amr = Array.isArray(claims.amr) ? claims.amr.map(String) : [];
       const trusted =
@@ -226,16 +238,18 @@ export function createSsoService({
       const relayState = typeof form.RelayState === 'string' ? form.RelayState : undefined;
       let expectedRequestId: string | undefined;
       let redirect: string | undefined;
-      const started = relayState?.startsWith('flw_')
-        ? await flows.take(relayState).catch(() => undefined)
+      // Look before taking: a RelayState of another kind of flow, or another provider's, must not use it up.
+      const pending = relayState?.startsWith('flw_')
+        ? await flows.getByHash(hashToken(relayState))
         : undefined;
+      if (pending && (pending.kind !== 'sso' || pending.data.provider !== provider.id))
+        throw await failed(
+          provider.id,
+          ctx,
+          new SesameError('UNAUTHENTICATED', 'this SAML response belongs to another sign-in'),
+        );
+      const started = pending && relayState ? await flows.take(relayState).catch(() => undefined) : undefined;
       if (started) {
-        if (started.kind !== 'sso' || started.data.provider !== provider.id)
-          throw await failed(
-            provider.id,
-            ctx,
-            new SesameError('UNAUTHENTICATED', 'this SAML response belongs to another sign-in'),
-          );
         expectedRequestId = String(started.data.requestId);
         redirect = safeRedirect(started.data.next);
       } else if (provider.config.allowIdpInitiated) {
@@ -262,7 +276,9 @@ export function createSsoService({
       } catch (error) {
         throw await failed(provider.id, ctx, error);
       }
-      const mapped = mapIdentity(assertion.attributes, provider.config.mapping, assertion.nameId);
+      const mapped = await mapOrFail(provider.id, ctx, () =>
+        mapIdentity(assertion.attributes, provider.config.mapping, assertion.nameId),
+      );
       const user = await provision(provider, assertion.nameId, mapped, ctx);
       const trusted =
         provider.config.mfa === 'trust-idp' &&

@@ -1,0 +1,209 @@
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import { hashToken } from '../crypto.ts';
+import { rejects, serviceFixture } from '../services/service-fixture.ts';
+import type { User } from '../store/index.ts';
+import { createSignInSessions, type SignInSessions, type StartSignIn } from './sign-in-sessions.ts';
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const ACCESS_TTL_MS = 15 * MINUTE;
+const DEFAULT_SESSION_MS = HOUR;
+const EXPIRED = /your sign-in has expired or was revoked: run `sesame login` again/;
+
+let f: Awaited<ReturnType<typeof serviceFixture>>;
+let sessions: SignInSessions;
+let alice: User;
+let bob: User;
+/** Session length by user id, as the permission sets would give it; anyone else gets the server default. */
+const durations = new Map<string, number>();
+
+beforeEach(async () => {
+  f = await serviceFixture();
+  alice = await f.store.createUser({
+    id: 'u-alice',
+    username: 'alice',
+    passwordHash: null,
+    isAdmin: false,
+    createdAt: f.now(),
+  });
+  bob = await f.store.createUser({
+    id: 'u-bob',
+    username: 'bob',
+    passwordHash: null,
+    isAdmin: false,
+    createdAt: f.now(),
+  });
+  durations.clear();
+  durations.set(alice.id, 8 * HOUR);
+  sessions = createSignInSessions({
+    store: f.store,
+    accessTokenTtlMs: ACCESS_TTL_MS,
+    maxSessionMsFor: (userId) => durations.get(userId) ?? DEFAULT_SESSION_MS,
+    now: f.now,
+  });
+});
+afterEach(() => f.store.close());
+
+const start = (user: User, overrides: Partial<StartSignIn> = {}) =>
+  sessions.start({
+    user,
+    method: 'password',
+    providerId: null,
+    mfaAt: f.now(),
+    mfaMethod: 'totp',
+    sourceAddress: '192.0.2.1',
+    client: 'cli',
+    ...overrides,
+  });
+
+describe('sign-in sessions: how long they last', () => {
+  test('a session lasts as long as the permission sets allow; without one, the server default', async () => {
+    const a = await start(alice);
+    assert.equal(a.session.expiresAt, f.now() + 8 * HOUR, "alice's permission set says 8 hours");
+    const b = await start(bob);
+    assert.equal(b.session.expiresAt, f.now() + DEFAULT_SESSION_MS, 'bob has no permission set: the default');
+  });
+
+  test("a shorter limit from the identity provider wins; a longer one does not extend the permission set's", async () => {
+    const shorter = await start(alice, { maxDurationMs: 2 * HOUR });
+    assert.equal(shorter.session.expiresAt, f.now() + 2 * HOUR);
+    const longer = await start(alice, { maxDurationMs: 24 * HOUR });
+    assert.equal(longer.session.expiresAt, f.now() + 8 * HOUR);
+  });
+
+  test('a CLI sign-in gets a short access token and a refresh token; a web sign-in one token for the session', async () => {
+    const cli = await start(alice);
+    assert.match(cli.token, /^ses_/);
+    assert.match(cli.refreshToken ?? '', /^rft_/);
+    assert.equal(cli.expiresAt, f.now() + ACCESS_TTL_MS, 'the CLI access token lives accessTokenTtlMs');
+    const web = await start(alice, { client: 'web' });
+    assert.equal(web.refreshToken, undefined, 'a browser gets no refresh token');
+    assert.equal(web.expiresAt, web.session.expiresAt, "the browser's token lives as long as the session");
+  });
+
+  test('only hashes of the tokens are stored', async () => {
+    const cli = await start(alice);
+    assert.ok(await f.store.findTokenSession(hashToken(cli.token)));
+    assert.equal(await f.store.findTokenSession(cli.token), undefined);
+    assert.ok(await f.store.findRefresh(hashToken(cli.refreshToken as string)));
+  });
+
+  test('the access token stops at the session end even when its own lifetime is longer', async () => {
+    durations.set(bob.id, 10 * MINUTE);
+    const b = await start(bob);
+    assert.equal(b.expiresAt, b.session.expiresAt, 'a 15-minute token must not outlive a 10-minute session');
+  });
+});
+
+describe('sign-in sessions: tokens', () => {
+  test('authenticate gives the principal with its MFA time and sign-in session', async () => {
+    const mfaAt = f.now() - MINUTE;
+    const a = await start(alice, { mfaAt });
+    const { principal, session } = await sessions.authenticate(a.token, '198.51.100.7');
+    assert.deepEqual(principal, {
+      userId: alice.id,
+      username: 'alice',
+      sourceAddress: '198.51.100.7',
+      mfaAt,
+      signInSessionId: a.session.id,
+    });
+    assert.equal(session.id, a.session.id);
+    const noMfa = await start(alice, { mfaAt: null, mfaMethod: null });
+    assert.equal((await sessions.authenticate(noMfa.token, null)).principal.mfaAt, null);
+  });
+
+  test('no token, an unknown one, an expired access token: UNAUTHENTICATED saying what to do', async () => {
+    await rejects(
+      sessions.authenticate(undefined, null),
+      'UNAUTHENTICATED',
+      /sign in first: run `sesame login`/,
+    );
+    await rejects(sessions.authenticate('ses_not-a-real-token', null), 'UNAUTHENTICATED', EXPIRED);
+    const a = await start(alice);
+    f.advance(ACCESS_TTL_MS - 1);
+    await sessions.authenticate(a.token, null);
+    f.advance(1);
+    await rejects(sessions.authenticate(a.token, null), 'UNAUTHENTICATED', EXPIRED);
+  });
+
+  test('refreshing rotates the refresh token and issues a new access token for the same session', async () => {
+    const a = await start(alice);
+    f.advance(ACCESS_TTL_MS + MINUTE);
+    const next = await sessions.refresh(a.refreshToken);
+    assert.equal(next.session.id, a.session.id);
+    assert.notEqual(next.refreshToken, a.refreshToken);
+    assert.notEqual(next.token, a.token);
+    assert.equal(next.expiresAt, f.now() + ACCESS_TTL_MS);
+    assert.equal((await sessions.authenticate(next.token, null)).session.id, a.session.id);
+    const third = await sessions.refresh(next.refreshToken);
+    assert.equal(third.session.expiresAt, a.session.expiresAt, 'refreshing never extends the session');
+  });
+
+  test('a refresh token presented twice revokes the whole sign-in', async () => {
+    const a = await start(alice);
+    const next = await sessions.refresh(a.refreshToken);
+    await rejects(
+      sessions.refresh(a.refreshToken),
+      'UNAUTHENTICATED',
+      /this refresh token was already used, so the sign-in was revoked to be safe: run `sesame login` again/,
+    );
+    await rejects(sessions.authenticate(next.token, null), 'UNAUTHENTICATED', EXPIRED);
+    await rejects(sessions.authenticate(a.token, null), 'UNAUTHENTICATED', EXPIRED);
+    await rejects(sessions.refresh(next.refreshToken), 'UNAUTHENTICATED', EXPIRED);
+    assert.ok((await f.store.getSignInSession(a.session.id))?.revokedAt, 'the session is marked revoked');
+  });
+
+  test('near the session end, the refreshed token stops at the end; after it, refresh is refused', async () => {
+    const a = await start(alice);
+    f.advance(8 * HOUR - 5 * MINUTE);
+    const late = await sessions.refresh(a.refreshToken);
+    assert.equal(late.expiresAt, a.session.expiresAt);
+    f.advance(5 * MINUTE);
+    await rejects(sessions.refresh(late.refreshToken), 'UNAUTHENTICATED', EXPIRED);
+    await rejects(sessions.authenticate(late.token, null), 'UNAUTHENTICATED', EXPIRED);
+  });
+
+  test('a web token stops working at the session end', async () => {
+    const web = await start(bob, { client: 'web' });
+    f.advance(DEFAULT_SESSION_MS - 1);
+    await sessions.authenticate(web.token, null);
+    f.advance(1);
+    await rejects(sessions.authenticate(web.token, null), 'UNAUTHENTICATED', EXPIRED);
+  });
+
+  test('a malformed refresh token is INVALID; an unknown one UNAUTHENTICATED', async () => {
+    for (const value of [
+      undefined,
+      '',
+      42,
+      'ses_abcdefghijklmnopqrstuvwxyz',
+      'rft_short',
+      `rft_${'x'.repeat(101)}`,
+    ]) {
+      await rejects(
+        sessions.refresh(value),
+        'INVALID',
+        /refreshToken must be the refresh token from `sesame login`/,
+      );
+    }
+    await rejects(sessions.refresh('rft_abcdefghijklmnopqrstuvwxyz'), 'UNAUTHENTICATED', EXPIRED);
+  });
+
+  test('revoking a session ends its access and refresh tokens, and only its own', async () => {
+    const a = await start(alice);
+    const other = await start(alice);
+    assert.equal(await sessions.revoke(a.session.id), true);
+    assert.equal(await sessions.revoke(a.session.id), false, 'revoking twice reports nothing revoked');
+    await rejects(sessions.authenticate(a.token, null), 'UNAUTHENTICATED', EXPIRED);
+    await rejects(sessions.refresh(a.refreshToken), 'UNAUTHENTICATED', EXPIRED);
+    assert.equal((await sessions.authenticate(other.token, null)).session.id, other.session.id);
+  });
+
+  test('a disabled user is refused with a message that says so, on authenticate and on refresh', async () => {
+    const a = await start(alice);
+    await f.store.setUserDisabled(alice.id, true);
+    await rejects(sessions.authenticate(a.token, null), 'UNAUTHENTICATED', /this account is disabled/);
+    await rejects(sessions.refresh(a.refreshToken), 'UNAUTHENTICATED', /this account is disabled/);
+  });
+});

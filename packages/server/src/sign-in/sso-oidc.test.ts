@@ -1,0 +1,340 @@
+/**
+ * OpenID Connect single sign-on end to end: a real Sesame server, a real OpenID provider (panva's
+ * oidc-provider) on loopback, and the browser's redirects followed by hand. Covers just-in-time provisioning
+ * (name, groups, principal tags), MFA trusted from the IdP or asked on top, the State Street ABAC decision
+ * through the real authorizer, re-provisioning on the next sign-in, no take-over of local accounts, and
+ * every kind of bad callback.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { registerAgent } from '../agents/test-agent.ts';
+import { type ApiResponse, startTestServer, type TestServer } from '../test-server.ts';
+import {
+  startTestOidcProvider,
+  type TestLogin,
+  type TestOidcProvider,
+} from './oidc-provider.test-support.ts';
+import { totpAt } from './totp.ts';
+
+const ABAC = readFileSync(
+  resolve(import.meta.dirname, '../../../policy/fixtures/000-state-street-abac.txt'),
+  'utf8',
+);
+const SECRET = 'oidc-client-secret-for-tests';
+const TAGS = { AppGroupName: 'webserver', AppId: 'ABC', ReleaseId: '1.0' };
+
+type Landing = { status: number; location: string; cookie: string | undefined; hash: URLSearchParams };
+
+describe('OIDC single sign-on against a real OpenID provider', () => {
+  let ts: TestServer;
+  let op: TestOidcProvider;
+  const instances: Record<string, string> = {};
+  const admin = (method: string, path: string, json?: unknown) =>
+    ts.api(method, path, { token: ts.adminToken, ...(json === undefined ? {} : { json }) });
+  const ok = async (response: Promise<ApiResponse>) => {
+    const r = await response;
+    assert.equal(r.status, 200, r.text);
+    return r.body;
+  };
+  const provider = (id: string, mfa: 'trust-idp' | 'require') =>
+    ok(
+      admin('POST', '/api/v1/identity-providers', {
+        id,
+        kind: 'oidc',
+        name: `Corp ${id}`,
+        config: {
+          issuer: op.issuer,
+          clientId: 'sesame',
+          clientSecret: SECRET,
+          allowInsecureHttp: true,
+          mfa,
+          mapping: { tags: { AppGroupName: 'AppGroupName', AppId: 'AppId', ReleaseId: 'ReleaseId' } },
+        },
+      }),
+    );
+
+  before(async () => {
+    ts = await startTestServer();
+    op = await startTestOidcProvider({
+      clientId: 'sesame',
+      clientSecret: SECRET,
+      redirectUris: [`${ts.url}/sso/corp/callback`, `${ts.url}/sso/corp-strict/callback`],
+    });
+    await provider('corp', 'trust-idp');
+    await provider('corp-strict', 'require');
+    await ok(admin('POST', '/api/v1/policies', { name: 'PamAbac', document: ABAC }));
+    const listing = {
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Action: 'ec2:DescribeInstances', Resource: '*' }],
+    };
+    await ok(admin('POST', '/api/v1/policies', { name: 'PamListing', document: listing }));
+    await ok(admin('POST', '/api/v1/permission-sets', { name: 'PAM', policies: ['PamAbac', 'PamListing'] }));
+    for (const name of ['pam-users', 'auditors']) await ok(admin('POST', '/api/v1/groups', { name }));
+    await ok(
+      admin('POST', '/api/v1/assignments', {
+        permissionSet: 'PAM',
+        principalType: 'group',
+        principalName: 'pam-users',
+      }),
+    );
+    const machines: [string, string, string, string][] = [
+      ['web-1', 'webserver', 'ABC', '1.0'],
+      ['web-other-app', 'webserver', 'DEF', '1.0'],
+      ['web-other-release', 'webserver', 'ABC', '2.0'],
+    ];
+    for (const [Name, group, app, release] of machines) {
+      const { instanceId } = await registerAgent(ts);
+      const tags = { Name, APP_GROUP_NAME: group, APP_ID: app, RELEASE_ID: release };
+      await ok(admin('PUT', `/api/v1/instances/${instanceId}/tags`, tags));
+      instances[Name] = instanceId;
+    }
+    const account = (name: string, extra: Record<string, unknown> = {}) =>
+      op.setAccount(name, {
+        preferred_username: name,
+        email: `${name}@corp.example`,
+        groups: ['pam-users', 'not-a-sesame-group'],
+        ...TAGS,
+        ...extra,
+      });
+    for (const name of ['alice', 'bob', 'dave', 'eve']) account(name);
+  });
+  after(async () => {
+    await op?.close();
+    await ts?.close();
+  });
+
+  const get = async (path: string, cookie?: string) => {
+    const response = await fetch(`${ts.url}${path}`, {
+      redirect: 'manual',
+      headers: cookie ? { cookie } : {},
+    });
+    await response.body?.cancel();
+    return response;
+  };
+  const land = async (path: string): Promise<Landing> => {
+    const response = await get(path);
+    const location = response.headers.get('location') ?? '';
+    const cookie = response.headers
+      .getSetCookie()
+      .find((c) => c.startsWith('sesame_session='))
+      ?.split(';')[0];
+    const hash = new URLSearchParams(location.includes('#') ? location.slice(location.indexOf('#') + 1) : '');
+    return { status: response.status, location, cookie, hash };
+  };
+  /** GET /sso/<id>/start, the IdP's login, then the callback on Sesame: where the browser lands. */
+  const signIn = async (login: TestLogin | undefined, id = 'corp', next = '/console/') => {
+    const start = await get(`/sso/${id}/start?next=${encodeURIComponent(next)}`);
+    assert.equal(start.status, 303);
+    const authUrl = start.headers.get('location') ?? '';
+    assert.ok(authUrl.startsWith(`${op.issuer}/`), authUrl);
+    const callback = await op.followLogin(authUrl, login);
+    const path = `${callback.pathname}${callback.search}`;
+    return { path, landing: await land(path) };
+  };
+  const me = async (cookie: string | undefined) => {
+    const response = await fetch(`${ts.url}/api/v1/me`, { headers: { cookie: cookie ?? '' } });
+    assert.equal(response.status, 200);
+    return ((await response.json()) as { user: Record<string, unknown> }).user as {
+      username: string;
+      source: string;
+      email: string;
+      groups: string[];
+      tags: Record<string, string>;
+      signIn: { method: string; provider: string; mfa: { present: boolean; method: string | null } };
+    };
+  };
+  const listing = async (cookie: string | undefined) => {
+    const response = await fetch(`${ts.url}/api/v1/instances`, { headers: { cookie: cookie ?? '' } });
+    const body = (await response.json()) as { instances?: { tags: { Name: string } }[] };
+    return { status: response.status, names: (body.instances ?? []).map((i) => i.tags.Name).sort() };
+  };
+  const simulate = async (username: string, target: string) => {
+    const body = await ok(
+      admin('POST', '/api/v1/policy/simulate', { username, action: 'ssm:StartSession', target }),
+    );
+    return (body.decision as { allowed: boolean }).allowed;
+  };
+  const loginError = (landing: Landing, pattern: RegExp) => {
+    assert.equal(landing.status, 303);
+    assert.ok(landing.location.startsWith('/login#error='), landing.location);
+    assert.equal(landing.cookie, undefined, 'a failed sign-in sets no session cookie');
+    const message = landing.hash.get('error') ?? '';
+    assert.match(message, pattern);
+    return message;
+  };
+  const auditedFailure = async (reason: RegExp) => {
+    const events = await ts.server.store.listAudit({});
+    const hit = events.find(
+      (e) => e.action === 'sesame:SignIn' && e.outcome === 'failed' && reason.test(String(e.detail.reason)),
+    );
+    assert.ok(hit, `no failed sesame:SignIn audit event with reason ${reason}`);
+  };
+  const enrol = async (landing: Landing, username: string) => {
+    assert.equal(landing.status, 303);
+    assert.equal(landing.cookie, undefined, 'no session before MFA');
+    assert.ok(landing.location.startsWith('/login#'), landing.location);
+    assert.equal(landing.hash.get('status'), 'enrol-required');
+    const flow = landing.hash.get('flow');
+    const secret = String((await ok(ts.api('POST', '/api/v1/auth/enrol/totp', { json: { flow } }))).secret);
+    ts.totpSecrets.set(username, secret);
+    const code = totpAt(secret, Date.now() / 1000);
+    const response = await fetch(`${ts.url}/api/v1/auth/enrol/totp/confirm`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ flow, code, client: 'web' }),
+    });
+    const body = (await response.json()) as Record<string, unknown>;
+    assert.equal(response.status, 200, JSON.stringify(body));
+    assert.equal(body.status, 'signed-in');
+    assert.equal(body.token, undefined, 'a browser gets a cookie, not a token');
+    const cookie = response.headers.getSetCookie().find((c) => c.startsWith('sesame_session='));
+    assert.ok(cookie, 'the enrolment answer sets the session cookie');
+    return { cookie: cookie.split(';')[0], body };
+  };
+
+  test('IdP MFA trusted: signed in, provisioned just in time, and the ABAC policy decides', async () => {
+    const { landing } = await signIn({ accountId: 'alice', amr: ['pwd', 'mfa'] });
+    assert.equal(landing.status, 303);
+    assert.equal(landing.location, '/console/');
+    assert.ok(landing.cookie, 'sesame_session is set');
+    const user = await me(landing.cookie);
+    assert.equal(user.username, 'alice');
+    assert.equal(user.source, 'corp');
+    assert.equal(user.email, 'alice@corp.example');
+    assert.deepEqual(user.groups, ['pam-users'], 'IdP groups unknown to Sesame are ignored');
+    assert.deepEqual(user.tags, TAGS);
+    assert.equal(user.signIn.method, 'sso');
+    assert.equal(user.signIn.provider, 'corp');
+    assert.deepEqual(user.signIn.mfa.present, true);
+    assert.equal(user.signIn.mfa.method, 'idp');
+
+    assert.deepEqual(await listing(landing.cookie), { status: 200, names: ['web-1'] });
+    assert.equal(await simulate('alice', instances['web-1'] as string), true);
+    assert.equal(
+      await simulate('alice', instances['web-other-app'] as string),
+      false,
+      'APP_ID (trailing space) differs',
+    );
+    assert.equal(
+      await simulate('alice', instances['web-other-release'] as string),
+      false,
+      'RELEASE_ID differs',
+    );
+  });
+
+  test('a deep link given at start is where the browser lands', async () => {
+    const { landing } = await signIn(
+      { accountId: 'alice', amr: ['mfa'] },
+      'corp',
+      '/console/connect?target=web-1',
+    );
+    assert.equal(landing.location, '/console/connect?target=web-1');
+    assert.ok(landing.cookie);
+  });
+
+  test('without MFA at the IdP (amr pwd) Sesame asks for its own: enrol, then signed in', async () => {
+    const { landing } = await signIn({ accountId: 'bob', amr: ['pwd'] });
+    const { cookie, body } = await enrol(landing, 'bob');
+    assert.equal(body.redirect, '/console/');
+    const user = await me(cookie);
+    assert.equal(user.username, 'bob');
+    assert.equal(user.signIn.mfa.method, 'totp');
+    assert.deepEqual(user.groups, ['pam-users']);
+  });
+
+  test("mfa 'require' asks for Sesame MFA even when the IdP did MFA; next time a code", async () => {
+    const first = await signIn({ accountId: 'dave', amr: ['mfa'] }, 'corp-strict');
+    const { cookie } = await enrol(first.landing, 'dave');
+    assert.equal((await me(cookie)).signIn.provider, 'corp-strict');
+    const again = await signIn({ accountId: 'dave', amr: ['mfa'] }, 'corp-strict');
+    assert.equal(again.landing.hash.get('status'), 'mfa-required');
+    assert.equal(again.landing.cookie, undefined);
+  });
+
+  test('the next sign-in applies changed claims: tags and group membership, removal included', async () => {
+    op.setAccount('alice', {
+      preferred_username: 'alice',
+      email: 'alice@corp.example',
+      groups: ['auditors'],
+      AppGroupName: 'webserver',
+      AppId: 'DEF',
+    });
+    const { landing } = await signIn({ accountId: 'alice', amr: ['mfa'] });
+    const user = await me(landing.cookie);
+    assert.deepEqual(user.groups, ['auditors'], 'removed from pam-users');
+    assert.deepEqual(user.tags, { AppGroupName: 'webserver', AppId: 'DEF' }, 'ReleaseId dropped');
+    assert.equal((await listing(landing.cookie)).status, 403, 'no permission set any more');
+    assert.equal(await simulate('alice', instances['web-1'] as string), false);
+
+    op.setAccount('alice', {
+      preferred_username: 'alice',
+      email: 'alice@corp.example',
+      groups: ['pam-users'],
+      AppGroupName: 'webserver',
+      AppId: 'DEF',
+      ReleaseId: '1.0',
+    });
+    const back = await signIn({ accountId: 'alice', amr: ['mfa'] });
+    assert.deepEqual(await listing(back.landing.cookie), { status: 200, names: ['web-other-app'] });
+  });
+
+  test('a local account with the same name is never taken over', async () => {
+    await ok(admin('POST', '/api/v1/users', { username: 'eve' }));
+    const { landing } = await signIn({ accountId: 'eve', amr: ['mfa'] });
+    loginError(landing, /the user name "eve" already belongs to another Sesame account/);
+    await auditedFailure(/user name taken/);
+    const eve = (await ok(admin('GET', '/api/v1/users/eve'))).user as { source: string | null };
+    assert.equal(eve.source, 'local', 'the local account is not linked to the IdP');
+  });
+
+  test('a user disabled in Sesame cannot come back through the IdP', async () => {
+    await ok(admin('POST', '/api/v1/users/bob/disable'));
+    const { landing } = await signIn({ accountId: 'bob', amr: ['mfa'] });
+    loginError(landing, /this account is disabled in Sesame/);
+    await auditedFailure(/^disabled$/);
+    await ok(admin('POST', '/api/v1/users/bob/enable'));
+  });
+
+  test('a user name the IdP sends that Sesame cannot use is refused, clearly and audited', async () => {
+    op.setAccount('mallory', { preferred_username: "Mallory O'Hara", groups: ['pam-users'] });
+    const { landing } = await signIn({ accountId: 'mallory', amr: ['mfa'] });
+    loginError(landing, /\(from "preferred_username"\) cannot be a Sesame user name/);
+    await auditedFailure(/cannot be a Sesame user name/);
+  });
+
+  test('a callback with a wrong state is refused, clearly and audited', async () => {
+    const start = await get('/sso/corp/start?next=/console/');
+    const callback = await op.followLogin(start.headers.get('location') ?? '', {
+      accountId: 'alice',
+      amr: ['mfa'],
+    });
+    callback.searchParams.set('state', 'x'.repeat(43));
+    const landing = await land(`${callback.pathname}${callback.search}`);
+    loginError(landing, /does not belong to a sign-in started here, or it expired: start again/);
+    await auditedFailure(/does not belong to a sign-in started here/);
+  });
+
+  test("a callback carrying another provider's state is refused", async () => {
+    const start = await get('/sso/corp-strict/start?next=/console/');
+    const callback = await op.followLogin(start.headers.get('location') ?? '', {
+      accountId: 'alice',
+      amr: ['mfa'],
+    });
+    const landing = await land(`/sso/corp/callback${callback.search}`);
+    loginError(landing, /does not belong to a sign-in started here/);
+  });
+
+  test('the IdP refusing (error=access_denied) is said plainly', async () => {
+    const { landing } = await signIn(undefined);
+    loginError(landing, /the identity provider returned error=access_denied/);
+    await auditedFailure(/error=access_denied/);
+  });
+
+  test('the same callback URL a second time is rejected', async () => {
+    const { path, landing } = await signIn({ accountId: 'alice', amr: ['mfa'] });
+    assert.ok(landing.cookie, 'the first use signs in');
+    loginError(await land(path), /does not belong to a sign-in started here, or it expired/);
+  });
+});

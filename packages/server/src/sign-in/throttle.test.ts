@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import { rejects, serviceFixture } from '../services/service-fixture.ts';
+import { createThrottle, type Throttle } from './throttle.ts';
+
+const MINUTE = 60_000;
+const WINDOW_MS = 15 * MINUTE;
+const LOCKOUT_MS = 10 * MINUTE;
+const HERE = '192.0.2.10';
+const THERE = '198.51.100.20';
+const LOCKED = /too many failed sign-in attempts: try again in 10 minutes, or ask an administrator/;
+
+let f: Awaited<ReturnType<typeof serviceFixture>>;
+let throttle: Throttle;
+
+beforeEach(async () => {
+  f = await serviceFixture();
+  throttle = createThrottle({
+    store: f.store,
+    windowMs: WINDOW_MS,
+    lockoutMs: LOCKOUT_MS,
+    limits: { account: 3, address: 5 },
+    now: f.now,
+  });
+});
+afterEach(() => f.store.close());
+
+let spread = 0;
+/** `n` failures for `name`, each from another address (so only the account counts), unless one is given. */
+async function fail(name: string, n: number, address?: string): Promise<boolean[]> {
+  const locked: boolean[] = [];
+  for (let i = 0; i < n; i++)
+    locked.push(await throttle.failure(name, address ?? `203.0.113.${(spread++ % 250) + 1}`));
+  return locked;
+}
+
+describe('sign-in throttle: per account', () => {
+  test('the limit-th failure locks the account; the check then says how long and what to do', async () => {
+    assert.deepEqual(await fail('alice', 2), [false, false], 'two failures must not lock (limit 3)');
+    await throttle.check('alice', HERE);
+    assert.deepEqual(await fail('alice', 1), [true], 'the third failure must report that it locked');
+    await rejects(throttle.check('alice', HERE), 'RATE_LIMITED', LOCKED);
+    await rejects(throttle.check('alice', THERE), 'RATE_LIMITED', LOCKED); // the account, from anywhere
+    await throttle.check('bob', HERE); // another account is not affected
+  });
+
+  test('the minutes left round up and never say 0', async () => {
+    await fail('alice', 3);
+    f.advance(LOCKOUT_MS - 90_000);
+    await rejects(throttle.check('alice', HERE), 'RATE_LIMITED', /try again in 2 minutes/);
+    f.advance(60_000);
+    await rejects(throttle.check('alice', HERE), 'RATE_LIMITED', /try again in 1 minute,/);
+    f.advance(29_999);
+    await rejects(throttle.check('alice', HERE), 'RATE_LIMITED', /try again in 1 minute,/);
+  });
+
+  test('a lockout ends after lockoutMs, and counting then starts afresh', async () => {
+    await fail('alice', 3);
+    f.advance(LOCKOUT_MS - 1);
+    await rejects(throttle.check('alice', HERE), 'RATE_LIMITED', /1 minute/);
+    f.advance(1);
+    await throttle.check('alice', HERE);
+    assert.deepEqual(
+      await fail('alice', 3),
+      [false, false, true],
+      'after a lockout ended, one more failure must not lock again at once',
+    );
+  });
+
+  test('failures older than the window are forgotten', async () => {
+    await fail('alice', 2);
+    f.advance(WINDOW_MS);
+    assert.deepEqual(await fail('alice', 2), [false, false], 'the window restarted: 2 failures, no lock');
+    await throttle.check('alice', HERE);
+    f.advance(WINDOW_MS - 1);
+    assert.deepEqual(await fail('alice', 1), [true], 'within the new window the third failure locks');
+  });
+
+  test('user names are counted case-insensitively', async () => {
+    await throttle.failure('Alice', HERE);
+    await throttle.failure('ALICE', HERE);
+    assert.equal(await throttle.failure('alice', HERE), true, '"Alice", "ALICE" and "alice" are one account');
+    await rejects(throttle.check('aLiCe', HERE), 'RATE_LIMITED', LOCKED);
+  });
+
+  test('a success clears the account count; unlock clears a lockout', async () => {
+    await fail('alice', 2);
+    await throttle.success('alice');
+    assert.deepEqual(await fail('alice', 2), [false, false], 'the success must have reset the count');
+    await fail('bob', 3);
+    await throttle.unlock('bob');
+    await throttle.check('bob', HERE);
+    assert.deepEqual(await fail('bob', 1), [false], 'after unlock, counting starts at zero');
+  });
+
+  test('an unknown user name is counted and locked exactly like a known one', async () => {
+    assert.deepEqual(await fail('nobody-by-this-name', 3), [false, false, true]);
+    const unknown = await rejects(throttle.check('nobody-by-this-name', THERE), 'RATE_LIMITED', LOCKED);
+    await fail('alice', 3, THERE);
+    assert.equal(await rejects(throttle.check('alice', HERE), 'RATE_LIMITED', LOCKED), unknown);
+  });
+});
+
+describe('sign-in throttle: per source address', () => {
+  test('failures for many names from one address lock that address for every name', async () => {
+    const names = ['a1', 'a2', 'a3', 'a4', 'a5'];
+    const locks: boolean[] = [];
+    for (const name of names) locks.push(await throttle.failure(name, HERE));
+    assert.deepEqual(locks, [false, false, false, false, true], 'the 5th failure from one address locks it');
+    await rejects(throttle.check('someone-else', HERE), 'RATE_LIMITED', LOCKED);
+    await throttle.check('someone-else', THERE); // another address is fine
+  });
+
+  test('a success clears the account, not the address', async () => {
+    await fail('a1', 2, HERE);
+    await fail('a2', 2, HERE);
+    await throttle.success('a1');
+    assert.equal(await throttle.failure('a3', HERE), true, 'the address had 4 failures: the 5th locks it');
+  });
+
+  test('requests with no known address share one counter', async () => {
+    for (const name of ['b1', 'b2', 'b3', 'b4']) await throttle.failure(name, null);
+    assert.equal(await throttle.failure('b5', null), true);
+    await rejects(throttle.check('b6', null), 'RATE_LIMITED', LOCKED);
+  });
+
+  test('the address lockout ends too', async () => {
+    for (const name of ['c1', 'c2', 'c3', 'c4', 'c5']) await throttle.failure(name, HERE);
+    f.advance(LOCKOUT_MS);
+    await throttle.check('c6', HERE);
+  });
+});
