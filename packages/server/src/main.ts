@@ -89,6 +89,7 @@ export async function createServer(config: ServerConfig, log: Logger) {
     audit,
     arn: config.arn,
     mailConfigured: !!mailer,
+    log,
   });
   const enrolment = createMfaEnrolment({ store, flows, issuer: 'Sesame', now });
   const signIn = createSignInService({
@@ -116,7 +117,7 @@ export async function createServer(config: ServerConfig, log: Logger) {
     log,
     arn: config.arn,
   });
-  const handoff = createCliHandoff({ store, flows, sessions, audit, publicUrl });
+  const handoff = createCliHandoff({ store, flows, sessions, audit, publicUrl, arn: config.arn });
   const devices = createMfaDevices({
     store,
     flows,

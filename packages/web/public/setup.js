@@ -1,31 +1,36 @@
-// The one-time token travels in the URL fragment (#token=…), which browsers never send to the server.
+// /setup#token=… (invitation) and /reset#token=… (password reset): set a password, then continue into the
+// MFA or enrolment steps like /login. The token travels in the fragment, which browsers never send.
+import { api, errorText, say } from '/assets/api.js';
+import { continueSignIn } from '/assets/sign-in-flow.js';
+
+const container = document.getElementById('step');
 const form = document.getElementById('setup');
-const message = document.getElementById('message');
 const token = new URLSearchParams(location.hash.slice(1)).get('token') ?? '';
+// Out of the address bar and the history: the page keeps the token in memory only.
+if (token) history.replaceState(null, '', location.pathname);
 
-function say(text, role) {
-  message.textContent = text;
-  message.setAttribute('role', role);
+if (!token) {
+  say(
+    'This link has no setup token. Ask your administrator for a new link, or use "Forgot your password?".',
+    'alert',
+  );
+  form.hidden = true;
+} else {
+  form.elements.password.focus();
 }
-
-if (!token) say('This link has no setup token. Ask your administrator for a new link.', 'alert');
 
 form.addEventListener('submit', async (event) => {
   event.preventDefault();
-  const password = form.password.value;
+  const password = form.elements.password.value;
   if (password.length < 12) return say('The password must be at least 12 characters long.', 'alert');
-  if (password !== form.confirm.value) return say('The two passwords differ.', 'alert');
-  const response = await fetch('/api/v1/auth/setup', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ token, password }),
-  });
-  const result = await response.json().catch(() => ({}));
-  if (!response.ok) return say(result.error?.message ?? `Setup failed (HTTP ${response.status}).`, 'alert');
-  history.replaceState(null, '', '/setup');
-  form.reset();
-  say(
-    `Password set for ${result.user.username}. Sign in with: sesame login --url ${location.origin} --user ${result.user.username}`,
-    'status',
-  );
+  if (password !== form.elements.confirm.value)
+    return say('The two passwords differ. Type them again.', 'alert');
+  const button = form.querySelector('button');
+  button.disabled = true;
+  say('Setting your password…');
+  const result = await api('POST', '/api/v1/auth/setup', { token, password, client: 'web' });
+  button.disabled = false;
+  if (!result.ok) return say(errorText(result, 'Setting the password failed'), 'alert');
+  say('Password set.');
+  continueSignIn(result.data, { container, next: undefined });
 });

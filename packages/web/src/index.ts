@@ -1,2 +1,11 @@
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+
 /** Where the web console's static files live; the server serves them same-origin. */
 export const webRoot: URL = new URL('../public/', import.meta.url);
+
+/** @simplewebauthn/browser's ES modules (esm/index.js and the files it imports), served under /assets/webauthn/. */
+export const webauthnBrowserRoot: URL = new URL(
+  '../esm/',
+  pathToFileURL(createRequire(import.meta.url).resolve('@simplewebauthn/browser')),
+);

@@ -9,7 +9,7 @@ import type { MfaDevices } from '../sign-in/mfa-devices.ts';
 import type { MfaSettingsService } from '../sign-in/mfa-settings-service.ts';
 import type { SignInContext, SignInResult, SignInService } from '../sign-in/sign-in-service.ts';
 import type { SignInSessions } from '../sign-in/sign-in-sessions.ts';
-import type { SsoService } from '../sign-in/sso-service.ts';
+import { type SsoService, safeRedirect } from '../sign-in/sso-service.ts';
 import type { SignInSession } from '../store/index.ts';
 import { body, me, param } from './request.ts';
 
@@ -83,9 +83,11 @@ export function registerSignInRoutes(app: FastifyInstance, s: SignInServices, au
   };
 
   /** A sign-in result as the client takes it: tokens in the body for the CLI, a cookie for the browser. */
-  const answer = (reply: FastifyReply, result: SignInResult, which: 'web' | 'cli') => {
+  const answer = (reply: FastifyReply, result: SignInResult) => {
     if (result.status !== 'signed-in') return result;
     const { tokens, user, redirect } = result;
+    // The sign-in's own client (recorded when it began) decides, not what a later step's body says.
+    const which = tokens.session.client;
     const common = {
       status: 'signed-in',
       user,
@@ -108,7 +110,7 @@ export function registerSignInRoutes(app: FastifyInstance, s: SignInServices, au
     async (request: FastifyRequest, reply: FastifyReply) => {
       const input = body(request);
       const which = client(input);
-      return answer(reply, await run(input, context(request, reply, which)), which);
+      return answer(reply, await run(input, context(request, reply, which)));
     };
 
   app.get('/api/v1/auth/options', async () => ({
@@ -117,7 +119,7 @@ export function registerSignInRoutes(app: FastifyInstance, s: SignInServices, au
   }));
   app.post(
     '/api/v1/auth/login',
-    step((input, ctx) => s.signIn.password(input, ctx, ssoNext(input.next))),
+    step((input, ctx) => s.signIn.password(input, ctx, safeRedirect(input.next))),
   );
   app.post(
     '/api/v1/auth/setup',
@@ -174,7 +176,7 @@ export function registerSignInRoutes(app: FastifyInstance, s: SignInServices, au
   };
   const ssoLanding = (reply: FastifyReply, result: SignInResult) => {
     if (result.status === 'signed-in') {
-      answer(reply, result, 'web');
+      answer(reply, result);
       return reply.redirect(result.redirect ?? '/console/', 303);
     }
     const hash = new URLSearchParams({
@@ -225,12 +227,12 @@ export function registerSignInRoutes(app: FastifyInstance, s: SignInServices, au
     s.handoff.authorizeLoopback(me(request), signedInSession(request), body(request)),
   );
   app.post('/api/v1/auth/cli/token', async (request, reply) =>
-    answer(reply, await s.handoff.exchangeLoopback(body(request), request.ip), 'cli'),
+    answer(reply, await s.handoff.exchangeLoopback(body(request), request.ip)),
   );
   app.post('/api/v1/auth/device', async () => s.handoff.startDevice());
   app.post('/api/v1/auth/device/token', async (request, reply) => {
     const result = await s.handoff.pollDevice(body(request), request.ip);
-    return result.status === 'pending' ? result : answer(reply, result, 'cli');
+    return result.status === 'pending' ? result : answer(reply, result);
   });
   app.post('/api/v1/auth/device/approve', authed, async (request) =>
     s.handoff.approveDevice(me(request), signedInSession(request), body(request)),
@@ -285,10 +287,6 @@ export function registerSignInRoutes(app: FastifyInstance, s: SignInServices, au
     await s.providers.remove(me(request), param(request, 'id'));
     return reply.status(204).send();
   });
-}
-
-function ssoNext(value: unknown): string | undefined {
-  return typeof value === 'string' && /^\/(?![/\\])[^\s\\]{0,1000}$/.test(value) ? value : undefined;
 }
 
 /**

@@ -189,8 +189,13 @@ export function createIdentityService({
       });
       if (user.isAdmin) await makeAdministrator(user.id);
       const setup = await issueSetupToken(user);
+      // The account exists either way: a mail server that fails must not lose the link (it is in the answer).
       const invitationSent =
-        input.sendInvitation === true && (await mailLink(user, 'invitation', setup.token));
+        input.sendInvitation === true &&
+        (await mailLink(user, 'invitation', setup.token).catch((error: unknown) => {
+          log.warn({ err: (error as Error).message, user: username }, 'invitation email failed');
+          return false;
+        }));
       await done(principal, 'sesame:CreateUser', username, { isAdmin: user.isAdmin, invitationSent });
       return {
         user: toPublicUser(user),
@@ -235,7 +240,13 @@ export function createIdentityService({
 
     /** Self-service: always the same answer, whether or not the user exists or has an address. */
     async forgotPassword(input: Record<string, unknown>, sourceAddress: string | null) {
-      const name = typeof input.username === 'string' ? input.username.slice(0, 254) : '';
+      const given =
+        typeof input.username === 'string'
+          ? input.username
+          : typeof input.email === 'string'
+            ? input.email
+            : '';
+      const name = given.slice(0, 254);
       const user = name.includes('@')
         ? await store.getUserByEmail(name)
         : await store.getUserByUsername(name);

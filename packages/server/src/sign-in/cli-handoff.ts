@@ -1,4 +1,5 @@
 import { createHash, randomInt } from 'node:crypto';
+import { type ArnSettings, serverArn } from '../arn.ts';
 import type { Audit } from '../audit.ts';
 import type { Principal } from '../authorize.ts';
 import { constantTimeEqual, hashToken } from '../crypto.ts';
@@ -15,6 +16,7 @@ type Deps = {
   sessions: SignInSessions;
   audit: Audit;
   publicUrl: () => string;
+  arn: ArnSettings;
   now?: () => number;
 };
 
@@ -34,7 +36,7 @@ export const normalizeUserCode = (code: unknown) =>
  * authorization grant (RFC 8628) when it does not. The CLI's sign-in inherits the web sign-in's MFA and
  * ends no later than it.
  */
-export function createCliHandoff({ store, flows, sessions, audit, publicUrl, now = Date.now }: Deps) {
+export function createCliHandoff({ store, flows, sessions, audit, publicUrl, arn, now = Date.now }: Deps) {
   const delegated = (principal: Principal, session: SignInSession) => ({
     userId: principal.userId,
     method: session.method,
@@ -60,7 +62,7 @@ export function createCliHandoff({ store, flows, sessions, audit, publicUrl, now
     await audit({
       actor: user.username,
       action: 'sesame:SignIn',
-      resource: `user/${user.username}`,
+      resource: serverArn(arn, 'user', user.username),
       outcome: 'succeeded',
       sourceAddress,
       detail: { method: 'cli-handoff', client: 'cli', signInSession: tokens.session.id },
@@ -148,7 +150,7 @@ export function createCliHandoff({ store, flows, sessions, audit, publicUrl, now
       await audit({
         actor: principal,
         action: 'sesame:ApproveDeviceSignIn',
-        resource: `user/${principal.username}`,
+        resource: serverArn(arn, 'user', principal.username),
         outcome: 'succeeded',
       });
       return { approved: true };

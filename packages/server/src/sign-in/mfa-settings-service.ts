@@ -3,6 +3,7 @@ import type { Audit } from '../audit.ts';
 import type { Principal } from '../authorize.ts';
 import { SesameError } from '../errors.ts';
 import type { Guard } from '../guard.ts';
+import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
 import { DEFAULT_MFA_SETTINGS, type MfaSettings, parseMfaSettings } from './mfa-settings.ts';
 
@@ -12,20 +13,38 @@ type Deps = {
   audit: Audit;
   arn: ArnSettings;
   mailConfigured: boolean;
+  log: Pick<Logger, 'error'>;
   now?: () => number;
 };
 
+const CACHE_MS = 10_000;
+
 /** The server's MFA policy, as an administrator sets it (the seed guide's AWS SSO "MFA settings" page). */
-export function createMfaSettingsService({ store, guard, audit, arn, mailConfigured, now = Date.now }: Deps) {
+export function createMfaSettingsService({
+  store,
+  guard,
+  audit,
+  arn,
+  mailConfigured,
+  log,
+  now = Date.now,
+}: Deps) {
   const resource = serverArn(arn, 'setting', 'mfa');
-  let cached: MfaSettings | undefined;
+  // Cached briefly: every sign-in reads it, and another replica's change must still arrive soon.
+  let cached: { value: MfaSettings; at: number } | undefined;
 
   async function current(): Promise<MfaSettings> {
-    if (cached) return cached;
+    if (cached && now() - cached.at < CACHE_MS) return cached.value;
     const stored = await store.getSetting('mfa');
-    // A stored value is re-validated: a damaged row falls back to the strict default, never to "no MFA".
-    cached = stored === undefined ? DEFAULT_MFA_SETTINGS : parseMfaSettings(stored);
-    return cached;
+    let value = DEFAULT_MFA_SETTINGS;
+    try {
+      // A stored value is re-validated: a damaged row falls back to the strict default, never to "no MFA".
+      if (stored !== undefined) value = parseMfaSettings(stored);
+    } catch (error) {
+      log.error({ err: (error as Error).message }, 'stored MFA settings are damaged; using the defaults');
+    }
+    cached = { value, at: now() };
+    return value;
   }
 
   return {
@@ -43,7 +62,7 @@ export function createMfaSettingsService({ store, guard, audit, arn, mailConfigu
           'withoutDevice "email-code" needs a mail server: configure smtp (config file or SESAME_SMTP_* variables) first',
         );
       await store.putSetting('mfa', next, now());
-      cached = next;
+      cached = { value: next, at: now() };
       await audit({
         actor: principal,
         action: 'sesame:UpdateMfaSettings',

@@ -113,6 +113,7 @@ describe('MFA settings: the service', () => {
       audit: f.audit,
       arn: f.arn,
       mailConfigured,
+      log: f.log,
       now: f.now,
     });
 

@@ -113,7 +113,8 @@ export function createSignInService(deps: Deps) {
       client: data.client,
       maxDurationMs: data.maxDurationMs,
     });
-    if (mfaAt && data.deviceHash && data.sourceAddress) {
+    // A remembered context is not renewed by using it: 30 days after the last real MFA, it is asked again.
+    if (mfaAt && mfaMethod !== 'remembered' && data.deviceHash && data.sourceAddress) {
       await store.rememberSignInContext({
         userId: user.id,
         deviceHash: data.deviceHash,

@@ -36,7 +36,10 @@ type Deps = {
 
 /** Where the browser goes after SSO: a path on this server, never another origin. */
 export function safeRedirect(value: unknown): string | undefined {
-  return typeof value === 'string' && /^\/(?![/\\])[^\s\\]{0,1000}$/.test(value) ? value : undefined;
+  // Printable ASCII only (no control characters, no backslash): `/\t/evil.example` must not become `//evil`.
+  return typeof value === 'string' && /^\/(?![/\\])[\x21-\x5b\x5d-\x7e]{0,1000}$/.test(value)
+    ? value
+    : undefined;
 }
 
 const STATE = /^[A-Za-z0-9_-]{20,100}$/;

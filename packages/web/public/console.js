@@ -1,0 +1,41 @@
+// /console/ and /console/connect?target=<instance>: a minimal landing until the full console arrives.
+import { el, requireSignIn, say } from '/assets/api.js';
+
+const user = await requireSignIn();
+document
+  .getElementById('whoami')
+  .replaceChildren(
+    'Signed in as ',
+    el('strong', {}, user.username),
+    '. ',
+    el('a', { href: '/account' }, 'Your account'),
+  );
+
+const target = new URLSearchParams(location.search).get('target');
+// Instance ids (i-…, mi-…) and names; anything else could smuggle shell syntax into the command to copy.
+const INSTANCE = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
+if (location.pathname === '/console/connect' && target && !INSTANCE.test(target)) {
+  say(
+    'That link does not name a valid instance (expected an id like i-0123456789abcdef0 or a name).',
+    'alert',
+  );
+} else if (location.pathname === '/console/connect' && target) {
+  // Text only: the target comes from a link anyone can craft.
+  const command = `sesame ssh ${target}`;
+  document.getElementById('target').textContent = target;
+  document.getElementById('command').textContent = command;
+  document.getElementById('connect').hidden = false;
+  document.getElementById('landing').hidden = true;
+  document.getElementById('copy').addEventListener('click', async () => {
+    try {
+      await navigator.clipboard.writeText(command);
+      say('Command copied.');
+    } catch {
+      const selection = getSelection();
+      selection.selectAllChildren(document.getElementById('command'));
+      say('Copying is not allowed here; the command is selected, press Ctrl+C (or ⌘C).');
+    }
+  });
+} else if (location.pathname === '/console/connect') {
+  say('No instance was given. Links to an instance look like /console/connect?target=i-…', 'alert');
+}

@@ -1,0 +1,114 @@
+// Handing a browser sign-in to the CLI, in Chromium: /cli-login (loopback redirect with PKCE, RFC 8252)
+// through the sign-in guard, Allow and Deny; /device (device authorization grant, RFC 8628) approval.
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import type { Browser } from 'playwright-core';
+import {
+  alertText,
+  enrolSecurityKey,
+  enterPassword,
+  launchBrowser,
+  messageMatching,
+  openPage,
+  signInWithKey,
+  signOut,
+  startWebServer,
+  type WebServer,
+} from './browser.ts';
+
+/** The CLI's loopback listener: answers one /callback and hands over its query. */
+async function loopback(): Promise<{ port: number; callback: Promise<URLSearchParams>; server: Server }> {
+  let received: (query: URLSearchParams) => void = () => {};
+  const callback = new Promise<URLSearchParams>((resolve) => {
+    received = resolve;
+  });
+  const server = createServer((request, response) => {
+    const url = new URL(request.url ?? '/', 'http://127.0.0.1');
+    response.end('back to the terminal');
+    if (url.pathname === '/callback') received(url.searchParams);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: (server.address() as AddressInfo).port, callback, server };
+}
+
+describe('signing in the CLI through the browser', () => {
+  let server: WebServer;
+  let browser: Browser;
+  before(async () => {
+    server = await startWebServer();
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  test('/cli-login: signed out → sign in → Allow hands a code to the loopback; Deny tells it no', async () => {
+    const { base } = server;
+    const { context, page, problems } = await openPage(browser);
+    await enrolSecurityKey(page, server, 'erin');
+    await signOut(page, base);
+
+    const cli = await loopback();
+    const verifier = randomBytes(32).toString('base64url');
+    const challenge = createHash('sha256').update(verifier).digest('base64url');
+    const state = randomBytes(16).toString('base64url');
+    const path = `/cli-login?port=${cli.port}&state=${state}&code_challenge=${challenge}`;
+    await page.goto(`${base}${path}`);
+    await page.waitForURL(`${base}/login?next=${encodeURIComponent(path)}`);
+    await enterPassword(page, 'erin');
+    await signInWithKey(page);
+    await page.waitForURL(`${base}${path}`);
+    await page.getByText('Sign in the Sesame CLI on this computer as erin?').waitFor();
+    await page.getByRole('button', { name: 'Allow' }).click();
+
+    const query = await cli.callback;
+    assert.equal(query.get('state'), state);
+    const token = await server.api('POST', '/api/v1/auth/cli/token', {
+      json: { code: query.get('code'), codeVerifier: verifier },
+    });
+    assert.equal(token.body.status, 'signed-in', token.text);
+    const me = await server.api('GET', '/api/v1/me', { token: String(token.body.token) });
+    assert.equal((me.body.user as { username: string }).username, 'erin');
+    cli.server.close();
+
+    const denied = await loopback();
+    await page.goto(`${base}/cli-login?port=${denied.port}&state=${state}&code_challenge=${challenge}`);
+    await page.getByRole('button', { name: 'Deny' }).click();
+    const refusal = await denied.callback;
+    assert.equal(refusal.get('error'), 'access_denied');
+    assert.equal(refusal.get('state'), state);
+    assert.equal(refusal.get('code'), null);
+    denied.server.close();
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  test('/device?code=…: the signed-in person approves the code the CLI shows', async () => {
+    const { base } = server;
+    const { context, page, problems } = await openPage(browser);
+    await enrolSecurityKey(page, server, 'frank');
+    const started = await server.api('POST', '/api/v1/auth/device', { json: {} });
+    assert.equal(started.status, 200, started.text);
+    const { deviceCode, userCode } = started.body as { deviceCode: string; userCode: string };
+
+    await page.goto(`${base}/device`);
+    await page.getByLabel('Code shown by the CLI').fill('BBBB-BBBB');
+    await page.getByRole('button', { name: 'Approve' }).click();
+    assert.match(await alertText(page), /code/i);
+    let poll = await server.api('POST', '/api/v1/auth/device/token', { json: { deviceCode } });
+    assert.equal(poll.body.status, 'pending', poll.text);
+
+    await page.goto(`${base}/device?code=${encodeURIComponent(userCode)}`);
+    assert.equal(await page.getByLabel('Code shown by the CLI').inputValue(), userCode);
+    await page.getByRole('button', { name: 'Approve' }).click();
+    await messageMatching(page, /Approved\. The CLI is now signed in as frank/);
+    poll = await server.api('POST', '/api/v1/auth/device/token', { json: { deviceCode } });
+    assert.equal(poll.body.status, 'signed-in', poll.text);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+});

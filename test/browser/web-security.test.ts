@@ -1,0 +1,133 @@
+// The web console's defences that need no signed-in user: the CSP and its companions on every page and
+// asset, pages that load without a single CSP violation, the sign-in guard that sends a visitor to
+// /login?next=…, the open-redirect check for `next`, and the QR code inserted without anything runnable.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser } from 'playwright-core';
+import { launchBrowser, openPage, startWebServer, type WebServer } from './browser.ts';
+
+const CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+const OPEN_PAGES = ['/', '/login', '/setup', '/reset', '/forgot'];
+const GUARDED_PAGES = [
+  '/account',
+  '/console/',
+  '/console/connect?target=i-0123456789abcdef0',
+  '/device?code=ABCD-EFGH',
+  '/cli-login?port=49152&state=s1&code_challenge=c1',
+];
+
+describe('web console security', () => {
+  let server: WebServer;
+  let browser: Browser;
+  before(async () => {
+    server = await startWebServer();
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  test('every page and every asset it loads carries the strict CSP', async () => {
+    const assets = new Set<string>();
+    for (const path of [...OPEN_PAGES, ...GUARDED_PAGES]) {
+      const response = await fetch(`${server.base}${path}`);
+      assert.equal(response.status, 200, path);
+      assert.match(response.headers.get('content-type') ?? '', /^text\/html/);
+      assert.equal(response.headers.get('content-security-policy'), CSP, path);
+      assert.equal(response.headers.get('x-content-type-options'), 'nosniff');
+      assert.equal(response.headers.get('referrer-policy'), 'no-referrer');
+      const html = await response.text();
+      assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)|\sstyle=|\son[a-z]+=/i, `${path}: nothing inline`);
+      for (const [, asset] of html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)) assets.add(asset as string);
+    }
+    for (const asset of [...assets, '/assets/webauthn.js', '/assets/webauthn/index.js']) {
+      const response = await fetch(`${server.base}${asset}`);
+      assert.equal(response.status, 200, asset);
+      assert.match(response.headers.get('content-type') ?? '', /^text\/(javascript|css)/, asset);
+      assert.equal(response.headers.get('content-security-policy'), CSP, asset);
+    }
+  });
+
+  test('pages load without CSP violations; signed-out visitors of guarded pages go to /login?next=', async () => {
+    const { context, page, problems } = await openPage(browser);
+    for (const path of OPEN_PAGES) {
+      await page.goto(`${server.base}${path}`);
+      await page.locator('h1').waitFor();
+    }
+    for (const path of GUARDED_PAGES) {
+      await page.goto(`${server.base}${path}`);
+      await page.waitForURL(`${server.base}/login?next=${encodeURIComponent(path)}`);
+    }
+    // The WebAuthn helpers load as ES modules from this origin.
+    const exported = await page.evaluate(async () =>
+      Object.keys(await import(`${'/assets/'}webauthn.js`)).sort(),
+    );
+    assert.deepEqual(exported, ['browserSupportsWebAuthn', 'startAuthentication', 'startRegistration']);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  test('`next` and `redirect` accept same-origin paths only', async () => {
+    const { context, page } = await openPage(browser);
+    await page.goto(`${server.base}/login`);
+    const cases: [string, string | null][] = [
+      ['/console/', '/console/'],
+      ['/console/connect?target=i-1#x', '/console/connect?target=i-1#x'],
+      ['//evil.example', null],
+      ['/\\evil.example', null],
+      ['/\t/evil.example', null],
+      ['/\n/evil.example', null],
+      ['https://evil.example/', null],
+      ['javascript:alert(1)', null],
+      ['evil.example', null],
+      ['', null],
+    ];
+    const answers = await page.evaluate(
+      async (values) => {
+        const { safePath } = await import(`${'/assets/'}api.js`);
+        return values.map((value: string) => safePath(value));
+      },
+      cases.map(([value]) => value),
+    );
+    assert.deepEqual(
+      answers,
+      cases.map(([, expected]) => expected),
+    );
+    await context.close();
+  });
+
+  test('the QR code keeps its drawing and loses anything that could run', async () => {
+    const { context, page, problems } = await openPage(browser);
+    const dialogs: string[] = [];
+    page.on('dialog', (dialog) => {
+      dialogs.push(dialog.message());
+      void dialog.dismiss();
+    });
+    await page.goto(`${server.base}/login`);
+    const html = await page.evaluate(async () => {
+      const { qrImage } = await import(`${'/assets/'}qr.js`);
+      const svg =
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 4 4" onload="alert(1)"><script>alert(2)</script>' +
+        '<path fill="#fff" d="M0 0h4v4H0z" onclick="alert(3)"/><foreignObject><p>x</p></foreignObject>' +
+        '<a href="javascript:alert(4)"><path d="M1 1h1"/></a></svg>';
+      return qrImage(svg, 'QR code').outerHTML;
+    });
+    assert.match(html, /^<svg /);
+    assert.match(html, /<path fill="#fff" d="M0 0h4v4H0z"><\/path>/);
+    assert.match(html, /role="img" aria-label="QR code"/);
+    assert.doesNotMatch(html, /script|onload|onclick|foreignObject|javascript|<a/i);
+    const fallback = await page.evaluate(async () => {
+      const { qrImage } = await import(`${'/assets/'}qr.js`);
+      return qrImage('<html><body>not svg', 'QR code').textContent;
+    });
+    assert.match(fallback ?? '', /cannot be shown/);
+    // Parsing the hostile SVG may make Chromium report blocked handlers (the CSP's second line), never a run.
+    assert.deepEqual(dialogs, []);
+    assert.deepEqual(
+      problems.filter((problem) => !/Content Security Policy/.test(problem)),
+      [],
+    );
+    await context.close();
+  });
+});
