@@ -2,6 +2,7 @@
 // against an in-process Sesame server, reached as http://localhost:<port> (a secure context, so WebAuthn
 // works, and a valid relying party id), plus TOTP codes and Chromium's virtual authenticator.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { Secret, TOTP } from 'otpauth';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import {
@@ -24,6 +25,10 @@ const CHROMIUM_ARGS = [
 export const PASSWORD = 'a long enough test password';
 
 export function launchBrowser(): Promise<Browser> {
+  if (!existsSync(CHROMIUM))
+    throw new Error(
+      `the browser tests need Chromium at ${CHROMIUM} (Debian: apt-get install chromium; bash .ci/run installs it; or set SESAME_CHROMIUM)`,
+    );
   return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 }
 
