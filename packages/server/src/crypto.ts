@@ -40,11 +40,24 @@ export async function hashPassword(password: string, cost = DEFAULT_SCRYPT_COST)
   return ['scrypt', cost.N, cost.r, cost.p, salt.toString('base64url'), key.toString('base64url')].join('$');
 }
 
-const DUMMY_HASH = `scrypt$${DEFAULT_SCRYPT_COST.N}$8$1$${Buffer.alloc(16).toString('base64url')}$${Buffer.alloc(32).toString('base64url')}`;
+const dummies = new Map<number, string>();
+/** A hash nobody's password matches, at the given cost: an unknown user costs the same work as a known one. */
+function dummyHash(cost: ScryptCost): string {
+  let hash = dummies.get(cost.N);
+  if (!hash) {
+    hash = `scrypt$${cost.N}$${cost.r}$${cost.p}$${Buffer.alloc(16).toString('base64url')}$${Buffer.alloc(32).toString('base64url')}`;
+    dummies.set(cost.N, hash);
+  }
+  return hash;
+}
 
 /** Verifies in constant time; with `stored` undefined it still spends the same work so timing tells nothing. */
-export async function verifyPassword(password: string, stored: string | null | undefined): Promise<boolean> {
-  const parts = (stored ?? DUMMY_HASH).split('$');
+export async function verifyPassword(
+  password: string,
+  stored: string | null | undefined,
+  cost: ScryptCost = DEFAULT_SCRYPT_COST,
+): Promise<boolean> {
+  const parts = (stored ?? dummyHash(cost)).split('$');
   const [scheme, N, r, p, salt, hash] = parts;
   if (parts.length !== 6 || scheme !== 'scrypt' || !salt || !hash) return false;
   const expected = Buffer.from(hash, 'base64url');

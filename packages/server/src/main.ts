@@ -203,6 +203,7 @@ export async function createServer(config: ServerConfig, log: Logger) {
       mfaSettings,
       identity,
       publicUrl: config.publicUrl,
+      serverUrl: publicUrl,
       secureCookies: !!https || config.publicUrl?.startsWith('https:') === true,
     },
     https,

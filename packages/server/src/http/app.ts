@@ -1,7 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { access } from 'node:fs/promises';
 import cookie from '@fastify/cookie';
-import formbody from '@fastify/formbody';
 import websocket from '@fastify/websocket';
 import { muxOverWebSocket } from '@sesame/protocol';
 import Fastify, {
@@ -52,8 +51,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ...(deps.https ? { https: deps.https } : {}),
   });
   await app.register(cookie);
-  // SAML responses arrive as HTML form posts; a SAML response with a long certificate chain is well under 64 KiB.
-  await app.register(formbody, { bodyLimit: 256 * 1024 });
   await app.register(websocket, { options: { maxPayload: deps.maxMessageBytes ?? 1024 * 1024 } });
 
   app.setErrorHandler((error: unknown, request, reply) => {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify';
 import { constantTimeEqual } from '../crypto.ts';
 import { SesameError } from '../errors.ts';
@@ -7,6 +8,7 @@ import type { CliHandoff } from '../sign-in/cli-handoff.ts';
 import type { IdentityProviders } from '../sign-in/identity-providers.ts';
 import type { MfaDevices } from '../sign-in/mfa-devices.ts';
 import type { MfaSettingsService } from '../sign-in/mfa-settings-service.ts';
+import { createRequestLimiter } from '../sign-in/request-limiter.ts';
 import type { SignInContext, SignInResult, SignInService } from '../sign-in/sign-in-service.ts';
 import type { SignInSessions } from '../sign-in/sign-in-sessions.ts';
 import { type SsoService, safeRedirect } from '../sign-in/sso-service.ts';
@@ -24,6 +26,8 @@ export type SignInServices = {
   identity: IdentityService;
   /** The configured public URL, if any: the WebAuthn relying party. */
   publicUrl: string | undefined;
+  /** The URL this server answers on (the public URL, or its listen address). */
+  serverUrl: () => string;
   secureCookies: boolean;
 };
 
@@ -58,28 +62,48 @@ export function registerSignInRoutes(app: FastifyInstance, s: SignInServices, au
 
   const context = (request: FastifyRequest, reply: FastifyReply, which: 'web' | 'cli'): SignInContext => {
     const input = (request.body ?? {}) as Record<string, unknown>;
-    let deviceId: string | null = null;
-    if (which === 'web') {
-      deviceId = request.cookies[DEVICE_COOKIE] ?? null;
-      if (!deviceId || !/^[A-Za-z0-9_-]{20,100}$/.test(deviceId)) {
-        deviceId = crypto.randomUUID().replaceAll('-', '');
-        reply.setCookie(DEVICE_COOKIE, deviceId, {
-          path: '/',
-          httpOnly: true,
-          sameSite: 'lax',
-          secure: s.secureCookies,
-          maxAge: 365 * 24 * 3600,
-        });
-      }
-    } else if (typeof input.device === 'string' && /^[A-Za-z0-9_-]{16,100}$/.test(input.device))
-      deviceId = input.device;
-    const origin = s.publicUrl ?? `${request.protocol}://${request.headers.host ?? 'localhost'}`;
+    let browserDeviceId = request.cookies[DEVICE_COOKIE] ?? null;
+    if (browserDeviceId !== null && !/^[A-Za-z0-9_-]{20,100}$/.test(browserDeviceId)) browserDeviceId = null;
+    if (which === 'web' && !browserDeviceId) {
+      browserDeviceId = crypto.randomUUID().replaceAll('-', '');
+      reply.setCookie(DEVICE_COOKIE, browserDeviceId, {
+        path: '/',
+        httpOnly: true,
+        sameSite: 'lax',
+        secure: s.secureCookies,
+        maxAge: 365 * 24 * 3600,
+      });
+    }
+    const bodyDevice =
+      typeof input.device === 'string' && /^[A-Za-z0-9_-]{16,100}$/.test(input.device) ? input.device : null;
     return {
       sourceAddress: request.ip,
       client: which,
-      deviceId,
-      rp: { rpId: new URL(origin).hostname, origin },
+      deviceId: which === 'web' ? browserDeviceId : bodyDevice,
+      browserDeviceId,
+      // Worked out only when a WebAuthn ceremony needs it: it refuses hosts it cannot trust.
+      get rp() {
+        return relyingParty(request);
+      },
     };
+  };
+
+  /**
+   * The WebAuthn relying party. With a configured public URL, only that; without one (a local or test server)
+   * the Host header is trusted only when it names this server's own listen address or a loopback name, so a
+   * proxy forwarding a foreign Host cannot have keys registered for its own domain.
+   */
+  const relyingParty = (request: FastifyRequest) => {
+    if (s.publicUrl) return { rpId: new URL(s.publicUrl).hostname, origin: new URL(s.publicUrl).origin };
+    const origin = `${request.protocol}://${request.headers.host ?? ''}`;
+    const url = URL.canParse(origin) ? new URL(origin) : undefined;
+    const own = URL.canParse(s.serverUrl()) ? new URL(s.serverUrl()).host : '';
+    if (!url || (url.host !== own && !['localhost', '127.0.0.1', '[::1]'].includes(url.hostname)))
+      throw new SesameError(
+        'INVALID',
+        "security keys need the server's public URL: set publicUrl (SESAME_PUBLIC_URL) to the address people use",
+      );
+    return { rpId: url.hostname, origin: url.origin };
   };
 
   /** A sign-in result as the client takes it: tokens in the body for the CLI, a cookie for the browser. */
@@ -113,6 +137,9 @@ export function registerSignInRoutes(app: FastifyInstance, s: SignInServices, au
       return answer(reply, await run(input, context(request, reply, which)));
     };
 
+  // Unauthenticated requests that leave state behind (a flow, a mail) are limited per address.
+  const limited = createRequestLimiter({ limit: 60, windowMs: 60_000 });
+
   app.get('/api/v1/auth/options', async () => ({
     providers: await s.providers.buttons(),
     passwordSignIn: true,
@@ -129,11 +156,15 @@ export function registerSignInRoutes(app: FastifyInstance, s: SignInServices, au
     '/api/v1/auth/mfa',
     step((input, ctx) => s.signIn.verifyMfa(input, ctx)),
   );
-  app.post('/api/v1/auth/mfa/email', async (request) => s.signIn.emailCode(body(request)));
+  app.post('/api/v1/auth/mfa/email', async (request, reply) =>
+    s.signIn.emailCode(body(request), context(request, reply, 'cli')),
+  );
   app.post('/api/v1/auth/mfa/webauthn-options', async (request, reply) =>
     s.signIn.webauthnOptions(body(request), context(request, reply, 'cli')),
   );
-  app.post('/api/v1/auth/enrol/totp', async (request) => s.signIn.enrolTotp(body(request)));
+  app.post('/api/v1/auth/enrol/totp', async (request, reply) =>
+    s.signIn.enrolTotp(body(request), context(request, reply, 'cli')),
+  );
   app.post(
     '/api/v1/auth/enrol/totp/confirm',
     step((input, ctx) => s.signIn.confirmTotp(input, ctx)),
@@ -145,9 +176,10 @@ export function registerSignInRoutes(app: FastifyInstance, s: SignInServices, au
     '/api/v1/auth/enrol/webauthn',
     step((input, ctx) => s.signIn.enrolWebauthn(input, ctx)),
   );
-  app.post('/api/v1/auth/forgot', async (request, reply) =>
-    reply.status(202).send(await s.identity.forgotPassword(body(request), request.ip)),
-  );
+  app.post('/api/v1/auth/forgot', async (request, reply) => {
+    limited(request.ip, 'password reset requests');
+    return reply.status(202).send(await s.identity.forgotPassword(body(request), request.ip));
+  });
   app.post('/api/v1/auth/refresh', async (request) => {
     const tokens = await s.sessions.refresh(body(request).refreshToken);
     return {
@@ -189,8 +221,12 @@ export function registerSignInRoutes(app: FastifyInstance, s: SignInServices, au
   app.get('/sso/:provider/start', async (request, reply) => {
     const query = request.query as Record<string, unknown>;
     try {
+      limited(request.ip, 'single sign-on starts');
       return reply.redirect(
-        await s.sso.begin(param(request, 'provider'), { next: query.next, device: null }),
+        await s.sso.begin(param(request, 'provider'), {
+          next: query.next,
+          browser: context(request, reply, 'web').browserDeviceId,
+        }),
         303,
       );
     } catch (error) {
@@ -208,15 +244,20 @@ export function registerSignInRoutes(app: FastifyInstance, s: SignInServices, au
       return ssoFailure(reply, error);
     }
   });
-  app.post('/sso/:provider/acs', async (request, reply) => {
-    try {
-      return ssoLanding(
-        reply,
-        await s.sso.samlAcs(param(request, 'provider'), body(request), context(request, reply, 'web')),
-      );
-    } catch (error) {
-      return ssoFailure(reply, error);
-    }
+  // The one route that takes an HTML form post (the SAML HTTP-POST binding). Everywhere else only JSON is
+  // parsed, so no other site's form can post to the sign-in steps (login CSRF).
+  app.register(async (scope) => {
+    await scope.register(formbody, { bodyLimit: 256 * 1024 });
+    scope.post('/sso/:provider/acs', async (request, reply) => {
+      try {
+        return ssoLanding(
+          reply,
+          await s.sso.samlAcs(param(request, 'provider'), body(request), context(request, reply, 'web')),
+        );
+      } catch (error) {
+        return ssoFailure(reply, error);
+      }
+    });
   });
   app.get('/sso/:provider/metadata', async (request, reply) =>
     reply.type('application/samlmetadata+xml').send(await s.sso.metadata(param(request, 'provider'))),
@@ -229,7 +270,10 @@ export function registerSignInRoutes(app: FastifyInstance, s: SignInServices, au
   app.post('/api/v1/auth/cli/token', async (request, reply) =>
     answer(reply, await s.handoff.exchangeLoopback(body(request), request.ip)),
   );
-  app.post('/api/v1/auth/device', async () => s.handoff.startDevice());
+  app.post('/api/v1/auth/device', async (request) => {
+    limited(request.ip, 'device sign-ins');
+    return s.handoff.startDevice();
+  });
   app.post('/api/v1/auth/device/token', async (request, reply) => {
     const result = await s.handoff.pollDevice(body(request), request.ip);
     return result.status === 'pending' ? result : answer(reply, result);
@@ -242,12 +286,14 @@ export function registerSignInRoutes(app: FastifyInstance, s: SignInServices, au
   app.get('/api/v1/me/mfa-devices', authed, async (request) => ({
     devices: await s.devices.list(me(request)),
   }));
-  app.post('/api/v1/me/mfa-devices/totp', authed, async (request) => s.devices.startTotp(me(request)));
+  app.post('/api/v1/me/mfa-devices/totp', authed, async (request) =>
+    s.devices.startTotp(me(request), signedInSession(request)),
+  );
   app.post('/api/v1/me/mfa-devices/totp/confirm', authed, async (request) => ({
     device: await s.devices.confirmTotp(me(request), body(request)),
   }));
   app.post('/api/v1/me/mfa-devices/webauthn-options', authed, async (request, reply) =>
-    s.devices.startWebauthn(me(request), context(request, reply, 'cli').rp),
+    s.devices.startWebauthn(me(request), signedInSession(request), context(request, reply, 'cli').rp),
   );
   app.post('/api/v1/me/mfa-devices/webauthn', authed, async (request, reply) => ({
     device: await s.devices.confirmWebauthn(me(request), context(request, reply, 'cli').rp, body(request)),
@@ -256,7 +302,7 @@ export function registerSignInRoutes(app: FastifyInstance, s: SignInServices, au
     device: await s.devices.rename(me(request), param(request, 'id'), body(request)),
   }));
   app.delete('/api/v1/me/mfa-devices/:id', authed, async (request, reply) => {
-    await s.devices.remove(me(request), param(request, 'id'));
+    await s.devices.remove(me(request), signedInSession(request), param(request, 'id'));
     return reply.status(204).send();
   });
   app.get('/api/v1/me/sign-ins', authed, async (request) => ({

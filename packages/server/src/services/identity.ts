@@ -56,6 +56,7 @@ export type PublicUser = {
   createdAt: number;
 };
 
+const MAX_QUEUED_RESETS = 100;
 const USERNAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 export function toPublicUser(user: User): PublicUser {
@@ -95,11 +96,15 @@ export function createIdentityService({
   now = Date.now,
 }: Deps) {
   const userArn = (username: string) => serverArn(arn, 'user', username);
+  // Password resets run one after another, after their answer: bounded, and nothing runs in parallel.
+  let pending: Promise<void> = Promise.resolve();
+  let queued = 0;
 
-  async function issueSetupToken(user: User): Promise<{ token: string; expiresAt: number }> {
+  /** `replace`: earlier links stop working (an administrator's reset); a self-service reset leaves them be. */
+  async function issueSetupToken(user: User, replace = true): Promise<{ token: string; expiresAt: number }> {
     const token = randomToken('sst_');
     const expiresAt = now() + setupTokenTtlMs;
-    await store.deleteSetupTokensForUser(user.id);
+    if (replace) await store.deleteSetupTokensForUser(user.id);
     await store.createSetupToken({ tokenHash: hashToken(token), userId: user.id, expiresAt });
     return { token, expiresAt };
   }
@@ -169,6 +174,9 @@ export function createIdentityService({
       }
       if (input.isAdmin !== undefined && typeof input.isAdmin !== 'boolean')
         throw new SesameError('INVALID', 'isAdmin must be true or false');
+      // An administrator is a member of Administrators: creating one takes that right as well.
+      if (input.isAdmin === true)
+        guard(principal, 'sesame:AddUserToGroup', serverArn(arn, 'group', 'Administrators'));
       if (input.sendInvitation !== undefined && typeof input.sendInvitation !== 'boolean')
         throw new SesameError('INVALID', 'sendInvitation must be true or false');
       const email = checkEmail(input.email);
@@ -239,6 +247,10 @@ export function createIdentityService({
     },
 
     /** Self-service: always the same answer, whether or not the user exists or has an address. */
+    /**
+     * Self-service: always the same answer, given at once; the lookup and the mail happen afterwards, so
+     * neither the answer nor its timing tells whether the user exists.
+     */
     async forgotPassword(input: Record<string, unknown>, sourceAddress: string | null) {
       const given =
         typeof input.username === 'string'
@@ -247,34 +259,56 @@ export function createIdentityService({
             ? input.email
             : '';
       const name = given.slice(0, 254);
-      const user = name.includes('@')
-        ? await store.getUserByEmail(name)
-        : await store.getUserByUsername(name);
-      let sent = false;
-      // At most one reset mail a minute per user: the form must not become a way to flood someone's inbox.
-      const key = user ? `forgot:${user.id}` : '';
-      const recent = user ? await store.getThrottle(key) : undefined;
-      if (user && recent && recent.windowStart + 60_000 > now()) {
-        log.info(
-          { user: user.username },
-          'password reset email not sent: one was sent less than a minute ago',
-        );
-      } else if (user && !user.disabled && user.source === 'local' && user.email && mailer) {
-        await store.putThrottle({ key, failures: 1, windowStart: now(), lockedUntil: null });
-        const setup = await issueSetupToken(user);
-        sent = await mailLink(user, 'reset', setup.token).catch((error: unknown) => {
-          log.warn({ err: (error as Error).message, user: user.username }, 'password reset email failed');
-          return false;
+      const work = async () => {
+        const user = name.includes('@')
+          ? await store.getUserByEmail(name)
+          : await store.getUserByUsername(name);
+        let sent = false;
+        // At most one reset mail a minute per user: the form must not become a way to flood someone's inbox.
+        const key = user ? `forgot:${user.id}` : '';
+        const recent = user ? await store.getThrottle(key) : undefined;
+        if (user && recent && recent.windowStart + 60_000 > now()) {
+          log.info(
+            { user: user.username },
+            'password reset email not sent: one was sent less than a minute ago',
+          );
+        } else if (user && !user.disabled && user.source === 'local' && user.email && mailer) {
+          await store.putThrottle({ key, failures: 1, windowStart: now(), lockedUntil: null });
+          // An invitation or an administrator's link still works: anyone may ask for a reset of any name.
+          const setup = await issueSetupToken(user, false);
+          sent = await mailLink(user, 'reset', setup.token).catch((error: unknown) => {
+            log.warn({ err: (error as Error).message, user: user.username }, 'password reset email failed');
+            return false;
+          });
+        }
+        await audit({
+          actor: user?.username ?? (name || 'anonymous'),
+          action: 'sesame:ForgotPassword',
+          resource: userArn(user?.username ?? '*'),
+          outcome: sent ? 'succeeded' : 'failed',
+          sourceAddress,
         });
+      };
+      if (queued >= MAX_QUEUED_RESETS) {
+        log.warn(
+          { queued },
+          'password reset requests arrive faster than they are handled: this one is dropped',
+        );
+      } else {
+        queued++;
+        pending = pending
+          .then(work)
+          .catch((error: unknown) => log.error({ err: error }, 'password reset failed'))
+          .finally(() => {
+            queued--;
+          });
       }
-      await audit({
-        actor: user?.username ?? (name || 'anonymous'),
-        action: 'sesame:ForgotPassword',
-        resource: userArn(user?.username ?? '*'),
-        outcome: sent ? 'succeeded' : 'failed',
-        sourceAddress,
-      });
       return { message: 'If that account exists and has an email address, a reset link is on its way.' };
+    },
+
+    /** Resolves when every password reset asked for so far has been handled (tests, shutdown). */
+    settled(): Promise<void> {
+      return pending;
     },
 
     async setDisabled(principal: Principal, username: string, disabled: boolean): Promise<PublicUser> {

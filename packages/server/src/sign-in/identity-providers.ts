@@ -38,8 +38,10 @@ export type LiveProvider =
   | { id: string; name: string; kind: 'saml'; config: SamlProviderConfig; sp: SamlServiceProvider };
 
 const ID = /^[a-z0-9][a-z0-9-]{0,39}$/;
+const LIVE_CHECK_MS = 10_000;
 const DEFAULT_TRUSTED_MFA = {
-  oidc: ['mfa', 'otp', 'hwk', 'swk', 'sc', 'fpt', 'face', 'iris'],
+  // RFC 8176: only "mfa" says several factors were used; "otp", "hwk", "fpt" … alone may be a single one.
+  oidc: ['mfa'],
   saml: [
     'urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract',
     'urn:oasis:names:tc:SAML:2.0:ac:classes:TimeSyncToken',
@@ -201,7 +203,9 @@ export function providerUrls(base: string, id: string) {
 /** Administration of identity providers, and the live OIDC/SAML clients built from them (rebuilt on change). */
 export function createIdentityProviders({ store, guard, audit, arn, publicUrl, now = Date.now }: Deps) {
   const arnOf = (id: string) => serverArn(arn, 'identity-provider', id);
-  const live = new Map<string, LiveProvider>();
+  // Built clients are kept while the record is unchanged; the record is re-read now and then, so a change
+  // made through another replica (disabled, new certificate) takes effect here within LIVE_CHECK_MS.
+  const live = new Map<string, { provider: LiveProvider; updatedAt: number; checkedAt: number }>();
 
   function build(record: IdentityProviderRecord): LiveProvider {
     const config = parseProviderConfig(record.kind, record.config);
@@ -258,12 +262,17 @@ export function createIdentityProviders({ store, guard, audit, arn, publicUrl, n
     /** The enabled provider with this id, built once and kept until it changes. */
     async get(id: string): Promise<LiveProvider> {
       const cached = live.get(id);
-      if (cached) return cached;
+      if (cached && now() - cached.checkedAt < LIVE_CHECK_MS) return cached.provider;
       const record = ID.test(id) ? await store.getIdentityProvider(id) : undefined;
+      if (cached && record?.enabled && record.updatedAt === cached.updatedAt) {
+        cached.checkedAt = now();
+        return cached.provider;
+      }
+      live.delete(id);
       if (!record?.enabled)
         throw new SesameError('NOT_FOUND', `no identity provider "${id}" is enabled here`);
       const provider = build(record);
-      live.set(id, provider);
+      live.set(id, { provider, updatedAt: record.updatedAt, checkedAt: now() });
       return provider;
     },
 

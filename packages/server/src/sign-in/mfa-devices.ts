@@ -3,7 +3,7 @@ import type { Audit } from '../audit.ts';
 import type { Principal } from '../authorize.ts';
 import { SesameError } from '../errors.ts';
 import { publicDevice } from '../services/identity.ts';
-import type { Store, User } from '../store/index.ts';
+import type { SignInSession, Store, User } from '../store/index.ts';
 import { deviceName, type MfaEnrolment, type RelyingParty } from './mfa-enrolment.ts';
 import type { MfaSettings } from './mfa-settings.ts';
 import type { Flows } from './sign-in-flows.ts';
@@ -26,6 +26,8 @@ type Deps = {
   now?: () => number;
 };
 
+const FRESH_MFA_MS = 15 * 60_000;
+
 /** Self-service: people manage their own MFA devices and sign-ins (no policy needed for one's own). */
 export function createMfaDevices({ store, flows, enrolment, mfaSettings, audit, arn, now = Date.now }: Deps) {
   const userArn = (username: string) => serverArn(arn, 'user', username);
@@ -43,6 +45,19 @@ export function createMfaDevices({ store, flows, enrolment, mfaSettings, audit, 
         `this server does not accept ${kind === 'totp' ? 'authenticator apps' : 'security keys'}`,
       );
   }
+
+  /**
+   * Adding or removing a second factor needs a recent real one: a stolen session (or an old remembered
+   * context) must not become a permanent device of the thief's, or take away the owner's.
+   */
+  const freshMfa = (session: SignInSession) => {
+    const age = session.mfaAt === null ? Number.POSITIVE_INFINITY : now() - session.mfaAt;
+    if (session.mfaMethod === 'remembered' || age > FRESH_MFA_MS)
+      throw new SesameError(
+        'FORBIDDEN',
+        `changing your MFA devices needs a second factor from the last ${FRESH_MFA_MS / 60_000} minutes: sign out and sign in again, then retry`,
+      );
+  };
 
   const enrolmentFlow = async (principal: Principal, token: unknown) => {
     const flow = await flows.load(token, ['device-enrol'], 'enrolment');
@@ -65,7 +80,8 @@ export function createMfaDevices({ store, flows, enrolment, mfaSettings, audit, 
       return (await store.listMfaDevices((await self(principal)).id)).map(publicDevice);
     },
 
-    async startTotp(principal: Principal) {
+    async startTotp(principal: Principal, session: SignInSession) {
+      freshMfa(session);
       await allowed('totp');
       const user = await self(principal);
       const flow = await flows.create('device-enrol', user.id, {});
@@ -85,7 +101,8 @@ export function createMfaDevices({ store, flows, enrolment, mfaSettings, audit, 
       return publicDevice(device);
     },
 
-    async startWebauthn(principal: Principal, rp: RelyingParty) {
+    async startWebauthn(principal: Principal, session: SignInSession, rp: RelyingParty) {
+      freshMfa(session);
       await allowed('webauthn');
       const user = await self(principal);
       const flow = await flows.create('device-enrol', user.id, {});
@@ -120,7 +137,8 @@ export function createMfaDevices({ store, flows, enrolment, mfaSettings, audit, 
     },
 
     /** Removing the last device is allowed: the next sign-in asks to register one (or as the settings say). */
-    async remove(principal: Principal, id: string) {
+    async remove(principal: Principal, session: SignInSession, id: string) {
+      freshMfa(session);
       const user = await self(principal);
       if (!(await store.deleteMfaDevice(user.id, id)))
         throw new SesameError('NOT_FOUND', `you have no MFA device ${id}`);

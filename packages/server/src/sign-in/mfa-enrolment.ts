@@ -17,6 +17,8 @@ type Deps = {
 
 const MAX_DEVICES = 20;
 
+type EnrolOptions = { firstOnly?: boolean };
+
 export function deviceName(input: unknown, fallback: string): string {
   if (input === undefined || input === null || input === '') return fallback;
   if (typeof input !== 'string' || input.trim().length === 0 || input.length > 64 || /[\p{Cc}]/u.test(input))
@@ -29,14 +31,21 @@ export function deviceName(input: unknown, fallback: string): string {
  * from one's own account page. The pending secret or challenge lives in the flow, server-side.
  */
 export function createMfaEnrolment({ store, flows, issuer, now }: Deps) {
-  async function wrong(token: string, flow: AuthFlow, message: string): Promise<never> {
-    const attempts = flow.attempts + 1;
-    await flows.update(token, { attempts });
+  async function wrong(attempts: number, message: string): Promise<never> {
     const left = MAX_FLOW_ATTEMPTS - attempts;
     throw new SesameError(
       'UNAUTHENTICATED',
       left > 0 ? `${message} (${left} attempt${left === 1 ? '' : 's'} left)` : `${message}; start again`,
     );
+  }
+
+  /** Enrolment as a step of signing in is for someone with no device at all; it must not add a second one. */
+  async function stillFirst(user: User, options: EnrolOptions): Promise<void> {
+    if (options.firstOnly && (await store.listMfaDevices(user.id)).length > 0)
+      throw new SesameError(
+        'FORBIDDEN',
+        'this account has an MFA device already: sign in with it, then add more from your account page',
+      );
   }
 
   async function room(user: User): Promise<MfaDevice[]> {
@@ -56,7 +65,13 @@ export function createMfaEnrolment({ store, flows, issuer, now }: Deps) {
     },
 
     /** Checks the first code from the new app, consumes the flow and stores the device. */
-    async confirmTotp(token: string, flow: AuthFlow, user: User, input: Record<string, unknown>) {
+    async confirmTotp(
+      token: string,
+      flow: AuthFlow,
+      user: User,
+      input: Record<string, unknown>,
+      options: EnrolOptions = {},
+    ) {
       const secret = flow.data.totpSecret;
       if (typeof secret !== 'string')
         throw new SesameError(
@@ -64,16 +79,17 @@ export function createMfaEnrolment({ store, flows, issuer, now }: Deps) {
           'ask for a new authenticator secret first (the enrolment step before)',
         );
       const name = deviceName(input.name, 'Authenticator app');
+      const attempts = await flows.reserve(token);
       const result = verifyTotp({ secret, code: String(input.code ?? ''), now: new Date(now()) });
       if (!result.ok)
         return wrong(
-          token,
-          flow,
+          attempts,
           result.reason === 'malformed'
             ? 'the code must be the 6 digits your app shows'
             : 'that code is not right',
         );
       await flows.take(token);
+      await stillFirst(user, options);
       await room(user);
       const device: MfaDevice = {
         id: `mfa-${randomUUID()}`,
@@ -113,12 +129,14 @@ export function createMfaEnrolment({ store, flows, issuer, now }: Deps) {
       user: User,
       rp: RelyingParty,
       input: Record<string, unknown>,
+      options: EnrolOptions = {},
     ) {
       const challenge = flow.data.challenge;
       if (typeof challenge !== 'string')
         throw new SesameError('INVALID', 'ask for registration options first (the enrolment step before)');
       const name = deviceName(input.name, 'Security key');
       const webauthn = createWebAuthn({ ...rp, rpName: issuer });
+      const attempts = await flows.reserve(token);
       let credential: Awaited<ReturnType<typeof webauthn.verifyRegistration>>;
       try {
         credential = await webauthn.verifyRegistration({
@@ -126,9 +144,10 @@ export function createMfaEnrolment({ store, flows, issuer, now }: Deps) {
           expectedChallenge: challenge,
         });
       } catch (error) {
-        return wrong(token, flow, (error as Error).message);
+        return wrong(attempts, (error as Error).message);
       }
       await flows.take(token);
+      await stillFirst(user, options);
       await room(user);
       const device: MfaDevice = {
         id: `mfa-${randomUUID()}`,

@@ -24,7 +24,10 @@ export const FLOW_TTL_MS = 10 * 60_000;
 export const MAX_FLOW_ATTEMPTS = 5;
 const FLOW_TOKEN = /^flw_[A-Za-z0-9_-]{20,100}$/;
 
-type Deps = { store: Pick<Store, 'createFlow' | 'getFlow' | 'updateFlow' | 'takeFlow'>; now: () => number };
+type Deps = {
+  store: Pick<Store, 'createFlow' | 'getFlow' | 'updateFlow' | 'takeFlow' | 'reserveFlowAttempt'>;
+  now: () => number;
+};
 
 /** One-use tokens for the steps of a sign-in; only their hashes are stored. */
 export function createFlows({ store, now }: Deps) {
@@ -83,6 +86,17 @@ export function createFlows({ store, now }: Deps) {
     async getByHash(idHash: string): Promise<AuthFlow | undefined> {
       const flow = await store.getFlow(idHash);
       return flow && flow.expiresAt > now() ? flow : undefined;
+    },
+
+    /** Counts an attempt before the code is checked, so parallel guesses cannot outrun the limit. */
+    async reserve(token: string): Promise<number> {
+      const attempts = await store.reserveFlowAttempt(hashToken(token), MAX_FLOW_ATTEMPTS, now());
+      if (attempts === undefined)
+        throw new SesameError(
+          'UNAUTHENTICATED',
+          'too many wrong codes for this sign-in: start signing in again',
+        );
+      return attempts;
     },
 
     /** Consumes the flow; of two concurrent finishers only one gets it. */

@@ -27,6 +27,8 @@ type Deps = {
     | 'setWebAuthnCounter'
     | 'rememberSignInContext'
     | 'getSignInContext'
+    | 'revokeUserSignInSessions'
+    | 'forgetSignInContexts'
   >;
   flows: Flows;
   sessions: SignInSessions;
@@ -47,6 +49,8 @@ export type SignInContext = {
   sourceAddress: string | null;
   client: SignInClient;
   deviceId: string | null;
+  /** The browser's own device cookie, whatever the body says: binds a browser's sign-in steps to it. */
+  browserDeviceId: string | null;
   rp: RelyingParty;
 };
 
@@ -92,7 +96,12 @@ export function createSignInService(deps: Deps) {
   const userArn = (username: string) => serverArn(deps.arn, 'user', username);
   const deviceHash = (id: string | null) => (id ? hashToken(`device:${id}`) : null);
 
-  const record = (user: User | string, outcome: 'succeeded' | 'failed', ctx: SignInContext, detail = {}) =>
+  const record = (
+    user: User | string,
+    outcome: 'succeeded' | 'failed',
+    ctx: { sourceAddress: string | null },
+    detail = {},
+  ) =>
     audit({
       actor: typeof user === 'string' ? user || 'anonymous' : user.username,
       action: 'sesame:SignIn',
@@ -103,6 +112,9 @@ export function createSignInService(deps: Deps) {
     });
 
   async function finish(user: User, data: SignInFlowData, mfaAt: number | null, mfaMethod: string | null) {
+    // Only a complete sign-in clears the account's failures: a password alone must not reset the count of
+    // wrong codes, or someone holding the password could guess codes without end.
+    await throttle.success(user.username);
     const tokens = await sessions.start({
       user,
       method: data.method,
@@ -123,18 +135,13 @@ export function createSignInService(deps: Deps) {
         expiresAt: now() + REMEMBER_CONTEXT_MS,
       });
     }
-    await record(
-      user,
-      'succeeded',
-      { ...data, deviceId: null, rp: { rpId: '', origin: '' } },
-      {
-        method: data.method,
-        ...(data.providerId ? { provider: data.providerId } : {}),
-        mfa: mfaMethod ?? 'none',
-        client: data.client,
-        signInSession: tokens.session.id,
-      },
-    );
+    await record(user, 'succeeded', data, {
+      method: data.method,
+      ...(data.providerId ? { provider: data.providerId } : {}),
+      mfa: mfaMethod ?? 'none',
+      client: data.client,
+      signInSession: tokens.session.id,
+    });
     return { status: 'signed-in' as const, user: toPublicUser(user), tokens, redirect: data.redirect };
   }
 
@@ -184,7 +191,16 @@ export function createSignInService(deps: Deps) {
       if (known && known.expiresAt > now() && known.sourceAddress === ctx.sourceAddress)
         return finish(user, data, known.mfaAt, 'remembered');
     }
-    const devices = (await store.listMfaDevices(user.id)).filter((d) => settings.methods.includes(d.kind));
+    const all = await store.listMfaDevices(user.id);
+    const devices = all.filter((d) => settings.methods.includes(d.kind));
+    if (all.length > 0 && devices.length === 0) {
+      // Someone with only the password must never be offered to register a device on an account that has one.
+      await record(user, 'failed', ctx, { reason: 'MFA devices of a kind no longer accepted' });
+      throw new SesameError(
+        'FORBIDDEN',
+        'your MFA devices are of a kind this server no longer accepts: ask an administrator to reset your MFA devices',
+      );
+    }
     if (devices.length > 0) {
       const methods = [...new Set(devices.map((d) => d.kind))];
       const flow = await flows.create('mfa', user.id, { ...data, methods });
@@ -218,6 +234,16 @@ export function createSignInService(deps: Deps) {
     );
   }
 
+  /** A browser's sign-in continues only in that browser (its device cookie): no login CSRF with a stolen flow. */
+  function sameBrowser(flow: AuthFlow, ctx: SignInContext): void {
+    if (flow.data.client !== 'web') return;
+    if (!ctx.browserDeviceId || deviceHash(ctx.browserDeviceId) !== flow.data.deviceHash)
+      throw new SesameError(
+        'UNAUTHENTICATED',
+        'this sign-in was started in another browser: start signing in again here',
+      );
+  }
+
   async function flowUser(flow: AuthFlow): Promise<User> {
     const user = flow.userId ? await store.getUserById(flow.userId) : undefined;
     if (!user || user.disabled) throw new SesameError('UNAUTHENTICATED', 'this account is disabled');
@@ -226,14 +252,11 @@ export function createSignInService(deps: Deps) {
 
   /** A wrong second factor: counted on the flow and against the account, audited, and said plainly. */
   async function wrongSecondFactor(
-    token: string,
-    flow: AuthFlow,
+    attempts: number,
     user: User,
     ctx: SignInContext,
     message: string,
   ): Promise<never> {
-    const attempts = flow.attempts + 1;
-    await flows.update(token, { attempts });
     await throttle.failure(user.username, ctx.sourceAddress);
     await record(user, 'failed', ctx, { reason: `MFA: ${message}` });
     const left = MAX_FLOW_ATTEMPTS - attempts;
@@ -246,16 +269,13 @@ export function createSignInService(deps: Deps) {
   }
 
   async function checkSecondFactor(
-    token: string,
+    attempts: number,
     flow: AuthFlow,
     user: User,
     ctx: SignInContext,
     input: Record<string, unknown>,
   ): Promise<string> {
-    const methods = (flow.data.methods as string[]) ?? [];
     const method = String(input.method ?? '');
-    if (!methods.includes(method))
-      throw new SesameError('INVALID', `method must be one of ${methods.map((m) => `"${m}"`).join(', ')}`);
     const devices = await store.listMfaDevices(user.id);
     if (method === 'totp') {
       const code = String(input.code ?? '');
@@ -275,7 +295,7 @@ export function createSignInService(deps: Deps) {
         } else if (result.reason === 'reused') reason = 'that code was used already: wait for the next one';
         else if (result.reason === 'malformed') reason = 'the code must be the 6 digits your app shows';
       }
-      return wrongSecondFactor(token, flow, user, ctx, reason);
+      return wrongSecondFactor(attempts, user, ctx, reason);
     }
     if (method === 'email') {
       const code = String(input.code ?? '');
@@ -283,9 +303,9 @@ export function createSignInService(deps: Deps) {
       const expiresAt = Number(flow.data.emailExpiresAt ?? 0);
       if (typeof hash !== 'string') throw new SesameError('INVALID', 'ask for an email code first');
       if (expiresAt <= now())
-        return wrongSecondFactor(token, flow, user, ctx, 'that code has expired: ask for a new one');
+        return wrongSecondFactor(attempts, user, ctx, 'that code has expired: ask for a new one');
       if (!/^\d{6}$/.test(code) || !constantTimeEqual(hashToken(code), hash))
-        return wrongSecondFactor(token, flow, user, ctx, 'that code is not right');
+        return wrongSecondFactor(attempts, user, ctx, 'that code is not right');
       return 'email';
     }
     const response = input.response as AuthenticationResponseJSON | undefined;
@@ -293,7 +313,7 @@ export function createSignInService(deps: Deps) {
     if (typeof challenge !== 'string') throw new SesameError('INVALID', 'ask for security key options first');
     const device = devices.find((d) => d.kind === 'webauthn' && d.credentialId === response?.id);
     if (!device?.credentialId || !device.publicKey)
-      return wrongSecondFactor(token, flow, user, ctx, 'this security key is not registered to your account');
+      return wrongSecondFactor(attempts, user, ctx, 'this security key is not registered to your account');
     try {
       const webauthn = createWebAuthn({ ...ctx.rp, rpName: deps.issuer });
       const { newCounter } = await webauthn.verifyAuthentication({
@@ -309,7 +329,7 @@ export function createSignInService(deps: Deps) {
       await store.setWebAuthnCounter(device.id, newCounter, now());
       return 'webauthn';
     } catch (error) {
-      return wrongSecondFactor(token, flow, user, ctx, (error as Error).message);
+      return wrongSecondFactor(attempts, user, ctx, (error as Error).message);
     }
   }
 
@@ -330,7 +350,7 @@ export function createSignInService(deps: Deps) {
         throw error;
       }
       const user = username ? await store.getUserByUsername(username) : undefined;
-      const ok = await verifyPassword(password, user?.passwordHash);
+      const ok = await verifyPassword(password, user?.passwordHash, deps.scryptCost);
       if (!user || !ok || user.disabled) {
         const locked = await throttle.failure(username, ctx.sourceAddress);
         await record(username, 'failed', ctx, {
@@ -339,7 +359,6 @@ export function createSignInService(deps: Deps) {
         });
         throw new SesameError('UNAUTHENTICATED', WRONG_PASSWORD);
       }
-      await throttle.success(username);
       return afterFirstFactor(user, ctx, { method: 'password', providerId: null, redirect });
     },
 
@@ -363,6 +382,9 @@ export function createSignInService(deps: Deps) {
         );
       }
       await store.setPasswordHash(user.id, await hashPassword(password, deps.scryptCost));
+      // A new password ends every sign-in made with the old one (a thief's cookie or refresh token too).
+      await store.revokeUserSignInSessions(user.id, now());
+      await store.forgetSignInContexts(user.id);
       await throttle.unlock(user.username);
       await audit({
         actor: user.username,
@@ -377,17 +399,23 @@ export function createSignInService(deps: Deps) {
     async verifyMfa(input: Record<string, unknown>, ctx: SignInContext): Promise<SignInResult> {
       const token = input.flow as string;
       const flow = await flows.load(token, ['mfa']);
+      sameBrowser(flow, ctx);
       const user = await flowUser(flow);
       await throttle.check(user.username, ctx.sourceAddress);
-      const method = await checkSecondFactor(token, flow, user, ctx, input);
+      // A request that names no offered method is a mistake, not a guess: it costs no attempt.
+      const methods = (flow.data.methods as string[]) ?? [];
+      if (!methods.includes(String(input.method ?? '')))
+        throw new SesameError('INVALID', `method must be one of ${methods.map((m) => `"${m}"`).join(', ')}`);
+      const attempts = await flows.reserve(token);
+      const method = await checkSecondFactor(attempts, flow, user, ctx, input);
       const taken = await flows.take(token);
-      await throttle.success(user.username);
       return finish(user, taken.data as SignInFlowData, now(), method);
     },
 
-    async emailCode(input: Record<string, unknown>): Promise<{ emailSentTo: string }> {
+    async emailCode(input: Record<string, unknown>, ctx: SignInContext): Promise<{ emailSentTo: string }> {
       const token = input.flow as string;
       const flow = await flows.load(token, ['mfa']);
+      sameBrowser(flow, ctx);
       if (!((flow.data.methods as string[]) ?? []).includes('email'))
         throw new SesameError('INVALID', 'this sign-in does not offer an email code');
       return { emailSentTo: await sendEmailCode(token, flow, await flowUser(flow)) };
@@ -396,6 +424,7 @@ export function createSignInService(deps: Deps) {
     async webauthnOptions(input: Record<string, unknown>, ctx: SignInContext) {
       const token = input.flow as string;
       const flow = await flows.load(token, ['mfa']);
+      sameBrowser(flow, ctx);
       const user = await flowUser(flow);
       const keys = (await store.listMfaDevices(user.id)).filter(
         (d) => d.kind === 'webauthn' && d.credentialId,
@@ -411,9 +440,10 @@ export function createSignInService(deps: Deps) {
       return { options };
     },
 
-    async enrolTotp(input: Record<string, unknown>) {
+    async enrolTotp(input: Record<string, unknown>, ctx: SignInContext) {
       const token = input.flow as string;
       const flow = await flows.load(token, ['enrol']);
+      sameBrowser(flow, ctx);
       if (!((flow.data.methods as string[]) ?? []).includes('totp'))
         throw new SesameError('INVALID', 'this server does not accept authenticator apps');
       return enrolment.totpSecret(token, flow, await flowUser(flow));
@@ -422,8 +452,9 @@ export function createSignInService(deps: Deps) {
     async confirmTotp(input: Record<string, unknown>, ctx: SignInContext): Promise<SignInResult> {
       const token = input.flow as string;
       const flow = await flows.load(token, ['enrol']);
+      sameBrowser(flow, ctx);
       const user = await flowUser(flow);
-      const device = await enrolment.confirmTotp(token, flow, user, input);
+      const device = await enrolment.confirmTotp(token, flow, user, input, { firstOnly: true });
       await audit({
         actor: user.username,
         action: 'sesame:CreateMfaDevice',
@@ -438,6 +469,7 @@ export function createSignInService(deps: Deps) {
     async enrolWebauthnOptions(input: Record<string, unknown>, ctx: SignInContext) {
       const token = input.flow as string;
       const flow = await flows.load(token, ['enrol']);
+      sameBrowser(flow, ctx);
       if (!((flow.data.methods as string[]) ?? []).includes('webauthn'))
         throw new SesameError('INVALID', 'this server does not accept security keys');
       return { options: await enrolment.webauthnOptions(token, flow, await flowUser(flow), ctx.rp) };
@@ -446,8 +478,9 @@ export function createSignInService(deps: Deps) {
     async enrolWebauthn(input: Record<string, unknown>, ctx: SignInContext): Promise<SignInResult> {
       const token = input.flow as string;
       const flow = await flows.load(token, ['enrol']);
+      sameBrowser(flow, ctx);
       const user = await flowUser(flow);
-      const device = await enrolment.confirmWebauthn(token, flow, user, ctx.rp, input);
+      const device = await enrolment.confirmWebauthn(token, flow, user, ctx.rp, input, { firstOnly: true });
       await audit({
         actor: user.username,
         action: 'sesame:CreateMfaDevice',

@@ -25,7 +25,14 @@ const ABAC = readFileSync(
 const SECRET = 'oidc-client-secret-for-tests';
 const TAGS = { AppGroupName: 'webserver', AppId: 'ABC', ReleaseId: '1.0' };
 
-type Landing = { status: number; location: string; cookie: string | undefined; hash: URLSearchParams };
+type Landing = {
+  status: number;
+  location: string;
+  cookie: string | undefined;
+  /** The browser's device cookie: the sign-in continues only with it. */
+  device: string;
+  hash: URLSearchParams;
+};
 
 describe('OIDC single sign-on against a real OpenID provider', () => {
   let ts: TestServer;
@@ -113,15 +120,20 @@ describe('OIDC single sign-on against a real OpenID provider', () => {
     await response.body?.cancel();
     return response;
   };
-  const land = async (path: string): Promise<Landing> => {
-    const response = await get(path);
+  const land = async (path: string, browser?: string): Promise<Landing> => {
+    const response = await get(path, browser);
     const location = response.headers.get('location') ?? '';
     const cookie = response.headers
       .getSetCookie()
       .find((c) => c.startsWith('sesame_session='))
       ?.split(';')[0];
     const hash = new URLSearchParams(location.includes('#') ? location.slice(location.indexOf('#') + 1) : '');
-    return { status: response.status, location, cookie, hash };
+    const device =
+      response.headers
+        .getSetCookie()
+        .find((c) => c.startsWith('sesame_device='))
+        ?.split(';')[0] ?? '';
+    return { status: response.status, location, cookie, device, hash };
   };
   /** GET /sso/<id>/start, the IdP's login, then the callback on Sesame: where the browser lands. */
   const signIn = async (login: TestLogin | undefined, id = 'corp', next = '/console/') => {
@@ -131,7 +143,14 @@ describe('OIDC single sign-on against a real OpenID provider', () => {
     assert.ok(authUrl.startsWith(`${op.issuer}/`), authUrl);
     const callback = await op.followLogin(authUrl, login);
     const path = `${callback.pathname}${callback.search}`;
-    return { path, landing: await land(path) };
+    // The browser that started comes back with its device cookie.
+    const browser = start.headers
+      .getSetCookie()
+      .find((c) => c.startsWith('sesame_device='))
+      ?.split(';')[0];
+    const landing = await land(path, browser);
+    landing.device ||= browser ?? '';
+    return { path, browser, landing };
   };
   const me = async (cookie: string | undefined) => {
     const response = await fetch(`${ts.url}/api/v1/me`, { headers: { cookie: cookie ?? '' } });
@@ -177,12 +196,18 @@ describe('OIDC single sign-on against a real OpenID provider', () => {
     assert.ok(landing.location.startsWith('/login#'), landing.location);
     assert.equal(landing.hash.get('status'), 'enrol-required');
     const flow = landing.hash.get('flow');
-    const secret = String((await ok(ts.api('POST', '/api/v1/auth/enrol/totp', { json: { flow } }))).secret);
+    const secret = String(
+      (
+        await ok(
+          ts.api('POST', '/api/v1/auth/enrol/totp', { json: { flow }, headers: { cookie: landing.device } }),
+        )
+      ).secret,
+    );
     ts.totpSecrets.set(username, secret);
     const code = totpAt(secret, Date.now() / 1000);
     const response = await fetch(`${ts.url}/api/v1/auth/enrol/totp/confirm`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', cookie: landing.device },
       body: JSON.stringify({ flow, code, client: 'web' }),
     });
     const body = (await response.json()) as Record<string, unknown>;
@@ -330,6 +355,23 @@ describe('OIDC single sign-on against a real OpenID provider', () => {
     const { landing } = await signIn(undefined);
     loginError(landing, /the identity provider returned error=access_denied/);
     await auditedFailure(/error=access_denied/);
+  });
+
+  test('a callback opened in another browser is refused (a mailed link cannot sign a victim in)', async () => {
+    const start = await get('/sso/corp/start?next=/console/');
+    const callback = await op.followLogin(start.headers.get('location') ?? '', {
+      accountId: 'alice',
+      amr: ['mfa'],
+    });
+    const elsewhere = await land(
+      `${callback.pathname}${callback.search}`,
+      'sesame_device=another-browser-0123456789',
+    );
+    loginError(elsewhere, /does not belong to a sign-in started here/);
+    loginError(
+      await land(`${callback.pathname}${callback.search}`),
+      /does not belong to a sign-in started here/,
+    );
   });
 
   test('the same callback URL a second time is rejected', async () => {

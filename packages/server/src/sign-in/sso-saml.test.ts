@@ -53,7 +53,14 @@ const attributes = (user: string): Record<string, string | string[]> => ({
   groups: ['pam-users', 'not-a-sesame-group'],
 });
 
-type Landing = { status: number; location: string; cookie: string | undefined; hash: URLSearchParams };
+type Landing = {
+  status: number;
+  location: string;
+  cookie: string | undefined;
+  /** The browser's device cookie: the sign-in continues only with it. */
+  device: string;
+  hash: URLSearchParams;
+};
 
 describe('SAML single sign-on against a real SAML IdP', () => {
   let ts: TestServer;
@@ -122,7 +129,12 @@ describe('SAML single sign-on against a real SAML IdP', () => {
       .find((c) => c.startsWith('sesame_session='))
       ?.split(';')[0];
     const hash = new URLSearchParams(location.includes('#') ? location.slice(location.indexOf('#') + 1) : '');
-    return { status: response.status, location, cookie, hash };
+    const device =
+      response.headers
+        .getSetCookie()
+        .find((c) => c.startsWith('sesame_device='))
+        ?.split(';')[0] ?? '';
+    return { status: response.status, location, cookie, device, hash };
   };
   /** GET /sso/<id>/start: the AuthnRequest's id and the RelayState Sesame sent along. */
   const start = async (id = 'okta', next = '/console/') => {
@@ -212,11 +224,13 @@ describe('SAML single sign-on against a real SAML IdP', () => {
     assert.equal(landed.cookie, undefined, 'PasswordProtectedTransport is not MFA');
     assert.equal(landed.hash.get('status'), 'enrol-required', landed.location);
     const flow = landed.hash.get('flow');
-    const { secret } = await ok(ts.api('POST', '/api/v1/auth/enrol/totp', { json: { flow } }));
+    const { secret } = await ok(
+      ts.api('POST', '/api/v1/auth/enrol/totp', { json: { flow }, headers: { cookie: landed.device } }),
+    );
     const code = totpAt(String(secret), Date.now() / 1000);
     const confirmed = await fetch(`${ts.url}/api/v1/auth/enrol/totp/confirm`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', cookie: landed.device },
       body: JSON.stringify({ flow, code, client: 'web' }),
     });
     const body = (await confirmed.json()) as Record<string, unknown>;

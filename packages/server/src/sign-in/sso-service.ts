@@ -160,15 +160,18 @@ export function createSsoService({
 
   return {
     /** Starts SSO: where to send the browser. `next` is where it lands afterwards (a path on this server). */
-    async begin(providerId: string, input: { next?: unknown; device: string | null }): Promise<string> {
+    async begin(providerId: string, input: { next?: unknown; browser: string | null }): Promise<string> {
       const provider = await providers.get(providerId);
       const next = safeRedirect(input.next);
+      // The OIDC answer comes back by a top-level GET, which carries the browser's (SameSite=Lax) device cookie:
+      // it must be the browser that started, or a mailed callback link could sign a victim in as someone else.
+      const browser = input.browser ? hashToken(`browser:${input.browser}`) : null;
       if (provider.kind === 'oidc') {
         const { url, state, nonce, codeVerifier } = await provider.client.begin();
         await flows.create(
           'sso',
           null,
-          { provider: provider.id, nonce, codeVerifier, next },
+          { provider: provider.id, nonce, codeVerifier, next, browser },
           SSO_FLOW_MS,
           state,
         );
@@ -188,10 +191,14 @@ export function createSsoService({
       const state = callbackUrl.searchParams.get('state') ?? '';
       let flow: Awaited<ReturnType<Flows['take']>>;
       try {
-        await flows.load(state, ['sso'], 'state', STATE);
+        const pending = await flows.load(state, ['sso'], 'state', STATE);
+        const browser = ctx.browserDeviceId ? hashToken(`browser:${ctx.browserDeviceId}`) : null;
+        if (
+          pending.data.provider !== provider.id ||
+          (pending.data.browser && pending.data.browser !== browser)
+        )
+          throw new SesameError('UNAUTHENTICATED', 'started for another provider or in another browser');
         flow = await flows.take(state);
-        if (flow.data.provider !== provider.id)
-          throw new SesameError('UNAUTHENTICATED', 'this sign-in was started for another provider');
       } catch {
         throw await failed(
           provider.id,

@@ -2,7 +2,7 @@ import { SesameError } from '../errors.ts';
 import type { Store } from '../store/index.ts';
 
 type Deps = {
-  store: Pick<Store, 'getThrottle' | 'putThrottle' | 'clearThrottle'>;
+  store: Pick<Store, 'getThrottle' | 'recordThrottleFailure' | 'clearThrottle'>;
   windowMs: number;
   lockoutMs: number;
   limits: { account: number; address: number };
@@ -16,7 +16,8 @@ type Deps = {
  */
 export function createThrottle({ store, windowMs, lockoutMs, limits, now = Date.now }: Deps) {
   const accountKey = (username: string) => `user:${username.toLowerCase()}`;
-  const addressKey = (address: string | null) => `addr:${address ?? 'unknown'}`;
+  // An IPv6 address counts with its /64: one host usually holds a whole /64 and could walk through it.
+  const addressKey = (address: string | null) => `addr:${address ? networkOf(address) : 'unknown'}`;
 
   async function lockedFor(key: string): Promise<number> {
     const t = await store.getThrottle(key);
@@ -24,18 +25,8 @@ export function createThrottle({ store, windowMs, lockoutMs, limits, now = Date.
   }
 
   async function count(key: string, limit: number): Promise<boolean> {
-    const t = now();
-    const c = await store.getThrottle(key);
-    const fresh = !c || c.windowStart + windowMs <= t || (c.lockedUntil !== null && c.lockedUntil <= t);
-    const failures = fresh ? 1 : c.failures + 1;
-    const lock = failures >= limit;
-    await store.putThrottle({
-      key,
-      failures,
-      windowStart: fresh ? t : c.windowStart,
-      lockedUntil: lock ? t + lockoutMs : null,
-    });
-    return lock;
+    const t = await store.recordThrottleFailure({ key, now: now(), windowMs, limit, lockoutMs });
+    return t.lockedUntil !== null && t.lockedUntil > now();
   }
 
   return {
@@ -66,3 +57,19 @@ export function createThrottle({ store, windowMs, lockoutMs, limits, now = Date.
 }
 
 export type Throttle = ReturnType<typeof createThrottle>;
+
+/** IPv4 (and IPv4-mapped) addresses as they are; IPv6 addresses reduced to their /64 prefix. */
+export function networkOf(address: string): string {
+  if (!address.includes(':') || /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(address))
+    return address.replace(/^::ffff:/i, '');
+  const [head = '', tail = ''] = address.toLowerCase().split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = address.includes('::')
+    ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right]
+    : left;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
+}

@@ -1,5 +1,5 @@
 // Sign-in sessions, short-lived sign-in state (flows), one-time keys, remembered contexts and failure counters.
-import type { Kysely, Selectable } from 'kysely';
+import { type Kysely, type Selectable, sql } from 'kysely';
 import { parseObject, toJson } from './json-columns.ts';
 import type { AuthFlowsTable, SignInSessionsTable, StoreDatabase } from './schema.ts';
 import { isUniqueViolation } from './store-error.ts';
@@ -19,6 +19,7 @@ export type SignInStore = Pick<
   | 'getFlow'
   | 'updateFlow'
   | 'takeFlow'
+  | 'reserveFlowAttempt'
   | 'purgeExpiredSignInState'
   | 'consumeOnce'
   | 'rememberSignInContext'
@@ -26,6 +27,7 @@ export type SignInStore = Pick<
   | 'forgetSignInContexts'
   | 'getThrottle'
   | 'putThrottle'
+  | 'recordThrottleFailure'
   | 'clearThrottle'
 >;
 
@@ -207,6 +209,18 @@ export function createSignInStore(db: Kysely<StoreDatabase>): SignInStore {
         .execute();
     },
 
+    async reserveFlowAttempt(idHash, max, now) {
+      const row = await db
+        .updateTable('auth_flows')
+        .set({ attempts: sql`attempts + 1` })
+        .where('id_hash', '=', idHash)
+        .where('attempts', '<', max)
+        .where('expires_at', '>', now)
+        .returning('attempts')
+        .executeTakeFirst();
+      return row?.attempts;
+    },
+
     async takeFlow(idHash) {
       const row = await db
         .deleteFrom('auth_flows')
@@ -304,6 +318,32 @@ export function createSignInStore(db: Kysely<StoreDatabase>): SignInStore {
         .values({ key: t.key, ...values })
         .onConflict((oc) => oc.column('key').doUpdateSet(values))
         .execute();
+    },
+
+    // The counting happens in the database so that concurrent failures (any replica) all count:
+    // a window that has passed, or a lockout that has ended, starts the count again at 1.
+    async recordThrottleFailure({ key, now, windowMs, limit, lockoutMs }) {
+      const t = sql`cast(${now} as bigint)`;
+      const fresh = sql`(sign_in_throttle.window_start + ${windowMs} <= ${t} or (sign_in_throttle.locked_until is not null and sign_in_throttle.locked_until <= ${t}))`;
+      const failures = sql`(case when ${fresh} then 1 else sign_in_throttle.failures + 1 end)`;
+      const row = await db
+        .insertInto('sign_in_throttle')
+        .values({ key, failures: 1, window_start: now, locked_until: limit <= 1 ? now + lockoutMs : null })
+        .onConflict((oc) =>
+          oc.column('key').doUpdateSet({
+            failures: sql`${failures}`,
+            window_start: sql`(case when ${fresh} then ${t} else sign_in_throttle.window_start end)`,
+            locked_until: sql`(case when sign_in_throttle.locked_until is not null and sign_in_throttle.locked_until > ${t} then sign_in_throttle.locked_until when ${failures} >= ${limit} then cast(${now + lockoutMs} as bigint) else null end)`,
+          }),
+        )
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return {
+        key: row.key,
+        failures: row.failures,
+        windowStart: row.window_start,
+        lockedUntil: row.locked_until,
+      };
     },
 
     async clearThrottle(key) {

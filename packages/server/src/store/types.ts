@@ -318,6 +318,8 @@ export interface Store {
   createFlow(f: AuthFlow): Promise<void>;
   getFlow(idHash: string): Promise<AuthFlow | undefined>;
   updateFlow(idHash: string, patch: { data?: Record<string, unknown>; attempts?: number }): Promise<void>;
+  /** Counts one attempt before it is checked; undefined when none is left (or the flow is gone). Atomic. */
+  reserveFlowAttempt(idHash: string, max: number, now: number): Promise<number | undefined>;
   /** Deletes and returns the flow: of concurrent callers exactly one gets it. */
   takeFlow(idHash: string): Promise<AuthFlow | undefined>;
   purgeExpiredSignInState(now: number): Promise<void>;
@@ -349,6 +351,14 @@ export interface Store {
   // failure counters for rate limiting and lockout
   getThrottle(key: string): Promise<Throttle | undefined>;
   putThrottle(t: Throttle): Promise<void>;
+  /** One more failure for `key`, in one statement (concurrent failures all count): the counter after it. */
+  recordThrottleFailure(f: {
+    key: string;
+    now: number;
+    windowMs: number;
+    limit: number;
+    lockoutMs: number;
+  }): Promise<Throttle>;
   clearThrottle(key: string): Promise<void>;
   // settings (JSON values by key)
   getSetting(key: string): Promise<unknown>;

@@ -1,0 +1,207 @@
+// The attacks a security review of sign-in found, each as a test: they must stay closed.
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import { hashToken } from '../crypto.ts';
+import { SYSTEM_PRINCIPAL } from '../main.ts';
+import { ADMIN_PASSWORD, assertError, startTestServer, type TestServer } from '../test-server.ts';
+import { totpAt } from './totp.ts';
+
+const nextCode = (secret: string) => totpAt(secret, Date.now() / 1000 + 30);
+/** Six digits that are none of the codes the server accepts right now. */
+function wrongCode(secret: string): string {
+  const near = [-60, -30, 0, 30, 60].map((offset) => totpAt(secret, Date.now() / 1000 + offset));
+  for (let i = 0; ; i++) {
+    const code = String(i).padStart(6, '0');
+    if (!near.includes(code)) return code;
+  }
+}
+
+describe('sign-in hardening', () => {
+  let ts: TestServer;
+  before(async () => {
+    ts = await startTestServer({ file: { signIn: { scryptLog2N: 10, maxAccountFailures: 5 } } });
+  });
+  after(() => ts.close());
+
+  const login = (username: string) =>
+    ts.api('POST', '/api/v1/auth/login', { json: { username, password: ADMIN_PASSWORD } });
+  const code = (flow: unknown, value: string) =>
+    ts.api('POST', '/api/v1/auth/mfa', { json: { flow, method: 'totp', code: value } });
+
+  test('a right password does not wipe the count of wrong codes: guessing codes hits the lockout', async () => {
+    const { totpSecret } = await ts.createUser('gus');
+    for (let round = 0; round < 2; round++) {
+      const flow = (await login('gus')).body.flow;
+      for (let i = 0; i < (round === 0 ? 3 : 2); i++)
+        assertError(await code(flow, wrongCode(totpSecret)), 401, 'UNAUTHENTICATED', /not right/);
+    }
+    // Five wrong codes over two password sign-ins: the account is locked, password or not.
+    assertError(await login('gus'), 429, 'RATE_LIMITED', /too many failed sign-in attempts/);
+  });
+
+  test('parallel guesses on one flow cannot outrun its five attempts', async () => {
+    const { totpSecret } = await ts.createUser('pat');
+    const flow = (await login('pat')).body.flow;
+    const answers = await Promise.all(Array.from({ length: 20 }, () => code(flow, wrongCode(totpSecret))));
+    const checked = answers.filter((a) =>
+      /not right/.test(String((a.body.error as { message: string })?.message)),
+    );
+    assert.ok(checked.length <= 5, `${checked.length} guesses were checked`);
+  });
+
+  test('no enrolment for an account that has a device, even of a kind no longer accepted', async () => {
+    await ts.createUser('kim');
+    const admin = await ts.signIn('admin');
+    const put = (methods: string[]) =>
+      ts.api('PUT', '/api/v1/settings/mfa', { token: admin, json: { methods } });
+    assert.equal((await put(['webauthn'])).status, 200);
+    try {
+      const response = await login('kim');
+      assertError(
+        response,
+        403,
+        'FORBIDDEN',
+        /no longer accepts: ask an administrator to reset your MFA devices/,
+      );
+    } finally {
+      assert.equal((await put(['totp', 'webauthn'])).status, 200);
+    }
+  });
+
+  test('an enrolment step left open cannot add a second device after the first was registered', async () => {
+    const created = await ts.api('POST', '/api/v1/users', {
+      token: await ts.signIn('admin'),
+      json: { username: 'lee' },
+    });
+    const first = await ts.api('POST', '/api/v1/auth/setup', {
+      json: { token: created.body.setupToken, password: ADMIN_PASSWORD },
+    });
+    const second = await login('lee');
+    assert.equal(first.body.status, 'enrol-required');
+    assert.equal(second.body.status, 'enrol-required');
+    const enrol = async (flow: unknown) => {
+      const { secret } = (await ts.api('POST', '/api/v1/auth/enrol/totp', { json: { flow } })).body;
+      return ts.api('POST', '/api/v1/auth/enrol/totp/confirm', {
+        json: { flow, code: totpAt(String(secret), Date.now() / 1000) },
+      });
+    };
+    assert.equal((await enrol(second.body.flow)).body.status, 'signed-in');
+    assertError(await enrol(first.body.flow), 403, 'FORBIDDEN', /has an MFA device already/);
+  });
+
+  test("managing one's MFA devices needs a recent second factor, not a stolen or remembered session", async () => {
+    await ts.createUser('max');
+    const user = await ts.server.store.getUserByUsername('max');
+    assert.ok(user);
+    const start = (mfaAt: number | null, mfaMethod: string | null) =>
+      ts.server.sessions.start({
+        user,
+        method: 'password',
+        providerId: null,
+        mfaAt,
+        mfaMethod,
+        sourceAddress: '127.0.0.1',
+        client: 'cli',
+      });
+    for (const [mfaAt, method] of [
+      [Date.now() - 20 * 60_000, 'totp'],
+      [Date.now(), 'remembered'],
+      [null, null],
+    ] as const) {
+      const { token } = await start(mfaAt, method);
+      assertError(
+        await ts.api('POST', '/api/v1/me/mfa-devices/totp', { token }),
+        403,
+        'FORBIDDEN',
+        /sign out and sign in again/,
+      );
+      const devices = (await ts.api('GET', '/api/v1/me/mfa-devices', { token })).body.devices as {
+        id: string;
+      }[];
+      assertError(
+        await ts.api('DELETE', `/api/v1/me/mfa-devices/${devices[0]?.id}`, { token }),
+        403,
+        'FORBIDDEN',
+        /second factor/,
+      );
+    }
+    const { token } = await start(Date.now(), 'totp');
+    assert.equal((await ts.api('POST', '/api/v1/me/mfa-devices/totp', { token })).status, 200);
+  });
+
+  test('creating an administrator takes the right to add to Administrators, not only CreateUser', async () => {
+    await ts.server.permissions.createPermissionSet(SYSTEM_PRINCIPAL, {
+      name: 'UserCreator',
+      inlinePolicy: {
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: 'sesame:CreateUser', Resource: '*' }],
+      },
+    });
+    const { token } = await ts.createUser('helpdesk');
+    await ts.server.permissions.assign(SYSTEM_PRINCIPAL, {
+      permissionSet: 'UserCreator',
+      principalType: 'user',
+      principalName: 'helpdesk',
+    });
+    const admin = await ts.api('POST', '/api/v1/users', { token, json: { username: 'sock', isAdmin: true } });
+    assertError(admin, 403, 'FORBIDDEN', /sesame:AddUserToGroup/);
+    assert.equal(await ts.server.store.getUserByUsername('sock'), undefined, 'nothing was created');
+    assert.equal((await ts.api('POST', '/api/v1/users', { token, json: { username: 'plain' } })).status, 200);
+  });
+
+  test("sign-in steps take JSON only: another site's HTML form cannot post to them (login CSRF)", async () => {
+    const response = await ts.api('POST', '/api/v1/auth/login', {
+      raw: `username=admin&password=${encodeURIComponent(ADMIN_PASSWORD)}`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'http://evil.example' },
+    });
+    assert.equal(response.status, 415, response.text);
+    assert.equal(response.body.token, undefined);
+  });
+
+  test('setting a password with a setup link ends every sign-in made with the old one', async () => {
+    const { token } = await ts.createUser('ray');
+    const user = await ts.server.store.getUserByUsername('ray');
+    const link = 'sst_a-reset-link-mailed-to-ray-0123456789';
+    await ts.server.store.createSetupToken({
+      tokenHash: hashToken(link),
+      userId: user?.id as string,
+      expiresAt: Date.now() + 60_000,
+    });
+    const reset = await ts.api('POST', '/api/v1/auth/setup', {
+      json: { token: link, password: 'a brand new passphrase' },
+    });
+    assert.equal(reset.body.status, 'mfa-required', reset.text);
+    assertError(
+      await ts.api('GET', '/api/v1/me', { token }),
+      401,
+      'UNAUTHENTICATED',
+      /expired or was revoked/,
+    );
+  });
+
+  test("without a public URL, security keys are offered only for this server's own or a loopback host", async () => {
+    const token = await ts.signIn('admin');
+    // fetch will not send another Host header; a proxy would.
+    const options = (host: string) =>
+      new Promise<{ status: number; body: Record<string, unknown>; text: string }>((resolve, reject) => {
+        const req = request(
+          `${ts.url}/api/v1/me/mfa-devices/webauthn-options`,
+          { method: 'POST', headers: { host, authorization: `Bearer ${token}` } },
+          (res) => {
+            let text = '';
+            res.on('data', (chunk) => {
+              text += chunk;
+            });
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text), text }));
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+    assertError(await options('evil.example'), 400, 'INVALID', /set publicUrl/);
+    const local = await options(`localhost:${new URL(ts.url).port}`);
+    assert.equal(local.status, 200, local.text);
+    assert.equal((local.body.options as { rp: { id: string } }).rp.id, 'localhost');
+  });
+});
