@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, test } from 'node:test';
 import { spawn as spawnPty } from 'node-pty';
-import { ADMIN_PASSWORD, bins, Output, runProcess } from './harness.ts';
+import { ADMIN_PASSWORD, Authenticators, bins, Output, runCli } from './harness.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'sesame-start-'));
@@ -53,8 +53,10 @@ async function ctrlC(child: ChildProcess): Promise<string> {
   return exited;
 }
 
+// The harness answers the authenticator-app enrolment that setting the password leads to.
+const authenticators = new Authenticators();
 const cli = (args: string[], input?: string) =>
-  runProcess([bins.cli, ...args], { env: { SESAME_HOME: home }, ...(input ? { input } : {}) });
+  runCli(args, { home, authenticators, user: 'admin', ...(input ? { input } : {}) });
 
 after(() => rmSync(dir, { recursive: true, force: true }));
 

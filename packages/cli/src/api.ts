@@ -1,20 +1,58 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { pinnedTlsOptions, type TlsPin } from '@sesame/agent/tls';
+import {
+  type Credentials,
+  readCredentials,
+  SIGN_IN_ENDED,
+  saveCredentials,
+  withCredentialsLock,
+} from './credentials.ts';
 import { CliError, ExitCodes, exitCodeFor } from './errors.ts';
+import { refreshDecision } from './token-refresh.ts';
 
 const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 
-/** A small JSON client for the Sesame API; errors become CliErrors with the server's message and exit code. */
+type Answer = { status: number; text: string };
+export type Refreshed = { token: string; expiresAt: number; refreshToken: string; sessionExpiresAt: number };
+
+/**
+ * A small JSON client for the Sesame API; errors become CliErrors with the server's message and exit code.
+ * Built from stored credentials (`ApiClient.signedIn`), it renews the access token with the refresh token when
+ * the token is expired or about to be, and once after a 401, and saves the rotated refresh token.
+ */
 export class ApiClient {
   readonly url: string;
-  readonly token: string | undefined;
   readonly tls: TlsPin | null;
+  #token: string | undefined;
+  #credentials: Credentials | undefined;
+  #now: () => number;
 
-  constructor(url: string, token?: string, tls: TlsPin | null = null) {
+  constructor(url: string, token?: string, tls: TlsPin | null = null, now: () => number = Date.now) {
     this.url = url.replace(/\/+$/, '');
-    this.token = token;
+    this.#token = token;
     this.tls = tls;
+    this.#now = now;
+  }
+
+  /** A client that signs requests with the stored credentials and keeps them fresh. */
+  static signedIn(credentials: Credentials, now: () => number = Date.now): ApiClient {
+    const api = new ApiClient(credentials.url, credentials.token, credentials.tls, now);
+    api.#credentials = credentials;
+    return api;
+  }
+
+  get token(): string | undefined {
+    return this.#token;
+  }
+
+  /** Refreshes the access token now if it is expired or within a minute of expiry (before a WebSocket upgrade). */
+  async ensureFresh(): Promise<void> {
+    const c = this.#credentials;
+    if (!c) return;
+    const decision = refreshDecision(c, this.#now());
+    if (decision === 'ended') throw new CliError(SIGN_IN_ENDED, ExitCodes.UNAUTHENTICATED);
+    if (decision === 'refresh') await this.#refresh(false);
   }
 
   async call<T = Record<string, unknown>>(
@@ -23,14 +61,82 @@ export class ApiClient {
     body?: unknown,
     raw = false,
   ): Promise<T> {
+    await this.ensureFresh();
+    let answer = await this.#send(method, path, body, this.#token);
+    if (answer.status === 401 && this.#credentials?.refreshToken) {
+      await this.#refresh(true);
+      answer = await this.#send(method, path, body, this.#token);
+    }
+    return parseAnswer<T>(answer, raw);
+  }
+
+  /** Raw text (e.g. a recording). */
+  async text(path: string): Promise<string> {
+    return (await this.call<{ text: string }>('GET', path, undefined, true)).text;
+  }
+
+  /**
+   * Spends the refresh token, holding the credentials lock; if another process sharing this home refreshed
+   * meanwhile, its token is used instead. `force` (after a 401) refreshes even a token that looks fresh.
+   */
+  async #refresh(force: boolean): Promise<void> {
+    await withCredentialsLock(async () => {
+      const mine = this.#credentials as Credentials;
+      const onDisk = await readCredentials().catch(() => undefined);
+      if (
+        onDisk &&
+        onDisk.url === mine.url &&
+        onDisk.username === mine.username &&
+        onDisk.token !== mine.token &&
+        refreshDecision(onDisk, this.#now()) === 'use'
+      ) {
+        this.#adopt(onDisk);
+        return;
+      }
+      const current = onDisk?.url === mine.url && onDisk.username === mine.username ? onDisk : mine;
+      if (!force && refreshDecision(current, this.#now()) === 'use') return this.#adopt(current);
+      if (!current.refreshToken) throw new CliError(SIGN_IN_ENDED, ExitCodes.UNAUTHENTICATED);
+      const answer = await this.#send(
+        'POST',
+        '/api/v1/auth/refresh',
+        { refreshToken: current.refreshToken },
+        undefined,
+      );
+      if (answer.status === 401 || answer.status === 400) {
+        const message = errorOf(answer)?.message;
+        throw new CliError(
+          message?.includes('sesame login') ? message : SIGN_IN_ENDED,
+          ExitCodes.UNAUTHENTICATED,
+          'UNAUTHENTICATED',
+        );
+      }
+      const next = parseAnswer<Refreshed>(answer, false);
+      const updated: Credentials = {
+        ...current,
+        token: next.token,
+        expiresAt: next.expiresAt,
+        refreshToken: next.refreshToken,
+        sessionExpiresAt: next.sessionExpiresAt ?? current.sessionExpiresAt,
+      };
+      await saveCredentials(updated);
+      this.#adopt(updated);
+    });
+  }
+
+  #adopt(credentials: Credentials): void {
+    this.#credentials = credentials;
+    this.#token = credentials.token;
+  }
+
+  #send(method: string, path: string, body: unknown, token: string | undefined): Promise<Answer> {
     const url = new URL(`${this.url}${path}`);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const headers: Record<string, string | number> = {};
     if (payload)
       Object.assign(headers, { 'content-type': 'application/json', 'content-length': payload.length });
-    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    if (token) headers.authorization = `Bearer ${token}`;
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    return new Promise<Answer>((resolve, reject) => {
       const req = send(url, { method, headers, timeout: 30_000, ...pinnedTlsOptions(this.tls) }, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
@@ -52,23 +158,33 @@ export class ApiClient {
         ExitCodes.UNAVAILABLE,
       );
     });
-    if (status === 204) return {} as T;
-    if (raw && status < 300) return { text } as T;
-    let parsed: Record<string, unknown> = {};
-    try {
-      parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-    } catch {
-      if (status < 300) return { text } as T;
-    }
-    if (status >= 300) {
-      const error = parsed.error as { code?: string; message?: string } | undefined;
-      throw new CliError(error?.message ?? `the server answered HTTP ${status}`, exitCodeFor(error?.code));
-    }
-    return parsed as T;
   }
+}
 
-  /** Raw text (e.g. a recording). */
-  async text(path: string): Promise<string> {
-    return (await this.call<{ text: string }>('GET', path, undefined, true)).text;
+function errorOf({ text }: Answer): { code?: string; message?: string } | undefined {
+  try {
+    return (JSON.parse(text) as { error?: { code?: string; message?: string } }).error;
+  } catch {
+    return undefined;
   }
+}
+
+function parseAnswer<T>({ status, text }: Answer, raw: boolean): T {
+  if (status === 204) return {} as T;
+  if (raw && status < 300) return { text } as T;
+  let parsed: Record<string, unknown> = {};
+  try {
+    parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  } catch {
+    if (status < 300) return { text } as T;
+  }
+  if (status >= 300) {
+    const error = parsed.error as { code?: string; message?: string } | undefined;
+    throw new CliError(
+      error?.message ?? `the server answered HTTP ${status}`,
+      exitCodeFor(error?.code),
+      error?.code,
+    );
+  }
+  return parsed as T;
 }

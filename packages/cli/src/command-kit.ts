@@ -8,10 +8,14 @@ export type Out = { output: string };
 export const outputOption = () =>
   new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table');
 
+/** A client signed in with the stored credentials, its access token refreshed if it was about to expire. */
 export async function client(): Promise<ApiClient> {
-  const c = await loadCredentials();
-  return new ApiClient(c.url, c.token, c.tls);
+  const api = ApiClient.signedIn(await loadCredentials());
+  await api.ensureFresh();
+  return api;
 }
+
+export const enc = encodeURIComponent;
 
 export function parseTagArgs(pairs: string[]): Record<string, string> {
   const tags: Record<string, string> = {};

@@ -1,84 +1,19 @@
 import { agentCommands } from '@sesame/agent';
-import { pinServerCertificate } from '@sesame/agent/tls';
 import { type Command, Option } from 'commander';
 import { accessCommands, policyCommands } from './access-commands.ts';
-import { ApiClient } from './api.ts';
+import { adminMfaCommands, adminSsoCommands } from './admin-sign-in-commands.ts';
+import { adminUserCommands } from './admin-user-commands.ts';
 import { client, type Out, outputOption, parseTagArgs } from './command-kit.ts';
-import { clearCredentials, saveCredentials } from './credentials.ts';
-import { CliError, ExitCodes } from './errors.ts';
+import { mfaCommands } from './mfa-commands.ts';
 import { isoTime, printList, printObject } from './output.ts';
-import { readSecret } from './prompt.ts';
 import { startSession } from './shell-client.ts';
-
-async function signIn(
-  url: string,
-  fingerprint: string | undefined,
-  path: string,
-  body: Record<string, unknown>,
-) {
-  const parsed = new URL(url);
-  const tls =
-    parsed.protocol === 'https:'
-      ? await pinServerCertificate(parsed, fingerprint).catch((e: Error) => {
-          throw new CliError(e.message, ExitCodes.UNAVAILABLE);
-        })
-      : null;
-  const api = new ApiClient(url, undefined, tls);
-  const result = await api.call<{ token: string; expiresAt: number; user: { username: string } }>(
-    'POST',
-    path,
-    body,
-  );
-  await saveCredentials({
-    url: api.url,
-    username: result.user.username,
-    token: result.token,
-    expiresAt: result.expiresAt,
-    tls,
-  });
-  process.stderr.write(
-    `signed in to ${api.url} as ${result.user.username} until ${isoTime(result.expiresAt)}\n`,
-  );
-}
+import { signInCommands } from './sign-in/sign-in-commands.ts';
 
 export function registerCommands(program: Command): void {
-  program
-    .command('login')
-    .description('sign in with a local account; the token is stored in ~/.config/sesame (0600)')
-    .requiredOption('--url <url>', 'the Sesame server URL', process.env.SESAME_URL)
-    .requiredOption('--user <name>', 'your user name')
-    .option('--fingerprint <sha256>', 'pin a self-signed server certificate')
-    .option('--password-stdin', 'read the password from standard input')
-    .action(async (o: { url: string; user: string; fingerprint?: string }) => {
-      const password = await readSecret(`Password for ${o.user}: `);
-      await signIn(o.url, o.fingerprint, '/api/v1/auth/login', { username: o.user, password });
-    });
-  program
-    .command('setup')
-    .description('set your password with the one-time setup token an administrator gave you, and sign in')
-    .requiredOption('--url <url>', 'the Sesame server URL', process.env.SESAME_URL)
-    .requiredOption('--token <token>', 'the setup token (the part after #token= in the setup link)')
-    .option('--fingerprint <sha256>', 'pin a self-signed server certificate')
-    .action(async (o: { url: string; token: string; fingerprint?: string }) => {
-      const password = await readSecret('New password (at least 12 characters): ');
-      if (process.stdin.isTTY && (await readSecret('Repeat it: ')) !== password)
-        throw new CliError('the passwords differ', ExitCodes.INVALID);
-      await signIn(o.url, o.fingerprint, '/api/v1/auth/setup', { token: o.token, password });
-    });
-  program
-    .command('logout')
-    .description('revoke the stored token and forget it')
-    .action(async () => {
-      await (await client()).call('POST', '/api/v1/auth/logout').catch(() => {});
-      await clearCredentials();
-    });
-  program
-    .command('whoami')
-    .description('show who you are signed in as')
-    .addOption(outputOption())
-    .action(async (o: Out) =>
-      printObject((await (await client()).call<{ user: object }>('GET', '/api/v1/me')).user, o.output),
-    );
+  signInCommands(program);
+  mfaCommands(
+    program.command('mfa').description('your MFA devices: list, add an authenticator app, rename, remove'),
+  );
 
   program
     .command('instances')
@@ -172,70 +107,19 @@ export function registerCommands(program: Command): void {
 
   const admin = program
     .command('admin')
-    .description('administration: users, groups, policies, permission sets, activations, instances');
+    .description(
+      'administration: users, groups, policies, permission sets, activations, instances, MFA settings, SSO',
+    );
+  adminUserCommands(admin);
   adminCommands(admin);
   accessCommands(admin);
+  adminMfaCommands(admin);
+  adminSsoCommands(admin);
   policyCommands(program.command('policy').description('check policies: validate files, simulate decisions'));
   agentCommands(program.command('agent').description('run the Sesame agent (same as sesame-agent)'));
 }
 
 function adminCommands(admin: Command): void {
-  const users = admin.command('users').description('local user accounts');
-  users
-    .command('list')
-    .addOption(outputOption())
-    .action(async (o: Out) => {
-      const { users: list } = await (await client()).call<{ users: Record<string, unknown>[] }>(
-        'GET',
-        '/api/v1/users',
-      );
-      printList(
-        list,
-        [
-          ['username', 'USER'],
-          ['isAdmin', 'ADMIN'],
-          ['disabled', 'DISABLED'],
-          ['hasPassword', 'PASSWORD SET'],
-        ],
-        o.output,
-        'users',
-      );
-    });
-  const showSetup = async (api: ApiClient, username: string, token: string, o: Out) => {
-    const link = `${api.url}/setup#token=${token}`;
-    if (o.output === 'json') printObject({ username, setupUrl: link, setupToken: token }, 'json');
-    else
-      process.stdout.write(
-        `Send ${username} this one-time link to set a password:\n  ${link}\nor the command:\n  sesame setup --url ${api.url} --token ${token}\n`,
-      );
-  };
-  users
-    .command('create')
-    .argument('<username>')
-    .option('--admin', 'make an administrator')
-    .addOption(outputOption())
-    .action(async (username: string, o: Out & { admin?: boolean }) => {
-      const api = await client();
-      const r = await api.call<{ setupToken: string }>('POST', '/api/v1/users', {
-        username,
-        isAdmin: o.admin === true,
-      });
-      await showSetup(api, username, r.setupToken, o);
-    });
-  users
-    .command('reset')
-    .description("revoke a user's sign-ins and issue a new one-time setup link")
-    .argument('<username>')
-    .addOption(outputOption())
-    .action(async (username: string, o: Out) => {
-      const api = await client();
-      const r = await api.call<{ setupToken: string }>(
-        'POST',
-        `/api/v1/users/${encodeURIComponent(username)}/reset`,
-      );
-      await showSetup(api, username, r.setupToken, o);
-    });
-
   const activations = admin.command('activations').description('activation codes that register servers');
   activations
     .command('create')

@@ -13,9 +13,12 @@ export const ExitCodes = {
 
 export class CliError extends Error {
   readonly exitCode: number;
-  constructor(message: string, exitCode: number = ExitCodes.FAILURE) {
+  /** The server's error code (`UNAUTHENTICATED`, `RATE_LIMITED`, …) when the error came from the server. */
+  readonly code: string | undefined;
+  constructor(message: string, exitCode: number = ExitCodes.FAILURE, code?: string) {
     super(message);
     this.exitCode = exitCode;
+    this.code = code;
   }
 }
 

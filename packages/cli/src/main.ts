@@ -8,11 +8,29 @@ const program = new Command('sesame')
   .exitOverride();
 registerCommands(program);
 
-program.parseAsync().catch((error: unknown) => {
-  if (error instanceof CommanderError) {
-    process.exit(error.exitCode === 0 ? 0 : ExitCodes.INVALID);
-  }
-  const exitCode = error instanceof CliError ? error.exitCode : ExitCodes.FAILURE;
-  process.stderr.write(`sesame: ${(error as Error).message}\n`);
-  process.exit(exitCode);
+// The event loop ran dry while a command was still waiting (for input that never came): say so, and fail,
+// rather than exit 0 as if it had worked.
+let finished = false;
+process.on('beforeExit', () => {
+  if (finished) return;
+  finished = true;
+  process.stderr.write(
+    'sesame: stopped before finishing: nothing more to wait for (did standard input end early?)\n',
+  );
+  process.exitCode = ExitCodes.FAILURE;
 });
+
+program.parseAsync().then(
+  () => {
+    finished = true;
+  },
+  (error: unknown) => {
+    finished = true;
+    if (error instanceof CommanderError) {
+      process.exit(error.exitCode === 0 ? 0 : ExitCodes.INVALID);
+    }
+    const exitCode = error instanceof CliError ? error.exitCode : ExitCodes.FAILURE;
+    process.stderr.write(`sesame: ${(error as Error).message}\n`);
+    process.exit(exitCode);
+  },
+);

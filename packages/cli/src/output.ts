@@ -41,6 +41,7 @@ function show(value: unknown): string {
   return String(value);
 }
 
+/** A time for people: ISO 8601 in UTC, to the second. */
 export function isoTime(ms: unknown): string {
-  return typeof ms === 'number' ? new Date(ms).toISOString().replace('.000Z', 'Z') : '-';
+  return typeof ms === 'number' ? new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z') : '-';
 }

@@ -7,7 +7,6 @@ import { SYSTEM_PRINCIPAL } from '../main.ts';
 import { ADMIN_PASSWORD, assertError, startTestServer, type TestServer } from '../test-server.ts';
 import { totpAt } from './totp.ts';
 
-const nextCode = (secret: string) => totpAt(secret, Date.now() / 1000 + 30);
 /** Six digits that are none of the codes the server accepts right now. */
 function wrongCode(secret: string): string {
   const near = [-60, -30, 0, 30, 60].map((offset) => totpAt(secret, Date.now() / 1000 + offset));

@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, beforeEach, test } from 'node:test';
+import { ApiClient } from './api.ts';
+import { type Credentials, loadCredentials, saveCredentials } from './credentials.ts';
+import type { CliError } from './errors.ts';
+
+/** A stand-in for the server's token endpoints: one valid access token, one valid refresh token. */
+const state = { access: 'ses_1', refresh: 'rft_1', n: 1, refreshCalls: 0, sessionExpiresAt: 0 };
+let server: Server;
+let url: string;
+let dir: string;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'sesame-api-'));
+  process.env.SESAME_HOME = dir;
+  server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      const send = (status: number, value: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(value));
+      };
+      if (req.url === '/api/v1/auth/refresh') {
+        state.refreshCalls++;
+        if (JSON.parse(body).refreshToken !== state.refresh)
+          return send(401, {
+            error: { code: 'UNAUTHENTICATED', message: 'the sign-in was revoked: run `sesame login` again' },
+          });
+        state.n++;
+        state.access = `ses_${state.n}`;
+        state.refresh = `rft_${state.n}`;
+        return send(200, {
+          token: state.access,
+          expiresAt: Date.now() + 15 * 60_000,
+          refreshToken: state.refresh,
+          sessionExpiresAt: state.sessionExpiresAt,
+        });
+      }
+      if (req.headers.authorization !== `Bearer ${state.access}`)
+        return send(401, { error: { code: 'UNAUTHENTICATED', message: 'sign in first' } });
+      send(200, { user: { username: 'alice' } });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+after(() => {
+  server.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+beforeEach(() => {
+  Object.assign(state, { access: 'ses_1', refresh: 'rft_1', n: 1, refreshCalls: 0 });
+  state.sessionExpiresAt = Date.now() + 3_600_000;
+});
+
+const stored = (over: Partial<Credentials> = {}): Credentials => ({
+  url,
+  username: 'alice',
+  token: 'ses_1',
+  expiresAt: Date.now() + 10 * 60_000,
+  refreshToken: 'rft_1',
+  sessionExpiresAt: state.sessionExpiresAt,
+  tls: null,
+  ...over,
+});
+
+test('a fresh token is used without refreshing', async () => {
+  await saveCredentials(stored());
+  const api = ApiClient.signedIn(await loadCredentials());
+  assert.deepEqual(await api.call('GET', '/api/v1/me'), { user: { username: 'alice' } });
+  assert.equal(state.refreshCalls, 0);
+});
+
+test('an expired (or nearly expired) token is refreshed first and the rotated refresh token saved', async () => {
+  for (const expiresAt of [Date.now() - 1000, Date.now() + 30_000]) {
+    state.access = 'ses_unknown';
+    await saveCredentials(stored({ expiresAt, token: 'ses_old', refreshToken: state.refresh }));
+    const api = ApiClient.signedIn(await loadCredentials());
+    await api.call('GET', '/api/v1/me');
+    const after = await loadCredentials();
+    assert.equal(after.token, state.access);
+    assert.equal(after.refreshToken, state.refresh);
+    assert.equal(api.token, state.access);
+  }
+  assert.equal(state.refreshCalls, 2);
+});
+
+test('a 401 on a token that looked fresh refreshes once and retries', async () => {
+  state.access = 'ses_revoked_elsewhere';
+  await saveCredentials(stored());
+  const api = ApiClient.signedIn(await loadCredentials());
+  await api.call('GET', '/api/v1/me');
+  assert.equal(state.refreshCalls, 1);
+  assert.equal((await loadCredentials()).refreshToken, 'rft_2');
+});
+
+test('a refused refresh says to run `sesame login` (exit 3)', async () => {
+  state.refresh = 'rft_someone_else';
+  await saveCredentials(stored({ expiresAt: Date.now() - 1 }));
+  const api = ApiClient.signedIn(await loadCredentials());
+  await assert.rejects(
+    api.call('GET', '/api/v1/me'),
+    (e: CliError) => e.exitCode === 3 && /sesame login/.test(e.message),
+  );
+});
+
+test('after the sign-in session ends nothing is sent', async () => {
+  await saveCredentials(stored({ sessionExpiresAt: Date.now() - 1, expiresAt: Date.now() - 1 }));
+  const api = ApiClient.signedIn(await loadCredentials());
+  await assert.rejects(
+    api.call('GET', '/api/v1/me'),
+    (e: CliError) => e.exitCode === 3 && /sesame login/.test(e.message),
+  );
+  assert.equal(state.refreshCalls, 0);
+});
+
+test('a token another process refreshed meanwhile is taken from the file, not refreshed again', async () => {
+  const mine = stored({ expiresAt: Date.now() - 1 });
+  state.access = 'ses_9';
+  await saveCredentials(stored({ token: 'ses_9', refreshToken: 'rft_9' }));
+  const api = ApiClient.signedIn(mine);
+  await api.call('GET', '/api/v1/me');
+  assert.equal(state.refreshCalls, 0);
+  assert.equal(api.token, 'ses_9');
+});

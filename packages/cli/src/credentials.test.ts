@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import {
+  deviceId,
+  loadCredentials,
+  readCredentials,
+  saveCredentials,
+  withCredentialsLock,
+} from './credentials.ts';
+
+let home: string;
+before(() => {
+  home = join(mkdtempSync(join(tmpdir(), 'sesame-cli-')), 'home');
+  process.env.SESAME_HOME = home;
+});
+after(() => rmSync(join(home, '..'), { recursive: true, force: true }));
+
+const mode = (path: string) => statSync(path).mode & 0o777;
+
+test('the device id is made once, kept in a 0600 file in a 0700 directory', async () => {
+  const first = await deviceId();
+  assert.match(first, /^[A-Za-z0-9_-]{32}$/);
+  assert.equal(await deviceId(), first);
+  assert.equal(mode(join(home, 'device-id')), 0o600);
+  assert.equal(mode(home), 0o700);
+});
+
+test('a damaged device id file is replaced', async () => {
+  writeFileSync(join(home, 'device-id'), 'x\n');
+  const id = await deviceId();
+  assert.match(id, /^[A-Za-z0-9_-]{32}$/);
+  assert.equal(mode(join(home, 'device-id')), 0o600);
+});
+
+test('credentials are saved 0600 with the refresh token and read back', async () => {
+  assert.equal(await readCredentials(), undefined);
+  await assert.rejects(loadCredentials(), (e: { exitCode: number }) => e.exitCode === 3);
+  const credentials = {
+    url: 'http://127.0.0.1:1',
+    username: 'alice',
+    token: 'ses_a',
+    expiresAt: 1,
+    refreshToken: 'rft_a',
+    sessionExpiresAt: 2,
+    tls: null,
+  };
+  await saveCredentials(credentials);
+  assert.equal(mode(join(home, 'credentials.json')), 0o600);
+  assert.deepEqual(await loadCredentials(), credentials);
+  writeFileSync(join(home, 'credentials.json'), '{');
+  await assert.rejects(loadCredentials(), /damaged/);
+});
+
+test('the credentials lock lets one process at a time in, and a stale lock is taken over', async () => {
+  const order: string[] = [];
+  const slow = withCredentialsLock(async () => {
+    order.push('a-in');
+    await new Promise((r) => setTimeout(r, 100));
+    order.push('a-out');
+  });
+  await new Promise((r) => setTimeout(r, 10));
+  await withCredentialsLock(async () => {
+    order.push('b');
+  });
+  await slow;
+  assert.deepEqual(order, ['a-in', 'a-out', 'b']);
+  const lock = join(home, 'credentials.lock');
+  writeFileSync(lock, '99999');
+  const old = new Date(Date.now() - 60_000);
+  utimesSync(lock, old, old);
+  assert.equal(await withCredentialsLock(async () => 'taken'), 'taken');
+  writeFileSync(lock, '99999');
+  await assert.rejects(
+    withCredentialsLock(async () => 'never', 100),
+    /holds/,
+  );
+  rmSync(lock);
+});

@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { browserOpener } from './browser.ts';
+
+const url = 'https://sesame.example.com/cli-login?port=1&state=s';
+const yes = () => true;
+
+test('$BROWSER wins, with %s replaced or the URL appended', () => {
+  assert.deepEqual(browserOpener(url, { BROWSER: 'firefox' }, 'linux', yes), {
+    command: 'firefox',
+    args: [url],
+  });
+  assert.deepEqual(browserOpener(url, { BROWSER: 'chromium --new-window %s:firefox' }, 'linux', yes), {
+    command: 'chromium',
+    args: ['--new-window', url],
+  });
+  assert.deepEqual(browserOpener(url, { BROWSER: 'w3m', SSH_CONNECTION: '1 2 3 4' }, 'linux', yes), {
+    command: 'w3m',
+    args: [url],
+  });
+});
+
+test('xdg-open on a Linux desktop, open on macOS', () => {
+  assert.deepEqual(browserOpener(url, { DISPLAY: ':0' }, 'linux', yes), { command: 'xdg-open', args: [url] });
+  assert.deepEqual(browserOpener(url, { WAYLAND_DISPLAY: 'wayland-0' }, 'linux', yes)?.command, 'xdg-open');
+  assert.deepEqual(browserOpener(url, {}, 'darwin', yes), { command: 'open', args: [url] });
+});
+
+test('no browser over SSH, without a display, or without xdg-open: the device code is used instead', () => {
+  assert.equal(browserOpener(url, { DISPLAY: ':0', SSH_CONNECTION: '1 2 3 4' }, 'linux', yes), undefined);
+  assert.equal(browserOpener(url, { SSH_TTY: '/dev/pts/1' }, 'darwin', yes), undefined);
+  assert.equal(browserOpener(url, {}, 'linux', yes), undefined);
+  assert.equal(
+    browserOpener(url, { DISPLAY: ':0' }, 'linux', () => false),
+    undefined,
+  );
+});

@@ -1,0 +1,202 @@
+import { pinServerCertificate } from '@sesame/agent/tls';
+import type { Command } from 'commander';
+import { ApiClient } from '../api.ts';
+import { client, type Out, outputOption } from '../command-kit.ts';
+import { clearCredentials, deviceId, readCredentials } from '../credentials.ts';
+import { CliError, ExitCodes } from '../errors.ts';
+import { printObject } from '../output.ts';
+import { readLine, readSecret } from '../prompt.ts';
+import { browserOpener, openBrowser } from './browser.ts';
+import { deviceSignIn } from './device-flow.ts';
+import { startLoopback } from './loopback.ts';
+import { newPkce, newState } from './pkce.ts';
+import { completeSignIn, type SignInResult, saveSignIn } from './sign-in-steps.ts';
+import { showWhoami, type Whoami } from './whoami.ts';
+
+const say = (text: string) => process.stderr.write(`${text}\n`);
+
+/** An unauthenticated client for the server: --url, else $SESAME_URL, else the server signed in to last. */
+async function connect(urlOption: string | undefined, fingerprint: string | undefined): Promise<ApiClient> {
+  const stored = await readCredentials().catch(() => undefined);
+  const url = urlOption ?? process.env.SESAME_URL ?? stored?.url;
+  if (!url)
+    throw new CliError(
+      'which Sesame server? give --url https://sesame.example.com (or set SESAME_URL)',
+      ExitCodes.INVALID,
+    );
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new Error('not http(s)');
+  } catch {
+    throw new CliError(`--url ${url} is not an http(s) URL`, ExitCodes.INVALID);
+  }
+  const samePlace = stored && new URL(stored.url).origin === parsed.origin;
+  const pin = fingerprint ?? (samePlace ? stored.tls?.fingerprint256 : undefined);
+  const tls =
+    parsed.protocol === 'https:'
+      ? await pinServerCertificate(parsed, pin).catch((e: Error) => {
+          throw new CliError(e.message, ExitCodes.UNAVAILABLE);
+        })
+      : null;
+  return new ApiClient(url, undefined, tls);
+}
+
+/** Browser sign-in through a loopback redirect; undefined when there is no browser to open here. */
+async function browserSignIn(
+  api: ApiClient,
+  provider: string | undefined,
+): Promise<SignInResult | undefined> {
+  const pkce = newPkce();
+  const state = newState();
+  const loopback = await startLoopback({ state });
+  const url = new URL(`${api.url}/cli-login`);
+  url.searchParams.set('port', String(loopback.port));
+  url.searchParams.set('state', state);
+  url.searchParams.set('code_challenge', pkce.challenge);
+  if (provider) url.searchParams.set('provider', provider);
+  const opener = browserOpener(url.href);
+  if (!opener) {
+    loopback.close();
+    return undefined;
+  }
+  say(`Opening your browser to sign in. If it does not open, visit:\n  ${url.href}`);
+  if (!(await openBrowser(opener))) say(`(could not start ${opener.command}: open the link yourself)`);
+  say('Waiting for the browser (up to 5 minutes; Ctrl-C to give up)…');
+  const code = await loopback.code;
+  return api.call<SignInResult>('POST', '/api/v1/auth/cli/token', { code, codeVerifier: pkce.verifier });
+}
+
+type LoginOptions = {
+  url?: string;
+  user?: string;
+  fingerprint?: string;
+  passwordStdin?: boolean;
+  mfaCode?: string;
+  emailCode?: boolean;
+  browser: boolean;
+  sso?: string;
+};
+
+export function signInCommands(program: Command): void {
+  program
+    .command('login')
+    .description(
+      'sign in: in the browser (SSO, security keys), with a code on another device (--no-browser), or with a local account (--user); the tokens are kept in ~/.config/sesame (0600)',
+    )
+    .option('--url <url>', 'the Sesame server URL (default: $SESAME_URL, else the server you used last)')
+    .option('--user <name>', 'sign in with this local account and its password, here in the terminal')
+    .option('--password-stdin', 'with --user: read the password from the first line of standard input')
+    .option('--mfa-code <code>', 'with --user: the code from your authenticator app, instead of a prompt')
+    .option('--email-code', 'with --user: get the MFA code by email instead of the authenticator app')
+    .option('--no-browser', 'do not open a browser here: show a link and a code to approve on any device')
+    .option('--sso <provider>', 'sign in with this identity provider (its id) in the browser')
+    .option('--fingerprint <sha256>', 'pin a self-signed server certificate')
+    .action(async (o: LoginOptions) => {
+      if (o.user && o.sso)
+        throw new CliError('--sso signs in through the browser: leave out --user', ExitCodes.INVALID);
+      if (!o.user && (o.passwordStdin || o.mfaCode || o.emailCode))
+        throw new CliError(
+          '--password-stdin, --mfa-code and --email-code go with --user <name>',
+          ExitCodes.INVALID,
+        );
+      const api = await connect(o.url, o.fingerprint);
+      const device = await deviceId();
+      let first: SignInResult | undefined;
+      if (o.user) {
+        const password = o.passwordStdin ? await readLine() : await readSecret(`Password for ${o.user}: `);
+        first = await api.call<SignInResult>('POST', '/api/v1/auth/login', {
+          username: o.user,
+          password,
+          client: 'cli',
+          device,
+        });
+      } else {
+        if (o.browser) first = await browserSignIn(api, o.sso);
+        if (!first) {
+          if (o.browser) say('No browser to open here: sign in with a code instead.');
+          if (o.sso) say(`(choose ${o.sso} on the page the link opens)`);
+          first = await deviceSignIn(api, device);
+        }
+      }
+      const done = await completeSignIn(api, first, {
+        mfaCode: o.mfaCode,
+        emailCode: o.emailCode,
+        device,
+        browserHint: `run \`sesame login --url ${api.url}\` without --user`,
+      });
+      await saveSignIn(api, done);
+    });
+
+  program
+    .command('setup')
+    .description('set your password with the one-time setup token an administrator gave you, and sign in')
+    .option('--url <url>', 'the Sesame server URL (default: $SESAME_URL)')
+    .requiredOption('--token <token>', 'the setup token (the part after #token= in the setup link)')
+    .option('--password-stdin', 'read the new password from the first line of standard input')
+    .option('--mfa-code <code>', 'the code from your authenticator app, if you already have one registered')
+    .option('--fingerprint <sha256>', 'pin a self-signed server certificate')
+    .action(
+      async (o: {
+        url?: string;
+        token: string;
+        fingerprint?: string;
+        passwordStdin?: boolean;
+        mfaCode?: string;
+      }) => {
+        const api = await connect(o.url ?? process.env.SESAME_URL ?? missingUrl(), o.fingerprint);
+        const password = o.passwordStdin
+          ? await readLine()
+          : await readSecret('New password (at least 12 characters): ');
+        if (!o.passwordStdin && process.stdin.isTTY && (await readSecret('Repeat it: ')) !== password)
+          throw new CliError('the passwords differ', ExitCodes.INVALID);
+        const device = await deviceId();
+        const first = await api.call<SignInResult>('POST', '/api/v1/auth/setup', {
+          token: o.token,
+          password,
+          client: 'cli',
+          device,
+        });
+        const done = await completeSignIn(api, first, {
+          mfaCode: o.mfaCode,
+          device,
+          browserHint: `run \`sesame login --url ${api.url}\` (your password is set)`,
+        });
+        await saveSignIn(api, done);
+      },
+    );
+
+  program
+    .command('logout')
+    .description('end this sign-in on the server and forget the stored tokens')
+    .action(async () => {
+      const stored = await readCredentials().catch(() => undefined);
+      if (!stored) {
+        say('not signed in');
+        return;
+      }
+      try {
+        await ApiClient.signedIn(stored).call('POST', '/api/v1/auth/logout');
+      } catch (error) {
+        if ((error as CliError).exitCode !== ExitCodes.UNAUTHENTICATED)
+          say(`warning: could not end the sign-in on the server (${(error as Error).message})`);
+      }
+      await clearCredentials();
+      say(`signed out of ${stored.url}`);
+    });
+
+  program
+    .command('whoami')
+    .description('who you are signed in as: groups, tags, permission sets, MFA, and when the sign-in ends')
+    .addOption(outputOption())
+    .action(async (o: Out) => {
+      const api = await client();
+      const { user } = await api.call<{ user: Whoami }>('GET', '/api/v1/me');
+      if (o.output === 'json') printObject(user, 'json');
+      else showWhoami(user, api.url);
+    });
+}
+
+function missingUrl(): never {
+  throw new CliError('which Sesame server? give --url (the setup link starts with it)', ExitCodes.INVALID);
+}
