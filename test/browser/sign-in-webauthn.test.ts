@@ -94,9 +94,13 @@ describe('web sign-in with a security key', () => {
     const { context, page, problems } = await openPage(browser);
     await enrolSecurityKey(page, server, 'hank');
     await signOut(page, base);
-    // A first factor already passed elsewhere (here: the password through the API, as SSO would).
+    // A first factor already passed elsewhere (here: the password through the API, as SSO would), for this
+    // browser: a browser's sign-in continues only where it began (its device cookie).
+    const device = (await context.cookies()).find((c) => c.name === 'sesame_device');
+    assert.ok(device, 'the browser has its device cookie');
     const first = await server.api('POST', '/api/v1/auth/login', {
       json: { username: 'hank', password: PASSWORD, client: 'web' },
+      headers: { cookie: `sesame_device=${device.value}` },
     });
     assert.equal(first.body.status, 'mfa-required', first.text);
     const fragment = new URLSearchParams({
