@@ -1,3 +1,4 @@
+import { closeSync, constants, openSync } from 'node:fs';
 import type { Channel } from '@sesame/protocol';
 import { type IPty, spawn } from 'node-pty';
 import type { Logger } from 'pino';
@@ -51,8 +52,49 @@ export function serveShell(channel: Channel, user: RunAsUser, log: Logger): IPty
   const sessionId = channel.spec.sessionId;
   log.info({ sessionId, pid: pty.pid, user: user.name }, 'shell started');
 
+  // The shell's last output must not be lost when it exits while the PTY is paused (no credit). Linux drops
+  // what the master has not read yet when the last process holding the terminal closes it, and node-pty
+  // destroys the stream 200 ms after the exit anyway. So, as sshd does, hold the terminal's other end open
+  // ourselves: the shell's exit is then not the last close. When node-pty gives up waiting (it calls destroy),
+  // read the rest into the channel's queue (the writers are gone: at most the kernel's buffer), then let go of
+  // our end; the next read ends with EIO and node-pty closes as usual. (node-pty 1.x: `_pty` is the terminal's
+  // path, `_socket` the master's stream; a safety timer still destroys it if it never ends.)
+  const internals = pty as unknown as { _pty?: string; _socket?: { destroy: (error?: Error) => unknown } };
+  let heldOpen: number | undefined;
+  try {
+    if (internals._pty) heldOpen = openSync(internals._pty, constants.O_RDWR | constants.O_NOCTTY);
+  } catch (error) {
+    log.warn(
+      { sessionId, err: (error as Error).message },
+      'cannot hold the terminal open: output at exit may be cut',
+    );
+  }
+  const letGo = () => {
+    if (heldOpen === undefined) return;
+    closeSync(heldOpen);
+    heldOpen = undefined;
+  };
+  let draining = false;
+  let quiet: ReturnType<typeof setTimeout> | undefined;
+  const settle = () => {
+    clearTimeout(quiet);
+    quiet = setTimeout(letGo, 100);
+  };
+  const socket = internals._socket;
+  if (socket) {
+    const destroy = socket.destroy.bind(socket);
+    socket.destroy = (error?: Error) => {
+      if (draining || error) return destroy(error);
+      draining = true;
+      pty.resume();
+      settle();
+      setTimeout(() => destroy(), 10_000).unref();
+      return socket;
+    };
+  }
   pty.onData((data) => {
-    if (!channel.write(data as unknown as Uint8Array)) pty.pause();
+    if (draining) settle();
+    if (!channel.write(data as unknown as Uint8Array) && !draining) pty.pause();
   });
   channel.onDrain = () => pty.resume();
   const input = new PtyInput((pty as unknown as { fd: number }).fd);
@@ -69,6 +111,8 @@ export function serveShell(channel: Channel, user: RunAsUser, log: Logger): IPty
     }
   };
   pty.onExit(({ exitCode, signal }) => {
+    clearTimeout(quiet);
+    letGo();
     // Let the last output that node-pty already read reach the channel, then report the exit.
     // Exit and a normal close queue behind output still waiting for credit: the user sees all of it.
     setImmediate(() => {
