@@ -28,7 +28,12 @@ export function decodeFrame(bytes: Uint8Array, maxFrameBytes: number = DEFAULT_M
     );
   }
   const typeCode = bytes[0]!;
-  const channel = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(1);
+  // The hot path: a data frame needs only its channel id checked, so it skips the general checks below and
+  // the error text they prepare.
+  const channel = ((bytes[1]! << 24) | (bytes[2]! << 16) | (bytes[3]! << 8) | bytes[4]!) >>> 0;
+  if (typeCode === FrameType.data && channel !== 0 && bytes.length <= maxFrameBytes) {
+    return { type: 'data', channel, data: bytes.subarray(FRAME_HEADER_BYTES) };
+  }
   const type = frameTypeName(typeCode);
   if (type === undefined) {
     throw new ProtocolError('UNKNOWN_FRAME_TYPE', `unknown frame type ${typeCode} on channel ${channel}`);
