@@ -107,7 +107,19 @@ export async function startSession(
     };
     channel.onDrain = () => io.stdin.resume();
     channel.autoRelease = false;
+    // The frames of one socket read arrive in one synchronous run: corked, they reach the terminal in one
+    // writev instead of one write each, and the first is not held back beyond the end of that run.
+    let corked = false;
+    const uncork = () => {
+      corked = false;
+      io.stdout.uncork();
+    };
     channel.onData = (data) => {
+      if (!corked) {
+        corked = true;
+        io.stdout.cork();
+        queueMicrotask(uncork);
+      }
       io.stdout.write(data, () => channel.release(data.length));
     };
     channel.onExit = (code, signal) => {

@@ -18,3 +18,21 @@ test('the data fast path encodes exactly what the general encoder does', () => {
     ),
   );
 });
+
+test('a decoded payload sent on reuses its frame: the header is rewritten in place, the payload is not copied', () => {
+  const payload = new Uint8Array([104, 105, 33]);
+  const received = encodeFrame({ type: 'data', channel: 7, data: payload });
+  const decoded = decodeFrame(received);
+  assert.ok(decoded.type === 'data');
+  const forwarded = encodeDataFrame(0x01020304, decoded.data);
+  assert.equal(forwarded.buffer, received.buffer);
+  assert.deepEqual(forwarded, encodeFrame({ type: 'data', channel: 0x01020304, data: payload }));
+  assert.deepEqual(decoded.data, payload);
+  // Only once, and only the payload decoded last: anything else is copied into a frame of its own.
+  const again = encodeDataFrame(9, decoded.data);
+  assert.notEqual(again.buffer, received.buffer);
+  assert.deepEqual(again, encodeFrame({ type: 'data', channel: 9, data: payload }));
+  const part = decodeFrame(encodeFrame({ type: 'data', channel: 7, data: payload }));
+  assert.ok(part.type === 'data');
+  assert.notEqual(encodeDataFrame(9, part.data.subarray(1)).buffer, part.data.buffer);
+});

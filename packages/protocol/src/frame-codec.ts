@@ -16,7 +16,8 @@ const utf8 = new TextEncoder();
 
 /**
  * Decodes one frame (one WebSocket binary message). Throws only ProtocolError. The `data` of a data frame is a
- * view into `bytes`, not a copy. `error.channel` is set when the frame is a channel frame with a readable id > 0.
+ * view into `bytes`, not a copy (and `bytes` may later carry it on: see encodeDataFrame). `error.channel` is
+ * set when the frame is a channel frame with a readable id > 0.
  */
 export function decodeFrame(bytes: Uint8Array, maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES): Frame {
   if (!(bytes instanceof Uint8Array))
@@ -28,7 +29,14 @@ export function decodeFrame(bytes: Uint8Array, maxFrameBytes: number = DEFAULT_M
     );
   }
   const typeCode = bytes[0]!;
-  const channel = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(1);
+  // The hot path: a data frame needs only its channel id checked, so it skips the general checks below and
+  // the error text they prepare.
+  const channel = ((bytes[1]! << 24) | (bytes[2]! << 16) | (bytes[3]! << 8) | bytes[4]!) >>> 0;
+  if (typeCode === FrameType.data && channel !== 0 && bytes.length <= maxFrameBytes) {
+    const data = bytes.subarray(FRAME_HEADER_BYTES);
+    lastPayload = data;
+    return { type: 'data', channel, data };
+  }
   const type = frameTypeName(typeCode);
   if (type === undefined) {
     throw new ProtocolError('UNKNOWN_FRAME_TYPE', `unknown frame type ${typeCode} on channel ${channel}`);
@@ -110,19 +118,33 @@ export function decodeFrame(bytes: Uint8Array, maxFrameBytes: number = DEFAULT_M
   }
 }
 
-/** Encodes one frame. Throws ProtocolError (MALFORMED_FRAME) when the frame is not valid on the wire. */
+/**
+ * The payload of the data frame decoded last. The header bytes just before it in memory are that frame's,
+ * read already and of no use to anyone (only the mux saw the frame; applications get the payload), so when
+ * the very same payload is sent on, as a relay does in the run that received it, the new header is written
+ * over the old one and the payload is not copied.
+ */
+let lastPayload: Uint8Array | undefined;
+
 /** The hot path: a data frame's header and payload in one buffer, without the general encoder's checks. */
 export function encodeDataFrame(channel: number, data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(FRAME_HEADER_BYTES + data.length);
+  let out: Uint8Array;
+  if (data === lastPayload) {
+    lastPayload = undefined;
+    out = new Uint8Array(data.buffer, data.byteOffset - FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + data.length);
+  } else {
+    out = new Uint8Array(FRAME_HEADER_BYTES + data.length);
+    out.set(data, FRAME_HEADER_BYTES);
+  }
   out[0] = FrameType.data;
   out[1] = channel >>> 24;
   out[2] = (channel >>> 16) & 0xff;
   out[3] = (channel >>> 8) & 0xff;
   out[4] = channel & 0xff;
-  out.set(data, FRAME_HEADER_BYTES);
   return out;
 }
 
+/** Encodes one frame. Throws ProtocolError (MALFORMED_FRAME) when the frame is not valid on the wire. */
 export function encodeFrame(frame: Frame): Uint8Array {
   const channel = 'channel' in frame ? frame.channel : 0;
   const where = `cannot encode ${String(frame?.type)} frame${channel === 0 ? '' : ` on channel ${channel}`}`;

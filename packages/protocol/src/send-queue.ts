@@ -62,7 +62,9 @@ export class SendQueue {
             return;
           }
           const size = Math.min(item.data.length - item.offset, this.#credit, this.#maxChunk);
-          const chunk = item.data.subarray(item.offset, item.offset + size);
+          // The whole write as it was given when it fits (a relayed payload can then go out without a copy).
+          const chunk =
+            size === item.data.length ? item.data : item.data.subarray(item.offset, item.offset + size);
           item.offset += size;
           this.#credit -= size;
           this.#bytes -= size;

@@ -8,6 +8,17 @@ export interface NodeWebSocketLike {
   on(event: 'message', listener: (data: Uint8Array, isBinary: boolean) => void): unknown;
   on(event: 'close', listener: (code: number, reason: Uint8Array) => void): unknown;
   on(event: 'error', listener: (error: Error) => void): unknown;
+  /**
+   * The `ws` package's underlying socket (not in its typings, stable across ws 8). When present, every frame sent
+   * in one turn of the event loop goes out in one write: see `muxOverWebSocket`.
+   */
+  readonly _socket?: CorkableSocket | null;
+}
+
+/** A Node stream's cork()/uncork(): writes in between are buffered and then written together (one writev). */
+export interface CorkableSocket {
+  cork(): void;
+  uncork(): void;
 }
 
 /** WebSocket close codes for mux close codes; anything unknown is a protocol error (1002). */
@@ -24,12 +35,32 @@ export const WS_CLOSE_CODES: Record<string, number> = {
 
 const OPEN = 1;
 
-/** Runs a Mux over a `ws` WebSocket: one binary message per frame; a text message is a protocol error. */
+/**
+ * Runs a Mux over a `ws` WebSocket: one binary message per frame; a text message is a protocol error.
+ *
+ * Frames sent during one synchronous run (say, the relay forwarding every frame of one socket read, or the
+ * window frames that follow) are corked and leave in one writev when the run's microtasks start: one system
+ * call (and one wake-up of the receiver) instead of one per frame. A lone frame is not delayed beyond the end
+ * of the code that sent it.
+ */
 export function muxOverWebSocket(socket: NodeWebSocketLike, options: MuxOptions): Mux {
+  let corked: CorkableSocket | undefined;
+  const uncork = () => {
+    const raw = corked;
+    corked = undefined;
+    raw?.uncork();
+  };
   const mux = new Mux(
     {
       send(bytes) {
-        if (socket.readyState === OPEN) socket.send(bytes, { binary: true });
+        if (socket.readyState !== OPEN) return;
+        const raw = socket._socket;
+        if (raw && corked === undefined) {
+          raw.cork();
+          corked = raw;
+          queueMicrotask(uncork);
+        }
+        socket.send(bytes, { binary: true });
       },
       close(code, message) {
         // The close reason must fit in a control frame (123 bytes of UTF-8).

@@ -31,12 +31,16 @@ for (const [byte, letter] of [
   SHORT_LETTER[byte] = letter.charCodeAt(0);
 }
 
+const NOTHING = new Uint8Array(0);
+/** Below this many bytes (a keystroke, an echo) the plain byte loop is faster than setting up word access. */
+const WORDS_FROM_BYTES = 32;
+
 const BACKSLASH = 0x5c;
 const U = 0x75;
 const ZERO = 0x30;
 
 export class Utf8JsonEscaper {
-  #carry = new Uint8Array(0);
+  #carry = NOTHING;
   #decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
   /** The most bytes `write` can produce for `length` input bytes (six per byte, carried bytes included). */
@@ -53,7 +57,7 @@ export class Utf8JsonEscaper {
       bytes.set(data, this.#carry.length);
     }
     const end = completeLength(bytes);
-    this.#carry = end < bytes.length ? bytes.slice(end) : new Uint8Array(0);
+    this.#carry = end < bytes.length ? bytes.slice(end) : NOTHING;
     const body = bytes.subarray(0, end);
     return isUtf8(body) ? escapeValid(body, out, at) : this.#escapeDecoded(body, out, at);
   }
@@ -61,7 +65,7 @@ export class Utf8JsonEscaper {
   /** Writes the bytes still carried (an unfinished character) as replacement characters; returns the end. */
   end(out: Uint8Array, at: number): number {
     const carried = this.#carry;
-    this.#carry = new Uint8Array(0);
+    this.#carry = NOTHING;
     return carried.length > 0 ? this.#escapeDecoded(carried, out, at) : at;
   }
 
@@ -99,6 +103,11 @@ export function completeLength(bytes: Uint8Array): number {
  */
 function escapeValid(src: Uint8Array, out: Uint8Array, at: number): number {
   const n = src.length;
+  if (n < WORDS_FROM_BYTES) {
+    let j = at;
+    for (let i = 0; i < n; i++) j = escapeByte(src[i]!, out, j);
+    return j;
+  }
   const words = new DataView(src.buffer, src.byteOffset, n);
   const outWords = new DataView(out.buffer, out.byteOffset, out.byteLength);
   let i = 0;
