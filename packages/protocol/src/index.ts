@@ -1,4 +1,10 @@
 export { type AgentInventory, agentProofMessage } from './agent-hello.ts';
+export {
+  type BrowserCloseEventLike,
+  type BrowserMessageEventLike,
+  type BrowserWebSocketLike,
+  muxOverBrowserWebSocket,
+} from './browser-transport.ts';
 export { Channel } from './channel.ts';
 export {
   ChannelRejectedError,

@@ -1,4 +1,5 @@
-// /console/ and /console/connect?target=<instance>: a minimal landing until the full console arrives.
+// /console/ and /console/connect?target=<instance>: a minimal landing, and a shell in the browser on the target
+// (with the `sesame ssh` command as a fallback) until the full console arrives.
 import { el, requireSignIn, say } from '/assets/api.js';
 
 const user = await requireSignIn();
@@ -36,6 +37,13 @@ if (location.pathname === '/console/connect' && target && !INSTANCE.test(target)
       say('Copying is not allowed here; the command is selected, press Ctrl+C (or ⌘C).');
     }
   });
+  say(`Connecting to ${target}…`);
+  try {
+    const { openShell } = await import('/assets/shell.js');
+    await openShell(document.getElementById('terminal'), target, say);
+  } catch (error) {
+    say(error instanceof Error ? error.message : String(error), 'alert');
+  }
 } else if (location.pathname === '/console/connect') {
   say('No instance was given. Links to an instance look like /console/connect?target=i-…', 'alert');
 }

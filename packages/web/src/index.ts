@@ -9,3 +9,11 @@ export const webauthnBrowserRoot: URL = new URL(
   '../esm/',
   pathToFileURL(createRequire(import.meta.url).resolve('@simplewebauthn/browser')),
 );
+
+/** The browser shell's entry module; the server bundles it (with @sesame/protocol and xterm.js) as /assets/shell.js. */
+export const shellPageEntry: URL = new URL('./shell-page.js', import.meta.url);
+
+/** xterm.js's style sheet, served as /assets/xterm.css. */
+export const xtermCss: URL = pathToFileURL(
+  createRequire(import.meta.url).resolve('@xterm/xterm/css/xterm.css'),
+);

@@ -1,5 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { webauthnBrowserRoot, webRoot } from '@sesame/web';
+import { fileURLToPath } from 'node:url';
+import { shellPageEntry, webauthnBrowserRoot, webRoot, xtermCss } from '@sesame/web';
+import { build } from 'esbuild';
 import type { FastifyInstance } from 'fastify';
 
 /** Page routes and the HTML file each serves; the pages' scripts fill in the rest. */
@@ -35,6 +37,12 @@ const ASSETS = [
   'console.js',
 ] as const;
 
+/** Scripts bundled from the web package's sources (with their npm dependencies) on first request, then cached. */
+const BUNDLES = { '/assets/shell.js': shellPageEntry } as const;
+
+/** Files from dependencies, served under /assets/. */
+const VENDOR = { '/assets/xterm.css': xtermCss } as const;
+
 /**
  * Scripts only from this origin (no inline script or style), nothing may frame the console, forms post
  * only here. The enrolment QR code is inlined as parsed SVG elements, so images need no `data:` either.
@@ -47,6 +55,22 @@ const SECURITY_HEADERS = {
 };
 
 const TYPES = { css: 'text/css; charset=utf-8', js: 'text/javascript; charset=utf-8' } as const;
+
+/** One ES module holding the entry and everything it imports, for the browser. */
+async function bundle(entry: URL): Promise<string> {
+  const result = await build({
+    entryPoints: [fileURLToPath(entry)],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
+    minify: true,
+    legalComments: 'none',
+    logLevel: 'silent',
+  });
+  return result.outputFiles[0]?.text ?? '';
+}
 
 /** @simplewebauthn/browser's ES modules, as `/assets/webauthn/<path>` → file URL. */
 function webauthnModules(): [string, URL][] {
@@ -69,10 +93,24 @@ export function registerWebRoutes(app: FastifyInstance): void {
   const files: [string, URL][] = [
     ...ASSETS.map((file): [string, URL] => [`/assets/${file}`, new URL(file, webRoot)]),
     ...webauthnModules(),
+    ...Object.entries(VENDOR),
   ];
   for (const [route, file] of files) {
     const text = readFileSync(file, 'utf8');
     const type = route.endsWith('.css') ? TYPES.css : TYPES.js;
     app.get(route, async (_request, reply) => reply.headers(SECURITY_HEADERS).type(type).send(text));
+  }
+  for (const [route, entry] of Object.entries(BUNDLES)) {
+    let built: Promise<string> | undefined;
+    app.get(route, async (_request, reply) => {
+      built ??= bundle(entry).catch((error: unknown) => {
+        built = undefined; // a later request tries again
+        throw error;
+      });
+      return reply
+        .headers(SECURITY_HEADERS)
+        .type(TYPES.js)
+        .send(await built);
+    });
   }
 }
