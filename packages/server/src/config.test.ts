@@ -64,6 +64,9 @@ const badFiles: [string, string, string[]][] = [
     ['sessions.idleTimeoutMs', 'sessions.maxDurationMs'],
   ],
   ['token ttl below a minute', json({ auth: { tokenTtlMs: 1000 } }), ['auth.tokenTtlMs']],
+  ['trustProxy not a list', json({ trustProxy: '10.0.0.1' }), ['trustProxy', 'IP addresses or CIDRs']],
+  ['trustProxy bad CIDR', json({ trustProxy: ['10.0.0.0/33'] }), ['trustProxy']],
+  ['trustProxy a host name', json({ trustProxy: ['proxy.example'] }), ['trustProxy']],
   ['account failures 0', json({ signIn: { maxAccountFailures: 0 } }), ['signIn.maxAccountFailures']],
   ['scrypt cost 2^30', json({ signIn: { scryptLog2N: 30 } }), ['signIn.scryptLog2N']],
   ['smtp without from', json({ smtp: { host: 'mail' } }), ['smtp', 'host and from']],
@@ -95,6 +98,7 @@ describe('loadConfig rejects a bad config file, naming the file and the key', ()
 // [variable, value, words the message must contain (besides the variable name)]
 const badEnv: [string, string, string[]][] = [
   ['SESAME_PORT', 'http', ['port', '"http"']],
+  ['SESAME_TRUST_PROXY', '10.0.0.1,proxy.example', ['trustProxy']],
   ['SESAME_PORT', '70000', ['port', '0 to 65535']],
   ['SESAME_PORT', '-1', ['port']],
   ['SESAME_PORT', '8080.5', ['port']],
@@ -129,6 +133,7 @@ describe('loadConfig accepts good configuration', () => {
       dataDir: '/var/lib/sesame',
       databaseUrl: 'postgres://sesame@db/sesame',
       tls: { certFile: '/etc/sesame/cert.pem', keyFile: '/etc/sesame/key.pem' },
+      trustProxy: ['10.0.0.0/8', '2001:db8::1'],
       logLevel: 'warn',
       arn: { partition: 'aws-us-gov', region: 'us-gov-west-1', account: '123456789012' },
       sessions: { idleTimeoutMs: 60 * MINUTE, maxDurationMs: 1440 * MINUTE },

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { SesameError } from './errors.ts';
 
 /** Server configuration. Durations carry their unit in the name; secrets have no defaults. */
@@ -9,6 +10,11 @@ export type ServerConfig = {
   dataDir: string;
   databaseUrl: string | undefined;
   tls: { certFile: string; keyFile: string } | undefined;
+  /**
+   * Reverse proxies whose X-Forwarded-For is believed (addresses or CIDRs). Without it every person behind a
+   * proxy has the proxy's address: one lockout for all, and "context-change" MFA cannot tell places apart.
+   */
+  trustProxy: string[];
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   arn: { partition: string; region: string; account: string };
   sessions: { idleTimeoutMs: number; maxDurationMs: number };
@@ -50,6 +56,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   dataDir: '.sesame',
   databaseUrl: undefined,
   tls: undefined,
+  trustProxy: [],
   logLevel: 'info',
   arn: { partition: 'aws', region: 'local', account: '000000000000' },
   sessions: { idleTimeoutMs: 20 * MINUTE, maxDurationMs: 1440 * MINUTE },
@@ -90,6 +97,7 @@ const KNOWN_KEYS: Record<string, readonly string[] | null> = {
   dataDir: null,
   databaseUrl: null,
   tls: ['certFile', 'keyFile'],
+  trustProxy: null,
   logLevel: null,
   arn: ['partition', 'region', 'account'],
   sessions: Object.keys(DURATIONS.sessions),
@@ -203,6 +211,17 @@ function applyValue(config: ServerConfig, key: string, value: unknown, source: S
       if (!LOG_LEVELS.includes(value as never)) fail(source, key, `must be one of ${LOG_LEVELS.join(', ')}`);
       config.logLevel = value as ServerConfig['logLevel'];
       break;
+    case 'trustProxy': {
+      const list = source.text && typeof value === 'string' ? value.split(',').map((v) => v.trim()) : value;
+      if (!Array.isArray(list) || !list.every((v) => typeof v === 'string' && isAddressOrCidr(v)))
+        fail(
+          source,
+          key,
+          `must be a list of IP addresses or CIDRs, e.g. ["10.0.0.0/8"] (got ${show(value)})`,
+        );
+      config.trustProxy = list as string[];
+      break;
+    }
     case 'tls':
       config.tls = {
         certFile: str(source, 'tls.certFile', v.certFile),
@@ -268,6 +287,14 @@ function smtp(source: Source, v: Record<string, unknown>, current: SmtpConfig | 
   };
 }
 
+function isAddressOrCidr(value: string): boolean {
+  const [address = '', bits, ...rest] = value.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
 const ENV_KEYS: Record<string, string> = {
   SESAME_HOST: 'host',
   SESAME_PORT: 'port',
@@ -275,6 +302,7 @@ const ENV_KEYS: Record<string, string> = {
   SESAME_DATA_DIR: 'dataDir',
   SESAME_DATABASE_URL: 'databaseUrl',
   SESAME_LOG_LEVEL: 'logLevel',
+  SESAME_TRUST_PROXY: 'trustProxy',
 };
 
 /**

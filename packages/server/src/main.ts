@@ -207,6 +207,7 @@ export async function createServer(config: ServerConfig, log: Logger) {
       secureCookies: !!https || config.publicUrl?.startsWith('https:') === true,
     },
     https,
+    trustProxy: config.trustProxy,
   });
   /** What agents and CLIs pin for a self-signed certificate (`--fingerprint`). */
   const tlsFingerprint = https ? new X509Certificate(https.cert).fingerprint256 : undefined;

@@ -37,6 +37,8 @@ export type AppDeps = {
   access: AccessServices;
   signIn: SignInServices;
   https?: { cert: Buffer; key: Buffer } | undefined;
+  /** Proxies whose X-Forwarded-For gives request.ip (config trustProxy). */
+  trustProxy?: string[];
   /** Largest WebSocket message accepted; larger ones close the connection (frames are bounded below this). */
   maxMessageBytes?: number;
 };
@@ -49,6 +51,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
     ...(deps.https ? { https: deps.https } : {}),
+    ...(deps.trustProxy && deps.trustProxy.length > 0 ? { trustProxy: deps.trustProxy } : {}),
   });
   await app.register(cookie);
   await app.register(websocket, { options: { maxPayload: deps.maxMessageBytes ?? 1024 * 1024 } });

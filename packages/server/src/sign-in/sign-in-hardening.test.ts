@@ -204,3 +204,27 @@ describe('sign-in hardening', () => {
     assert.equal((local.body.options as { rp: { id: string } }).rp.id, 'localhost');
   });
 });
+
+describe('behind a reverse proxy', () => {
+  const failedFrom = async (file: Record<string, unknown>) => {
+    const ts = await startTestServer({ file: { signIn: { scryptLog2N: 10 } }, ...file, signIn: false });
+    try {
+      await ts.api('POST', '/api/v1/auth/login', {
+        json: { username: 'nobody', password: 'wrong password here' },
+        headers: { 'x-forwarded-for': '203.0.113.9' },
+      });
+      const events = await ts.server.store.listAudit({});
+      return events.find((e) => e.action === 'sesame:SignIn' && e.outcome === 'failed')?.sourceAddress;
+    } finally {
+      await ts.close();
+    }
+  };
+
+  test('X-Forwarded-For counts only from a trusted proxy (config trustProxy)', async () => {
+    assert.equal(await failedFrom({}), '127.0.0.1', 'a header from anyone is ignored');
+    assert.equal(
+      await failedFrom({ file: { signIn: { scryptLog2N: 10 }, trustProxy: ['127.0.0.1'] } }),
+      '203.0.113.9',
+    );
+  });
+});
