@@ -67,6 +67,9 @@ describe('signing in the CLI through the browser', () => {
 
     const query = await cli.callback;
     assert.equal(query.get('state'), state);
+    // Let the browser finish arriving at the loopback page before it is sent elsewhere.
+    await page.waitForURL(/^http:\/\/127\.0\.0\.1:\d+\/callback\?/);
+    await page.waitForLoadState('load');
     const token = await server.api('POST', '/api/v1/auth/cli/token', {
       json: { code: query.get('code'), codeVerifier: verifier },
     });
