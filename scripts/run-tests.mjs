@@ -24,5 +24,17 @@ if (files.length === 0) {
   process.exit(1);
 }
 const args = ['--import', 'tsx', '--test', '--test-concurrency=1', ...process.argv.slice(3), ...files.sort()];
-const result = spawnSync(process.execPath, args, { stdio: 'inherit' });
+// A test file that never exits (a handle left open) must not hang CI: the whole run is bounded.
+const LIMIT_MINUTES = Number(process.env.SESAME_TEST_LIMIT_MINUTES ?? 40);
+const result = spawnSync(process.execPath, args, {
+  stdio: 'inherit',
+  timeout: LIMIT_MINUTES * 60_000,
+  killSignal: 'SIGKILL',
+});
+if (result.error?.code === 'ETIMEDOUT' || result.signal === 'SIGKILL') {
+  process.stderr.write(
+    `\nthe tests did not finish within ${LIMIT_MINUTES} minutes: stopped (a test file left something running?)\n`,
+  );
+  process.exit(1);
+}
 process.exit(result.status ?? 1);

@@ -27,10 +27,13 @@ async function loopback(): Promise<{ port: number; callback: Promise<URLSearchPa
   });
   const server = createServer((request, response) => {
     const url = new URL(request.url ?? '/', 'http://127.0.0.1');
+    // No keep-alive, and the server does not hold the process open: a failed test must not hang the run.
+    response.setHeader('connection', 'close');
     response.end('back to the terminal');
     if (url.pathname === '/callback') received(url.searchParams);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  server.unref();
   return { port: (server.address() as AddressInfo).port, callback, server };
 }
 
