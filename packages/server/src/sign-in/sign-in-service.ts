@@ -1,19 +1,18 @@
 import { type ArnSettings, serverArn } from '../arn.ts';
 import type { Audit } from '../audit.ts';
-import { constantTimeEqual, hashPassword, hashToken, type ScryptCost, verifyPassword } from '../crypto.ts';
+import { hashPassword, hashToken, type ScryptCost, verifyPassword } from '../crypto.ts';
 import { SesameError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { type PublicUser, toPublicUser } from '../services/identity.ts';
-import type { AuthFlow, MfaDevice, SignInClient, Store, User } from '../store/index.ts';
-import { newEmailCode } from './email-code.ts';
+import type { AuthFlow, SignInClient, Store, User } from '../store/index.ts';
 import type { Mailer } from './mailer.ts';
 import type { MfaEnrolment, RelyingParty } from './mfa-enrolment.ts';
 import type { MfaSettings } from './mfa-settings.ts';
-import { type Flows, MAX_FLOW_ATTEMPTS, type SignInFlowData } from './sign-in-flows.ts';
+import { createSecondFactor } from './second-factor.ts';
+import type { Flows, SignInFlowData } from './sign-in-flows.ts';
 import type { IssuedTokens, SignInSessions } from './sign-in-sessions.ts';
 import type { Throttle } from './throttle.ts';
-import { verifyTotp } from './totp.ts';
-import { type AuthenticationResponseJSON, createWebAuthn } from './webauthn.ts';
+import { createWebAuthn } from './webauthn.ts';
 
 type Deps = {
   store: Pick<
@@ -71,8 +70,6 @@ export type FirstFactor = {
 
 const MIN_PASSWORD = 12;
 const MAX_PASSWORD = 1024;
-const EMAIL_CODE_TTL_MS = 10 * 60_000;
-const MAX_EMAIL_SENDS = 3;
 const REMEMBER_CONTEXT_MS = 30 * 24 * 3600_000;
 const WRONG_PASSWORD = 'wrong user name or password';
 
@@ -80,11 +77,6 @@ export function checkNewPassword(password: unknown): string {
   if (typeof password !== 'string' || password.length < MIN_PASSWORD || password.length > MAX_PASSWORD)
     throw new SesameError('INVALID', `password must be ${MIN_PASSWORD} to ${MAX_PASSWORD} characters long`);
   return password;
-}
-
-export function maskEmail(email: string): string {
-  const [local = '', domain = ''] = email.split('@');
-  return `${local.slice(0, 1)}•••@${domain}`;
 }
 
 /**
@@ -95,6 +87,19 @@ export function createSignInService(deps: Deps) {
   const { store, flows, sessions, enrolment, throttle, audit, log, mailer, now = Date.now } = deps;
   const userArn = (username: string) => serverArn(deps.arn, 'user', username);
   const deviceHash = (id: string | null) => (id ? hashToken(`device:${id}`) : null);
+
+  const secondFactor = createSecondFactor({
+    store,
+    flows,
+    mailer,
+    log,
+    issuer: deps.issuer,
+    now,
+    failed: async (user, ctx, message) => {
+      await throttle.failure(user.username, ctx.sourceAddress);
+      await record(user, 'failed', ctx, { reason: `MFA: ${message}` });
+    },
+  });
 
   const record = (
     user: User | string,
@@ -145,33 +150,6 @@ export function createSignInService(deps: Deps) {
     return { status: 'signed-in' as const, user: toPublicUser(user), tokens, redirect: data.redirect };
   }
 
-  async function sendEmailCode(token: string, flow: AuthFlow, user: User): Promise<string> {
-    if (!mailer || !user.email)
-      throw new SesameError('UNAVAILABLE', 'a sign-in code cannot be emailed: ask an administrator for help');
-    const sends = Number(flow.data.emailSends ?? 0);
-    if (sends >= MAX_EMAIL_SENDS)
-      throw new SesameError(
-        'RATE_LIMITED',
-        'too many codes were sent for this sign-in: start signing in again',
-      );
-    const code = newEmailCode();
-    await flows.update(token, {
-      data: {
-        ...flow.data,
-        emailCodeHash: hashToken(code),
-        emailExpiresAt: now() + EMAIL_CODE_TTL_MS,
-        emailSends: sends + 1,
-      },
-    });
-    await mailer.send({
-      to: user.email,
-      subject: 'Your Sesame sign-in code',
-      text: `Your Sesame sign-in code is ${code}\n\nIt works once, for 10 minutes. If you did not try to sign in, tell your administrator.\n`,
-    });
-    log.info({ user: user.username }, 'sign-in code sent by email');
-    return maskEmail(user.email);
-  }
-
   /** After the first factor: decide whether and how to ask for a second. */
   async function afterFirstFactor(user: User, ctx: SignInContext, first: FirstFactor): Promise<SignInResult> {
     const settings = await deps.mfaSettings();
@@ -218,7 +196,7 @@ export function createSignInService(deps: Deps) {
     if (settings.withoutDevice === 'email-code' && user.email && mailer) {
       const flow = await flows.create('mfa', user.id, { ...data, methods: ['email'] });
       const created = await flows.load(flow.token, ['mfa']);
-      const emailSentTo = await sendEmailCode(flow.token, created, user);
+      const emailSentTo = await secondFactor.sendEmailCode(flow.token, created, user);
       return {
         status: 'mfa-required',
         flow: flow.token,
@@ -248,89 +226,6 @@ export function createSignInService(deps: Deps) {
     const user = flow.userId ? await store.getUserById(flow.userId) : undefined;
     if (!user || user.disabled) throw new SesameError('UNAUTHENTICATED', 'this account is disabled');
     return user;
-  }
-
-  /** A wrong second factor: counted on the flow and against the account, audited, and said plainly. */
-  async function wrongSecondFactor(
-    attempts: number,
-    user: User,
-    ctx: SignInContext,
-    message: string,
-  ): Promise<never> {
-    await throttle.failure(user.username, ctx.sourceAddress);
-    await record(user, 'failed', ctx, { reason: `MFA: ${message}` });
-    const left = MAX_FLOW_ATTEMPTS - attempts;
-    throw new SesameError(
-      'UNAUTHENTICATED',
-      left > 0
-        ? `${message} (${left} attempt${left === 1 ? '' : 's'} left)`
-        : `${message}; start signing in again`,
-    );
-  }
-
-  async function checkSecondFactor(
-    attempts: number,
-    flow: AuthFlow,
-    user: User,
-    ctx: SignInContext,
-    input: Record<string, unknown>,
-  ): Promise<string> {
-    const method = String(input.method ?? '');
-    const devices = await store.listMfaDevices(user.id);
-    if (method === 'totp') {
-      const code = String(input.code ?? '');
-      let reason = 'that code is not right';
-      for (const device of devices.filter(
-        (d): d is MfaDevice & { secret: string } => d.kind === 'totp' && !!d.secret,
-      )) {
-        const result = verifyTotp({
-          secret: device.secret,
-          code,
-          now: new Date(now()),
-          lastUsedStep: device.lastUsedStep,
-        });
-        if (result.ok) {
-          if (await store.claimTotpStep(device.id, result.step, now())) return 'totp';
-          reason = 'that code was used already: wait for the next one';
-        } else if (result.reason === 'reused') reason = 'that code was used already: wait for the next one';
-        else if (result.reason === 'malformed') reason = 'the code must be the 6 digits your app shows';
-      }
-      return wrongSecondFactor(attempts, user, ctx, reason);
-    }
-    if (method === 'email') {
-      const code = String(input.code ?? '');
-      const hash = flow.data.emailCodeHash;
-      const expiresAt = Number(flow.data.emailExpiresAt ?? 0);
-      if (typeof hash !== 'string') throw new SesameError('INVALID', 'ask for an email code first');
-      if (expiresAt <= now())
-        return wrongSecondFactor(attempts, user, ctx, 'that code has expired: ask for a new one');
-      if (!/^\d{6}$/.test(code) || !constantTimeEqual(hashToken(code), hash))
-        return wrongSecondFactor(attempts, user, ctx, 'that code is not right');
-      return 'email';
-    }
-    const response = input.response as AuthenticationResponseJSON | undefined;
-    const challenge = flow.data.challenge;
-    if (typeof challenge !== 'string') throw new SesameError('INVALID', 'ask for security key options first');
-    const device = devices.find((d) => d.kind === 'webauthn' && d.credentialId === response?.id);
-    if (!device?.credentialId || !device.publicKey)
-      return wrongSecondFactor(attempts, user, ctx, 'this security key is not registered to your account');
-    try {
-      const webauthn = createWebAuthn({ ...ctx.rp, rpName: deps.issuer });
-      const { newCounter } = await webauthn.verifyAuthentication({
-        response: response as AuthenticationResponseJSON,
-        expectedChallenge: challenge,
-        credential: {
-          credentialId: device.credentialId,
-          publicKey: device.publicKey,
-          counter: device.counter,
-          transports: device.transports,
-        },
-      });
-      await store.setWebAuthnCounter(device.id, newCounter, now());
-      return 'webauthn';
-    } catch (error) {
-      return wrongSecondFactor(attempts, user, ctx, (error as Error).message);
-    }
   }
 
   return {
@@ -407,7 +302,7 @@ export function createSignInService(deps: Deps) {
       if (!methods.includes(String(input.method ?? '')))
         throw new SesameError('INVALID', `method must be one of ${methods.map((m) => `"${m}"`).join(', ')}`);
       const attempts = await flows.reserve(token);
-      const method = await checkSecondFactor(attempts, flow, user, ctx, input);
+      const method = await secondFactor.check(attempts, flow, user, ctx, input);
       const taken = await flows.take(token);
       return finish(user, taken.data as SignInFlowData, now(), method);
     },
@@ -418,7 +313,7 @@ export function createSignInService(deps: Deps) {
       sameBrowser(flow, ctx);
       if (!((flow.data.methods as string[]) ?? []).includes('email'))
         throw new SesameError('INVALID', 'this sign-in does not offer an email code');
-      return { emailSentTo: await sendEmailCode(token, flow, await flowUser(flow)) };
+      return { emailSentTo: await secondFactor.sendEmailCode(token, flow, await flowUser(flow)) };
     },
 
     async webauthnOptions(input: Record<string, unknown>, ctx: SignInContext) {

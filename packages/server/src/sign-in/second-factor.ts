@@ -1,0 +1,137 @@
+import { constantTimeEqual, hashToken } from '../crypto.ts';
+import { SesameError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { AuthFlow, MfaDevice, Store, User } from '../store/index.ts';
+import { newEmailCode } from './email-code.ts';
+import type { Mailer } from './mailer.ts';
+import { type Flows, MAX_FLOW_ATTEMPTS } from './sign-in-flows.ts';
+import type { SignInContext } from './sign-in-service.ts';
+import { verifyTotp } from './totp.ts';
+import { type AuthenticationResponseJSON, createWebAuthn } from './webauthn.ts';
+
+type Deps = {
+  store: Pick<Store, 'listMfaDevices' | 'claimTotpStep' | 'setWebAuthnCounter'>;
+  flows: Flows;
+  mailer: Mailer | undefined;
+  log: Pick<Logger, 'info'>;
+  issuer: string;
+  now: () => number;
+  /** A wrong second factor, before it is refused: counted against the account and audited by the caller. */
+  failed: (user: User, ctx: SignInContext, message: string) => Promise<void>;
+};
+
+const EMAIL_CODE_TTL_MS = 10 * 60_000;
+const MAX_EMAIL_SENDS = 3;
+
+export function maskEmail(email: string): string {
+  const [local = '', domain = ''] = email.split('@');
+  return `${local.slice(0, 1)}•••@${domain}`;
+}
+
+/** Checking a second factor (an authenticator code, an emailed code, a security key) for a sign-in flow. */
+export function createSecondFactor({ store, flows, mailer, log, issuer, now, failed }: Deps) {
+  async function sendEmailCode(token: string, flow: AuthFlow, user: User): Promise<string> {
+    if (!mailer || !user.email)
+      throw new SesameError('UNAVAILABLE', 'a sign-in code cannot be emailed: ask an administrator for help');
+    const sends = Number(flow.data.emailSends ?? 0);
+    if (sends >= MAX_EMAIL_SENDS)
+      throw new SesameError(
+        'RATE_LIMITED',
+        'too many codes were sent for this sign-in: start signing in again',
+      );
+    const code = newEmailCode();
+    await flows.update(token, {
+      data: {
+        ...flow.data,
+        emailCodeHash: hashToken(code),
+        emailExpiresAt: now() + EMAIL_CODE_TTL_MS,
+        emailSends: sends + 1,
+      },
+    });
+    await mailer.send({
+      to: user.email,
+      subject: 'Your Sesame sign-in code',
+      text: `Your Sesame sign-in code is ${code}\n\nIt works once, for 10 minutes. If you did not try to sign in, tell your administrator.\n`,
+    });
+    log.info({ user: user.username }, 'sign-in code sent by email');
+    return maskEmail(user.email);
+  }
+
+  /** A wrong second factor: counted on the flow and against the account, audited, and said plainly. */
+  async function wrong(attempts: number, user: User, ctx: SignInContext, message: string): Promise<never> {
+    await failed(user, ctx, message);
+    const left = MAX_FLOW_ATTEMPTS - attempts;
+    throw new SesameError(
+      'UNAUTHENTICATED',
+      left > 0
+        ? `${message} (${left} attempt${left === 1 ? '' : 's'} left)`
+        : `${message}; start signing in again`,
+    );
+  }
+
+  async function check(
+    attempts: number,
+    flow: AuthFlow,
+    user: User,
+    ctx: SignInContext,
+    input: Record<string, unknown>,
+  ): Promise<string> {
+    const method = String(input.method ?? '');
+    const devices = await store.listMfaDevices(user.id);
+    if (method === 'totp') {
+      const code = String(input.code ?? '');
+      let reason = 'that code is not right';
+      for (const device of devices.filter(
+        (d): d is MfaDevice & { secret: string } => d.kind === 'totp' && !!d.secret,
+      )) {
+        const result = verifyTotp({
+          secret: device.secret,
+          code,
+          now: new Date(now()),
+          lastUsedStep: device.lastUsedStep,
+        });
+        if (result.ok) {
+          if (await store.claimTotpStep(device.id, result.step, now())) return 'totp';
+          reason = 'that code was used already: wait for the next one';
+        } else if (result.reason === 'reused') reason = 'that code was used already: wait for the next one';
+        else if (result.reason === 'malformed') reason = 'the code must be the 6 digits your app shows';
+      }
+      return wrong(attempts, user, ctx, reason);
+    }
+    if (method === 'email') {
+      const code = String(input.code ?? '');
+      const hash = flow.data.emailCodeHash;
+      const expiresAt = Number(flow.data.emailExpiresAt ?? 0);
+      if (typeof hash !== 'string') throw new SesameError('INVALID', 'ask for an email code first');
+      if (expiresAt <= now()) return wrong(attempts, user, ctx, 'that code has expired: ask for a new one');
+      if (!/^\d{6}$/.test(code) || !constantTimeEqual(hashToken(code), hash))
+        return wrong(attempts, user, ctx, 'that code is not right');
+      return 'email';
+    }
+    const response = input.response as AuthenticationResponseJSON | undefined;
+    const challenge = flow.data.challenge;
+    if (typeof challenge !== 'string') throw new SesameError('INVALID', 'ask for security key options first');
+    const device = devices.find((d) => d.kind === 'webauthn' && d.credentialId === response?.id);
+    if (!device?.credentialId || !device.publicKey)
+      return wrong(attempts, user, ctx, 'this security key is not registered to your account');
+    try {
+      const webauthn = createWebAuthn({ ...ctx.rp, rpName: issuer });
+      const { newCounter } = await webauthn.verifyAuthentication({
+        response: response as AuthenticationResponseJSON,
+        expectedChallenge: challenge,
+        credential: {
+          credentialId: device.credentialId,
+          publicKey: device.publicKey,
+          counter: device.counter,
+          transports: device.transports,
+        },
+      });
+      await store.setWebAuthnCounter(device.id, newCounter, now());
+      return 'webauthn';
+    } catch (error) {
+      return wrong(attempts, user, ctx, (error as Error).message);
+    }
+  }
+
+  return { sendEmailCode, check };
+}
