@@ -55,6 +55,33 @@ export function createMfaEnrolment({ store, flows, issuer, now }: Deps) {
     return devices;
   }
 
+  /** A verified enrolment: the flow is used up, then (if there is still room) the device is stored. */
+  async function save(
+    token: string,
+    user: User,
+    options: EnrolOptions,
+    fields: Pick<MfaDevice, 'kind' | 'name'> & Partial<MfaDevice>,
+  ): Promise<MfaDevice> {
+    await flows.take(token);
+    await stillFirst(user, options);
+    await room(user);
+    const device: MfaDevice = {
+      id: `mfa-${randomUUID()}`,
+      userId: user.id,
+      secret: null,
+      credentialId: null,
+      publicKey: null,
+      counter: 0,
+      transports: [],
+      lastUsedStep: null,
+      createdAt: now(),
+      lastUsedAt: now(),
+      ...fields,
+    };
+    await store.createMfaDevice(device);
+    return device;
+  }
+
   return {
     async totpSecret(token: string, flow: AuthFlow, user: User) {
       await room(user);
@@ -88,25 +115,7 @@ export function createMfaEnrolment({ store, flows, issuer, now }: Deps) {
             ? 'the code must be the 6 digits your app shows'
             : 'that code is not right',
         );
-      await flows.take(token);
-      await stillFirst(user, options);
-      await room(user);
-      const device: MfaDevice = {
-        id: `mfa-${randomUUID()}`,
-        userId: user.id,
-        kind: 'totp',
-        name,
-        secret,
-        credentialId: null,
-        publicKey: null,
-        counter: 0,
-        transports: [],
-        lastUsedStep: result.step,
-        createdAt: now(),
-        lastUsedAt: now(),
-      };
-      await store.createMfaDevice(device);
-      return device;
+      return save(token, user, options, { kind: 'totp', name, secret, lastUsedStep: result.step });
     },
 
     async webauthnOptions(token: string, flow: AuthFlow, user: User, rp: RelyingParty) {
@@ -146,25 +155,14 @@ export function createMfaEnrolment({ store, flows, issuer, now }: Deps) {
       } catch (error) {
         return wrong(attempts, (error as Error).message);
       }
-      await flows.take(token);
-      await stillFirst(user, options);
-      await room(user);
-      const device: MfaDevice = {
-        id: `mfa-${randomUUID()}`,
-        userId: user.id,
+      return save(token, user, options, {
         kind: 'webauthn',
         name,
-        secret: null,
         credentialId: credential.credentialId,
         publicKey: credential.publicKey,
         counter: credential.counter,
         transports: credential.transports,
-        lastUsedStep: null,
-        createdAt: now(),
-        lastUsedAt: now(),
-      };
-      await store.createMfaDevice(device);
-      return device;
+      });
     },
   };
 }

@@ -4,7 +4,7 @@ import { hashPassword, hashToken, type ScryptCost, verifyPassword } from '../cry
 import { SesameError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { type PublicUser, toPublicUser } from '../services/identity.ts';
-import type { AuthFlow, SignInClient, Store, User } from '../store/index.ts';
+import type { AuthFlow, MfaDevice, SignInClient, Store, User } from '../store/index.ts';
 import type { Mailer } from './mailer.ts';
 import type { MfaEnrolment, RelyingParty } from './mfa-enrolment.ts';
 import type { MfaSettings } from './mfa-settings.ts';
@@ -228,6 +228,28 @@ export function createSignInService(deps: Deps) {
     return user;
   }
 
+  /** The last step of enrolment at sign-in: the new device (audited) is the second factor of this sign-in. */
+  async function enrolled(
+    input: Record<string, unknown>,
+    ctx: SignInContext,
+    confirm: (token: string, flow: AuthFlow, user: User) => Promise<MfaDevice>,
+  ): Promise<SignInResult> {
+    const token = input.flow as string;
+    const flow = await flows.load(token, ['enrol']);
+    sameBrowser(flow, ctx);
+    const user = await flowUser(flow);
+    const device = await confirm(token, flow, user);
+    await audit({
+      actor: user.username,
+      action: 'sesame:CreateMfaDevice',
+      resource: userArn(user.username),
+      outcome: 'succeeded',
+      sourceAddress: ctx.sourceAddress,
+      detail: { kind: device.kind, device: device.id },
+    });
+    return finish(user, flow.data as SignInFlowData, now(), device.kind);
+  }
+
   return {
     afterFirstFactor,
 
@@ -345,20 +367,9 @@ export function createSignInService(deps: Deps) {
     },
 
     async confirmTotp(input: Record<string, unknown>, ctx: SignInContext): Promise<SignInResult> {
-      const token = input.flow as string;
-      const flow = await flows.load(token, ['enrol']);
-      sameBrowser(flow, ctx);
-      const user = await flowUser(flow);
-      const device = await enrolment.confirmTotp(token, flow, user, input, { firstOnly: true });
-      await audit({
-        actor: user.username,
-        action: 'sesame:CreateMfaDevice',
-        resource: userArn(user.username),
-        outcome: 'succeeded',
-        sourceAddress: ctx.sourceAddress,
-        detail: { kind: device.kind, device: device.id },
-      });
-      return finish(user, flow.data as SignInFlowData, now(), 'totp');
+      return enrolled(input, ctx, (token, flow, user) =>
+        enrolment.confirmTotp(token, flow, user, input, { firstOnly: true }),
+      );
     },
 
     async enrolWebauthnOptions(input: Record<string, unknown>, ctx: SignInContext) {
@@ -371,20 +382,9 @@ export function createSignInService(deps: Deps) {
     },
 
     async enrolWebauthn(input: Record<string, unknown>, ctx: SignInContext): Promise<SignInResult> {
-      const token = input.flow as string;
-      const flow = await flows.load(token, ['enrol']);
-      sameBrowser(flow, ctx);
-      const user = await flowUser(flow);
-      const device = await enrolment.confirmWebauthn(token, flow, user, ctx.rp, input, { firstOnly: true });
-      await audit({
-        actor: user.username,
-        action: 'sesame:CreateMfaDevice',
-        resource: userArn(user.username),
-        outcome: 'succeeded',
-        sourceAddress: ctx.sourceAddress,
-        detail: { kind: device.kind, device: device.id },
-      });
-      return finish(user, flow.data as SignInFlowData, now(), 'webauthn');
+      return enrolled(input, ctx, (token, flow, user) =>
+        enrolment.confirmWebauthn(token, flow, user, ctx.rp, input, { firstOnly: true }),
+      );
     },
   };
 }

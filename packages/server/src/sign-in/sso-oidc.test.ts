@@ -16,6 +16,7 @@ import {
   type TestLogin,
   type TestOidcProvider,
 } from './oidc-provider.test-support.ts';
+import { type Landing, landingOf } from './sso-landing.test-support.ts';
 import { totpAt } from './totp.ts';
 
 const ABAC = readFileSync(
@@ -24,15 +25,6 @@ const ABAC = readFileSync(
 );
 const SECRET = 'oidc-client-secret-for-tests';
 const TAGS = { AppGroupName: 'webserver', AppId: 'ABC', ReleaseId: '1.0' };
-
-type Landing = {
-  status: number;
-  location: string;
-  cookie: string | undefined;
-  /** The browser's device cookie: the sign-in continues only with it. */
-  device: string;
-  hash: URLSearchParams;
-};
 
 describe('OIDC single sign-on against a real OpenID provider', () => {
   let ts: TestServer;
@@ -120,21 +112,8 @@ describe('OIDC single sign-on against a real OpenID provider', () => {
     await response.body?.cancel();
     return response;
   };
-  const land = async (path: string, browser?: string): Promise<Landing> => {
-    const response = await get(path, browser);
-    const location = response.headers.get('location') ?? '';
-    const cookie = response.headers
-      .getSetCookie()
-      .find((c) => c.startsWith('sesame_session='))
-      ?.split(';')[0];
-    const hash = new URLSearchParams(location.includes('#') ? location.slice(location.indexOf('#') + 1) : '');
-    const device =
-      response.headers
-        .getSetCookie()
-        .find((c) => c.startsWith('sesame_device='))
-        ?.split(';')[0] ?? '';
-    return { status: response.status, location, cookie, device, hash };
-  };
+  const land = async (path: string, browser?: string): Promise<Landing> =>
+    landingOf(await get(path, browser));
   /** GET /sso/<id>/start, the IdP's login, then the callback on Sesame: where the browser lands. */
   const signIn = async (login: TestLogin | undefined, id = 'corp', next = '/console/') => {
     const start = await get(`/sso/${id}/start?next=${encodeURIComponent(next)}`);

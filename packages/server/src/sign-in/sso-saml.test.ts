@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { registerAgent } from '../agents/test-agent.ts';
 import { type ApiResponse, startTestServer, type TestServer } from '../test-server.ts';
 import { createTestIdp, type TestIdpResponse } from './saml-idp.test-support.ts';
+import { type Landing, landingOf } from './sso-landing.test-support.ts';
 import { totpAt } from './totp.ts';
 
 const ABAC = readFileSync(
@@ -52,15 +53,6 @@ const attributes = (user: string): Record<string, string | string[]> => ({
   email: `${user}@corp.example`,
   groups: ['pam-users', 'not-a-sesame-group'],
 });
-
-type Landing = {
-  status: number;
-  location: string;
-  cookie: string | undefined;
-  /** The browser's device cookie: the sign-in continues only with it. */
-  device: string;
-  hash: URLSearchParams;
-};
 
 describe('SAML single sign-on against a real SAML IdP', () => {
   let ts: TestServer;
@@ -121,21 +113,7 @@ describe('SAML single sign-on against a real SAML IdP', () => {
   });
   after(async () => ts?.close());
 
-  const landing = async (response: Response): Promise<Landing> => {
-    await response.body?.cancel();
-    const location = response.headers.get('location') ?? '';
-    const cookie = response.headers
-      .getSetCookie()
-      .find((c) => c.startsWith('sesame_session='))
-      ?.split(';')[0];
-    const hash = new URLSearchParams(location.includes('#') ? location.slice(location.indexOf('#') + 1) : '');
-    const device =
-      response.headers
-        .getSetCookie()
-        .find((c) => c.startsWith('sesame_device='))
-        ?.split(';')[0] ?? '';
-    return { status: response.status, location, cookie, device, hash };
-  };
+  const landing = landingOf;
   /** GET /sso/<id>/start: the AuthnRequest's id and the RelayState Sesame sent along. */
   const start = async (id = 'okta', next = '/console/') => {
     const response = await fetch(`${ts.url}/sso/${id}/start?next=${encodeURIComponent(next)}`, {
