@@ -2,6 +2,7 @@ import { closeSync, constants, openSync } from 'node:fs';
 import type { Channel } from '@sesame/protocol';
 import { type IPty, spawn } from 'node-pty';
 import type { Logger } from 'pino';
+import { OutputBatcher } from './output-batcher.ts';
 import { PtyInput } from './pty-input.ts';
 import type { RunAsUser } from './run-as.ts';
 
@@ -92,9 +93,12 @@ export function serveShell(channel: Channel, user: RunAsUser, log: Logger): IPty
       return socket;
     };
   }
+  const output = new OutputBatcher((data) => {
+    if (!channel.write(data) && !draining) pty.pause();
+  });
   pty.onData((data) => {
     if (draining) settle();
-    if (!channel.write(data as unknown as Uint8Array) && !draining) pty.pause();
+    output.push(data as unknown as Uint8Array);
   });
   channel.onDrain = () => pty.resume();
   const input = new PtyInput((pty as unknown as { fd: number }).fd);
@@ -103,6 +107,7 @@ export function serveShell(channel: Channel, user: RunAsUser, log: Logger): IPty
   channel.onEof = () => input.write(new Uint8Array([4]), () => {}); // ^D: end of input for the program reading
   channel.onResize = (c, r) => pty.resize(size(c, cols), size(r, rows));
   channel.onClose = () => {
+    output.discard();
     input.close();
     try {
       pty.kill('SIGHUP');
@@ -116,6 +121,7 @@ export function serveShell(channel: Channel, user: RunAsUser, log: Logger): IPty
     // Let the last output that node-pty already read reach the channel, then report the exit.
     // Exit and a normal close queue behind output still waiting for credit: the user sees all of it.
     setImmediate(() => {
+      output.flush();
       channel.exit(signal ? null : exitCode, signal ? (SIGNALS[signal] ?? `SIG${signal}`) : null);
       channel.close();
       log.info({ sessionId, exitCode, signal }, 'shell exited');
