@@ -6,7 +6,7 @@ import type { AgentIdentity } from './identity.ts';
 import { collectInventory } from './inventory.ts';
 import type { RunAsUser } from './run-as.ts';
 import { serveShell } from './shell.ts';
-import { pinnedTlsOptions } from './tls-pin.ts';
+import { maskingOptions, pinnedTlsOptions } from './tls-pin.ts';
 
 export type AgentOptions = {
   identity: AgentIdentity;
@@ -74,6 +74,7 @@ export function runAgent({
       maxPayload: 1024 * 1024,
       handshakeTimeout: 15_000,
       ...(pinnedTlsOptions(identity.tls) as WebSocket.ClientOptions),
+      ...maskingOptions(url),
     });
     socket = ws;
     ws.on('unexpected-response', (_req, res) => {

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { pinnedTlsOptions } from '@sesame/agent/tls';
+import { maskingOptions, pinnedTlsOptions } from '@sesame/agent/tls';
 import { type Channel, ChannelRejectedError, type Mux, muxOverWebSocket } from '@sesame/protocol';
 import WebSocket from 'ws';
 import type { ApiClient } from './api.ts';
@@ -38,6 +38,7 @@ function connect(api: ApiClient): Promise<Mux> {
       maxPayload: 1024 * 1024,
       handshakeTimeout: 15_000,
       ...(pinnedTlsOptions(api.tls) as WebSocket.ClientOptions),
+      ...maskingOptions(url),
     });
     ws.once('open', () => {
       const mux = muxOverWebSocket(ws, { side: 'b' });
