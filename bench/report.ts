@@ -1,10 +1,12 @@
 /**
  * The printed table: each metric for OpenSSH and Sesame measured in the same run, their ratio, the target
- * from the issue and whether it is met. A local PTY (no network, no relay) is shown as the ceiling.
+ * from the issue and whether it is met. OpenSSH through a jump host (the bastion set-up Sesame replaces, with
+ * the same number of hops) is shown with Sesame's ratio to it, and a local PTY (no network, no relay) as the
+ * ceiling.
  */
 import type { Summary } from './measure.ts';
 
-type PerTarget<T> = Record<'openssh' | 'sesame' | 'local', T>;
+type PerTarget<T> = Record<'openssh' | 'jump' | 'sesame' | 'local', T>;
 
 export type TargetThroughput = {
   runs: number[];
@@ -27,7 +29,9 @@ export type Results = {
     platform: string;
     loadAverageAtStart: number;
   };
-  settings: { keys: number; warmup: number; dataMegabytes: number; runs: number };
+  settings: { keys: number; warmup: number; serverWarmup: number; dataMegabytes: number; runs: number };
+  /** Echo through the first session on a just-started server and agent (before their code is warm). */
+  sesameFirstSessionEchoMicros: Summary;
   echoMicros: PerTarget<Summary>;
   throughputMBps: PerTarget<TargetThroughput>;
   targets: { name: string; ratio: number; target: string; met: boolean }[];
@@ -50,22 +54,38 @@ function rows(r: Results): Row[] {
   const t = r.throughputMBps;
   const echo = (key: keyof Summary) => ({
     openssh: e.openssh[key],
+    jump: e.jump[key],
     sesame: e.sesame[key],
     local: e.local[key],
   });
   return [
     { metric: 'echo p50', values: echo('p50'), unit: 'us', goal: 'echo p50' },
+    {
+      metric: 'echo p50, fresh server',
+      values: { ...echo('p50'), sesame: r.sesameFirstSessionEchoMicros.p50 },
+      unit: 'us',
+    },
     { metric: 'echo p99', values: echo('p99'), unit: 'us' },
     { metric: 'echo mean', values: echo('mean'), unit: 'us' },
     {
       metric: 'output throughput (median)',
-      values: { openssh: t.openssh.median, sesame: t.sesame.median, local: t.local.median },
+      values: {
+        openssh: t.openssh.median,
+        jump: t.jump.median,
+        sesame: t.sesame.median,
+        local: t.local.median,
+      },
       unit: 'MB/s',
       goal: 'output throughput (recording on)',
     },
     {
       metric: 'relay CPU per MB',
-      values: { openssh: t.openssh.relayCpuMsPerMB, sesame: t.sesame.relayCpuMsPerMB, local: undefined },
+      values: {
+        openssh: t.openssh.relayCpuMsPerMB,
+        jump: t.jump.relayCpuMsPerMB,
+        sesame: t.sesame.relayCpuMsPerMB,
+        local: undefined,
+      },
       unit: 'ms',
     },
   ];
@@ -94,9 +114,11 @@ function notes(r: Results): string[] {
   const m = r.machine;
   const out = [
     `throughput runs (MB/s): OpenSSH [${t.openssh.runs.map((v) => v.toFixed(1)).join(', ')}], ` +
+      `via a jump host [${t.jump.runs.map((v) => v.toFixed(1)).join(', ')}], ` +
       `Sesame [${t.sesame.runs.map((v) => v.toFixed(1)).join(', ')}], ` +
       `local PTY [${t.local.runs.map((v) => v.toFixed(1)).join(', ')}]`,
-    `relay CPU ms per MB: OpenSSH (${byProcess(t.openssh)}); Sesame (${byProcess(t.sesame)})`,
+    `relay CPU ms per MB: OpenSSH (${byProcess(t.openssh)}); via a jump host (${byProcess(t.jump)}); ` +
+      `Sesame (${byProcess(t.sesame)})`,
   ];
   if (t.sesame.terminalBytes !== t.openssh.terminalBytes)
     out.push(
@@ -115,8 +137,9 @@ export function render(r: Results): string {
   const m = r.machine;
   const s = r.settings;
   const body = rows(r).map((row) => {
-    const { openssh, sesame, local } = row.values;
+    const { openssh, jump, sesame, local } = row.values;
     const ratio = (sesame ?? 0) / (openssh ?? 1);
+    const toJump = (sesame ?? 0) / (jump ?? 1);
     const goal = r.targets.find((t) => t.name === row.goal);
     const met = goal ? (goal.met ? 'MET' : 'MISSED') : '';
     return [
@@ -126,6 +149,8 @@ export function render(r: Results): string {
       `${ratio.toFixed(2)}x`,
       goal?.target ?? '',
       met,
+      fmt(jump, row.unit),
+      `${toJump.toFixed(2)}x`,
       fmt(local, row.unit),
     ];
   });
@@ -134,11 +159,27 @@ export function render(r: Results): string {
     'Sesame vs OpenSSH (same machine, same run, loopback)',
     `machine: ${m.cores} cores, ${m.cpu}, ${m.platform}; node ${m.node}; ${m.ssh}; ` +
       `load average at start ${m.loadAverageAtStart.toFixed(2)}`,
-    `echo: ${s.keys} keystrokes after ${s.warmup} warm-up, one at a time; ` +
+    `echo: ${s.keys} keystrokes after ${s.warmup} warm-up, one at a time, by a new sesame ssh to a server and ` +
+      `agent that ran ${s.serverWarmup} keys before (the "fresh server" row: the first session, on a just-started ` +
+      'server and agent); ' +
       `throughput: cat of ${s.dataMegabytes} MB, ${s.runs} runs, median`,
-    'Sesame records every session (asciicast); OpenSSH is ssh -tt to a private sshd on 127.0.0.1',
+    'Sesame records every session (asciicast); OpenSSH is ssh -tt to a private sshd on 127.0.0.1; the jump',
+    'host column is ssh -tt through that sshd as a jump host (ssh -J) to itself: the bastion Sesame replaces',
     '',
-    table(['metric', 'OpenSSH', 'Sesame', 'ratio', 'target', 'met?', 'local PTY (ceiling)'], body),
+    table(
+      [
+        'metric',
+        'OpenSSH',
+        'Sesame',
+        'ratio',
+        'target',
+        'met?',
+        'OpenSSH via jump host',
+        'Sesame/jump',
+        'local PTY (ceiling)',
+      ],
+      body,
+    ),
     '',
     ...notes(r),
     ...r.targets.map(

@@ -6,7 +6,7 @@
  * bench/out/policy-results.json. A measurement, not a test: it exits 0 when a target is missed.
  *
  * Settings (environment): BENCH_ONLY (ssh, decisions, list, or policy = decisions and list; comma-separated;
- * default all), BENCH_KEYS (300), BENCH_WARMUP (20), BENCH_DATA_MB (200), BENCH_RUNS (3),
+ * default all), BENCH_KEYS (300), BENCH_WARMUP (20), BENCH_SERVER_WARMUP (2000), BENCH_DATA_MB (200), BENCH_RUNS (3),
  * BENCH_CPU_PROF=dir (server, agent and CLI write V8 CPU profiles there; see cpu-profile.mjs),
  * BENCH_POLICY_SAMPLES (100000), BENCH_INSTANCES (100000), BENCH_LIST_RUNS (5).
  */
@@ -20,6 +20,7 @@ import {
   median,
   outputThroughput,
   prepareShell,
+  type Summary,
   summarize,
   type Throughput,
 } from './measure.ts';
@@ -29,15 +30,16 @@ import { type Results, render, type TargetThroughput, targetsOf } from './report
 import { sshVersion } from './sshd.ts';
 import { startTargets, TARGETS, type Target } from './targets.ts';
 
-const setting = (name: string, fallback: number) => {
+const setting = (name: string, fallback: number, min = 1) => {
   const value = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
+  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be an integer >= ${min}`);
   return value;
 };
 const keys = setting('BENCH_KEYS', 300);
 const warmup = setting('BENCH_WARMUP', 20);
 const dataMegabytes = setting('BENCH_DATA_MB', 200);
 const runs = setting('BENCH_RUNS', 3);
+const serverWarmup = setting('BENCH_SERVER_WARMUP', 2000, 0);
 const profileDir = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : undefined;
 const policySamples = setting('BENCH_POLICY_SAMPLES', 100_000);
 const instances = setting('BENCH_INSTANCES', 100_000);
@@ -141,12 +143,24 @@ async function sshComparison(): Promise<void> {
   say(`preparing ${dataMegabytes} MB of text in ${DATA_DIR} ...`);
   const file = await ensureDataFile(DATA_DIR, dataMegabytes);
   say('starting a private sshd, a Sesame server and agent ...');
-  const { clients, relay, stop } = await startTargets(profileDir);
+  const { clients, relay, sesameSession, stop } = await startTargets(profileDir);
   cleanup = stop;
   try {
     for (const target of TARGETS) await prepareShell(clients[target]);
 
-    const echo: Record<Target, number[]> = { openssh: [], sesame: [], local: [] };
+    // A control plane in use has run code hot for a while; a just-started one has not (V8 compiles a function
+    // to fast code only after many calls). The first session on the fresh server and agent is measured apart,
+    // then continues for BENCH_SERVER_WARMUP keys; the measured Sesame client is another, fresh CLI process.
+    say(
+      `echo latency, the first session on the fresh Sesame server, then ${serverWarmup} keys to warm it ...`,
+    );
+    const first = sesameSession('Sesame, first session');
+    await prepareShell(first);
+    const firstSession = summarize(await echoLatency(first, keys, warmup));
+    if (serverWarmup > 0) await echoLatency(first, serverWarmup, 0);
+    await first.close();
+
+    const echo = Object.fromEntries(TARGETS.map((t) => [t, [] as number[]])) as Record<Target, number[]>;
     const perBlock = Math.ceil(keys / ECHO_BLOCKS);
     for (let block = 0; block < ECHO_BLOCKS; block++) {
       say(`echo latency, block ${block + 1}/${ECHO_BLOCKS} ...`);
@@ -157,7 +171,10 @@ async function sshComparison(): Promise<void> {
       }
     }
 
-    const put: Record<Target, Throughput[]> = { openssh: [], sesame: [], local: [] };
+    const put = Object.fromEntries(TARGETS.map((t) => [t, [] as Throughput[]])) as Record<
+      Target,
+      Throughput[]
+    >;
     for (let run = 0; run < runs; run++) {
       for (const target of order(run)) {
         const result = await outputThroughput(clients[target], file, THROUGHPUT_TIMEOUT_MS, relay[target]);
@@ -171,19 +188,15 @@ async function sshComparison(): Promise<void> {
     }
 
     const partial = {
-      echoMicros: {
-        openssh: summarize(echo.openssh),
-        sesame: summarize(echo.sesame),
-        local: summarize(echo.local),
-      },
-      throughputMBps: {
-        openssh: throughputOf(put.openssh),
-        sesame: throughputOf(put.sesame),
-        local: throughputOf(put.local),
-      },
+      echoMicros: Object.fromEntries(TARGETS.map((t) => [t, summarize(echo[t])])) as Record<Target, Summary>,
+      throughputMBps: Object.fromEntries(TARGETS.map((t) => [t, throughputOf(put[t])])) as Record<
+        Target,
+        TargetThroughput
+      >,
     };
     const results: Results = {
       startedAt: startedAt.toISOString(),
+      sesameFirstSessionEchoMicros: firstSession,
       durationSeconds: (Date.now() - startedAt.getTime()) / 1000,
       machine: {
         cores: cpus().length,
@@ -193,7 +206,7 @@ async function sshComparison(): Promise<void> {
         platform: `${process.platform} ${process.arch}`,
         loadAverageAtStart: loadAtStart,
       },
-      settings: { keys, warmup, dataMegabytes, runs },
+      settings: { keys, warmup, serverWarmup, dataMegabytes, runs },
       ...partial,
       targets: targetsOf(partial),
     };

@@ -17,6 +17,11 @@ export type PrivateSshd = {
   pid: number;
   /** The client command for an interactive shell: `ssh -tt … root@127.0.0.1`. */
   client: { file: string; args: string[] };
+  /**
+   * The same through a jump host (`ssh -J`, spelled out as the ProxyCommand it stands for: `ssh -W`), the
+   * bastion set-up that Sesame replaces. The jump host is this same sshd.
+   */
+  jumpClient: { file: string; args: string[] };
   stop(): Promise<void>;
 };
 
@@ -96,30 +101,28 @@ export async function startSshd(): Promise<PrivateSshd> {
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
+  const options = [
+    '-F',
+    '/dev/null',
+    '-p',
+    String(port),
+    '-i',
+    clientKey,
+    '-o',
+    'StrictHostKeyChecking=no',
+    '-o',
+    'UserKnownHostsFile=/dev/null',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'LogLevel=ERROR',
+  ];
+  const proxy = ['ssh', ...options, '-W', '%h:%p', 'root@127.0.0.1'].join(' ');
   return {
     port,
     pid: child.pid as number,
-    client: {
-      file: 'ssh',
-      args: [
-        '-tt',
-        '-F',
-        '/dev/null',
-        '-p',
-        String(port),
-        '-i',
-        clientKey,
-        '-o',
-        'StrictHostKeyChecking=no',
-        '-o',
-        'UserKnownHostsFile=/dev/null',
-        '-o',
-        'BatchMode=yes',
-        '-o',
-        'LogLevel=ERROR',
-        'root@127.0.0.1',
-      ],
-    },
+    client: { file: 'ssh', args: ['-tt', ...options, 'root@127.0.0.1'] },
+    jumpClient: { file: 'ssh', args: ['-tt', ...options, '-o', `ProxyCommand=${proxy}`, 'root@127.0.0.1'] },
     async stop() {
       await stopChild(child);
       rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 /**
  * The three terminals the benchmark drives, each a shell behind a client in a PTY:
  * - openssh: `ssh -tt` to a private sshd (sshd.ts), as root;
+ * - jump: the same through a jump host (`ssh -J`: the bastion set-up Sesame replaces), both hops that sshd;
  * - sesame: `sesame ssh` through a temp Sesame server and agent (the e2e harness), as sesame-user, recorded;
  * - local: bash in a PTY with nothing in between (the ceiling of this machine's PTYs and of the reader).
  */
@@ -10,13 +11,15 @@ import { descendantsNamed } from './process-cpu.ts';
 import { PtyClient } from './pty-client.ts';
 import { startSshd } from './sshd.ts';
 
-export const TARGETS = ['openssh', 'sesame', 'local'] as const;
+export const TARGETS = ['openssh', 'jump', 'sesame', 'local'] as const;
 export type Target = (typeof TARGETS)[number];
 
 export type Targets = {
   clients: Record<Target, PtyClient>;
   /** The processes that relay each target's bytes (client and server side), by label. */
   relay: Record<Target, () => Record<string, number[]>>;
+  /** Starts another `sesame ssh` client (a new session), closed by `stop` if still open. */
+  sesameSession(name: string): PtyClient;
   stop(): Promise<void>;
 };
 
@@ -60,21 +63,28 @@ export async function startTargets(profileDir?: string): Promise<Targets> {
       started.push(client);
       return client;
     };
-    const clients = {
-      openssh: add(new PtyClient('OpenSSH', sshd.client)),
-      sesame: add(
-        new PtyClient('Sesame', {
+    const sesameSession = (name: string) =>
+      add(
+        new PtyClient(name, {
           file: process.execPath,
           args: [bins.cli, 'ssh', 'bench'],
           env: { SESAME_HOME: sesame.home('admin'), ...profileEnv },
         }),
-      ),
+      );
+    const clients = {
+      openssh: add(new PtyClient('OpenSSH', sshd.client)),
+      jump: add(new PtyClient('OpenSSH via a jump host', sshd.jumpClient)),
+      sesame: sesameSession('Sesame'),
       local: add(new PtyClient('local PTY', { file: '/bin/bash', args: ['--noprofile', '--norc', '-i'] })),
     };
     return {
       clients,
       relay: {
         openssh: () => ({ ssh: [clients.openssh.pid], sshd: descendantsNamed(sshd.pid, 'sshd') }),
+        jump: () => ({
+          ssh: [clients.jump.pid, ...descendantsNamed(clients.jump.pid, 'ssh')],
+          sshd: descendantsNamed(sshd.pid, 'sshd'),
+        }),
         sesame: () => ({
           'sesame ssh': [clients.sesame.pid],
           'sesame-server': [sesame.server.child.pid as number],
@@ -82,6 +92,7 @@ export async function startTargets(profileDir?: string): Promise<Targets> {
         }),
         local: () => ({}),
       },
+      sesameSession,
       stop,
     };
   } catch (error) {
