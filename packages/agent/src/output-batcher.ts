@@ -5,7 +5,7 @@ export const FULL_READ_BYTES = 4095;
 /** What one batch may gather before it leaves. */
 export const MAX_BATCH_BYTES = 64 * 1024;
 /** How long a batch may wait for more output. */
-export const MAX_BATCH_DELAY_MS = Number(process.env.SESAME_BATCH_MS ?? 1);
+export const MAX_BATCH_DELAY_MS = 1;
 
 type Options = { fullRead?: number; maxBytes?: number; maxDelayMs?: number };
 
