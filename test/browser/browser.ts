@@ -3,6 +3,7 @@
 // works, and a valid relying party id), plus TOTP codes and Chromium's virtual authenticator.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { after, before } from 'node:test';
 import { Secret, TOTP } from 'otpauth';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import {
@@ -151,4 +152,18 @@ export async function enrolSecurityKey(page: Page, server: WebServer, username: 
 export async function signInWithKey(page: Page): Promise<void> {
   await page.getByRole('heading', { name: 'Confirm it is you' }).waitFor();
   await page.getByRole('button', { name: 'Use security key or passkey' }).click();
+}
+
+/** A Sesame server and Chromium for the tests of one suite: started before them, stopped after them. */
+export function useWebServerAndBrowser(): { readonly server: WebServer; readonly browser: Browser } {
+  const bed = {} as { server: WebServer; browser: Browser };
+  before(async () => {
+    bed.server = await startWebServer();
+    bed.browser = await launchBrowser();
+  });
+  after(async () => {
+    await bed.browser?.close();
+    await bed.server?.close();
+  });
+  return bed;
 }

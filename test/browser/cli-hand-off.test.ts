@@ -4,19 +4,16 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { after, before, describe, test } from 'node:test';
-import type { Browser } from 'playwright-core';
+import { describe, test } from 'node:test';
 import {
   alertText,
   enrolSecurityKey,
   enterPassword,
-  launchBrowser,
   messageMatching,
   openPage,
   signInWithKey,
   signOut,
-  startWebServer,
-  type WebServer,
+  useWebServerAndBrowser,
 } from './browser.ts';
 
 /** The CLI's loopback listener: answers one /callback and hands over its query. */
@@ -38,21 +35,12 @@ async function loopback(): Promise<{ port: number; callback: Promise<URLSearchPa
 }
 
 describe('signing in the CLI through the browser', () => {
-  let server: WebServer;
-  let browser: Browser;
-  before(async () => {
-    server = await startWebServer();
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  const bed = useWebServerAndBrowser();
 
   test('/cli-login: signed out → sign in → Allow hands a code to the loopback; Deny tells it no', async () => {
-    const { base } = server;
-    const { context, page, problems } = await openPage(browser);
-    await enrolSecurityKey(page, server, 'erin');
+    const { base } = bed.server;
+    const { context, page, problems } = await openPage(bed.browser);
+    await enrolSecurityKey(page, bed.server, 'erin');
     await signOut(page, base);
 
     const cli = await loopback();
@@ -73,11 +61,11 @@ describe('signing in the CLI through the browser', () => {
     // Let the browser finish arriving at the loopback page before it is sent elsewhere.
     await page.waitForURL(/^http:\/\/127\.0\.0\.1:\d+\/callback\?/);
     await page.waitForLoadState('load');
-    const token = await server.api('POST', '/api/v1/auth/cli/token', {
+    const token = await bed.server.api('POST', '/api/v1/auth/cli/token', {
       json: { code: query.get('code'), codeVerifier: verifier },
     });
     assert.equal(token.body.status, 'signed-in', token.text);
-    const me = await server.api('GET', '/api/v1/me', { token: String(token.body.token) });
+    const me = await bed.server.api('GET', '/api/v1/me', { token: String(token.body.token) });
     assert.equal((me.body.user as { username: string }).username, 'erin');
     cli.server.close();
 
@@ -94,10 +82,10 @@ describe('signing in the CLI through the browser', () => {
   });
 
   test('/device?code=…: the signed-in person approves the code the CLI shows', async () => {
-    const { base } = server;
-    const { context, page, problems } = await openPage(browser);
-    await enrolSecurityKey(page, server, 'frank');
-    const started = await server.api('POST', '/api/v1/auth/device', { json: {} });
+    const { base } = bed.server;
+    const { context, page, problems } = await openPage(bed.browser);
+    await enrolSecurityKey(page, bed.server, 'frank');
+    const started = await bed.server.api('POST', '/api/v1/auth/device', { json: {} });
     assert.equal(started.status, 200, started.text);
     const { deviceCode, userCode } = started.body as { deviceCode: string; userCode: string };
 
@@ -105,14 +93,14 @@ describe('signing in the CLI through the browser', () => {
     await page.getByLabel('Code shown by the CLI').fill('BBBB-BBBB');
     await page.getByRole('button', { name: 'Approve' }).click();
     assert.match(await alertText(page), /code/i);
-    let poll = await server.api('POST', '/api/v1/auth/device/token', { json: { deviceCode } });
+    let poll = await bed.server.api('POST', '/api/v1/auth/device/token', { json: { deviceCode } });
     assert.equal(poll.body.status, 'pending', poll.text);
 
     await page.goto(`${base}/device?code=${encodeURIComponent(userCode)}`);
     assert.equal(await page.getByLabel('Code shown by the CLI').inputValue(), userCode);
     await page.getByRole('button', { name: 'Approve' }).click();
     await messageMatching(page, /Approved\. The CLI is now signed in as frank/);
-    poll = await server.api('POST', '/api/v1/auth/device/token', { json: { deviceCode } });
+    poll = await bed.server.api('POST', '/api/v1/auth/device/token', { json: { deviceCode } });
     assert.equal(poll.body.status, 'signed-in', poll.text);
     assert.deepEqual(problems, []);
     await context.close();

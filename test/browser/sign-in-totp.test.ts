@@ -2,41 +2,29 @@
 // enrolment from the QR page, the console, a security key added on /account; sign-out and a second sign-in with password + code; and a wrong
 // password that says nothing about whether the account exists.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { Browser } from 'playwright-core';
+import { describe, test } from 'node:test';
 import {
   addSecurityKey,
   alertText,
   enterPassword,
   invite,
-  launchBrowser,
   messageMatching,
   openPage,
   PASSWORD,
   setPassword,
   signedInAs,
   signOut,
-  startWebServer,
   totpApp,
-  type WebServer,
+  useWebServerAndBrowser,
 } from './browser.ts';
 
 describe('web sign-in with an authenticator app', () => {
-  let server: WebServer;
-  let browser: Browser;
-  before(async () => {
-    server = await startWebServer();
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  const bed = useWebServerAndBrowser();
 
   test('invitation → password → authenticator app from the QR page → console; sign out; password + code', async () => {
-    const { base } = server;
-    const { context, page, problems } = await openPage(browser);
-    await setPassword(page, base, await invite(server, 'alice'));
+    const { base } = bed.server;
+    const { context, page, problems } = await openPage(bed.browser);
+    await setPassword(page, base, await invite(bed.server, 'alice'));
     // The token left the address bar as soon as the page read it.
     assert.equal(new URL(page.url()).hash, '');
 
@@ -86,11 +74,11 @@ describe('web sign-in with an authenticator app', () => {
   });
 
   test('a wrong password is an error that does not tell whether the user exists', async () => {
-    const { base } = server;
-    await invite(server, 'bob').then((token) =>
-      server.api('POST', '/api/v1/auth/setup', { json: { token, password: PASSWORD } }),
+    const { base } = bed.server;
+    await invite(bed.server, 'bob').then((token) =>
+      bed.server.api('POST', '/api/v1/auth/setup', { json: { token, password: PASSWORD } }),
     );
-    const { context, page, problems } = await openPage(browser);
+    const { context, page, problems } = await openPage(bed.browser);
     const attempt = async (username: string, password: string) => {
       await page.goto(`${base}/login`);
       await enterPassword(page, username, password);

@@ -2,38 +2,26 @@
 // touch needed): registration at enrolment, renaming on /account, sign-in with password + key, and a
 // `next=//evil.example` that must not take the browser off this origin.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { Browser } from 'playwright-core';
+import { describe, test } from 'node:test';
 import {
   enrolSecurityKey,
   enterPassword,
-  launchBrowser,
   messageMatching,
   openPage,
   PASSWORD,
   signedInAs,
   signInWithKey,
   signOut,
-  startWebServer,
-  type WebServer,
+  useWebServerAndBrowser,
 } from './browser.ts';
 
 describe('web sign-in with a security key', () => {
-  let server: WebServer;
-  let browser: Browser;
-  before(async () => {
-    server = await startWebServer();
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  const bed = useWebServerAndBrowser();
 
   test('security key at enrolment; rename on /account; sign out; password + security key', async () => {
-    const { base } = server;
-    const { context, page, problems } = await openPage(browser);
-    await enrolSecurityKey(page, server, 'carol');
+    const { base } = bed.server;
+    const { context, page, problems } = await openPage(bed.browser);
+    await enrolSecurityKey(page, bed.server, 'carol');
 
     await page.goto(`${base}/account`);
     await page.getByRole('cell', { name: 'Virtual key', exact: true }).waitFor();
@@ -55,9 +43,9 @@ describe('web sign-in with a security key', () => {
   });
 
   test('/login?next=//evil.example signs in and stays on this origin', async () => {
-    const { base } = server;
-    const { context, page, problems } = await openPage(browser);
-    await enrolSecurityKey(page, server, 'dave');
+    const { base } = bed.server;
+    const { context, page, problems } = await openPage(bed.browser);
+    await enrolSecurityKey(page, bed.server, 'dave');
     await signOut(page, base);
 
     for (const next of ['//evil.example', '/\\evil.example', 'https://evil.example/', '/\t/evil.example']) {
@@ -90,15 +78,15 @@ describe('web sign-in with a security key', () => {
   });
 
   test('/login#flow=…&status=mfa-required (the SSO landing) resumes at the MFA step', async () => {
-    const { base } = server;
-    const { context, page, problems } = await openPage(browser);
-    await enrolSecurityKey(page, server, 'hank');
+    const { base } = bed.server;
+    const { context, page, problems } = await openPage(bed.browser);
+    await enrolSecurityKey(page, bed.server, 'hank');
     await signOut(page, base);
     // A first factor already passed elsewhere (here: the password through the API, as SSO would), for this
     // browser: a browser's sign-in continues only where it began (its device cookie).
     const device = (await context.cookies()).find((c) => c.name === 'sesame_device');
     assert.ok(device, 'the browser has its device cookie');
-    const first = await server.api('POST', '/api/v1/auth/login', {
+    const first = await bed.server.api('POST', '/api/v1/auth/login', {
       json: { username: 'hank', password: PASSWORD, client: 'web' },
       headers: { cookie: `sesame_device=${device.value}` },
     });

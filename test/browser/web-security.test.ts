@@ -2,9 +2,8 @@
 // asset, pages that load without a single CSP violation, the sign-in guard that sends a visitor to
 // /login?next=…, the open-redirect check for `next`, and the QR code inserted without anything runnable.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { Browser } from 'playwright-core';
-import { launchBrowser, openPage, startWebServer, type WebServer } from './browser.ts';
+import { describe, test } from 'node:test';
+import { openPage, useWebServerAndBrowser } from './browser.ts';
 
 const CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 const OPEN_PAGES = ['/', '/login', '/setup', '/reset', '/forgot'];
@@ -17,21 +16,12 @@ const GUARDED_PAGES = [
 ];
 
 describe('web console security', () => {
-  let server: WebServer;
-  let browser: Browser;
-  before(async () => {
-    server = await startWebServer();
-    browser = await launchBrowser();
-  });
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  const bed = useWebServerAndBrowser();
 
   test('every page and every asset it loads carries the strict CSP', async () => {
     const assets = new Set<string>();
     for (const path of [...OPEN_PAGES, ...GUARDED_PAGES]) {
-      const response = await fetch(`${server.base}${path}`);
+      const response = await fetch(`${bed.server.base}${path}`);
       assert.equal(response.status, 200, path);
       assert.match(response.headers.get('content-type') ?? '', /^text\/html/);
       assert.equal(response.headers.get('content-security-policy'), CSP, path);
@@ -42,7 +32,7 @@ describe('web console security', () => {
       for (const [, asset] of html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)) assets.add(asset as string);
     }
     for (const asset of [...assets, '/assets/webauthn.js', '/assets/webauthn/index.js']) {
-      const response = await fetch(`${server.base}${asset}`);
+      const response = await fetch(`${bed.server.base}${asset}`);
       assert.equal(response.status, 200, asset);
       assert.match(response.headers.get('content-type') ?? '', /^text\/(javascript|css)/, asset);
       assert.equal(response.headers.get('content-security-policy'), CSP, asset);
@@ -50,14 +40,14 @@ describe('web console security', () => {
   });
 
   test('pages load without CSP violations; signed-out visitors of guarded pages go to /login?next=', async () => {
-    const { context, page, problems } = await openPage(browser);
+    const { context, page, problems } = await openPage(bed.browser);
     for (const path of OPEN_PAGES) {
-      await page.goto(`${server.base}${path}`);
+      await page.goto(`${bed.server.base}${path}`);
       await page.locator('h1').waitFor();
     }
     for (const path of GUARDED_PAGES) {
-      await page.goto(`${server.base}${path}`);
-      await page.waitForURL(`${server.base}/login?next=${encodeURIComponent(path)}`);
+      await page.goto(`${bed.server.base}${path}`);
+      await page.waitForURL(`${bed.server.base}/login?next=${encodeURIComponent(path)}`);
     }
     // The WebAuthn helpers load as ES modules from this origin.
     const exported = await page.evaluate(async () =>
@@ -69,8 +59,8 @@ describe('web console security', () => {
   });
 
   test('`next` and `redirect` accept same-origin paths only', async () => {
-    const { context, page } = await openPage(browser);
-    await page.goto(`${server.base}/login`);
+    const { context, page } = await openPage(bed.browser);
+    await page.goto(`${bed.server.base}/login`);
     const cases: [string, string | null][] = [
       ['/console/', '/console/'],
       ['/console/connect?target=i-1#x', '/console/connect?target=i-1#x'],
@@ -98,13 +88,13 @@ describe('web console security', () => {
   });
 
   test('the QR code keeps its drawing and loses anything that could run', async () => {
-    const { context, page, problems } = await openPage(browser);
+    const { context, page, problems } = await openPage(bed.browser);
     const dialogs: string[] = [];
     page.on('dialog', (dialog) => {
       dialogs.push(dialog.message());
       void dialog.dismiss();
     });
-    await page.goto(`${server.base}/login`);
+    await page.goto(`${bed.server.base}/login`);
     const html = await page.evaluate(async () => {
       const { qrImage } = await import(`${'/assets/'}qr.js`);
       const svg =

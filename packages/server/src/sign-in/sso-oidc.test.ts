@@ -6,10 +6,7 @@
  * every kind of bad callback.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { registerAgent } from '../agents/test-agent.ts';
 import { type ApiResponse, startTestServer, type TestServer } from '../test-server.ts';
 import {
   startTestOidcProvider,
@@ -17,12 +14,9 @@ import {
   type TestOidcProvider,
 } from './oidc-provider.test-support.ts';
 import { type Landing, landingOf } from './sso-landing.test-support.ts';
+import { setUpStateStreetPam } from './state-street-pam.test-support.ts';
 import { totpAt } from './totp.ts';
 
-const ABAC = readFileSync(
-  resolve(import.meta.dirname, '../../../policy/fixtures/000-state-street-abac.txt'),
-  'utf8',
-);
 const SECRET = 'oidc-client-secret-for-tests';
 const TAGS = { AppGroupName: 'webserver', AppId: 'ABC', ReleaseId: '1.0' };
 
@@ -63,32 +57,18 @@ describe('OIDC single sign-on against a real OpenID provider', () => {
     });
     await provider('corp', 'trust-idp');
     await provider('corp-strict', 'require');
-    await ok(admin('POST', '/api/v1/policies', { name: 'PamAbac', document: ABAC }));
-    const listing = {
-      Version: '2012-10-17',
-      Statement: [{ Effect: 'Allow', Action: 'ec2:DescribeInstances', Resource: '*' }],
-    };
-    await ok(admin('POST', '/api/v1/policies', { name: 'PamListing', document: listing }));
-    await ok(admin('POST', '/api/v1/permission-sets', { name: 'PAM', policies: ['PamAbac', 'PamListing'] }));
-    for (const name of ['pam-users', 'auditors']) await ok(admin('POST', '/api/v1/groups', { name }));
-    await ok(
-      admin('POST', '/api/v1/assignments', {
-        permissionSet: 'PAM',
-        principalType: 'group',
-        principalName: 'pam-users',
-      }),
+    Object.assign(
+      instances,
+      await setUpStateStreetPam(
+        ts,
+        ['pam-users', 'auditors'],
+        [
+          ['web-1', 'webserver', 'ABC', '1.0'],
+          ['web-other-app', 'webserver', 'DEF', '1.0'],
+          ['web-other-release', 'webserver', 'ABC', '2.0'],
+        ],
+      ),
     );
-    const machines: [string, string, string, string][] = [
-      ['web-1', 'webserver', 'ABC', '1.0'],
-      ['web-other-app', 'webserver', 'DEF', '1.0'],
-      ['web-other-release', 'webserver', 'ABC', '2.0'],
-    ];
-    for (const [Name, group, app, release] of machines) {
-      const { instanceId } = await registerAgent(ts);
-      const tags = { Name, APP_GROUP_NAME: group, APP_ID: app, RELEASE_ID: release };
-      await ok(admin('PUT', `/api/v1/instances/${instanceId}/tags`, tags));
-      instances[Name] = instanceId;
-    }
     const account = (name: string, extra: Record<string, unknown> = {}) =>
       op.setAccount(name, {
         preferred_username: name,

@@ -5,19 +5,13 @@
  * ABAC decision with two tag groups, the portal deep link, SP metadata, and each way a response can be bad.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { registerAgent } from '../agents/test-agent.ts';
 import { type ApiResponse, startTestServer, type TestServer } from '../test-server.ts';
 import { createTestIdp, type TestIdpResponse } from './saml-idp.test-support.ts';
 import { type Landing, landingOf } from './sso-landing.test-support.ts';
+import { STATE_STREET_ABAC, setUpStateStreetPam } from './state-street-pam.test-support.ts';
 import { totpAt } from './totp.ts';
 
-const ABAC = readFileSync(
-  resolve(import.meta.dirname, '../../../policy/fixtures/000-state-street-abac.txt'),
-  'utf8',
-);
 const AWS = 'https://aws.amazon.com/SAML/Attributes/';
 const PASSWORD_CONTEXT = 'urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport';
 const SESSION_DURATION_S = 1800;
@@ -89,27 +83,18 @@ describe('SAML single sign-on against a real SAML IdP', () => {
           config: config({ allowIdpInitiated: false }),
         }),
       );
-    await ok(admin('POST', '/api/v1/policies', { name: 'PamAbac', document: ABAC }));
-    const listing = {
-      Version: '2012-10-17',
-      Statement: [{ Effect: 'Allow', Action: 'ec2:DescribeInstances', Resource: '*' }],
-    };
-    await ok(admin('POST', '/api/v1/policies', { name: 'PamListing', document: listing }));
-    await ok(admin('POST', '/api/v1/permission-sets', { name: 'PAM', policies: ['PamAbac', 'PamListing'] }));
-    await ok(admin('POST', '/api/v1/groups', { name: 'pam-users' }));
-    const assignment = { permissionSet: 'PAM', principalType: 'group', principalName: 'pam-users' };
-    await ok(admin('POST', '/api/v1/assignments', assignment));
-    const machines: [string, string, string, string][] = [
-      ['web-1', 'webserver', 'ABC', '1.0'],
-      ['web-2', 'webserver', 'ABC', '2.0'],
-      ['db-1', 'db', 'XYZ', '3.0'],
-    ];
-    for (const [Name, group, app, release] of machines) {
-      const { instanceId } = await registerAgent(ts);
-      const tags = { Name, APP_GROUP_NAME: group, APP_ID: app, RELEASE_ID: release };
-      await ok(admin('PUT', `/api/v1/instances/${instanceId}/tags`, tags));
-      instances[Name] = instanceId;
-    }
+    Object.assign(
+      instances,
+      await setUpStateStreetPam(
+        ts,
+        ['pam-users'],
+        [
+          ['web-1', 'webserver', 'ABC', '1.0'],
+          ['web-2', 'webserver', 'ABC', '2.0'],
+          ['db-1', 'db', 'XYZ', '3.0'],
+        ],
+      ),
+    );
   });
   after(async () => ts?.close());
 
@@ -240,7 +225,7 @@ describe('SAML single sign-on against a real SAML IdP', () => {
       [await allowed('web-1'), await allowed('web-2'), await allowed('db-1')],
       [false, true, false],
     );
-    await ok(admin('PUT', '/api/v1/policies/PamAbac', { document: withSecondTagGroup(ABAC) }));
+    await ok(admin('PUT', '/api/v1/policies/PamAbac', { document: withSecondTagGroup(STATE_STREET_ABAC) }));
     assert.deepEqual(await names(landed.cookie), ['db-1', 'web-2']);
     assert.deepEqual(
       [await allowed('web-1'), await allowed('web-2'), await allowed('db-1')],
