@@ -10,7 +10,7 @@ import { type Credentials, loadCredentials, saveCredentials } from './credential
 import type { CliError } from './errors.ts';
 
 /** A stand-in for the server's token endpoints: one valid access token, one valid refresh token. */
-const state = { access: 'ses_1', refresh: 'rft_1', n: 1, refreshCalls: 0, sessionExpiresAt: 0 };
+const state = { access: 'ses_1', refresh: 'rft_1', n: 1, refreshCalls: 0, sessionExpiresAt: 0, codeTries: 0 };
 let server: Server;
 let url: string;
 let dir: string;
@@ -22,8 +22,8 @@ before(async () => {
     let body = '';
     req.on('data', (d) => (body += d));
     req.on('end', () => {
-      const send = (status: number, value: unknown) => {
-        res.writeHead(status, { 'content-type': 'application/json' });
+      const send = (status: number, value: unknown, headers: Record<string, string> = {}) => {
+        res.writeHead(status, { 'content-type': 'application/json', ...headers });
         res.end(JSON.stringify(value));
       };
       if (req.url === '/api/v1/auth/refresh') {
@@ -43,7 +43,15 @@ before(async () => {
         });
       }
       if (req.headers.authorization !== `Bearer ${state.access}`)
-        return send(401, { error: { code: 'UNAUTHENTICATED', message: 'sign in first' } });
+        return send(
+          401,
+          { error: { code: 'UNAUTHENTICATED', message: 'sign in first' } },
+          { 'www-authenticate': 'Bearer error="invalid_token"' },
+        );
+      if (req.url === '/api/v1/mfa/totp/confirm') {
+        state.codeTries++;
+        return send(401, { error: { code: 'UNAUTHENTICATED', message: 'wrong code: 3 attempts left' } });
+      }
       send(200, { user: { username: 'alice' } });
     });
   });
@@ -55,7 +63,7 @@ after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 beforeEach(() => {
-  Object.assign(state, { access: 'ses_1', refresh: 'rft_1', n: 1, refreshCalls: 0 });
+  Object.assign(state, { access: 'ses_1', refresh: 'rft_1', n: 1, refreshCalls: 0, codeTries: 0 });
   state.sessionExpiresAt = Date.now() + 3_600_000;
 });
 
@@ -98,6 +106,14 @@ test('a 401 on a token that looked fresh refreshes once and retries', async () =
   await api.call('GET', '/api/v1/me');
   assert.equal(state.refreshCalls, 1);
   assert.equal((await loadCredentials()).refreshToken, 'rft_2');
+});
+
+test('any other 401 (a wrong code) is the answer: sent once, no refresh', async () => {
+  await saveCredentials(stored());
+  const api = ApiClient.signedIn(await loadCredentials());
+  await assert.rejects(api.call('POST', '/api/v1/mfa/totp/confirm', { code: '000000' }), /wrong code/);
+  assert.equal(state.codeTries, 1, 'the code was sent once: a retry would spend another attempt');
+  assert.equal(state.refreshCalls, 0);
 });
 
 test('a refused refresh says to run `sesame login` (exit 3)', async () => {

@@ -13,7 +13,8 @@ import { refreshDecision } from './token-refresh.ts';
 
 const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 
-type Answer = { status: number; text: string };
+/** `tokenRefused`: the server named the access token itself as the problem (RFC 6750 invalid_token). */
+type Answer = { status: number; text: string; tokenRefused: boolean };
 export type Refreshed = { token: string; expiresAt: number; refreshToken: string; sessionExpiresAt: number };
 
 /**
@@ -63,7 +64,9 @@ export class ApiClient {
   ): Promise<T> {
     await this.ensureFresh();
     let answer = await this.#send(method, path, body, this.#token);
-    if (answer.status === 401 && this.#credentials?.refreshToken) {
+    // Only a refused token is worth a refresh and a second try: any other 401 (a wrong code, say) is the answer,
+    // and sending it again would spend another of the attempts the server allows.
+    if (answer.status === 401 && answer.tokenRefused && this.#credentials?.refreshToken) {
       await this.#refresh(true);
       answer = await this.#send(method, path, body, this.#token);
     }
@@ -146,7 +149,11 @@ export class ApiClient {
           else chunks.push(chunk);
         });
         res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+          resolve({
+            status: res.statusCode ?? 0,
+            text: Buffer.concat(chunks).toString('utf8'),
+            tokenRefused: /\binvalid_token\b/.test(res.headers['www-authenticate'] ?? ''),
+          }),
         );
       });
       req.on('timeout', () => req.destroy(new Error('no answer within 30 s')));

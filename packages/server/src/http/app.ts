@@ -6,6 +6,7 @@ import { muxOverWebSocket } from '@sesame/protocol';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
+  type FastifyReply,
   type FastifyRequest,
   LogController,
 } from 'fastify';
@@ -92,7 +93,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }),
   );
 
-  const authenticate: (request: FastifyRequest) => Promise<void> = createAuthenticate(
+  const authenticate: (request: FastifyRequest, reply?: FastifyReply) => Promise<void> = createAuthenticate(
     deps.signIn.sessions,
     bearer,
   );

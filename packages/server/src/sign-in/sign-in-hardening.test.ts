@@ -129,6 +129,40 @@ describe('sign-in hardening', () => {
     assert.equal((await ts.api('POST', '/api/v1/me/mfa-devices/totp', { token })).status, 200);
   });
 
+  test('only a refused access token is marked invalid_token: the CLI refreshes and retries nothing else', async () => {
+    const refused = await fetch(`${ts.url}/api/v1/me`, {
+      headers: { authorization: 'Bearer ses_not_a_token' },
+    });
+    await refused.body?.cancel();
+    assert.equal(refused.status, 401);
+    assert.equal(refused.headers.get('www-authenticate'), 'Bearer error="invalid_token"');
+
+    await ts.createUser('wrong-coder');
+    const user = await ts.server.store.getUserByUsername('wrong-coder');
+    assert.ok(user);
+    const { token } = await ts.server.sessions.start({
+      user,
+      method: 'password',
+      providerId: null,
+      mfaAt: Date.now(),
+      mfaMethod: 'totp',
+      sourceAddress: '127.0.0.1',
+      client: 'cli',
+    });
+    const started = await ts.api('POST', '/api/v1/me/mfa-devices/totp', { token });
+    assert.equal(started.status, 200, started.text);
+    const wrong = await fetch(`${ts.url}/api/v1/me/mfa-devices/totp/confirm`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        enrolment: started.body.enrolment,
+        code: wrongCode(String(started.body.secret)),
+      }),
+    });
+    assert.equal(wrong.status, 401, await wrong.text());
+    assert.equal(wrong.headers.get('www-authenticate'), null);
+  });
+
   test('creating an administrator takes the right to add to Administrators, not only CreateUser', async () => {
     await ts.server.permissions.createPermissionSet(SYSTEM_PRINCIPAL, {
       name: 'UserCreator',
