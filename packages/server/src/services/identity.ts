@@ -8,6 +8,7 @@ import type { Guard } from '../guard.ts';
 import type { Logger } from '../log.ts';
 import type { Mailer } from '../sign-in/mailer.ts';
 import type { MfaDevice, Store, User } from '../store/index.ts';
+import { EMAIL, USERNAME } from './validate.ts';
 
 type Deps = {
   store: Pick<
@@ -57,7 +58,6 @@ export type PublicUser = {
 };
 
 const MAX_QUEUED_RESETS = 100;
-const USERNAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 export function toPublicUser(user: User): PublicUser {
   const { id, username, isAdmin, disabled, createdAt, email, source } = user;
@@ -72,8 +72,6 @@ export function toPublicUser(user: User): PublicUser {
     createdAt,
   };
 }
-
-const EMAIL = /^[^\s@<>()",;:]{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,63}$/;
 
 export function checkEmail(email: unknown): string | null {
   if (email === null || email === undefined || email === '') return null;

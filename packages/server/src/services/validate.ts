@@ -4,6 +4,10 @@ import type { Tags } from '../store/index.ts';
 const TAG_KEY = /^[\p{L}\p{N} _.:/=+\-@]{1,128}$/u;
 const TAG_VALUE = /^[\p{L}\p{N} _.:/=+\-@]{0,256}$/u;
 export const MAX_TAGS = 50;
+/** Sesame user names: they appear in session ids and in ${aws:username}. */
+export const USERNAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/** An address mail can be sent to, without the characters that would let it name more than one. */
+export const EMAIL = /^[^\s@<>()",;:]{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,63}$/;
 
 /** Tags as AWS allows them: at most 50, keys 1-128 and values 0-256 of letters, digits, spaces and _.:/=+-@. */
 export function parseTags(value: unknown, where = 'tags'): Tags {

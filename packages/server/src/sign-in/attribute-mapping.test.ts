@@ -52,6 +52,14 @@ describe('mapIdentity', () => {
     });
   });
 
+  test('an email the IdP sends is kept only if mail can go to it, by the same rule as for an administrator', () => {
+    const email = (value: string) =>
+      mapIdentity({ preferred_username: 'eve', email: value }, DEFAULT_MAPPING.oidc, 'e').email;
+    assert.equal(email('eve@corp.example'), 'eve@corp.example');
+    for (const bad of ['a,b@corp.example', 'eve@corp', 'eve <x@y.example>', 'eve@corp.example;x@y.example'])
+      assert.equal(email(bad), null, bad);
+  });
+
   test('prototype-named claims are plain data', () => {
     const claims = JSON.parse('{"__proto__": {"x": 1}, "preferred_username": "eve"}');
     assert.equal(mapIdentity(claims, { ...DEFAULT_MAPPING.oidc, groups: '__proto__' }, 'e').username, 'eve');

@@ -1,5 +1,5 @@
 import { SesameError } from '../errors.ts';
-import { parseTags } from '../services/validate.ts';
+import { EMAIL, parseTags, USERNAME } from '../services/validate.ts';
 import type { Tags } from '../store/index.ts';
 
 /** Which claim (OIDC) or attribute (SAML) gives what. Claim values may be strings, numbers or lists. */
@@ -65,7 +65,7 @@ export function mapIdentity(claims: Claims, mapping: AttributeMapping, fallbackN
   const raw = (first(claims, mapping.username) ?? fallbackName).trim();
   // An email-shaped name keeps its local part: user names appear in session ids and ${aws:username}.
   const username = (raw.includes('@') ? raw.slice(0, raw.indexOf('@')) : raw).toLowerCase();
-  if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(username))
+  if (!USERNAME.test(username))
     throw new SesameError(
       'FORBIDDEN',
       `the identity provider's user name ${JSON.stringify(raw.slice(0, 80))} (from "${mapping.username}") cannot be a Sesame user name: letters, digits, ".", "_" or "-" only. Ask an administrator to fix the attribute mapping.`,
@@ -87,7 +87,7 @@ export function mapIdentity(claims: Claims, mapping: AttributeMapping, fallbackN
   const email = first(claims, mapping.email);
   return {
     username,
-    email: email && /^[^\s@]+@[^\s@]+$/.test(email) ? email : null,
+    email: email && EMAIL.test(email) ? email : null,
     groups: [...new Set(values(claims, mapping.groups))],
     tags: parseTags(tags, 'tags from the identity provider'),
     maxDurationMs: Number.isFinite(seconds) && seconds >= 900 ? Math.min(seconds, 43_200) * 1000 : undefined,

@@ -77,14 +77,17 @@ function list(v: Record<string, unknown>, key: string, problems: Problems, fallb
   return value as string[];
 }
 
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
 function mapping(input: unknown, kind: 'oidc' | 'saml', problems: Problems): AttributeMapping {
   const base = DEFAULT_MAPPING[kind];
   if (input === undefined) return { ...base, tags: {} };
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+  if (!isObject(input)) {
     problems.push({ path: 'mapping', message: 'must be an object' });
     return { ...base, tags: {} };
   }
-  const v = input as Record<string, unknown>;
+  const v = input;
   const known = ['username', 'email', 'groups', 'tags', 'tagPrefix', 'sessionDuration'];
   for (const key of Object.keys(v))
     if (!known.includes(key))
@@ -95,7 +98,7 @@ function mapping(input: unknown, kind: 'oidc' | 'saml', problems: Problems): Att
     v[key] === undefined ? base[key] : v[key] === null ? null : (text(v, key, problems) ?? base[key]);
   const tags: Record<string, string> = {};
   if (v.tags !== undefined) {
-    if (typeof v.tags !== 'object' || v.tags === null || Array.isArray(v.tags))
+    if (!isObject(v.tags))
       problems.push({ path: 'mapping.tags', message: 'must be an object of tag key → claim name' });
     else
       for (const [tag, claim] of Object.entries(v.tags)) {
@@ -117,8 +120,7 @@ function mapping(input: unknown, kind: 'oidc' | 'saml', problems: Problems): Att
 /** Validates a provider's configuration; every problem is reported with its path. */
 export function parseProviderConfig(kind: unknown, input: unknown): OidcProviderConfig | SamlProviderConfig {
   if (kind !== 'oidc' && kind !== 'saml') throw new SesameError('INVALID', 'kind must be "oidc" or "saml"');
-  if (typeof input !== 'object' || input === null || Array.isArray(input))
-    throw new SesameError('INVALID', 'config must be an object');
+  if (!isObject(input)) throw new SesameError('INVALID', 'config must be an object');
   const v = input as Record<string, unknown>;
   const problems: Problems = [];
   const common = ['mapping', 'mfa', 'trustedMfaValues'];
@@ -325,16 +327,13 @@ export function createIdentityProviders({ store, guard, audit, arn, publicUrl, n
       if (input.enabled !== undefined && typeof input.enabled !== 'boolean')
         throw new SesameError('INVALID', 'enabled must be true or false');
       // A secret not given again is kept: the API never hands it out.
-      const given = input.config as Record<string, unknown> | undefined;
+      const given = input.config;
       const merged =
         given === undefined
           ? current.config
-          : {
-              ...given,
-              ...(given.clientSecret === undefined && current.config.clientSecret
-                ? { clientSecret: current.config.clientSecret }
-                : {}),
-            };
+          : isObject(given) && given.clientSecret === undefined && current.config.clientSecret
+            ? { ...given, clientSecret: current.config.clientSecret }
+            : given; // anything but an object is refused by the parser, with a message that says so
       const config = parseProviderConfig(current.kind, merged) as unknown as Record<string, unknown>;
       const next = {
         ...current,

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type ApiResponse, startTestServer, type TestServer } from '../test-server.ts';
+import { type ApiResponse, assertError, startTestServer, type TestServer } from '../test-server.ts';
 import {
   startTestOidcProvider,
   type TestLogin,
@@ -286,6 +286,19 @@ describe('OIDC single sign-on against a real OpenID provider', () => {
     const { landing } = await signIn({ accountId: 'mallory', amr: ['mfa'] });
     loginError(landing, /\(from "preferred_username"\) cannot be a Sesame user name/);
     await auditedFailure(/cannot be a Sesame user name/);
+  });
+
+  test('updating a provider with a config that is not an object is refused and changes nothing', async () => {
+    const providers = async () => (await ok(admin('GET', '/api/v1/identity-providers'))).providers;
+    const before = await providers();
+    for (const config of [null, 'issuer=https://idp.example', ['clientId']])
+      assertError(
+        await admin('PUT', '/api/v1/identity-providers/corp', { config }),
+        400,
+        'INVALID',
+        /config must be an object/,
+      );
+    assert.deepEqual(await providers(), before);
   });
 
   test('a callback with a wrong state is refused, clearly and audited', async () => {
