@@ -35,10 +35,11 @@ export function createMfaSettingsService({
 
   async function current(): Promise<MfaSettings> {
     if (cached && now() - cached.at < CACHE_MS) return cached.value;
-    const stored = await store.getSetting('mfa');
     let value = DEFAULT_MFA_SETTINGS;
     try {
-      // A stored value is re-validated: a damaged row falls back to the strict default, never to "no MFA".
+      // A stored value is re-validated: a damaged row (not JSON, or not valid settings) falls back to the strict
+      // default, never to "no MFA".
+      const stored = await store.getSetting('mfa');
       if (stored !== undefined) value = parseMfaSettings(stored);
     } catch (error) {
       log.error({ err: (error as Error).message }, 'stored MFA settings are damaged; using the defaults');

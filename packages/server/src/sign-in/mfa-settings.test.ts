@@ -106,16 +106,16 @@ describe('MFA settings: parsing', () => {
 
 describe('MFA settings: the service', () => {
   let f: Awaited<ReturnType<typeof serviceFixture>>;
-  const service = (mailConfigured = false) =>
-    createMfaSettingsService({
-      store: f.store,
-      guard: f.guard,
-      audit: f.audit,
-      arn: f.arn,
-      mailConfigured,
-      log: f.log,
-      now: f.now,
-    });
+  const deps = (mailConfigured = false) => ({
+    store: f.store,
+    guard: f.guard,
+    audit: f.audit,
+    arn: f.arn,
+    mailConfigured,
+    log: f.log,
+    now: f.now,
+  });
+  const service = (mailConfigured = false) => createMfaSettingsService(deps(mailConfigured));
 
   beforeEach(async () => {
     f = await serviceFixture();
@@ -173,6 +173,18 @@ describe('MFA settings: the service', () => {
     // mfa-settings-service.ts promises: "a damaged row falls back to the strict default, never to 'no MFA'".
     // Throwing here instead fails every sign-in with a 400, the administrator's included.
     assert.deepEqual(await service().current(), DEFAULT_MFA_SETTINGS);
+  });
+
+  test('a row that is not JSON at all falls back to the strict default too', async () => {
+    const unreadable = {
+      ...f.store,
+      // What the store throws for a settings row whose text is not JSON.
+      getSetting: async () => {
+        throw new Error('column settings.value (mfa) does not hold valid JSON');
+      },
+    };
+    const settings = createMfaSettingsService({ ...deps(), store: unreadable });
+    assert.deepEqual(await settings.current(), DEFAULT_MFA_SETTINGS);
   });
 
   test('another replica over the same database sees an update within a minute', async () => {

@@ -114,9 +114,10 @@ export function createSecondFactor({ store, flows, mailer, log, issuer, now, fai
     const device = devices.find((d) => d.kind === 'webauthn' && d.credentialId === response?.id);
     if (!device?.credentialId || !device.publicKey)
       return wrong(attempts, user, ctx, 'this security key is not registered to your account');
+    let newCounter: number;
     try {
       const webauthn = createWebAuthn({ ...ctx.rp, rpName: issuer });
-      const { newCounter } = await webauthn.verifyAuthentication({
+      ({ newCounter } = await webauthn.verifyAuthentication({
         response: response as AuthenticationResponseJSON,
         expectedChallenge: challenge,
         credential: {
@@ -125,12 +126,13 @@ export function createSecondFactor({ store, flows, mailer, log, issuer, now, fai
           counter: device.counter,
           transports: device.transports,
         },
-      });
-      await store.setWebAuthnCounter(device.id, newCounter, now());
-      return 'webauthn';
+      }));
     } catch (error) {
       return wrong(attempts, user, ctx, (error as Error).message);
     }
+    // Outside the try: a database failure here is a server error, not a wrong key held against the user.
+    await store.setWebAuthnCounter(device.id, newCounter, now());
+    return 'webauthn';
   }
 
   return { sendEmailCode, check };

@@ -36,7 +36,7 @@ export function fromFlag(value: number | string | boolean): boolean {
   return Number(value) === 1;
 }
 
-function parseJson(text: string, column: string): unknown {
+export function parseJson(text: string, column: string): unknown {
   try {
     return JSON.parse(text);
   } catch {

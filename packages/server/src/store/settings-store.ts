@@ -1,6 +1,6 @@
 // Server-wide settings (JSON by key: MFA policy, …) and the identity providers people sign in with.
 import type { Kysely, Selectable } from 'kysely';
-import { fromFlag, parseObject, toFlag, toJson } from './json-columns.ts';
+import { fromFlag, parseJson, parseObject, toFlag, toJson } from './json-columns.ts';
 import type { IdentityProvidersTable, StoreDatabase } from './schema.ts';
 import { isUniqueViolation, SesameStoreError } from './store-error.ts';
 import type { IdentityProviderRecord, Store } from './types.ts';
@@ -20,7 +20,7 @@ export function createSettingsStore(db: Kysely<StoreDatabase>): SettingsStore {
   return {
     async getSetting(key) {
       const row = await db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst();
-      return row ? (JSON.parse(row.value) as unknown) : undefined;
+      return row ? parseJson(row.value, `settings.value (${key})`) : undefined;
     },
 
     async putSetting(key, value, now) {
