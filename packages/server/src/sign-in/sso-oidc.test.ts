@@ -264,6 +264,31 @@ describe('OIDC single sign-on against a real OpenID provider', () => {
     assert.deepEqual(await listing(back.landing.cookie), { status: 200, names: ['web-other-app'] });
   });
 
+  test('a sign-in with the same claims changes nothing: no provisioning event, no reload of the access model', async () => {
+    const provisioned = async () =>
+      (await ts.server.store.listAudit({ actor: 'alice' })).filter((e) => e.action === 'sesame:ProvisionUser')
+        .length;
+    await signIn({ accountId: 'alice', amr: ['mfa'] });
+    const before = await provisioned();
+    const again = await signIn({ accountId: 'alice', amr: ['mfa'] });
+    assert.ok(again.landing.cookie, 'signed in');
+    assert.equal(await provisioned(), before);
+    op.setAccount('alice', {
+      preferred_username: 'alice',
+      email: 'alice@corp.example',
+      groups: ['pam-users'],
+      AppGroupName: 'webserver',
+      AppId: 'ABC',
+      ReleaseId: '1.0',
+    });
+    await signIn({ accountId: 'alice', amr: ['mfa'] });
+    assert.equal(await provisioned(), before + 1, 'changed tags are provisioned and audited');
+    assert.deepEqual(await listing((await signIn({ accountId: 'alice', amr: ['mfa'] })).landing.cookie), {
+      status: 200,
+      names: ['web-1'],
+    });
+  });
+
   test('a local account with the same name is never taken over', async () => {
     await ok(admin('POST', '/api/v1/users', { username: 'eve' }));
     const { landing } = await signIn({ accountId: 'eve', amr: ['mfa'] });

@@ -18,6 +18,7 @@ type Deps = {
     | 'createUser'
     | 'setUserEmail'
     | 'setUserTags'
+    | 'getUserTags'
     | 'listGroups'
     | 'listUserGroups'
     | 'addGroupMember'
@@ -62,6 +63,8 @@ export function createSsoService({
   now = Date.now,
 }: Deps) {
   const userArn = (username: string) => serverArn(arn, 'user', username);
+  const sameTags = (a: Record<string, string>, b: Record<string, string>) =>
+    Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
 
   async function provision(
     provider: LiveProvider,
@@ -70,6 +73,7 @@ export function createSsoService({
     ctx: SignInContext,
   ): Promise<User> {
     let user = await store.getUserByExternalId(provider.id, externalId);
+    const created = !user;
     if (!user) {
       const taken = await store.getUserByUsername(mapped.username);
       if (taken) {
@@ -111,7 +115,12 @@ export function createSsoService({
       throw new SesameError('FORBIDDEN', 'this account is disabled in Sesame: ask an administrator');
     }
     if (mapped.email !== user.email) await store.setUserEmail(user.id, mapped.email);
-    await store.setUserTags(user.id, mapped.tags);
+    // Tags and groups decide policy: the access model is reloaded (for every user) only when they changed.
+    let changed = created;
+    if (!sameTags(await store.getUserTags(user.id), mapped.tags)) {
+      await store.setUserTags(user.id, mapped.tags);
+      changed = true;
+    }
     const wanted = new Set(mapped.groups.map((g) => g.toLowerCase()));
     const all = await store.listGroups();
     const current = new Set((await store.listUserGroups(user.id)).map((g) => g.id));
@@ -120,7 +129,9 @@ export function createSsoService({
       const should = wanted.has(group.name.toLowerCase());
       if (should && !member) await store.addGroupMember(group.id, user.id);
       if (!should && member) await store.removeGroupMember(group.id, user.id);
+      if (should !== member) changed = true;
     }
+    if (!changed) return { ...user, email: mapped.email };
     await reloadAccess();
     await audit({
       actor: user.username,
