@@ -301,6 +301,14 @@ await fetch(redirect);
     ]);
     assert.equal(incomplete.code, 2, 'no client id: the server says what is missing');
     assert.match(incomplete.stderr, /clientId/);
+    const configFile = join(sesame.home('admin'), 'corp-sso.json');
+    writeFileSync(
+      configFile,
+      JSON.stringify({ kind: 'oidc', name: 'Corp', config: 'issuer=https://idp.example' }),
+    );
+    const notAnObject = await sesame.cli(['admin', 'sso', 'create', 'corp', '--config-file', configFile]);
+    assert.equal(notAnObject.code, 2);
+    assert.match(notAnObject.stderr, /"config" must be a JSON object/);
     const created = await sesame.cli(
       [
         'admin',

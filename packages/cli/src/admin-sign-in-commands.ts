@@ -93,8 +93,10 @@ export async function identityProviderBody(
       if (error instanceof CliError) throw error;
       throw new CliError(`${o.configFile} is not JSON: ${(error as Error).message}`, ExitCodes.INVALID);
     }
-    if (typeof base !== 'object' || base === null || Array.isArray(base))
-      throw new CliError(`${o.configFile} must hold a JSON object`, ExitCodes.INVALID);
+    const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+    if (!isObject(base)) throw new CliError(`${o.configFile} must hold a JSON object`, ExitCodes.INVALID);
+    if (base.config !== undefined && !isObject(base.config))
+      throw new CliError(`${o.configFile}: "config" must be a JSON object`, ExitCodes.INVALID);
   }
   const { clientSecret: _hidden, ...stored } = current ?? {};
   const config: Record<string, unknown> = { ...((base.config as Record<string, unknown>) ?? stored) };
