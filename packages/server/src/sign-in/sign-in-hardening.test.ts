@@ -25,6 +25,20 @@ describe('sign-in hardening', () => {
 
   const login = (username: string) =>
     ts.api('POST', '/api/v1/auth/login', { json: { username, password: ADMIN_PASSWORD } });
+  /** A CLI sign-in session for `username` with the given second factor (or none), made by the server itself. */
+  const signedIn = async (username: string, mfaAt: number | null, mfaMethod: string | null) => {
+    const user = await ts.server.store.getUserByUsername(username);
+    assert.ok(user);
+    return ts.server.sessions.start({
+      user,
+      method: 'password',
+      providerId: null,
+      mfaAt,
+      mfaMethod,
+      sourceAddress: '127.0.0.1',
+      client: 'cli',
+    });
+  };
   const code = (flow: unknown, value: string) =>
     ts.api('POST', '/api/v1/auth/mfa', { json: { flow, method: 'totp', code: value } });
 
@@ -91,18 +105,7 @@ describe('sign-in hardening', () => {
 
   test("managing one's MFA devices needs a recent second factor, not a stolen or remembered session", async () => {
     await ts.createUser('max');
-    const user = await ts.server.store.getUserByUsername('max');
-    assert.ok(user);
-    const start = (mfaAt: number | null, mfaMethod: string | null) =>
-      ts.server.sessions.start({
-        user,
-        method: 'password',
-        providerId: null,
-        mfaAt,
-        mfaMethod,
-        sourceAddress: '127.0.0.1',
-        client: 'cli',
-      });
+    const start = (mfaAt: number | null, mfaMethod: string | null) => signedIn('max', mfaAt, mfaMethod);
     for (const [mfaAt, method] of [
       [Date.now() - 20 * 60_000, 'totp'],
       [Date.now(), 'remembered'],
@@ -138,17 +141,7 @@ describe('sign-in hardening', () => {
     assert.equal(refused.headers.get('www-authenticate'), 'Bearer error="invalid_token"');
 
     await ts.createUser('wrong-coder');
-    const user = await ts.server.store.getUserByUsername('wrong-coder');
-    assert.ok(user);
-    const { token } = await ts.server.sessions.start({
-      user,
-      method: 'password',
-      providerId: null,
-      mfaAt: Date.now(),
-      mfaMethod: 'totp',
-      sourceAddress: '127.0.0.1',
-      client: 'cli',
-    });
+    const { token } = await signedIn('wrong-coder', Date.now(), 'totp');
     const started = await ts.api('POST', '/api/v1/me/mfa-devices/totp', { token });
     assert.equal(started.status, 200, started.text);
     const wrong = await fetch(`${ts.url}/api/v1/me/mfa-devices/totp/confirm`, {
