@@ -8,8 +8,13 @@ import type { FileHandle } from 'node:fs/promises';
 // large writes instead of one thread-pool write per event-loop turn.
 // Pending bytes (committed, not yet on disk) are bounded by the caller through `commit`'s boolean and
 // `onDrain`. The first write error is final: later bytes are dropped and `onError` callbacks run.
+// A full slab is reused once all its bytes are on disk, so a long flood of output encodes into the same few
+// slabs instead of a fresh megabyte of memory per megabyte recorded (each new slab is memory outside the
+// JavaScript heap, and a steady stream of them makes V8 run full garbage collections to free them).
 
 const FIRST_SLAB_BYTES = 64 * 1024;
+/** Written slabs kept for reuse. */
+const MAX_SPARE_SLABS = 2;
 
 export type BatchedFileWriterOptions = {
   maxPendingBytes: number;
@@ -31,6 +36,9 @@ export class BatchedFileWriter {
   #start = 0; // first committed byte of the slab not yet queued
   #end = 0; // end of the committed bytes in the slab
   #queued: Buffer[] = [];
+  /** Slabs replaced while some of their bytes were still unwritten: reusable once `written` reaches `until`. */
+  #retired: { slab: Buffer; until: number }[] = [];
+  #spare: Buffer[] = [];
   #committed = 0;
   #written = 0;
   #writing: Promise<void> | undefined;
@@ -68,8 +76,10 @@ export class BatchedFileWriter {
   reserve(size: number): Buffer {
     if (this.#slab.length - this.#end < size) {
       this.#queue();
-      const next = Math.min(this.#options.slabBytes, 2 * this.#slab.length);
-      this.#slab = Buffer.allocUnsafe(Math.max(next, size));
+      this.#retired.push({ slab: this.#slab, until: this.#committed });
+      this.#recycle();
+      const next = Math.max(Math.min(this.#options.slabBytes, 2 * this.#slab.length), size);
+      this.#slab = this.#takeSpare(next) ?? Buffer.allocUnsafe(next);
       this.#start = 0;
       this.#end = 0;
     }
@@ -149,6 +159,23 @@ export class BatchedFileWriter {
     if (this.#failed) throw this.#failed;
   }
 
+  /** Moves the retired slabs whose bytes are all written to the spares, keeping the biggest few. */
+  #recycle(): void {
+    while (this.#retired.length > 0 && this.#retired[0]!.until <= this.#written) {
+      this.#spare.push(this.#retired.shift()!.slab);
+      if (this.#spare.length > MAX_SPARE_SLABS) {
+        this.#spare.sort((a, b) => b.length - a.length);
+        this.#spare.length = MAX_SPARE_SLABS;
+      }
+    }
+  }
+
+  /** A spare slab of at least `size` bytes, if one is free. */
+  #takeSpare(size: number): Buffer | undefined {
+    const index = this.#spare.findIndex((slab) => slab.length >= size);
+    return index < 0 ? undefined : this.#spare.splice(index, 1)[0];
+  }
+
   #queue(): void {
     if (this.#end > this.#start) this.#queued.push(this.#slab.subarray(this.#start, this.#end));
     this.#start = this.#end;
@@ -179,6 +206,7 @@ export class BatchedFileWriter {
 
   #wrote(): void {
     this.#writing = undefined;
+    this.#recycle();
     this.#pump();
     if (this.#drain.length > 0 && this.accepting) {
       const callbacks = this.#drain;
@@ -193,6 +221,8 @@ export class BatchedFileWriter {
     const failed = this.#options.describe(error);
     this.#failed = failed;
     this.#queued = [];
+    this.#retired = [];
+    this.#spare = [];
     this.#drain = [];
     const callbacks = this.#errors;
     this.#errors = [];
