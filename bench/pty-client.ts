@@ -135,6 +135,16 @@ export class PtyClient {
     });
   }
 
+  /** Ends the client process alone (the shell it reached stays, for a client that shares it). */
+  async kill(): Promise<void> {
+    if (this.#exited) return;
+    const exited = new Promise<void>((r) => this.#pty.onExit(() => r()));
+    this.#waiter = undefined;
+    this.#onChunk = undefined;
+    this.#pty.kill('SIGKILL');
+    await exited;
+  }
+
   /**
    * Interrupts whatever runs, exits the shell (so the client ends as it normally would and, say, writes its
    * profile) and kills the client if it is still there after `timeoutMs`.

@@ -1,12 +1,13 @@
 /**
  * The printed table: each metric for OpenSSH and Sesame measured in the same run, their ratio, the target
  * from the issue and whether it is met. OpenSSH through a jump host (the bastion set-up Sesame replaces, with
- * the same number of hops) is shown with Sesame's ratio to it, and a local PTY (no network, no relay) as the
- * ceiling.
+ * the same number of hops) and the bare Node relay (Sesame's three Node processes doing nothing but piping
+ * bytes: the floor of that shape in Node) are shown with Sesame's ratio to each, and a local PTY (no network,
+ * no relay) as the ceiling.
  */
 import type { Summary } from './measure.ts';
 
-type PerTarget<T> = Record<'openssh' | 'jump' | 'sesame' | 'local', T>;
+type PerTarget<T> = Record<'openssh' | 'jump' | 'sesame' | 'relay' | 'local', T>;
 
 export type TargetThroughput = {
   runs: number[];
@@ -32,6 +33,8 @@ export type Results = {
   settings: { keys: number; warmup: number; serverWarmup: number; dataMegabytes: number; runs: number };
   /** Echo through the first session on a just-started server and agent (before their code is warm). */
   sesameFirstSessionEchoMicros: Summary;
+  /** Echo through the bare Node relay's first client, on the just-started relay and agent. */
+  relayFirstClientEchoMicros: Summary;
   echoMicros: PerTarget<Summary>;
   throughputMBps: PerTarget<TargetThroughput>;
   targets: { name: string; ratio: number; target: string; met: boolean }[];
@@ -56,13 +59,18 @@ function rows(r: Results): Row[] {
     openssh: e.openssh[key],
     jump: e.jump[key],
     sesame: e.sesame[key],
+    relay: e.relay[key],
     local: e.local[key],
   });
   return [
     { metric: 'echo p50', values: echo('p50'), unit: 'us', goal: 'echo p50' },
     {
       metric: 'echo p50, fresh server',
-      values: { ...echo('p50'), sesame: r.sesameFirstSessionEchoMicros.p50 },
+      values: {
+        ...echo('p50'),
+        sesame: r.sesameFirstSessionEchoMicros.p50,
+        relay: r.relayFirstClientEchoMicros.p50,
+      },
       unit: 'us',
     },
     { metric: 'echo p99', values: echo('p99'), unit: 'us' },
@@ -73,6 +81,7 @@ function rows(r: Results): Row[] {
         openssh: t.openssh.median,
         jump: t.jump.median,
         sesame: t.sesame.median,
+        relay: t.relay.median,
         local: t.local.median,
       },
       unit: 'MB/s',
@@ -84,6 +93,7 @@ function rows(r: Results): Row[] {
         openssh: t.openssh.relayCpuMsPerMB,
         jump: t.jump.relayCpuMsPerMB,
         sesame: t.sesame.relayCpuMsPerMB,
+        relay: t.relay.relayCpuMsPerMB,
         local: undefined,
       },
       unit: 'ms',
@@ -116,9 +126,10 @@ function notes(r: Results): string[] {
     `throughput runs (MB/s): OpenSSH [${t.openssh.runs.map((v) => v.toFixed(1)).join(', ')}], ` +
       `via a jump host [${t.jump.runs.map((v) => v.toFixed(1)).join(', ')}], ` +
       `Sesame [${t.sesame.runs.map((v) => v.toFixed(1)).join(', ')}], ` +
+      `bare Node relay [${t.relay.runs.map((v) => v.toFixed(1)).join(', ')}], ` +
       `local PTY [${t.local.runs.map((v) => v.toFixed(1)).join(', ')}]`,
     `relay CPU ms per MB: OpenSSH (${byProcess(t.openssh)}); via a jump host (${byProcess(t.jump)}); ` +
-      `Sesame (${byProcess(t.sesame)})`,
+      `Sesame (${byProcess(t.sesame)}); bare Node relay (${byProcess(t.relay)})`,
   ];
   if (t.sesame.terminalBytes !== t.openssh.terminalBytes)
     out.push(
@@ -137,9 +148,10 @@ export function render(r: Results): string {
   const m = r.machine;
   const s = r.settings;
   const body = rows(r).map((row) => {
-    const { openssh, jump, sesame, local } = row.values;
+    const { openssh, jump, sesame, relay, local } = row.values;
     const ratio = (sesame ?? 0) / (openssh ?? 1);
     const toJump = (sesame ?? 0) / (jump ?? 1);
+    const toRelay = (sesame ?? 0) / (relay ?? 1);
     const goal = r.targets.find((t) => t.name === row.goal);
     const met = goal ? (goal.met ? 'MET' : 'MISSED') : '';
     return [
@@ -151,6 +163,8 @@ export function render(r: Results): string {
       met,
       fmt(jump, row.unit),
       `${toJump.toFixed(2)}x`,
+      fmt(relay, row.unit),
+      `${toRelay.toFixed(2)}x`,
       fmt(local, row.unit),
     ];
   });
@@ -164,7 +178,9 @@ export function render(r: Results): string {
       'server and agent); ' +
       `throughput: cat of ${s.dataMegabytes} MB, ${s.runs} runs, median`,
     'Sesame records every session (asciicast); OpenSSH is ssh -tt to a private sshd on 127.0.0.1; the jump',
-    'host column is ssh -tt through that sshd as a jump host (ssh -J) to itself: the bastion Sesame replaces',
+    'host column is ssh -tt through that sshd as a jump host (ssh -J) to itself: the bastion Sesame replaces;',
+    'the bare Node relay is three Node processes (client, relay, agent with the PTY) piping raw bytes over',
+    'loopback TCP with no TLS, WebSocket, framing, flow control or recording: the floor of that shape in Node',
     '',
     table(
       [
@@ -176,6 +192,8 @@ export function render(r: Results): string {
         'met?',
         'OpenSSH via jump host',
         'Sesame/jump',
+        'bare Node relay',
+        'Sesame/relay',
         'local PTY (ceiling)',
       ],
       body,

@@ -143,7 +143,7 @@ async function sshComparison(): Promise<void> {
   say(`preparing ${dataMegabytes} MB of text in ${DATA_DIR} ...`);
   const file = await ensureDataFile(DATA_DIR, dataMegabytes);
   say('starting a private sshd, a Sesame server and agent ...');
-  const { clients, relay, sesameSession, stop } = await startTargets(profileDir);
+  const { clients, relay, sesameSession, newRelayClient, stop } = await startTargets(profileDir);
   cleanup = stop;
   try {
     for (const target of TARGETS) await prepareShell(clients[target]);
@@ -152,13 +152,18 @@ async function sshComparison(): Promise<void> {
     // to fast code only after many calls). The first session on the fresh server and agent is measured apart,
     // then continues for BENCH_SERVER_WARMUP keys; the measured Sesame client is another, fresh CLI process.
     say(
-      `echo latency, the first session on the fresh Sesame server, then ${serverWarmup} keys to warm it ...`,
+      `echo latency, the first session on the fresh Sesame server (and the bare Node relay's first client), ` +
+        `then ${serverWarmup} keys to warm them ...`,
     );
     const first = sesameSession('Sesame, first session');
     await prepareShell(first);
     const firstSession = summarize(await echoLatency(first, keys, warmup));
     if (serverWarmup > 0) await echoLatency(first, serverWarmup, 0);
     await first.close();
+    // The bare Node relay the same way: its first client on the fresh relay and agent, then a new client.
+    const firstRelayClient = summarize(await echoLatency(clients.relay, keys, warmup));
+    if (serverWarmup > 0) await echoLatency(clients.relay, serverWarmup, 0);
+    await prepareShell(await newRelayClient('bare Node relay'));
 
     const echo = Object.fromEntries(TARGETS.map((t) => [t, [] as number[]])) as Record<Target, number[]>;
     const perBlock = Math.ceil(keys / ECHO_BLOCKS);
@@ -197,6 +202,7 @@ async function sshComparison(): Promise<void> {
     const results: Results = {
       startedAt: startedAt.toISOString(),
       sesameFirstSessionEchoMicros: firstSession,
+      relayFirstClientEchoMicros: firstRelayClient,
       durationSeconds: (Date.now() - startedAt.getTime()) / 1000,
       machine: {
         cores: cpus().length,

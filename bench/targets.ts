@@ -3,15 +3,18 @@
  * - openssh: `ssh -tt` to a private sshd (sshd.ts), as root;
  * - jump: the same through a jump host (`ssh -J`: the bastion set-up Sesame replaces), both hops that sshd;
  * - sesame: `sesame ssh` through a temp Sesame server and agent (the e2e harness), as sesame-user, recorded;
+ * - relay: the bare Node relay (node-relay.ts): Sesame's three Node processes and two hops doing nothing but
+ *   piping bytes, the floor of that shape in Node;
  * - local: bash in a PTY with nothing in between (the ceiling of this machine's PTYs and of the reader).
  */
 import { join } from 'node:path';
 import { bins, startSesame } from '../test/e2e/harness.ts';
+import { startNodeRelay } from './node-relay.ts';
 import { descendantsNamed } from './process-cpu.ts';
 import { PtyClient } from './pty-client.ts';
 import { startSshd } from './sshd.ts';
 
-export const TARGETS = ['openssh', 'jump', 'sesame', 'local'] as const;
+export const TARGETS = ['openssh', 'jump', 'sesame', 'relay', 'local'] as const;
 export type Target = (typeof TARGETS)[number];
 
 export type Targets = {
@@ -20,6 +23,8 @@ export type Targets = {
   relay: Record<Target, () => Record<string, number[]>>;
   /** Starts another `sesame ssh` client (a new session), closed by `stop` if still open. */
   sesameSession(name: string): PtyClient;
+  /** Replaces the bare Node relay's client with a new process on the same shell (`clients.relay` is the new one). */
+  newRelayClient(name: string): Promise<PtyClient>;
   stop(): Promise<void>;
 };
 
@@ -33,7 +38,12 @@ export async function startTargets(profileDir?: string): Promise<Targets> {
       }
     : {};
   const sshd = await startSshd();
+  const nodeRelay = await startNodeRelay().catch(async (error) => {
+    await sshd.stop();
+    throw error;
+  });
   const sesame = await startSesame(profileEnv).catch(async (error) => {
+    await nodeRelay.stop();
     await sshd.stop();
     throw error;
   });
@@ -41,6 +51,7 @@ export async function startTargets(profileDir?: string): Promise<Targets> {
   const stop = async () => {
     for (const client of started) await client.close();
     await sesame.stop();
+    await nodeRelay.stop();
     await sshd.stop();
   };
   try {
@@ -71,10 +82,17 @@ export async function startTargets(profileDir?: string): Promise<Targets> {
           env: { SESAME_HOME: sesame.home('admin'), ...profileEnv },
         }),
       );
+    // The relay's shell printed its prompt before any client: a new client asks for another with Enter.
+    const relayClient = (name: string) => {
+      const client = add(new PtyClient(name, nodeRelay.client));
+      client.write('\r');
+      return client;
+    };
     const clients = {
       openssh: add(new PtyClient('OpenSSH', sshd.client)),
       jump: add(new PtyClient('OpenSSH via a jump host', sshd.jumpClient)),
       sesame: sesameSession('Sesame'),
+      relay: relayClient('bare Node relay, first client'),
       local: add(new PtyClient('local PTY', { file: '/bin/bash', args: ['--noprofile', '--norc', '-i'] })),
     };
     return {
@@ -90,9 +108,19 @@ export async function startTargets(profileDir?: string): Promise<Targets> {
           'sesame-server': [sesame.server.child.pid as number],
           'sesame-agent': [agent.child.pid as number],
         }),
+        relay: () => ({
+          client: [clients.relay.pid],
+          relay: [nodeRelay.relayPid],
+          agent: [nodeRelay.agentPid],
+        }),
         local: () => ({}),
       },
       sesameSession,
+      async newRelayClient(name) {
+        await clients.relay.kill();
+        clients.relay = relayClient(name);
+        return clients.relay;
+      },
       stop,
     };
   } catch (error) {
