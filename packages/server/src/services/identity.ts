@@ -244,7 +244,6 @@ export function createIdentityService({
       };
     },
 
-    /** Self-service: always the same answer, whether or not the user exists or has an address. */
     /**
      * Self-service: always the same answer, given at once; the lookup and the mail happen afterwards, so
      * neither the answer nor its timing tells whether the user exists.

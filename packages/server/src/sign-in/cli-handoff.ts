@@ -27,7 +27,7 @@ const POLL_INTERVAL_S = 3;
 const USER_CODE_ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ';
 const USER_CODE = /^[BCDFGHJKLMNPQRSTVWXZ]{8}$/;
 
-export const normalizeUserCode = (code: unknown) =>
+const normalizeUserCode = (code: unknown) =>
   typeof code === 'string' ? code.toUpperCase().replace(/[\s-]/g, '') : '';
 
 /**

@@ -23,7 +23,7 @@ type Deps = {
 const EMAIL_CODE_TTL_MS = 10 * 60_000;
 const MAX_EMAIL_SENDS = 3;
 
-export function maskEmail(email: string): string {
+function maskEmail(email: string): string {
   const [local = '', domain = ''] = email.split('@');
   return `${local.slice(0, 1)}•••@${domain}`;
 }

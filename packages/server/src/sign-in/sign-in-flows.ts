@@ -20,7 +20,7 @@ export type SignInFlowData = {
   totpSecret?: string;
 };
 
-export const FLOW_TTL_MS = 10 * 60_000;
+const FLOW_TTL_MS = 10 * 60_000;
 export const MAX_FLOW_ATTEMPTS = 5;
 const FLOW_TOKEN = /^flw_[A-Za-z0-9_-]{20,100}$/;
 

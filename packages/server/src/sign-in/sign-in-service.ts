@@ -73,7 +73,7 @@ const MAX_PASSWORD = 1024;
 const REMEMBER_CONTEXT_MS = 30 * 24 * 3600_000;
 const WRONG_PASSWORD = 'wrong user name or password';
 
-export function checkNewPassword(password: unknown): string {
+function checkNewPassword(password: unknown): string {
   if (typeof password !== 'string' || password.length < MIN_PASSWORD || password.length > MAX_PASSWORD)
     throw new SesameError('INVALID', `password must be ${MIN_PASSWORD} to ${MAX_PASSWORD} characters long`);
   return password;
