@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
 import { printDevices } from './admin-user-commands.ts';
 import { client, enc, type Out, outputOption } from './command-kit.ts';
-import { CliError, ExitCodes } from './errors.ts';
-import { readCode } from './prompt.ts';
-import { showTotpEnrolment } from './sign-in/sign-in-steps.ts';
+import { retryCode, showTotpEnrolment } from './sign-in/sign-in-steps.ts';
 
 /** `sesame mfa …`: your own MFA devices. */
 export function mfaCommands(mfa: Command): void {
@@ -29,12 +27,13 @@ export function mfaCommands(mfa: Command): void {
         '/api/v1/me/mfa-devices/totp',
       );
       await showTotpEnrolment(secret, uri);
-      const code = await readCode('Code from your authenticator app:');
-      if (!code) throw new CliError('no code given: nothing was registered', ExitCodes.INVALID);
-      const { device } = await api.call<{ device: { id: string; name: string } }>(
-        'POST',
-        '/api/v1/me/mfa-devices/totp/confirm',
-        { enrolment, code, ...(o.name ? { name: o.name } : {}) },
+      // A mistyped code can be typed again on a terminal (the server counts the attempts).
+      const { device } = await retryCode('Code from your authenticator app:', undefined, (code) =>
+        api.call<{ device: { id: string; name: string } }>('POST', '/api/v1/me/mfa-devices/totp/confirm', {
+          enrolment,
+          code,
+          ...(o.name ? { name: o.name } : {}),
+        }),
       );
       process.stdout.write(`registered ${device.id} (${device.name})\n`);
     });

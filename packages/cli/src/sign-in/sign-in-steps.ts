@@ -60,11 +60,11 @@ export async function completeSignIn(
 }
 
 /** Asks for a code until the server takes it (three tries on a terminal, one otherwise). */
-async function retryCode(
+export async function retryCode<T>(
   question: string,
   given: string | undefined,
-  send: (code: string) => Promise<SignInResult>,
-): Promise<SignInResult> {
+  send: (code: string) => Promise<T>,
+): Promise<T> {
   const tries = given === undefined && process.stdin.isTTY ? ATTEMPTS_ON_A_TERMINAL : 1;
   for (let attempt = 1; ; attempt++) {
     const code = attempt === 1 && given !== undefined ? given.trim() : await readCode(question);
