@@ -62,6 +62,9 @@ async function main(): Promise<void> {
       throw new Error(`the local agent could not register (see ${join(config.dataDir, 'local-agent.log')})`);
   }
   const agent = run(['run', '--identity', identity], agentLog);
+  // Listened for from the start: Ctrl-C reaches the agent too (same process group), and an agent still
+  // starting dies of it at once, possibly before our own handler runs; its exit must not be missed.
+  const agentExited = new Promise<void>((done) => agent.once('exit', () => done()));
   const instanceId = JSON.parse(readFileSync(identity, 'utf8')).instanceId as string;
   const cli = `node ${cliBin}`;
 
@@ -89,7 +92,7 @@ async function main(): Promise<void> {
     stopping = true;
     process.stdout.write('\nstopping Sesame...\n');
     agent.kill('SIGTERM');
-    await new Promise((done) => (agent.exitCode === null ? agent.on('exit', done) : done(null)));
+    await agentExited;
     await server.close();
     process.exit(0);
   };
