@@ -2,9 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import type { TlsPin } from '@sesame/agent/tls';
 import { CliError, ExitCodes } from './errors.ts';
-
-export type TlsPinFile = { fingerprint256: string; caPem: string };
 
 /** What `sesame login` keeps in SESAME_HOME/credentials.json (0600). */
 export type Credentials = {
@@ -17,7 +16,7 @@ export type Credentials = {
   refreshToken?: string | undefined;
   /** When the whole sign-in ends; no refresh outlives it. */
   sessionExpiresAt?: number | undefined;
-  tls: TlsPinFile | null;
+  tls: TlsPin | null;
 };
 
 export const NOT_SIGNED_IN =
