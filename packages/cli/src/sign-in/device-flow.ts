@@ -20,10 +20,9 @@ const ENDED =
  */
 export async function deviceSignIn(
   api: ApiClient,
-  device: string,
   sleep: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 ): Promise<SignInResult> {
-  const d = await api.call<DeviceAuthorization>('POST', '/api/v1/auth/device', { device });
+  const d = await api.call<DeviceAuthorization>('POST', '/api/v1/auth/device');
   process.stderr.write(
     `To sign in, open this link in a browser (on any device):\n  ${d.verificationUriComplete}\n` +
       `and check that it shows the code ${d.userCode} (or go to ${d.verificationUri} and enter it).\n` +

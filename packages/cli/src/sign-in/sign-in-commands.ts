@@ -116,7 +116,7 @@ export function signInCommands(program: Command): void {
         if (!first) {
           if (o.browser) say('No browser to open here: sign in with a code instead.');
           if (o.sso) say(`(choose ${o.sso} on the page the link opens)`);
-          first = await deviceSignIn(api, device);
+          first = await deviceSignIn(api);
         }
       }
       const done = await completeSignIn(api, first, {
