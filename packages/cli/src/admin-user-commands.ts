@@ -3,16 +3,17 @@ import type { ApiClient } from './api.ts';
 import { client, enc, type Out, outputOption } from './command-kit.ts';
 import { isoTime, printList, printObject } from './output.ts';
 
+/** The server builds the link (a /setup link for a new account, /reset for a reset). */
 type SetupLink = {
   setupToken: string;
-  setupUrl?: string;
+  setupUrl: string;
   setupExpiresAt?: number;
   invitationSent?: boolean;
   emailSent?: boolean;
 };
 
 function showSetup(api: ApiClient, username: string, r: SetupLink, o: Out): void {
-  const setupUrl = r.setupUrl ?? `${api.url}/setup#token=${r.setupToken}`;
+  const { setupUrl } = r;
   const emailed = r.invitationSent ?? r.emailSent;
   if (o.output === 'json') {
     printObject(
