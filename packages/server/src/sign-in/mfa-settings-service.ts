@@ -4,7 +4,7 @@ import type { Principal } from '../authorize.ts';
 import { SesameError } from '../errors.ts';
 import type { Guard } from '../guard.ts';
 import type { Logger } from '../log.ts';
-import type { Store } from '../store/index.ts';
+import { SesameStoreError, type Store } from '../store/index.ts';
 import { DEFAULT_MFA_SETTINGS, type MfaSettings, parseMfaSettings } from './mfa-settings.ts';
 
 type Deps = {
@@ -42,6 +42,9 @@ export function createMfaSettingsService({
       const stored = await store.getSetting('mfa');
       if (stored !== undefined) value = parseMfaSettings(stored);
     } catch (error) {
+      // Only a damaged row falls back. A database that cannot be read fails the sign-in, as everywhere else:
+      // the defaults are not stricter than every setting an administrator can choose.
+      if (error instanceof SesameStoreError && error.code !== 'DAMAGED') throw error;
       log.error({ err: (error as Error).message }, 'stored MFA settings are damaged; using the defaults');
     }
     cached = { value, at: now() };

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { SesameError } from '../errors.ts';
 import { ADMIN, ALICE, rejects, serviceFixture } from '../services/service-fixture.ts';
+import { SesameStoreError } from '../store/index.ts';
 import { DEFAULT_MFA_SETTINGS, type MfaSettings, parseMfaSettings } from './mfa-settings.ts';
 import { createMfaSettingsService } from './mfa-settings-service.ts';
 
@@ -178,13 +179,28 @@ describe('MFA settings: the service', () => {
   test('a row that is not JSON at all falls back to the strict default too', async () => {
     const unreadable = {
       ...f.store,
-      // What the store throws for a settings row whose text is not JSON.
+      // What the store throws for a settings row whose text is not JSON (open-store.test.ts).
       getSetting: async () => {
-        throw new Error('column settings.value (mfa) does not hold valid JSON');
+        throw new SesameStoreError('DAMAGED', 'column settings.value (mfa) does not hold valid JSON');
       },
     };
     const settings = createMfaSettingsService({ ...deps(), store: unreadable });
     assert.deepEqual(await settings.current(), DEFAULT_MFA_SETTINGS);
+  });
+
+  test('a database that cannot be read is an error, not the defaults', async () => {
+    const down = {
+      ...f.store,
+      getSetting: async () => {
+        throw new SesameStoreError('UNAVAILABLE', 'store.getSetting: the database is unavailable');
+      },
+    };
+    const settings = createMfaSettingsService({ ...deps(), store: down });
+    await assert.rejects(
+      settings.current(),
+      (error) => error instanceof SesameStoreError && error.code === 'UNAVAILABLE',
+      'the defaults may be looser than the stored settings (withoutDevice "register" where it was "block")',
+    );
   });
 
   test('another replica over the same database sees an update within a minute', async () => {

@@ -90,6 +90,29 @@ describe('openStore (sqlite file)', () => {
     }
   });
 
+  test('a settings row that is not JSON is reported as DAMAGED, naming the column', async () => {
+    const sqlitePath = join(dir, 'damaged', 'sesame.db');
+    await (await openStore({ sqlitePath })).close();
+    const raw = new Database(sqlitePath);
+    try {
+      raw.prepare("insert into settings (key, value, updated_at) values ('mfa', '{not json', 0)").run();
+    } finally {
+      raw.close();
+    }
+    const store = await openStore({ sqlitePath });
+    try {
+      await assert.rejects(
+        store.getSetting('mfa'),
+        (error) =>
+          error instanceof SesameStoreError &&
+          error.code === 'DAMAGED' &&
+          /column settings\.value \(mfa\) does not hold valid JSON/.test(error.message),
+      );
+    } finally {
+      await store.close();
+    }
+  });
+
   test('a database made by the first release is brought up to date with its data kept', async () => {
     const sqlitePath = join(dir, 'upgrade', 'sesame.db');
     const old = connectSqlite(sqlitePath);

@@ -1,7 +1,8 @@
 // The one error type the store throws, and the translation of driver errors (better-sqlite3, pg, network)
 // into it. Messages name what went wrong in words a person can act on; the driver error rides along as `cause`.
 
-export const STORE_ERROR_CODES = ['CONFLICT', 'UNAVAILABLE', 'INTERNAL'] as const;
+/** DAMAGED: a stored value is not in the shape the server writes (edited by hand, or corrupted). */
+export const STORE_ERROR_CODES = ['CONFLICT', 'UNAVAILABLE', 'DAMAGED', 'INTERNAL'] as const;
 export type StoreErrorCode = (typeof STORE_ERROR_CODES)[number];
 
 export class SesameStoreError extends Error {
