@@ -29,6 +29,7 @@ export class PtyClient {
   #waiter: Waiter | undefined;
   #onChunk: ((chunk: Buffer) => void) | undefined;
   #exited: string | undefined;
+  readonly #exit: Promise<void>;
   #lastDataAt = 0;
 
   constructor(name: string, command: ClientCommand) {
@@ -41,9 +42,12 @@ export class PtyClient {
       env: { ...process.env, ...command.env } as Record<string, string>,
     });
     this.#pty.onData((data) => this.#data(data as unknown as Buffer));
-    this.#pty.onExit(({ exitCode, signal }) => {
-      this.#exited = `exited with ${exitCode}${signal ? ` (signal ${signal})` : ''}`;
-    });
+    this.#exit = new Promise((resolve) =>
+      this.#pty.onExit(({ exitCode, signal }) => {
+        this.#exited = `exited with ${exitCode}${signal ? ` (signal ${signal})` : ''}`;
+        resolve();
+      }),
+    );
   }
 
   #data(chunk: Buffer): void {
@@ -138,11 +142,10 @@ export class PtyClient {
   /** Ends the client process alone (the shell it reached stays, for a client that shares it). */
   async kill(): Promise<void> {
     if (this.#exited) return;
-    const exited = new Promise<void>((r) => this.#pty.onExit(() => r()));
     this.#waiter = undefined;
     this.#onChunk = undefined;
     this.#pty.kill('SIGKILL');
-    await exited;
+    await this.#exit;
   }
 
   /**
@@ -151,15 +154,14 @@ export class PtyClient {
    */
   async close(timeoutMs = 3_000): Promise<void> {
     if (this.#exited) return;
-    const exited = new Promise<void>((r) => this.#pty.onExit(() => r()));
     this.#waiter = undefined;
     this.#onChunk = undefined;
     // After ^C, bash drops what is typed before its new prompt: wait for the prompt, then type exit.
     await this.expect('P> ', '\x03', 2_000).catch(() => {});
     this.#pty.write('exit\r');
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([exited, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
+    await Promise.race([this.#exit, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
     clearTimeout(timer);
-    if (!this.#exited) this.#pty.kill('SIGKILL');
+    await this.kill();
   }
 }

@@ -20,7 +20,6 @@ import {
   median,
   outputThroughput,
   prepareShell,
-  type Summary,
   summarize,
   type Throughput,
 } from './measure.ts';
@@ -71,6 +70,10 @@ const OVERALL_TIMEOUT_MS =
 const OUT = join(import.meta.dirname, 'out');
 
 const say = (text: string) => process.stdout.write(`${text}\n`);
+
+/** One value per target. */
+const perTarget = <T>(value: (target: Target) => T) =>
+  Object.fromEntries(TARGETS.map((t) => [t, value(t)])) as Record<Target, T>;
 
 /** Alternates the order of the targets from one round to the next, to spread drift over all of them. */
 const order = (round: number): Target[] => (round % 2 === 0 ? [...TARGETS] : [...TARGETS].reverse());
@@ -165,7 +168,7 @@ async function sshComparison(): Promise<void> {
     if (serverWarmup > 0) await echoLatency(clients.relay, serverWarmup, 0);
     await prepareShell(await newRelayClient('bare Node relay'));
 
-    const echo = Object.fromEntries(TARGETS.map((t) => [t, [] as number[]])) as Record<Target, number[]>;
+    const echo = perTarget((): number[] => []);
     const perBlock = Math.ceil(keys / ECHO_BLOCKS);
     for (let block = 0; block < ECHO_BLOCKS; block++) {
       say(`echo latency, block ${block + 1}/${ECHO_BLOCKS} ...`);
@@ -176,10 +179,7 @@ async function sshComparison(): Promise<void> {
       }
     }
 
-    const put = Object.fromEntries(TARGETS.map((t) => [t, [] as Throughput[]])) as Record<
-      Target,
-      Throughput[]
-    >;
+    const put = perTarget((): Throughput[] => []);
     for (let run = 0; run < runs; run++) {
       for (const target of order(run)) {
         const result = await outputThroughput(clients[target], file, THROUGHPUT_TIMEOUT_MS, relay[target]);
@@ -193,11 +193,8 @@ async function sshComparison(): Promise<void> {
     }
 
     const partial = {
-      echoMicros: Object.fromEntries(TARGETS.map((t) => [t, summarize(echo[t])])) as Record<Target, Summary>,
-      throughputMBps: Object.fromEntries(TARGETS.map((t) => [t, throughputOf(put[t])])) as Record<
-        Target,
-        TargetThroughput
-      >,
+      echoMicros: perTarget((t) => summarize(echo[t])),
+      throughputMBps: perTarget((t) => throughputOf(put[t])),
     };
     const results: Results = {
       startedAt: startedAt.toISOString(),

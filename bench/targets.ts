@@ -1,5 +1,5 @@
 /**
- * The three terminals the benchmark drives, each a shell behind a client in a PTY:
+ * The terminals the benchmark drives, each a shell behind a client in a PTY:
  * - openssh: `ssh -tt` to a private sshd (sshd.ts), as root;
  * - jump: the same through a jump host (`ssh -J`: the bastion set-up Sesame replaces), both hops that sshd;
  * - sesame: `sesame ssh` through a temp Sesame server and agent (the e2e harness), as sesame-user, recorded;
