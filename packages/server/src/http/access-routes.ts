@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AccessModel } from '../access/access-model.ts';
 import type { DirectoryService } from '../access/directory-service.ts';
 import type { PermissionService } from '../access/permission-service.ts';
@@ -19,7 +19,7 @@ const POLICY_BODY_LIMIT = 1024 * 1024;
 export function registerAccessRoutes(
   app: FastifyInstance,
   { directory, permissions, simulate }: AccessServices,
-  authed: { preValidation: (request: FastifyRequest) => Promise<void> },
+  authed: { preValidation: (request: FastifyRequest, reply: FastifyReply) => Promise<void> },
 ): void {
   const big = { ...authed, bodyLimit: POLICY_BODY_LIMIT };
   const done = { ok: true };

@@ -93,10 +93,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }),
   );
 
-  const authenticate: (request: FastifyRequest, reply?: FastifyReply) => Promise<void> = createAuthenticate(
-    deps.signIn.sessions,
-    bearer,
-  );
+  const authenticate = createAuthenticate(deps.signIn.sessions, bearer);
   const authed = { preValidation: authenticate };
   // The agent endpoint answers a plain HTTP request with a JSON error instead of an empty 404.
   const notAWebSocket = async () => {

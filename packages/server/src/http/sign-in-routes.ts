@@ -343,13 +343,14 @@ export function createAuthenticate(
   sessions: SignInSessions,
   bearer: (request: FastifyRequest) => string | undefined,
 ) {
-  return async (request: FastifyRequest, reply?: FastifyReply) => {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
     const token = bearer(request);
     if (token) {
       const { principal, session } = await sessions.authenticate(token, request.ip).catch((error) => {
         // RFC 6750: the token itself was refused, so the client may refresh it and try again. Other 401s (a
-        // wrong code) carry no such header and are not worth a second try.
-        reply?.header('www-authenticate', 'Bearer error="invalid_token"');
+        // wrong code) and a database that cannot answer carry no such header and are not worth a second try.
+        if (error instanceof SesameError && error.code === 'UNAUTHENTICATED')
+          reply.header('www-authenticate', 'Bearer error="invalid_token"');
         throw error;
       });
       request.principal = principal;

@@ -2,9 +2,14 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { hashToken } from '../crypto.ts';
+import { SesameError } from '../errors.ts';
+import { createAuthenticate } from '../http/sign-in-routes.ts';
 import { SYSTEM_PRINCIPAL } from '../main.ts';
+import { SesameStoreError } from '../store/index.ts';
 import { ADMIN_PASSWORD, assertError, startTestServer, type TestServer } from '../test-server.ts';
+import type { SignInSessions } from './sign-in-sessions.ts';
 import { totpAt } from './totp.ts';
 
 /** Six digits that are none of the codes the server accepts right now. */
@@ -154,6 +159,26 @@ describe('sign-in hardening', () => {
     });
     assert.equal(wrong.status, 401, await wrong.text());
     assert.equal(wrong.headers.get('www-authenticate'), null);
+  });
+
+  test('a database that cannot check the token does not mark it invalid_token (a refresh would not help)', async () => {
+    const headers = new Map<string, string>();
+    const reply = { header: (name: string, value: string) => headers.set(name, value) };
+    const failing = (error: Error) =>
+      createAuthenticate(
+        {
+          authenticate: async () => {
+            throw error;
+          },
+        } as unknown as SignInSessions,
+        () => 'ses_some_token',
+      )({ ip: '127.0.0.1', cookies: {} } as unknown as FastifyRequest, reply as unknown as FastifyReply);
+    const down = new SesameStoreError('UNAVAILABLE', 'store.getSession: the database is unavailable');
+    await assert.rejects(failing(down), down);
+    assert.equal(headers.get('www-authenticate'), undefined);
+    const refused = new SesameError('UNAUTHENTICATED', 'this sign-in has ended');
+    await assert.rejects(failing(refused), refused);
+    assert.equal(headers.get('www-authenticate'), 'Bearer error="invalid_token"');
   });
 
   test('creating an administrator takes the right to add to Administrators, not only CreateUser', async () => {
