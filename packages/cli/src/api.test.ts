@@ -8,6 +8,7 @@ import { after, before, beforeEach, test } from 'node:test';
 import { ApiClient } from './api.ts';
 import { type Credentials, loadCredentials, saveCredentials } from './credentials.ts';
 import type { CliError } from './errors.ts';
+import { worthAnotherCode } from './sign-in/sign-in-steps.ts';
 
 /** A stand-in for the server's token endpoints: one valid access token, one valid refresh token. */
 const state = { access: 'ses_1', refresh: 'rft_1', n: 1, refreshCalls: 0, sessionExpiresAt: 0, codeTries: 0 };
@@ -50,7 +51,13 @@ before(async () => {
         );
       if (req.url === '/api/v1/mfa/totp/confirm') {
         state.codeTries++;
-        return send(401, { error: { code: 'UNAUTHENTICATED', message: 'wrong code: 3 attempts left' } });
+        return send(401, {
+          error: {
+            code: 'UNAUTHENTICATED',
+            message: 'wrong code: 3 attempts left',
+            details: { attemptsLeft: 3 },
+          },
+        });
       }
       send(200, { user: { username: 'alice' } });
     });
@@ -114,6 +121,21 @@ test('any other 401 (a wrong code) is the answer: sent once, no refresh', async 
   await assert.rejects(api.call('POST', '/api/v1/mfa/totp/confirm', { code: '000000' }), /wrong code/);
   assert.equal(state.codeTries, 1, 'the code was sent once: a retry would spend another attempt');
   assert.equal(state.refreshCalls, 0);
+});
+
+test('a wrong code with attempts left is worth asking again for; a sign-in that ended is not', async () => {
+  await saveCredentials(stored());
+  const api = ApiClient.signedIn(await loadCredentials());
+  const wrong = await api.call('POST', '/api/v1/mfa/totp/confirm', { code: '000000' }).catch((e) => e);
+  assert.deepEqual((wrong as CliError).details, { attemptsLeft: 3 });
+  assert.equal(worthAnotherCode(wrong), true);
+  state.refresh = 'rft_someone_else';
+  await saveCredentials(stored({ expiresAt: Date.now() - 1 }));
+  const ended = await ApiClient.signedIn(await loadCredentials())
+    .call('POST', '/api/v1/mfa/totp/confirm', { code: '000000' })
+    .catch((e) => e);
+  assert.equal((ended as CliError).code, 'UNAUTHENTICATED');
+  assert.equal(worthAnotherCode(ended), false, 'another code cannot help a sign-in that has ended');
 });
 
 test('a refused refresh says to run `sesame login` (exit 3)', async () => {

@@ -20,7 +20,8 @@ export type Refreshed = { token: string; expiresAt: number; refreshToken: string
 /**
  * A small JSON client for the Sesame API; errors become CliErrors with the server's message and exit code.
  * Built from stored credentials (`ApiClient.signedIn`), it renews the access token with the refresh token when
- * the token is expired or about to be, and once after a 401, and saves the rotated refresh token.
+ * the token is expired or about to be, and once after a 401 that refused the token itself (RFC 6750
+ * `invalid_token`), and saves the rotated refresh token.
  */
 export class ApiClient {
   readonly url: string;
@@ -186,11 +187,12 @@ function parseAnswer<T>({ status, text }: Answer, raw: boolean): T {
     if (status < 300) return { text } as T;
   }
   if (status >= 300) {
-    const error = parsed.error as { code?: string; message?: string } | undefined;
+    const error = parsed.error as { code?: string; message?: string; details?: unknown } | undefined;
     throw new CliError(
       error?.message ?? `the server answered HTTP ${status}`,
       exitCodeFor(error?.code),
       error?.code,
+      error?.details,
     );
   }
   return parsed as T;

@@ -15,10 +15,13 @@ export class CliError extends Error {
   readonly exitCode: number;
   /** The server's error code (`UNAUTHENTICATED`, `RATE_LIMITED`, …) when the error came from the server. */
   readonly code: string | undefined;
-  constructor(message: string, exitCode: number = ExitCodes.FAILURE, code?: string) {
+  /** The server's `details`, if any (e.g. `attemptsLeft` after a wrong code). */
+  readonly details: unknown;
+  constructor(message: string, exitCode: number = ExitCodes.FAILURE, code?: string, details?: unknown) {
     super(message);
     this.exitCode = exitCode;
     this.code = code;
+    this.details = details;
   }
 }
 

@@ -59,6 +59,16 @@ export async function completeSignIn(
   throw new CliError('the server kept asking for more sign-in steps; run `sesame login` again');
 }
 
+/**
+ * A wrong code that the server will still take another try for. Any other refusal (the sign-in ended, the
+ * step expired, no attempts left) needs starting again, not another code.
+ */
+export function worthAnotherCode(error: unknown): error is CliError {
+  if (!(error instanceof CliError)) return false;
+  const left = (error.details as { attemptsLeft?: unknown } | undefined)?.attemptsLeft;
+  return typeof left === 'number' && left > 0;
+}
+
 /** Asks for a code until the server takes it (three tries on a terminal, one otherwise). */
 export async function retryCode<T>(
   question: string,
@@ -68,11 +78,12 @@ export async function retryCode<T>(
   const tries = given === undefined && process.stdin.isTTY ? ATTEMPTS_ON_A_TERMINAL : 1;
   for (let attempt = 1; ; attempt++) {
     const code = attempt === 1 && given !== undefined ? given.trim() : await readCode(question);
-    if (!code) throw new CliError('no code given: run the command again with the code', ExitCodes.INVALID);
+    if (!code)
+      throw new CliError('no code given: nothing was done; run the command again', ExitCodes.INVALID);
     try {
       return await send(code);
     } catch (error) {
-      if (!(error instanceof CliError) || error.code !== 'UNAUTHENTICATED' || attempt >= tries) throw error;
+      if (!worthAnotherCode(error) || attempt >= tries) throw error;
       say(`${error.message} — try again.`);
     }
   }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SesameError } from '../errors.ts';
 import type { AuthFlow, MfaDevice, Store, User } from '../store/index.ts';
-import { type Flows, MAX_FLOW_ATTEMPTS } from './sign-in-flows.ts';
+import { type Flows, wrongAnswer } from './sign-in-flows.ts';
 import { newTotpSecret, totpQrSvg, totpUri, verifyTotp } from './totp.ts';
 import { createWebAuthn, type RegistrationResponseJSON } from './webauthn.ts';
 
@@ -32,11 +32,7 @@ export function deviceName(input: unknown, fallback: string): string {
  */
 export function createMfaEnrolment({ store, flows, issuer, now }: Deps) {
   async function wrong(attempts: number, message: string): Promise<never> {
-    const left = MAX_FLOW_ATTEMPTS - attempts;
-    throw new SesameError(
-      'UNAUTHENTICATED',
-      left > 0 ? `${message} (${left} attempt${left === 1 ? '' : 's'} left)` : `${message}; start again`,
-    );
+    throw wrongAnswer(attempts, message, 'start again');
   }
 
   /** Enrolment as a step of signing in is for someone with no device at all; it must not add a second one. */

@@ -4,7 +4,7 @@ import type { Logger } from '../log.ts';
 import type { AuthFlow, MfaDevice, Store, User } from '../store/index.ts';
 import { newEmailCode } from './email-code.ts';
 import type { Mailer } from './mailer.ts';
-import { type Flows, MAX_FLOW_ATTEMPTS } from './sign-in-flows.ts';
+import { type Flows, wrongAnswer } from './sign-in-flows.ts';
 import type { SignInContext } from './sign-in-service.ts';
 import { verifyTotp } from './totp.ts';
 import { type AuthenticationResponseJSON, createWebAuthn } from './webauthn.ts';
@@ -60,13 +60,7 @@ export function createSecondFactor({ store, flows, mailer, log, issuer, now, fai
   /** A wrong second factor: counted on the flow and against the account, audited, and said plainly. */
   async function wrong(attempts: number, user: User, ctx: SignInContext, message: string): Promise<never> {
     await failed(user, ctx, message);
-    const left = MAX_FLOW_ATTEMPTS - attempts;
-    throw new SesameError(
-      'UNAUTHENTICATED',
-      left > 0
-        ? `${message} (${left} attempt${left === 1 ? '' : 's'} left)`
-        : `${message}; start signing in again`,
-    );
+    throw wrongAnswer(attempts, message, 'start signing in again');
   }
 
   async function check(

@@ -221,12 +221,15 @@ describe('sign-in API (HTTP)', () => {
         ['1234567', 3],
         ['abcdef', 2],
       ] as const) {
+        const answer = await mfa(ts, first.body.flow, code);
         assertError(
-          await mfa(ts, first.body.flow, code),
+          answer,
           401,
           'UNAUTHENTICATED',
           new RegExp(`^the code must be the 6 digits your app shows \\(${left} attempts? left\\)$`),
         );
+        // What a client reads to decide whether to ask for another code.
+        assert.deepEqual((answer.body.error as { details?: unknown }).details, { attemptsLeft: left });
       }
       const noMethod = await ts.api('POST', '/api/v1/auth/mfa', {
         json: { flow: first.body.flow, code: '123456' },

@@ -22,6 +22,19 @@ export type SignInFlowData = {
 
 const FLOW_TTL_MS = 10 * 60_000;
 export const MAX_FLOW_ATTEMPTS = 5;
+
+/**
+ * A wrong code on a flow that has used `attempts`: says how many are left (also as `details.attemptsLeft`, so a
+ * client asks again only while that is worth it), or what to do once none are.
+ */
+export function wrongAnswer(attempts: number, message: string, startAgain: string): SesameError {
+  const left = Math.max(0, MAX_FLOW_ATTEMPTS - attempts);
+  return new SesameError(
+    'UNAUTHENTICATED',
+    left > 0 ? `${message} (${left} attempt${left === 1 ? '' : 's'} left)` : `${message}; ${startAgain}`,
+    { details: { attemptsLeft: left } },
+  );
+}
 const FLOW_TOKEN = /^flw_[A-Za-z0-9_-]{20,100}$/;
 
 type Deps = {
