@@ -98,10 +98,10 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  agent.on('exit', (code) => {
+  agent.on('exit', (code, signal) => {
     if (!stopping)
       process.stderr.write(
-        `the local agent exited (${code}); see ${join(config.dataDir, 'local-agent.log')}\n`,
+        `the local agent exited (${code ?? signal}); see ${join(config.dataDir, 'local-agent.log')}\n`,
       );
   });
 }

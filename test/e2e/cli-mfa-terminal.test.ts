@@ -6,23 +6,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { spawn as spawnPty } from 'node-pty';
 import { URI as OtpUri, TOTP } from 'otpauth';
+import { AUTHENTICATOR } from '../../packages/cli/src/sign-in/sign-in-steps.ts';
+import { wrongTotpCode } from '../../packages/server/src/test-server.ts';
 import { bins, Output, startSesame } from './harness.ts';
 
 type Sesame = Awaited<ReturnType<typeof startSesame>>;
-const PROMPT = 'Code from your authenticator app:';
 
 function ok(result: { code: number | null; stdout: string; stderr: string }) {
   assert.equal(result.code, 0, `${result.stdout}${result.stderr}`);
   return result;
-}
-
-/** The codes the server takes now (the steps now-1 to now+1), and one that it does not. */
-function codes(totp: TOTP): { right: string; wrong: string } {
-  const now = Date.now();
-  const valid = [-1, 0, 1].map((step) => totp.generate({ timestamp: now + step * totp.period * 1000 }));
-  let wrong = 0;
-  while (valid.includes(String(wrong).padStart(6, '0'))) wrong++;
-  return { right: totp.generate({ timestamp: now }), wrong: String(wrong).padStart(6, '0') };
 }
 
 describe('sesame mfa add-totp at a terminal', () => {
@@ -54,18 +46,21 @@ describe('sesame mfa add-totp at a terminal', () => {
     });
     pty.onData((d) => output.push(d));
     const exit = new Promise<number>((done) => pty.onExit(({ exitCode }) => done(exitCode)));
-
-    const [uri] = await output.wait(/otpauth:\/\/totp\/[^\s)]+/);
-    assert.match(output.text, /Scan this QR code with the app:/, 'a terminal gets the QR code');
-    const app = OtpUri.parse(uri);
-    assert.ok(app instanceof TOTP, uri);
-    await output.wait(new RegExp(PROMPT));
-    pty.write(`${codes(app).wrong}\r`);
-    await output.wait(/that code is not right \(4 attempts left\) — try again\./);
-    await output.wait(new RegExp(`(${PROMPT}[\\s\\S]*){2}`));
-    pty.write(`${codes(app).right}\r`);
-    await output.wait(/registered \S+ \(phone\)/);
-    assert.equal(await exit, 0, output.text);
+    try {
+      const [uri] = await output.wait(/otpauth:\/\/totp\/[^\s)]+/);
+      assert.match(output.text, /Scan this QR code with the app:/, 'a terminal gets the QR code');
+      const app = OtpUri.parse(uri);
+      assert.ok(app instanceof TOTP, uri);
+      await output.wait(new RegExp(AUTHENTICATOR));
+      pty.write(`${wrongTotpCode(app.secret.base32)}\r`);
+      await output.wait(/that code is not right \(4 attempts left\) — try again\./);
+      await output.wait(new RegExp(`(${AUTHENTICATOR}[\\s\\S]*){2}`));
+      pty.write(`${app.generate()}\r`);
+      await output.wait(/registered \S+ \(phone\)/);
+      assert.equal(await exit, 0, output.text);
+    } finally {
+      pty.kill('SIGKILL'); // a failed wait must not leave the CLI waiting for input (and this file running)
+    }
 
     const devices = JSON.parse(ok(await sesame.cli(['mfa', 'list', '-o', 'json'], 'carol')).stdout).devices;
     assert.deepEqual(

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { printDevices } from './admin-user-commands.ts';
 import { client, enc, type Out, outputOption } from './command-kit.ts';
-import { retryCode, showTotpEnrolment } from './sign-in/sign-in-steps.ts';
+import { AUTHENTICATOR, retryCode, showTotpEnrolment } from './sign-in/sign-in-steps.ts';
 
 /** `sesame mfa …`: your own MFA devices. */
 export function mfaCommands(mfa: Command): void {
@@ -28,7 +28,7 @@ export function mfaCommands(mfa: Command): void {
       );
       await showTotpEnrolment(secret, uri);
       // A mistyped code can be typed again on a terminal (the server counts the attempts).
-      const { device } = await retryCode('Code from your authenticator app:', undefined, (code) =>
+      const { device } = await retryCode(AUTHENTICATOR, undefined, (code) =>
         api.call<{ device: { id: string; name: string } }>('POST', '/api/v1/me/mfa-devices/totp/confirm', {
           enrolment,
           code,

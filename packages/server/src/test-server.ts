@@ -199,3 +199,12 @@ export function assertError(response: ApiResponse, status: number, code: string,
   assert.match(error?.message ?? '', pattern);
   return error?.message ?? '';
 }
+
+/** Six digits that are none of the codes the server accepts for `secret` now (its ±1 step window, and a step more). */
+export function wrongTotpCode(secret: string): string {
+  const near = [-60, -30, 0, 30, 60].map((offset) => totpAt(secret, Date.now() / 1000 + offset));
+  for (let i = 0; ; i++) {
+    const code = String(i).padStart(6, '0');
+    if (!near.includes(code)) return code;
+  }
+}

@@ -35,7 +35,7 @@ export type SecondFactorOptions = {
   device?: string | undefined;
 };
 
-const AUTHENTICATOR = 'Code from your authenticator app:';
+export const AUTHENTICATOR = 'Code from your authenticator app:';
 const ATTEMPTS_ON_A_TERMINAL = 3;
 
 const say = (text: string) => process.stderr.write(`${text}\n`);

@@ -12,6 +12,7 @@ import {
   assertError,
   startTestServer,
   type TestServer,
+  wrongTotpCode,
 } from '../test-server.ts';
 import type { MailMessage } from './mailer.ts';
 import { createMfaEnrolment } from './mfa-enrolment.ts';
@@ -44,15 +45,6 @@ type Me = {
 
 /** The code of the next 30 s step: still inside the ±1 window, and unused even right after an enrolment. */
 const nextCode = (secret: string) => totpAt(secret, Date.now() / 1000 + 30);
-/** Six digits that are none of the codes the server accepts right now. */
-function wrongCode(secret: string): string {
-  const near = [-60, -30, 0, 30, 60].map((offset) => totpAt(secret, Date.now() / 1000 + offset));
-  for (let i = 0; ; i++) {
-    const code = String(i).padStart(6, '0');
-    if (!near.includes(code)) return code;
-  }
-}
-
 const login = (ts: TestServer, username: string, extra: Body = {}) =>
   ts.api('POST', '/api/v1/auth/login', { json: { username, password: ADMIN_PASSWORD, ...extra } });
 const mfa = (ts: TestServer, flow: unknown, code: string, extra: Body = {}) =>
@@ -242,7 +234,7 @@ describe('sign-in API (HTTP)', () => {
         /method must be one of "totp"/,
       );
       assertError(
-        await mfa(ts, first.body.flow, wrongCode(tom.secret)),
+        await mfa(ts, first.body.flow, wrongTotpCode(tom.secret)),
         401,
         'UNAUTHENTICATED',
         /\(1 attempt left\)$/,
@@ -256,7 +248,7 @@ describe('sign-in API (HTTP)', () => {
       for (let i = 0; i < 5; i++) {
         messages.push(
           assertError(
-            await mfa(ts, first.body.flow, wrongCode(walt.secret)),
+            await mfa(ts, first.body.flow, wrongTotpCode(walt.secret)),
             401,
             'UNAUTHENTICATED',
             /not right/,
@@ -352,7 +344,7 @@ describe('sign-in API (HTTP)', () => {
         /^the code must be the 6 digits your app shows \(4 attempts left\)$/,
       );
       assertError(
-        await confirm(wrongCode(String(secret.body.secret))),
+        await confirm(wrongTotpCode(String(secret.body.secret))),
         401,
         'UNAUTHENTICATED',
         /^that code is not right \(3 attempts left\)$/,
@@ -841,7 +833,7 @@ describe('sign-in API (HTTP)', () => {
       const confirm = (code: string, name?: string) =>
         as('POST', '/api/v1/me/mfa-devices/totp/confirm', { enrolment: started.body.enrolment, code, name });
       assertError(
-        await confirm(wrongCode(secret)),
+        await confirm(wrongTotpCode(secret)),
         401,
         'UNAUTHENTICATED',
         /^that code is not right \(4 attempts left\)$/,

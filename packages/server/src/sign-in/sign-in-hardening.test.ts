@@ -8,18 +8,15 @@ import { SesameError } from '../errors.ts';
 import { createAuthenticate } from '../http/sign-in-routes.ts';
 import { SYSTEM_PRINCIPAL } from '../main.ts';
 import { SesameStoreError } from '../store/index.ts';
-import { ADMIN_PASSWORD, assertError, startTestServer, type TestServer } from '../test-server.ts';
+import {
+  ADMIN_PASSWORD,
+  assertError,
+  startTestServer,
+  type TestServer,
+  wrongTotpCode,
+} from '../test-server.ts';
 import type { SignInSessions } from './sign-in-sessions.ts';
 import { totpAt } from './totp.ts';
-
-/** Six digits that are none of the codes the server accepts right now. */
-function wrongCode(secret: string): string {
-  const near = [-60, -30, 0, 30, 60].map((offset) => totpAt(secret, Date.now() / 1000 + offset));
-  for (let i = 0; ; i++) {
-    const code = String(i).padStart(6, '0');
-    if (!near.includes(code)) return code;
-  }
-}
 
 describe('sign-in hardening', () => {
   let ts: TestServer;
@@ -52,7 +49,7 @@ describe('sign-in hardening', () => {
     for (let round = 0; round < 2; round++) {
       const flow = (await login('gus')).body.flow;
       for (let i = 0; i < (round === 0 ? 3 : 2); i++)
-        assertError(await code(flow, wrongCode(totpSecret)), 401, 'UNAUTHENTICATED', /not right/);
+        assertError(await code(flow, wrongTotpCode(totpSecret)), 401, 'UNAUTHENTICATED', /not right/);
     }
     // Five wrong codes over two password sign-ins: the account is locked, password or not.
     assertError(await login('gus'), 429, 'RATE_LIMITED', /too many failed sign-in attempts/);
@@ -61,7 +58,9 @@ describe('sign-in hardening', () => {
   test('parallel guesses on one flow cannot outrun its five attempts', async () => {
     const { totpSecret } = await ts.createUser('pat');
     const flow = (await login('pat')).body.flow;
-    const answers = await Promise.all(Array.from({ length: 20 }, () => code(flow, wrongCode(totpSecret))));
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () => code(flow, wrongTotpCode(totpSecret))),
+    );
     const checked = answers.filter((a) =>
       /not right/.test(String((a.body.error as { message: string })?.message)),
     );
@@ -154,7 +153,7 @@ describe('sign-in hardening', () => {
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify({
         enrolment: started.body.enrolment,
-        code: wrongCode(String(started.body.secret)),
+        code: wrongTotpCode(String(started.body.secret)),
       }),
     });
     assert.equal(wrong.status, 401, await wrong.text());
