@@ -36,18 +36,22 @@ export function createMfaEnrolment({ store, flows, issuer, now }: Deps) {
   }
 
   /** Enrolment as a step of signing in is for someone with no device at all; it must not add a second one. */
-  async function stillFirst(user: User, options: EnrolOptions): Promise<void> {
-    if (options.firstOnly && (await store.listMfaDevices(user.id)).length > 0)
+  function stillFirst(devices: MfaDevice[], options: EnrolOptions): void {
+    if (options.firstOnly && devices.length > 0)
       throw new SesameError(
         'FORBIDDEN',
         'this account has an MFA device already: sign in with it, then add more from your account page',
       );
   }
 
-  async function room(user: User): Promise<MfaDevice[]> {
-    const devices = await store.listMfaDevices(user.id);
+  function checkRoom(devices: MfaDevice[]): void {
     if (devices.length >= MAX_DEVICES)
       throw new SesameError('CONFLICT', `you have ${MAX_DEVICES} MFA devices already: remove one first`);
+  }
+
+  async function room(user: User): Promise<MfaDevice[]> {
+    const devices = await store.listMfaDevices(user.id);
+    checkRoom(devices);
     return devices;
   }
 
@@ -59,8 +63,9 @@ export function createMfaEnrolment({ store, flows, issuer, now }: Deps) {
     fields: Pick<MfaDevice, 'kind' | 'name'> & Partial<MfaDevice>,
   ): Promise<MfaDevice> {
     await flows.take(token);
-    await stillFirst(user, options);
-    await room(user);
+    const devices = await store.listMfaDevices(user.id);
+    stillFirst(devices, options);
+    checkRoom(devices);
     const device: MfaDevice = {
       id: `mfa-${randomUUID()}`,
       userId: user.id,
