@@ -9,10 +9,15 @@ export const USERNAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 /** An address mail can be sent to, without the characters that would let it name more than one. */
 export const EMAIL = /^[^\s@<>()",;:]{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,63}$/;
 
+/** A JSON object (not null, not an array). */
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 /** Tags as AWS allows them: at most 50, keys 1-128 and values 0-256 of letters, digits, spaces and _.:/=+-@. */
 export function parseTags(value: unknown, where = 'tags'): Tags {
   if (value === undefined) return {};
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+  if (!isObject(value)) {
     throw new SesameError(
       'INVALID',
       `${where} must be an object of key/value strings, e.g. {"project":"Production"}`,

@@ -3,6 +3,7 @@ import type { Audit } from '../audit.ts';
 import type { Principal } from '../authorize.ts';
 import { SesameError } from '../errors.ts';
 import type { Guard } from '../guard.ts';
+import { isObject } from '../services/validate.ts';
 import type { IdentityProviderRecord, Store } from '../store/index.ts';
 import { type AttributeMapping, DEFAULT_MAPPING } from './attribute-mapping.ts';
 import { createOidcClient, type OidcClient } from './oidc-client.ts';
@@ -77,9 +78,6 @@ function list(v: Record<string, unknown>, key: string, problems: Problems, fallb
   return value as string[];
 }
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-
 function mapping(input: unknown, kind: 'oidc' | 'saml', problems: Problems): AttributeMapping {
   const base = DEFAULT_MAPPING[kind];
   if (input === undefined) return { ...base, tags: {} };
@@ -121,7 +119,7 @@ function mapping(input: unknown, kind: 'oidc' | 'saml', problems: Problems): Att
 export function parseProviderConfig(kind: unknown, input: unknown): OidcProviderConfig | SamlProviderConfig {
   if (kind !== 'oidc' && kind !== 'saml') throw new SesameError('INVALID', 'kind must be "oidc" or "saml"');
   if (!isObject(input)) throw new SesameError('INVALID', 'config must be an object');
-  const v = input as Record<string, unknown>;
+  const v = input;
   const problems: Problems = [];
   const common = ['mapping', 'mfa', 'trustedMfaValues'];
   const own =

@@ -1,4 +1,5 @@
 import { SesameError } from '../errors.ts';
+import { isObject } from '../services/validate.ts';
 
 /** When to ask for a second factor, with what, and what to do with someone who has no device yet. */
 export type MfaSettings = {
@@ -23,9 +24,8 @@ const KEYS = ['prompt', 'methods', 'withoutDevice'];
 
 /** Validates a full or partial update on top of `current`; every problem is named with its field. */
 export function parseMfaSettings(input: unknown, current: MfaSettings = DEFAULT_MFA_SETTINGS): MfaSettings {
-  if (typeof input !== 'object' || input === null || Array.isArray(input))
-    throw new SesameError('INVALID', 'MFA settings must be a JSON object');
-  const v = input as Record<string, unknown>;
+  if (!isObject(input)) throw new SesameError('INVALID', 'MFA settings must be a JSON object');
+  const v = input;
   const problems: { path: string; message: string }[] = [];
   for (const key of Object.keys(v)) {
     if (!KEYS.includes(key))
