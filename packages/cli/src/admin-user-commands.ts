@@ -13,13 +13,12 @@ type SetupLink = {
 };
 
 function showSetup(api: ApiClient, username: string, r: SetupLink, o: Out): void {
-  const { setupUrl } = r;
   const emailed = r.invitationSent ?? r.emailSent;
   if (o.output === 'json') {
     printObject(
       {
         username,
-        setupUrl,
+        setupUrl: r.setupUrl,
         setupToken: r.setupToken,
         setupExpiresAt: r.setupExpiresAt,
         ...(r.invitationSent === undefined ? {} : { invitationSent: r.invitationSent }),
@@ -32,7 +31,7 @@ function showSetup(api: ApiClient, username: string, r: SetupLink, o: Out): void
   const until = r.setupExpiresAt ? ` (valid until ${isoTime(r.setupExpiresAt)})` : '';
   if (emailed) process.stdout.write(`Emailed ${username} a one-time link to set a password${until}.\n`);
   process.stdout.write(
-    `${emailed ? 'The same link, to pass on yourself' : `Send ${username} this one-time link to set a password${until}`}:\n  ${setupUrl}\nor the command:\n  sesame setup --url ${api.url} --token ${r.setupToken}\n`,
+    `${emailed ? 'The same link, to pass on yourself' : `Send ${username} this one-time link to set a password${until}`}:\n  ${r.setupUrl}\nor the command:\n  sesame setup --url ${api.url} --token ${r.setupToken}\n`,
   );
 }
 

@@ -109,13 +109,12 @@ describe('sign-in hardening', () => {
 
   test("managing one's MFA devices needs a recent second factor, not a stolen or remembered session", async () => {
     await ts.createUser('max');
-    const start = (mfaAt: number | null, mfaMethod: string | null) => signedIn('max', mfaAt, mfaMethod);
     for (const [mfaAt, method] of [
       [Date.now() - 20 * 60_000, 'totp'],
       [Date.now(), 'remembered'],
       [null, null],
     ] as const) {
-      const { token } = await start(mfaAt, method);
+      const { token } = await signedIn('max', mfaAt, method);
       assertError(
         await ts.api('POST', '/api/v1/me/mfa-devices/totp', { token }),
         403,
@@ -132,7 +131,7 @@ describe('sign-in hardening', () => {
         /second factor/,
       );
     }
-    const { token } = await start(Date.now(), 'totp');
+    const { token } = await signedIn('max', Date.now(), 'totp');
     assert.equal((await ts.api('POST', '/api/v1/me/mfa-devices/totp', { token })).status, 200);
   });
 

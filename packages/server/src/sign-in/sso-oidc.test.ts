@@ -264,7 +264,7 @@ describe('OIDC single sign-on against a real OpenID provider', () => {
     assert.deepEqual(await listing(back.landing.cookie), { status: 200, names: ['web-other-app'] });
   });
 
-  test('a sign-in with the same claims changes nothing: no provisioning event, no reload of the access model', async () => {
+  test('a sign-in with the same claims changes nothing: no provisioning event (the access model is reloaded only with one)', async () => {
     const provisioned = async () =>
       (await ts.server.store.listAudit({ actor: 'alice' })).filter((e) => e.action === 'sesame:ProvisionUser')
         .length;

@@ -98,7 +98,6 @@ describe('SAML single sign-on against a real SAML IdP', () => {
   });
   after(async () => ts?.close());
 
-  const landing = landingOf;
   /** GET /sso/<id>/start: the AuthnRequest's id and the RelayState Sesame sent along. */
   const start = async (id = 'okta', next = '/console/') => {
     const response = await fetch(`${ts.url}/sso/${id}/start?next=${encodeURIComponent(next)}`, {
@@ -117,7 +116,7 @@ describe('SAML single sign-on against a real SAML IdP', () => {
   };
   /** The browser's auto-submitted form from the IdP to the ACS. */
   const post = async (samlResponse: string, relayState: string | undefined, id = 'okta') =>
-    landing(
+    landingOf(
       await fetch(`${ts.url}/sso/${id}/acs`, {
         method: 'POST',
         redirect: 'manual',

@@ -13,7 +13,7 @@ export const STATE_STREET_ABAC = readFileSync(
 );
 
 /** Name, APP_GROUP_NAME, APP_ID, RELEASE_ID. */
-export type Machine = [string, string, string, string];
+type Machine = [string, string, string, string];
 
 /** Creates the policies, permission set, `groups` (pam-users first) and the assignment; returns ids by name. */
 export async function setUpStateStreetPam(
