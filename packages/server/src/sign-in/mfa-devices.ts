@@ -85,8 +85,7 @@ export function createMfaDevices({ store, flows, enrolment, mfaSettings, audit, 
       await allowed('totp');
       const user = await self(principal);
       const flow = await flows.create('device-enrol', user.id, {});
-      const loaded = await flows.load(flow.token, ['device-enrol']);
-      return { enrolment: flow.token, ...(await enrolment.totpSecret(flow.token, loaded, user)) };
+      return { enrolment: flow.token, ...(await enrolment.totpSecret(flow.token, flow.record, user)) };
     },
 
     async confirmTotp(principal: Principal, input: Record<string, unknown>) {
@@ -106,10 +105,9 @@ export function createMfaDevices({ store, flows, enrolment, mfaSettings, audit, 
       await allowed('webauthn');
       const user = await self(principal);
       const flow = await flows.create('device-enrol', user.id, {});
-      const loaded = await flows.load(flow.token, ['device-enrol']);
       return {
         enrolment: flow.token,
-        options: await enrolment.webauthnOptions(flow.token, loaded, user, rp),
+        options: await enrolment.webauthnOptions(flow.token, flow.record, user, rp),
       };
     },
 

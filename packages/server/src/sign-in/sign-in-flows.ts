@@ -45,7 +45,7 @@ type Deps = {
 /** One-use tokens for the steps of a sign-in; only their hashes are stored. */
 export function createFlows({ store, now }: Deps) {
   return {
-    /** `token` may be given when another protocol fixes it (OIDC state, a device code). */
+    /** `token` may be given when another protocol fixes it (OIDC state, a device code). `record` is what was stored. */
     async create(
       kind: string,
       userId: string | null,
@@ -55,7 +55,7 @@ export function createFlows({ store, now }: Deps) {
     ) {
       const createdAt = now();
       const expiresAt = createdAt + ttlMs;
-      await store.createFlow({
+      const record: AuthFlow = {
         idHash: hashToken(token),
         kind,
         userId,
@@ -63,8 +63,9 @@ export function createFlows({ store, now }: Deps) {
         attempts: 0,
         createdAt,
         expiresAt,
-      });
-      return { token, expiresAt };
+      };
+      await store.createFlow(record);
+      return { token, expiresAt, record };
     },
 
     /** The live flow of one of `kinds` for this token, or UNAUTHENTICATED saying to start again. */

@@ -195,8 +195,7 @@ export function createSignInService(deps: Deps) {
     }
     if (settings.withoutDevice === 'email-code' && user.email && mailer) {
       const flow = await flows.create('mfa', user.id, { ...data, methods: ['email'] });
-      const created = await flows.load(flow.token, ['mfa']);
-      const emailSentTo = await secondFactor.sendEmailCode(flow.token, created, user);
+      const emailSentTo = await secondFactor.sendEmailCode(flow.token, flow.record, user);
       return {
         status: 'mfa-required',
         flow: flow.token,

@@ -190,8 +190,7 @@ export function createSsoService({
       }
       const flow = await flows.create('sso', null, { provider: provider.id, next }, SSO_FLOW_MS);
       const { url, requestId } = await provider.sp.loginUrl({ relayState: flow.token });
-      const created = await flows.load(flow.token, ['sso']);
-      await flows.update(flow.token, { data: { ...created.data, requestId } });
+      await flows.update(flow.token, { data: { ...flow.record.data, requestId } });
       return url;
     },
 
