@@ -176,26 +176,30 @@ describe('MFA settings: the service', () => {
     assert.deepEqual(await service().current(), DEFAULT_MFA_SETTINGS);
   });
 
-  test('a row that is not JSON at all falls back to the strict default too', async () => {
-    const unreadable = {
-      ...f.store,
-      // What the store throws for a settings row whose text is not JSON (open-store.test.ts).
-      getSetting: async () => {
-        throw new SesameStoreError('DAMAGED', 'column settings.value (mfa) does not hold valid JSON');
+  /** The service over a store whose read of the settings fails with `error`. */
+  const readingFails = (error: Error) =>
+    createMfaSettingsService({
+      ...deps(),
+      store: {
+        ...f.store,
+        getSetting: async () => {
+          throw error;
+        },
       },
-    };
-    const settings = createMfaSettingsService({ ...deps(), store: unreadable });
+    });
+
+  test('a row that is not JSON at all falls back to the strict default too', async () => {
+    // What the store throws for a settings row whose text is not JSON (open-store.test.ts).
+    const settings = readingFails(
+      new SesameStoreError('DAMAGED', 'column settings.value (mfa) does not hold valid JSON'),
+    );
     assert.deepEqual(await settings.current(), DEFAULT_MFA_SETTINGS);
   });
 
   test('a database that cannot be read is an error, not the defaults', async () => {
-    const down = {
-      ...f.store,
-      getSetting: async () => {
-        throw new SesameStoreError('UNAVAILABLE', 'store.getSetting: the database is unavailable');
-      },
-    };
-    const settings = createMfaSettingsService({ ...deps(), store: down });
+    const settings = readingFails(
+      new SesameStoreError('UNAVAILABLE', 'store.getSetting: the database is unavailable'),
+    );
     await assert.rejects(
       settings.current(),
       (error) => error instanceof SesameStoreError && error.code === 'UNAVAILABLE',

@@ -63,24 +63,6 @@ export function createSecondFactor({ store, flows, mailer, log, issuer, now, fai
     throw wrongAnswer(attempts, message, 'start signing in again');
   }
 
-  /** The emailed code: no device involved. */
-  async function checkEmailCode(
-    attempts: number,
-    flow: AuthFlow,
-    user: User,
-    ctx: SignInContext,
-    input: Record<string, unknown>,
-  ): Promise<string> {
-    const code = String(input.code ?? '');
-    const hash = flow.data.emailCodeHash;
-    const expiresAt = Number(flow.data.emailExpiresAt ?? 0);
-    if (typeof hash !== 'string') throw new SesameError('INVALID', 'ask for an email code first');
-    if (expiresAt <= now()) return wrong(attempts, user, ctx, 'that code has expired: ask for a new one');
-    if (!/^\d{6}$/.test(code) || !constantTimeEqual(hashToken(code), hash))
-      return wrong(attempts, user, ctx, 'that code is not right');
-    return 'email';
-  }
-
   async function check(
     attempts: number,
     flow: AuthFlow,
@@ -89,7 +71,17 @@ export function createSecondFactor({ store, flows, mailer, log, issuer, now, fai
     input: Record<string, unknown>,
   ): Promise<string> {
     const method = String(input.method ?? '');
-    if (method === 'email') return checkEmailCode(attempts, flow, user, ctx, input);
+    if (method === 'email') {
+      const code = String(input.code ?? '');
+      const hash = flow.data.emailCodeHash;
+      const expiresAt = Number(flow.data.emailExpiresAt ?? 0);
+      if (typeof hash !== 'string') throw new SesameError('INVALID', 'ask for an email code first');
+      if (expiresAt <= now()) return wrong(attempts, user, ctx, 'that code has expired: ask for a new one');
+      if (!/^\d{6}$/.test(code) || !constantTimeEqual(hashToken(code), hash))
+        return wrong(attempts, user, ctx, 'that code is not right');
+      return 'email';
+    }
+    // The devices only for a code from an app or a security key.
     const devices = await store.listMfaDevices(user.id);
     if (method === 'totp') {
       const code = String(input.code ?? '');
