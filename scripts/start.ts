@@ -6,7 +6,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, openSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createLogger, createServer, loadConfig, SesameError, SYSTEM_PRINCIPAL } from '@sesame/server';
+import {
+  createLogger,
+  createServer,
+  loadConfig,
+  SesameError,
+  SYSTEM_PRINCIPAL,
+  tuneHeap,
+} from '@sesame/server';
 import pino from 'pino';
 
 const root = resolve(import.meta.dirname, '..');
@@ -18,6 +25,7 @@ function run(args: string[], logFile: number): ChildProcess {
 }
 
 async function main(): Promise<void> {
+  tuneHeap();
   const path = process.env.SESAME_CONFIG;
   const config = loadConfig(process.env, path ? { path, text: readFileSync(path, 'utf8') } : undefined);
   config.dataDir = resolve(config.dataDir);

@@ -3,10 +3,12 @@
 import { readFileSync } from 'node:fs';
 import { loadConfig } from './config.ts';
 import { SesameError } from './errors.ts';
+import { tuneHeap } from './heap-tuning.ts';
 import { createLogger } from './log.ts';
 import { createServer } from './main.ts';
 
 async function run(): Promise<void> {
+  tuneHeap();
   const path = process.env.SESAME_CONFIG;
   const config = loadConfig(process.env, path ? { path, text: readFileSync(path, 'utf8') } : undefined);
   const log = createLogger({ level: config.logLevel });
