@@ -3,13 +3,7 @@ import { access } from 'node:fs/promises';
 import cookie from '@fastify/cookie';
 import websocket from '@fastify/websocket';
 import { muxOverWebSocket } from '@sesame/protocol';
-import Fastify, {
-  type FastifyBaseLogger,
-  type FastifyInstance,
-  type FastifyReply,
-  type FastifyRequest,
-  LogController,
-} from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { AgentHub } from '../agents/agent-hub.ts';
 import { httpStatus, SesameError } from '../errors.ts';
 import type { Logger } from '../log.ts';
