@@ -33,6 +33,11 @@ export type Results = {
   settings: { keys: number; warmup: number; serverWarmup: number; dataMegabytes: number; runs: number };
   /** Echo through the first session on a just-started server and agent (before their code is warm). */
   sesameFirstSessionEchoMicros: Summary;
+  /**
+   * The Sesame server's garbage collections during each of its throughput runs (bench/gc-count.mjs): full ones
+   * stop and scan the whole heap, so a run with many shows in the server's CPU per MB.
+   */
+  sesameServerGcPerThroughputRun: { full: number; young: number; fullMs: number; youngMs: number }[];
   /** Echo through the bare Node relay's first client, on the just-started relay and agent. */
   relayFirstClientEchoMicros: Summary;
   echoMicros: PerTarget<Summary>;
@@ -130,6 +135,9 @@ function notes(r: Results): string[] {
       `local PTY [${t.local.runs.map((v) => v.toFixed(1)).join(', ')}]`,
     `relay CPU ms per MB: OpenSSH (${byProcess(t.openssh)}); via a jump host (${byProcess(t.jump)}); ` +
       `Sesame (${byProcess(t.sesame)}); bare Node relay (${byProcess(t.relay)})`,
+    `Sesame server garbage collections per throughput run: full [${r.sesameServerGcPerThroughputRun
+      .map((g) => `${g.full} (${g.fullMs.toFixed(0)} ms)`)
+      .join(', ')}], young [${r.sesameServerGcPerThroughputRun.map((g) => g.young).join(', ')}]`,
   ];
   if (t.sesame.terminalBytes !== t.openssh.terminalBytes)
     out.push(

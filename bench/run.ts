@@ -27,7 +27,7 @@ import { renderPolicy, runPolicyBench } from './policy-bench.ts';
 import { loadAverage } from './process-cpu.ts';
 import { type Results, render, type TargetThroughput, targetsOf } from './report.ts';
 import { sshVersion } from './sshd.ts';
-import { startTargets, TARGETS, type Target } from './targets.ts';
+import { type GcCounts, startTargets, TARGETS, type Target } from './targets.ts';
 
 const setting = (name: string, fallback: number, min = 1) => {
   const value = Number(process.env[name] ?? fallback);
@@ -93,6 +93,17 @@ function throughputOf(results: Throughput[]): TargetThroughput {
   };
 }
 
+/** Garbage collections between two readings, pause times rounded to 0.1 ms. */
+function gcDelta(before: GcCounts, after: GcCounts): GcCounts {
+  const ms = (v: number) => Math.round(v * 10) / 10;
+  return {
+    full: after.full - before.full,
+    young: after.young - before.young,
+    fullMs: ms(after.fullMs - before.fullMs),
+    youngMs: ms(after.youngMs - before.youngMs),
+  };
+}
+
 let cleanup: (() => Promise<void>) | undefined;
 
 async function main(): Promise<void> {
@@ -146,7 +157,7 @@ async function sshComparison(): Promise<void> {
   say(`preparing ${dataMegabytes} MB of text in ${DATA_DIR} ...`);
   const file = await ensureDataFile(DATA_DIR, dataMegabytes);
   say('starting a private sshd, a Sesame server and agent ...');
-  const { clients, relay, sesameSession, newRelayClient, stop } = await startTargets(profileDir);
+  const { clients, relay, sesameSession, newRelayClient, serverGc, stop } = await startTargets(profileDir);
   cleanup = stop;
   try {
     for (const target of TARGETS) await prepareShell(clients[target]);
@@ -180,13 +191,18 @@ async function sshComparison(): Promise<void> {
     }
 
     const put = perTarget((): Throughput[] => []);
+    const serverGcPerRun: GcCounts[] = [];
     for (let run = 0; run < runs; run++) {
       for (const target of order(run)) {
+        const gcBefore = target === 'sesame' ? await serverGc() : undefined;
         const result = await outputThroughput(clients[target], file, THROUGHPUT_TIMEOUT_MS, relay[target]);
+        const gc = gcBefore && gcDelta(gcBefore, await serverGc());
+        if (gc) serverGcPerRun.push(gc);
         const share = (result.benchCpuShare * 100).toFixed(0);
         say(
           `throughput run ${run + 1}/${runs}, ${target}: ${result.mbPerSec.toFixed(1)} MB/s ` +
-            `(${result.seconds.toFixed(1)} s; the benchmark's own reader used ${share}% of a core)`,
+            `(${result.seconds.toFixed(1)} s; the benchmark's own reader used ${share}% of a core` +
+            `${gc ? `; the server ran ${gc.full} full and ${gc.young} young garbage collections` : ''})`,
         );
         put[target].push(result);
       }
@@ -199,6 +215,7 @@ async function sshComparison(): Promise<void> {
     const results: Results = {
       startedAt: startedAt.toISOString(),
       sesameFirstSessionEchoMicros: firstSession,
+      sesameServerGcPerThroughputRun: serverGcPerRun,
       relayFirstClientEchoMicros: firstRelayClient,
       durationSeconds: (Date.now() - startedAt.getTime()) / 1000,
       machine: {

@@ -7,6 +7,8 @@
  *   piping bytes, the floor of that shape in Node;
  * - local: bash in a PTY with nothing in between (the ceiling of this machine's PTYs and of the reader).
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bins, startSesame } from '../test/e2e/harness.ts';
 import { startNodeRelay } from './node-relay.ts';
@@ -21,6 +23,8 @@ export type Targets = {
   clients: Record<Target, PtyClient>;
   /** The processes that relay each target's bytes (client and server side), by label. */
   relay: Record<Target, () => Record<string, number[]>>;
+  /** The Sesame server's garbage collections so far (gc-count.mjs, preloaded into the server). */
+  serverGc(): Promise<GcCounts>;
   /** Starts another `sesame ssh` client (a new session), closed by `stop` if still open. */
   sesameSession(name: string): PtyClient;
   /** Replaces the bare Node relay's client with a new process on the same shell (`clients.relay` is the new one). */
@@ -28,7 +32,32 @@ export type Targets = {
   stop(): Promise<void>;
 };
 
-/** With `profileDir`, the Sesame server, agent and CLI write CPU profiles there (cpu-profile.mjs). */
+export type GcCounts = { full: number; young: number; fullMs: number; youngMs: number };
+
+/**
+ * Asks the server for its garbage-collection counts (SIGUSR2 to gc-count.mjs) and waits for the answer: a file
+ * whose `asked` has gone up.
+ */
+async function askGcCounts(pid: number, file: string, asked: number): Promise<GcCounts & { asked: number }> {
+  process.kill(pid, 'SIGUSR2');
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    try {
+      const counts = JSON.parse(readFileSync(file, 'utf8')) as GcCounts & { asked: number };
+      if (counts.asked > asked) return counts;
+    } catch {
+      // not written yet, or caught mid-write
+    }
+    if (Date.now() > deadline)
+      throw new Error(`the Sesame server did not report its garbage collections in ${file}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/**
+ * With `profileDir`, the Sesame server, agent and CLI write CPU profiles there (cpu-profile.mjs). The server
+ * also counts its garbage collections (gc-count.mjs).
+ */
 export async function startTargets(profileDir?: string): Promise<Targets> {
   const profileEnv: Record<string, string> = profileDir
     ? {
@@ -42,15 +71,26 @@ export async function startTargets(profileDir?: string): Promise<Targets> {
     await sshd.stop();
     throw error;
   });
-  const sesame = await startSesame(profileEnv).catch(async (error) => {
+  const gcDir = mkdtempSync(join(tmpdir(), 'sesame-bench-gc-'));
+  const gcFile = join(gcDir, 'server.json');
+  const serverEnv = {
+    ...profileEnv,
+    NODE_OPTIONS:
+      `${profileEnv.NODE_OPTIONS ?? process.env.NODE_OPTIONS ?? ''} --import ${join(import.meta.dirname, 'gc-count.mjs')}`.trim(),
+    BENCH_GC_FILE: gcFile,
+  };
+  const sesame = await startSesame(serverEnv).catch(async (error) => {
+    rmSync(gcDir, { recursive: true, force: true });
     await nodeRelay.stop();
     await sshd.stop();
     throw error;
   });
+  let gcAsked = 0;
   const started: PtyClient[] = [];
   const stop = async () => {
     for (const client of started) await client.close();
     await sesame.stop();
+    rmSync(gcDir, { recursive: true, force: true });
     await nodeRelay.stop();
     await sshd.stop();
   };
@@ -116,6 +156,11 @@ export async function startTargets(profileDir?: string): Promise<Targets> {
         local: () => ({}),
       },
       sesameSession,
+      async serverGc() {
+        const { asked, ...counts } = await askGcCounts(sesame.server.child.pid as number, gcFile, gcAsked);
+        gcAsked = asked;
+        return counts;
+      },
       async newRelayClient(name) {
         await clients.relay.kill();
         clients.relay = relayClient(name);
