@@ -6,14 +6,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, openSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import {
-  createLogger,
-  createServer,
-  loadConfig,
-  SesameError,
-  SYSTEM_PRINCIPAL,
-  tuneHeap,
-} from '@sesame/server';
+import { tuneHeap } from '@sesame/agent/heap';
+import { createLogger, createServer, loadConfig, SesameError, SYSTEM_PRINCIPAL } from '@sesame/server';
 import pino from 'pino';
 
 const root = resolve(import.meta.dirname, '..');

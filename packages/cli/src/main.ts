@@ -1,3 +1,4 @@
+import { tuneHeap } from '@sesame/agent/heap';
 import { Command, CommanderError } from 'commander';
 import { registerCommands } from './commands.ts';
 import { CliError, ExitCodes } from './errors.ts';
@@ -7,6 +8,8 @@ const program = new Command('sesame')
   .showHelpAfterError()
   .exitOverride();
 registerCommands(program);
+// `sesame ssh` relays output floods; see tuneHeap.
+tuneHeap();
 
 // The event loop ran dry while a command was still waiting (for input that never came): say so, and fail,
 // rather than exit 0 as if it had worked.

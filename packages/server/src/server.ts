@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 /** `sesame-server`: runs the control plane from SESAME_CONFIG (a JSON file) and SESAME_* variables. */
 import { readFileSync } from 'node:fs';
+import { tuneHeap } from '@sesame/agent/heap';
 import { loadConfig } from './config.ts';
 import { SesameError } from './errors.ts';
-import { tuneHeap } from './heap-tuning.ts';
 import { createLogger } from './log.ts';
 import { createServer } from './main.ts';
 
