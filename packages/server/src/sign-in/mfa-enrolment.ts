@@ -55,12 +55,18 @@ export function createMfaEnrolment({ store, flows, issuer, now }: Deps) {
     return devices;
   }
 
-  /** A verified enrolment: the flow is used up, then (if there is still room) the device is stored. */
+  /**
+   * A verified enrolment: the flow is used up, then (if there is still room) the device is stored. `fields` are
+   * what the kind of device brings; the id, owner and times are set here.
+   */
   async function save(
     token: string,
     user: User,
     options: EnrolOptions,
-    fields: Pick<MfaDevice, 'kind' | 'name'> & Partial<MfaDevice>,
+    fields: Pick<MfaDevice, 'kind' | 'name'> &
+      Partial<
+        Pick<MfaDevice, 'secret' | 'lastUsedStep' | 'credentialId' | 'publicKey' | 'counter' | 'transports'>
+      >,
   ): Promise<MfaDevice> {
     await flows.take(token);
     const devices = await store.listMfaDevices(user.id);

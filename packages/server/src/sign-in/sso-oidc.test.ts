@@ -61,7 +61,7 @@ describe('OIDC single sign-on against a real OpenID provider', () => {
       instances,
       await setUpStateStreetPam(
         ts,
-        ['pam-users', 'auditors'],
+        ['auditors'],
         [
           ['web-1', 'webserver', 'ABC', '1.0'],
           ['web-other-app', 'webserver', 'DEF', '1.0'],

@@ -87,7 +87,7 @@ describe('SAML single sign-on against a real SAML IdP', () => {
       instances,
       await setUpStateStreetPam(
         ts,
-        ['pam-users'],
+        [],
         [
           ['web-1', 'webserver', 'ABC', '1.0'],
           ['web-2', 'webserver', 'ABC', '2.0'],

@@ -15,10 +15,13 @@ export const STATE_STREET_ABAC = readFileSync(
 /** Name, APP_GROUP_NAME, APP_ID, RELEASE_ID. */
 type Machine = [string, string, string, string];
 
-/** Creates the policies, permission set, `groups` (pam-users first) and the assignment; returns ids by name. */
+/**
+ * Creates the policies, the permission set, the group pam-users and `otherGroups`, and the assignment of the set to
+ * pam-users; registers `machines`; returns their instance ids by name.
+ */
 export async function setUpStateStreetPam(
   ts: TestServer,
-  groups: string[],
+  otherGroups: string[],
   machines: Machine[],
 ): Promise<Record<string, string>> {
   const admin = async (method: string, path: string, json: unknown) => {
@@ -32,7 +35,7 @@ export async function setUpStateStreetPam(
   };
   await admin('POST', '/api/v1/policies', { name: 'PamListing', document: listing });
   await admin('POST', '/api/v1/permission-sets', { name: 'PAM', policies: ['PamAbac', 'PamListing'] });
-  for (const name of groups) await admin('POST', '/api/v1/groups', { name });
+  for (const name of ['pam-users', ...otherGroups]) await admin('POST', '/api/v1/groups', { name });
   const assignment = { permissionSet: 'PAM', principalType: 'group', principalName: 'pam-users' };
   await admin('POST', '/api/v1/assignments', assignment);
   const instances: Record<string, string> = {};
