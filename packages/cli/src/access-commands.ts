@@ -14,7 +14,7 @@ function showWarnings(result: Warnings): void {
 const hours = (value: string | undefined) =>
   value === undefined ? undefined : Math.round(Number(value) * 3_600_000);
 
-/** `sesame admin groups|policies|permission-sets|assignments` and `sesame admin users tag`. */
+/** `sesame admin groups|policies|permission-sets|assignments`. */
 export function accessCommands(admin: Command): void {
   const groups = admin
     .command('groups')
@@ -64,22 +64,6 @@ export function accessCommands(admin: Command): void {
     .argument('<username>')
     .action(async (group: string, username: string) => {
       await (await client()).call('DELETE', `/api/v1/groups/${enc(group)}/members/${enc(username)}`);
-    });
-
-  const users = admin.commands.find((c) => c.name() === 'users') as Command;
-  users
-    .command('tag')
-    .description("replace a user's principal tags (aws:PrincipalTag/<key> in policies)")
-    .argument('<username>')
-    .argument('[key=value...]')
-    .addOption(outputOption())
-    .action(async (username: string, pairs: string[], o: Out) => {
-      const r = await (await client()).call<{ tags: object }>(
-        'PUT',
-        `/api/v1/users/${enc(username)}/tags`,
-        parseTagArgs(pairs),
-      );
-      printObject(r.tags, o.output);
     });
 
   const policies = admin

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { ApiClient } from './api.ts';
-import { client, enc, type Out, outputOption } from './command-kit.ts';
+import { client, enc, type Out, outputOption, parseTagArgs } from './command-kit.ts';
 import { isoTime, printList, printObject } from './output.ts';
 
 /** The server builds the link (a /setup link for a new account, /reset for a reset). */
@@ -37,7 +37,7 @@ function showSetup(api: ApiClient, username: string, r: SetupLink, o: Out): void
 
 const userPath = (username: string, rest = '') => `/api/v1/users/${enc(username)}${rest}`;
 
-/** `sesame admin users …`: local accounts, their setup links, locks and MFA devices. */
+/** `sesame admin users …`: local accounts, their setup links, locks, principal tags and MFA devices. */
 export function adminUserCommands(admin: Command): void {
   const users = admin.command('users').description('local user accounts');
   users
@@ -143,6 +143,20 @@ export function adminUserCommands(admin: Command): void {
         userPath(username, '/mfa-devices'),
       );
       printDevices(devices, o.output);
+    });
+  users
+    .command('tag')
+    .description("replace a user's principal tags (aws:PrincipalTag/<key> in policies)")
+    .argument('<username>')
+    .argument('[key=value...]')
+    .addOption(outputOption())
+    .action(async (username: string, pairs: string[], o: Out) => {
+      const r = await (await client()).call<{ tags: object }>(
+        'PUT',
+        userPath(username, '/tags'),
+        parseTagArgs(pairs),
+      );
+      printObject(r.tags, o.output);
     });
   users
     .command('reset-mfa')
