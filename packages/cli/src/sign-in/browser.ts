@@ -20,28 +20,31 @@ export function onPath(name: string, path = process.env.PATH ?? ''): boolean {
 }
 
 /**
- * How to open a URL in the person's browser, or undefined when there is none to use: $BROWSER wins (its first
- * entry; `%s` is replaced by the URL, else the URL is appended); in an SSH session, or on Linux without a
- * display, there is no browser to show, so the caller falls back to the device code.
+ * How to open a URL in the person's browser, or undefined when there is none to use (decided before any URL is
+ * known, so the caller listens for the browser only when there is one): $BROWSER wins (its first entry; `%s` is
+ * replaced by the URL, else the URL is appended); in an SSH session, or on Linux without a display, there is no
+ * browser to show, so the caller falls back to the device code.
  */
 export function browserOpener(
-  url: string,
   env: NodeJS.ProcessEnv = process.env,
   platform: NodeJS.Platform = process.platform,
   has: (name: string) => boolean = (name) => onPath(name, env.PATH),
-): Opener | undefined {
+): ((url: string) => Opener) | undefined {
   const configured = env.BROWSER?.split(':')[0]?.trim();
   if (configured) {
     const words = configured.split(/\s+/);
-    const args = words.slice(1).map((w) => w.replaceAll('%s', url));
-    if (!configured.includes('%s')) args.push(url);
-    return { command: words[0] as string, args };
+    return (url) => {
+      const args = words.slice(1).map((w) => w.replaceAll('%s', url));
+      if (!configured.includes('%s')) args.push(url);
+      return { command: words[0] as string, args };
+    };
   }
   if (env.SSH_CONNECTION || env.SSH_CLIENT || env.SSH_TTY) return undefined;
-  if (platform === 'darwin') return { command: 'open', args: [url] };
-  if (platform === 'win32') return { command: 'rundll32', args: ['url.dll,FileProtocolHandler', url] };
+  if (platform === 'darwin') return (url) => ({ command: 'open', args: [url] });
+  if (platform === 'win32')
+    return (url) => ({ command: 'rundll32', args: ['url.dll,FileProtocolHandler', url] });
   if (!env.DISPLAY && !env.WAYLAND_DISPLAY) return undefined;
-  return has('xdg-open') ? { command: 'xdg-open', args: [url] } : undefined;
+  return has('xdg-open') ? (url) => ({ command: 'xdg-open', args: [url] }) : undefined;
 }
 
 /** Starts the opener, detached; resolves false when it could not be started. */

@@ -47,6 +47,8 @@ async function browserSignIn(
   api: ApiClient,
   provider: string | undefined,
 ): Promise<SignInResult | undefined> {
+  const open = browserOpener();
+  if (!open) return undefined;
   const pkce = newPkce();
   const state = newState();
   const loopback = await startLoopback({ state });
@@ -55,11 +57,7 @@ async function browserSignIn(
   url.searchParams.set('state', state);
   url.searchParams.set('code_challenge', pkce.challenge);
   if (provider) url.searchParams.set('provider', provider);
-  const opener = browserOpener(url.href);
-  if (!opener) {
-    loopback.close();
-    return undefined;
-  }
+  const opener = open(url.href);
   say(`Opening your browser to sign in. If it does not open, visit:\n  ${url.href}`);
   if (!(await openBrowser(opener))) say(`(could not start ${opener.command}: open the link yourself)`);
   say('Waiting for the browser (up to 5 minutes; Ctrl-C to give up)…');
