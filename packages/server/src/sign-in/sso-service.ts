@@ -115,15 +115,16 @@ export function createSsoService({
       throw new SesameError('FORBIDDEN', 'this account is disabled in Sesame: ask an administrator');
     }
     if (mapped.email !== user.email) await store.setUserEmail(user.id, mapped.email);
-    // Tags and groups decide policy: the access model is reloaded (for every user) only when they changed.
+    // Tags and groups decide policy: the access model is reloaded (for every user) only when they changed. A user
+    // created just now has none yet.
     let changed = created;
-    if (!sameTags(await store.getUserTags(user.id), mapped.tags)) {
+    if (!sameTags(created ? {} : await store.getUserTags(user.id), mapped.tags)) {
       await store.setUserTags(user.id, mapped.tags);
       changed = true;
     }
     const wanted = new Set(mapped.groups.map((g) => g.toLowerCase()));
     const all = await store.listGroups();
-    const current = new Set((await store.listUserGroups(user.id)).map((g) => g.id));
+    const current = new Set(created ? [] : (await store.listUserGroups(user.id)).map((g) => g.id));
     for (const group of all) {
       const member = current.has(group.id);
       const should = wanted.has(group.name.toLowerCase());
