@@ -8,10 +8,11 @@ import { createLogger } from './log.ts';
 import { createServer } from './main.ts';
 
 async function run(): Promise<void> {
-  tuneHeap();
+  const heapFlag = tuneHeap();
   const path = process.env.SESAME_CONFIG;
   const config = loadConfig(process.env, path ? { path, text: readFileSync(path, 'utf8') } : undefined);
   const log = createLogger({ level: config.logLevel });
+  log.info({ heapGrowth: heapFlag ?? 'from the node command line' }, 'V8 old-generation growing factor');
   const server = await createServer(config, log);
   const url = await server.listen();
   const first = await server.identity.bootstrap();
