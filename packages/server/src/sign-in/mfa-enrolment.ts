@@ -64,9 +64,7 @@ export function createMfaEnrolment({ store, flows, issuer, now }: Deps) {
     user: User,
     options: EnrolOptions,
     fields: Pick<MfaDevice, 'kind' | 'name'> &
-      Partial<
-        Pick<MfaDevice, 'secret' | 'lastUsedStep' | 'credentialId' | 'publicKey' | 'counter' | 'transports'>
-      >,
+      Partial<Omit<MfaDevice, 'id' | 'userId' | 'createdAt' | 'lastUsedAt' | 'kind' | 'name'>>,
   ): Promise<MfaDevice> {
     await flows.take(token);
     const devices = await store.listMfaDevices(user.id);
