@@ -6,6 +6,7 @@
  * no relay) as the ceiling.
  */
 import type { Summary } from './measure.ts';
+import type { GcCounts } from './targets.ts';
 
 type PerTarget<T> = Record<'openssh' | 'jump' | 'sesame' | 'relay' | 'local', T>;
 
@@ -37,7 +38,7 @@ export type Results = {
    * The Sesame server's garbage collections during each of its throughput runs (bench/gc-count.mjs): full ones
    * stop and scan the whole heap, so a run with many shows in the server's CPU per MB.
    */
-  sesameServerGcPerThroughputRun: { full: number; young: number; fullMs: number; youngMs: number }[];
+  sesameServerGcPerThroughputRun: GcCounts[];
   /** Echo through the bare Node relay's first client, on the just-started relay and agent. */
   relayFirstClientEchoMicros: Summary;
   echoMicros: PerTarget<Summary>;

@@ -32,19 +32,25 @@ export type Targets = {
   stop(): Promise<void>;
 };
 
+/** Full collections, young ones, and the pauses of each (full: the final pause only, not incremental marking). */
 export type GcCounts = { full: number; young: number; fullMs: number; youngMs: number };
+type GcAnswer = GcCounts & { pid: number; asked: number };
 
 /**
  * Asks the server for its garbage-collection counts (SIGUSR2 to gc-count.mjs) and waits for the answer: a file
- * whose `asked` has gone up.
+ * written by that process whose `asked` has gone up since `asked`.
  */
-async function askGcCounts(pid: number, file: string, asked: number): Promise<GcCounts & { asked: number }> {
-  process.kill(pid, 'SIGUSR2');
+async function askGcCounts(pid: number, file: string, asked: number): Promise<GcAnswer> {
+  try {
+    process.kill(pid, 'SIGUSR2');
+  } catch (error) {
+    throw new Error(`the Sesame server (pid ${pid}) is gone: ${(error as Error).message}`);
+  }
   const deadline = Date.now() + 5000;
   for (;;) {
     try {
-      const counts = JSON.parse(readFileSync(file, 'utf8')) as GcCounts & { asked: number };
-      if (counts.asked > asked) return counts;
+      const counts = JSON.parse(readFileSync(file, 'utf8')) as GcAnswer;
+      if (counts.pid === pid && counts.asked > asked) return counts;
     } catch {
       // not written yet, or caught mid-write
     }
@@ -85,14 +91,17 @@ export async function startTargets(profileDir?: string): Promise<Targets> {
     await sshd.stop();
     throw error;
   });
-  let gcAsked = 0;
+  const gcAsked = { pid: 0, asked: 0 };
   const started: PtyClient[] = [];
   const stop = async () => {
-    for (const client of started) await client.close();
-    await sesame.stop();
-    rmSync(gcDir, { recursive: true, force: true });
-    await nodeRelay.stop();
-    await sshd.stop();
+    try {
+      for (const client of started) await client.close();
+      await sesame.stop();
+    } finally {
+      rmSync(gcDir, { recursive: true, force: true });
+      await nodeRelay.stop();
+      await sshd.stop();
+    }
   };
   try {
     const { identity, instanceId } = await sesame.registerAgent('bench');
@@ -157,8 +166,14 @@ export async function startTargets(profileDir?: string): Promise<Targets> {
       },
       sesameSession,
       async serverGc() {
-        const { asked, ...counts } = await askGcCounts(sesame.server.child.pid as number, gcFile, gcAsked);
-        gcAsked = asked;
+        // A restarted server counts from zero, and from its own first answer.
+        const pid = sesame.server.child.pid as number;
+        const {
+          asked,
+          pid: _,
+          ...counts
+        } = await askGcCounts(pid, gcFile, pid === gcAsked.pid ? gcAsked.asked : 0);
+        Object.assign(gcAsked, { pid, asked });
         return counts;
       },
       async newRelayClient(name) {
