@@ -6,7 +6,7 @@
  * bench/out/policy-results.json. A measurement, not a test: it exits 0 when a target is missed.
  *
  * Settings (environment): BENCH_ONLY (ssh, decisions, list, or policy = decisions and list; comma-separated;
- * default all), BENCH_KEYS (300), BENCH_WARMUP (20), BENCH_SERVER_WARMUP (5000), BENCH_DATA_MB (200), BENCH_RUNS (3),
+ * default all), BENCH_KEYS (300), BENCH_WARMUP (20), BENCH_SERVER_WARMUP (5000), BENCH_DATA_MB (200), BENCH_RUNS (5),
  * BENCH_CPU_PROF=dir (server, agent and CLI write V8 CPU profiles there; see cpu-profile.mjs),
  * BENCH_POLICY_SAMPLES (100000), BENCH_INSTANCES (100000), BENCH_LIST_RUNS (5).
  */
@@ -37,7 +37,7 @@ const setting = (name: string, fallback: number, min = 1) => {
 const keys = setting('BENCH_KEYS', 300);
 const warmup = setting('BENCH_WARMUP', 20);
 const dataMegabytes = setting('BENCH_DATA_MB', 200);
-const runs = setting('BENCH_RUNS', 3);
+const runs = setting('BENCH_RUNS', 5);
 const serverWarmup = setting('BENCH_SERVER_WARMUP', 5000, 0);
 const profileDir = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : undefined;
 const policySamples = setting('BENCH_POLICY_SAMPLES', 100_000);
