@@ -166,13 +166,13 @@ export async function startTargets(profileDir?: string): Promise<Targets> {
       },
       sesameSession,
       async serverGc() {
-        // A restarted server counts from zero, and from its own first answer.
         const pid = sesame.server.child.pid as number;
-        const {
-          asked,
-          pid: _,
-          ...counts
-        } = await askGcCounts(pid, gcFile, pid === gcAsked.pid ? gcAsked.asked : 0);
+        // Counts from two server processes cannot be subtracted: a restart ends the comparison.
+        if (gcAsked.pid !== 0 && gcAsked.pid !== pid)
+          throw new Error(
+            `the Sesame server restarted (pid ${gcAsked.pid}, now ${pid}): its GC counts began again`,
+          );
+        const { asked, pid: _, ...counts } = await askGcCounts(pid, gcFile, gcAsked.asked);
         Object.assign(gcAsked, { pid, asked });
         return counts;
       },

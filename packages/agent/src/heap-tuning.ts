@@ -19,7 +19,7 @@ export function operatorSetsHeapGrowth(execArgv: readonly string[]): boolean {
  * heap: the server after an idle spell (factor 1.1, ~9 MB of room on ~30 MB), the CLI always (its heap is
  * ~10 MB). An output flood then ran a full collection every 150–200 ms that freed under 1 MB each time.
  * Measured (bench/README.md, "Garbage collection"): the server ran 12–20 full collections per 200 MB run and
- * used 9–13 ms of CPU per MB, against none and 5.6–6.9 ms with this factor; the CLI ran ~8 per 200 MB
+ * used 9–13 ms of CPU per MB, against 0–1 and 5.6–8.3 ms with this factor; the CLI ran ~8 per 200 MB
  * (3.5–4.5 ms/MB), against 1 in four floods (2.9–3.5 ms/MB). A factor of 3 was enough for the server, not for
  * the CLI.
  *
