@@ -72,7 +72,8 @@ describe('a recorded shell session through Sesame', () => {
     await shell.output.wait(/\b40 120\r\n/);
     shell.pty.write('exit 7\r');
     assert.equal(await shell.exit, 7);
-    assert.match(shell.output.text, /Exiting session with sessionId/);
+    // The shell's last output ("logout" from bash) comes before the goodbye, which is the last thing printed.
+    assert.match(shell.output.text, /logout\r?\n[\s\S]*Exiting session with sessionId: \S+\.\s*$/);
 
     const history = await sesame.cli(['sessions', '--state', 'history', '--output', 'json']);
     const session = JSON.parse(history.stdout).sessions.find((s: { id: string }) => s.id === sessionId);

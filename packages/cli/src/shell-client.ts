@@ -112,6 +112,7 @@ export async function startSession(
     // writev instead of one write each, and the first is not held back beyond the end of that run.
     let corked = false;
     const uncork = () => {
+      if (!corked) return;
       corked = false;
       io.stdout.uncork();
     };
@@ -127,6 +128,7 @@ export async function startSession(
       exit = { code, signal };
     };
     channel.onClose = (code, message) => {
+      uncork(); // the last output goes out before the goodbye on stderr
       io.stdin.off('data', onInput);
       io.stdout.off('resize', onResize);
       if (tty) io.stdin.setRawMode(false);
