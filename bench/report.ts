@@ -31,7 +31,14 @@ export type Results = {
     platform: string;
     loadAverageAtStart: number;
   };
-  settings: { keys: number; warmup: number; serverWarmup: number; dataMegabytes: number; runs: number };
+  settings: {
+    keys: number;
+    warmup: number;
+    serverWarmup: number;
+    warmupSessions: number;
+    dataMegabytes: number;
+    runs: number;
+  };
   /** Echo through the first session on a just-started server and agent (before their code is warm). */
   sesameFirstSessionEchoMicros: Summary;
   /**
@@ -183,7 +190,7 @@ export function render(r: Results): string {
     `machine: ${m.cores} cores, ${m.cpu}, ${m.platform}; node ${m.node}; ${m.ssh}; ` +
       `load average at start ${m.loadAverageAtStart.toFixed(2)}`,
     `echo: ${s.keys} keystrokes after ${s.warmup} warm-up, one at a time, by a new sesame ssh to a server and ` +
-      `agent that ran ${s.serverWarmup} keys before (the "fresh server" row: the first session, on a just-started ` +
+      `agent that ran ${s.serverWarmup} keys in ${s.warmupSessions} sessions before (the "fresh server" row: the first session, on a just-started ` +
       'server and agent); ' +
       `throughput: cat of ${s.dataMegabytes} MB, ${s.runs} runs, median`,
     'Sesame records every session (asciicast); OpenSSH is ssh -tt to a private sshd on 127.0.0.1; the jump',

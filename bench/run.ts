@@ -6,7 +6,8 @@
  * bench/out/policy-results.json. A measurement, not a test: it exits 0 when a target is missed.
  *
  * Settings (environment): BENCH_ONLY (ssh, decisions, list, or policy = decisions and list; comma-separated;
- * default all), BENCH_KEYS (300), BENCH_WARMUP (20), BENCH_SERVER_WARMUP (5000), BENCH_DATA_MB (200), BENCH_RUNS (5),
+ * default all), BENCH_KEYS (300), BENCH_WARMUP (20), BENCH_SERVER_WARMUP (5000),
+ * BENCH_WARMUP_SESSIONS (5: the sessions those keys are spread over), BENCH_DATA_MB (200), BENCH_RUNS (5),
  * BENCH_CPU_PROF=dir (server, agent and CLI write V8 CPU profiles there; see cpu-profile.mjs),
  * BENCH_POLICY_SAMPLES (100000), BENCH_INSTANCES (100000), BENCH_LIST_RUNS (5).
  */
@@ -39,6 +40,7 @@ const warmup = setting('BENCH_WARMUP', 20);
 const dataMegabytes = setting('BENCH_DATA_MB', 200);
 const runs = setting('BENCH_RUNS', 5);
 const serverWarmup = setting('BENCH_SERVER_WARMUP', 5000, 0);
+const warmupSessions = setting('BENCH_WARMUP_SESSIONS', 5);
 const profileDir = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : undefined;
 const policySamples = setting('BENCH_POLICY_SAMPLES', 100_000);
 const instances = setting('BENCH_INSTANCES', 100_000);
@@ -157,26 +159,39 @@ async function sshComparison(): Promise<void> {
   say(`preparing ${dataMegabytes} MB of text in ${DATA_DIR} ...`);
   const file = await ensureDataFile(DATA_DIR, dataMegabytes);
   say('starting a private sshd, a Sesame server and agent ...');
-  const { clients, relay, sesameSession, newRelayClient, serverGc, stop } = await startTargets(profileDir);
+  const { clients, relay, sesameSession, newSesameClient, newRelayClient, serverGc, stop } =
+    await startTargets(profileDir);
   cleanup = stop;
   try {
     for (const target of TARGETS) await prepareShell(clients[target]);
 
-    // A control plane in use has run code hot for a while; a just-started one has not (V8 compiles a function
-    // to fast code only after many calls). The first session on the fresh server and agent is measured apart,
-    // then continues for BENCH_SERVER_WARMUP keys; the measured Sesame client is another, fresh CLI process.
+    // A control plane in use has run code hot for a while, over many sessions; a just-started one has not (V8
+    // compiles a function to fast code only after many calls, and specializes it to the objects it saw: the
+    // next sessions' objects undo part of that, see bench/README.md). The first session on the fresh server and
+    // agent is measured apart; then BENCH_SERVER_WARMUP keys are typed over BENCH_WARMUP_SESSIONS sessions, the
+    // first one included; the measured Sesame client is another, fresh CLI process.
     say(
       `echo latency, the first session on the fresh Sesame server (and the bare Node relay's first client), ` +
-        `then ${serverWarmup} keys to warm them ...`,
+        `then ${serverWarmup} keys over ${warmupSessions} sessions to warm them ...`,
     );
-    const first = sesameSession('Sesame, first session');
-    await prepareShell(first);
-    const firstSession = summarize(await echoLatency(first, keys, warmup));
-    if (serverWarmup > 0) await echoLatency(first, serverWarmup, 0);
-    await first.close();
-    // The bare Node relay the same way: its first client on the fresh relay and agent, then a new client.
+    const perSession = Math.ceil(serverWarmup / warmupSessions);
+    const firstSession = summarize(await echoLatency(clients.sesame, keys, warmup));
+    for (let session = 0; session < warmupSessions && serverWarmup > 0; session++) {
+      const client = session === 0 ? clients.sesame : sesameSession(`Sesame, warm-up session ${session + 1}`);
+      if (session > 0) await prepareShell(client);
+      await echoLatency(client, perSession, 0);
+      await client.close();
+    }
+    // The measured session starts on the warm server (one opened before the warm-up would keep objects made by
+    // the cold server).
+    await prepareShell(await newSesameClient('Sesame'));
+    // The bare Node relay the same way: its first client on the fresh relay and agent, then new clients.
     const firstRelayClient = summarize(await echoLatency(clients.relay, keys, warmup));
-    if (serverWarmup > 0) await echoLatency(clients.relay, serverWarmup, 0);
+    for (let session = 0; session < warmupSessions && serverWarmup > 0; session++) {
+      if (session > 0)
+        await prepareShell(await newRelayClient(`bare Node relay, warm-up client ${session + 1}`));
+      await echoLatency(clients.relay, perSession, 0);
+    }
     await prepareShell(await newRelayClient('bare Node relay'));
 
     const echo = perTarget((): number[] => []);
@@ -226,7 +241,7 @@ async function sshComparison(): Promise<void> {
         platform: `${process.platform} ${process.arch}`,
         loadAverageAtStart: loadAtStart,
       },
-      settings: { keys, warmup, serverWarmup, dataMegabytes, runs },
+      settings: { keys, warmup, serverWarmup, warmupSessions, dataMegabytes, runs },
       ...partial,
       targets: targetsOf(partial),
     };

@@ -27,6 +27,8 @@ export type Targets = {
   serverGc(): Promise<GcCounts>;
   /** Starts another `sesame ssh` client (a new session), closed by `stop` if still open. */
   sesameSession(name: string): PtyClient;
+  /** Closes `clients.sesame` and replaces it with a new `sesame ssh` (a new session), which it returns. */
+  newSesameClient(name: string): Promise<PtyClient>;
   /** Replaces the bare Node relay's client with a new process on the same shell (`clients.relay` is the new one). */
   newRelayClient(name: string): Promise<PtyClient>;
   stop(): Promise<void>;
@@ -140,7 +142,7 @@ export async function startTargets(profileDir?: string): Promise<Targets> {
     const clients = {
       openssh: add(new PtyClient('OpenSSH', sshd.client)),
       jump: add(new PtyClient('OpenSSH via a jump host', sshd.jumpClient)),
-      sesame: sesameSession('Sesame'),
+      sesame: sesameSession('Sesame, first session'),
       relay: relayClient('bare Node relay, first client'),
       local: add(new PtyClient('local PTY', { file: '/bin/bash', args: ['--noprofile', '--norc', '-i'] })),
     };
@@ -175,6 +177,11 @@ export async function startTargets(profileDir?: string): Promise<Targets> {
         const { asked, pid: _, ...counts } = await askGcCounts(pid, gcFile, gcAsked.asked);
         Object.assign(gcAsked, { pid, asked });
         return counts;
+      },
+      async newSesameClient(name) {
+        await clients.sesame.close();
+        clients.sesame = sesameSession(name);
+        return clients.sesame;
       },
       async newRelayClient(name) {
         await clients.relay.kill();
