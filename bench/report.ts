@@ -49,6 +49,11 @@ export type Results = {
   /** Echo through the bare Node relay's first client, on the just-started relay and agent. */
   relayFirstClientEchoMicros: Summary;
   echoMicros: PerTarget<Summary>;
+  /**
+   * Echo through the same clients after Sesame's and the bare relay's typed BENCH_SERVER_WARMUP more keys (a
+   * session in use), all targets in one block; absent when BENCH_SERVER_WARMUP is 0. For information.
+   */
+  echoInUseMicros?: PerTarget<Summary>;
   throughputMBps: PerTarget<TargetThroughput>;
   targets: { name: string; ratio: number; target: string; met: boolean }[];
 };
@@ -86,6 +91,21 @@ function rows(r: Results): Row[] {
       },
       unit: 'us',
     },
+    ...(r.echoInUseMicros
+      ? [
+          {
+            metric: 'echo p50, session in use',
+            values: {
+              openssh: r.echoInUseMicros.openssh.p50,
+              jump: r.echoInUseMicros.jump.p50,
+              sesame: r.echoInUseMicros.sesame.p50,
+              relay: r.echoInUseMicros.relay.p50,
+              local: r.echoInUseMicros.local.p50,
+            },
+            unit: 'us',
+          },
+        ]
+      : []),
     { metric: 'echo p99', values: echo('p99'), unit: 'us' },
     { metric: 'echo mean', values: echo('mean'), unit: 'us' },
     {
@@ -191,7 +211,7 @@ export function render(r: Results): string {
       `load average at start ${m.loadAverageAtStart.toFixed(2)}`,
     `echo: ${s.keys} keystrokes after ${s.warmup} warm-up, one at a time, by a new sesame ssh to a server and ` +
       `agent that ran ${s.serverWarmup} keys in ${s.warmupSessions} sessions before (the "fresh server" row: the first session, on a just-started ` +
-      'server and agent); ' +
+      'server and agent; "session in use": the same clients, measured again after as many keys as the warm-up); ' +
       `throughput: cat of ${s.dataMegabytes} MB, ${s.runs} runs, median`,
     'Sesame records every session (asciicast); OpenSSH is ssh -tt to a private sshd on 127.0.0.1; the jump',
     'host column is ssh -tt through that sshd as a jump host (ssh -J) to itself: the bastion Sesame replaces;',

@@ -205,6 +205,18 @@ async function sshComparison(): Promise<void> {
       }
     }
 
+    // For information: the same clients once Sesame's and the bare relay's have typed as many keys again (a
+    // session in use: the new CLI's own code warm too), every target measured in one more block.
+    let echoInUse: Results['echoInUseMicros'];
+    if (serverWarmup > 0) {
+      say(`echo latency, the same clients after ${serverWarmup} more keys ...`);
+      await echoLatency(clients.sesame, serverWarmup, 0);
+      await echoLatency(clients.relay, serverWarmup, 0);
+      const inUse = perTarget((): number[] => []);
+      for (const target of TARGETS) inUse[target] = await echoLatency(clients[target], keys, warmup);
+      echoInUse = perTarget((t) => summarize(inUse[t]));
+    }
+
     const put = perTarget((): Throughput[] => []);
     const serverGcPerRun: GcCounts[] = [];
     for (let run = 0; run < runs; run++) {
@@ -232,6 +244,7 @@ async function sshComparison(): Promise<void> {
       sesameFirstSessionEchoMicros: firstSession,
       sesameServerGcPerThroughputRun: serverGcPerRun,
       relayFirstClientEchoMicros: firstRelayClient,
+      ...(echoInUse ? { echoInUseMicros: echoInUse } : {}),
       durationSeconds: (Date.now() - startedAt.getTime()) / 1000,
       machine: {
         cores: cpus().length,
