@@ -2,6 +2,7 @@
  * The walking skeleton end to end, with real processes: server, agent (PTY shell), CLI in a PTY.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { parseAsciicast } from '@sesame/server';
@@ -113,6 +114,25 @@ describe('a recorded shell session through Sesame', () => {
     const viaApi = await sesame.cli(['recording', sessionId as string]);
     assert.equal(viaApi.code, 0);
     assert.equal(viaApi.stdout, readFileSync(file, 'utf8'));
+  });
+
+  test("a shell holds no other session's terminal and has only the run-as user's groups", async () => {
+    // The agent runs as root and holds the first session's terminal while the second starts. (Here the agent has
+    // no supplementary groups to leak; shell.test.ts gives it some.)
+    const first = sesame.shell('web-01');
+    await first.output.wait(/Starting session/);
+    const second = sesame.shell('web-01');
+    await second.output.wait(/Starting session/);
+    // A leaked terminal shows as a descriptor on /dev/ptmx (the master side); its own are /dev/pts/N.
+    second.pty.write('echo "masters=$(ls -l /proc/$$/fd | grep -c ptmx) groups=$(id -G)"\r');
+    const [, masters, groups] = await second.output.wait(/masters=(\d+) groups=([\d ]+)\r\n/);
+    assert.equal(masters, '0', "the second shell holds the first session's terminal");
+    const expected = execFileSync('id', ['-G', 'sesame-user'], { encoding: 'utf8' }).trim();
+    assert.equal(groups, expected, "the groups of sesame-user, not the agent's");
+    second.pty.write('exit\r');
+    first.pty.write('exit\r');
+    assert.equal(await second.exit, 0);
+    assert.equal(await first.exit, 0);
   });
 
   test('output still waiting for a slow reader when the shell exits all arrives, then the exit status', async () => {

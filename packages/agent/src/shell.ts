@@ -25,6 +25,27 @@ const SIGNALS: Record<number, string> = {
 };
 
 /**
+ * Calls `spawn` with this process's supplementary groups set to `user`'s (initgroups), then puts its own back.
+ * node-pty's child switches only the user and primary group before it runs the shell, so the shell would keep
+ * the agent's groups (root's: 0, and disk, adm or wheel on some systems). The fork happens inside the
+ * synchronous spawn call, so the child takes the user's groups with it. Without `user` (the agent is not root
+ * and runs shells as itself) it just spawns.
+ */
+export function withGroupsOf<T>(user: RunAsUser | undefined, spawn: () => T): T {
+  if (!user) return spawn();
+  const own = process.getgroups?.() ?? [];
+  // Node has process.initgroups on POSIX; @types/node leaves it out.
+  const node = process as NodeJS.Process & { initgroups?: (user: string, extraGroup: number) => void };
+  if (!node.initgroups) return spawn();
+  node.initgroups(user.name, user.gid);
+  try {
+    return spawn();
+  } finally {
+    process.setgroups?.(own);
+  }
+}
+
+/**
  * Runs a login shell in a PTY as the run-as user and joins it to a channel. The PTY is paused while the
  * channel has no credit, so a flood of output waits in the kernel, not in this process.
  */
@@ -32,24 +53,26 @@ export function serveShell(channel: Channel, user: RunAsUser, log: Logger): IPty
   const cols = size(channel.spec.cols, 80);
   const rows = size(channel.spec.rows, 24);
   const asRoot = process.getuid?.() === 0;
-  const pty = spawn(user.shell, ['-l'], {
-    name: 'xterm-256color',
-    cols,
-    rows,
-    cwd: user.home,
-    encoding: null,
-    env: {
-      HOME: user.home,
-      USER: user.name,
-      LOGNAME: user.name,
-      SHELL: user.shell,
-      TERM: 'xterm-256color',
-      LANG: process.env.LANG ?? 'C.UTF-8',
-      PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-      SESAME_SESSION_ID: String(channel.spec.sessionId ?? ''),
-    },
-    ...(asRoot ? { uid: user.uid, gid: user.gid } : {}),
-  });
+  const pty = withGroupsOf(asRoot ? user : undefined, () =>
+    spawn(user.shell, ['-l'], {
+      name: 'xterm-256color',
+      cols,
+      rows,
+      cwd: user.home,
+      encoding: null,
+      env: {
+        HOME: user.home,
+        USER: user.name,
+        LOGNAME: user.name,
+        SHELL: user.shell,
+        TERM: 'xterm-256color',
+        LANG: process.env.LANG ?? 'C.UTF-8',
+        PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+        SESAME_SESSION_ID: String(channel.spec.sessionId ?? ''),
+      },
+      ...(asRoot ? { uid: user.uid, gid: user.gid } : {}),
+    }),
+  );
   const sessionId = channel.spec.sessionId;
   log.info({ sessionId, pid: pty.pid, user: user.name }, 'shell started');
 
