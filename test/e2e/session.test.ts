@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
+import { encodeFrame } from '@sesame/protocol';
 import { parseAsciicast } from '@sesame/server';
 import WebSocket from 'ws';
 import { ADMIN_PASSWORD, bins, recordings, runProcess, startSesame, stopChild } from './harness.ts';
@@ -199,6 +200,12 @@ describe('a recorded shell session through Sesame', () => {
     assert.equal(await attack(Buffer.alloc(2 * 1024 * 1024)), 1009, 'a message over the size limit');
     const bad = await attack(Buffer.from([2, 0, 0, 0, 1, 0, 0, 0, 1]));
     assert.equal(bad, 1002, 'an open before the handshake');
+    // A goaway's code and message come back in the server's close: a code that names one of Object's own
+    // properties, and a message whose characters fit the close frame but whose bytes do not.
+    const goaway = (code: string, message: string) =>
+      Buffer.from(encodeFrame({ type: 'goaway', code, message }));
+    assert.equal(await attack(goaway('constructor', 'x')), 1002, 'an unknown close code');
+    assert.equal(await attack(goaway('NORMAL', 'é'.repeat(100))), 1000, 'a long reason, cut to fit');
     shell.pty.write('echo still-alive\r');
     await shell.output.wait(/[\r\n]still-alive\r?\r\n/);
     shell.pty.write('exit\r');

@@ -1,5 +1,5 @@
 import { Mux, type MuxOptions } from './mux.ts';
-import { WS_CLOSE_CODES } from './ws-transport.ts';
+import { closeReason, wsCloseCode } from './ws-transport.ts';
 
 /** What a message event carries: an ArrayBuffer for a binary message (binaryType 'arraybuffer'), a string for text. */
 export interface BrowserMessageEventLike {
@@ -40,8 +40,8 @@ export function muxOverBrowserWebSocket(socket: BrowserWebSocketLike, options: M
       close(code, message) {
         // A page may only close with 1000 or 3000-4999 (anything else throws); the reason names the mux code.
         // The reason must fit in a control frame (123 bytes of UTF-8).
-        const wsCode = WS_CLOSE_CODES[code] ?? 1002;
-        socket.close(wsCode === 1000 || wsCode >= 3000 ? wsCode : 1000, `${code}: ${message}`.slice(0, 120));
+        const wsCode = wsCloseCode(code);
+        socket.close(wsCode === 1000 || wsCode >= 3000 ? wsCode : 1000, closeReason(`${code}: ${message}`));
       },
     },
     options,

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeFrame } from './frame-codec.ts';
-import { type CorkableSocket, muxOverWebSocket, type NodeWebSocketLike } from './ws-transport.ts';
+import {
+  type CorkableSocket,
+  closeReason,
+  muxOverWebSocket,
+  type NodeWebSocketLike,
+  wsCloseCode,
+} from './ws-transport.ts';
 
 /** A stand-in for a `ws` WebSocket whose underlying socket records what cork() held back. */
 function fakeSocket(withRawSocket: boolean) {
@@ -60,4 +66,22 @@ test('without an underlying socket, frames are sent one by one as before', () =>
   const mux = muxOverWebSocket(socket, { side: 'a', keepaliveIntervalMs: 0, keepaliveTimeoutMs: 0 });
   mux.hello({});
   assert.deepEqual(log, ['send hello']);
+});
+
+test('close codes: only the table’s own entries map, anything a peer names otherwise is 1002', () => {
+  assert.equal(wsCloseCode('NORMAL'), 1000);
+  assert.equal(wsCloseCode('KEEPALIVE_TIMEOUT'), 4003);
+  for (const code of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'NOPE', ''])
+    assert.equal(wsCloseCode(code), 1002, code);
+});
+
+test('close reasons fit 123 bytes of UTF-8 and are never cut inside a character', () => {
+  const bytes = (text: string) => new TextEncoder().encode(text).length;
+  assert.equal(closeReason('short'), 'short');
+  const accents = closeReason('é'.repeat(100));
+  assert.equal(accents, 'é'.repeat(61));
+  assert.ok(bytes(accents) <= 123);
+  const emoji = closeReason(`${'x'.repeat(121)}😀tail`); // the 4-byte character would end at byte 125
+  assert.equal(emoji, 'x'.repeat(121));
+  assert.equal(closeReason('y'.repeat(200)).length, 123);
 });

@@ -34,6 +34,22 @@ export const WS_CLOSE_CODES: Record<string, number> = {
 };
 
 const OPEN = 1;
+/** A close frame's payload is at most 125 bytes: the 2-byte code and up to 123 bytes of reason. */
+const MAX_CLOSE_REASON_BYTES = 123;
+
+/**
+ * The WebSocket close code for a mux close code, which may come from the peer (a goaway): only the table's own
+ * entries count (a peer's "constructor" must not find Object's), anything else is a protocol error (1002).
+ */
+export function wsCloseCode(code: string): number {
+  return Object.hasOwn(WS_CLOSE_CODES, code) ? (WS_CLOSE_CODES[code] as number) : 1002;
+}
+
+/** `text` cut to fit a close frame: at most 123 bytes of UTF-8, never in the middle of a character. */
+export function closeReason(text: string): string {
+  const { read } = new TextEncoder().encodeInto(text, new Uint8Array(MAX_CLOSE_REASON_BYTES));
+  return text.slice(0, read);
+}
 
 /**
  * Runs a Mux over a `ws` WebSocket: one binary message per frame; a text message is a protocol error.
@@ -63,8 +79,7 @@ export function muxOverWebSocket(socket: NodeWebSocketLike, options: MuxOptions)
         socket.send(bytes, { binary: true });
       },
       close(code, message) {
-        // The close reason must fit in a control frame (123 bytes of UTF-8).
-        socket.close(WS_CLOSE_CODES[code] ?? 1002, `${code}: ${message}`.slice(0, 120));
+        socket.close(wsCloseCode(code), closeReason(`${code}: ${message}`));
       },
     },
     options,
