@@ -2,13 +2,13 @@
  * The walking skeleton end to end, with real processes: server, agent (PTY shell), CLI in a PTY.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { encodeFrame } from '@sesame/protocol';
 import { parseAsciicast } from '@sesame/server';
 import WebSocket from 'ws';
-import { ADMIN_PASSWORD, bins, recordings, runProcess, startSesame, stopChild } from './harness.ts';
+import { ADMIN_PASSWORD, bins, Output, recordings, runProcess, startSesame, stopChild } from './harness.ts';
 import { listeningSockets, socketCount } from './listening-sockets.ts';
 
 type Sesame = Awaited<ReturnType<typeof startSesame>>;
@@ -134,6 +134,44 @@ describe('a recorded shell session through Sesame', () => {
     first.pty.write('exit\r');
     assert.equal(await second.exit, 0);
     assert.equal(await first.exit, 0);
+  });
+
+  test('sesame ssh with piped input: the commands run, and the end of the input ends the shell (^D)', async () => {
+    const cli = spawn(process.execPath, [bins.cli, 'ssh', 'web-01'], {
+      env: { ...process.env, SESAME_HOME: sesame.home('admin') },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const output = new Output();
+    const errors = new Output();
+    cli.stdout.on('data', (d) => output.push(String(d)));
+    cli.stderr.on('data', (d) => errors.push(String(d)));
+    const exit = new Promise<number | null>((resolve) => cli.once('exit', resolve));
+    cli.stdin.write('echo "piped=$((6*7))"; false\n');
+    await output.wait(/piped=42/);
+    // Ended once the shell waits at its prompt: a terminal drops a ^D typed ahead of a shell that is still
+    // starting (as `ssh -tt host < script` does, the input should end with `exit` to be sure).
+    await output.wait(/\$ $/);
+    cli.stdin.end();
+    const ended = await Promise.race([
+      exit,
+      new Promise((r) => setTimeout(() => r('still running'), 20_000)),
+    ]);
+    if (ended === 'still running') cli.kill('SIGKILL');
+    assert.equal(ended, 1, 'the shell ends with the status of its last command (false)');
+    const [, sessionId] = await errors.wait(/SessionId: (\S+)/);
+    // The server closes the recording, then marks the session ended.
+    for (let tries = 0; ; tries++) {
+      const history = await sesame.cli(['sessions', '--state', 'history', '--output', 'json']);
+      if (JSON.parse(history.stdout).sessions.some((s: { id: string }) => s.id === sessionId)) break;
+      assert.ok(tries < 50, 'the session never ended');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const recording = recordings(sesame.dataDir).find((f) => f.endsWith(`${sessionId}.cast`)) as string;
+    const { events } = parseAsciicast(readFileSync(recording, 'utf8'));
+    assert.ok(
+      events.some((e) => e[1] === 'i' && e[2] === '\u0004'),
+      'the end of input is recorded as the ^D the agent typed',
+    );
   });
 
   test('output still waiting for a slow reader when the shell exits all arrives, then the exit status', async () => {

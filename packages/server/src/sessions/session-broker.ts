@@ -16,6 +16,9 @@ import type { InventoryService } from '../services/inventory.ts';
 import type { SessionRecord, Store } from '../store/index.ts';
 import { pipe } from './relay.ts';
 
+/** What the agent types into the terminal when the client's input ends (^D). */
+const END_OF_INPUT = Uint8Array.of(4);
+
 type Deps = {
   store: Pick<Store, 'createSession' | 'getSession' | 'listSessions' | 'updateSession'>;
   hub: Pick<AgentHub, 'get'>;
@@ -203,6 +206,11 @@ export function createSessionBroker(deps: Deps) {
       agent.resize(c, r);
     };
     agent.onEof = () => client.eof();
+    // The client's input ended (`sesame ssh host < script`): the agent types ^D, so it is recorded as such.
+    client.onEof = () => {
+      recorder.input(END_OF_INPUT);
+      agent.eof();
+    };
     agent.onExit = (code, signal) => {
       exitCode = code;
       client.exit(code, signal);
