@@ -227,7 +227,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       const mux = muxOverWebSocket(socket, {
         side: 'a',
         onOpen: (open) => {
-          if (open.spec.kind === 'shell') void broker.startShell(principal, open);
+          if (open.spec.kind === 'shell')
+            broker
+              .startShell(principal, open)
+              .catch((error) => request.log.error({ err: error }, 'session start failed unexpectedly'));
           else
             open.reject(
               'INVALID',

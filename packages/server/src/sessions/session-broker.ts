@@ -70,6 +70,19 @@ export function createSessionBroker(deps: Deps) {
   } = deps;
   const live = new Map<string, LiveSession>();
 
+  /**
+   * Store and audit writes made once a session's fate is decided (failed, or ended): when the store or the audit
+   * trail fails, the failure is logged and the session still fails or ends as decided; an error left to escape
+   * from these background paths would stop the server, and every other session with it.
+   */
+  async function logFailure(sessionId: string, what: string, write: () => Promise<unknown>): Promise<void> {
+    try {
+      await write();
+    } catch (error) {
+      log.error({ err: error, sessionId }, `${what} failed`);
+    }
+  }
+
   async function open(principal: Principal, spec: Record<string, unknown>) {
     const cols = terminalSize(spec.cols, 'cols');
     const rows = terminalSize(spec.rows, 'rows');
@@ -137,11 +150,13 @@ export function createSessionBroker(deps: Deps) {
       });
     } catch (error) {
       log.error({ err: error, sessionId: record.id }, 'cannot create the session recording');
-      await store.updateSession(record.id, {
-        state: 'Failed',
-        reason: 'recording could not be created',
-        endedAt: now(),
-      });
+      await logFailure(record.id, 'marking the session failed', () =>
+        store.updateSession(record.id, {
+          state: 'Failed',
+          reason: 'recording could not be created',
+          endedAt: now(),
+        }),
+      );
       request.reject(
         'UNAVAILABLE',
         'the session cannot be recorded right now, so it was not started; tell your administrator',
@@ -153,13 +168,15 @@ export function createSessionBroker(deps: Deps) {
     } catch (error) {
       const message = `the agent on ${instance.id} refused the session: ${(error as Error).message}`;
       await recorder.close(`session failed: ${message}`).catch(() => {});
-      await store.updateSession(record.id, { state: 'Failed', reason: message, endedAt: now() });
-      await audit({
-        actor: principal,
-        action: 'ssm:StartSession',
-        resource: instanceArn(arn, instance),
-        outcome: 'failed',
-        detail: { sessionId: record.id, reason: message },
+      await logFailure(record.id, 'recording the failed start', async () => {
+        await store.updateSession(record.id, { state: 'Failed', reason: message, endedAt: now() });
+        await audit({
+          actor: principal,
+          action: 'ssm:StartSession',
+          resource: instanceArn(arn, instance),
+          outcome: 'failed',
+          detail: { sessionId: record.id, reason: message },
+        });
       });
       request.reject('UNAVAILABLE', message);
       return;
@@ -186,13 +203,15 @@ export function createSessionBroker(deps: Deps) {
         .catch((error: Error) =>
           log.error({ sessionId: record.id, err: error.message }, 'the recording is incomplete'),
         );
-      await store.updateSession(record.id, { state: 'Terminated', reason, endedAt: now(), exitCode });
-      await audit({
-        actor: principal,
-        action: 'sesame:SessionEnded',
-        resource,
-        outcome: 'succeeded',
-        detail: { reason, exitCode, instanceId: instance.id },
+      await logFailure(record.id, 'recording the end of the session', async () => {
+        await store.updateSession(record.id, { state: 'Terminated', reason, endedAt: now(), exitCode });
+        await audit({
+          actor: principal,
+          action: 'sesame:SessionEnded',
+          resource,
+          outcome: 'succeeded',
+          detail: { reason, exitCode, instanceId: instance.id },
+        });
       });
       log.info({ sessionId: record.id, reason, exitCode }, 'session ended');
     };
@@ -232,14 +251,20 @@ export function createSessionBroker(deps: Deps) {
     timers.push(setTimeout(() => void end('maximum session duration reached'), settings.maxDurationMs));
 
     live.set(record.id, { record, end });
-    await store.updateSession(record.id, { state: 'Connected' });
-    await audit({
-      actor: principal,
-      action: 'ssm:StartSession',
-      resource: instanceArn(arn, instance),
-      outcome: 'succeeded',
-      detail: { sessionId: record.id },
-    });
+    try {
+      await store.updateSession(record.id, { state: 'Connected' });
+      await audit({
+        actor: principal,
+        action: 'ssm:StartSession',
+        resource: instanceArn(arn, instance),
+        outcome: 'succeeded',
+        detail: { sessionId: record.id },
+      });
+    } catch (error) {
+      log.error({ err: error, sessionId: record.id }, 'cannot record the start of the session');
+      await end('the session could not be written to the store or the audit trail, so it was ended');
+      return;
+    }
     log.info({ sessionId: record.id, instanceId: instance.id, user: record.owner }, 'session started');
   }
 

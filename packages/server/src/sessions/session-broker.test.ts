@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { type Channel, Mux } from '@sesame/protocol';
+import type { Logger } from '../log.ts';
+import type { SessionRecord } from '../store/index.ts';
+import { createSessionBroker } from './session-broker.ts';
+
+const dataDir = mkdtempSync(join(tmpdir(), 'sesame-broker-'));
+after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+const quiet = { keepaliveIntervalMs: 0, keepaliveTimeoutMs: 0 };
+
+/** Two muxes joined in memory (side a is the server's), handshaken. */
+async function muxPair(
+  onOpenAtA?: ConstructorParameters<typeof Mux>[1]['onOpen'],
+  onOpenAtB?: typeof onOpenAtA,
+) {
+  let a: Mux | undefined;
+  let b: Mux | undefined;
+  const wire = (peer: () => Mux | undefined) => ({
+    send: (bytes: Uint8Array) => queueMicrotask(() => peer()?.receive(bytes)),
+    close: () => queueMicrotask(() => peer()?.transportClosed('TRANSPORT_CLOSED', 'closed')),
+  });
+  a = new Mux(
+    wire(() => b),
+    { side: 'a', ...quiet, ...(onOpenAtA ? { onOpen: onOpenAtA } : {}) },
+  );
+  b = new Mux(
+    wire(() => a),
+    { side: 'b', ...quiet, ...(onOpenAtB ? { onOpen: onOpenAtB } : {}) },
+  );
+  a.hello({});
+  b.hello({});
+  await Promise.all([a.ready, b.ready]);
+  return { a, b };
+}
+
+/**
+ * A broker whose store fails `updateSession` for the states in `failing`, an agent that accepts the shell, and
+ * a client that opens one. Returns the client's channel, the agent's, and what was logged as an error.
+ */
+async function session(failing: SessionRecord['state'][]) {
+  const errors: string[] = [];
+  const log = {
+    info: () => {},
+    warn: () => {},
+    error: (_fields: unknown, message: string) => errors.push(message),
+  } as unknown as Logger;
+  let agentChannel: Channel | undefined;
+  const agent = await muxPair(undefined, (request) => {
+    agentChannel = request.accept({});
+  });
+  const broker = createSessionBroker({
+    store: {
+      createSession: async () => {},
+      getSession: async () => undefined,
+      listSessions: async () => [],
+      updateSession: async (_id: string, change: Partial<SessionRecord>) => {
+        if (change.state && failing.includes(change.state)) throw new Error('database is gone');
+      },
+    } as never,
+    hub: { get: () => ({ instanceId: 'mi-0123456789abcdef0', mux: agent.a }) } as never,
+    inventory: {
+      resolve: async () => ({ id: 'mi-0123456789abcdef0', name: 'web-01', kind: 'managed', tags: {} }),
+    } as never,
+    authorize: () => ({ allowed: true, reason: 'test' }),
+    guard: () => {},
+    audit: async () => {},
+    log,
+    arn: { partition: 'aws', region: 'local', account: '000000000000' },
+    dataDir,
+    settings: { idleTimeoutMs: 60_000, maxDurationMs: 60_000 },
+  });
+  const principal = { userId: 'u-1', username: 'alice', sourceAddress: null };
+  const client = await muxPair((request) => {
+    broker.startShell(principal, request).catch((error) => errors.push(`escaped: ${error}`));
+  });
+  const channel = await client.b.open({ kind: 'shell', target: 'web-01', cols: 80, rows: 24 });
+  const closed = new Promise<{ code: string; message: string }>((resolve) => {
+    channel.onClose = (code, message) => resolve({ code, message });
+  });
+  channel.onData = () => {};
+  return { channel, closed, agentChannel: () => agentChannel, errors };
+}
+
+/** `promise`, or a failure naming `what` after two seconds. */
+function within<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within 2 s`)), 2000);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+describe('session broker, when the store fails', () => {
+  it('ends a session whose start cannot be stored, and keeps running', async () => {
+    const { closed, agentChannel, errors } = await session(['Connected']);
+    const { code, message } = await within(closed, 'the client channel closes');
+    assert.equal(code, 'SESSION_ENDED');
+    assert.match(message, /could not be written to the store or the audit trail/);
+    assert.equal(agentChannel()?.closed, true, 'the agent side is closed too');
+    assert.ok(errors.includes('cannot record the start of the session'), errors.join('; '));
+    assert.ok(!errors.some((e) => e.startsWith('escaped')), errors.join('; '));
+  });
+
+  it('still ends a session whose end cannot be stored, and logs it', async () => {
+    const { closed, agentChannel, errors } = await session(['Terminated']);
+    await new Promise((r) => setTimeout(r, 10));
+    agentChannel()?.exit(0, null);
+    agentChannel()?.close('NORMAL', 'exited');
+    const { code } = await within(closed, 'the client channel closes');
+    assert.equal(code, 'NORMAL');
+    await new Promise((r) => setTimeout(r, 50)); // the recording closes, then the store write fails
+    assert.ok(errors.includes('recording the end of the session failed'), errors.join('; '));
+    assert.ok(!errors.some((e) => e.startsWith('escaped')), errors.join('; '));
+  });
+});
