@@ -29,6 +29,16 @@ export function backoffDelay(
 
 const STABLE_MS = 10_000;
 
+/**
+ * The backoff attempt to go on from after a connection closed: back to the start only when that connection
+ * finished its handshake and then stayed up for STABLE_MS. Counting from the dial instead reset the backoff after
+ * every attempt that hung until the handshake timeout (15 s), so a server that accepts and then stalls got
+ * retried every ~15 s by every agent, never backing off.
+ */
+export function attemptAfterClose(attempt: number, readyAt: number | undefined, closedAt: number): number {
+  return readyAt !== undefined && closedAt - readyAt > STABLE_MS ? 0 : attempt;
+}
+
 /** Keeps one outbound connection to the server, reconnecting forever with backoff; serves shell channels. */
 export function runAgent({
   identity,
@@ -68,7 +78,7 @@ export function runAgent({
 
   function connect(): void {
     if (stopped) return;
-    const connectedAt = Date.now();
+    let readyAt: number | undefined;
     const ws = new WebSocket(url, {
       perMessageDeflate: false,
       maxPayload: 1024 * 1024,
@@ -83,7 +93,7 @@ export function runAgent({
     });
     ws.on('error', (error) => log.warn({ err: error.message }, 'agent connection error'));
     ws.on('close', () => {
-      if (Date.now() - connectedAt > STABLE_MS) attempt = 0;
+      attempt = attemptAfterClose(attempt, readyAt, Date.now());
       schedule();
     });
     ws.on('open', () => {
@@ -101,6 +111,12 @@ export function runAgent({
         onHandlerError: (error) => log.error({ err: error }, 'internal error on a channel (channel closed)'),
       });
       mux = current;
+      current.ready.then(
+        () => {
+          readyAt = Date.now();
+        },
+        () => {}, // closed before the handshake: the close handler reconnects
+      );
     });
   }
 
