@@ -1,3 +1,6 @@
+/** Milliseconds on a clock that never jumps (a wall-clock step would otherwise fake a silence, or hide one). */
+const monotonicNow = () => performance.now();
+
 /** Starts a timer that never keeps a process alive on its own (Node timers get unref()). */
 function startTimer(callback: () => void, ms: number): unknown {
   const handle = setTimeout(callback, ms);
@@ -24,7 +27,7 @@ export type KeepaliveOptions = {
 /** Pings the peer periodically and notices when the peer went silent. Every received frame counts as liveness. */
 export class Keepalive {
   readonly #options: KeepaliveOptions;
-  #lastReceivedAt = Date.now();
+  #lastReceivedAt = monotonicNow();
   #pingTimer: unknown;
   #timeoutTimer: unknown;
   #stopped = false;
@@ -37,7 +40,7 @@ export class Keepalive {
 
   /** Something arrived from the peer. */
   touch(): void {
-    this.#lastReceivedAt = Date.now();
+    this.#lastReceivedAt = monotonicNow();
   }
 
   stop(): void {
@@ -58,7 +61,7 @@ export class Keepalive {
   #scheduleTimeout(ms: number): void {
     this.#timeoutTimer = startTimer(() => {
       if (this.#stopped) return;
-      const silentMs = Date.now() - this.#lastReceivedAt;
+      const silentMs = monotonicNow() - this.#lastReceivedAt;
       if (silentMs >= this.#options.timeoutMs) this.#options.onTimeout();
       else this.#scheduleTimeout(this.#options.timeoutMs - silentMs);
     }, ms);

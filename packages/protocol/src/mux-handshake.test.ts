@@ -211,4 +211,39 @@ describe('connection', () => {
     await sleep(50);
     assert.equal(aToB.filter((f) => f.type === 'ping').length, pings, 'no pings after close');
   });
+
+  test('keepalive: a step of the wall clock (NTP, a resumed VM) neither hides a silence nor fakes one', async () => {
+    const wallClock = Date.now;
+    try {
+      // Back an hour just after the last frame: a wall clock would see that frame in the future.
+      const hidden: string[] = [];
+      const silent = connectRaw({
+        side: 'a',
+        keepaliveIntervalMs: 40,
+        keepaliveTimeoutMs: 150,
+        onClose: (r) => hidden.push(r.code),
+      });
+      silent.inject({ type: 'pong', nonce: 0 });
+      Date.now = () => wallClock() - 60 * 60_000;
+      await sleep(400);
+      assert.deepEqual(hidden, ['KEEPALIVE_TIMEOUT']);
+      // Forward an hour while the peer is quiet but within the timeout: a wall clock would see an hour of silence.
+      Date.now = wallClock;
+      const faked: string[] = [];
+      const quiet = connectRaw({
+        side: 'a',
+        keepaliveIntervalMs: 0,
+        keepaliveTimeoutMs: 150,
+        onClose: (r) => faked.push(r.code),
+      });
+      await sleep(50);
+      quiet.inject({ type: 'pong', nonce: 0 });
+      Date.now = () => wallClock() + 60 * 60_000;
+      await sleep(120);
+      assert.deepEqual(faked, [], 'the peer spoke 120 ms ago');
+      quiet.mux.close();
+    } finally {
+      Date.now = wallClock;
+    }
+  });
 });
