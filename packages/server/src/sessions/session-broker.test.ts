@@ -118,3 +118,45 @@ describe('session broker, when the store fails', () => {
     assert.ok(!errors.some((e) => e.startsWith('escaped')), errors.join('; '));
   });
 });
+
+describe('session broker, listing', () => {
+  it("finds someone's own sessions behind many newer ones they may not see", async () => {
+    const sessions: SessionRecord[] = [];
+    for (let n = 0; n < 1203; n += 1) {
+      const owner = n % 400 === 0 ? 'alice' : 'bob';
+      sessions.push({ id: `${owner}-${String(n).padStart(17, '0')}`, owner, startedAt: n } as SessionRecord);
+    }
+    const newestFirst = [...sessions].sort((a, b) => b.startedAt - a.startedAt);
+    const reads: number[] = [];
+    const broker = createSessionBroker({
+      store: {
+        listSessions: async ({ limit = 200, after }: { limit?: number; after?: SessionRecord }) => {
+          const from = after ? newestFirst.findIndex((s) => s.id === after.id) + 1 : 0;
+          reads.push(from);
+          return newestFirst.slice(from, from + limit);
+        },
+      } as never,
+      hub: { get: () => undefined } as never,
+      inventory: {} as never,
+      authorize: (_principal, _action, resource) => ({
+        allowed: /session\/alice-/.test(resource),
+        reason: 'test',
+      }),
+      guard: () => {},
+      audit: async () => {},
+      log: {} as Logger,
+      arn: { partition: 'aws', region: 'local', account: '000000000000' },
+      dataDir,
+      settings: { idleTimeoutMs: 60_000, maxDurationMs: 60_000 },
+    });
+    const listed = await broker.list(
+      { userId: 'u-alice', username: 'alice', sourceAddress: null },
+      'history',
+    );
+    assert.deepEqual(
+      listed.map((s) => s.startedAt),
+      [1200, 800, 400, 0],
+    );
+    assert.deepEqual(reads, [0, 500, 1000], 'read page by page');
+  });
+});

@@ -36,6 +36,10 @@ type Deps = {
 type LiveSession = { record: SessionRecord; end: (reason: string) => Promise<void> };
 
 const MAX_TERMINAL = 1000;
+/** Sessions a listing returns, sessions read per page, and sessions read at most to find them. */
+const LIST_LIMIT = 200;
+const LIST_PAGE = 500;
+const LIST_SCAN_LIMIT = 20_000;
 
 function terminalSize(value: unknown, name: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_TERMINAL) {
@@ -274,9 +278,22 @@ export function createSessionBroker(deps: Deps) {
   return {
     startShell,
 
+    /**
+     * The newest LIST_LIMIT sessions the principal may see. Visibility is a policy decision per session, so the
+     * store is read page by page until that many are found; at most LIST_SCAN_LIMIT are read (someone who may
+     * see few sessions among very many gets the ones found by then).
+     */
     async list(principal: Principal, state: 'active' | 'history'): Promise<SessionRecord[]> {
-      const sessions = await store.listSessions({ state });
-      return sessions.filter((s) => visible(principal, s));
+      const found: SessionRecord[] = [];
+      let after: SessionRecord | undefined;
+      for (let read = 0; read < LIST_SCAN_LIMIT && found.length < LIST_LIMIT; ) {
+        const page = await store.listSessions({ state, limit: LIST_PAGE, ...(after ? { after } : {}) });
+        read += page.length;
+        for (const s of page) if (found.length < LIST_LIMIT && visible(principal, s)) found.push(s);
+        if (page.length < LIST_PAGE) break;
+        after = page.at(-1);
+      }
+      return found;
     },
 
     async get(principal: Principal, id: string): Promise<SessionRecord> {

@@ -95,6 +95,28 @@ for (const target of targets) {
       assert.equal((await store.listSessions({ state: 'history', limit: 0 })).length, 0);
     });
 
+    test('listSessions pages on with `after`, in the same order, ties on the start time broken by id', async () => {
+      for (let n = 0; n < 7; n += 1) {
+        const startedAt = T0 + Math.floor(n / 2); // pairs started in the same millisecond
+        await store.createSession(session({ id: `alice-${n}`, state: 'Terminated', startedAt }));
+      }
+      const all = (await store.listSessions({ state: 'history' })).map((s) => s.id);
+      const seen: string[] = [];
+      let last: { startedAt: number; id: string } | undefined;
+      for (;;) {
+        const page = await store.listSessions({
+          state: 'history',
+          limit: 3,
+          ...(last ? { after: last } : {}),
+        });
+        seen.push(...page.map((s) => s.id));
+        if (page.length < 3) break;
+        last = page.at(-1);
+      }
+      assert.deepEqual(seen, all);
+      assert.equal(new Set(seen).size, 7);
+    });
+
     test('updateSession changes only the fields in the patch; null clears', async () => {
       const s = session({ recordingKey: 'recordings/a.cast' });
       await store.createSession(s);

@@ -50,6 +50,14 @@ export function createSessionsStore(db: Kysely<StoreDatabase>): SessionsStore {
       let query = db.selectFrom('sessions').selectAll().where('state', 'in', states);
       if (filter.ownerId !== undefined) query = query.where('owner_id', '=', filter.ownerId);
       if (filter.instanceId !== undefined) query = query.where('instance_id', '=', filter.instanceId);
+      const after = filter.after;
+      if (after !== undefined)
+        query = query.where((eb) =>
+          eb.or([
+            eb('started_at', '<', after.startedAt),
+            eb.and([eb('started_at', '=', after.startedAt), eb('id', '<', after.id)]),
+          ]),
+        );
       const rows = await query
         .orderBy('started_at', 'desc')
         .orderBy('id', 'desc')

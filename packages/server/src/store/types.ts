@@ -151,6 +151,8 @@ export type SessionFilter = {
   ownerId?: string;
   instanceId?: string;
   limit?: number;
+  /** The next page: only sessions listed after this one (newest first: started earlier, or then a smaller id). */
+  after?: Pick<SessionRecord, 'startedAt' | 'id'>;
 };
 
 export type AuditOutcome = 'allowed' | 'denied' | 'succeeded' | 'failed';
