@@ -189,6 +189,40 @@ describe('a recorded shell session through Sesame', () => {
     assert.equal(xs, 3_000_000);
   });
 
+  test('a program still writing to the terminal after its shell exited does not hold the exit back', async () => {
+    const shell = sesame.shell(instanceId);
+    await shell.output.wait(/Starting session/);
+    let bytes = 0;
+    shell.pty.onData((d) => {
+      bytes += d.length;
+    });
+    shell.pty.write('yes sesame & exit 4\r');
+    assert.equal(await shell.exit, 4);
+    // The agent takes at most 1 MiB after the exit (then closes the terminal): not 10 s of `yes`.
+    assert.ok(bytes < 16 * 1024 * 1024, `${bytes} bytes after the exit`);
+  });
+
+  test('a terminated session takes its shell along, even one that ignores SIGHUP', async () => {
+    const shell = sesame.shell(instanceId);
+    const [, sessionId] = await shell.output.wait(/Starting session with SessionId: (\S+)/);
+    shell.pty.write(`trap '' HUP; echo "shell-pid=$$"\r`);
+    const [, pid] = await shell.output.wait(/shell-pid=(\d+)\r\n/);
+    const alive = () => {
+      try {
+        process.kill(Number(pid), 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    assert.ok(alive());
+    const terminated = await sesame.cli(['terminate', sessionId as string]);
+    assert.equal(terminated.code, 0, terminated.stderr);
+    for (let tries = 0; alive() && tries < 100; tries++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(alive(), false, `shell ${pid} still runs 10 s after its session ended`);
+    assert.equal(await shell.exit, 255);
+  });
+
   test('an administrator terminates a running session; the user sees why', async () => {
     const shell = sesame.shell(instanceId);
     const [, sessionId] = await shell.output.wait(/Starting session with SessionId: (\S+)/);

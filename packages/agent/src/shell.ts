@@ -7,6 +7,10 @@ import { PtyInput } from './pty-input.ts';
 import type { RunAsUser } from './run-as.ts';
 
 const MAX_TERMINAL = 1000;
+/** Output taken from a terminal after its shell exited, at most (a kernel holds far less). */
+const DRAIN_MAX_BYTES = 1024 * 1024;
+/** How long a shell whose session ended may take to go after SIGHUP before it is killed. */
+const HANGUP_GRACE_MS = 3000;
 
 function size(value: unknown, fallback: number): number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= MAX_TERMINAL
@@ -119,8 +123,20 @@ export function serveShell(channel: Channel, user: RunAsUser, log: Logger): IPty
   const output = new OutputBatcher((data) => {
     if (!channel.write(data) && !draining) pty.pause();
   });
+  // While draining, the channel takes output without credit: what the kernel held at the exit is small, but a
+  // background program still writing to the terminal (`yes & exit`) is not, so past DRAIN_MAX_BYTES it stops.
+  let drained = 0;
+  const stopDraining = () => {
+    clearTimeout(quiet);
+    letGo();
+    socket?.destroy();
+  };
   pty.onData((data) => {
-    if (draining) settle();
+    if (draining) {
+      drained += data.length;
+      if (drained > DRAIN_MAX_BYTES) return stopDraining();
+      settle();
+    }
     output.push(data as unknown as Uint8Array);
   });
   channel.onDrain = () => pty.resume();
@@ -129,16 +145,23 @@ export function serveShell(channel: Channel, user: RunAsUser, log: Logger): IPty
   channel.onData = (data) => input.write(data, () => channel.release(data.length));
   channel.onEof = () => input.write(new Uint8Array([4]), () => {}); // ^D: end of input for the program reading
   channel.onResize = (c, r) => pty.resize(size(c, cols), size(r, rows));
+  let exited = false;
   channel.onClose = () => {
     output.discard();
     input.close();
-    try {
-      pty.kill('SIGHUP');
-    } catch {
-      // already gone
-    }
+    if (exited) return; // its pid may belong to another process by now
+    // The session is over (ended, terminated, timed out, or the client left): hang up the terminal as sshd does
+    // by closing it. SIGHUP, then the terminal goes away (reads end with EIO); a shell that ignores both is
+    // killed after HANGUP_GRACE_MS, so it cannot hold its terminal (and the session's user) forever.
+    pty.kill('SIGHUP');
+    draining = true; // our destroy() below closes the terminal at once
+    stopDraining();
+    setTimeout(() => {
+      if (!exited) pty.kill('SIGKILL');
+    }, HANGUP_GRACE_MS).unref();
   };
   pty.onExit(({ exitCode, signal }) => {
+    exited = true;
     clearTimeout(quiet);
     letGo();
     // Let the last output that node-pty already read reach the channel, then report the exit.
