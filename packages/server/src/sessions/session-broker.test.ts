@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { type Channel, Mux } from '@sesame/protocol';
+import { type Channel, Mux, type OpenRequest } from '@sesame/protocol';
 import type { Logger } from '../log.ts';
 import type { SessionRecord } from '../store/index.ts';
 import { createSessionBroker } from './session-broker.ts';
@@ -39,10 +39,10 @@ async function muxPair(
 }
 
 /**
- * A broker whose store fails `updateSession` for the states in `failing`, an agent that accepts the shell, and
- * a client that opens one. Returns the client's channel, the agent's, and what was logged as an error.
+ * A broker whose store fails `updateSession` for the states in `failing`, an agent that accepts the shell (or,
+ * with `hold`, keeps the request for the test to answer), and a client that opens one.
  */
-async function session(failing: SessionRecord['state'][]) {
+async function setUp(failing: SessionRecord['state'][], hold = false) {
   const errors: string[] = [];
   const log = {
     info: () => {},
@@ -50,16 +50,23 @@ async function session(failing: SessionRecord['state'][]) {
     error: (_fields: unknown, message: string) => errors.push(message),
   } as unknown as Logger;
   let agentChannel: Channel | undefined;
+  let held: OpenRequest | undefined;
   const agent = await muxPair(undefined, (request) => {
-    agentChannel = request.accept({});
+    if (hold) held = request;
+    else agentChannel = request.accept({});
   });
+  const records = new Map<string, SessionRecord>();
   const broker = createSessionBroker({
     store: {
-      createSession: async () => {},
-      getSession: async () => undefined,
+      createSession: async (record: SessionRecord) => {
+        records.set(record.id, { ...record });
+      },
+      getSession: async (id: string) => records.get(id),
       listSessions: async () => [],
-      updateSession: async (_id: string, change: Partial<SessionRecord>) => {
+      updateSession: async (id: string, change: Partial<SessionRecord>) => {
         if (change.state && failing.includes(change.state)) throw new Error('database is gone');
+        const record = records.get(id);
+        if (record) Object.assign(record, change);
       },
     } as never,
     hub: { get: () => ({ instanceId: 'mi-0123456789abcdef0', mux: agent.a }) } as never,
@@ -78,12 +85,19 @@ async function session(failing: SessionRecord['state'][]) {
   const client = await muxPair((request) => {
     broker.startShell(principal, request).catch((error) => errors.push(`escaped: ${error}`));
   });
-  const channel = await client.b.open({ kind: 'shell', target: 'web-01', cols: 80, rows: 24 });
+  const opening = client.b.open({ kind: 'shell', target: 'web-01', cols: 80, rows: 24 });
+  return { broker, principal, records, opening, agentChannel: () => agentChannel, held: () => held, errors };
+}
+
+/** A session through setUp, opened: the client's channel and when it closes. */
+async function session(failing: SessionRecord['state'][]) {
+  const { opening, agentChannel, errors } = await setUp(failing);
+  const channel = await opening;
   const closed = new Promise<{ code: string; message: string }>((resolve) => {
     channel.onClose = (code, message) => resolve({ code, message });
   });
   channel.onData = () => {};
-  return { channel, closed, agentChannel: () => agentChannel, errors };
+  return { channel, closed, agentChannel, errors };
 }
 
 /** `promise`, or a failure naming `what` after two seconds. */
@@ -116,6 +130,23 @@ describe('session broker, when the store fails', () => {
     await new Promise((r) => setTimeout(r, 50)); // the recording closes, then the store write fails
     assert.ok(errors.includes('recording the end of the session failed'), errors.join('; '));
     assert.ok(!errors.some((e) => e.startsWith('escaped')), errors.join('; '));
+  });
+});
+
+describe('session broker, terminating', () => {
+  it('a session terminated while its shell was starting never reaches the person', async () => {
+    const { broker, principal, records, opening, held } = await setUp([], true);
+    for (let i = 0; i < 100 && !held(); i++) await new Promise((r) => setTimeout(r, 5));
+    const [id] = [...records.keys()];
+    await broker.terminate(principal, id as string);
+    assert.equal(records.get(id as string)?.state, 'Terminated');
+    const agentSide = (held() as OpenRequest).accept({}); // the agent answers late
+    const closed = new Promise<string>((resolve) => {
+      agentSide.onClose = (_code, message) => resolve(message);
+    });
+    await assert.rejects(within(opening, 'the open is answered'), /terminated by alice/);
+    assert.match(await within(closed, 'the agent side closes'), /terminated by alice/);
+    assert.equal(records.get(id as string)?.state, 'Terminated', 'not overwritten with Connected');
   });
 });
 

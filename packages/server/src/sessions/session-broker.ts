@@ -36,6 +36,18 @@ type Deps = {
 type LiveSession = { record: SessionRecord; end: (reason: string) => Promise<void> };
 
 const MAX_TERMINAL = 1000;
+/** How long the agent may take to start a shell before the session fails. */
+const AGENT_OPEN_TIMEOUT_MS = 30_000;
+
+/** `promise`, or a rejection with `message` after `ms`. */
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 /** Sessions a listing returns, sessions read per page, and sessions read at most to find them. */
 const LIST_LIMIT = 200;
 const LIST_PAGE = 500;
@@ -73,6 +85,8 @@ export function createSessionBroker(deps: Deps) {
     now = Date.now,
   } = deps;
   const live = new Map<string, LiveSession>();
+  /** Sessions between their record and their relay: why each was terminated meanwhile, if it was. */
+  const connecting = new Map<string, { terminated?: string }>();
 
   /**
    * Store and audit writes made once a session's fate is decided (failed, or ended): when the store or the audit
@@ -133,7 +147,22 @@ export function createSessionBroker(deps: Deps) {
       request.reject(e.code, e.message);
       return;
     }
-    const { instance, link, record, cols, rows } = opened;
+    const { record } = opened;
+    const pending: { terminated?: string } = {};
+    connecting.set(record.id, pending);
+    try {
+      await connect(principal, request, opened, pending);
+    } finally {
+      connecting.delete(record.id);
+    }
+  }
+
+  async function connect(
+    principal: Principal,
+    request: OpenRequest,
+    { instance, link, record, cols, rows }: Awaited<ReturnType<typeof open>>,
+    pending: { terminated?: string },
+  ): Promise<void> {
     const resource = sessionArn(arn, record.id);
     let recorder: Recorder;
     let agent: Channel;
@@ -168,7 +197,17 @@ export function createSessionBroker(deps: Deps) {
       return;
     }
     try {
-      agent = await link.mux.open({ kind: 'shell', sessionId: record.id, cols, rows, user: record.owner });
+      const opening = link.mux.open({ kind: 'shell', sessionId: record.id, cols, rows, user: record.owner });
+      agent = await withTimeout(opening, AGENT_OPEN_TIMEOUT_MS, 'the agent did not answer in time').catch(
+        (error) => {
+          // A shell the agent starts after all must not run with no one attached.
+          opening.then(
+            (late) => late.close('SESSION_ENDED', 'the session failed to start'),
+            () => {},
+          );
+          throw error;
+        },
+      );
     } catch (error) {
       const message = `the agent on ${instance.id} refused the session: ${(error as Error).message}`;
       await recorder.close(`session failed: ${message}`).catch(() => {});
@@ -183,6 +222,13 @@ export function createSessionBroker(deps: Deps) {
         });
       });
       request.reject('UNAVAILABLE', message);
+      return;
+    }
+    if (pending.terminated !== undefined) {
+      // Terminated while it was connecting: the shell never reaches the person.
+      agent.close('SESSION_ENDED', pending.terminated);
+      await recorder.close(`session ended: ${pending.terminated}`).catch(() => {});
+      request.reject('SESSION_ENDED', `the session was ${pending.terminated} before it started`);
       return;
     }
     const client = request.accept({
@@ -319,8 +365,10 @@ export function createSessionBroker(deps: Deps) {
           `no session ${id}: run \`sesame sessions\` to list active sessions`,
         );
       const running = live.get(id);
+      const starting = connecting.get(id);
       if (running) await running.end(`terminated by ${principal.username}`);
       else if (session.state === 'Connecting' || session.state === 'Connected') {
+        if (starting) starting.terminated = `terminated by ${principal.username}`;
         await store.updateSession(id, {
           state: 'Terminated',
           reason: `terminated by ${principal.username}`,
