@@ -8,7 +8,9 @@ import { spawn } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { type ChannelRejectedError, muxOverWebSocket } from '@sesame/protocol';
 import { Secret, TOTP } from 'otpauth';
+import WebSocket from 'ws';
 import { bins, Output, runCli, startSesame } from './harness.ts';
 
 type Sesame = Awaited<ReturnType<typeof startSesame>>;
@@ -182,9 +184,26 @@ describe('sesame login, setup, logout and whoami', () => {
   test('logout revokes the sign-in on the server and forgets it', async () => {
     const { token } = credentials('alice-3');
     assert.equal((await me(token)).status, 200);
+    // A connection opened before the logout stays open, but opens no shell after it.
+    const ws = new WebSocket(`${sesame.url.replace('http', 'ws')}/api/v1/connect`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    await new Promise((resolve) => ws.once('open', resolve));
+    const mux = muxOverWebSocket(ws, { side: 'b' });
+    mux.hello({ client: 'test' });
+    await mux.ready;
     const out = ok(await sesame.cli(['logout'], 'alice-3'));
     assert.match(out.stderr, /signed out/);
     assert.equal((await me(token)).status, 401);
+    await assert.rejects(
+      mux.open({ kind: 'shell', target: 'web-01', cols: 80, rows: 24 }),
+      (error: Error) => {
+        assert.equal((error as ChannelRejectedError).code, 'UNAUTHENTICATED');
+        assert.match(error.message, /sign-in has ended/);
+        return true;
+      },
+    );
+    mux.close();
     const after = await sesame.cli(['whoami'], 'alice-3');
     assert.equal(after.code, 3);
     assert.match(after.stderr, /not signed in/);

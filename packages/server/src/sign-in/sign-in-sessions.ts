@@ -14,6 +14,7 @@ type Deps = {
     | 'rotateRefresh'
     | 'revokeSignInSession'
     | 'getUserById'
+    | 'getSignInSession'
   >;
   accessTokenTtlMs: number;
   /** The longest sign-in this user may have: from their permission sets (or the server default). */
@@ -144,6 +145,19 @@ export function createSignInSessions({ store, accessTokenTtlMs, maxSessionMsFor,
       const user = await store.getUserById(session.userId);
       if (!user || user.disabled) throw new SesameError('UNAUTHENTICATED', 'this account is disabled');
       return { session, ...(await issueAccessToken(session)), refreshToken: next };
+    },
+
+    /**
+     * Whether the sign-in behind `principal` still holds: not signed out, revoked or expired, and the account not
+     * disabled. A WebSocket connection outlives the access token it was opened with, so what it does later
+     * (opening a shell) asks again.
+     */
+    async stillSignedIn(principal: Principal): Promise<boolean> {
+      if (!principal.signInSessionId) return false;
+      const session = await store.getSignInSession(principal.signInSessionId);
+      if (!session || session.revokedAt !== null || session.expiresAt <= now()) return false;
+      const user = await store.getUserById(session.userId);
+      return user !== undefined && !user.disabled;
     },
 
     async revoke(sessionId: string): Promise<boolean> {
