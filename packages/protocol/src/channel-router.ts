@@ -21,10 +21,19 @@ const MAX_REASON_TEXT = 1024;
 export const reasonText = (text: string): string => String(text).slice(0, MAX_REASON_TEXT);
 
 /** Routes channel frames (after the handshake) to channels and pending opens; closes only what must close. */
+/**
+ * Frames for channels that do not exist, and opens on ids the peer may not allocate, that a connection may send
+ * before it is closed. A correct peer sends none (frames still in flight after a close land on a channel that is
+ * closing, not on an unknown one); each is answered, and an answer for every frame must not be a way to make
+ * this side write without end.
+ */
+export const MAX_STRAY_FRAMES = 100;
+
 export class ChannelRouter {
   readonly table: ChannelTable;
   readonly #deps: ChannelRouterDeps;
   readonly #link: ChannelLink;
+  #strays = 0;
 
   constructor(deps: ChannelRouterDeps) {
     this.#deps = deps;
@@ -70,6 +79,7 @@ export class ChannelRouter {
       channelInternals.receive(table.channels.get(id)!, frame);
     } else if (!table.closing.has(id)) {
       const known = pending !== undefined || table.incoming.has(id);
+      if (!known && this.#tooManyStrays()) return;
       const problem = `${frame.type} frame on channel ${id}: ${known ? 'the channel is not open yet' : 'unknown channel'}`;
       const code = known ? 'MALFORMED_FRAME' : 'UNKNOWN_CHANNEL';
       this.error(id, FrameType[frame.type], new ProtocolError(code, problem, id));
@@ -108,6 +118,15 @@ export class ChannelRouter {
     }
   }
 
+  /** Counts a stray frame; past MAX_STRAY_FRAMES the connection fails (and true says so). */
+  #tooManyStrays(): boolean {
+    this.#strays += 1;
+    if (this.#strays <= MAX_STRAY_FRAMES) return false;
+    const problem = `more than ${MAX_STRAY_FRAMES} frames for channels that do not exist`;
+    this.#deps.fail(new ProtocolError('UNKNOWN_CHANNEL', problem));
+    return true;
+  }
+
   #receiveOpen(frame: OpenFrame): void {
     const id = frame.channel;
     if (this.table.has(id)) {
@@ -119,6 +138,7 @@ export class ChannelRouter {
     const { side, maxChannels, onOpen } = this.#deps.options;
     let refusal: ProtocolError | undefined;
     if (!this.table.isPeerId(id)) {
+      if (this.#tooManyStrays()) return;
       const problem = `${side === 'a' ? 'odd' : 'even'} channel ids are allocated by this side`;
       refusal = new ProtocolError('MALFORMED_FRAME', `open frame on channel ${id}: ${problem}`, id);
     } else if (this.table.size >= maxChannels) {

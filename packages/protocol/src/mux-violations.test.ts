@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setImmediate as settle } from 'node:timers/promises';
+import { MAX_STRAY_FRAMES } from './channel-router.ts';
 import { FrameType } from './frame-types.ts';
 import { rawWithChannels, type WireEntry } from './test-peers.ts';
 
@@ -81,6 +82,18 @@ describe('violations close only what they concern', () => {
     );
     assert.equal(raw.mux.closed, false);
     assert.equal(raw.mux.channelCount, 2);
+  });
+
+  test('a peer that keeps sending frames for channels that do not exist is cut off after 100', () => {
+    const raw = rawWithChannels();
+    for (let i = 0; i < MAX_STRAY_FRAMES; i++) raw.inject({ type: 'eof', channel: 1_000_000 + 2 * i });
+    assert.equal(raw.mux.closed, false, 'up to 100 are answered');
+    assert.equal(raw.take().length, MAX_STRAY_FRAMES);
+    raw.inject({ type: 'open', channel: 1_000_001, window: 10, maxData: 10, spec: {} }); // wrong parity: one more
+    assert.equal(raw.mux.closed, true);
+    const sent = raw.take();
+    assert.equal(sent.length, 1);
+    assert.ok(sent[0]?.type === 'goaway' && sent[0].code === 'UNKNOWN_CHANNEL');
   });
 
   test('a malformed frame on a known channel closes only that channel; a malformed open is rejected', () => {
