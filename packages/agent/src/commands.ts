@@ -28,9 +28,14 @@ export function agentCommands(program: Command): Command {
     )
     .option('--identity <path>', 'where to keep the identity', defaultIdentityPath())
     .option('--force', 'replace an existing identity (registers a new instance)')
+    .option(
+      '--insecure-http',
+      'accept a plain http:// URL to another machine (anyone on the way can take its shells)',
+    )
     .action(
       async (options: {
         force?: boolean;
+        insecureHttp?: boolean;
         url: string;
         activationId: string;
         activationCode: string;

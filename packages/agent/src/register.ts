@@ -1,7 +1,7 @@
 import { postJson } from './http-json.ts';
 import { type AgentIdentity, generateAgentKeys, loadIdentity, saveIdentity } from './identity.ts';
 import { collectInventory } from './inventory.ts';
-import { pinnedTlsOptions, pinServerCertificate } from './tls-pin.ts';
+import { isLoopback, pinnedTlsOptions, pinServerCertificate } from './tls-pin.ts';
 
 export type RegisterOptions = {
   url: string;
@@ -11,6 +11,8 @@ export type RegisterOptions = {
   fingerprint?: string | undefined;
   /** Replace an existing identity (the old instance stays registered until an administrator deletes it). */
   force?: boolean | undefined;
+  /** Accept plain http to a server that is not on this machine (anyone on the way can take its shells). */
+  insecureHttp?: boolean | undefined;
 };
 
 export class RegistrationError extends Error {}
@@ -27,6 +29,12 @@ export async function registerAgent(options: RegisterOptions): Promise<AgentIden
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:')
     throw new RegistrationError('--url must start with https:// or http://');
+  if (url.protocol === 'http:' && !isLoopback(url.hostname) && !options.insecureHttp)
+    throw new RegistrationError(
+      `--url ${url.origin} is plain http to another machine: anyone on the way could read the activation code, ` +
+        "pose as the server and take this agent's shells. Use https (a self-signed certificate is pinned with " +
+        '--fingerprint), or pass --insecure-http to accept that risk',
+    );
   if (!options.force) {
     const existing = await loadIdentity(options.identityPath).catch(() => undefined);
     if (existing) {

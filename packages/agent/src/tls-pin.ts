@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { connect, type PeerCertificate } from 'node:tls';
 
 export type TlsPin = { fingerprint256: string; caPem: string };
@@ -24,11 +25,13 @@ function toPem(raw: Buffer): string {
 export async function pinServerCertificate(url: URL, expected: string | undefined): Promise<TlsPin | null> {
   const { cert, authorized } = await new Promise<{ cert: PeerCertificate; authorized: boolean }>(
     (resolve, reject) => {
+      // `new URL` keeps an IPv6 address in brackets; a name (not an address) goes in SNI.
+      const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
       const socket = connect(
         {
-          host: url.hostname,
+          host,
           port: Number(url.port || 443),
-          servername: url.hostname,
+          ...(isIP(host) === 0 ? { servername: host } : {}),
           rejectUnauthorized: false,
         },
         () => {
@@ -67,7 +70,12 @@ export function pinnedTlsOptions(pin: TlsPin | null) {
   };
 }
 
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+/** Whether a URL's hostname is this machine (as `new URL` spells it: an IPv6 address in brackets). */
+export function isLoopback(hostname: string): boolean {
+  return LOOPBACK_HOSTS.has(hostname) || /^127(\.\d{1,3}){3}$/.test(hostname);
+}
 
 /**
  * WebSocket options for a client that is not a browser. RFC 6455 masks what clients send so that a script in a
@@ -78,6 +86,6 @@ const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
  */
 export function maskingOptions(url: string | URL): { generateMask?: (mask: Uint8Array) => void } {
   const { protocol, hostname } = new URL(url);
-  const unreadable = protocol === 'wss:' || protocol === 'https:' || LOOPBACK_HOSTS.has(hostname);
+  const unreadable = protocol === 'wss:' || protocol === 'https:' || isLoopback(hostname);
   return unreadable ? { generateMask: (mask) => mask.fill(0) } : {};
 }
