@@ -3,7 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { encodeFrame } from '@sesame/protocol';
 import { parseAsciicast } from '@sesame/server';
@@ -341,13 +341,37 @@ describe('a recorded shell session through Sesame', () => {
     assert.equal(bobSetup.code, 0, bobSetup.stderr);
     const history = await sesame.cli(['sessions', '--state', 'history', '--output', 'json']);
     const adminSession = JSON.parse(history.stdout).sessions[0].id as string;
+    const bobSessions = await sesame.cli(['sessions', '--state', 'history', '--output', 'json'], 'bob');
+    assert.deepEqual(JSON.parse(bobSessions.stdout).sessions, []);
     const terminate = await sesame.cli(['terminate', adminSession], 'bob');
     assert.equal(terminate.code, 4);
     assert.match(terminate.stderr, /not allowed to ssm:TerminateSession/);
     const read = await sesame.cli(['recording', adminSession], 'bob');
     assert.equal(read.code, 4);
-    const bobSessions = await sesame.cli(['sessions', '--state', 'history', '--output', 'json'], 'bob');
-    assert.deepEqual(JSON.parse(bobSessions.stdout).sessions, []);
+    // Seeing that sessions exist (DescribeSessions on "*", as the AWS guide's permission sets grant) does not
+    // let bob read what was typed in them: that takes sesame:GetSessionRecording.
+    const policyFile = `${sesame.dir}/describe-all.json`;
+    writeFileSync(
+      policyFile,
+      JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: 'ssm:DescribeSessions', Resource: '*' }],
+      }),
+    );
+    for (const args of [
+      ['groups', 'create', 'describers'],
+      ['groups', 'add-member', 'describers', 'bob'],
+      ['permission-sets', 'create', 'DescribeAll', '--inline-policy', policyFile],
+      ['assignments', 'create', '--permission-set', 'DescribeAll', '--group', 'describers'],
+    ]) {
+      const done = await sesame.cli(['admin', ...args]);
+      assert.equal(done.code, 0, `${args.join(' ')}: ${done.stderr}`);
+    }
+    const described = await sesame.cli(['sessions', '--state', 'history', '--output', 'json'], 'bob');
+    assert.ok(JSON.parse(described.stdout).sessions.some((s: { id: string }) => s.id === adminSession));
+    const stillNot = await sesame.cli(['recording', adminSession], 'bob');
+    assert.equal(stillNot.code, 4);
+    assert.match(stillNot.stderr, /not allowed to sesame:GetSessionRecording/);
     const reuse = await sesame.cli(
       ['setup', '--url', sesame.url, '--token', setupToken],
       'bob',

@@ -384,8 +384,15 @@ export function createSessionBroker(deps: Deps) {
       return (await store.getSession(id)) as SessionRecord;
     },
 
+    /**
+     * A session's recording holds every key typed in it (passwords at prompts that do not echo included), so
+     * reading it is its own action, `sesame:GetSessionRecording`, on top of ssm:DescribeSessions: the AWS
+     * policies in use grant DescribeSessions on "*" to everyone who may start sessions (AWS keeps session logs in
+     * S3 and CloudWatch, under their own permissions).
+     */
     async recordingPath(principal: Principal, id: string): Promise<string> {
       const session = await this.get(principal, id);
+      guard(principal, 'sesame:GetSessionRecording', sessionArn(arn, id), sessionContext(session));
       if (!session.recordingKey) throw new SesameError('NOT_FOUND', `session ${id} has no recording`);
       return join(dataDir, session.recordingKey);
     },
