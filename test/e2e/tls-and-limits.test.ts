@@ -3,45 +3,15 @@
  * session limits: the idle timeout and the maximum session duration are enforced by the server.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseAsciicast } from '@sesame/server';
+import { selfSignedCertificate } from '../certificates.ts';
 import { bins, recordings, runProcess, startSesame } from './harness.ts';
 
 type Sesame = Awaited<ReturnType<typeof startSesame>>;
-
-function selfSignedCertificate(dir: string) {
-  const certFile = join(dir, 'cert.pem');
-  const keyFile = join(dir, 'key.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=sesame.test',
-      '-addext',
-      'subjectAltName=DNS:sesame.test',
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-    ],
-    { stdio: 'ignore' },
-  );
-  return { certFile, keyFile, fingerprint: new X509Certificate(readFileSync(certFile)).fingerprint256 };
-}
 
 describe('TLS with a pinned self-signed certificate, and session limits', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sesame-tls-'));

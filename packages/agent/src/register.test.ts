@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createServer } from 'node:tls';
+import { selfSignedCertificate } from '../../../test/certificates.ts';
 import { RegistrationError, registerAgent } from './register.ts';
 import { isLoopback, pinServerCertificate } from './tls-pin.ts';
 
@@ -57,23 +56,7 @@ describe('registering over plain http', () => {
 
 describe('pinning a certificate', () => {
   it('reaches a server by an IPv6 address in brackets', async (t) => {
-    const certFile = join(dir, 'cert.pem');
-    const keyFile = join(dir, 'key.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '1',
-      ].concat(['-subj', '/CN=sesame.test', '-keyout', keyFile, '-out', certFile]),
-      { stdio: 'ignore' },
-    );
+    const { certFile, keyFile, fingerprint } = selfSignedCertificate(dir);
     const server = createServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, (s) => s.end());
     const listening = await new Promise<boolean>((resolve) => {
       server.once('error', () => resolve(false));
@@ -82,7 +65,6 @@ describe('pinning a certificate', () => {
     if (!listening) return t.skip('no IPv6 loopback on this machine');
     try {
       const { port } = server.address() as AddressInfo;
-      const fingerprint = new X509Certificate(readFileSync(certFile)).fingerprint256;
       const pin = await pinServerCertificate(new URL(`https://[::1]:${port}`), fingerprint);
       assert.equal(pin?.fingerprint256, fingerprint);
     } finally {
