@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { type Channel, Mux, type OpenRequest } from '@sesame/protocol';
+import type { Principal } from '../authorize.ts';
 import type { Logger } from '../log.ts';
 import type { SessionRecord } from '../store/index.ts';
 import { createSessionBroker } from './session-broker.ts';
@@ -147,6 +148,50 @@ describe('session broker, terminating', () => {
     await assert.rejects(within(opening, 'the open is answered'), /terminated by alice/);
     assert.match(await within(closed, 'the agent side closes'), /terminated by alice/);
     assert.equal(records.get(id as string)?.state, 'Terminated', 'not overwritten with Connected');
+  });
+});
+
+describe('session broker, the owner tag', () => {
+  it('is in the request context of listing and reading sessions, as for terminating them', async () => {
+    const records = new Map<string, SessionRecord>();
+    for (const [id, ownerId] of [
+      ['alice-00000000000000001', 'u-alice'],
+      ['bob-00000000000000002', 'u-bob'],
+    ] as const)
+      records.set(id, { id, ownerId, owner: id.split('-')[0], startedAt: records.size } as SessionRecord);
+    const ownOnly = (principal: Principal, _action: string, _resource: string, context?: unknown) => {
+      const owner = (context as { entries(): Map<string, unknown> } | undefined)
+        ?.entries()
+        .get('aws:resourcetag/aws:ssmmessages:session-id');
+      return { allowed: owner === principal.userId, reason: 'test' };
+    };
+    const broker = createSessionBroker({
+      store: {
+        getSession: async (id: string) => records.get(id),
+        listSessions: async () => [...records.values()],
+      } as never,
+      hub: {} as never,
+      inventory: {} as never,
+      authorize: ownOnly as never,
+      guard: (principal, action, resource, context) => {
+        if (!ownOnly(principal, action, resource, context).allowed)
+          throw new Error(`not allowed to ${action}`);
+      },
+      audit: async () => {},
+      log: {} as Logger,
+      arn: { partition: 'aws', region: 'local', account: '000000000000' },
+      dataDir,
+      settings: { idleTimeoutMs: 60_000, maxDurationMs: 60_000 },
+    });
+    const alice = { userId: 'u-alice', username: 'alice', sourceAddress: null };
+    const listed = await broker.list(alice, 'history');
+    assert.deepEqual(
+      listed.map((s) => s.id),
+      ['alice-00000000000000001'],
+    );
+    assert.equal((await broker.get(alice, 'alice-00000000000000001')).ownerId, 'u-alice');
+    await assert.rejects(broker.get(alice, 'bob-00000000000000002'), /not allowed to ssm:DescribeSessions/);
+    await assert.rejects(broker.get(alice, 'nobody-1'), /not allowed/, 'an unknown id tells nothing');
   });
 });
 

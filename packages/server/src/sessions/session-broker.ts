@@ -318,8 +318,10 @@ export function createSessionBroker(deps: Deps) {
     log.info({ sessionId: record.id, instanceId: instance.id, user: record.owner }, 'session started');
   }
 
+  // Sessions carry their owner's tag (sessionContext) for DescribeSessions too, so "only your own" conditions
+  // written like State Street's TerminateSession statement work for listing and reading them.
   const visible = (principal: Principal, s: SessionRecord) =>
-    authorize(principal, 'ssm:DescribeSessions', sessionArn(arn, s.id)).allowed;
+    authorize(principal, 'ssm:DescribeSessions', sessionArn(arn, s.id), sessionContext(s)).allowed;
 
   return {
     startShell,
@@ -343,8 +345,9 @@ export function createSessionBroker(deps: Deps) {
     },
 
     async get(principal: Principal, id: string): Promise<SessionRecord> {
-      guard(principal, 'ssm:DescribeSessions', sessionArn(arn, id));
       const session = await store.getSession(id);
+      // An unknown id is judged untagged, as in terminate: a caller who may not look learns nothing.
+      guard(principal, 'ssm:DescribeSessions', sessionArn(arn, id), sessionContext(session));
       if (!session)
         throw new SesameError(
           'NOT_FOUND',
