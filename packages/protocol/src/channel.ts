@@ -74,6 +74,7 @@ export class Channel extends ChannelHandlers {
   #peerClosed = false;
   #eofQueued = false;
   #peerEof = false;
+  #peerExited = false;
   #queuedClose: Uint8Array | undefined;
 
   static {
@@ -191,8 +192,14 @@ export class Channel extends ChannelHandlers {
       // in flight when we closed: ignored
     } else if (frame.type === 'data') this.#receiveData(frame.data);
     else if (frame.type === 'resize') this.#inbox.emit(() => this.onResize(frame.cols, frame.rows));
-    else if (frame.type === 'exit') this.#inbox.emit(() => this.onExit(frame.code, frame.signal));
-    else if (frame.type !== 'eof')
+    else if (frame.type === 'exit') {
+      // One exit status per channel: a second would let a peer rewrite the status already reported.
+      if (this.#peerExited) this.#violation('MALFORMED_FRAME', 'exit', 'a second exit status');
+      else {
+        this.#peerExited = true;
+        this.#inbox.emit(() => this.onExit(frame.code, frame.signal));
+      }
+    } else if (frame.type !== 'eof')
       this.#violation('MALFORMED_FRAME', frame.type, 'the channel is already open');
     else if (!this.#peerEof) {
       this.#peerEof = true;

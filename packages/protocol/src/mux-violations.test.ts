@@ -84,6 +84,23 @@ describe('violations close only what they concern', () => {
     assert.equal(raw.mux.channelCount, 2);
   });
 
+  test('a second exit status closes that channel: the first one reported stands', async () => {
+    const raw = rawWithChannels();
+    const entry = raw.channels.get(2);
+    const exits: (number | null)[] = [];
+    if (entry) entry.channel.onExit = (code) => exits.push(code);
+    raw.inject({ type: 'exit', channel: 2, code: 0, signal: null });
+    raw.inject({ type: 'exit', channel: 2, code: 1, signal: null });
+    await Promise.resolve();
+    assert.deepEqual(exits, [0]);
+    assert.deepEqual(
+      raw.take().map((f) => 'channel' in f && [f.type, f.channel, 'code' in f && f.code]),
+      [['close', 2, 'MALFORMED_FRAME']],
+    );
+    assert.equal(raw.mux.closed, false);
+    assert.equal(raw.channels.get(4)?.channel.closed, false, 'the other channel is untouched');
+  });
+
   test('a peer that keeps sending frames for channels that do not exist is cut off after 100', () => {
     const raw = rawWithChannels();
     for (let i = 0; i < MAX_STRAY_FRAMES; i++) raw.inject({ type: 'eof', channel: 1_000_000 + 2 * i });
