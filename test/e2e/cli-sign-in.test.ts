@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type ChannelRejectedError, muxOverWebSocket } from '@sesame/protocol';
+import { type ChannelRejectedError, type Mux, muxOverWebSocket } from '@sesame/protocol';
 import { Secret, TOTP } from 'otpauth';
 import WebSocket from 'ws';
 import { bins, Output, runCli, startSesame } from './harness.ts';
@@ -181,16 +181,21 @@ describe('sesame login, setup, logout and whoami', () => {
     ok(await login('alice'));
   });
 
-  test('logout revokes the sign-in on the server and forgets it', async () => {
+  test('logout revokes the sign-in on the server and forgets it', { timeout: 60_000 }, async () => {
     const { token } = credentials('alice-3');
     assert.equal((await me(token)).status, 200);
     // A connection opened before the logout stays open, but opens no shell after it.
     const ws = new WebSocket(`${sesame.url.replace('http', 'ws')}/api/v1/connect`, {
       headers: { authorization: `Bearer ${token}` },
     });
-    await new Promise((resolve) => ws.once('open', resolve));
-    const mux = muxOverWebSocket(ws, { side: 'b' });
-    mux.hello({ client: 'test' });
+    // The mux is attached in the 'open' handler: the server's hello can come in the same read as the upgrade.
+    const mux = await new Promise<Mux>((resolve) =>
+      ws.once('open', () => {
+        const attached = muxOverWebSocket(ws, { side: 'b' });
+        attached.hello({ client: 'test' });
+        resolve(attached);
+      }),
+    );
     await mux.ready;
     const out = ok(await sesame.cli(['logout'], 'alice-3'));
     assert.match(out.stderr, /signed out/);
