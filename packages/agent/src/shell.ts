@@ -126,7 +126,9 @@ export function serveShell(channel: Channel, user: RunAsUser, log: Logger): IPty
   // While draining, the channel takes output without credit: what the kernel held at the exit is small, but a
   // background program still writing to the terminal (`yes & exit`) is not, so past DRAIN_MAX_BYTES it stops.
   let drained = 0;
-  const stopDraining = () => {
+  /** Closes our end of the terminal now, drain or not (with `draining` set, our destroy() passes straight on). */
+  const closeTerminal = () => {
+    draining = true;
     clearTimeout(quiet);
     letGo();
     socket?.destroy();
@@ -134,7 +136,7 @@ export function serveShell(channel: Channel, user: RunAsUser, log: Logger): IPty
   pty.onData((data) => {
     if (draining) {
       drained += data.length;
-      if (drained > DRAIN_MAX_BYTES) return stopDraining();
+      if (drained > DRAIN_MAX_BYTES) return closeTerminal();
       settle();
     }
     output.push(data as unknown as Uint8Array);
@@ -154,8 +156,7 @@ export function serveShell(channel: Channel, user: RunAsUser, log: Logger): IPty
     // by closing it. SIGHUP, then the terminal goes away (reads end with EIO); a shell that ignores both is
     // killed after HANGUP_GRACE_MS, so it cannot hold its terminal (and the session's user) forever.
     pty.kill('SIGHUP');
-    draining = true; // our destroy() below closes the terminal at once
-    stopDraining();
+    closeTerminal();
     setTimeout(() => {
       if (!exited) pty.kill('SIGKILL');
     }, HANGUP_GRACE_MS).unref();

@@ -70,7 +70,7 @@ export function pinnedTlsOptions(pin: TlsPin | null) {
   };
 }
 
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /** Whether a URL's hostname is this machine (as `new URL` spells it: an IPv6 address in brackets). */
 export function isLoopback(hostname: string): boolean {
