@@ -43,7 +43,7 @@ async function muxPair(
  * A broker whose store fails `updateSession` for the states in `failing`, an agent that accepts the shell (or,
  * with `hold`, keeps the request for the test to answer), and a client that opens one.
  */
-async function setUp(failing: SessionRecord['state'][], hold = false) {
+async function setUp(failing: SessionRecord['state'][], hold = false, agentOpenTimeoutMs?: number) {
   const errors: string[] = [];
   const log = {
     info: () => {},
@@ -81,6 +81,7 @@ async function setUp(failing: SessionRecord['state'][], hold = false) {
     arn: { partition: 'aws', region: 'local', account: '000000000000' },
     dataDir,
     settings: { idleTimeoutMs: 60_000, maxDurationMs: 60_000 },
+    ...(agentOpenTimeoutMs ? { agentOpenTimeoutMs } : {}),
   });
   const principal = { userId: 'u-1', username: 'alice', sourceAddress: null };
   const client = await muxPair((request) => {
@@ -148,6 +149,25 @@ describe('session broker, terminating', () => {
     await assert.rejects(within(opening, 'the open is answered'), /terminated by alice/);
     assert.match(await within(closed, 'the agent side closes'), /terminated by alice/);
     assert.equal(records.get(id as string)?.state, 'Terminated', 'not overwritten with Connected');
+  });
+});
+
+describe('session broker, an agent that does not answer', () => {
+  it('fails the session with what happened and what to do, and closes a shell that starts late', async () => {
+    const { records, opening, held, errors } = await setUp([], true, 50);
+    await assert.rejects(
+      within(opening, 'the open is answered'),
+      /the agent on mi-0123456789abcdef0 \(web-01\) did not start the shell within 1 s; check the agent's log/,
+    );
+    const [record] = [...records.values()];
+    assert.equal(record?.state, 'Failed');
+    assert.match(record?.reason ?? '', /did not start the shell/);
+    const late = (held() as OpenRequest).accept({}); // the agent answers after the session failed
+    const closed = new Promise<string>((resolve) => {
+      late.onClose = (_code, message) => resolve(message);
+    });
+    assert.equal(await within(closed, 'the late shell is closed'), 'the session failed to start');
+    assert.deepEqual(errors, []);
   });
 });
 

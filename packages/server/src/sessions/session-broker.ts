@@ -31,19 +31,23 @@ type Deps = {
   dataDir: string;
   settings: ServerConfig['sessions'];
   now?: () => number;
+  /** How long the agent may take to start a shell before the session fails (30 s). */
+  agentOpenTimeoutMs?: number;
 };
 
 type LiveSession = { record: SessionRecord; end: (reason: string) => Promise<void> };
 
 const MAX_TERMINAL = 1000;
-/** How long the agent may take to start a shell before the session fails. */
 const AGENT_OPEN_TIMEOUT_MS = 30_000;
 
-/** `promise`, or a rejection with `message` after `ms`. */
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+/** The agent did not answer an open in time (as opposed to refusing it). */
+class AgentTimeout extends Error {}
+
+/** `promise`, or a rejection with an AgentTimeout after `ms`. */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
+    timer = setTimeout(() => reject(new AgentTimeout()), ms);
   });
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
@@ -83,6 +87,7 @@ export function createSessionBroker(deps: Deps) {
     dataDir,
     settings,
     now = Date.now,
+    agentOpenTimeoutMs = AGENT_OPEN_TIMEOUT_MS,
   } = deps;
   const live = new Map<string, LiveSession>();
   /** Sessions between their record and their relay: why each was terminated meanwhile, if it was. */
@@ -198,18 +203,19 @@ export function createSessionBroker(deps: Deps) {
     }
     try {
       const opening = link.mux.open({ kind: 'shell', sessionId: record.id, cols, rows, user: record.owner });
-      agent = await withTimeout(opening, AGENT_OPEN_TIMEOUT_MS, 'the agent did not answer in time').catch(
-        (error) => {
-          // A shell the agent starts after all must not run with no one attached.
-          opening.then(
-            (late) => late.close('SESSION_ENDED', 'the session failed to start'),
-            () => {},
-          );
-          throw error;
-        },
-      );
+      agent = await withTimeout(opening, agentOpenTimeoutMs).catch((error) => {
+        // A shell the agent starts after all must not run with no one attached.
+        opening.then(
+          (late) => late.close('SESSION_ENDED', 'the session failed to start'),
+          () => {},
+        );
+        throw error;
+      });
     } catch (error) {
-      const message = `the agent on ${instance.id} refused the session: ${(error as Error).message}`;
+      const message =
+        error instanceof AgentTimeout
+          ? `the agent on ${instance.id} (${instance.name}) did not start the shell within ${Math.ceil(agentOpenTimeoutMs / 1000)} s; check the agent's log on that server, then try again`
+          : `the agent on ${instance.id} (${instance.name}) refused the session: ${(error as Error).message}`;
       await recorder.close(`session failed: ${message}`).catch(() => {});
       await logFailure(record.id, 'recording the failed start', async () => {
         await store.updateSession(record.id, { state: 'Failed', reason: message, endedAt: now() });
