@@ -2,6 +2,7 @@ import { tuneHeap } from '@sesame/agent/heap';
 import { Command, CommanderError } from 'commander';
 import { registerCommands } from './commands.ts';
 import { CliError, ExitCodes } from './errors.ts';
+import { printable } from './output.ts';
 
 const program = new Command('sesame')
   .description('Sesame: shells on your servers without open ports; every session recorded')
@@ -33,7 +34,7 @@ program.parseAsync().then(
       process.exit(error.exitCode === 0 ? 0 : ExitCodes.INVALID);
     }
     const exitCode = error instanceof CliError ? error.exitCode : ExitCodes.FAILURE;
-    process.stderr.write(`sesame: ${(error as Error).message}\n`);
+    process.stderr.write(`sesame: ${printable((error as Error).message, { message: true })}\n`);
     process.exit(exitCode);
   },
 );

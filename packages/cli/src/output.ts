@@ -1,3 +1,23 @@
+/**
+ * Characters that must not reach a terminal as they are: C0 and C1 controls and DEL (escape sequences could
+ * retitle the window, erase or rewrite lines, or set the clipboard) and the bidirectional overrides and
+ * isolates (they make text read as other text). Tab and newline are kept only in messages.
+ */
+const UNPRINTABLE = /[\p{Cc}\u202a-\u202e\u2066-\u2069]/gu;
+const UNPRINTABLE_IN_MESSAGES = /(?![\t\n])[\p{Cc}\u202a-\u202e\u2066-\u2069]/gu;
+
+function escapeCharacter(c: string): string {
+  const code = c.codePointAt(0) ?? 0;
+  return code < 0x100
+    ? `\\x${code.toString(16).toUpperCase().padStart(2, '0')}`
+    : `\\u${code.toString(16).toUpperCase()}`;
+}
+
+/** `text` safe to print on a terminal: what a server or an agent said, with unprintable characters escaped. */
+export function printable(text: string, { message = false } = {}): string {
+  return text.replace(message ? UNPRINTABLE_IN_MESSAGES : UNPRINTABLE, escapeCharacter);
+}
+
 /** Prints rows as an aligned table, or as JSON with --output json. */
 export function printList(
   rows: Record<string, unknown>[],
@@ -26,19 +46,21 @@ export function printObject(value: unknown, format: string): void {
   if (format === 'json') process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
   else {
     for (const [k, v] of Object.entries(value as Record<string, unknown>))
-      process.stdout.write(`${k}: ${show(v)}\n`);
+      process.stdout.write(`${printable(k)}: ${show(v)}\n`);
   }
 }
 
-function show(value: unknown): string {
+export function show(value: unknown): string {
   if (value === null || value === undefined) return '-';
   if (typeof value === 'object' && !Array.isArray(value)) {
-    return Object.entries(value)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(',');
+    return printable(
+      Object.entries(value)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(','),
+    );
   }
-  if (Array.isArray(value)) return value.join(',');
-  return String(value);
+  if (Array.isArray(value)) return printable(value.join(','));
+  return printable(String(value));
 }
 
 /** A time for people: ISO 8601 in UTC, to the second. */

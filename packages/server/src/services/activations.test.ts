@@ -209,4 +209,29 @@ describe('parseAgentPublicKey and parseInventory', () => {
     );
     assert.throws(() => parseInventory({ ...INVENTORY, platform: 'x'.repeat(65) }), /inventory.platform/);
   });
+
+  test('inventory text that would drive or fool a terminal is refused, naming the character', () => {
+    // What `sesame instances` would print raw: a window-title OSC, an erase-line and a carriage return.
+    assert.throws(
+      () => parseInventory({ ...INVENTORY, hostname: '\x1b]0;pwned\x07\x1b[2K\rweb-1' }),
+      /inventory\.hostname must not contain control or bidirectional-override characters \(found U\+001B at position 0\)/,
+    );
+    assert.throws(() => parseInventory({ ...INVENTORY, platformVersion: '6.1\n' }), /U\+000A at position 3/);
+    assert.throws(() => parseInventory({ ...INVENTORY, agentVersion: '1\u009b2' }), /U\+009B at position 1/);
+    assert.throws(
+      () => parseInventory({ ...INVENTORY, hostname: 'web\u202egpj.exe' }),
+      /U\+202E at position 3/,
+    );
+    assert.equal(parseInventory({ ...INVENTORY, hostname: 'wéb-01.例え' }).hostname, 'wéb-01.例え');
+  });
+
+  test('each IP address must be one, and the error names the entry', () => {
+    assert.throws(
+      () => parseInventory({ ...INVENTORY, ipAddresses: ['10.0.0.1', '\x1b[31mnot-an-ip\n'] }),
+      /inventory\.ipAddresses\[1\] must be an IPv4 or IPv6 address \(got "\\u001b\[31mnot-an-ip\\n"\)/,
+    );
+    assert.throws(() => parseInventory({ ...INVENTORY, ipAddresses: [7] }), /ipAddresses\[0\].*\(got 7\)/);
+    const ipAddresses = ['10.0.0.1', 'fe80::1%eth0', '::ffff:192.0.2.1'];
+    assert.deepEqual(parseInventory({ ...INVENTORY, ipAddresses }).ipAddresses, ipAddresses);
+  });
 });

@@ -1,4 +1,5 @@
 import { createPublicKey, randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
 import { type ArnSettings, serverArn } from '../arn.ts';
 import type { Audit } from '../audit.ts';
 import type { Principal } from '../authorize.ts';
@@ -59,22 +60,44 @@ export function parseAgentPublicKey(value: unknown): string {
   return value as string;
 }
 
+/**
+ * Characters an agent may not put in its inventory: C0 and C1 controls and DEL (escape sequences reach the
+ * terminals of everyone who lists instances), and the bidirectional overrides and isolates (they make a name
+ * read as another).
+ */
+const UNPRINTABLE = /[\p{Cc}\u202a-\u202e\u2066-\u2069]/u;
+
+/** `at` for a message: the character's code point and position, e.g. "U+001B at position 3". */
+function describeUnprintable(value: string): string {
+  const index = value.search(UNPRINTABLE);
+  const code = (value.codePointAt(index) ?? 0).toString(16).toUpperCase().padStart(4, '0');
+  return `U+${code} at position ${index}`;
+}
+
+/** What an agent says about its server (at registration and in each hello), checked field by field. */
 export function parseInventory(value: unknown): Inventory {
   const v = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
   const text = (name: string, max: number) => {
     const s = v[name];
     if (typeof s !== 'string' || s.length === 0 || s.length > max)
       throw new SesameError('INVALID', `inventory.${name} must be a string of 1-${max} characters`);
+    if (UNPRINTABLE.test(s))
+      throw new SesameError(
+        'INVALID',
+        `inventory.${name} must not contain control or bidirectional-override characters (found ${describeUnprintable(s)})`,
+      );
     return s;
   };
   const ips = v.ipAddresses;
-  if (
-    !Array.isArray(ips) ||
-    ips.length > 64 ||
-    !ips.every((ip) => typeof ip === 'string' && ip.length <= 64)
-  ) {
-    throw new SesameError('INVALID', 'inventory.ipAddresses must be a list of at most 64 addresses');
-  }
+  if (!Array.isArray(ips) || ips.length > 64)
+    throw new SesameError('INVALID', 'inventory.ipAddresses must be a list of at most 64 IP addresses');
+  ips.forEach((ip, i) => {
+    if (typeof ip !== 'string' || isIP(ip) === 0)
+      throw new SesameError(
+        'INVALID',
+        `inventory.ipAddresses[${i}] must be an IPv4 or IPv6 address (got ${JSON.stringify(ip)?.slice(0, 80)})`,
+      );
+  });
   return {
     hostname: text('hostname', 255),
     platform: text('platform', 64),
