@@ -4,7 +4,7 @@ import type { Authorize, AuthorizeTargets, Principal } from '../authorize.ts';
 import { SesameError } from '../errors.ts';
 import type { Guard } from '../guard.ts';
 import type { Instance, Store } from '../store/index.ts';
-import type { InstanceCatalog } from './instance-catalog.ts';
+import { type InstanceCatalog, instanceContext } from './instance-catalog.ts';
 import { parseTags } from './validate.ts';
 
 type Deps = {
@@ -85,15 +85,35 @@ export function createInventoryService({
       );
     },
 
+    /**
+     * The instance `target` names, once `principal` may do `action` on it, judged with its tags (a Deny on
+     * `aws:ResourceTag/project` = Production holds for every action). A target that names no instance, or
+     * several, is judged first as an untagged instance (by its id, or `instance/*` for a name), so that someone
+     * who may not act on instances cannot learn which names and ids exist.
+     */
+    async authorizedTarget(principal: Principal, action: string, target: string): Promise<Instance> {
+      let instance: Instance;
+      try {
+        instance = await this.resolve(target);
+      } catch (error) {
+        if (error instanceof SesameError && (error.code === 'NOT_FOUND' || error.code === 'CONFLICT')) {
+          const unknown = INSTANCE_ID.test(target)
+            ? instanceArn(arn, { id: target, kind: target.startsWith('mi-') ? 'managed' : 'ec2' })
+            : instanceArn(arn, { id: '*', kind: 'ec2' });
+          guard(principal, action, unknown, instanceContext({}));
+        }
+        throw error;
+      }
+      guard(principal, action, instanceArn(arn, instance), instanceContext(instance.tags));
+      return instance;
+    },
+
     async get(principal: Principal, target: string): Promise<PublicInstance> {
-      const instance = await this.resolve(target);
-      guard(principal, 'ssm:DescribeInstanceProperties', instanceArn(arn, instance));
-      return toPublic(instance);
+      return toPublic(await this.authorizedTarget(principal, 'ssm:DescribeInstanceProperties', target));
     },
 
     async setTags(principal: Principal, target: string, input: unknown): Promise<PublicInstance> {
-      const instance = await this.resolve(target);
-      guard(principal, 'ssm:AddTagsToResource', instanceArn(arn, instance));
+      const instance = await this.authorizedTarget(principal, 'ssm:AddTagsToResource', target);
       const tags = parseTags(input);
       await store.setInstanceTags(instance.id, tags);
       await catalog.refresh(instance.id);
@@ -108,8 +128,7 @@ export function createInventoryService({
     },
 
     async remove(principal: Principal, target: string): Promise<void> {
-      const instance = await this.resolve(target);
-      guard(principal, 'ssm:DeregisterManagedInstance', instanceArn(arn, instance));
+      const instance = await this.authorizedTarget(principal, 'ssm:DeregisterManagedInstance', target);
       await store.deleteInstance(instance.id);
       await catalog.refresh(instance.id);
       disconnect(instance.id);

@@ -72,7 +72,12 @@ async function setUp(failing: SessionRecord['state'][], hold = false, agentOpenT
     } as never,
     hub: { get: () => ({ instanceId: 'mi-0123456789abcdef0', mux: agent.a }) } as never,
     inventory: {
-      resolve: async () => ({ id: 'mi-0123456789abcdef0', name: 'web-01', kind: 'managed', tags: {} }),
+      authorizedTarget: async () => ({
+        id: 'mi-0123456789abcdef0',
+        name: 'web-01',
+        kind: 'managed',
+        tags: {},
+      }),
     } as never,
     authorize: () => ({ allowed: true, reason: 'test' }),
     guard: () => {},

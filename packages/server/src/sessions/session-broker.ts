@@ -22,7 +22,7 @@ const END_OF_INPUT = Uint8Array.of(4);
 type Deps = {
   store: Pick<Store, 'createSession' | 'getSession' | 'listSessions' | 'updateSession'>;
   hub: Pick<AgentHub, 'get'>;
-  inventory: Pick<InventoryService, 'resolve'>;
+  inventory: Pick<InventoryService, 'authorizedTarget'>;
   authorize: Authorize;
   guard: Guard;
   audit: Audit;
@@ -109,9 +109,7 @@ export function createSessionBroker(deps: Deps) {
   async function open(principal: Principal, spec: Record<string, unknown>) {
     const cols = terminalSize(spec.cols, 'cols');
     const rows = terminalSize(spec.rows, 'rows');
-    const instance = await inventory.resolve(spec.target as string);
-    const resource = instanceArn(arn, instance);
-    guard(principal, 'ssm:StartSession', resource, instanceContext(instance.tags));
+    const instance = await inventory.authorizedTarget(principal, 'ssm:StartSession', spec.target as string);
     const link = hub.get(instance.id);
     if (!link) {
       throw new SesameError(
