@@ -298,6 +298,18 @@ describe('OIDC single sign-on against a real OpenID provider', () => {
     assert.equal(eve.source, 'local', 'the local account is not linked to the IdP');
   });
 
+  test('a user name that would share session ids with another user is refused, clearly and audited', async () => {
+    // "alice" exists (from the IdP): "alice-ops" would have its sessions matched by alice's session/${aws:username}-*.
+    op.setAccount('alice-ops', { preferred_username: 'alice-ops', groups: ['pam-users'] });
+    const { landing } = await signIn({ accountId: 'alice-ops', amr: ['mfa'] });
+    loginError(
+      landing,
+      /Sesame cannot create an account for "alice-ops": the username "alice-ops" cannot be used while "alice" exists: .*ask an administrator/,
+    );
+    await auditedFailure(/user name refused/);
+    assertError(await admin('GET', '/api/v1/users/alice-ops'), 404, 'NOT_FOUND', /alice-ops/);
+  });
+
   test('a user disabled in Sesame cannot come back through the IdP', async () => {
     await ok(admin('POST', '/api/v1/users/bob/disable'));
     const { landing } = await signIn({ accountId: 'bob', amr: ['mfa'] });

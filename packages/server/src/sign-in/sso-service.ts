@@ -4,7 +4,7 @@ import type { Audit } from '../audit.ts';
 import { hashToken } from '../crypto.ts';
 import { SesameError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { Store, User } from '../store/index.ts';
+import { SesameStoreError, type Store, type User } from '../store/index.ts';
 import { type MappedIdentity, mapIdentity } from './attribute-mapping.ts';
 import type { IdentityProviders, LiveProvider } from './identity-providers.ts';
 import type { Flows } from './sign-in-flows.ts';
@@ -91,16 +91,33 @@ export function createSsoService({
           `the user name "${mapped.username}" already belongs to another Sesame account: ask an administrator to rename or remove it`,
         );
       }
-      user = await store.createUser({
-        id: randomUUID(),
-        username: mapped.username,
-        passwordHash: null,
-        isAdmin: false,
-        createdAt: now(),
-        email: mapped.email,
-        source: provider.id,
-        externalId,
-      });
+      try {
+        user = await store.createUser({
+          id: randomUUID(),
+          username: mapped.username,
+          passwordHash: null,
+          isAdmin: false,
+          createdAt: now(),
+          email: mapped.email,
+          source: provider.id,
+          externalId,
+        });
+      } catch (error) {
+        if (!(error instanceof SesameStoreError) || error.code !== 'CONFLICT') throw error;
+        // Taken meanwhile, or clashing with another name in session ids (see the store's createUser).
+        await audit({
+          actor: mapped.username,
+          action: 'sesame:SignIn',
+          resource: userArn(mapped.username),
+          outcome: 'failed',
+          sourceAddress: ctx.sourceAddress,
+          detail: { provider: provider.id, reason: 'user name refused' },
+        });
+        throw new SesameError(
+          'FORBIDDEN',
+          `Sesame cannot create an account for "${mapped.username}": ${error.message.replace(/; choose .*$/, '')}; ask an administrator to map this identity provider's user names differently`,
+        );
+      }
       log.info({ user: user.username, provider: provider.id }, 'user provisioned from the identity provider');
     }
     if (user.disabled) {

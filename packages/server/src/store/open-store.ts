@@ -63,7 +63,7 @@ function createStore({ db, dialect }: StoreConnection): Store {
   let closing: Promise<void> | undefined;
   return withStoreErrors<Store>({
     dialect,
-    ...createUsersStore(db),
+    ...createUsersStore(db, dialect),
     ...createTokensStore(db),
     ...createActivationsStore(db),
     ...createInstancesStore(db),

@@ -48,6 +48,45 @@ for (const target of targets) {
       assert.equal(store.dialect, target.dialect);
     });
 
+    test('a user name that another one starts, followed by "-", is a CONFLICT either way round', async () => {
+      const user = (id: string, username: string) => ({ ...bob, id, username });
+      const clash = (pattern: RegExp) => (error: unknown) =>
+        error instanceof SesameStoreError && error.code === 'CONFLICT' && pattern.test(error.message);
+      await store.createUser(alice);
+      await assert.rejects(
+        store.createUser(user('u-1', 'alice-bob')),
+        clash(
+          /the username "alice-bob" cannot be used while "alice" exists: .*session\/\$\{aws:username\}-\* for alice would also match alice-bob's sessions; .*\(e\.g\. "alice\.bob"\)/,
+        ),
+      );
+      await assert.rejects(store.createUser(user('u-2', 'alice-b-c')), clash(/while "alice" exists/));
+      await store.createUser(user('u-3', 'carol-x'));
+      await assert.rejects(
+        store.createUser(user('u-4', 'carol')),
+        clash(/"carol" cannot be used while "carol-x"/),
+      );
+      for (const [id, username] of [
+        ['u-5', 'alice.bob'],
+        ['u-6', 'alicex-y'],
+        ['u-7', 'ali'],
+        ['u-8', 'carol_x'],
+      ] as const)
+        await store.createUser(user(id, username));
+      assert.equal(await store.getUserByUsername('alice-bob'), undefined);
+      assert.equal(await store.getUserByUsername('carol'), undefined);
+    });
+
+    test('clashing user names created at once: one of each pair is refused', async () => {
+      const pairs = Array.from({ length: 20 }, (_, i) => [`dave${i}`, `dave${i}-ops`]);
+      const results = await Promise.allSettled(
+        pairs.flat().map((username, i) => store.createUser({ ...bob, id: `u-${i}`, username })),
+      );
+      for (let i = 0; i < pairs.length; i++) {
+        const pair = results.slice(2 * i, 2 * i + 2).map((r) => r.status);
+        assert.deepEqual(pair.sort(), ['fulfilled', 'rejected'], `${pairs[i]}: ${pair}`);
+      }
+    });
+
     test('a taken username is a CONFLICT, regardless of case', async () => {
       await store.createUser(alice);
       for (const username of ['alice', 'Alice']) {

@@ -1,9 +1,9 @@
 // Users: the people who sign in. Usernames are unique regardless of letter case.
-import type { Kysely, Selectable } from 'kysely';
+import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
 import { fromFlag, toFlag } from './json-columns.ts';
 import type { StoreDatabase, UsersTable } from './schema.ts';
 import { isUniqueViolation, SesameStoreError } from './store-error.ts';
-import type { Store, User } from './types.ts';
+import type { Store, StoreDialect, User } from './types.ts';
 
 export type UsersStore = Pick<
   Store,
@@ -19,7 +19,31 @@ export type UsersStore = Pick<
   | 'getUserByEmail'
 >;
 
-export function createUsersStore(db: Kysely<StoreDatabase>): UsersStore {
+/** Held (PostgreSQL, for the transaction) while a user name is checked against the others and inserted. */
+const USERNAMES_LOCK = 0x5e5a_0001;
+
+/**
+ * A user name that one of `others` starts, followed by "-", or that starts one of them: sessions are named
+ * `<username>-<17 hex>`, so the seeds' `session/${aws:username}-*` for "alice" would also match every session
+ * of "alice-bob". Such pairs are refused when the second user is created.
+ */
+async function prefixClash(trx: Transaction<StoreDatabase>, username: string): Promise<string | undefined> {
+  const shorter = [...username.matchAll(/-/g)].map((m) => username.slice(0, m.index));
+  const row = await trx
+    .selectFrom('users')
+    .select('username')
+    .where((eb) =>
+      eb.or([
+        ...(shorter.length > 0 ? [eb(eb.fn('lower', ['username']), 'in', shorter)] : []),
+        // Byte-wise text in both dialects: the names that start with `${username}-`.
+        eb.and([eb('username', '>=', `${username}-`), eb('username', '<', `${username}.`)]),
+      ]),
+    )
+    .executeTakeFirst();
+  return row?.username;
+}
+
+export function createUsersStore(db: Kysely<StoreDatabase>, dialect: StoreDialect): UsersStore {
   return {
     async createUser(u) {
       const row: UsersTable = {
@@ -34,7 +58,19 @@ export function createUsersStore(db: Kysely<StoreDatabase>): UsersStore {
         external_id: u.externalId ?? null,
       };
       try {
-        await db.insertInto('users').values(row).execute();
+        await db.transaction().execute(async (trx) => {
+          if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(${USERNAMES_LOCK})`.execute(trx);
+          const clash = await prefixClash(trx, u.username.toLowerCase());
+          if (clash !== undefined) {
+            const [shorter, longer] =
+              clash.length < u.username.length ? [clash, u.username] : [u.username, clash];
+            throw new SesameStoreError(
+              'CONFLICT',
+              `the username "${u.username}" cannot be used while "${clash}" exists: session ids start with the user name and "-", so a policy on session/\${aws:username}-* for ${shorter} would also match ${longer}'s sessions; choose a name that does not start with "${shorter}-" (e.g. "${longer.replace(`${shorter}-`, `${shorter}.`)}")`,
+            );
+          }
+          await trx.insertInto('users').values(row).execute();
+        });
       } catch (error) {
         if (!isUniqueViolation(error)) throw error;
         const taken = await db.selectFrom('users').select('id').where('id', '=', u.id).executeTakeFirst();
