@@ -1,5 +1,6 @@
 // Schema migrations, in code (nothing is read from disk at run time). Kysely's Migrator runs them in name
-// order, each in a transaction, under its own lock, and records them in `kysely_migration`.
+// order and records them in `kysely_migration`; a run (every pending migration) is one transaction under a
+// lock: Kysely's own on PostgreSQL, and `BEGIN IMMEDIATE` on SQLite (open-store.ts).
 // One set of migrations serves both dialects; where SQLite and PostgreSQL differ it is spelled out here.
 import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
 import type { StoreDialect } from './types.ts';

@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { inspect } from 'node:util';
+import { inspect, promisify } from 'node:util';
 import Database from 'better-sqlite3';
-import { Migrator } from 'kysely';
+import { type Kysely, Migrator, sql } from 'kysely';
 import { createMigrationProvider } from './migrations.ts';
-import { openStore } from './open-store.ts';
+import { migrate, openStore } from './open-store.ts';
 import { connectSqlite } from './sqlite-connection.ts';
 import { SesameStoreError } from './store-error.ts';
 import { T0 } from './store-test-fixtures.ts';
@@ -140,6 +141,59 @@ describe('openStore (sqlite file)', () => {
       );
     } finally {
       await store.close();
+    }
+  });
+
+  test('a migration run that fails part-way changes nothing, and the next start migrates cleanly', async () => {
+    const sqlitePath = join(dir, 'interrupted', 'sesame.db');
+    const connection = connectSqlite(sqlitePath);
+    // 0001 completes, then 0002's first statement runs and its second fails: what a crash part-way leaves.
+    const provider = {
+      getMigrations: async () => ({
+        ...(await createMigrationProvider('sqlite').getMigrations()),
+        '0002-access-model': {
+          up: async (db: Kysely<unknown>) => {
+            await sql`create table half_done (id text)`.execute(db);
+            throw new Error('the power went out');
+          },
+        },
+      }),
+    };
+    await assert.rejects(
+      migrate(connection, provider),
+      /cannot bring the SQLite database .* the power went out/,
+    );
+    const tables = await sql<{ name: string }>`select name from sqlite_master where type = 'table'`.execute(
+      connection.db,
+    );
+    assert.deepEqual(tables.rows, [], 'neither 0001 nor the half of 0002 is left');
+    await connection.db.destroy();
+    const store = await openStore({ sqlitePath });
+    await store.createUser(user);
+    await store.close();
+  });
+
+  test('processes starting at once on a new file migrate it once, and all of them start', async () => {
+    const sqlitePath = join(dir, 'together', 'sesame.db');
+    // Each process loads the store first, then opens it at the same moment as the others.
+    const startAt = Date.now() + 3000;
+    const openIt = `const { openStore } = await import(${JSON.stringify(new URL('./open-store.ts', import.meta.url).href)});
+      await new Promise((resolve) => setTimeout(resolve, ${startAt} - Date.now()));
+      await (await openStore({ sqlitePath: ${JSON.stringify(sqlitePath)} })).close();`;
+    const run = promisify(execFile);
+    const starts = Array.from({ length: 4 }, () =>
+      run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', openIt]),
+    );
+    const results = await Promise.allSettled(starts);
+    assert.deepEqual(
+      results.map((r) => (r.status === 'fulfilled' ? 'started' : String(r.reason))),
+      ['started', 'started', 'started', 'started'],
+    );
+    const raw = new Database(sqlitePath, { readonly: true });
+    try {
+      assert.equal((raw.prepare('select count(*) as n from kysely_migration').get() as { n: number }).n, 3);
+    } finally {
+      raw.close();
     }
   });
 

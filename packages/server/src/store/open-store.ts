@@ -1,5 +1,5 @@
 // openStore: picks the dialect from the config, connects, migrates to the latest schema and hands back the Store.
-import { Migrator } from 'kysely';
+import { type Kysely, type MigrationProvider, Migrator, sql } from 'kysely';
 import { createAccessSnapshotStore } from './access-snapshot-store.ts';
 import { createActivationsStore } from './activations-store.ts';
 import { createAssignmentsStore } from './assignments-store.ts';
@@ -11,6 +11,7 @@ import { createMigrationProvider } from './migrations.ts';
 import { createPermissionSetsStore } from './permission-sets-store.ts';
 import { createPoliciesStore } from './policies-store.ts';
 import { connectPostgres } from './postgres-connection.ts';
+import type { StoreDatabase } from './schema.ts';
 import { createSessionsStore } from './sessions-store.ts';
 import { createSettingsStore } from './settings-store.ts';
 import { createSignInStore } from './sign-in-store.ts';
@@ -47,9 +48,55 @@ export async function openStore(config: StoreConfig): Promise<Store> {
   return createStore(connection);
 }
 
-async function migrate({ db, dialect, target }: StoreConnection): Promise<void> {
-  const migrator = new Migrator({ db, provider: createMigrationProvider(dialect) });
-  const { error } = await migrator.migrateToLatest();
+/**
+ * SQLite: Kysely runs a migration there statement by statement (its SQLite adapter declares no transactional DDL
+ * and takes no lock), so a migration cut short left a half-changed schema that every later start failed on, and
+ * processes starting together on a new file ran the same migrations at once. Here the whole run is one
+ * `BEGIN IMMEDIATE` transaction: it takes the write lock first (another process waits for it, up to the busy
+ * timeout, then finds the work done), and a failure rolls all of it back.
+ */
+async function migrateSqlite(db: Kysely<StoreDatabase>, provider: MigrationProvider): Promise<unknown> {
+  return db.connection().execute(async (connection) => {
+    await sql`begin immediate`.execute(connection);
+    let error: unknown;
+    try {
+      ({ error } = await new Migrator({ db: connection, provider }).migrateToLatest());
+    } catch (thrown) {
+      error = thrown;
+    }
+    await sql.raw(error === undefined ? 'commit' : 'rollback').execute(connection);
+    return error;
+  });
+}
+
+/**
+ * SQLite migration runs of this process, by file: a second store on the same file waits here, not in SQLite's
+ * busy handler (which would block this process's event loop, and with it the run holding the lock).
+ */
+const sqliteRuns = new Map<string, Promise<unknown>>();
+
+function serialized(target: string, run: () => Promise<unknown>): Promise<unknown> {
+  const mine = (sqliteRuns.get(target) ?? Promise.resolve()).catch(() => {}).then(run);
+  sqliteRuns.set(target, mine);
+  return mine.finally(() => {
+    if (sqliteRuns.get(target) === mine) sqliteRuns.delete(target);
+  });
+}
+
+/** Brings the database to the latest schema (`provider`: the migrations, replaced only by tests). */
+export async function migrate(
+  { db, dialect, target }: StoreConnection,
+  provider = createMigrationProvider(dialect),
+): Promise<void> {
+  let error: unknown;
+  try {
+    error =
+      dialect === 'sqlite'
+        ? await serialized(target, () => migrateSqlite(db, provider))
+        : (await new Migrator({ db, provider }).migrateToLatest()).error;
+  } catch (thrown) {
+    error = thrown;
+  }
   if (error === undefined) return;
   const kind = dialect === 'postgres' ? 'PostgreSQL' : 'SQLite';
   throw new SesameStoreError(
