@@ -7,7 +7,9 @@ import type { FileHandle } from 'node:fs/promises';
 // forms the next batch. The delay turns a shell's many small outputs (and every keystroke) into a few
 // large writes instead of one thread-pool write per event-loop turn.
 // Pending bytes (committed, not yet on disk) are bounded by the caller through `commit`'s boolean and
-// `onDrain`. The first write error is final: later bytes are dropped and `onError` callbacks run.
+// `onDrain`. The first write error is final: later bytes are dropped and `onError` callbacks run, and on close
+// the file is cut back to the end of the last commit written whole (each commit is whole records, so a disk that
+// filled up mid-write leaves a file of whole records, not a cut-off last line).
 // A full slab is reused once all its bytes are on disk, so a long flood of output encodes into the same few
 // slabs instead of a fresh megabyte of memory per megabyte recorded (each new slab is memory outside the
 // JavaScript heap, and a steady stream of them makes V8 run full garbage collections to free them).
@@ -41,6 +43,8 @@ export class BatchedFileWriter {
   #spare: Buffer[] = [];
   #committed = 0;
   #written = 0;
+  /** Bytes of the file up to the end of the last commit written whole. */
+  #whole = 0;
   #writing: Promise<void> | undefined;
   #scheduled = false;
   #failed: Error | undefined;
@@ -151,6 +155,14 @@ export class BatchedFileWriter {
     } catch (error) {
       this.#fail(error);
     }
+    if (this.#failed && this.#written > this.#whole) {
+      try {
+        await this.#handle.truncate(this.#whole);
+        this.#written = this.#whole;
+      } catch {
+        // the file keeps its cut-off end; the write error is what is reported
+      }
+    }
     try {
       await this.#handle.close();
     } catch (error) {
@@ -195,11 +207,19 @@ export class BatchedFileWriter {
 
   /** Writes all of `batch` at the file position, going on after partial writes. */
   async #write(batch: Buffer[]): Promise<void> {
+    // Each buffer of a batch ends where a commit ended.
+    const ends: number[] = [];
+    let end = this.#written;
+    for (const buffer of batch) {
+      end += buffer.length;
+      ends.push(end);
+    }
     let rest = batch;
     while (rest.length > 0) {
       const { bytesWritten } = await this.#handle.writev(rest);
       if (bytesWritten === 0) throw new Error('the file accepted no bytes');
       this.#written += bytesWritten;
+      while (ends.length > 0 && ends[0]! <= this.#written) this.#whole = ends.shift()!;
       rest = skip(rest, bytesWritten);
     }
   }
