@@ -85,6 +85,7 @@ describe('openStore (sqlite file)', () => {
         { name: '0001-initial-schema' },
         { name: '0002-access-model' },
         { name: '0003-sign-in' },
+        { name: '0004-session-listing' },
       ]);
     } finally {
       raw.close();
@@ -191,7 +192,7 @@ describe('openStore (sqlite file)', () => {
     );
     const raw = new Database(sqlitePath, { readonly: true });
     try {
-      assert.equal((raw.prepare('select count(*) as n from kysely_migration').get() as { n: number }).n, 3);
+      assert.equal((raw.prepare('select count(*) as n from kysely_migration').get() as { n: number }).n, 4);
     } finally {
       raw.close();
     }

@@ -95,12 +95,17 @@ for (const target of targets) {
       assert.equal((await store.listSessions({ state: 'history', limit: 0 })).length, 0);
     });
 
-    test('listSessions pages on with `after`, in the same order, ties on the start time broken by id', async () => {
+    test('listSessions pages on with `after`, in the same order across states, ties on the start time broken by id', async () => {
       for (let n = 0; n < 7; n += 1) {
-        const startedAt = T0 + Math.floor(n / 2); // pairs started in the same millisecond
-        await store.createSession(session({ id: `alice-${n}`, state: 'Terminated', startedAt }));
+        const startedAt = T0 + Math.floor(n / 2); // pairs started in the same millisecond, one of each state
+        const state = n % 2 === 0 ? 'Terminated' : 'Failed';
+        await store.createSession(session({ id: `alice-${n}`, state, startedAt }));
       }
       const all = (await store.listSessions({ state: 'history' })).map((s) => s.id);
+      assert.deepEqual(
+        all,
+        [6, 5, 4, 3, 2, 1, 0].map((n) => `alice-${n}`),
+      );
       const seen: string[] = [];
       let last: { startedAt: number; id: string } | undefined;
       for (;;) {

@@ -18,6 +18,12 @@ export const ENDED_SESSION_STATES = ['Terminated', 'Failed'] as const satisfies 
 
 const DEFAULT_SESSION_LIST_LIMIT = 200;
 
+/** started_at desc, then id desc (ids are ASCII: code-unit order is the byte order the database sorts in). */
+function newestFirst(a: Selectable<SessionsTable>, b: Selectable<SessionsTable>): number {
+  if (a.started_at !== b.started_at) return Number(b.started_at) - Number(a.started_at);
+  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+}
+
 export function createSessionsStore(db: Kysely<StoreDatabase>): SessionsStore {
   return {
     async createSession(s) {
@@ -45,25 +51,25 @@ export function createSessionsStore(db: Kysely<StoreDatabase>): SessionsStore {
       return row && toSession(row);
     },
 
+    // Newest first. Each state is read in the order of the (state, started_at, id) index, as one range from the
+    // keyset on, and the states are merged here: one query over all of them would sort them whole first.
     async listSessions(filter) {
       const states = filter.state === 'active' ? ACTIVE_SESSION_STATES : ENDED_SESSION_STATES;
-      let query = db.selectFrom('sessions').selectAll().where('state', 'in', states);
-      if (filter.ownerId !== undefined) query = query.where('owner_id', '=', filter.ownerId);
-      if (filter.instanceId !== undefined) query = query.where('instance_id', '=', filter.instanceId);
+      const limit = toLimit(filter.limit, DEFAULT_SESSION_LIST_LIMIT);
       const after = filter.after;
-      if (after !== undefined)
-        query = query.where((eb) =>
-          eb.or([
-            eb('started_at', '<', after.startedAt),
-            eb.and([eb('started_at', '=', after.startedAt), eb('id', '<', after.id)]),
-          ]),
-        );
-      const rows = await query
-        .orderBy('started_at', 'desc')
-        .orderBy('id', 'desc')
-        .limit(toLimit(filter.limit, DEFAULT_SESSION_LIST_LIMIT))
-        .execute();
-      return rows.map(toSession);
+      const perState = await Promise.all(
+        states.map((state) => {
+          let query = db.selectFrom('sessions').selectAll().where('state', '=', state);
+          if (filter.ownerId !== undefined) query = query.where('owner_id', '=', filter.ownerId);
+          if (filter.instanceId !== undefined) query = query.where('instance_id', '=', filter.instanceId);
+          if (after !== undefined)
+            query = query.where((eb) =>
+              eb(eb.refTuple('started_at', 'id'), '<', eb.tuple(after.startedAt, after.id)),
+            );
+          return query.orderBy('started_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
+        }),
+      );
+      return perState.flat().sort(newestFirst).slice(0, limit).map(toSession);
     },
 
     // Only the fields present in the patch change; `null` clears a field, `undefined` leaves it alone.
