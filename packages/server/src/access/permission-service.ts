@@ -18,6 +18,7 @@ type Deps = {
     | 'updatePolicy'
     | 'deletePolicy'
     | 'createPermissionSet'
+    | 'getPermissionSet'
     | 'getPermissionSetByName'
     | 'listPermissionSets'
     | 'updatePermissionSet'
@@ -215,11 +216,18 @@ export function createPermissionService({ store, guard, audit, model, arn, now =
       return assignment;
     },
 
+    /**
+     * Judged on the assignment's own permission set (a Deny on permission-set/AdministratorAccess holds); an
+     * unknown id is judged on `permission-set/*`, so a caller who may not delete learns nothing of which exist.
+     */
     async unassign(principal: Principal, id: string): Promise<void> {
-      guard(principal, 'sesame:DeleteAssignment', setArn('*'));
-      if (!(await store.deleteAssignment(id)))
+      const [assignment] = await store.listAssignments({ id });
+      const set = assignment && (await store.getPermissionSet(assignment.permissionSetId));
+      const resource = setArn(set?.name ?? '*');
+      guard(principal, 'sesame:DeleteAssignment', resource);
+      if (!assignment || !(await store.deleteAssignment(id)))
         throw new SesameError('NOT_FOUND', `no assignment ${id}: run \`sesame admin assignments list\``);
-      await changed(principal, 'sesame:DeleteAssignment', setArn('*'), { assignmentId: id });
+      await changed(principal, 'sesame:DeleteAssignment', resource, { assignmentId: id });
     },
 
     /** Assignments with the names of their permission set and user or group. */

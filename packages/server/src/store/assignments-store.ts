@@ -51,6 +51,7 @@ export function createAssignmentsStore(db: Kysely<StoreDatabase>): AssignmentsSt
 
     async listAssignments(filter = {}) {
       let query = db.selectFrom('assignments').selectAll();
+      if (filter.id !== undefined) query = query.where('id', '=', filter.id);
       if (filter.permissionSetId !== undefined) {
         query = query.where('permission_set_id', '=', filter.permissionSetId);
       }

@@ -218,6 +218,7 @@ export type Assignment = {
 };
 
 export type AssignmentFilter = {
+  id?: string;
   permissionSetId?: string;
   principalType?: PrincipalType;
   principalId?: string;
