@@ -13,6 +13,8 @@ export type AgentOptions = {
   runAs: RunAsUser;
   log: Logger;
   backoff?: { initialMs: number; maxMs: number };
+  /** How long to wait after the server refused this agent's identity (15 min, jittered down to half). */
+  refusedRetryMs?: number;
   maxSessions?: number;
 };
 
@@ -45,6 +47,7 @@ export function runAgent({
   runAs,
   log,
   backoff = { initialMs: 500, maxMs: 60_000 },
+  refusedRetryMs = 15 * 60_000,
   maxSessions = 64,
 }: AgentOptions) {
   const key = createPrivateKey(identity.privateKey);
@@ -69,8 +72,24 @@ export function runAgent({
     }
   };
 
+  /**
+   * After a refusal of this agent's identity (deregistered, or registered again elsewhere), retrying every minute
+   * would only fill the server's audit trail: the agent says what to do and retries rarely, in case the instance
+   * comes back (a restored database).
+   */
+  let refused: string | undefined;
   const schedule = () => {
     if (stopped) return;
+    if (refused !== undefined) {
+      const delay = backoffDelay(0, refusedRetryMs, refusedRetryMs);
+      log.error(
+        { reason: refused, delayMs: delay },
+        `the server does not accept this agent (${refused}): register it again with \`sesame-agent register --force\` and a new activation; retrying in ${Math.ceil(delay / 60_000)} min`,
+      );
+      refused = undefined;
+      retry = setTimeout(connect, delay);
+      return;
+    }
     const delay = backoffDelay(attempt++, backoff.initialMs, backoff.maxMs);
     log.info({ delayMs: delay, attempt }, 'reconnecting');
     retry = setTimeout(connect, delay);
@@ -106,7 +125,10 @@ export function runAgent({
           current.hello({ instanceId: identity.instanceId, signature, inventory: collectInventory() });
         },
         onOpen,
-        onClose: (reason) => log.info({ reason }, 'connection closed'),
+        onClose: (reason) => {
+          log.info({ reason }, 'connection closed');
+          if (reason.code === 'UNAUTHENTICATED') refused = reason.message;
+        },
         onError: (error) => log.warn({ code: error.code, err: error.message }, 'protocol error'),
         onHandlerError: (error) => log.error({ err: error }, 'internal error on a channel (channel closed)'),
       });

@@ -30,6 +30,7 @@ export const WS_CLOSE_CODES: Record<string, number> = {
   REPLACED: 4002,
   KEEPALIVE_TIMEOUT: 4003,
   VERSION_MISMATCH: 4004,
+  RATE_LIMITED: 4005,
   INTERNAL: 1011,
 };
 

@@ -1,9 +1,16 @@
 import { createPublicKey, randomBytes, verify } from 'node:crypto';
-import { agentProofMessage, type Mux, muxOverWebSocket, type NodeWebSocketLike } from '@sesame/protocol';
+import {
+  agentProofMessage,
+  type Mux,
+  muxOverWebSocket,
+  type NodeWebSocketLike,
+  WS_CLOSE_CODES,
+} from '@sesame/protocol';
 import type { Audit } from '../audit.ts';
 import type { ServerConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { parseInventory } from '../services/activations.ts';
+import { createFailureLimiter } from '../sign-in/request-limiter.ts';
 import type { Store } from '../store/index.ts';
 
 type Deps = {
@@ -19,6 +26,11 @@ type Deps = {
 export type AgentLink = { instanceId: string; mux: Mux; connectedAt: number; sourceAddress: string | null };
 
 const HEARTBEAT_MS = 60_000;
+/**
+ * Failed handshakes per address and minute after which the address's connections are closed unread: each failure
+ * costs a store read and an audit row. A fleet of deregistered agents behind one NAT retries every 15 minutes.
+ */
+const HANDSHAKE_FAILURES_PER_MINUTE = 30;
 
 /**
  * Holds the one live connection of each agent. A connection counts only after the agent signed this
@@ -26,6 +38,7 @@ const HEARTBEAT_MS = 60_000;
  */
 export function createAgentHub({ store, audit, log, settings, onInventory, now = Date.now }: Deps) {
   const links = new Map<string, AgentLink>();
+  const failures = createFailureLimiter({ limit: HANDSHAKE_FAILURES_PER_MINUTE, windowMs: 60_000, now });
   const heartbeat = setInterval(() => {
     for (const id of links.keys()) void store.setInstanceStatus(id, 'Online', now()).catch(() => {});
   }, HEARTBEAT_MS);
@@ -55,6 +68,7 @@ export function createAgentHub({ store, audit, log, settings, onInventory, now =
       }
     }
     if (!instance || !valid) {
+      failures.failed(sourceAddress);
       log.warn({ instanceId, sourceAddress }, 'agent handshake rejected: unknown instance or bad signature');
       await audit({
         actor: 'agent',
@@ -113,6 +127,13 @@ export function createAgentHub({ store, audit, log, settings, onInventory, now =
   return {
     /** Takes over a freshly upgraded agent WebSocket. */
     accept(socket: NodeWebSocketLike, sourceAddress: string | null): void {
+      try {
+        failures.check(sourceAddress, 'failed agent handshakes');
+      } catch (error) {
+        log.debug({ sourceAddress }, 'agent connection refused: too many failed handshakes from its address');
+        socket.close(WS_CLOSE_CODES.RATE_LIMITED, `RATE_LIMITED: ${(error as Error).message}`);
+        return;
+      }
       const nonce = randomBytes(32).toString('base64url');
       const mux: Mux = muxOverWebSocket(socket, {
         side: 'a',

@@ -11,6 +11,7 @@ import type { ActivationService } from '../services/activations.ts';
 import type { IdentityService } from '../services/identity.ts';
 import type { InventoryService } from '../services/inventory.ts';
 import type { SessionBroker } from '../sessions/session-broker.ts';
+import { createFailureLimiter } from '../sign-in/request-limiter.ts';
 import { SesameStoreError } from '../store/index.ts';
 import { type AccessServices, registerAccessRoutes } from './access-routes.ts';
 import { bearer, body, me, param } from './request.ts';
@@ -169,9 +170,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await activations.remove(me(request), param(request, 'id'));
     return reply.status(204).send();
   });
+  // Only failed registrations count against an address: a fleet behind one NAT registers many servers at once.
+  const registrationFailures = createFailureLimiter({ limit: 20, windowMs: 60_000 });
   app.post('/api/v1/agent/register', async (request) => {
-    const instance = await activations.register(body(request), request.ip);
-    return { instanceId: instance.id, name: instance.name };
+    registrationFailures.check(request.ip, 'failed agent registrations');
+    try {
+      const instance = await activations.register(body(request), request.ip);
+      return { instanceId: instance.id, name: instance.name };
+    } catch (error) {
+      if (error instanceof SesameError && error.code !== 'UNAVAILABLE' && error.code !== 'INTERNAL')
+        registrationFailures.failed(request.ip);
+      throw error;
+    }
   });
   app.route({
     method: 'GET',

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createRequestLimiter } from './request-limiter.ts';
+import { createFailureLimiter, createRequestLimiter } from './request-limiter.ts';
 import { networkOf } from './throttle.ts';
 
 test('a fixed window per address: the limit, then RATE_LIMITED saying when, then a new window', () => {
@@ -33,4 +33,21 @@ test('networkOf: IPv4 as is, IPv4-mapped unwrapped, IPv6 to its /64', () => {
   assert.equal(networkOf('2001:db8:0:1::5'), '2001:db8:0:1::/64');
   assert.equal(networkOf('2001:0db8:0000:0001:aaaa:bbbb:cccc:dddd'), '2001:db8:0:1::/64');
   assert.equal(networkOf('::1'), '0:0:0:0::/64');
+});
+
+test('a failure limiter counts only failures, and refuses before the work once the limit is reached', () => {
+  let t = 0;
+  const failures = createFailureLimiter({ limit: 2, windowMs: 60_000, now: () => t });
+  for (let i = 0; i < 10; i++) failures.check('192.0.2.1', 'failed registrations'); // successes cost nothing
+  failures.failed('192.0.2.1');
+  failures.check('192.0.2.1', 'failed registrations');
+  failures.failed('192.0.2.1');
+  t = 15_000;
+  assert.throws(() => failures.check('192.0.2.1', 'failed registrations'), {
+    code: 'RATE_LIMITED',
+    message: /too many failed registrations from your address: try again in 45 s/,
+  });
+  failures.check('192.0.2.2', 'failed registrations');
+  t = 60_000;
+  failures.check('192.0.2.1', 'failed registrations');
 });

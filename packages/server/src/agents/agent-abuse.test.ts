@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { assertError, startTestServer, type TestServer } from '../test-server.ts';
+import { agentKeys, connectAgent, INVENTORY, registerAgent } from './test-agent.ts';
+
+// Its own server: these tests use up the loopback address's allowance of failures.
+let ts: TestServer;
+let real: Awaited<ReturnType<typeof registerAgent>>;
+before(async () => {
+  ts = await startTestServer();
+  real = await registerAgent(ts); // before the registrations below use up the address's allowance
+});
+after(() => ts.close());
+
+const auditCount = async (action: string, outcome: string) =>
+  (await ts.server.store.listAudit({ limit: 10_000 })).filter(
+    (e) => e.action === action && e.outcome === outcome,
+  ).length;
+
+test('after 20 failed registrations from one address, it is refused before any work, even with the right code', async () => {
+  const created = await ts.api('POST', '/api/v1/activations', { token: ts.adminToken, json: {} });
+  const activationId = (created.body.activation as { id: string }).id;
+  const registration = (activationCode: unknown) => ({
+    json: { activationId, activationCode, publicKey: agentKeys().publicKey, inventory: INVENTORY },
+  });
+  const audited = await auditCount('ssm:RegisterInstance', 'failed');
+  for (let i = 0; i < 20; i++) {
+    const wrong = await ts.api('POST', '/api/v1/agent/register', registration('x'.repeat(27)));
+    assert.equal(wrong.status, 401, wrong.text);
+  }
+  assertError(
+    await ts.api('POST', '/api/v1/agent/register', registration(created.body.code)),
+    429,
+    'RATE_LIMITED',
+    /too many failed agent registrations from your address: try again in \d+ s/,
+  );
+  assert.equal(await auditCount('ssm:RegisterInstance', 'failed'), audited + 20, 'no audit row once refused');
+});
+
+test('after 30 failed agent handshakes from one address, its connections are closed before the handshake', async () => {
+  const failedBefore = await auditCount('sesame:AgentConnect', 'failed');
+  for (let i = 0; i < 30; i++) {
+    const impostor = await connectAgent(ts.url, { instanceId: real.instanceId, keys: agentKeys() });
+    assert.equal((await impostor.closed).code, 4001);
+  }
+  assert.equal(await auditCount('sesame:AgentConnect', 'failed'), failedBefore + 30);
+  // Even the real agent: the address is refused for the rest of the minute, with no nonce and no audit row.
+  let sawNonce = false;
+  const refused = await connectAgent(ts.url, real, () => {
+    sawNonce = true;
+    return undefined;
+  });
+  const closed = await refused.closed;
+  assert.equal(closed.code, 4005);
+  assert.match(
+    closed.reason,
+    /^RATE_LIMITED: too many failed agent handshakes from your address: try again in \d+ s$/,
+  );
+  assert.equal(sawNonce, false);
+  assert.equal(await auditCount('sesame:AgentConnect', 'failed'), failedBefore + 30);
+});
