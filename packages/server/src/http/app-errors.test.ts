@@ -98,6 +98,23 @@ describe('HTTP API: bad requests get JSON errors', () => {
     assertError(text, 400, 'INVALID', /JSON object/);
   });
 
+  test('a path the router refuses (bad percent-encoding, an over-long value): 400 INVALID, not echoed', async () => {
+    const bad = await ts.api('GET', '/api/v1/users/%E0%A4%A', { token: ts.adminToken });
+    assertError(
+      bad,
+      400,
+      'INVALID',
+      /the request path is not valid: a % must be followed by two hexadecimal/,
+    );
+    const long = `x${'a'.repeat(400)}`;
+    const tooLong = await ts.api('POST', `/api/v1/sessions/${long}/terminate`, { token: ts.adminToken });
+    assertError(tooLong, 400, 'INVALID', /a value in the request path is longer than 300 characters/);
+    assert.ok(!tooLong.text.includes(long), 'the path is not echoed');
+    // A 255-character instance name fits.
+    const named = await ts.api('GET', `/api/v1/instances/${'n'.repeat(255)}`, { token: ts.adminToken });
+    assertError(named, 404, 'NOT_FOUND', /no instance/);
+  });
+
   test('a body over 64 KiB: 413', async () => {
     const response = await ts.api('POST', '/api/v1/auth/login', { json: { username: 'x'.repeat(70_000) } });
     assertError(response, 413, 'INVALID', /too large/);

@@ -3,7 +3,12 @@ import { access } from 'node:fs/promises';
 import cookie from '@fastify/cookie';
 import websocket from '@fastify/websocket';
 import { muxOverWebSocket } from '@sesame/protocol';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  LogController,
+} from 'fastify';
 import type { AgentHub } from '../agents/agent-hub.ts';
 import { httpStatus, SesameError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -39,6 +44,8 @@ export type AppDeps = {
   maxMessageBytes?: number;
 };
 
+const MAX_PATH_VALUE = 300;
+
 /** Builds the HTTP API, the WebSocket endpoints and the web console. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { identity, activations, inventory, broker, hub } = deps;
@@ -46,6 +53,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: deps.log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
+    // Instance names (from host names) go up to 255 characters, in the path when a target is named.
+    maxParamLength: MAX_PATH_VALUE,
+    // The router's own refusals, answered like every other error (they bypassed the error handler, with
+    // Fastify's codes and the whole URL echoed back).
+    frameworkErrors: (error, _request, reply) => {
+      const message =
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? `a value in the request path is longer than ${MAX_PATH_VALUE} characters; ids and names are shorter`
+          : 'the request path is not valid: a % must be followed by two hexadecimal digits (percent-encoding)';
+      return (reply as FastifyReply)
+        .status(400)
+        .type('application/json; charset=utf-8')
+        .send({ error: { code: 'INVALID', message } });
+    },
     ...(deps.https ? { https: deps.https } : {}),
     ...(deps.trustProxy && deps.trustProxy.length > 0 ? { trustProxy: deps.trustProxy } : {}),
   });
