@@ -15,6 +15,7 @@ import { instanceContext } from '../services/instance-catalog.ts';
 import type { InventoryService } from '../services/inventory.ts';
 import type { SessionRecord, Store } from '../store/index.ts';
 import { pipe } from './relay.ts';
+import { createResizeCoalescer } from './resize-coalescer.ts';
 
 /** What the agent types into the terminal when the client's input ends (^D). */
 const END_OF_INPUT = Uint8Array.of(4);
@@ -244,11 +245,19 @@ export function createSessionBroker(deps: Deps) {
     let ended = false;
     let exitCode: number | null = null;
     const timers: NodeJS.Timeout[] = [];
+    const resizes = createResizeCoalescer(
+      (c, r) => {
+        recorder.resize(c, r);
+        agent.resize(c, r);
+      },
+      { current: { cols, rows } },
+    );
 
     const end = async (reason: string) => {
       if (ended) return;
       ended = true;
       for (const timer of timers) clearTimeout(timer);
+      resizes.stop();
       live.delete(record.id);
       client.close(reason === 'exited' ? 'NORMAL' : 'SESSION_ENDED', reason);
       agent.close(reason === 'exited' ? 'NORMAL' : 'SESSION_ENDED', reason);
@@ -274,10 +283,7 @@ export function createSessionBroker(deps: Deps) {
     pipe(client, agent, { write: (d) => recorder.input(d), onDrain: (cb) => recorder.onDrain(cb) }, () => {
       lastInputAt = now();
     });
-    client.onResize = (c, r) => {
-      recorder.resize(c, r);
-      agent.resize(c, r);
-    };
+    client.onResize = (c, r) => resizes.resize(Math.min(c, MAX_TERMINAL), Math.min(r, MAX_TERMINAL));
     agent.onEof = () => client.eof();
     // The client's input ended (`sesame ssh host < script`): the agent types ^D, so it is recorded as such.
     client.onEof = () => {
