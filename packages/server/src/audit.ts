@@ -10,9 +10,13 @@ export type AuditInput = {
   sourceAddress?: string | null;
   detail?: Record<string, unknown>;
 };
-export type Audit = (event: AuditInput) => Promise<void>;
+/** Resolves true once the event is in the audit trail, false when that write failed (and was logged). */
+export type Audit = (event: AuditInput) => Promise<boolean>;
 
-/** Appends to the audit trail and mirrors to the log. Never throws: a failed write is logged loudly. */
+/**
+ * Appends to the audit trail and mirrors to the log. Never throws: a failed write is logged loudly, and the
+ * caller that must not go on without its record (a session start) looks at the answer.
+ */
 export function createAudit({
   store,
   log,
@@ -38,8 +42,10 @@ export function createAudit({
     log.info({ audit: record }, `audit ${record.action} ${record.outcome}`);
     try {
       await store.appendAudit(record);
+      return true;
     } catch (error) {
       log.error({ err: error, audit: record }, 'audit write failed');
+      return false;
     }
   };
 }

@@ -43,7 +43,10 @@ async function muxPair(
  * A broker whose store fails `updateSession` for the states in `failing`, an agent that accepts the shell (or,
  * with `hold`, keeps the request for the test to answer), and a client that opens one.
  */
-async function setUp(failing: SessionRecord['state'][], hold = false, agentOpenTimeoutMs?: number) {
+async function setUp(
+  failing: SessionRecord['state'][],
+  { hold = false, agentOpenTimeoutMs = 0, auditFails = false } = {},
+) {
   const errors: string[] = [];
   const log = {
     info: () => {},
@@ -81,7 +84,7 @@ async function setUp(failing: SessionRecord['state'][], hold = false, agentOpenT
     } as never,
     authorize: () => ({ allowed: true, reason: 'test' }),
     guard: () => {},
-    audit: async () => {},
+    audit: async () => !auditFails,
     log,
     arn: { partition: 'aws', region: 'local', account: '000000000000' },
     dataDir,
@@ -97,8 +100,8 @@ async function setUp(failing: SessionRecord['state'][], hold = false, agentOpenT
 }
 
 /** A session through setUp, opened: the client's channel and when it closes. */
-async function session(failing: SessionRecord['state'][]) {
-  const { opening, agentChannel, errors } = await setUp(failing);
+async function session(failing: SessionRecord['state'][], auditFails = false) {
+  const { opening, agentChannel, errors } = await setUp(failing, { auditFails });
   const channel = await opening;
   const closed = new Promise<{ code: string; message: string }>((resolve) => {
     channel.onClose = (code, message) => resolve({ code, message });
@@ -127,6 +130,15 @@ describe('session broker, when the store fails', () => {
     assert.ok(!errors.some((e) => e.startsWith('escaped')), errors.join('; '));
   });
 
+  it('ends a session whose start cannot be written to the audit trail', async () => {
+    const { closed, agentChannel, errors } = await session([], true);
+    const { code, message } = await within(closed, 'the client channel closes');
+    assert.equal(code, 'SESSION_ENDED');
+    assert.match(message, /could not be written to the store or the audit trail/);
+    assert.equal(agentChannel()?.closed, true, 'the agent side is closed too');
+    assert.ok(errors.includes('cannot record the start of the session'), errors.join('; '));
+  });
+
   it('still ends a session whose end cannot be stored, and logs it', async () => {
     const { closed, agentChannel, errors } = await session(['Terminated']);
     await new Promise((r) => setTimeout(r, 10));
@@ -142,7 +154,7 @@ describe('session broker, when the store fails', () => {
 
 describe('session broker, terminating', () => {
   it('a session terminated while its shell was starting never reaches the person', async () => {
-    const { broker, principal, records, opening, held } = await setUp([], true);
+    const { broker, principal, records, opening, held } = await setUp([], { hold: true });
     for (let i = 0; i < 100 && !held(); i++) await new Promise((r) => setTimeout(r, 5));
     const [id] = [...records.keys()];
     await broker.terminate(principal, id as string);
@@ -159,7 +171,7 @@ describe('session broker, terminating', () => {
 
 describe('session broker, an agent that does not answer', () => {
   it('fails the session with what happened and what to do, and closes a shell that starts late', async () => {
-    const { records, opening, held, errors } = await setUp([], true, 50);
+    const { records, opening, held, errors } = await setUp([], { hold: true, agentOpenTimeoutMs: 50 });
     await assert.rejects(
       within(opening, 'the open is answered'),
       /the agent on mi-0123456789abcdef0 \(web-01\) did not start the shell within 1 s; check the agent's log/,
@@ -202,7 +214,7 @@ describe('session broker, the owner tag', () => {
         if (!ownOnly(principal, action, resource, context).allowed)
           throw new Error(`not allowed to ${action}`);
       },
-      audit: async () => {},
+      audit: async () => true,
       log: {} as Logger,
       arn: { partition: 'aws', region: 'local', account: '000000000000' },
       dataDir,
@@ -244,7 +256,7 @@ describe('session broker, listing', () => {
         reason: 'test',
       }),
       guard: () => {},
-      audit: async () => {},
+      audit: async () => true,
       log: {} as Logger,
       arn: { partition: 'aws', region: 'local', account: '000000000000' },
       dataDir,

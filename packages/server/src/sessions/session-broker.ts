@@ -313,13 +313,14 @@ export function createSessionBroker(deps: Deps) {
     live.set(record.id, { record, end });
     try {
       await store.updateSession(record.id, { state: 'Connected' });
-      await audit({
+      const audited = await audit({
         actor: principal,
         action: 'ssm:StartSession',
         resource: instanceArn(arn, instance),
         outcome: 'succeeded',
         detail: { sessionId: record.id },
       });
+      if (!audited) throw new Error('the audit trail could not be written');
     } catch (error) {
       log.error({ err: error, sessionId: record.id }, 'cannot record the start of the session');
       await end('the session could not be written to the store or the audit trail, so it was ended');
