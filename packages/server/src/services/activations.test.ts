@@ -75,6 +75,11 @@ describe('activations: administration', () => {
 
   test('bad input is refused with the field named', async () => {
     await rejects(service.create(ADMIN, { registrationLimit: 0 }), 'INVALID', /registrationLimit/);
+    await rejects(
+      service.create(ADMIN, { limit: 5 }),
+      'INVALID',
+      /unknown field "limit": this request takes "description", "instanceKind", "registrationLimit"/,
+    );
     await rejects(service.create(ADMIN, { expiresInHours: 721 }), 'INVALID', /expiresInHours/);
     await rejects(service.create(ADMIN, { instanceKind: 'vm' }), 'INVALID', /instanceKind/);
     await rejects(service.create(ADMIN, { defaultTags: { 'aws:x': '1' } }), 'INVALID', /defaultTags/);

@@ -7,7 +7,7 @@ import { constantTimeEqual, hashToken, randomHex, randomToken } from '../crypto.
 import { SesameError } from '../errors.ts';
 import type { Guard } from '../guard.ts';
 import type { Activation, Instance, Inventory, Store } from '../store/index.ts';
-import { optionalInt, optionalString, parseTags } from './validate.ts';
+import { onlyFields, optionalInt, optionalString, parseTags } from './validate.ts';
 
 type Deps = {
   /** Told about every newly registered instance (the instance catalog). */
@@ -113,6 +113,14 @@ export function createActivationService({ store, guard, audit, arn, onRegistered
   return {
     async create(principal: Principal, input: Record<string, unknown>) {
       guard(principal, 'ssm:CreateActivation', activationArn('*'));
+      onlyFields(input, [
+        'description',
+        'instanceKind',
+        'registrationLimit',
+        'expiresInHours',
+        'defaultTags',
+        'defaultInstanceName',
+      ]);
       const instanceKind = input.instanceKind ?? 'managed';
       if (instanceKind !== 'ec2' && instanceKind !== 'managed')
         throw new SesameError('INVALID', 'instanceKind must be "ec2" or "managed"');

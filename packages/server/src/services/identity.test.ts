@@ -198,6 +198,12 @@ describe('identity over HTTP: no mail server', () => {
       'INVALID',
       /sendInvitation must be true or false/,
     );
+    assertError(
+      await create({ username: 'bob', admin: true, emial: 'bob@example.com' }),
+      400,
+      'INVALID',
+      /unknown fields "admin", "emial": this request takes "username", "isAdmin", "email", "sendInvitation"/,
+    );
     const users = await ts.api('GET', '/api/v1/users', { token: ts.adminToken });
     assert.deepEqual(
       (users.body.users as { username: string }[]).map((u) => u.username),
@@ -206,6 +212,15 @@ describe('identity over HTTP: no mail server', () => {
     );
     assert.equal((await create({ username: 'bob', email: 'bob@example.com' })).status, 200);
     assertError(await create({ username: 'bob' }), 409, 'CONFLICT', /the username "bob" is already taken/);
+    // Changing the address: leaving it out is an error, not a way to clear it (null is).
+    const patch = (json: Record<string, unknown>) =>
+      ts.api('PATCH', '/api/v1/users/bob', { token: ts.adminToken, json });
+    assertError(await patch({}), 400, 'INVALID', /email is required \(null removes the address\)/);
+    assertError(await patch({ mail: 'x@example.com' }), 400, 'INVALID', /unknown field "mail"/);
+    const kept = await ts.api('GET', '/api/v1/users/bob', { token: ts.adminToken });
+    assert.equal((kept.body.user as { email: string }).email, 'bob@example.com');
+    const cleared = await patch({ email: null });
+    assert.equal((cleared.body.user as { email: string | null }).email, null);
   });
 
   test('sendInvitation without a mail server, or without an address, is INVALID and creates no one', async () => {

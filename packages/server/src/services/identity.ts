@@ -8,7 +8,7 @@ import type { Guard } from '../guard.ts';
 import type { Logger } from '../log.ts';
 import type { Mailer } from '../sign-in/mailer.ts';
 import type { MfaDevice, Store, User } from '../store/index.ts';
-import { EMAIL, USERNAME } from './validate.ts';
+import { EMAIL, onlyFields, USERNAME } from './validate.ts';
 
 type Deps = {
   store: Pick<
@@ -164,6 +164,7 @@ export function createIdentityService({
     async createUser(principal: Principal, input: Record<string, unknown>) {
       const username = typeof input.username === 'string' ? input.username : '';
       guard(principal, 'sesame:CreateUser', userArn(username || '*'));
+      onlyFields(input, ['username', 'isAdmin', 'email', 'sendInvitation']);
       if (!USERNAME.test(username)) {
         throw new SesameError(
           'INVALID',
@@ -325,6 +326,10 @@ export function createIdentityService({
       input: Record<string, unknown>,
     ): Promise<PublicUser> {
       guard(principal, 'sesame:UpdateUser', userArn(username));
+      onlyFields(input, ['email']);
+      // Leaving it out must not clear it: null does that.
+      if (!('email' in input))
+        throw new SesameError('INVALID', 'email is required (null removes the address)');
       const user = await existing(username);
       const email = checkEmail(input.email);
       await store.setUserEmail(user.id, email);

@@ -9,6 +9,19 @@ export const USERNAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 /** An address mail can be sent to, without the characters that would let it name more than one. */
 export const EMAIL = /^[^\s@<>()",;:]{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,63}$/;
 
+/**
+ * Refuses fields of `input` other than `known`: a misspelt field ("emial") must be an error, not an account
+ * created without what was meant.
+ */
+export function onlyFields(input: Record<string, unknown>, known: readonly string[]): void {
+  const unknown = Object.keys(input).filter((key) => !known.includes(key));
+  if (unknown.length === 0) return;
+  throw new SesameError(
+    'INVALID',
+    `unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k.slice(0, 64))).join(', ')}: this request takes ${known.map((k) => `"${k}"`).join(', ')}`,
+  );
+}
+
 /** A JSON object (not null, not an array). */
 export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
