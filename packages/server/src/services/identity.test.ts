@@ -430,7 +430,7 @@ describe('identity over HTTP: with a mail server', () => {
   let sink: SmtpSink;
   let ts: TestServer;
   before(async () => {
-    sink = await startSmtpSink();
+    sink = await startSmtpSink({ refuse: (recipient) => recipient.startsWith('bounce') });
     ts = await startTestServer({
       file: {
         smtp: { host: '127.0.0.1', port: sink.port, from: 'sesame@example.com' },
@@ -469,6 +469,25 @@ describe('identity over HTTP: with a mail server', () => {
       (e) => e.action === 'sesame:CreateUser' && e.resource.endsWith('user/ivy'),
     );
     assert.equal(event?.detail.invitationSent, true);
+  });
+
+  test('a reset whose email fails still gives the new link, says no email went out, and is audited', async () => {
+    await signedUp(ts, 'uma', 'bounce-uma@example.com');
+    const reset = await ts.api('POST', '/api/v1/users/uma/reset', {
+      token: ts.adminToken,
+      json: { sendEmail: true },
+    });
+    assert.equal(reset.status, 200, reset.text);
+    assert.equal(reset.body.emailSent, false);
+    assert.match(String(reset.body.setupUrl), /\/reset#token=/);
+    const used = await ts.api('POST', '/api/v1/auth/setup', {
+      json: { token: reset.body.setupToken, password: 'a brand new passphrase' },
+    });
+    assert.equal(used.status, 200, used.text);
+    const [event] = (await ts.server.store.listAudit({ actor: 'admin' })).filter(
+      (e) => e.action === 'sesame:ResetUserPassword' && e.resource.endsWith('user/uma'),
+    );
+    assert.equal(event?.detail.emailSent, false);
   });
 
   test('a reset revokes sign-ins and mails a /reset# link when asked; only the newest link works', async () => {

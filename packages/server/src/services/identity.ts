@@ -235,7 +235,14 @@ export function createIdentityService({
       const user = await existing(username);
       await store.revokeUserSignInSessions(user.id, now());
       const setup = await issueSetupToken(user);
-      const emailSent = input.sendEmail === true && (await mailLink(user, 'reset', setup.token));
+      // The reset has happened (sign-ins revoked, the old link gone): a mail server that fails must not lose the
+      // new link, which is in the answer.
+      const emailSent =
+        input.sendEmail === true &&
+        (await mailLink(user, 'reset', setup.token).catch((error: unknown) => {
+          log.warn({ err: (error as Error).message, user: username }, 'password reset email failed');
+          return false;
+        }));
       await done(principal, 'sesame:ResetUserPassword', username, { emailSent });
       return {
         setupToken: setup.token,

@@ -26,10 +26,10 @@ export type SmtpSink = {
 /**
  * A real SMTP server on 127.0.0.1 and a free port, plain text (no STARTTLS) so tests need no certificates.
  * With `auth` set, AUTH is required and only those credentials are accepted; otherwise AUTH is optional
- * and any credentials pass.
+ * and any credentials pass. Recipients `refuse` picks are refused (a mail server that fails).
  */
 export async function startSmtpSink(
-  options: { auth?: { user: string; password: string } } = {},
+  options: { auth?: { user: string; password: string }; refuse?: (recipient: string) => boolean } = {},
 ): Promise<SmtpSink> {
   const messages: SinkMessage[] = [];
   const waiters = new Set<() => void>();
@@ -47,6 +47,10 @@ export async function startSmtpSink(
         return;
       }
       callback(null, { user: auth.username });
+    },
+    onRcptTo(address, _session, callback) {
+      if (options.refuse?.(address.address)) callback(new Error('550 mailbox unavailable'));
+      else callback();
     },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
