@@ -77,7 +77,7 @@ async function main(): Promise<void> {
     ...(server.tlsFingerprint ? [`TLS certificate SHA-256 fingerprint: ${server.tlsFingerprint}`] : []),
     '',
     first.setupToken
-      ? `First administrator "${first.username}": set a password at\n  ${url}/setup#token=${first.setupToken}\nor run\n  ${cli} setup --url ${url} --token ${first.setupToken}`
+      ? `First administrator "${first.username}": set a password at\n  ${url}/setup#token=${first.setupToken}\nor run\n  ${cli} setup\nand paste that link when asked.`
       : `Sign in:  ${cli} login --url ${url} --user ${first.username}`,
     '',
     `Then:     ${cli} instances`,

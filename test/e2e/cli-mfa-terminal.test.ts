@@ -28,9 +28,9 @@ describe('sesame mfa add-totp at a terminal', () => {
     );
     ok(
       await sesame.cli(
-        ['setup', '--url', sesame.url, '--token', carol.setupToken],
+        ['setup', '--url', sesame.url],
         'carol',
-        'carol-password-123456\n',
+        `${carol.setupToken}\ncarol-password-123456\n`,
       ),
     );
   });

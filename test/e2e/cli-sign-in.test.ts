@@ -72,8 +72,15 @@ describe('sesame login, setup, logout and whoami', () => {
     assert.match(setupUrl, /\/setup#token=/);
     ok(await sesame.cli(['admin', 'groups', 'add-member', 'ops', 'alice']));
     ok(await sesame.cli(['admin', 'users', 'tag', 'alice', 'team=web']));
+    // A token on the command line is visible to every user of the machine (ps): refused, and left unused.
+    const inArgv = await sesame.cli(['setup', '--url', sesame.url, '--token', setupToken], 'alice');
+    assert.equal(inArgv.code, 2);
+    assert.match(
+      inArgv.stderr,
+      /--token would put the setup token where other users .* paste the setup link/,
+    );
     const setup = ok(
-      await sesame.cli(['setup', '--url', sesame.url, '--token', setupToken], 'alice', `${PASSWORD}\n`),
+      await sesame.cli(['setup', '--url', sesame.url], 'alice', `${setupToken}\n${PASSWORD}\n`),
     );
     assert.match(setup.stderr, /needs a second factor/);
     assert.match(setup.stderr, /otpauth:\/\/totp\/[^\s]*alice\?/);
@@ -268,13 +275,7 @@ await fetch(redirect);
       ok(await sesame.cli(['admin', 'users', 'create', 'bob', '--email', 'bob@example.com', '-o', 'json']))
         .stdout,
     );
-    ok(
-      await sesame.cli(
-        ['setup', '--url', sesame.url, '--token', bob.setupToken],
-        'bob',
-        'bob-password-123456\n',
-      ),
-    );
+    ok(await sesame.cli(['setup', '--url', sesame.url], 'bob', `${bob.setupToken}\nbob-password-123456\n`));
     // bob's own devices: a second authenticator app, renamed; the first one removed.
     const added = ok(await sesame.cli(['mfa', 'add-totp', '--name', 'phone'], 'bob'));
     assert.match(added.stdout, /registered \S+ \(phone\)/);

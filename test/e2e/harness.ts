@@ -310,9 +310,9 @@ export async function startSesame(
   const cli = (args: string[], as = 'admin', input?: string) =>
     runCli(args, { home: home(as), authenticators, user: as, ...(input === undefined ? {} : { input }) });
   const setup = await cli(
-    ['setup', '--url', server.url, '--token', server.setupToken as string, ...pin],
+    ['setup', '--url', server.url, ...pin],
     'admin',
-    `${ADMIN_PASSWORD}\n`,
+    `${server.setupToken}\n${ADMIN_PASSWORD}\n`,
   );
   if (setup.code !== 0) throw new Error(`admin setup failed: ${setup.stderr}`);
   const prompt = options.mfaPrompt ?? 'context-change';

@@ -88,10 +88,7 @@ test('npm start brings up a working Sesame; Ctrl-C stops it; a restart reuses th
   assert.equal(page.status, 200);
   assert.match(await page.text(), /Set your Sesame password/);
 
-  const setup = await cli(
-    ['setup', '--url', url as string, '--token', token as string],
-    `${ADMIN_PASSWORD}\n`,
-  );
+  const setup = await cli(['setup'], `${url}/setup#token=${token}\n${ADMIN_PASSWORD}\n`);
   assert.equal(setup.code, 0, setup.stderr);
   let instances: { id: string; name: string; status: string }[] = [];
   for (let i = 0; i < 100 && !instances.some((x) => x.status === 'Online'); i++) {

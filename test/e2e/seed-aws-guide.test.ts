@@ -32,7 +32,7 @@ describe('the AWS guide: production and development access by resource tag', () 
       const created = JSON.parse(
         (await ok(cli(['admin', 'users', 'create', user, '--output', 'json']))).stdout,
       );
-      await ok(cli(['setup', '--url', sesame.url, '--token', created.setupToken], user, `${PASSWORD}\n`));
+      await ok(cli(['setup', '--url', sesame.url], user, `${created.setupToken}\n${PASSWORD}\n`));
       await ok(cli(['admin', 'groups', 'add-member', group, user]));
     }
     for (const [set, file, group] of [

@@ -72,9 +72,7 @@ describe('State Street: ABAC on APP_GROUP_NAME / APP_ID / RELEASE_ID', () => {
       ['carol', []],
     ] as const) {
       const made = JSON.parse((await ok(cli(['admin', 'users', 'create', user, '--output', 'json']))).stdout);
-      await ok(
-        cli(['setup', '--url', sesame.url, '--token', made.setupToken], user, 'state-street-pass-1\n'),
-      );
+      await ok(cli(['setup', '--url', sesame.url], user, `${made.setupToken}\nstate-street-pass-1\n`));
       await ok(cli(['admin', 'groups', 'add-member', 'pam-users', user]));
       await ok(cli(['admin', 'users', 'tag', user, ...tags]));
     }

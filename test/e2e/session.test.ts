@@ -337,9 +337,9 @@ describe('a recorded shell session through Sesame', () => {
     assert.equal(created.code, 0, created.stderr);
     const { setupToken } = JSON.parse(created.stdout);
     const bobSetup = await sesame.cli(
-      ['setup', '--url', sesame.url, '--token', setupToken],
+      ['setup', '--url', sesame.url],
       'bob',
-      'bob-password-123456\n',
+      `${setupToken}\nbob-password-123456\n`,
     );
     assert.equal(bobSetup.code, 0, bobSetup.stderr);
     const history = await sesame.cli(['sessions', '--state', 'history', '--output', 'json']);
@@ -376,9 +376,9 @@ describe('a recorded shell session through Sesame', () => {
     assert.equal(stillNot.code, 4);
     assert.match(stillNot.stderr, /not allowed to sesame:GetSessionRecording/);
     const reuse = await sesame.cli(
-      ['setup', '--url', sesame.url, '--token', setupToken],
+      ['setup', '--url', sesame.url],
       'bob',
-      'another-password-123\n',
+      `${setupToken}\nanother-password-123\n`,
     );
     assert.equal(reuse.code, 3, 'a setup token works once');
   });

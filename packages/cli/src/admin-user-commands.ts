@@ -31,7 +31,7 @@ function showSetup(api: ApiClient, username: string, r: SetupLink, o: Out): void
   const until = r.setupExpiresAt ? ` (valid until ${isoTime(r.setupExpiresAt)})` : '';
   if (emailed) process.stdout.write(`Emailed ${username} a one-time link to set a password${until}.\n`);
   process.stdout.write(
-    `${emailed ? 'The same link, to pass on yourself' : `Send ${username} this one-time link to set a password${until}`}:\n  ${r.setupUrl}\nor the command:\n  sesame setup --url ${api.url} --token ${r.setupToken}\n`,
+    `${emailed ? 'The same link, to pass on yourself' : `Send ${username} this one-time link to set a password${until}`}:\n  ${r.setupUrl}\nto open in a browser, or to paste into \`sesame setup\` when it asks.\n`,
   );
 }
 

@@ -1,5 +1,5 @@
 import { pinServerCertificate } from '@sesame/agent/tls';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { ApiClient } from '../api.ts';
 import { client, type Out, outputOption } from '../command-kit.ts';
 import { clearCredentials, deviceId, readCredentials } from '../credentials.ts';
@@ -128,21 +128,31 @@ export function signInCommands(program: Command): void {
 
   program
     .command('setup')
-    .description('set your password with the one-time setup token an administrator gave you, and sign in')
-    .option('--url <url>', 'the Sesame server URL (default: $SESAME_URL)')
-    .requiredOption('--token <token>', 'the setup token (the part after #token= in the setup link)')
+    .description(
+      'set your password with the one-time setup link an administrator gave you (pasted when asked, or in $SESAME_SETUP_TOKEN), and sign in',
+    )
+    .option('--url <url>', 'the Sesame server URL (default: the pasted link, or $SESAME_URL)')
+    .addOption(new Option('--token <token>').hideHelp())
     .option('--password-stdin', 'read the new password from the first line of standard input')
     .option('--mfa-code <code>', 'the code from your authenticator app, if you already have one registered')
     .option('--fingerprint <sha256>', 'pin a self-signed server certificate')
     .action(
       async (o: {
         url?: string;
-        token: string;
+        token?: string;
         fingerprint?: string;
         passwordStdin?: boolean;
         mfaCode?: string;
       }) => {
-        const api = await connect(o.url ?? process.env.SESAME_URL ?? missingUrl(), o.fingerprint);
+        if (o.token !== undefined)
+          throw new CliError(
+            '--token would put the setup token where other users of this computer can read it (ps, /proc): run `sesame setup` and paste the setup link when asked, or set SESAME_SETUP_TOKEN',
+            ExitCodes.INVALID,
+          );
+        const { token, url } = parseSetupAnswer(
+          process.env.SESAME_SETUP_TOKEN || (await readSecret('Setup link (or token): ')),
+        );
+        const api = await connect(o.url ?? url ?? process.env.SESAME_URL ?? missingUrl(), o.fingerprint);
         const password = o.passwordStdin
           ? await readLine()
           : await readSecret('New password (at least 12 characters): ');
@@ -150,7 +160,7 @@ export function signInCommands(program: Command): void {
           throw new CliError('the passwords differ', ExitCodes.INVALID);
         const device = await deviceId();
         const first = await api.call<SignInResult>('POST', '/api/v1/auth/setup', {
-          token: o.token,
+          token,
           password,
           client: 'cli',
           device,
@@ -197,4 +207,32 @@ export function signInCommands(program: Command): void {
 
 function missingUrl(): never {
   throw new CliError('which Sesame server? give --url (the setup link starts with it)', ExitCodes.INVALID);
+}
+
+/**
+ * A pasted setup link (`https://sesame.example.com/setup#token=…`: the token and the server's URL) or a bare
+ * token (the URL then comes from --url or $SESAME_URL).
+ */
+export function parseSetupAnswer(answer: string): { token: string; url?: string } {
+  const text = answer.trim();
+  if (!/^https?:\/\//i.test(text)) {
+    if (text === '') throw new CliError('no setup link or token was given', ExitCodes.INVALID);
+    return { token: text };
+  }
+  let link: URL;
+  try {
+    link = new URL(text);
+  } catch {
+    throw new CliError(
+      'the setup link is not a valid URL: paste it whole, as you received it',
+      ExitCodes.INVALID,
+    );
+  }
+  const token = new URLSearchParams(link.hash.slice(1)).get('token');
+  if (!token)
+    throw new CliError(
+      'the setup link has no token (it ends with #token=…): paste it whole, as you received it',
+      ExitCodes.INVALID,
+    );
+  return { token, url: link.origin };
 }
