@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { writePrivateFile } from './private-file.ts';
 
 /** What a registered agent keeps: who it is, its private key, and how to trust its server. */
 export type AgentIdentity = {
@@ -21,13 +21,9 @@ export function generateAgentKeys(): { privateKey: string; publicKey: string } {
   };
 }
 
-/** Written with mode 0600 in a 0700 directory, atomically (write then rename). */
+/** Written with mode 0600 in a private directory, atomically and durably (see writePrivateFile). */
 export async function saveIdentity(path: string, identity: AgentIdentity): Promise<void> {
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const temporary = `${path}.${process.pid}.tmp`;
-  await writeFile(temporary, `${JSON.stringify(identity, null, 2)}\n`, { mode: 0o600 });
-  await chmod(temporary, 0o600);
-  await rename(temporary, path);
+  await writePrivateFile(path, `${JSON.stringify(identity, null, 2)}\n`);
 }
 
 export class IdentityError extends Error {}

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { privateDirectory, writePrivateFile } from '@sesame/agent/private-file';
 import type { TlsPin } from '@sesame/agent/tls';
 import { CliError, ExitCodes } from './errors.ts';
 
@@ -29,17 +30,8 @@ export function configDir(): string {
 
 const file = () => join(configDir(), 'credentials.json');
 
-async function writePrivate(path: string, text: string): Promise<void> {
-  await mkdir(configDir(), { recursive: true, mode: 0o700 });
-  // Written beside and renamed, so a reader never sees half a file.
-  const temporary = `${path}.${process.pid}.tmp`;
-  await writeFile(temporary, text, { mode: 0o600 });
-  await chmod(temporary, 0o600);
-  await rename(temporary, path);
-}
-
 export async function saveCredentials(credentials: Credentials): Promise<void> {
-  await writePrivate(file(), `${JSON.stringify(credentials, null, 2)}\n`);
+  await writePrivateFile(file(), `${JSON.stringify(credentials, null, 2)}\n`);
 }
 
 /** The stored credentials, or undefined when there are none (a damaged file is an error). */
@@ -90,7 +82,7 @@ export async function deviceId(): Promise<string> {
     // none yet
   }
   const id = randomBytes(24).toString('base64url');
-  await writePrivate(path, `${id}\n`);
+  await writePrivateFile(path, `${id}\n`);
   return id;
 }
 
@@ -102,7 +94,7 @@ const LOCK_STALE_MS = 30_000;
  * than 30 s is left over from a killed process and is taken over.
  */
 export async function withCredentialsLock<T>(fn: () => Promise<T>, timeoutMs = 15_000): Promise<T> {
-  await mkdir(configDir(), { recursive: true, mode: 0o700 });
+  await privateDirectory(configDir());
   const lock = join(configDir(), 'credentials.lock');
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -1,0 +1,45 @@
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+/**
+ * Makes `dir` (and its parents) and leaves it private to this user: created 0700, or tightened to 0700 when it
+ * existed with looser permissions (mkdir's mode applies only to a directory it creates). A directory (or the
+ * one a symlink leads to) that belongs to another user is refused: its owner could read or replace what is
+ * written there.
+ */
+export async function privateDirectory(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const info = await stat(dir);
+  if (!info.isDirectory()) throw new Error(`${dir} is not a directory`);
+  if (typeof process.getuid === 'function' && info.uid !== process.getuid())
+    throw new Error(`${dir} belongs to another user (uid ${info.uid}): use a directory of your own`);
+  if ((info.mode & 0o077) !== 0) await chmod(dir, 0o700);
+}
+
+/**
+ * Writes a secret file: mode 0600 in a private directory (see privateDirectory), through a temporary file with
+ * a random name that must not exist yet (never following a planted symlink), flushed to disk before it is renamed
+ * over `path`, so a reader or a crash never leaves half a file.
+ */
+export async function writePrivateFile(path: string, text: string): Promise<void> {
+  await privateDirectory(dirname(path));
+  const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  const handle = await open(temporary, 'wx', 0o600);
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } catch (error) {
+    await handle.close().catch(() => {});
+    await rm(temporary, { force: true });
+    throw error;
+  }
+  await handle.close();
+  await rename(temporary, path);
+  const directory = await open(dirname(path), 'r');
+  try {
+    await directory.sync();
+  } finally {
+    await directory.close();
+  }
+}
