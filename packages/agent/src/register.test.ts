@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,5 +71,67 @@ describe('pinning a certificate', () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe('saving the identity', () => {
+  /** A stand-in registration endpoint on loopback that counts the registrations it accepted. */
+  async function registrar() {
+    let registrations = 0;
+    const server = createHttpServer((request, response) => {
+      request.resume();
+      request.on('end', () => {
+        registrations++;
+        response.setHeader('content-type', 'application/json');
+        response.end(JSON.stringify({ instanceId: 'mi-0123456789abcdef0', name: 'web-01' }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    return {
+      url: `http://127.0.0.1:${port}`,
+      registrations: () => registrations,
+      close: () => server.close(),
+    };
+  }
+  const registerAt = (url: string, identityPath: string) =>
+    registerAgent({ url, activationId: 'act-1', activationCode: 'code', identityPath });
+
+  it('fails before registering when the identity cannot be written, so the activation is not spent', async () => {
+    const server = await registrar();
+    try {
+      writeFileSync(join(dir, 'a-file'), '');
+      await assert.rejects(registerAt(server.url, join(dir, 'a-file', 'identity.json')), (error: Error) => {
+        assert.ok(error instanceof RegistrationError);
+        assert.match(
+          error.message,
+          /cannot write the agent identity beside .*a-file\/identity\.json: .*nothing was registered/,
+        );
+        return true;
+      });
+      assert.equal(server.registrations(), 0);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('saves the identity 0600 and leaves no pending key behind', async () => {
+    const server = await registrar();
+    try {
+      const path = join(dir, 'saved', 'identity.json');
+      const identity = await registerAt(server.url, path);
+      assert.equal(identity.instanceId, 'mi-0123456789abcdef0');
+      assert.equal(statSync(path).mode & 0o777, 0o600);
+      assert.equal(existsSync(`${path}.pending`), false);
+      assert.equal(server.registrations(), 1);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('an existing identity that cannot be read is reported, not taken for none', async () => {
+    const path = join(dir, 'damaged.json');
+    writeFileSync(path, '{ not json');
+    await assert.rejects(registerAt('http://127.0.0.1:9', path), /not valid JSON; .*or pass --force/);
   });
 });

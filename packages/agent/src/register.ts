@@ -1,6 +1,8 @@
+import { rm, stat } from 'node:fs/promises';
 import { postJson } from './http-json.ts';
 import { type AgentIdentity, generateAgentKeys, loadIdentity, saveIdentity } from './identity.ts';
 import { collectInventory } from './inventory.ts';
+import { writePrivateFile } from './private-file.ts';
 import { isLoopback, pinnedTlsOptions, pinServerCertificate } from './tls-pin.ts';
 
 export type RegisterOptions = {
@@ -35,13 +37,13 @@ export async function registerAgent(options: RegisterOptions): Promise<AgentIden
         "pose as the server and take this agent's shells. Use https (a self-signed certificate is pinned with " +
         '--fingerprint), or pass --insecure-http to accept that risk',
     );
-  if (!options.force) {
-    const existing = await loadIdentity(options.identityPath).catch(() => undefined);
-    if (existing) {
-      throw new RegistrationError(
-        `this agent is already registered as ${existing.instanceId} with ${existing.url} (${options.identityPath}); pass --force to register again as a new instance`,
-      );
-    }
+  if (!options.force && (await exists(options.identityPath))) {
+    const existing = await loadIdentity(options.identityPath).catch((error: Error) => {
+      throw new RegistrationError(`${error.message}; or pass --force to register again as a new instance`);
+    });
+    throw new RegistrationError(
+      `this agent is already registered as ${existing.instanceId} with ${existing.url} (${options.identityPath}); pass --force to register again as a new instance`,
+    );
   }
   const tls =
     url.protocol === 'https:'
@@ -50,6 +52,14 @@ export async function registerAgent(options: RegisterOptions): Promise<AgentIden
         })
       : null;
   const keys = generateAgentKeys();
+  // The key is saved before the activation is spent: a path that cannot be written fails here, with the
+  // activation unused, instead of after the server created an instance nobody holds the key of.
+  const pending = `${options.identityPath}.pending`;
+  await writePrivateFile(pending, `${JSON.stringify(keys)}\n`).catch((error: Error) => {
+    throw new RegistrationError(
+      `cannot write the agent identity beside ${options.identityPath}: ${error.message}; choose a writable --identity path (nothing was registered)`,
+    );
+  });
   const base = url.href.replace(/\/+$/, '');
   let response: Awaited<ReturnType<typeof postJson>>;
   try {
@@ -79,6 +89,24 @@ export async function registerAgent(options: RegisterOptions): Promise<AgentIden
     ...keys,
     tls,
   };
-  await saveIdentity(options.identityPath, identity);
+  try {
+    await saveIdentity(options.identityPath, identity);
+  } catch (error) {
+    throw new RegistrationError(
+      `registered as ${identity.instanceId}, but the identity could not be saved at ${options.identityPath}: ${(error as Error).message}; its key is in ${pending}. Free the space or fix the path, then register again with --force and a new activation, and ask an administrator to delete ${identity.instanceId}`,
+    );
+  }
+  await rm(pending, { force: true });
   return identity;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+    throw new RegistrationError(`cannot read the agent identity at ${path}: ${(error as Error).message}`);
+  }
 }
