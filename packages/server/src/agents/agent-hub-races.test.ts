@@ -144,4 +144,44 @@ describe('agent hub under a slow or failing store', () => {
     assert.equal(hub.isOnline(agent.instanceId), false);
     assert.ok(f.logs.some((line) => line.includes('agent handshake failed')));
   });
+
+  test('an instance deregistered while its agent was being let in is closed at once, not left Online', async () => {
+    // The first lookup reads the instance, then is held: deregistering happens in that gap.
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let read: () => void = () => {};
+    const wasRead = new Promise<void>((resolve) => {
+      read = resolve;
+    });
+    let calls = 0;
+    const { f, hub, agent, url } = await hubOver((real) => ({
+      ...realCalls(real),
+      getInstance: async (id: string) => {
+        const found = await real.getInstance(id);
+        if (++calls === 1) {
+          read();
+          await released;
+        }
+        return found;
+      },
+    }));
+    const connection = await connectAgent(url, agent);
+    await wasRead;
+    // What deregistering does: the row goes, then any live connection is closed (there is none yet).
+    await f.store.deleteInstance(agent.instanceId);
+    hub.disconnect(agent.instanceId);
+    release();
+    let timer: NodeJS.Timeout | undefined;
+    const closed = await Promise.race([
+      connection.closed,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('the connection was left open for 5 s')), 5000);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    assert.equal(closed.code, 4001);
+    assert.match(closed.reason, /this instance was deregistered/);
+    assert.equal(hub.isOnline(agent.instanceId), false);
+  });
 });

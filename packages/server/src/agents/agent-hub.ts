@@ -92,6 +92,12 @@ export function createAgentHub({ store, audit, log, settings, onInventory, now =
     const link: AgentLink = { instanceId, mux, connectedAt: now(), sourceAddress };
     links.set(instanceId, link);
     previous?.mux.close('REPLACED', 'a newer connection of this agent replaced this one');
+    // Deregistered while the instance was looked up: the removal found no link to close then. The link is in
+    // place now, so a removal from here on closes it, and one before shows here.
+    if (!(await store.getInstance(instanceId))) {
+      mux.close('UNAUTHENTICATED', 'this instance was deregistered');
+      return;
+    }
     try {
       await store.updateInventory(instanceId, parseInventory(info.inventory));
       await onInventory?.(instanceId);
