@@ -72,6 +72,23 @@ describe('sesame login, setup, logout and whoami', () => {
     assert.match(setupUrl, /\/setup#token=/);
     ok(await sesame.cli(['admin', 'groups', 'add-member', 'ops', 'alice']));
     ok(await sesame.cli(['admin', 'users', 'tag', 'alice', 'team=web']));
+    // A password over plain http to another machine is refused unless asked for; then it is only unreachable here.
+    const overHttp = await sesame.cli(
+      ['login', '--url', 'http://sesame.invalid:9', '--user', 'alice'],
+      'alice',
+    );
+    assert.equal(overHttp.code, 2);
+    assert.match(
+      overHttp.stderr,
+      /plain http to another machine: your password and tokens .* --insecure-http/,
+    );
+    const accepted = await sesame.cli(
+      ['login', '--url', 'http://sesame.invalid:9', '--user', 'alice', '--insecure-http'],
+      'alice',
+      'a password\n',
+    );
+    assert.doesNotMatch(accepted.stderr, /plain http/);
+    assert.notEqual(accepted.code, 0);
     // A token on the command line is visible to every user of the machine (ps): refused, and left unused.
     const inArgv = await sesame.cli(['setup', '--url', sesame.url, '--token', setupToken], 'alice');
     assert.equal(inArgv.code, 2);

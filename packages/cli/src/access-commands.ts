@@ -153,7 +153,7 @@ export function accessCommands(admin: Command): void {
           ['description', 'DESCRIPTION'],
         ],
         o.output,
-        'permission sets',
+        'permissionSets',
       );
     });
   sets

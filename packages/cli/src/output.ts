@@ -18,7 +18,7 @@ export function printable(text: string, { message = false } = {}): string {
   return text.replace(message ? UNPRINTABLE_IN_MESSAGES : UNPRINTABLE, escapeCharacter);
 }
 
-/** Prints rows as an aligned table, or as JSON with --output json. */
+/** Prints rows as an aligned table, or as JSON with --output json under `key` (camelCase, as the API names it). */
 export function printList(
   rows: Record<string, unknown>[],
   columns: [string, string][],
@@ -39,7 +39,8 @@ export function printList(
       .trimEnd()}\n`;
   process.stdout.write(line(headers));
   for (const row of cells) process.stdout.write(line(row));
-  if (rows.length === 0) process.stdout.write(`(no ${key})\n`);
+  if (rows.length === 0)
+    process.stdout.write(`(no ${key.replace(/[A-Z]/g, (c) => ` ${c.toLowerCase()}`)})\n`);
 }
 
 export function printObject(value: unknown, format: string): void {

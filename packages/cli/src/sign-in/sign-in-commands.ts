@@ -1,4 +1,4 @@
-import { pinServerCertificate } from '@sesame/agent/tls';
+import { isLoopback, pinServerCertificate } from '@sesame/agent/tls';
 import { type Command, Option } from 'commander';
 import { ApiClient } from '../api.ts';
 import { client, type Out, outputOption } from '../command-kit.ts';
@@ -16,7 +16,11 @@ import { showWhoami, type Whoami } from './whoami.ts';
 const say = (text: string) => process.stderr.write(`${text}\n`);
 
 /** An unauthenticated client for the server: --url, else $SESAME_URL, else the server signed in to last. */
-async function connect(urlOption: string | undefined, fingerprint: string | undefined): Promise<ApiClient> {
+async function connect(
+  urlOption: string | undefined,
+  fingerprint: string | undefined,
+  insecureHttp = false,
+): Promise<ApiClient> {
   const stored = await readCredentials().catch(() => undefined);
   const url = urlOption ?? process.env.SESAME_URL ?? stored?.url;
   if (!url)
@@ -31,6 +35,11 @@ async function connect(urlOption: string | undefined, fingerprint: string | unde
   } catch {
     throw new CliError(`--url ${url} is not an http(s) URL`, ExitCodes.INVALID);
   }
+  if (parsed.protocol === 'http:' && !isLoopback(parsed.hostname) && !insecureHttp)
+    throw new CliError(
+      `${parsed.origin} is plain http to another machine: your password and tokens would cross the network readable by anyone on the way. Use https (a self-signed certificate is pinned with --fingerprint), or pass --insecure-http to accept that risk`,
+      ExitCodes.INVALID,
+    );
   const samePlace = stored && new URL(stored.url).origin === parsed.origin;
   const pin = fingerprint ?? (samePlace ? stored.tls?.fingerprint256 : undefined);
   const tls =
@@ -69,6 +78,7 @@ type LoginOptions = {
   url?: string;
   user?: string;
   fingerprint?: string;
+  insecureHttp?: boolean;
   passwordStdin?: boolean;
   mfaCode?: string;
   emailCode?: boolean;
@@ -90,6 +100,10 @@ export function signInCommands(program: Command): void {
     .option('--no-browser', 'do not open a browser here: show a link and a code to approve on any device')
     .option('--sso <provider>', 'sign in with this identity provider (its id) in the browser')
     .option('--fingerprint <sha256>', 'pin a self-signed server certificate')
+    .option(
+      '--insecure-http',
+      'allow plain http to a server on another machine (credentials readable on the way)',
+    )
     .action(async (o: LoginOptions) => {
       if (o.user && o.sso)
         throw new CliError('--sso signs in through the browser: leave out --user', ExitCodes.INVALID);
@@ -98,7 +112,7 @@ export function signInCommands(program: Command): void {
           '--password-stdin, --mfa-code and --email-code go with --user <name>',
           ExitCodes.INVALID,
         );
-      const api = await connect(o.url, o.fingerprint);
+      const api = await connect(o.url, o.fingerprint, o.insecureHttp);
       const device = await deviceId();
       let first: SignInResult | undefined;
       if (o.user) {
@@ -136,11 +150,16 @@ export function signInCommands(program: Command): void {
     .option('--password-stdin', 'read the new password from the first line of standard input')
     .option('--mfa-code <code>', 'the code from your authenticator app, if you already have one registered')
     .option('--fingerprint <sha256>', 'pin a self-signed server certificate')
+    .option(
+      '--insecure-http',
+      'allow plain http to a server on another machine (credentials readable on the way)',
+    )
     .action(
       async (o: {
         url?: string;
         token?: string;
         fingerprint?: string;
+        insecureHttp?: boolean;
         passwordStdin?: boolean;
         mfaCode?: string;
       }) => {
@@ -152,7 +171,11 @@ export function signInCommands(program: Command): void {
         const { token, url } = parseSetupAnswer(
           process.env.SESAME_SETUP_TOKEN || (await readSecret('Setup link (or token): ')),
         );
-        const api = await connect(o.url ?? url ?? process.env.SESAME_URL ?? missingUrl(), o.fingerprint);
+        const api = await connect(
+          o.url ?? url ?? process.env.SESAME_URL ?? missingUrl(),
+          o.fingerprint,
+          o.insecureHttp,
+        );
         const password = o.passwordStdin
           ? await readLine()
           : await readSecret('New password (at least 12 characters): ');
