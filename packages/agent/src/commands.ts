@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import pino from 'pino';
 import { runAgent } from './agent.ts';
 import { loadIdentity } from './identity.ts';
@@ -21,7 +21,14 @@ export function agentCommands(program: Command): Command {
     .description('register this server with an activation; stores the agent identity (0600)')
     .requiredOption('--url <url>', 'the Sesame server URL, e.g. https://sesame.example.com')
     .requiredOption('--activation-id <id>', 'the activation id an administrator created')
-    .requiredOption('--activation-code <code>', 'the activation code shown with it')
+    .addOption(
+      new Option(
+        '--activation-code <code>',
+        'the activation code shown with it (from the environment, it stays out of ps)',
+      )
+        .env('SESAME_ACTIVATION_CODE')
+        .makeOptionMandatory(),
+    )
     .option(
       '--fingerprint <sha256>',
       "the server certificate's SHA-256 fingerprint (needed for a self-signed certificate)",

@@ -129,6 +129,13 @@ describe('saving the identity', () => {
     }
   });
 
+  it('a registration that fails leaves no key behind', async () => {
+    const path = join(dir, 'unreachable', 'identity.json');
+    await assert.rejects(registerAt('http://127.0.0.1:9', path), /cannot reach the Sesame server/);
+    assert.equal(existsSync(`${path}.pending`), false);
+    assert.equal(existsSync(path), false);
+  });
+
   it('an existing identity that cannot be read is reported, not taken for none', async () => {
     const path = join(dir, 'damaged.json');
     writeFileSync(path, '{ not json');

@@ -74,9 +74,11 @@ export async function registerAgent(options: RegisterOptions): Promise<AgentIden
       pinnedTlsOptions(tls),
     );
   } catch (error) {
+    await rm(pending, { force: true });
     throw new RegistrationError(`cannot reach the Sesame server at ${base}: ${(error as Error).message}`);
   }
   if (response.status !== 200) {
+    await rm(pending, { force: true });
     const message =
       (response.body.error as { message?: string } | undefined)?.message ?? `HTTP ${response.status}`;
     throw new RegistrationError(`registration refused: ${message}`);
