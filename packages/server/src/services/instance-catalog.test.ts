@@ -70,3 +70,40 @@ test('a write while the catalog is still loading is not lost', async () => {
   );
   await store.close();
 });
+
+test('overlapping refreshes whose reads finish out of order keep the newest', async () => {
+  const store = await openStore({ sqlitePath: ':memory:' });
+  const id = 'mi-00000000000000001';
+  await store.createInstance(instance(id, 'db', { env: 'prod' }));
+  // The first refresh's read is answered last, with what the store held when it was made.
+  let release: () => void = () => {};
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let read: () => void = () => {};
+  const firstRead = new Promise<void>((resolve) => {
+    read = resolve;
+  });
+  let reads = 0;
+  const slowFirst = {
+    listInstances: () => store.listInstances(),
+    getInstance: async (wanted: string) => {
+      const found = await store.getInstance(wanted);
+      if (++reads === 1) {
+        read();
+        await released;
+      }
+      return found;
+    },
+  };
+  const catalog = createInstanceCatalog({ store: slowFirst, arn: DEFAULT_CONFIG.arn });
+  await catalog.all();
+  const first = catalog.refresh(id); // reads { env: prod }, answered late
+  await firstRead;
+  await store.setInstanceTags(id, { env: 'dev' });
+  await catalog.refresh(id); // reads { env: dev }, answered at once
+  release();
+  await first;
+  assert.deepEqual((await catalog.all())[0]?.instance.tags, { env: 'dev' });
+  await store.close();
+});

@@ -32,6 +32,8 @@ export function createInstanceCatalog({ store, arn }: Deps) {
   let entries: Map<string, CatalogEntry> | undefined;
   let loading: Promise<Map<string, CatalogEntry>> | undefined;
   let sorted: CatalogEntry[] | undefined;
+  /** Refreshes started per id that have not finished yet, counted (see refresh). */
+  const started = new Map<string, number>();
 
   const entry = (instance: Instance): CatalogEntry => ({
     instance,
@@ -69,7 +71,13 @@ export function createInstanceCatalog({ store, arn }: Deps) {
       if (!entries && !loading) return;
       if (!entries) await loading?.catch(() => undefined);
       if (!entries) return;
+      // Reads may finish out of order (PostgreSQL's pool): only the newest refresh of an id is applied, since it
+      // started after every write that asked for the earlier ones.
+      const mine = (started.get(id) ?? 0) + 1;
+      started.set(id, mine);
       const instance = await store.getInstance(id);
+      if (started.get(id) !== mine) return;
+      started.delete(id);
       if (instance) entries.set(id, entry(instance));
       else entries.delete(id);
       sorted = undefined;
