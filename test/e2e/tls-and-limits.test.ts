@@ -4,6 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { IncomingHttpHeaders } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -71,6 +73,24 @@ describe('TLS with a pinned self-signed certificate, and session limits', () => 
     );
     assert.equal(login.code, 7);
     assert.match(login.stderr, /not trusted/);
+  });
+
+  test('over TLS, browsers are told to keep to https, and API answers and pages are never cached', async () => {
+    const headers = (path: string) =>
+      new Promise<IncomingHttpHeaders>((resolve, reject) => {
+        // The certificate is self-signed: these requests look only at the headers.
+        const request = httpsGet(`${sesame.url}${path}`, { rejectUnauthorized: false }, (response) => {
+          response.resume();
+          resolve(response.headers);
+        });
+        request.on('error', reject);
+      });
+    for (const path of ['/api/v1/me', '/login', '/account']) {
+      const h = await headers(path);
+      assert.equal(h['strict-transport-security'], 'max-age=31536000', path);
+      assert.equal(h['cache-control'], 'no-store', path);
+    }
+    assert.notEqual((await headers('/assets/api.js'))['cache-control'], 'no-store', 'scripts may be cached');
   });
 
   test('a session over TLS ends after the idle timeout and the recording says so', async () => {

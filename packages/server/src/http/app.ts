@@ -70,6 +70,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ...(deps.https ? { https: deps.https } : {}),
     ...(deps.trustProxy && deps.trustProxy.length > 0 ? { trustProxy: deps.trustProxy } : {}),
   });
+  // API answers (accounts, sessions, recordings) stay out of every cache, the browser's disk cache included;
+  // served over TLS directly, browsers are told to keep to https.
+  app.addHook('onSend', async (request, reply) => {
+    if (request.url.startsWith('/api/') || request.url.startsWith('/sso/')) {
+      reply.header('cache-control', 'no-store');
+      reply.header('x-content-type-options', 'nosniff');
+    }
+    if (deps.https) reply.header('strict-transport-security', 'max-age=31536000');
+  });
   await app.register(cookie);
   await app.register(websocket, { options: { maxPayload: deps.maxMessageBytes ?? 1024 * 1024 } });
 

@@ -83,8 +83,12 @@ function webauthnModules(): [string, URL][] {
 export function registerWebRoutes(app: FastifyInstance): void {
   for (const [route, file] of Object.entries(PAGES)) {
     const html = readFileSync(new URL(file, webRoot), 'utf8');
+    // Pages show who is signed in once their script ran: Back after signing out must not bring one back.
     app.get(route, async (_request, reply) =>
-      reply.headers(SECURITY_HEADERS).type('text/html; charset=utf-8').send(html),
+      reply
+        .headers({ ...SECURITY_HEADERS, 'cache-control': 'no-store' })
+        .type('text/html; charset=utf-8')
+        .send(html),
     );
   }
   for (const [from, to] of Object.entries(REDIRECTS)) {
