@@ -178,6 +178,7 @@ export async function createServer(config: ServerConfig, log: Logger) {
     arn: config.arn,
     dataDir: config.dataDir,
     settings: config.sessions,
+    stillSignedIn: (principal) => sessions.stillSignedIn(principal),
   });
   const directory = createDirectoryService({ store, guard, audit, model, arn: config.arn });
   const permissions = createPermissionService({ store, guard, audit, model, arn: config.arn });

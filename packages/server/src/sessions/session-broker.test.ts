@@ -45,7 +45,12 @@ async function muxPair(
  */
 async function setUp(
   failing: SessionRecord['state'][],
-  { hold = false, agentOpenTimeoutMs = 0, auditFails = false } = {},
+  {
+    hold = false,
+    agentOpenTimeoutMs = 0,
+    auditFails = false,
+    signedIn = undefined as (() => boolean) | undefined,
+  } = {},
 ) {
   const errors: string[] = [];
   const log = {
@@ -90,8 +95,9 @@ async function setUp(
     dataDir,
     settings: { idleTimeoutMs: 60_000, maxDurationMs: 60_000 },
     ...(agentOpenTimeoutMs ? { agentOpenTimeoutMs } : {}),
+    ...(signedIn ? { stillSignedIn: async () => signedIn(), signInCheckMs: 20 } : {}),
   });
-  const principal = { userId: 'u-1', username: 'alice', sourceAddress: null };
+  const principal = { userId: 'u-1', username: 'alice', sourceAddress: null, signInSessionId: 'si-1' };
   const client = await muxPair((request) => {
     broker.startShell(principal, request).catch((error) => errors.push(`escaped: ${error}`));
   });
@@ -166,6 +172,25 @@ describe('session broker, terminating', () => {
     await assert.rejects(within(opening, 'the open is answered'), /terminated by alice/);
     assert.match(await within(closed, 'the agent side closes'), /terminated by alice/);
     assert.equal(records.get(id as string)?.state, 'Terminated', 'not overwritten with Connected');
+  });
+});
+
+describe('session broker, the sign-in behind a session', () => {
+  it('ends the session once the sign-in it was opened with has ended', async () => {
+    let signedIn = true;
+    const { opening, agentChannel } = await setUp([], { signedIn: () => signedIn });
+    const channel = await within(opening, 'the session opens');
+    const closed = new Promise<{ code: string; message: string }>((resolve) => {
+      channel.onClose = (code, message) => resolve({ code, message });
+    });
+    channel.onData = () => {};
+    await new Promise((resolve) => setTimeout(resolve, 100)); // checked a few times, still signed in
+    assert.equal(channel.closed, false);
+    signedIn = false; // signed out, revoked, or the account disabled
+    const { code, message } = await within(closed, 'the client channel closes');
+    assert.equal(code, 'SESSION_ENDED');
+    assert.match(message, /the sign-in it was opened with ended/);
+    assert.equal(agentChannel()?.closed, true, 'the shell is closed too');
   });
 });
 

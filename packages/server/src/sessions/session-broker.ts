@@ -34,6 +34,12 @@ type Deps = {
   now?: () => number;
   /** How long the agent may take to start a shell before the session fails (30 s). */
   agentOpenTimeoutMs?: number;
+  /**
+   * Whether the sign-in a session was opened with still holds (not signed out, revoked or expired, the account
+   * not disabled): asked every `signInCheckMs` (10 s) while the session runs, which ends when the answer is no.
+   */
+  stillSignedIn?: (principal: Principal) => Promise<boolean>;
+  signInCheckMs?: number;
 };
 
 type LiveSession = { record: SessionRecord; end: (reason: string) => Promise<void> };
@@ -89,6 +95,8 @@ export function createSessionBroker(deps: Deps) {
     settings,
     now = Date.now,
     agentOpenTimeoutMs = AGENT_OPEN_TIMEOUT_MS,
+    stillSignedIn,
+    signInCheckMs = 10_000,
   } = deps;
   const live = new Map<string, LiveSession>();
   /** Sessions between their record and their relay: why each was terminated meanwhile, if it was. */
@@ -245,6 +253,7 @@ export function createSessionBroker(deps: Deps) {
     let ended = false;
     let exitCode: number | null = null;
     const timers: NodeJS.Timeout[] = [];
+    let signInTimer: NodeJS.Timeout | undefined;
     const resizes = createResizeCoalescer(
       (c, r) => {
         recorder.resize(c, r);
@@ -257,6 +266,7 @@ export function createSessionBroker(deps: Deps) {
       if (ended) return;
       ended = true;
       for (const timer of timers) clearTimeout(timer);
+      clearTimeout(signInTimer);
       resizes.stop();
       live.delete(record.id);
       client.close(reason === 'exited' ? 'NORMAL' : 'SESSION_ENDED', reason);
@@ -308,6 +318,30 @@ export function createSessionBroker(deps: Deps) {
       else timers.push(setTimeout(idleCheck, left));
     };
     timers.push(setTimeout(idleCheck, settings.idleTimeoutMs));
+    // A shell must not outlive the sign-in it was opened with: signing out, revoking that sign-in or disabling
+    // the account ends it within signInCheckMs.
+    if (stillSignedIn && principal.signInSessionId) {
+      const signInCheck = () => {
+        stillSignedIn(principal).then(
+          (signedIn) => {
+            if (ended) return;
+            if (signedIn) signInTimer = setTimeout(signInCheck, signInCheckMs);
+            else
+              void end(
+                'the sign-in it was opened with ended (signed out, revoked or expired, or the account was disabled)',
+              );
+          },
+          (error: unknown) => {
+            log.warn(
+              { err: error, sessionId: record.id },
+              'cannot check the sign-in behind a session; will try again',
+            );
+            if (!ended) signInTimer = setTimeout(signInCheck, signInCheckMs);
+          },
+        );
+      };
+      signInTimer = setTimeout(signInCheck, signInCheckMs);
+    }
     timers.push(setTimeout(() => void end('maximum session duration reached'), settings.maxDurationMs));
 
     live.set(record.id, { record, end });
