@@ -4,6 +4,14 @@ import type { AccessSnapshot, PermissionSet, Store, Tags } from '../store/index.
 
 type Deps = { store: Pick<Store, 'loadAccessSnapshot'>; log: Logger };
 
+const DENY_EVERYTHING = (() => {
+  const result = parsePolicy(
+    JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Deny', Action: '*', Resource: '*' }] }),
+  );
+  if (!result.ok) throw new Error('the deny-everything policy does not parse');
+  return result.policy;
+})();
+
 export type UserAccess = {
   userId: string;
   username: string;
@@ -23,12 +31,19 @@ export function createAccessModel({ store, log }: Deps) {
   let parsed = new Map<string, Policy>();
   let users = new Map<string, UserAccess | null>();
 
-  /** A stored document that no longer parses (it was valid when saved) is logged and left out: deny, never allow. */
-  function parse(id: string, document: string): Policy | undefined {
+  /**
+   * A stored document that no longer parses (it was valid when saved: a stricter release, a restored or edited
+   * database) is logged and stands for a Deny of everything: it may have held Deny statements, and dropping it
+   * would let the Allows it sat beside grant what it denied.
+   */
+  function parse(id: string, document: string): Policy {
     const result = parsePolicy(document);
     if (result.ok) return result.policy;
-    log.error({ policy: id, errors: result.errors }, 'a stored policy does not parse; it grants nothing');
-    return undefined;
+    log.error(
+      { policy: id, errors: result.errors },
+      'a stored policy does not parse; everyone who holds it is denied everything until it is fixed',
+    );
+    return DENY_EVERYTHING;
   }
 
   function build(current: AccessSnapshot, userId: string): UserAccess | null {
@@ -69,13 +84,10 @@ export function createAccessModel({ store, log }: Deps) {
     async reload(): Promise<void> {
       const next = await store.loadAccessSnapshot();
       const nextParsed = new Map<string, Policy>();
-      for (const policy of next.policies) {
-        const p = parse(policy.name, policy.document);
-        if (p) nextParsed.set(policy.id, p);
-      }
+      for (const policy of next.policies) nextParsed.set(policy.id, parse(policy.name, policy.document));
       for (const set of next.permissionSets) {
-        const p = set.inlinePolicy === null ? undefined : parse(`${set.name}/inline`, set.inlinePolicy);
-        if (p) nextParsed.set(`inline:${set.id}`, p);
+        if (set.inlinePolicy !== null)
+          nextParsed.set(`inline:${set.id}`, parse(`${set.name}/inline`, set.inlinePolicy));
       }
       snapshot = next;
       parsed = nextParsed;

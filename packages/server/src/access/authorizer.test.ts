@@ -130,14 +130,16 @@ test('a disabled user is denied whatever their policies say', async () => {
   assert.equal(authorize(alice, 'sesame:ListUsers', '*').allowed, false);
 });
 
-test('a stored document that no longer parses grants nothing and is logged', async () => {
-  await permissionSet('Broken', '{"Version":"2012-10-17","Statement":[{"Effect":"Allow"', {
-    principalType: 'user',
-    principalId: alice.userId,
-  });
+test('a stored document that no longer parses denies everything to those who hold it, and is logged', async () => {
+  const to = { principalType: 'user', principalId: alice.userId } as const;
+  await permissionSet('Allows', policy([{ Effect: 'Allow', Action: 'ssm:*', Resource: '*' }]), to);
+  // It may have held a Deny: dropping it would let the Allow beside it grant what it denied.
+  await permissionSet('Broken', '{"Version":"2012-10-17","Statement":[{"Effect":"Deny"', to);
   await model.reload();
-  assert.equal(authorize(alice, 'ssm:StartSession', ARN).allowed, false);
-  assert.ok(logs.some((line) => line.includes('does not parse')));
+  const decision = authorize(alice, 'ssm:StartSession', ARN);
+  assert.equal(decision.allowed, false);
+  assert.match(decision.reason, /Broken\/inline/);
+  assert.ok(logs.some((line) => line.includes('does not parse; everyone who holds it is denied everything')));
 });
 
 test('changes apply on reload, whole: decisions before it use the old policies', async () => {
