@@ -136,7 +136,10 @@ table('IP address operators', [
   ['NotIpAddress', '203.0.113.0/24', '203.0.113.7', false],
   ['NotIpAddress', '203.0.113.0/24', '198.51.100.1', true],
   ['NotIpAddress', '203.0.113.0/24', undefined, true],
-  ['NotIpAddress', '203.0.113.0/24', 'garbage', false],
+  // Not an address, so in no range: a Deny … NotIpAddress still applies.
+  ['NotIpAddress', '203.0.113.0/24', 'garbage', true],
+  ['NotIpAddress', '10.0.0.0/8', 'fe80::1%eth0', true],
+  ['IpAddress', '203.0.113.0/24', 'garbage', false],
   ['IpAddressIfExists', '203.0.113.0/24', undefined, true],
 ]);
 

@@ -109,7 +109,8 @@ function matchOne(
   if (b === 'ipaddress') {
     const ip = ipv4(c);
     const range = ipv4(v);
-    if (ip?.bits !== 32 || !range) return null;
+    if (!range) return null;
+    if (ip?.bits !== 32) return false; // not an address: in no range
     const size = 2 ** (32 - range.bits);
     return Math.floor(ip.n / size) === Math.floor(range.n / size);
   }

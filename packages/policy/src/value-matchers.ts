@@ -97,9 +97,14 @@ export class IpMatcher implements ValueMatcher {
   constructor(ranges: readonly IpRange[]) {
     this.#ranges = ranges;
   }
+  /**
+   * A value that is not an address is in no range: `IpAddress` does not hold and `NotIpAddress` does, so a
+   * `Deny … NotIpAddress` still applies to a source address Sesame cannot read (a forwarded header's junk, a
+   * zone-scoped IPv6 address); treating it as unresolved switched such a Deny off.
+   */
   test(value: string): MatchResult {
     const address = parseIp(value);
-    if (!address) return UNRESOLVED;
+    if (!address) return NO_MATCH;
     return this.#ranges.some((range) => inRange(range, address)) ? MATCH : NO_MATCH;
   }
 }
