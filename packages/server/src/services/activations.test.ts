@@ -76,6 +76,11 @@ describe('activations: administration', () => {
   test('bad input is refused with the field named', async () => {
     await rejects(service.create(ADMIN, { registrationLimit: 0 }), 'INVALID', /registrationLimit/);
     await rejects(
+      service.create(ADMIN, { defaultTags: { project: 'a', Project: 'b' } }),
+      'INVALID',
+      /defaultTags: tag keys "project" and "Project" differ only in letter case; policies cannot tell them apart/,
+    );
+    await rejects(
       service.create(ADMIN, { limit: 5 }),
       'INVALID',
       /unknown field "limit": this request takes "description", "instanceKind", "registrationLimit"/,
@@ -100,6 +105,12 @@ describe('activations: registration', () => {
     assert.equal(event?.outcome, 'succeeded');
     assert.equal(event?.sourceAddress, '192.0.2.1');
     assert.ok(!(await f.trail()).includes(code));
+  });
+
+  test('a default "name" tag in any letter case is not doubled by the Name tag registration adds', async () => {
+    const { activation, code } = await service.create(ADMIN, { defaultTags: { name: 'web' } });
+    const instance = await service.register(registration(activation.id, code), null);
+    assert.deepEqual(instance.tags, { name: 'web' });
   });
 
   test('a wrong code and an unknown id get the same answer, audited without the code', async () => {

@@ -231,7 +231,7 @@ export function createActivationService({ store, guard, audit, arn, onRegistered
         registeredAt: now(),
         tags,
       };
-      if (!tags.Name) tags.Name = instance.name;
+      if (!Object.keys(tags).some((key) => key.toLowerCase() === 'name')) tags.Name = instance.name;
       await store.createInstance(instance);
       await onRegistered?.(instance.id);
       await audit({

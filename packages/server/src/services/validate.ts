@@ -40,7 +40,17 @@ export function parseTags(value: unknown, where = 'tags'): Tags {
   if (entries.length > MAX_TAGS)
     throw new SesameError('INVALID', `${where}: at most ${MAX_TAGS} tags (got ${entries.length})`);
   const tags: Tags = {};
+  const seen = new Map<string, string>();
   for (const [key, tagValue] of entries) {
+    // Policies match tag keys regardless of case (aws:ResourceTag/Project is aws:ResourceTag/project), so two
+    // keys that differ only in case would be two answers to one question.
+    const other = seen.get(key.toLowerCase());
+    if (other !== undefined)
+      throw new SesameError(
+        'INVALID',
+        `${where}: tag keys ${JSON.stringify(other)} and ${JSON.stringify(key)} differ only in letter case; policies cannot tell them apart, keep one`,
+      );
+    seen.set(key.toLowerCase(), key);
     if (!TAG_KEY.test(key) || key.startsWith('aws:')) {
       throw new SesameError(
         'INVALID',
