@@ -154,6 +154,19 @@ describe('sign-in sessions: tokens', () => {
     assert.ok((await f.store.getSignInSession(a.session.id))?.revokedAt, 'the session is marked revoked');
   });
 
+  test('a stolen refresh token spent twice by the thief still revokes the sign-in when its owner uses it', async () => {
+    const a = await start(alice);
+    const thief = await sessions.refresh(a.refreshToken);
+    const again = await sessions.refresh(thief.refreshToken); // the stolen token is now two rotations back
+    await rejects(
+      sessions.refresh(a.refreshToken),
+      'UNAUTHENTICATED',
+      /already used, so the sign-in was revoked/,
+    );
+    await rejects(sessions.authenticate(again.token, null), 'UNAUTHENTICATED', EXPIRED);
+    await rejects(sessions.refresh(again.refreshToken), 'UNAUTHENTICATED', EXPIRED);
+  });
+
   test('near the session end, the refreshed token stops at the end; after it, refresh is refused', async () => {
     const a = await start(alice);
     f.advance(8 * HOUR - 5 * MINUTE);

@@ -11,6 +11,7 @@ export function createMigrationProvider(dialect: StoreDialect): MigrationProvide
     '0002-access-model': { up: (db) => accessModel(db, dialect) },
     '0003-sign-in': { up: (db) => signIn(db) },
     '0004-session-listing': { up: (db) => sessionListing(db) },
+    '0005-used-refresh-tokens': { up: (db) => usedRefreshTokens(db) },
   };
   return { getMigrations: async () => migrations };
 }
@@ -412,4 +413,23 @@ async function sessionListing(db: Kysely<any>): Promise<void> {
     .columns(['state', 'started_at', 'id'])
     .execute();
   await db.schema.dropIndex('sessions_state_started_at').execute();
+}
+
+/**
+ * A sign-in kept only its current and previous refresh token, so a thief who refreshed twice in a row left the
+ * stolen token matching neither: its owner's next refresh looked merely expired, and the copy lived on. Every
+ * spent token is kept until its sign-in goes.
+ */
+async function usedRefreshTokens(db: Kysely<any>): Promise<void> {
+  await db.schema
+    .createTable('used_refresh_tokens')
+    .addColumn('hash', 'text', (c) => c.primaryKey())
+    .addColumn('session_id', 'text', (c) => c.notNull().references('sign_in_sessions.id').onDelete('cascade'))
+    .addColumn('used_at', 'bigint', (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createIndex('used_refresh_tokens_session_id')
+    .on('used_refresh_tokens')
+    .column('session_id')
+    .execute();
 }

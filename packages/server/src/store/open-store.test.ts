@@ -86,6 +86,7 @@ describe('openStore (sqlite file)', () => {
         { name: '0002-access-model' },
         { name: '0003-sign-in' },
         { name: '0004-session-listing' },
+        { name: '0005-used-refresh-tokens' },
       ]);
     } finally {
       raw.close();
@@ -192,7 +193,7 @@ describe('openStore (sqlite file)', () => {
     );
     const raw = new Database(sqlitePath, { readonly: true });
     try {
-      assert.equal((raw.prepare('select count(*) as n from kysely_migration').get() as { n: number }).n, 4);
+      assert.equal((raw.prepare('select count(*) as n from kysely_migration').get() as { n: number }).n, 5);
     } finally {
       raw.close();
     }

@@ -22,6 +22,13 @@ export type ApiTokensTable = {
   session_id: string | null;
 };
 
+/** Every refresh token a sign-in has spent (hashed): presenting one again means a copy exists. */
+export type UsedRefreshTokensTable = {
+  hash: string;
+  session_id: string;
+  used_at: number;
+};
+
 export type SignInSessionsTable = {
   id: string;
   user_id: string;
@@ -210,6 +217,7 @@ export type StoreDatabase = {
   permission_set_policies: PermissionSetPoliciesTable;
   assignments: AssignmentsTable;
   sign_in_sessions: SignInSessionsTable;
+  used_refresh_tokens: UsedRefreshTokensTable;
   auth_flows: AuthFlowsTable;
   used_once: UsedOnceTable;
   mfa_devices: MfaDevicesTable;

@@ -155,23 +155,31 @@ export function createSignInStore(db: Kysely<StoreDatabase>): SignInStore {
         .where('refresh_hash', '=', refreshHash)
         .executeTakeFirst();
       if (current) return { session: toSession(current), reused: false };
-      const previous = await db
-        .selectFrom('sign_in_sessions')
-        .selectAll()
-        .where('previous_refresh_hash', '=', refreshHash)
+      const spent = await db
+        .selectFrom('used_refresh_tokens')
+        .innerJoin('sign_in_sessions', 'sign_in_sessions.id', 'used_refresh_tokens.session_id')
+        .selectAll('sign_in_sessions')
+        .where('used_refresh_tokens.hash', '=', refreshHash)
         .executeTakeFirst();
-      return previous && { session: toSession(previous), reused: true };
+      return spent && { session: toSession(spent), reused: true };
     },
 
     async rotateRefresh(sessionId, oldHash, newHash) {
-      const result = await db
-        .updateTable('sign_in_sessions')
-        .set({ refresh_hash: newHash, previous_refresh_hash: oldHash })
-        .where('id', '=', sessionId)
-        .where('refresh_hash', '=', oldHash)
-        .where('revoked_at', 'is', null)
-        .executeTakeFirst();
-      return result.numUpdatedRows > 0n;
+      return db.transaction().execute(async (trx) => {
+        const result = await trx
+          .updateTable('sign_in_sessions')
+          .set({ refresh_hash: newHash, previous_refresh_hash: oldHash })
+          .where('id', '=', sessionId)
+          .where('refresh_hash', '=', oldHash)
+          .where('revoked_at', 'is', null)
+          .executeTakeFirst();
+        if (result.numUpdatedRows === 0n) return false;
+        await trx
+          .insertInto('used_refresh_tokens')
+          .values({ hash: oldHash, session_id: sessionId, used_at: Date.now() })
+          .execute();
+        return true;
+      });
     },
 
     async createFlow(f) {
