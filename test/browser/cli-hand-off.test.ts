@@ -91,14 +91,23 @@ describe('signing in the CLI through the browser', () => {
 
     await page.goto(`${base}/device`);
     await page.getByLabel('Code shown by the CLI').fill('BBBB-BBBB');
-    await page.getByRole('button', { name: 'Approve' }).click();
+    await page.getByRole('button', { name: 'Continue' }).click();
     assert.match(await alertText(page), /code/i);
     let poll = await bed.server.api('POST', '/api/v1/auth/device/token', { json: { deviceCode } });
     assert.equal(poll.body.status, 'pending', poll.text);
 
+    // A link with the code (as a phisher would send it): Enter only shows where the sign-in came from.
     await page.goto(`${base}/device?code=${encodeURIComponent(userCode)}`);
     assert.equal(await page.getByLabel('Code shown by the CLI').inputValue(), userCode);
-    await page.getByRole('button', { name: 'Approve' }).click();
+    await page.getByLabel('Code shown by the CLI').press('Enter');
+    await page.getByText(/was started from 127\.0\.0\.1, less than a minute ago/).waitFor();
+    await page.keyboard.press('Enter');
+    const approveButton = page.getByRole('button', { name: 'Approve' });
+    assert.equal(await approveButton.isDisabled(), true, 'approving takes the box ticked by hand');
+    poll = await bed.server.api('POST', '/api/v1/auth/device/token', { json: { deviceCode } });
+    assert.equal(poll.body.status, 'pending', poll.text);
+    await page.getByLabel('I started this sign-in myself').check();
+    await approveButton.click();
     await messageMatching(page, /Approved\. The CLI is now signed in as frank/);
     poll = await bed.server.api('POST', '/api/v1/auth/device/token', { json: { deviceCode } });
     assert.equal(poll.body.status, 'signed-in', poll.text);

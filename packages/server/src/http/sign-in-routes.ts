@@ -272,8 +272,11 @@ export function registerSignInRoutes(app: FastifyInstance, s: SignInServices, au
   );
   app.post('/api/v1/auth/device', async (request) => {
     limited(request.ip, 'device sign-ins');
-    return s.handoff.startDevice();
+    return s.handoff.startDevice(request.ip);
   });
+  app.post('/api/v1/auth/device/check', authed, async (request) =>
+    s.handoff.checkDevice(me(request), body(request)),
+  );
   app.post('/api/v1/auth/device/token', async (request, reply) => {
     const result = await s.handoff.pollDevice(body(request), request.ip);
     return result.status === 'pending' ? result : answer(reply, result);

@@ -36,6 +36,12 @@ const normalizeUserCode = (code: unknown) =>
  * authorization grant (RFC 8628) when it does not. The CLI's sign-in inherits the web sign-in's MFA and
  * ends no later than it.
  */
+const noDeviceSignIn = () =>
+  new SesameError(
+    'NOT_FOUND',
+    'no sign-in is waiting for this code (mistyped, or expired): check the code your terminal shows',
+  );
+
 export function createCliHandoff({ store, flows, sessions, audit, publicUrl, arn, now = Date.now }: Deps) {
   const delegated = (principal: Principal, session: SignInSession) => ({
     userId: principal.userId,
@@ -113,14 +119,15 @@ export function createCliHandoff({ store, flows, sessions, audit, publicUrl, arn
       return issue(flow.data, sourceAddress);
     },
 
-    async startDevice() {
+    /** `sourceAddress` (where the CLI asks from) is shown to whoever is asked to approve. */
+    async startDevice(sourceAddress: string | null) {
       const device = await flows.create('device', null, { approved: null }, DEVICE_TTL_MS);
       let userCode = '';
       for (let i = 0; i < 8; i++) userCode += USER_CODE_ALPHABET[randomInt(USER_CODE_ALPHABET.length)];
       await flows.create(
         'device-user',
         null,
-        { deviceHash: hashToken(device.token) },
+        { deviceHash: hashToken(device.token), requestedFrom: sourceAddress, requestedAt: now() },
         DEVICE_TTL_MS,
         `udc_${userCode}`,
       );
@@ -135,13 +142,27 @@ export function createCliHandoff({ store, flows, sessions, audit, publicUrl, arn
       };
     },
 
+    /**
+     * Where and when the sign-in waiting for this code was started, for the approval page to show before anyone
+     * approves it: a device code sent by someone else (phishing) asks from an address and a time the person
+     * does not recognise. Only for someone signed in.
+     */
+    async checkDevice(_principal: Principal, input: Record<string, unknown>) {
+      const code = normalizeUserCode(input.userCode);
+      if (!USER_CODE.test(code)) throw noDeviceSignIn();
+      const flow = await flows.getByHash(hashToken(`udc_${code}`));
+      if (flow?.kind !== 'device-user') throw noDeviceSignIn();
+      const from = flow.data.requestedFrom;
+      return {
+        requestedFrom: typeof from === 'string' ? from : null,
+        requestedAt: Number(flow.data.requestedAt),
+      };
+    },
+
     /** Someone signed in on the web confirms the code their terminal shows. */
     async approveDevice(principal: Principal, session: SignInSession, input: Record<string, unknown>) {
       const code = normalizeUserCode(input.userCode);
-      const notFound = new SesameError(
-        'NOT_FOUND',
-        'no sign-in is waiting for this code (mistyped, or expired): check the code your terminal shows',
-      );
+      const notFound = noDeviceSignIn();
       if (!USER_CODE.test(code)) throw notFound;
       const flow = await flows.take(`udc_${code}`).catch(() => undefined);
       const device = flow && (await flows.getByHash(String(flow.data.deviceHash)));
