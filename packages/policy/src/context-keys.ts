@@ -1,7 +1,7 @@
 import { normalizeContextKey } from './context-key.ts';
 import { type ContextInput, RequestContext } from './request-context.ts';
 
-/** The condition keys Sesame supplies (all single-valued). Other keys are absent from every request. */
+/** The condition keys Sesame supplies (single-valued but aws:TagKeys). Other keys are absent from every request. */
 export const SESAME_CONTEXT_KEYS = {
   username: 'aws:username',
   userId: 'aws:userid',
@@ -13,6 +13,8 @@ export const SESAME_CONTEXT_KEYS = {
   mfaAge: 'aws:MultiFactorAuthAge',
   /** Sesame's own key: the session document (AWS-StartSSHSession, SSM-SessionManagerRunShell, …). */
   sessionDocumentName: 'sesame:SessionDocumentName',
+  /** The tag keys a tagging request sets (multi-valued, for ForAnyValue/ForAllValues). */
+  tagKeys: 'aws:TagKeys',
 } as const;
 
 /** Tag keys: the principal's tags, and the target's tags under both spellings AWS uses for SSM. */
@@ -20,6 +22,8 @@ export const SESAME_TAG_KEY_PREFIXES = {
   principalTag: 'aws:PrincipalTag/',
   resourceTag: 'aws:ResourceTag/',
   ssmResourceTag: 'ssm:resourceTag/',
+  /** The tags a tagging request sets. */
+  requestTag: 'aws:RequestTag/',
 } as const;
 
 const SUPPLIED = new Set<string>(Object.values(SESAME_CONTEXT_KEYS).map(normalizeContextKey));
@@ -83,5 +87,16 @@ export function resourceContext(
   const values: Record<string, string> = {};
   for (const [tag, value] of Object.entries(tags)) values[SESAME_TAG_KEY_PREFIXES.resourceTag + tag] = value;
   if (extra.sessionDocumentName) values[SESAME_CONTEXT_KEYS.sessionDocumentName] = extra.sessionDocumentName;
+  return RequestContext.from(values as ContextInput);
+}
+
+/**
+ * What a tagging request (ssm:AddTagsToResource) adds to the context: `aws:RequestTag/<key>` for each tag it sets
+ * and `aws:TagKeys`, their keys, so policies can limit which tags may be set (a Deny on `aws:TagKeys` holding
+ * APP_GROUP_NAME keeps the ABAC tags out of reach of whoever may tag).
+ */
+export function tagRequestContext(tags: Readonly<Record<string, string>>): RequestContext {
+  const values: Record<string, string | string[]> = { [SESAME_CONTEXT_KEYS.tagKeys]: Object.keys(tags) };
+  for (const [tag, value] of Object.entries(tags)) values[SESAME_TAG_KEY_PREFIXES.requestTag + tag] = value;
   return RequestContext.from(values as ContextInput);
 }

@@ -30,6 +30,7 @@ export {
   resourceContext,
   SESAME_CONTEXT_KEYS,
   SESAME_TAG_KEY_PREFIXES,
+  tagRequestContext,
 } from './context-keys.ts';
 export { type EvaluateOptions, evaluate, type Request } from './evaluate.ts';
 export { evaluatorFor, type TargetEvaluator } from './evaluator-for.ts';

@@ -54,6 +54,21 @@ before(async () => {
           Resource: '*',
           Condition: { StringEquals: { 'aws:ResourceTag/project': 'Production' } },
         },
+        // The tags that decide access (State Street's ABAC tags, project) are not hers to set.
+        {
+          Effect: 'Deny',
+          Action: 'ssm:AddTagsToResource',
+          Resource: '*',
+          Condition: {
+            'ForAnyValue:StringEquals': { 'aws:TagKeys': ['APP_GROUP_NAME', 'APP_ID', 'RELEASE_ID'] },
+          },
+        },
+        {
+          Effect: 'Deny',
+          Action: 'ssm:AddTagsToResource',
+          Resource: '*',
+          Condition: { StringEquals: { 'aws:RequestTag/project': 'Production' } },
+        },
       ],
     },
   });
@@ -99,6 +114,23 @@ describe('instance reads and changes are judged with the instance tags', () => {
       json: { project: 'Development', owner: 'alice' },
     });
     assert.equal(retagged.status, 200, retagged.text);
+  });
+});
+
+describe('a tagging request is judged with the tags it sets', () => {
+  test('aws:TagKeys and aws:RequestTag/* hold what the request sets', async () => {
+    const put = (json: Record<string, string>) =>
+      ts.api('PUT', '/api/v1/instances/dev-01/tags', { token: alice, json });
+    const refused: Record<string, string>[] = [
+      { project: 'Development', APP_GROUP_NAME: 'payments' },
+      { project: 'Production' },
+    ];
+    for (const json of refused) {
+      assertError(await put(json), 403, 'FORBIDDEN', /you are not allowed to ssm:AddTagsToResource/);
+    }
+    const dev = await ts.api('GET', '/api/v1/instances/dev-01', { token: ts.adminToken });
+    assert.equal((dev.body.instance as { tags: Record<string, string> }).tags.APP_GROUP_NAME, undefined);
+    assert.equal((await put({ project: 'Development', team: 'web' })).status, 200);
   });
 });
 

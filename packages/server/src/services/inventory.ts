@@ -1,3 +1,4 @@
+import { type RequestContext, tagRequestContext } from '@sesame/policy';
 import { type ArnSettings, instanceArn } from '../arn.ts';
 import type { Audit } from '../audit.ts';
 import type { Authorize, AuthorizeTargets, Principal } from '../authorize.ts';
@@ -91,7 +92,12 @@ export function createInventoryService({
      * several, is judged first as an untagged instance (by its id, or `instance/*` for a name), so that someone
      * who may not act on instances cannot learn which names and ids exist.
      */
-    async authorizedTarget(principal: Principal, action: string, target: string): Promise<Instance> {
+    async authorizedTarget(
+      principal: Principal,
+      action: string,
+      target: string,
+      request?: RequestContext,
+    ): Promise<Instance> {
       let instance: Instance;
       try {
         instance = await this.resolve(target);
@@ -100,11 +106,17 @@ export function createInventoryService({
           const unknown = INSTANCE_ID.test(target)
             ? instanceArn(arn, { id: target, kind: target.startsWith('mi-') ? 'managed' : 'ec2' })
             : instanceArn(arn, { id: '*', kind: 'ec2' });
-          guard(principal, action, unknown, instanceContext({}));
+          guard(
+            principal,
+            action,
+            unknown,
+            request ? request.extend(instanceContext({})) : instanceContext({}),
+          );
         }
         throw error;
       }
-      guard(principal, action, instanceArn(arn, instance), instanceContext(instance.tags));
+      const context = instanceContext(instance.tags);
+      guard(principal, action, instanceArn(arn, instance), request ? context.extend(request) : context);
       return instance;
     },
 
@@ -113,8 +125,14 @@ export function createInventoryService({
     },
 
     async setTags(principal: Principal, target: string, input: unknown): Promise<PublicInstance> {
-      const instance = await this.authorizedTarget(principal, 'ssm:AddTagsToResource', target);
+      // The request's tags are in the context (aws:RequestTag/*, aws:TagKeys), as AWS gives them for tagging.
       const tags = parseTags(input);
+      const instance = await this.authorizedTarget(
+        principal,
+        'ssm:AddTagsToResource',
+        target,
+        tagRequestContext(tags),
+      );
       await store.setInstanceTags(instance.id, tags);
       await catalog.refresh(instance.id);
       await audit({
