@@ -149,6 +149,7 @@ describe('loadConfig accepts good configuration', () => {
         host: 'smtp.example.com',
         port: 587,
         secure: false,
+        plaintext: false,
         user: 'sesame',
         password: 'smtp-secret',
         from: 'Sesame <sesame@example.com>',

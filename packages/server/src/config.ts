@@ -42,6 +42,8 @@ export type SmtpConfig = {
   host: string;
   port: number;
   secure: boolean;
+  /** Allow a mail server on another machine that offers no STARTTLS (codes and links then cross in clear). */
+  plaintext: boolean;
   user: string | undefined;
   password: string | undefined;
   from: string;
@@ -104,7 +106,7 @@ const KNOWN_KEYS: Record<string, readonly string[] | null> = {
   auth: Object.keys(DURATIONS.auth),
   agents: Object.keys(DURATIONS.agents),
   signIn: ['maxAccountFailures', 'maxAddressFailures', 'scryptLog2N'],
-  smtp: ['host', 'port', 'secure', 'user', 'password', 'from'],
+  smtp: ['host', 'port', 'secure', 'plaintext', 'user', 'password', 'from'],
 };
 
 const SIGN_IN_LIMITS = {
@@ -274,13 +276,17 @@ function smtp(source: Source, v: Record<string, unknown>, current: SmtpConfig | 
       ? current?.from
       : str(source, 'smtp.from', v.from, /^[^\s@]+@[^\s@]+$|<[^\s@]+@[^\s@]+>$/, 'must be an email address');
   if (!host || !from) fail(source, 'smtp', 'needs at least host and from');
-  const secure = v.secure === undefined ? (current?.secure ?? false) : v.secure;
-  if (typeof secure !== 'boolean' && !(source.text && (secure === 'true' || secure === 'false')))
-    fail(source, 'smtp.secure', `must be true or false (got ${show(secure)})`);
+  const flag = (key: 'secure' | 'plaintext') => {
+    const value = v[key] === undefined ? (current?.[key] ?? false) : v[key];
+    if (typeof value !== 'boolean' && !(source.text && (value === 'true' || value === 'false')))
+      fail(source, `smtp.${key}`, `must be true or false (got ${show(value)})`);
+    return value === true || value === 'true';
+  };
   return {
     host,
     port: v.port === undefined ? (current?.port ?? 587) : int(source, 'smtp.port', v.port, 1, 65535),
-    secure: secure === true || secure === 'true',
+    secure: flag('secure'),
+    plaintext: flag('plaintext'),
     user: optional('user'),
     password: optional('password'),
     from,

@@ -146,4 +146,31 @@ describe('mailer', () => {
     }
     assert.match(lines.join(''), /email not sent/);
   });
+
+  test('a mail server on another machine must offer TLS, unless plaintext is allowed', async () => {
+    // The sink (no STARTTLS) reached by an address that is not spelled as this machine's.
+    const host = '::ffff:127.0.0.1';
+    const message = { to: 'alice@example.test', subject: 'code', text: CODE };
+    const strict = createMailer({
+      smtp: { host, port: sink.port, from: 'sesame@example.test' },
+      log: capturedLog().log,
+    });
+    const error = await strict.send(message).then(
+      () => assert.fail('sending without TLS should have failed'),
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof SesameError);
+    assert.equal(error.code, 'UNAVAILABLE');
+    assert.ok(
+      !sink.messages.some(
+        (m) => m.text.includes(CODE) && m.to.includes('alice@example.test') && m.subject === 'code',
+      ),
+    );
+    const allowed = createMailer({
+      smtp: { host, port: sink.port, from: 'sesame@example.test', plaintext: true },
+      log: capturedLog().log,
+    });
+    await allowed.send(message);
+    await sink.waitForMessage((m) => m.subject === 'code');
+  });
 });

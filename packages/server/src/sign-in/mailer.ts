@@ -7,6 +7,8 @@ export type SmtpSettings = {
   port: number;
   /** TLS from the first byte (SMTPS, usually port 465). Defaults to `port === 465`; otherwise STARTTLS when offered. */
   secure?: boolean;
+  /** Allow a server on another machine that offers no STARTTLS; otherwise TLS is required (see createMailer). */
+  plaintext?: boolean;
   user?: string;
   password?: string;
   /** The sender, e.g. `Sesame <sesame@example.com>`. */
@@ -18,6 +20,10 @@ export type MailMessage = { to: string; subject: string; text: string; html?: st
 export type Mailer = { send(message: MailMessage): Promise<void> };
 
 type Deps = { smtp: SmtpSettings; log: Pick<Logger, 'info' | 'warn'> };
+
+function isLocalHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
 
 /** A mail server that does not answer must not hold a sign-in request for long. */
 const TIMEOUT_MS = 10_000;
@@ -31,6 +37,9 @@ export function createMailer({ smtp, log }: Deps): Mailer {
     host: smtp.host,
     port: smtp.port,
     secure: smtp.secure ?? smtp.port === 465,
+    // Codes and reset links must not fall back to clear text when STARTTLS is stripped on the way: required
+    // unless the server is on this machine or `plaintext` says the network is trusted.
+    requireTLS: !(smtp.secure ?? smtp.port === 465) && !smtp.plaintext && !isLocalHost(smtp.host),
     auth: smtp.user ? { user: smtp.user, pass: smtp.password ?? '' } : undefined,
     connectionTimeout: TIMEOUT_MS,
     greetingTimeout: TIMEOUT_MS,
