@@ -1003,6 +1003,27 @@ describe('sign-in API with a mail server: email codes and lockout', () => {
     );
   });
 
+  test('a flood of sign-ins to a locked account writes at most 20 audit rows a minute from one address', async () => {
+    for (let i = 0; i < 3; i++)
+      await ts.api('POST', '/api/v1/auth/login', {
+        json: { username: 'flood', password: 'not the password' },
+      });
+    for (let i = 0; i < 40; i++) {
+      const refused = await ts.api('POST', '/api/v1/auth/login', {
+        json: { username: 'flood', password: 'x' },
+      });
+      assert.equal(refused.status, 429);
+    }
+    const refusals = (await ts.server.store.listAudit({ limit: 10_000 })).filter(
+      (e) => e.action === 'sesame:SignIn' && e.detail.reason === 'rate limited',
+    );
+    assert.ok(refusals.length <= 20, `${refusals.length} rows`);
+    assert.ok(
+      refusals.some((e) => e.actor === 'flood'),
+      'the first refusals are audited',
+    );
+  });
+
   describe('withoutDevice: email-code', () => {
     before(async () => {
       await created(ts, 'tia');

@@ -8,6 +8,7 @@ import type { AuthFlow, MfaDevice, SignInClient, Store, User } from '../store/in
 import type { Mailer } from './mailer.ts';
 import type { MfaEnrolment, RelyingParty } from './mfa-enrolment.ts';
 import type { MfaSettings } from './mfa-settings.ts';
+import { createFailureLimiter } from './request-limiter.ts';
 import { createSecondFactor } from './second-factor.ts';
 import type { Flows, SignInFlowData } from './sign-in-flows.ts';
 import type { IssuedTokens, SignInSessions } from './sign-in-sessions.ts';
@@ -87,6 +88,7 @@ export function createSignInService(deps: Deps) {
   const { store, flows, sessions, enrolment, throttle, audit, log, mailer, now = Date.now } = deps;
   const userArn = (username: string) => serverArn(deps.arn, 'user', username);
   const deviceHash = (id: string | null) => (id ? hashToken(`device:${id}`) : null);
+  const refusedAudits = createFailureLimiter({ limit: 20, windowMs: 60_000, now });
 
   const secondFactor = createSecondFactor({
     store,
@@ -262,7 +264,18 @@ export function createSignInService(deps: Deps) {
       try {
         await throttle.check(username, ctx.sourceAddress);
       } catch (error) {
-        await record(username, 'failed', ctx, { reason: 'rate limited' });
+        // Refusals cost the sender nothing (no password check): past 20 a minute from one address they are
+        // logged, not each written to the audit trail, which a flood would otherwise fill.
+        try {
+          refusedAudits.check(ctx.sourceAddress, 'refused sign-ins');
+          refusedAudits.failed(ctx.sourceAddress);
+          await record(username, 'failed', ctx, { reason: 'rate limited' });
+        } catch {
+          log.warn(
+            { sourceAddress: ctx.sourceAddress },
+            'sign-in refused (rate limited); not audited: too many this minute',
+          );
+        }
         throw error;
       }
       const user = username ? await store.getUserByUsername(username) : undefined;
