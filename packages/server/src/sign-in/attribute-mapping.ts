@@ -39,7 +39,8 @@ export const DEFAULT_MAPPING = {
 
 export type MappedIdentity = {
   username: string;
-  email: string | null;
+  /** Null when the IdP sends none; undefined when it sends one it says is unverified (Sesame keeps its own). */
+  email: string | null | undefined;
   groups: string[];
   tags: Tags;
   maxDurationMs: number | undefined;
@@ -85,9 +86,11 @@ export function mapIdentity(claims: Claims, mapping: AttributeMapping, fallbackN
   }
   const seconds = mapping.sessionDuration ? Number(first(claims, mapping.sessionDuration)) : Number.NaN;
   const email = first(claims, mapping.email);
+  // An OIDC provider that says the address is not verified (anyone may have typed it there) is not believed.
+  const unverified = claims.email_verified === false || claims.email_verified === 'false';
   return {
     username,
-    email: email && EMAIL.test(email) ? email : null,
+    email: unverified ? undefined : email && EMAIL.test(email) ? email : null,
     groups: [...new Set(values(claims, mapping.groups))],
     tags: parseTags(tags, 'tags from the identity provider'),
     maxDurationMs: Number.isFinite(seconds) && seconds >= 900 ? Math.min(seconds, 43_200) * 1000 : undefined,

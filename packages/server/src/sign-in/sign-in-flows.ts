@@ -12,6 +12,8 @@ export type SignInFlowData = {
   providerId: string | null;
   maxDurationMs?: number | undefined;
   redirect?: string | undefined;
+  /** The address the identity provider sent, stored once the sign-in is complete (MFA included). */
+  idpEmail?: string | null | undefined;
   methods: string[];
   emailCodeHash?: string;
   emailExpiresAt?: number;

@@ -22,6 +22,7 @@ type Deps = {
     | 'getUserById'
     | 'setPasswordHash'
     | 'consumeSetupToken'
+    | 'setUserEmail'
     | 'listMfaDevices'
     | 'claimTotpStep'
     | 'setWebAuthnCounter'
@@ -67,6 +68,8 @@ export type FirstFactor = {
   idpMfaAt?: number | null;
   maxDurationMs?: number | undefined;
   redirect?: string | undefined;
+  /** The address an identity provider sent (undefined: keep the stored one); stored only once signed in. */
+  idpEmail?: string | null | undefined;
 };
 
 const MIN_PASSWORD = 12;
@@ -122,6 +125,10 @@ export function createSignInService(deps: Deps) {
     // Only a complete sign-in clears the account's failures: a password alone must not reset the count of
     // wrong codes, or someone holding the password could guess codes without end.
     await throttle.success(user.username);
+    // Only now: someone with just the IdP password, who may edit the address there, must not get codes sent to
+    // an address of theirs by failing MFA once.
+    if (data.idpEmail !== undefined && data.idpEmail !== user.email)
+      await store.setUserEmail(user.id, data.idpEmail);
     const tokens = await sessions.start({
       user,
       method: data.method,
@@ -163,6 +170,7 @@ export function createSignInService(deps: Deps) {
       providerId: first.providerId,
       maxDurationMs: first.maxDurationMs,
       redirect: first.redirect,
+      idpEmail: first.idpEmail,
       methods: [],
     };
     if (first.idpMfaAt) return finish(user, data, first.idpMfaAt, 'idp');

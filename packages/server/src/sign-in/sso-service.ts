@@ -98,7 +98,7 @@ export function createSsoService({
           passwordHash: null,
           isAdmin: false,
           createdAt: now(),
-          email: mapped.email,
+          email: mapped.email ?? null,
           source: provider.id,
           externalId,
         });
@@ -131,7 +131,9 @@ export function createSsoService({
       });
       throw new SesameError('FORBIDDEN', 'this account is disabled in Sesame: ask an administrator');
     }
-    if (mapped.email !== user.email) await store.setUserEmail(user.id, mapped.email);
+    // The address is the IdP's to change, but only once the sign-in is complete (FirstFactor.idpEmail): an
+    // emailed sign-in code goes to the one Sesame holds, never to one just sent by the IdP.
+    const mfaEmail = created ? (mapped.email ?? null) : user.email;
     // Tags and groups decide policy: the access model is reloaded (for every user) only when they changed. A user
     // created just now has none yet.
     let changed = created;
@@ -149,7 +151,7 @@ export function createSsoService({
       if (!should && member) await store.removeGroupMember(group.id, user.id);
       if (should !== member) changed = true;
     }
-    if (!changed) return { ...user, email: mapped.email };
+    if (!changed) return { ...user, email: mfaEmail };
     await reloadAccess();
     await audit({
       actor: user.username,
@@ -163,7 +165,7 @@ export function createSsoService({
         tags: mapped.tags,
       },
     });
-    return { ...user, email: mapped.email };
+    return { ...user, email: mfaEmail };
   }
 
   const failed = async (provider: string, ctx: SignInContext, error: unknown) => {
@@ -262,6 +264,7 @@ export function createSsoService({
         idpMfaAt: trusted ? Math.min(authTime, now()) : null,
         maxDurationMs: mapped.maxDurationMs,
         redirect: safeRedirect(flow.data.next),
+        idpEmail: mapped.email,
       });
     },
 
@@ -328,6 +331,7 @@ export function createSsoService({
         idpMfaAt: trusted ? now() : null,
         maxDurationMs: mapped.maxDurationMs,
         redirect,
+        idpEmail: mapped.email,
       });
     },
 
