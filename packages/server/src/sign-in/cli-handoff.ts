@@ -11,7 +11,7 @@ import type { SignInResult } from './sign-in-service.ts';
 import type { SignInSessions } from './sign-in-sessions.ts';
 
 type Deps = {
-  store: Pick<Store, 'getUserById'>;
+  store: Pick<Store, 'getUserById' | 'getSignInSession'>;
   flows: Flows;
   sessions: SignInSessions;
   audit: Audit;
@@ -50,11 +50,20 @@ export function createCliHandoff({ store, flows, sessions, audit, publicUrl, arn
     mfaAt: session.mfaAt,
     mfaMethod: session.mfaMethod,
     expiresAt: session.expiresAt,
+    parentId: session.id,
   });
 
   async function issue(data: Record<string, unknown>, sourceAddress: string | null): Promise<SignInResult> {
     const user = await store.getUserById(String(data.userId));
     if (!user || user.disabled) throw new SesameError('UNAUTHENTICATED', 'this account is disabled');
+    // The browser sign-in that approved this must still hold: signing out there, or a revocation, in the
+    // minutes between approving and the CLI collecting its sign-in, ends this one too.
+    const parent = await store.getSignInSession(String(data.parentId));
+    if (!parent || parent.revokedAt !== null || parent.expiresAt <= now())
+      throw new SesameError(
+        'UNAUTHENTICATED',
+        'the browser sign-in that approved this has ended (signed out or revoked): run `sesame login` again',
+      );
     const tokens = await sessions.start({
       user,
       method: data.method === 'sso' ? 'sso' : 'password',
@@ -64,6 +73,7 @@ export function createCliHandoff({ store, flows, sessions, audit, publicUrl, arn
       sourceAddress,
       client: 'cli',
       maxDurationMs: Math.max(0, Number(data.expiresAt) - now()),
+      parentId: parent.id,
     });
     await audit({
       actor: user.username,

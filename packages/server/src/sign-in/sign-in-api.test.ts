@@ -813,6 +813,61 @@ describe('sign-in API (HTTP)', () => {
         /sign in first/,
       );
     });
+
+    test('a CLI sign-in handed off from the browser ends with the browser sign-in', async () => {
+      /** A browser sign-in of a new user: its cookie and CSRF token. */
+      const browser = async (username: string) => {
+        const { secret } = await created(ts, username);
+        const code = nextCode(secret);
+        const first = await http(ts, 'POST', '/api/v1/auth/login', {
+          json: { username, password: ADMIN_PASSWORD, client: 'web' },
+        });
+        const device = cookiePair(cookieNamed(first.setCookies, 'sesame_device'));
+        const done = await http(ts, 'POST', '/api/v1/auth/mfa', {
+          json: { flow: first.body.flow, method: 'totp', code, client: 'web' },
+          cookie: device,
+        });
+        assert.equal(done.status, 200, done.text);
+        return {
+          cookie: cookiePair(cookieNamed(done.setCookies, 'sesame_session')),
+          csrf: String(done.body.csrfToken),
+        };
+      };
+      const handOff = async (web: { cookie: string; csrf: string }) => {
+        const started = await ts.api('POST', '/api/v1/auth/device', { json: {} });
+        const { deviceCode, userCode } = started.body;
+        const approved = await http(ts, 'POST', '/api/v1/auth/device/approve', {
+          json: { userCode },
+          ...web,
+        });
+        assert.equal(approved.status, 200, approved.text);
+        return () => ts.api('POST', '/api/v1/auth/device/token', { json: { deviceCode } });
+      };
+      const logout = async (web: { cookie: string; csrf: string }) =>
+        assert.equal((await http(ts, 'POST', '/api/v1/auth/logout', web)).status, 204);
+
+      // Collected, then the browser signs out: the CLI sign-in goes with it.
+      const web = await browser('hank');
+      const cli = await (await handOff(web))();
+      assert.equal(cli.status, 200, cli.text);
+      await logout(web);
+      assert.equal((await ts.api('GET', '/api/v1/me', { token: String(cli.body.token) })).status, 401);
+      const refreshed = await ts.api('POST', '/api/v1/auth/refresh', {
+        json: { refreshToken: cli.body.refreshToken },
+      });
+      assert.equal(refreshed.status, 401, refreshed.text);
+
+      // Approved, then the browser signs out before the CLI collects: nothing to collect.
+      const again = await browser('ivan');
+      const collect = await handOff(again);
+      await logout(again);
+      assertError(
+        await collect(),
+        401,
+        'UNAUTHENTICATED',
+        /the browser sign-in that approved this has ended/,
+      );
+    });
   });
 
   describe('self-service: my MFA devices and my sign-ins', () => {

@@ -32,6 +32,8 @@ export type StartSignIn = {
   client: SignInClient;
   /** A shorter limit from the identity provider (SAML SessionDuration). */
   maxDurationMs?: number | undefined;
+  /** The web sign-in this CLI sign-in was handed off from: it ends with it. */
+  parentId?: string;
 };
 
 export type IssuedTokens = {
@@ -87,6 +89,7 @@ export function createSignInSessions({ store, accessTokenTtlMs, maxSessionMsFor,
       await store.createSignInSession({
         ...session,
         refreshHash: refreshToken ? hashToken(refreshToken) : null,
+        parentId: input.parentId ?? null,
       });
       return { session, ...(await issueAccessToken(session)), refreshToken };
     },

@@ -12,6 +12,7 @@ export function createMigrationProvider(dialect: StoreDialect): MigrationProvide
     '0003-sign-in': { up: (db) => signIn(db) },
     '0004-session-listing': { up: (db) => sessionListing(db) },
     '0005-used-refresh-tokens': { up: (db) => usedRefreshTokens(db) },
+    '0006-sign-in-parent': { up: (db) => signInParent(db) },
   };
   return { getMigrations: async () => migrations };
 }
@@ -431,5 +432,18 @@ async function usedRefreshTokens(db: Kysely<any>): Promise<void> {
     .createIndex('used_refresh_tokens_session_id')
     .on('used_refresh_tokens')
     .column('session_id')
+    .execute();
+}
+
+/**
+ * A CLI sign-in handed off from a web sign-in (loopback or device code) ends with it: it kept working after the
+ * person signed out of the browser, or an administrator revoked that sign-in.
+ */
+async function signInParent(db: Kysely<any>): Promise<void> {
+  await db.schema.alterTable('sign_in_sessions').addColumn('parent_id', 'text').execute();
+  await db.schema
+    .createIndex('sign_in_sessions_parent_id')
+    .on('sign_in_sessions')
+    .column('parent_id')
     .execute();
 }

@@ -87,6 +87,7 @@ describe('openStore (sqlite file)', () => {
         { name: '0003-sign-in' },
         { name: '0004-session-listing' },
         { name: '0005-used-refresh-tokens' },
+        { name: '0006-sign-in-parent' },
       ]);
     } finally {
       raw.close();
@@ -193,7 +194,7 @@ describe('openStore (sqlite file)', () => {
     );
     const raw = new Database(sqlitePath, { readonly: true });
     try {
-      assert.equal((raw.prepare('select count(*) as n from kysely_migration').get() as { n: number }).n, 5);
+      assert.equal((raw.prepare('select count(*) as n from kysely_migration').get() as { n: number }).n, 6);
     } finally {
       raw.close();
     }

@@ -43,6 +43,8 @@ export type SignInSessionsTable = {
   revoked_at: number | null;
   refresh_hash: string | null;
   previous_refresh_hash: string | null;
+  /** The web sign-in that approved this one (a CLI hand-off); revoking it revokes this. */
+  parent_id: string | null;
 };
 
 export type AuthFlowsTable = {

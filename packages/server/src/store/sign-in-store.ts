@@ -103,6 +103,7 @@ export function createSignInStore(db: Kysely<StoreDatabase>): SignInStore {
           revoked_at: null,
           refresh_hash: s.refreshHash,
           previous_refresh_hash: null,
+          parent_id: s.parentId ?? null,
         })
         .execute();
     },
@@ -130,7 +131,18 @@ export function createSignInStore(db: Kysely<StoreDatabase>): SignInStore {
           .where('id', '=', id)
           .where('revoked_at', 'is', null)
           .executeTakeFirst();
-        await trx.deleteFrom('api_tokens').where('session_id', '=', id).execute();
+        // With it, the CLI sign-ins handed off from it (a browser approved them).
+        await trx
+          .updateTable('sign_in_sessions')
+          .set({ revoked_at: now, refresh_hash: null })
+          .where('parent_id', '=', id)
+          .where('revoked_at', 'is', null)
+          .execute();
+        const children = trx.selectFrom('sign_in_sessions').select('id').where('parent_id', '=', id);
+        await trx
+          .deleteFrom('api_tokens')
+          .where((eb) => eb.or([eb('session_id', '=', id), eb('session_id', 'in', children)]))
+          .execute();
         return result.numUpdatedRows > 0n;
       });
     },
@@ -361,7 +373,7 @@ export function createSignInStore(db: Kysely<StoreDatabase>): SignInStore {
 }
 
 function toSession(
-  row: Omit<Selectable<SignInSessionsTable>, 'refresh_hash' | 'previous_refresh_hash'>,
+  row: Omit<Selectable<SignInSessionsTable>, 'refresh_hash' | 'previous_refresh_hash' | 'parent_id'>,
 ): SignInSession {
   return {
     id: row.id,

@@ -45,7 +45,8 @@ export type SignInSession = {
   revokedAt: number | null;
 };
 
-export type NewSignInSession = SignInSession & { refreshHash: string | null };
+/** `parentId`: the web sign-in a CLI sign-in was handed off from; revoking that one revokes this one. */
+export type NewSignInSession = SignInSession & { refreshHash: string | null; parentId?: string | null };
 
 /** A half-done sign-in (waiting for MFA), an SSO round trip, a device code, an enrolment: short-lived state. */
 export type AuthFlow = {
