@@ -72,22 +72,26 @@ export function createSsoService({
     mapped: MappedIdentity,
     ctx: SignInContext,
   ): Promise<User> {
+    /** An account that cannot be provisioned: audited, and the error to throw. */
+    const refused = async (reason: string, message: string) => {
+      await audit({
+        actor: mapped.username,
+        action: 'sesame:SignIn',
+        resource: userArn(mapped.username),
+        outcome: 'failed',
+        sourceAddress: ctx.sourceAddress,
+        detail: { provider: provider.id, reason },
+      });
+      return new SesameError('FORBIDDEN', message);
+    };
     let user = await store.getUserByExternalId(provider.id, externalId);
     const created = !user;
     if (!user) {
       const taken = await store.getUserByUsername(mapped.username);
       if (taken) {
         // Never join an SSO identity to an existing account by name: that would hand the account over.
-        await audit({
-          actor: mapped.username,
-          action: 'sesame:SignIn',
-          resource: userArn(mapped.username),
-          outcome: 'failed',
-          sourceAddress: ctx.sourceAddress,
-          detail: { provider: provider.id, reason: 'user name taken' },
-        });
-        throw new SesameError(
-          'FORBIDDEN',
+        throw await refused(
+          'user name taken',
           `the user name "${mapped.username}" already belongs to another Sesame account: ask an administrator to rename or remove it`,
         );
       }
@@ -105,16 +109,8 @@ export function createSsoService({
       } catch (error) {
         if (!(error instanceof SesameStoreError) || error.code !== 'CONFLICT') throw error;
         // Taken meanwhile, or clashing with another name in session ids (see the store's createUser).
-        await audit({
-          actor: mapped.username,
-          action: 'sesame:SignIn',
-          resource: userArn(mapped.username),
-          outcome: 'failed',
-          sourceAddress: ctx.sourceAddress,
-          detail: { provider: provider.id, reason: 'user name refused' },
-        });
-        throw new SesameError(
-          'FORBIDDEN',
+        throw await refused(
+          'user name refused',
           `Sesame cannot create an account for "${mapped.username}": ${error.message.replace(/; choose .*$/, '')}; ask an administrator to map this identity provider's user names differently`,
         );
       }
