@@ -48,8 +48,9 @@ describe('registering over plain http', () => {
     }
   });
 
-  it('knows loopback addresses as new URL spells them', () => {
-    for (const host of ['localhost', '127.0.0.1', '127.1.2.3', '[::1]']) assert.ok(isLoopback(host), host);
+  it('knows loopback addresses as new URL spells them, and a bare ::1', () => {
+    for (const host of ['localhost', '127.0.0.1', '127.1.2.3', '[::1]', '::1'])
+      assert.ok(isLoopback(host), host);
     for (const host of ['10.0.0.1', 'sesame.internal', '[2001:db8::1]', '127.0.0.1.example.com'])
       assert.ok(!isLoopback(host), host);
   });

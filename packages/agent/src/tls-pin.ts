@@ -70,9 +70,9 @@ export function pinnedTlsOptions(pin: TlsPin | null) {
   };
 }
 
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
-/** Whether a URL's hostname is this machine (as `new URL` spells it: an IPv6 address in brackets). */
+/** Whether a host is this machine: a URL's hostname (IPv6 in brackets, as `new URL` spells it) or a bare one. */
 export function isLoopback(hostname: string): boolean {
   return LOOPBACK_HOSTS.has(hostname) || /^127(\.\d{1,3}){3}$/.test(hostname);
 }

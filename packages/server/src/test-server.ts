@@ -40,6 +40,8 @@ export type TestServer = {
   finish(username: string, response: ApiResponse): Promise<ApiResponse>;
   /** Password + authenticator code: a bearer token. */
   signIn(username: string, password?: string): Promise<string>;
+  /** Gives `username` a new permission set `name` whose inline policy holds `statements`. */
+  grant(username: string, name: string, statements: Record<string, unknown>[]): Promise<void>;
   close(): Promise<void>;
 };
 
@@ -165,6 +167,17 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       );
       if (response.status !== 200) throw new Error(`sign-in failed: ${response.text}`);
       return String(response.body.token);
+    },
+    async grant(username, name, statements) {
+      await server.permissions.createPermissionSet(SYSTEM_PRINCIPAL, {
+        name,
+        inlinePolicy: { Version: '2012-10-17', Statement: statements },
+      });
+      await server.permissions.assign(SYSTEM_PRINCIPAL, {
+        permissionSet: name,
+        principalType: 'user',
+        principalName: username,
+      });
     },
     async createUser(username, isAdmin = false) {
       const created = await api('POST', '/api/v1/users', { token: adminToken, json: { username, isAdmin } });

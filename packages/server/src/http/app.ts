@@ -268,24 +268,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         side: 'a',
         onOpen: (open) => {
           if (open.spec.kind === 'shell')
-            deps.signIn.sessions
-              .stillSignedIn(principal)
-              .then((signedIn) =>
-                signedIn
-                  ? broker.startShell(principal, open)
-                  : open.reject(
-                      'UNAUTHENTICATED',
-                      'your sign-in has ended (signed out, revoked or expired): run `sesame login`',
-                    ),
-              )
-              .catch((error) => {
-                request.log.error({ err: error }, 'session start failed unexpectedly');
-                try {
-                  open.reject('INTERNAL', 'the session could not be started; try again');
-                } catch {
-                  // already answered
-                }
-              });
+            broker.startShell(principal, open).catch((error) => {
+              request.log.error({ err: error }, 'session start failed unexpectedly');
+              try {
+                open.reject('INTERNAL', 'the session could not be started; try again');
+              } catch {
+                // already answered
+              }
+            });
           else
             open.reject(
               'INVALID',

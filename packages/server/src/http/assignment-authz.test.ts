@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { SYSTEM_PRINCIPAL } from '../main.ts';
 import { assertError, startTestServer, type TestServer } from '../test-server.ts';
 
 let ts: TestServer;
@@ -16,25 +15,14 @@ before(async () => {
   carol = (await ts.createUser('carol')).token;
   bob = (await ts.createUser('bob')).token;
   // carol may remove any assignment except those of AdministratorAccess.
-  await ts.server.permissions.createPermissionSet(SYSTEM_PRINCIPAL, {
-    name: 'AssignmentsButAdmin',
-    inlinePolicy: {
-      Version: '2012-10-17',
-      Statement: [
-        { Effect: 'Allow', Action: 'sesame:DeleteAssignment', Resource: '*' },
-        {
-          Effect: 'Deny',
-          Action: 'sesame:DeleteAssignment',
-          Resource: 'arn:aws:sesame:*:*:permission-set/AdministratorAccess',
-        },
-      ],
+  await ts.grant('carol', 'AssignmentsButAdmin', [
+    { Effect: 'Allow', Action: 'sesame:DeleteAssignment', Resource: '*' },
+    {
+      Effect: 'Deny',
+      Action: 'sesame:DeleteAssignment',
+      Resource: 'arn:aws:sesame:*:*:permission-set/AdministratorAccess',
     },
-  });
-  await ts.server.permissions.assign(SYSTEM_PRINCIPAL, {
-    permissionSet: 'AssignmentsButAdmin',
-    principalType: 'user',
-    principalName: 'carol',
-  });
+  ]);
 });
 after(() => ts.close());
 

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { agentKeys, INVENTORY } from '../agents/test-agent.ts';
-import { SYSTEM_PRINCIPAL } from '../main.ts';
 import { assertError, startTestServer, type TestServer } from '../test-server.ts';
 
 let ts: TestServer;
@@ -42,41 +41,30 @@ before(async () => {
   alice = (await ts.createUser('alice')).token;
   bob = (await ts.createUser('bob')).token;
   // alice may manage every instance but production ones; bob holds no instance permissions at all.
-  await ts.server.permissions.createPermissionSet(SYSTEM_PRINCIPAL, {
-    name: 'InstancesButProduction',
-    inlinePolicy: {
-      Version: '2012-10-17',
-      Statement: [
-        { Effect: 'Allow', Action: INSTANCE_ACTIONS, Resource: '*' },
-        {
-          Effect: 'Deny',
-          Action: INSTANCE_ACTIONS,
-          Resource: '*',
-          Condition: { StringEquals: { 'aws:ResourceTag/project': 'Production' } },
-        },
-        // The tags that decide access (State Street's ABAC tags, project) are not hers to set.
-        {
-          Effect: 'Deny',
-          Action: 'ssm:AddTagsToResource',
-          Resource: '*',
-          Condition: {
-            'ForAnyValue:StringEquals': { 'aws:TagKeys': ['APP_GROUP_NAME', 'APP_ID', 'RELEASE_ID'] },
-          },
-        },
-        {
-          Effect: 'Deny',
-          Action: 'ssm:AddTagsToResource',
-          Resource: '*',
-          Condition: { StringEquals: { 'aws:RequestTag/project': 'Production' } },
-        },
-      ],
+  await ts.grant('alice', 'InstancesButProduction', [
+    { Effect: 'Allow', Action: INSTANCE_ACTIONS, Resource: '*' },
+    {
+      Effect: 'Deny',
+      Action: INSTANCE_ACTIONS,
+      Resource: '*',
+      Condition: { StringEquals: { 'aws:ResourceTag/project': 'Production' } },
     },
-  });
-  await ts.server.permissions.assign(SYSTEM_PRINCIPAL, {
-    permissionSet: 'InstancesButProduction',
-    principalType: 'user',
-    principalName: 'alice',
-  });
+    // The tags that decide access (State Street's ABAC tags, project) are not hers to set.
+    {
+      Effect: 'Deny',
+      Action: 'ssm:AddTagsToResource',
+      Resource: '*',
+      Condition: {
+        'ForAnyValue:StringEquals': { 'aws:TagKeys': ['APP_GROUP_NAME', 'APP_ID', 'RELEASE_ID'] },
+      },
+    },
+    {
+      Effect: 'Deny',
+      Action: 'ssm:AddTagsToResource',
+      Resource: '*',
+      Condition: { StringEquals: { 'aws:RequestTag/project': 'Production' } },
+    },
+  ]);
 });
 after(() => ts.close());
 

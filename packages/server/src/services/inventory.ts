@@ -98,6 +98,8 @@ export function createInventoryService({
       target: string,
       request?: RequestContext,
     ): Promise<Instance> {
+      const judged = (tags: Instance['tags']) =>
+        request ? instanceContext(tags).extend(request) : instanceContext(tags);
       let instance: Instance;
       try {
         instance = await this.resolve(target);
@@ -106,17 +108,11 @@ export function createInventoryService({
           const unknown = INSTANCE_ID.test(target)
             ? instanceArn(arn, { id: target, kind: target.startsWith('mi-') ? 'managed' : 'ec2' })
             : instanceArn(arn, { id: '*', kind: 'ec2' });
-          guard(
-            principal,
-            action,
-            unknown,
-            request ? request.extend(instanceContext({})) : instanceContext({}),
-          );
+          guard(principal, action, unknown, judged({}));
         }
         throw error;
       }
-      const context = instanceContext(instance.tags);
-      guard(principal, action, instanceArn(arn, instance), request ? context.extend(request) : context);
+      guard(principal, action, instanceArn(arn, instance), judged(instance.tags));
       return instance;
     },
 

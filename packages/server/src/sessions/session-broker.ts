@@ -11,7 +11,6 @@ import { SesameError } from '../errors.ts';
 import type { Guard } from '../guard.ts';
 import type { Logger } from '../log.ts';
 import { createAsciicastRecorder, type Recorder } from '../recording/index.ts';
-import { instanceContext } from '../services/instance-catalog.ts';
 import type { InventoryService } from '../services/inventory.ts';
 import type { SessionRecord, Store } from '../store/index.ts';
 import { pipe } from './relay.ts';
@@ -116,6 +115,12 @@ export function createSessionBroker(deps: Deps) {
   }
 
   async function open(principal: Principal, spec: Record<string, unknown>) {
+    // A client connection outlives the access token it was opened with: each shell asks again.
+    if (stillSignedIn && !(await stillSignedIn(principal)))
+      throw new SesameError(
+        'UNAUTHENTICATED',
+        'your sign-in has ended (signed out, revoked or expired): run `sesame login`',
+      );
     const cols = terminalSize(spec.cols, 'cols');
     const rows = terminalSize(spec.rows, 'rows');
     const instance = await inventory.authorizedTarget(principal, 'ssm:StartSession', spec.target as string);

@@ -1,3 +1,4 @@
+import { isLoopback } from '@sesame/agent/tls';
 import { createTransport } from 'nodemailer';
 import { SesameError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -21,10 +22,6 @@ export type Mailer = { send(message: MailMessage): Promise<void> };
 
 type Deps = { smtp: SmtpSettings; log: Pick<Logger, 'info' | 'warn'> };
 
-function isLocalHost(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
-
 /** A mail server that does not answer must not hold a sign-in request for long. */
 const TIMEOUT_MS = 10_000;
 
@@ -39,7 +36,7 @@ export function createMailer({ smtp, log }: Deps): Mailer {
     secure: smtp.secure ?? smtp.port === 465,
     // Codes and reset links must not fall back to clear text when STARTTLS is stripped on the way: required
     // unless the server is on this machine or `plaintext` says the network is trusted.
-    requireTLS: !(smtp.secure ?? smtp.port === 465) && !smtp.plaintext && !isLocalHost(smtp.host),
+    requireTLS: !(smtp.secure ?? smtp.port === 465) && !smtp.plaintext && !isLoopback(smtp.host),
     auth: smtp.user ? { user: smtp.user, pass: smtp.password ?? '' } : undefined,
     connectionTimeout: TIMEOUT_MS,
     greetingTimeout: TIMEOUT_MS,

@@ -42,6 +42,8 @@ test('a failure limiter counts only failures, and refuses before the work once t
   failures.failed('192.0.2.1');
   failures.check('192.0.2.1', 'failed registrations');
   failures.failed('192.0.2.1');
+  assert.equal(failures.reached('192.0.2.1'), true);
+  assert.equal(failures.reached('192.0.2.2'), false);
   t = 15_000;
   assert.throws(() => failures.check('192.0.2.1', 'failed registrations'), {
     code: 'RATE_LIMITED',

@@ -26,6 +26,10 @@ export function createRequestLimiter({ limit, windowMs, maxAddresses = 10_000, n
 export function createFailureLimiter({ limit, windowMs, maxAddresses = 10_000, now = Date.now }: Options) {
   const windows = createWindows(windowMs, maxAddresses, now);
   return {
+    /** Whether the address has failed `limit` times in this window. */
+    reached(address: string | null): boolean {
+      return windows.current(address).count >= limit;
+    },
     check(address: string | null, what: string): void {
       const entry = windows.current(address);
       if (entry.count >= limit) throw windows.limited(entry, what);

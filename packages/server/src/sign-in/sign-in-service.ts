@@ -274,11 +274,10 @@ export function createSignInService(deps: Deps) {
       } catch (error) {
         // Refusals cost the sender nothing (no password check): past 20 a minute from one address they are
         // logged, not each written to the audit trail, which a flood would otherwise fill.
-        try {
-          refusedAudits.check(ctx.sourceAddress, 'refused sign-ins');
+        if (!refusedAudits.reached(ctx.sourceAddress)) {
           refusedAudits.failed(ctx.sourceAddress);
           await record(username, 'failed', ctx, { reason: 'rate limited' });
-        } catch {
+        } else {
           log.warn(
             { sourceAddress: ctx.sourceAddress },
             'sign-in refused (rate limited); not audited: too many this minute',

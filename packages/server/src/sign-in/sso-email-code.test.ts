@@ -5,6 +5,7 @@ import { after, before, test } from 'node:test';
 import { startTestServer, type TestServer } from '../test-server.ts';
 import { startTestOidcProvider } from './oidc-provider.test-support.ts';
 import { type SmtpSink, startSmtpSink } from './smtp-sink.test-support.ts';
+import { getWithoutRedirect, landingOf } from './sso-landing.test-support.ts';
 
 let ts: TestServer;
 let sink: SmtpSink;
@@ -50,24 +51,9 @@ after(async () => {
 
 /** Signs in through the IdP as carol, up to Sesame's MFA step (the code is mailed then). */
 async function ssoSignIn(): Promise<void> {
-  const get = async (path: string, cookie?: string) => {
-    const response = await fetch(`${ts.url}${path}`, {
-      redirect: 'manual',
-      headers: cookie ? { cookie } : {},
-    });
-    await response.body?.cancel();
-    return response;
-  };
-  const start = await get('/sso/corp/start');
-  const browser = start.headers
-    .getSetCookie()
-    .find((c) => c.startsWith('sesame_device='))
-    ?.split(';')[0];
-  const callback = await op.followLogin(start.headers.get('location') as string, {
-    accountId: 'carol',
-    amr: ['pwd'],
-  });
-  await get(`${callback.pathname}${callback.search}`, browser);
+  const start = await landingOf(await getWithoutRedirect(`${ts.url}/sso/corp/start`));
+  const callback = await op.followLogin(start.location, { accountId: 'carol', amr: ['pwd'] });
+  await getWithoutRedirect(`${ts.url}${callback.pathname}${callback.search}`, start.device);
 }
 
 const codesTo = () =>

@@ -17,6 +17,13 @@ const cookieOf = (response: Response, name: string) =>
     .find((c) => c.startsWith(`${name}=`))
     ?.split(';')[0];
 
+/** A GET as a browser sends it in a redirect chain, not followed: the redirect itself (its body discarded). */
+export async function getWithoutRedirect(url: string, cookie?: string): Promise<Response> {
+  const response = await fetch(url, { redirect: 'manual', headers: cookie ? { cookie } : {} });
+  await response.body?.cancel();
+  return response;
+}
+
 /** Reads a redirect answer (its body is discarded). */
 export async function landingOf(response: Response): Promise<Landing> {
   await response.body?.cancel();

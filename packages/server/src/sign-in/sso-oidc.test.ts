@@ -13,7 +13,7 @@ import {
   type TestLogin,
   type TestOidcProvider,
 } from './oidc-provider.test-support.ts';
-import { type Landing, landingOf } from './sso-landing.test-support.ts';
+import { getWithoutRedirect, type Landing, landingOf } from './sso-landing.test-support.ts';
 import { setUpStateStreetPam } from './state-street-pam.test-support.ts';
 import { totpAt } from './totp.ts';
 
@@ -84,14 +84,7 @@ describe('OIDC single sign-on against a real OpenID provider', () => {
     await ts?.close();
   });
 
-  const get = async (path: string, cookie?: string) => {
-    const response = await fetch(`${ts.url}${path}`, {
-      redirect: 'manual',
-      headers: cookie ? { cookie } : {},
-    });
-    await response.body?.cancel();
-    return response;
-  };
+  const get = (path: string, cookie?: string) => getWithoutRedirect(`${ts.url}${path}`, cookie);
   const land = async (path: string, browser?: string): Promise<Landing> =>
     landingOf(await get(path, browser));
   /** GET /sso/<id>/start, the IdP's login, then the callback on Sesame: where the browser lands. */

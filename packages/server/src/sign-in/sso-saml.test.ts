@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type ApiResponse, startTestServer, type TestServer } from '../test-server.ts';
 import { createTestIdp, type TestIdpResponse } from './saml-idp.test-support.ts';
-import { type Landing, landingOf } from './sso-landing.test-support.ts';
+import { getWithoutRedirect, type Landing, landingOf } from './sso-landing.test-support.ts';
 import { STATE_STREET_ABAC, setUpStateStreetPam } from './state-street-pam.test-support.ts';
 import { totpAt } from './totp.ts';
 
@@ -100,10 +100,7 @@ describe('SAML single sign-on against a real SAML IdP', () => {
 
   /** GET /sso/<id>/start: the AuthnRequest's id and the RelayState Sesame sent along. */
   const start = async (id = 'okta', next = '/console/') => {
-    const response = await fetch(`${ts.url}/sso/${id}/start?next=${encodeURIComponent(next)}`, {
-      redirect: 'manual',
-    });
-    await response.body?.cancel();
+    const response = await getWithoutRedirect(`${ts.url}/sso/${id}/start?next=${encodeURIComponent(next)}`);
     assert.equal(response.status, 303);
     const location = response.headers.get('location') ?? '';
     const url = new URL(location);

@@ -128,8 +128,7 @@ export function createSsoService({
       throw new SesameError('FORBIDDEN', 'this account is disabled in Sesame: ask an administrator');
     }
     // The address is the IdP's to change, but only once the sign-in is complete (FirstFactor.idpEmail): an
-    // emailed sign-in code goes to the one Sesame holds, never to one just sent by the IdP.
-    const mfaEmail = created ? (mapped.email ?? null) : user.email;
+    // emailed sign-in code goes to the one Sesame holds (`user.email`), never to one just sent by the IdP.
     // Tags and groups decide policy: the access model is reloaded (for every user) only when they changed. A user
     // created just now has none yet.
     let changed = created;
@@ -147,7 +146,7 @@ export function createSsoService({
       if (!should && member) await store.removeGroupMember(group.id, user.id);
       if (should !== member) changed = true;
     }
-    if (!changed) return { ...user, email: mfaEmail };
+    if (!changed) return user;
     await reloadAccess();
     await audit({
       actor: user.username,
@@ -161,7 +160,7 @@ export function createSsoService({
         tags: mapped.tags,
       },
     });
-    return { ...user, email: mfaEmail };
+    return user;
   }
 
   const failed = async (provider: string, ctx: SignInContext, error: unknown) => {

@@ -180,7 +180,7 @@ export function createSignInStore(db: Kysely<StoreDatabase>): SignInStore {
       return db.transaction().execute(async (trx) => {
         const result = await trx
           .updateTable('sign_in_sessions')
-          .set({ refresh_hash: newHash, previous_refresh_hash: oldHash })
+          .set({ refresh_hash: newHash })
           .where('id', '=', sessionId)
           .where('refresh_hash', '=', oldHash)
           .where('revoked_at', 'is', null)
