@@ -73,6 +73,11 @@ const badFiles: [string, string, string[]][] = [
   ['smtp from not an address', json({ smtp: { host: 'mail', from: 'sesame' } }), ['smtp.from']],
   ['smtp unknown key', json({ smtp: { host: 'mail', from: 'a@b.c', tls: true } }), ['smtp.tls']],
   ['smtp port as text', json({ smtp: { host: 'mail', from: 'a@b.c', port: '25' } }), ['smtp.port']],
+  [
+    'smtp plaintext not a boolean',
+    json({ smtp: { host: 'mail', from: 'a@b.c', plaintext: 'yes' } }),
+    ['smtp.plaintext', 'must be true or false'],
+  ],
   ['handshake timeout 0', json({ agents: { handshakeTimeoutMs: 0 } }), ['agents.handshakeTimeoutMs']],
   ['keepalive as boolean', json({ agents: { keepaliveIntervalMs: true } }), ['agents.keepaliveIntervalMs']],
 ];
