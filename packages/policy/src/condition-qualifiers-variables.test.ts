@@ -43,11 +43,23 @@ describe('policy variables in condition values', () => {
     ['StringEquals', '${aws:PrincipalTag/team}', { [KEY]: 'red', [tag]: 'red' }, true],
     ['StringEquals', '${aws:PrincipalTag/team}', { [KEY]: 'red', [tag]: 'blue' }, false],
     ['StringEquals', '${aws:PrincipalTag/team}', { [KEY]: 'red' }, false],
-    // An absent variable never satisfies a negated operator either.
-    ['StringNotEquals', '${aws:PrincipalTag/team}', { [KEY]: 'red' }, false],
+    // An absent variable is a null value, equal to and like nothing, so a negated operator holds (AWS,
+    // "Policy variables with no value": "Inverted condition operators like StringNotEquals or StringNotLike
+    // do match against a null value").
+    ['StringNotEquals', '${aws:PrincipalTag/team}', { [KEY]: 'red' }, true],
     ['StringNotEquals', '${aws:PrincipalTag/team}', { [KEY]: 'red', [tag]: 'blue' }, true],
-    ['StringNotLike', '${aws:PrincipalTag/team}-*', { [KEY]: 'red' }, false],
+    ['StringNotEquals', '${aws:PrincipalTag/team}', { [KEY]: 'red', [tag]: 'red' }, false],
+    ['StringNotLike', '${aws:PrincipalTag/team}-*', { [KEY]: 'red' }, true],
+    ['StringNotEqualsIgnoreCase', '${aws:PrincipalTag/team}', { [KEY]: 'red' }, true],
+    // In a list, only the null entry drops out: the other values still decide.
     ['StringEquals', ['${aws:PrincipalTag/team}', 'red'], { [KEY]: 'red' }, true],
+    ['StringNotEquals', ['${aws:PrincipalTag/team}', 'red'], { [KEY]: 'red' }, false],
+    ['StringNotEquals', ['${aws:PrincipalTag/team}', 'red'], { [KEY]: 'blue' }, true],
+    ['ArnNotLike', 'arn:aws:iam::*:user/${aws:username}', { [KEY]: 'arn:aws:iam::1:user/alice' }, true],
+    ['ArnLike', 'arn:aws:iam::*:user/${aws:username}', { [KEY]: 'arn:aws:iam::1:user/alice' }, false],
+    ['ArnNotEquals', '${aws:PrincipalArn}', { [KEY]: 'arn:aws:iam::1:user/a' }, true],
+    // A context value that is not an ARN is not of the operator's type: false, negated or not.
+    ['ArnNotLike', 'arn:aws:iam::*:user/${aws:username}', { [KEY]: 'alice' }, false],
     ['StringEquals', "${aws:PrincipalTag/team, 'none'}", { [KEY]: 'none' }, true],
     ['StringEquals', "${aws:PrincipalTag/team, 'none'}", { [KEY]: 'red', [tag]: 'red' }, true],
     ['StringLike', 'team-${aws:PrincipalTag/team}-*', { [KEY]: 'team-red-1', [tag]: 'red' }, true],

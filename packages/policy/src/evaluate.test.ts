@@ -33,6 +33,27 @@ describe('evaluation logic', () => {
     assert.equal(evaluate(set, { action: 'ssm:GetServiceSetting', resource: '*' }).effect, 'Allow');
   });
 
+  test("AWS's Deny on a team mismatch also denies a principal with no team (a variable with no value is null)", () => {
+    // The example of the IAM User Guide, "Policy variables with no value": "Access is explicitly denied when
+    // aws:principaltag/Team is not set."
+    const set = compile(
+      { Effect: 'Allow', Action: 'ssm:StartSession', Resource: '*' },
+      {
+        Effect: 'Deny',
+        Action: 'ssm:StartSession',
+        Resource: '*',
+        Condition: { StringNotEquals: { 'aws:ResourceTag/Team': '${aws:PrincipalTag/Team}' } },
+      },
+    );
+    const start = (context: Record<string, string>) =>
+      evaluate(set, { action: 'ssm:StartSession', resource: INSTANCE, context }).effect;
+    assert.equal(start({ 'aws:ResourceTag/Team': 'red', 'aws:PrincipalTag/Team': 'red' }), 'Allow');
+    assert.equal(start({ 'aws:ResourceTag/Team': 'red', 'aws:PrincipalTag/Team': 'blue' }), 'Deny');
+    assert.equal(start({ 'aws:ResourceTag/Team': 'red' }), 'Deny');
+    // No Team tag on the target either: the key is absent, which a negated operator also takes as a mismatch.
+    assert.equal(start({}), 'Deny');
+  });
+
   test('a Deny whose condition fails does not apply', () => {
     const set = compile(
       { Effect: 'Allow', Action: '*', Resource: '*' },

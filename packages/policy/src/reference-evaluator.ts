@@ -81,7 +81,7 @@ function matchOne(
     const like = b === 'stringlike';
     const ignore = b === 'stringequalsignorecase';
     const source = toRegExp(v, context, variables, like);
-    if (source === null) return null;
+    if (source === null) return false; // a variable with no value: null, equal to and like nothing
     return new RegExp(`^${source}$`, ignore ? 'i' : '').test(c);
   }
   if (b.startsWith('numeric') || b.startsWith('date')) {
@@ -121,7 +121,7 @@ function matchOne(
     const parts = (p: string[]) => [...p.slice(0, 5), p.slice(5).join(':')];
     const cs = parts(cp);
     const sources = parts(vp).map((pattern) => toRegExp(pattern, context, variables, true));
-    if (sources.some((source) => source === null)) return null;
+    if (sources.some((source) => source === null)) return false;
     return sources.every((source, i) => new RegExp(`^${source}$`).test(cs[i] as string));
   }
   throw new Error(`reference: unsupported operator ${base}`);

@@ -6,9 +6,13 @@ import { decodeBase64, parseBool } from './values.ts';
 
 /**
  * Tests one context value against all the policy values of a condition. MATCH: some policy value matches;
- * UNRESOLVED: none matches and some policy value names a variable the request lacks, or the context value
- * is not of the operator's type; NO_MATCH: the value is of the right type and matches no policy value.
- * Negated operators hold only on NO_MATCH, so an absent principal tag never satisfies a condition.
+ * UNRESOLVED: the context value is not of the operator's type; NO_MATCH: the value is of the right type and
+ * matches no policy value. Negated operators hold only on NO_MATCH.
+ *
+ * A policy value naming a variable the request lacks (no default) stands for a null value that equals and is
+ * like nothing, as AWS documents ("Policy variables with no value"): it matches no context value, so
+ * `StringEquals` does not match on it and `StringNotEquals` does. A Deny with `StringNotEquals
+ * aws:ResourceTag/Team: ${aws:PrincipalTag/Team}` therefore denies a principal without a Team tag.
  */
 export interface ValueMatcher {
   test(value: string, context: RequestContext): MatchResult;
@@ -23,13 +27,10 @@ export class StringMatcher implements ValueMatcher {
   }
   test(value: string, context: RequestContext): MatchResult {
     const input = this.#ignoreCase ? value.toLowerCase() : value;
-    let result: MatchResult = NO_MATCH;
     for (const pattern of this.#patterns) {
-      const r = pattern.match(input, context);
-      if (r === MATCH) return MATCH;
-      if (r === UNRESOLVED) result = UNRESOLVED;
+      if (pattern.match(input, context) === MATCH) return MATCH;
     }
-    return result;
+    return NO_MATCH;
   }
 }
 
@@ -122,16 +123,14 @@ export class ArnMatcher implements ValueMatcher {
   test(value: string, context: RequestContext): MatchResult {
     const cuts = arnCuts(value);
     if (!cuts) return UNRESOLVED;
-    let result: MatchResult = NO_MATCH;
     for (const parts of this.#values) {
       const r =
         parts.length === 1
           ? (parts[0] as Pattern).match(value, context)
           : matchParts(parts, value, cuts, context);
       if (r === MATCH) return MATCH;
-      if (r === UNRESOLVED) result = UNRESOLVED;
     }
-    return result;
+    return NO_MATCH;
   }
 }
 
@@ -141,16 +140,12 @@ function matchParts(
   cuts: number[],
   context: RequestContext,
 ): MatchResult {
-  let result: MatchResult = MATCH;
   for (let i = 0; i < 6; i++) {
     const start = i === 0 ? 0 : (cuts[i - 1] as number) + 1;
     const end = i === 5 ? value.length : (cuts[i] as number);
-    const r = (parts[i] as Pattern).match(value, context, start, end);
-    // A missing variable decides even when another part already fails: the value is unusable.
-    if (r === UNRESOLVED) return UNRESOLVED;
-    if (r === NO_MATCH) result = NO_MATCH;
+    if ((parts[i] as Pattern).match(value, context, start, end) !== MATCH) return NO_MATCH;
   }
-  return result;
+  return MATCH;
 }
 
 /** Positions of the first five colons of an ARN, or undefined when it has fewer or does not start "arn:". */
