@@ -1,6 +1,6 @@
-// The browser shell, in Chromium: the SSO deep link /console/connect?target=<instance> signs the person in and
-// lands on a working shell (a real agent process with a real PTY), and an instance the person may not reach
-// shows the server's refusal.
+// The browser shell, in Chromium: the SSO deep link /console/connect?target=<instance> signs the person in and,
+// once they click Start session (a link alone opens nothing), lands on a working shell (a real agent process
+// with a real PTY), and an instance the person may not reach shows the server's refusal.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -82,7 +82,27 @@ describe('the browser shell', () => {
   test('the deep link lands on a shell on the instance; commands run; exit ends the session', async () => {
     const { context, page, problems } = await openPage(browser);
     await signInThrough(page, server, 'admin', `/console/connect?target=web-01`);
+    // The link alone starts nothing: no WebSocket, no session, until the person clicks.
+    const sockets: string[] = [];
+    page.on('websocket', (ws) => sockets.push(ws.url()));
+    const start = page.getByRole('button', { name: 'Start session' });
+    await start.waitFor();
+    await page.keyboard.press('Enter');
+    assert.equal(
+      await page.locator('#start:focus').count(),
+      0,
+      'not focused: a held Enter does not press it',
+    );
+    const active = async () =>
+      (await server.api('GET', '/api/v1/sessions?state=active', { token: server.adminToken })).body
+        .sessions as unknown[];
+    assert.deepEqual(await active(), []);
+    assert.deepEqual(sockets, []);
+    await start.click();
     await messageMatching(page, /Connected to web-01 \(session admin-[0-9a-f]{17}\)/);
+    assert.equal(sockets.length, 1);
+    assert.equal((await active()).length, 1);
+    assert.equal(await start.isHidden(), true);
     await page.locator('.xterm').click();
     await page.keyboard.type('echo hello-$((6*7))');
     await page.keyboard.press('Enter');
@@ -107,6 +127,7 @@ describe('the browser shell', () => {
     await server.createUser('bob');
     const { context, page, problems } = await openPage(browser);
     await signInThrough(page, server, 'bob', `/console/connect?target=${instanceId}`);
+    await page.getByRole('button', { name: 'Start session' }).click();
     const text = await alertText(page);
     assert.match(text, /not (allowed|authorized|permitted)|denied|may not/i);
     assert.doesNotMatch(text, /Connected/);

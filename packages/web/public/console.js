@@ -37,13 +37,25 @@ if (location.pathname === '/console/connect' && target && !INSTANCE.test(target)
       say('Copying is not allowed here; the command is selected, press Ctrl+C (or ⌘C).');
     }
   });
-  say(`Connecting to ${target}…`);
-  try {
-    const { openShell } = await import('/assets/shell.js');
-    await openShell(document.getElementById('terminal'), target, say);
-  } catch (error) {
-    say(error instanceof Error ? error.message : String(error), 'alert');
-  }
+  // A link anyone can send must not open a shell by itself (the cookie rides along on a top-level visit from
+  // another site): the session starts only when the person asks for it here.
+  const start = document.getElementById('start');
+  start.addEventListener(
+    'click',
+    async () => {
+      start.hidden = true;
+      document.getElementById('start-note').hidden = true;
+      say(`Connecting to ${target}…`);
+      try {
+        const { openShell } = await import('/assets/shell.js');
+        await openShell(document.getElementById('terminal'), target, say);
+      } catch (error) {
+        say(error instanceof Error ? error.message : String(error), 'alert');
+      }
+    },
+    { once: true },
+  );
+  // Not focused on arrival: keys held down on the page that opened this one would press it.
 } else if (location.pathname === '/console/connect') {
   say('No instance was given. Links to an instance look like /console/connect?target=i-…', 'alert');
 }
