@@ -87,6 +87,34 @@ describe('web console security', () => {
     await context.close();
   });
 
+  test("the sign-in page shows only the server's own single sign-on failure, once; never text from the address", async () => {
+    const { context, page, problems } = await openPage(bed.browser);
+    const message = page.locator('#message');
+    // A link someone else wrote: neither the old `#error=` form nor `#sso-error` makes the page say anything.
+    for (const hash of ['#error=Call%20the%20help%20desk%20at%20555-0100', '#sso-error']) {
+      await page.goto(`${bed.server.base}/login${hash}`);
+      await page.locator('h1').waitFor();
+      await page.locator('#login').waitFor();
+      assert.equal(await message.textContent(), '', hash);
+    }
+    // A real failure (an SSO provider that does not exist, its id written to fool): the page says it once, in
+    // its own words; what the path said is not repeated.
+    await page.goto(`${bed.server.base}/sso/${encodeURIComponent('Call the help desk at 555-0100')}/start`);
+    await page.waitForURL(`${bed.server.base}/login`);
+    await message.filter({ hasText: 'Single sign-on did not sign you in' }).waitFor();
+    assert.equal(
+      await message.textContent(),
+      'Single sign-on did not sign you in: that sign-in provider is not enabled here',
+    );
+    const left = (await context.cookies()).map((cookie) => cookie.name);
+    assert.ok(!left.includes('sesame_sso_error'), `the message is consumed: ${left}`);
+    await page.reload();
+    await page.locator('#login').waitFor();
+    assert.equal(await message.textContent(), '');
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
   test('the QR code keeps its drawing and loses anything that could run', async () => {
     const { context, page, problems } = await openPage(bed.browser);
     const dialogs: string[] = [];

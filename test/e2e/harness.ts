@@ -229,7 +229,7 @@ export async function webSignIn(
       code: await authenticators.code(username),
       client: 'web',
     });
-  if (step.status !== 'signed-in' || !jar.has('sesame_session'))
+  if (step.status !== 'signed-in' || !(jar.has('sesame_session') || jar.has('__Host-sesame_session')))
     throw new Error(`web sign-in: ${JSON.stringify(step)}`);
   const csrfToken = String(step.csrfToken);
   return { cookie: cookie(), csrfToken, headers: { cookie: cookie(), 'x-csrf-token': csrfToken } };

@@ -79,7 +79,13 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const logs: string[] = [];
   const log = createLogger({ level: 'trace', destination: { write: (line: string) => logs.push(line) } });
   const server = await createServer(config, log);
-  const url = await server.listen();
+  const announced = await server.listen();
+  // The address it listens on: a configured publicUrl (a proxy's address) need not resolve here.
+  const address = server.app.server.address();
+  const url =
+    typeof address === 'object' && address
+      ? `${config.tls ? 'https' : 'http'}://127.0.0.1:${address.port}`
+      : announced;
   const api = apiClient(url);
   const { setupToken = '' } = await server.identity.bootstrap();
   let adminToken = '';

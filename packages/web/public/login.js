@@ -1,6 +1,6 @@
 // /login: user name and password (or an SSO provider), then whatever the sign-in result asks for.
 // `/login#flow=…&status=mfa-required&methods=…` is where SSO lands when Sesame's own MFA comes on top, and
-// `/login#error=…` where it lands when it failed.
+// `/login#sso-error` where it lands when it failed (the message in a cookie the server set, not the address).
 import { api, el, errorText, safePath, say } from '/assets/api.js';
 import { continueSignIn } from '/assets/sign-in-flow.js';
 
@@ -9,13 +9,47 @@ const form = document.getElementById('login');
 const requested = new URLSearchParams(location.search).get('next');
 const next = safePath(requested) ?? undefined;
 
+// Why single sign-on failed, by the server's error code. Only these texts are ever shown: the server puts a
+// code in the cookie, and its own words only for FORBIDDEN (Sesame refusing an account the IdP vouched for).
+const SSO_FAILURES = {
+  FORBIDDEN: 'Sesame does not let this account sign in',
+  UNAUTHENTICATED:
+    "the identity provider's answer was not accepted. Start the sign-in again; if it keeps failing, an administrator can see why in the server log",
+  NOT_FOUND: 'that sign-in provider is not enabled here',
+  UNAVAILABLE: 'the identity provider could not be reached. Try again later',
+  RATE_LIMITED: 'too many sign-ins were started from here. Wait a minute and try again',
+};
+const SSO_FAILED_OTHERWISE = 'something went wrong. An administrator can see why in the server log';
+
+/** The server's word on a failed single sign-on: a cookie it set on the redirect here, shown once. */
+function takeSsoError() {
+  // Over https the cookie is __Host- (path /): a sibling subdomain cannot plant one.
+  const secure = location.protocol === 'https:';
+  const name = secure ? '__Host-sesame_sso_error' : 'sesame_sso_error';
+  const prefix = `${name}=`;
+  const cookie = document.cookie.split('; ').find((c) => c.startsWith(prefix));
+  if (!cookie) return null;
+  const attributes = secure ? '; Path=/; Secure' : '; Path=/login';
+  // biome-ignore lint/suspicious/noDocumentCookie: one fixed deletion; the Cookie Store API is not in every browser.
+  document.cookie = `${name}=; Max-Age=0; SameSite=Lax${attributes}`;
+  let value;
+  try {
+    value = decodeURIComponent(cookie.slice(prefix.length));
+  } catch {
+    return SSO_FAILED_OTHERWISE;
+  }
+  const [code, ...rest] = value.split(':');
+  if (code === 'FORBIDDEN' && rest.length > 0) return rest.join(':');
+  return Object.hasOwn(SSO_FAILURES, code) ? SSO_FAILURES[code] : SSO_FAILED_OTHERWISE;
+}
+
 function resumeFromFragment() {
   const fragment = new URLSearchParams(location.hash.slice(1));
   const flow = fragment.get('flow');
-  const error = fragment.get('error');
-  if (error) {
+  if (location.hash === '#sso-error') {
     history.replaceState(null, '', `${location.pathname}${location.search}`);
-    say(`Single sign-on did not sign you in: ${error}`, 'alert');
+    const error = takeSsoError();
+    if (error) say(`Single sign-on did not sign you in: ${error}`, 'alert');
   }
   if (!flow) return false;
   // The flow is a one-use secret: keep it out of the history and of anything that copies the address.

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify';
 import { constantTimeEqual } from '../crypto.ts';
@@ -11,7 +11,7 @@ import type { MfaSettingsService } from '../sign-in/mfa-settings-service.ts';
 import { createRequestLimiter } from '../sign-in/request-limiter.ts';
 import type { SignInContext, SignInResult, SignInService } from '../sign-in/sign-in-service.ts';
 import type { SignInSessions } from '../sign-in/sign-in-sessions.ts';
-import { type SsoService, safeRedirect } from '../sign-in/sso-service.ts';
+import { type SsoService, safeRedirect, samlBindingCookie } from '../sign-in/sso-service.ts';
 import type { SignInSession } from '../store/index.ts';
 import { body, me, param } from './request.ts';
 
@@ -38,8 +38,25 @@ declare module 'fastify' {
   }
 }
 
-export const SESSION_COOKIE = 'sesame_session';
-export const DEVICE_COOKIE = 'sesame_device';
+/** How the cookie that ties an SP-initiated SAML sign-in to its browser is set (https only; samlBindingCookie). */
+const SAML_BINDING = { path: '/', httpOnly: true, sameSite: 'none', secure: true } as const;
+
+/**
+ * The browser's cookies. Over https their names carry the `__Host-` prefix: a browser then takes them only
+ * from this host, Secure and for the whole path, so a page on a sibling subdomain cannot plant its own
+ * sign-in (login CSRF) or device cookie here. Plain http (a local `npm start`) keeps the bare names.
+ */
+export function cookieNames(secure: boolean) {
+  const prefix = secure ? '__Host-' : '';
+  return {
+    session: `${prefix}sesame_session`,
+    device: `${prefix}sesame_device`,
+    /** Why single sign-on failed, for the sign-in page's script to show once (so not HttpOnly). */
+    ssoError: secure
+      ? { name: '__Host-sesame_sso_error', path: '/' }
+      : { name: 'sesame_sso_error', path: '/login' },
+  };
+}
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** Bound to the cookie's token, which scripts on other sites cannot read: no server-side state needed. */
@@ -54,6 +71,13 @@ export function signedInSession(request: FastifyRequest): SignInSession {
 
 /** The sign-in routes of API.md: password, MFA, enrolment, SSO, CLI hand-off, devices, settings. */
 export function registerSignInRoutes(app: FastifyInstance, s: SignInServices, authed: RouteShorthandOptions) {
+  const {
+    session: SESSION_COOKIE,
+    device: DEVICE_COOKIE,
+    ssoError: ssoErrorCookie,
+  } = cookieNames(s.secureCookies);
+  // How the session and device cookies are set; a __Host- cookie is replaced (or expired) only by one set so.
+  const browserCookie = { path: '/', httpOnly: true, sameSite: 'lax', secure: s.secureCookies } as const;
   const client = (input: Record<string, unknown>) => {
     if (input.client !== undefined && input.client !== 'web' && input.client !== 'cli')
       throw new SesameError('INVALID', 'client must be "web" or "cli"');
@@ -66,13 +90,7 @@ export function registerSignInRoutes(app: FastifyInstance, s: SignInServices, au
     if (browserDeviceId !== null && !/^[A-Za-z0-9_-]{20,100}$/.test(browserDeviceId)) browserDeviceId = null;
     if (which === 'web' && !browserDeviceId) {
       browserDeviceId = crypto.randomUUID().replaceAll('-', '');
-      reply.setCookie(DEVICE_COOKIE, browserDeviceId, {
-        path: '/',
-        httpOnly: true,
-        sameSite: 'lax',
-        secure: s.secureCookies,
-        maxAge: 365 * 24 * 3600,
-      });
+      reply.setCookie(DEVICE_COOKIE, browserDeviceId, { ...browserCookie, maxAge: 365 * 24 * 3600 });
     }
     const bodyDevice =
       typeof input.device === 'string' && /^[A-Za-z0-9_-]{16,100}$/.test(input.device) ? input.device : null;
@@ -120,10 +138,7 @@ export function registerSignInRoutes(app: FastifyInstance, s: SignInServices, au
     };
     if (which === 'cli') return { ...common, token: tokens.token, refreshToken: tokens.refreshToken };
     reply.setCookie(SESSION_COOKIE, tokens.token, {
-      path: '/',
-      httpOnly: true,
-      sameSite: 'lax',
-      secure: s.secureCookies,
+      ...browserCookie,
       expires: new Date(tokens.session.expiresAt),
     });
     return { ...common, csrfToken: csrfTokenFor(tokens.token), ...(redirect ? { redirect } : {}) };
@@ -191,7 +206,7 @@ export function registerSignInRoutes(app: FastifyInstance, s: SignInServices, au
   });
   app.post('/api/v1/auth/logout', authed, async (request, reply) => {
     await s.sessions.revoke(signedInSession(request).id);
-    return reply.clearCookie(SESSION_COOKIE, { path: '/' }).status(204).send();
+    return reply.clearCookie(SESSION_COOKIE, browserCookie).status(204).send();
   });
   app.get('/api/v1/auth/csrf', authed, async (request) => {
     if (!request.sessionCookie)
@@ -200,11 +215,24 @@ export function registerSignInRoutes(app: FastifyInstance, s: SignInServices, au
   });
 
   // Single sign-on (browser redirects)
-  const ssoFailure = (reply: FastifyReply, error: unknown) => {
-    const message =
-      error instanceof SesameError ? error.message : 'single sign-on failed; the server log has the details';
+  const ssoFailure = (request: FastifyRequest, reply: FastifyReply, error: unknown) => {
     if (!(error instanceof SesameError)) app.log.error({ err: error }, 'single sign-on failed');
-    return reply.redirect(`/login#error=${encodeURIComponent(message)}`, 303);
+    else
+      app.log.info({ code: error.code, reason: error.message, reqId: request.id }, 'single sign-on failed');
+    // The sign-in page shows a fixed text per error code, never the message: most failures happen before the
+    // answer is verified, and their messages quote what the request said (a provider id in the path, a SAML
+    // Destination), which anyone can make a victim's browser send. FORBIDDEN is Sesame refusing an identity
+    // the IdP vouched for (disabled, name taken, unusable attribute): its message is said as it is. Either
+    // way it rides in a short-lived cookie only this server sets, not in the address.
+    const code = error instanceof SesameError ? error.code : 'INTERNAL';
+    const value = code === 'FORBIDDEN' ? `${code}:${(error as SesameError).message.slice(0, 500)}` : code;
+    reply.setCookie(ssoErrorCookie.name, value, {
+      path: ssoErrorCookie.path,
+      sameSite: 'lax',
+      secure: s.secureCookies,
+      maxAge: 120,
+    });
+    return reply.redirect('/login#sso-error', 303);
   };
   const ssoLanding = (reply: FastifyReply, result: SignInResult) => {
     if (result.status === 'signed-in') {
@@ -222,15 +250,19 @@ export function registerSignInRoutes(app: FastifyInstance, s: SignInServices, au
     const query = request.query as Record<string, unknown>;
     try {
       limited(request.ip, 'single sign-on starts');
-      return reply.redirect(
-        await s.sso.begin(param(request, 'provider'), {
-          next: query.next,
-          browser: context(request, reply, 'web').browserDeviceId,
-        }),
-        303,
-      );
+      // The IdP's SAML answer is a cross-site POST, which a SameSite=Lax cookie does not come with: over https
+      // a SameSite=None cookie of its own ties it to this browser (a SameSite=None cookie must be Secure).
+      const samlBinding = s.secureCookies ? randomBytes(24).toString('base64url') : null;
+      const started = await s.sso.begin(param(request, 'provider'), {
+        next: query.next,
+        browser: context(request, reply, 'web').browserDeviceId,
+        samlBinding,
+      });
+      if (samlBinding && started.samlBindingCookie)
+        reply.setCookie(started.samlBindingCookie, samlBinding, { ...SAML_BINDING, maxAge: 600 });
+      return reply.redirect(started.url, 303);
     } catch (error) {
-      return ssoFailure(reply, error);
+      return ssoFailure(request, reply, error);
     }
   });
   app.get('/sso/:provider/callback', async (request, reply) => {
@@ -241,7 +273,7 @@ export function registerSignInRoutes(app: FastifyInstance, s: SignInServices, au
         await s.sso.oidcCallback(param(request, 'provider'), url, context(request, reply, 'web')),
       );
     } catch (error) {
-      return ssoFailure(reply, error);
+      return ssoFailure(request, reply, error);
     }
   });
   // The one route that takes an HTML form post (the SAML HTTP-POST binding). Everywhere else only JSON is
@@ -250,12 +282,20 @@ export function registerSignInRoutes(app: FastifyInstance, s: SignInServices, au
     await scope.register(formbody, { bodyLimit: 256 * 1024 });
     scope.post('/sso/:provider/acs', async (request, reply) => {
       try {
-        return ssoLanding(
-          reply,
-          await s.sso.samlAcs(param(request, 'provider'), body(request), context(request, reply, 'web')),
+        const form = body(request);
+        const cookie = typeof form.RelayState === 'string' ? samlBindingCookie(form.RelayState) : undefined;
+        const binding = (cookie && request.cookies[cookie]) || null;
+        const result = await s.sso.samlAcs(
+          param(request, 'provider'),
+          form,
+          context(request, reply, 'web'),
+          binding,
         );
+        // Spent only once its sign-in went through: a junk post from another site cannot end it.
+        if (cookie && binding) reply.clearCookie(cookie, SAML_BINDING);
+        return ssoLanding(reply, result);
       } catch (error) {
-        return ssoFailure(reply, error);
+        return ssoFailure(request, reply, error);
       }
     });
   });
@@ -345,7 +385,9 @@ export function registerSignInRoutes(app: FastifyInstance, s: SignInServices, au
 export function createAuthenticate(
   sessions: SignInSessions,
   bearer: (request: FastifyRequest) => string | undefined,
+  secureCookies: boolean,
 ) {
+  const SESSION_COOKIE = cookieNames(secureCookies).session;
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const token = bearer(request);
     if (token) {

@@ -268,9 +268,23 @@ describe('identity over HTTP: no mail server', () => {
       'UNAUTHENTICATED',
       WRONG_PASSWORD,
     );
+    const danId = (await ts.server.store.getUserByUsername('dan'))?.id as string;
+    const t = Date.now();
+    await ts.server.store.rememberSignInContext({
+      userId: danId,
+      deviceHash: 'dan-laptop',
+      sourceAddress: '127.0.0.1',
+      mfaAt: t,
+      expiresAt: t + 3_600_000,
+    });
     const disabled = await ts.api('POST', '/api/v1/users/dan/disable', { token: ts.adminToken });
     assert.equal(disabled.status, 200, disabled.text);
     assert.equal((disabled.body.user as { disabled: boolean }).disabled, true);
+    assert.equal(
+      await ts.server.store.getSignInContext(danId, 'dan-laptop'),
+      undefined,
+      'enabled again, every device is asked for MFA',
+    );
     assertError(await me(ts, dan.token), 401, 'UNAUTHENTICATED', EXPIRED);
     assertError(await me(ts, second), 401, 'UNAUTHENTICATED', EXPIRED);
     const refused = assertError(await login(ts, 'dan'), 401, 'UNAUTHENTICATED', WRONG_PASSWORD);

@@ -322,7 +322,11 @@ export function createIdentityService({
       if (disabled && user.id === principal.userId)
         throw new SesameError('INVALID', 'you cannot disable your own account');
       await store.setUserDisabled(user.id, disabled);
-      if (disabled) await store.revokeUserSignInSessions(user.id, now());
+      if (disabled) {
+        await store.revokeUserSignInSessions(user.id, now());
+        // Enabled again later, the account is asked for MFA on every device, as after a reset.
+        await store.forgetSignInContexts(user.id);
+      }
       await done(principal, disabled ? 'sesame:DisableUser' : 'sesame:EnableUser', username);
       return toPublicUser({ ...user, disabled });
     },

@@ -52,6 +52,24 @@ describe('mapIdentity', () => {
     });
   });
 
+  test('a tag attribute with several values is refused with the attribute named, not cut to its first', () => {
+    const name = `${AWS_SAML}PrincipalTag:AppGroupName`;
+    const claims = { [name]: ['payments', 'ledger'], [`${AWS_SAML}RoleSessionName`]: 'bob' };
+    assert.throws(() => mapIdentity(claims, DEFAULT_MAPPING.saml, 'bob'), {
+      code: 'FORBIDDEN',
+      message: new RegExp(`sent 2 values for "${name}"`),
+    });
+    const oidc = { ...DEFAULT_MAPPING.oidc, tags: { Team: 'team' } };
+    assert.throws(() => mapIdentity({ preferred_username: 'bob', team: ['a', 'b'] }, oidc, 'bob'), {
+      code: 'FORBIDDEN',
+      message: /"team"/,
+    });
+    // One value in a list is one value.
+    assert.deepEqual(mapIdentity({ ...claims, [name]: ['payments'] }, DEFAULT_MAPPING.saml, 'bob').tags, {
+      AppGroupName: 'payments',
+    });
+  });
+
   test('an email the IdP sends is kept only if mail can go to it, by the same rule as for an administrator', () => {
     const email = (value: string) =>
       mapIdentity({ preferred_username: 'eve', email: value }, DEFAULT_MAPPING.oidc, 'e').email;

@@ -69,19 +69,31 @@ export function mapIdentity(claims: Claims, mapping: AttributeMapping, fallbackN
   if (!USERNAME.test(username))
     throw new SesameError(
       'FORBIDDEN',
-      `the identity provider's user name ${JSON.stringify(raw.slice(0, 80))} (from "${mapping.username}") cannot be a Sesame user name: letters, digits, ".", "_" or "-" only. Ask an administrator to fix the attribute mapping.`,
+      // Not quoted: this message reaches the sign-in page, and a SAML response can be posted from any site.
+      `the identity provider's user name (from "${mapping.username}") cannot be a Sesame user name: letters, digits, ".", "_" or "-" only. Ask an administrator to fix the attribute mapping.`,
     );
   const tags: Record<string, string> = {};
+  // A tag holds one value (as an AWS session tag does): keeping one of several would decide access on a
+  // value the identity provider did not single out, so the sign-in is refused with the attribute named.
+  const tagValue = (name: string) => {
+    const all = values(claims, name);
+    if (all.length > 1)
+      throw new SesameError(
+        'FORBIDDEN',
+        `the identity provider sent ${all.length} values for "${name}", which becomes a principal tag and holds one value. Ask an administrator to fix the attribute at the identity provider.`,
+      );
+    return all[0];
+  };
   if (mapping.tagPrefix) {
     for (const name of Object.keys(claims)) {
       if (name.startsWith(mapping.tagPrefix) && name.length > mapping.tagPrefix.length) {
-        const value = first(claims, name);
+        const value = tagValue(name);
         if (value !== undefined) tags[name.slice(mapping.tagPrefix.length)] = value;
       }
     }
   }
   for (const [tag, name] of Object.entries(mapping.tags)) {
-    const value = first(claims, name);
+    const value = tagValue(name);
     if (value !== undefined) tags[tag] = value;
   }
   const seconds = mapping.sessionDuration ? Number(first(claims, mapping.sessionDuration)) : Number.NaN;

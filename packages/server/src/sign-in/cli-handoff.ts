@@ -49,7 +49,6 @@ export function createCliHandoff({ store, flows, sessions, audit, publicUrl, arn
     providerId: session.providerId,
     mfaAt: session.mfaAt,
     mfaMethod: session.mfaMethod,
-    expiresAt: session.expiresAt,
     parentId: session.id,
   });
 
@@ -72,7 +71,7 @@ export function createCliHandoff({ store, flows, sessions, audit, publicUrl, arn
       mfaMethod: (data.mfaMethod as string | null) ?? null,
       sourceAddress,
       client: 'cli',
-      maxDurationMs: Math.max(0, Number(data.expiresAt) - now()),
+      endsBy: parent.expiresAt,
       parentId: parent.id,
     });
     await audit({

@@ -15,6 +15,7 @@ type Deps = {
     | 'listMfaDevices'
     | 'renameMfaDevice'
     | 'deleteMfaDevice'
+    | 'forgetSignInDevice'
     | 'listSignInSessions'
     | 'revokeSignInSession'
   >;
@@ -170,6 +171,9 @@ export function createMfaDevices({ store, flows, enrolment, mfaSettings, audit, 
       const mine = (await store.listSignInSessions(principal.userId)).some((s) => s.id === id);
       if (!mine || !(await store.revokeSignInSession(id, now())))
         throw new SesameError('NOT_FOUND', `you have no active sign-in ${id}`);
+      // Revoking a sign-in says "not mine, or lost": its device is asked for MFA again and loses its own
+      // lockout scope. Signing out (logout) keeps it.
+      await store.forgetSignInDevice(id);
       await audit({
         actor: principal,
         action: 'sesame:RevokeSignIn',

@@ -16,8 +16,8 @@ type Deps = {
   log: Pick<Logger, 'info'>;
   issuer: string;
   now: () => number;
-  /** A wrong second factor, before it is refused: counted against the account and audited by the caller. */
-  failed: (user: User, ctx: SignInContext, message: string) => Promise<void>;
+  /** A wrong second factor for `flow`'s sign-in, before it is refused: counted and audited by the caller. */
+  failed: (user: User, ctx: SignInContext, message: string, flow: AuthFlow) => Promise<void>;
 };
 
 const EMAIL_CODE_TTL_MS = 10 * 60_000;
@@ -40,14 +40,18 @@ export function createSecondFactor({ store, flows, mailer, log, issuer, now, fai
         'too many codes were sent for this sign-in: start signing in again',
       );
     const code = newEmailCode();
-    await flows.update(token, {
-      data: {
-        ...flow.data,
-        emailCodeHash: hashToken(code),
-        emailExpiresAt: now() + EMAIL_CODE_TTL_MS,
-        emailSends: sends + 1,
-      },
+    // Counted with a compare-and-set, so requests sent together cannot each read the same count and all mail.
+    const counted = await flows.replace(token, flow, {
+      ...flow.data,
+      emailCodeHash: hashToken(code),
+      emailExpiresAt: now() + EMAIL_CODE_TTL_MS,
+      emailSends: sends + 1,
     });
+    if (!counted)
+      throw new SesameError(
+        'RATE_LIMITED',
+        'a code is being sent for this sign-in right now: wait for it, or ask for another in a moment',
+      );
     await mailer.send({
       to: user.email,
       subject: 'Your Sesame sign-in code',
@@ -58,8 +62,14 @@ export function createSecondFactor({ store, flows, mailer, log, issuer, now, fai
   }
 
   /** A wrong second factor: counted on the flow and against the account, audited, and said plainly. */
-  async function wrong(attempts: number, user: User, ctx: SignInContext, message: string): Promise<never> {
-    await failed(user, ctx, message);
+  async function wrong(
+    attempts: number,
+    flow: AuthFlow,
+    user: User,
+    ctx: SignInContext,
+    message: string,
+  ): Promise<never> {
+    await failed(user, ctx, message, flow);
     throw wrongAnswer(attempts, message, 'start signing in again');
   }
 
@@ -76,9 +86,10 @@ export function createSecondFactor({ store, flows, mailer, log, issuer, now, fai
       const hash = flow.data.emailCodeHash;
       const expiresAt = Number(flow.data.emailExpiresAt ?? 0);
       if (typeof hash !== 'string') throw new SesameError('INVALID', 'ask for an email code first');
-      if (expiresAt <= now()) return wrong(attempts, user, ctx, 'that code has expired: ask for a new one');
+      if (expiresAt <= now())
+        return wrong(attempts, flow, user, ctx, 'that code has expired: ask for a new one');
       if (!/^\d{6}$/.test(code) || !constantTimeEqual(hashToken(code), hash))
-        return wrong(attempts, user, ctx, 'that code is not right');
+        return wrong(attempts, flow, user, ctx, 'that code is not right');
       return 'email';
     }
     // The devices only for a code from an app or a security key.
@@ -101,14 +112,14 @@ export function createSecondFactor({ store, flows, mailer, log, issuer, now, fai
         } else if (result.reason === 'reused') reason = 'that code was used already: wait for the next one';
         else if (result.reason === 'malformed') reason = 'the code must be the 6 digits your app shows';
       }
-      return wrong(attempts, user, ctx, reason);
+      return wrong(attempts, flow, user, ctx, reason);
     }
     const response = input.response as AuthenticationResponseJSON | undefined;
     const challenge = flow.data.challenge;
     if (typeof challenge !== 'string') throw new SesameError('INVALID', 'ask for security key options first');
     const device = devices.find((d) => d.kind === 'webauthn' && d.credentialId === response?.id);
     if (!device?.credentialId || !device.publicKey)
-      return wrong(attempts, user, ctx, 'this security key is not registered to your account');
+      return wrong(attempts, flow, user, ctx, 'this security key is not registered to your account');
     let newCounter: number;
     try {
       const webauthn = createWebAuthn({ ...ctx.rp, rpName: issuer });
@@ -123,7 +134,7 @@ export function createSecondFactor({ store, flows, mailer, log, issuer, now, fai
         },
       }));
     } catch (error) {
-      return wrong(attempts, user, ctx, (error as Error).message);
+      return wrong(attempts, flow, user, ctx, (error as Error).message);
     }
     // Outside the try: a database failure here is a server error, not a wrong key held against the user.
     await store.setWebAuthnCounter(device.id, newCounter, now());

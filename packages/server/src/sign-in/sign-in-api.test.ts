@@ -366,6 +366,31 @@ describe('sign-in API (HTTP)', () => {
   describe('MFA settings', () => {
     afterEach(restoreSettings);
 
+    test("revoking a device's sign-in makes the device unknown again: it is asked for MFA; logging out is not that", async () => {
+      const delia = await created(ts, 'delia');
+      assert.equal((await putSettings({ prompt: 'context-change' })).status, 200);
+      const laptop = { device: 'delia-laptop-0123456789' };
+      const first = await login(ts, 'delia', laptop);
+      const proved = await mfa(ts, first.body.flow, nextCode(delia.secret), laptop);
+      assert.equal(proved.status, 200, proved.text);
+      // Signing out keeps the device known.
+      const again = await login(ts, 'delia', laptop);
+      assert.equal(again.body.status, 'signed-in', again.text);
+      assert.equal(
+        (await ts.api('POST', '/api/v1/auth/logout', { token: String(again.body.token) })).status,
+        204,
+      );
+      const remembered = await login(ts, 'delia', laptop);
+      assert.equal(remembered.body.status, 'signed-in', 'logout does not forget the device');
+      // From another sign-in (her phone's browser, say), delia revokes the laptop's: the laptop is asked again.
+      const laptopSignIn = (await meOf(ts, String(remembered.body.token))).signIn.sessionId;
+      const revoked = await ts.api('DELETE', `/api/v1/me/sign-ins/${laptopSignIn}`, {
+        token: String(proved.body.token),
+      });
+      assert.equal(revoked.status, 204, revoked.text);
+      assert.equal((await login(ts, 'delia', laptop)).body.status, 'mfa-required');
+    });
+
     test('context-change: the same device from the same address skips MFA ("remembered"); another device does not', async () => {
       const cora = await created(ts, 'cora');
       assert.equal((await putSettings({ prompt: 'context-change' })).status, 200);
@@ -983,6 +1008,52 @@ describe('sign-in API (HTTP)', () => {
   });
 });
 
+describe('a browser sign-in over https (publicUrl https://…): __Host- cookies', () => {
+  let ts: TestServer;
+  before(async () => {
+    ts = await startTestServer({ file: { signIn: FAST, publicUrl: 'https://sesame.example.test' } });
+  });
+  after(() => ts.close());
+
+  test('the cookies are __Host- (Secure, path /), and a bare-named one, which a sibling subdomain could set, is ignored', async () => {
+    const { secret } = await created(ts, 'hana');
+    const first = await http(ts, 'POST', '/api/v1/auth/login', {
+      json: { username: 'hana', password: ADMIN_PASSWORD, client: 'web' },
+    });
+    assert.equal(first.body.status, 'mfa-required', first.text);
+    const device = cookieNamed(first.setCookies, '__Host-sesame_device');
+    assert.ok(device, `no __Host-sesame_device in ${JSON.stringify(first.setCookies)}`);
+    for (const attribute of [/;\s*Secure/i, /;\s*Path=\/(;|$)/, /;\s*HttpOnly/i])
+      assert.match(device, attribute);
+    assert.doesNotMatch(device, /Domain=/i);
+    const done = await http(ts, 'POST', '/api/v1/auth/mfa', {
+      json: { flow: first.body.flow, method: 'totp', code: nextCode(secret), client: 'web' },
+      cookie: cookiePair(device),
+    });
+    assert.equal(done.status, 200, done.text);
+    const session = cookieNamed(done.setCookies, '__Host-sesame_session');
+    assert.ok(session, `no __Host-sesame_session in ${JSON.stringify(done.setCookies)}`);
+    for (const attribute of [/;\s*Secure/i, /;\s*Path=\/(;|$)/, /;\s*HttpOnly/i])
+      assert.match(session, attribute);
+    assert.equal(cookieNamed(done.setCookies, 'sesame_session'), undefined);
+    const token = cookiePair(session).slice('__Host-sesame_session='.length);
+
+    assert.equal((await http(ts, 'GET', '/api/v1/me', { cookie: cookiePair(session) })).status, 200);
+    const planted = await http(ts, 'GET', '/api/v1/me', { cookie: `sesame_session=${token}` });
+    assertError({ ...planted, body: planted.body }, 401, 'UNAUTHENTICATED', /sign/i);
+
+    const out = await http(ts, 'POST', '/api/v1/auth/logout', {
+      cookie: cookiePair(session),
+      csrf: String(done.body.csrfToken),
+    });
+    assert.equal(out.status, 204, out.text);
+    const cleared = cookieNamed(out.setCookies, '__Host-sesame_session');
+    assert.ok(cleared, 'logout expires the __Host- cookie');
+    assert.match(cleared, /;\s*Secure/i, 'only a Secure Set-Cookie can replace a __Host- cookie');
+    assert.match(cleared, /Expires=Thu, 01 Jan 1970|Max-Age=0/i);
+  });
+});
+
 describe('sign-in API with a mail server: email codes and lockout', () => {
   let sink: SmtpSink;
   let ts: TestServer;
@@ -1056,6 +1127,37 @@ describe('sign-in API with a mail server: email codes and lockout', () => {
       !JSON.stringify(await ts.server.store.listAudit({})).includes('not the password'),
       'no password in the trail',
     );
+  });
+
+  test('a stranger who locks a name does not lock its owner out of a device that completed MFA as them', async () => {
+    const { secret } = await created(ts, 'kai');
+    const laptop = { device: 'kai-laptop-0123456789' };
+    const first = await login(ts, 'kai', laptop);
+    assert.equal(
+      (await mfa(ts, first.body.flow, nextCode(secret), laptop)).status,
+      200,
+      'the laptop is known',
+    );
+    const guess = (extra: Body = {}) =>
+      ts.api('POST', '/api/v1/auth/login', { json: { username: 'kai', password: 'a guess', ...extra } });
+    for (let i = 0; i < 3; i++) assertError(await guess(), 401, 'UNAUTHENTICATED', WRONG_PASSWORD);
+    const LOCKED = /^too many failed sign-in attempts/;
+    assertError(await login(ts, 'kai'), 429, 'RATE_LIMITED', LOCKED);
+    assertError(await login(ts, 'kai', { device: 'somebody-else-0000' }), 429, 'RATE_LIMITED', LOCKED);
+
+    // kai, from the laptop: past the password, and the MFA step's lock check too (a wrong code is only wrong).
+    const again = await login(ts, 'kai', laptop);
+    assert.equal(again.body.status, 'mfa-required', again.text);
+    const wrong = String((Number(nextCode(secret)) + 1) % 1_000_000).padStart(6, '0');
+    assertError(await mfa(ts, again.body.flow, wrong, laptop), 401, 'UNAUTHENTICATED', /not right/);
+    // Failures on the laptop have a lock of their own, as large: a stolen device cookie is no way around it.
+    for (let i = 0; i < 2; i++) assertError(await guess(laptop), 401, 'UNAUTHENTICATED', WRONG_PASSWORD);
+    assertError(await login(ts, 'kai', laptop), 429, 'RATE_LIMITED', LOCKED);
+
+    // An administrator's unlock ends both locks.
+    assert.equal((await ts.api('POST', '/api/v1/users/kai/unlock', { token: ts.adminToken })).status, 204);
+    assert.equal((await login(ts, 'kai')).body.status, 'mfa-required');
+    assert.equal((await login(ts, 'kai', laptop)).body.status, 'mfa-required');
   });
 
   test('a flood of sign-ins to a locked account writes at most 20 audit rows a minute from one address', async () => {
@@ -1296,6 +1398,44 @@ describe('sign-in service (fake clock)', () => {
       (await signIn.verifyMfa({ flow: flowOf(second), method: 'totp', code: code(0) }, ctx())).status,
       'signed-in',
     );
+  });
+
+  test("the owner's sign-in from a known device leaves a stranger's lock on the name in place", async () => {
+    await addTotp();
+    const laptop = ctx({ deviceId: 'laptop-0123456789abcdef' });
+    await signIn.verifyMfa({ flow: flowOf(await password(laptop)), method: 'totp', code: code() }, laptop);
+    const wrong = (c: SignInContext) => signIn.password({ username: 'erin', password: 'a guess' }, c);
+    for (let i = 0; i < 50; i++) await assert.rejects(wrong(ctx()), { code: 'UNAUTHENTICATED' });
+    await assert.rejects(password(), { code: 'RATE_LIMITED' });
+    f.advance(30_000);
+    const owner = await password(laptop);
+    assert.equal(
+      (await signIn.verifyMfa({ flow: flowOf(owner), method: 'totp', code: code() }, laptop)).status,
+      'signed-in',
+    );
+    // The stranger still meets the lock; their guesses were not forgiven by the owner's sign-in.
+    await assert.rejects(password(), { code: 'RATE_LIMITED' });
+    // A typed name no account can have cannot spell out the laptop's scope.
+    await assert.rejects(
+      signIn.password({ username: `erin|device:${'x'.repeat(43)}`, password: 'a guess' }, ctx()),
+      { code: 'UNAUTHENTICATED' },
+    );
+  });
+
+  test('an MFA step counts on the device its sign-in began on, whatever device a later request names', async () => {
+    await addTotp();
+    const laptop = ctx({ deviceId: 'laptop-0123456789abcdef' });
+    await signIn.verifyMfa({ flow: flowOf(await password(laptop)), method: 'totp', code: code() }, laptop);
+    // A sign-in begun without the laptop: its wrong codes count on the name, even when the requests name the laptop.
+    for (let round = 0; round < 10; round++) {
+      const flow = flowOf(await password());
+      for (let i = 0; i < 5; i++)
+        await assert.rejects(signIn.verifyMfa({ flow, method: 'totp', code: '000000' }, laptop), {
+          code: /UNAUTHENTICATED|RATE_LIMITED/,
+        });
+    }
+    await assert.rejects(password(), { code: 'RATE_LIMITED' });
+    assert.equal((await password(laptop)).status, 'mfa-required', 'the laptop itself is not locked');
   });
 
   test('context-change: a known device from another address is asked again', async () => {

@@ -40,7 +40,10 @@ export function wrongAnswer(attempts: number, message: string, startAgain: strin
 const FLOW_TOKEN = /^flw_[A-Za-z0-9_-]{20,100}$/;
 
 type Deps = {
-  store: Pick<Store, 'createFlow' | 'getFlow' | 'updateFlow' | 'takeFlow' | 'reserveFlowAttempt'>;
+  store: Pick<
+    Store,
+    'createFlow' | 'getFlow' | 'updateFlow' | 'replaceFlowData' | 'takeFlow' | 'reserveFlowAttempt'
+  >;
   now: () => number;
 };
 
@@ -93,6 +96,11 @@ export function createFlows({ store, now }: Deps) {
         hashToken(token),
         patch as { data?: Record<string, unknown>; attempts?: number },
       );
+    },
+
+    /** Replaces the data of the flow as it was read (`flow`); false when another request changed it first. */
+    async replace(token: string, flow: AuthFlow, data: object): Promise<boolean> {
+      return store.replaceFlowData(hashToken(token), flow.data, data as Record<string, unknown>);
     },
 
     async updateByHash(idHash: string, data: object) {

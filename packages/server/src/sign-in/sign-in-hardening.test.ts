@@ -170,6 +170,7 @@ describe('sign-in hardening', () => {
           },
         } as unknown as SignInSessions,
         () => 'ses_some_token',
+        false,
       )({ ip: '127.0.0.1', cookies: {} } as unknown as FastifyRequest, reply as unknown as FastifyReply);
     const down = new SesameStoreError('UNAVAILABLE', 'store.getSession: the database is unavailable');
     await assert.rejects(failing(down), down);

@@ -4,6 +4,7 @@ import { hashPassword, hashToken, type ScryptCost, verifyPassword } from '../cry
 import { SesameError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { type PublicUser, toPublicUser } from '../services/identity.ts';
+import { USERNAME } from '../services/validate.ts';
 import type { AuthFlow, MfaDevice, SignInClient, Store, User } from '../store/index.ts';
 import type { Mailer } from './mailer.ts';
 import type { MfaEnrolment, RelyingParty } from './mfa-enrolment.ts';
@@ -12,7 +13,7 @@ import { createFailureLimiter } from './request-limiter.ts';
 import { createSecondFactor } from './second-factor.ts';
 import type { Flows, SignInFlowData } from './sign-in-flows.ts';
 import type { IssuedTokens, SignInSessions } from './sign-in-sessions.ts';
-import type { Throttle } from './throttle.ts';
+import { DEVICE_SCOPE, INVALID_NAME_SCOPE, type Throttle } from './throttle.ts';
 import { createWebAuthn } from './webauthn.ts';
 
 type Deps = {
@@ -92,6 +93,23 @@ export function createSignInService(deps: Deps) {
   const userArn = (username: string) => serverArn(deps.arn, 'user', username);
   const deviceHash = (id: string | null) => (id ? hashToken(`device:${id}`) : null);
   const refusedAudits = createFailureLimiter({ limit: 20, windowMs: 60_000, now });
+  const flowDevice = (flow: AuthFlow) =>
+    typeof flow.data.deviceHash === 'string' ? flow.data.deviceHash : null;
+
+  /**
+   * Whose failures a sign-in attempt counts toward, and whose lock stops it: the account name, or, from a
+   * device (browser or CLI) that completed a sign-in with MFA as this user in the last 30 days, that user on
+   * that device. So a stranger's wrong passwords lock the name for strangers only, and its owner still signs in
+   * from their own computer; someone who stole the device cookie still meets a lock of the same size.
+   */
+  async function lockScope(username: string, user: User | undefined, hash: string | null): Promise<string> {
+    // A typed name no account can have shares one scope (it could otherwise spell out a device's scope).
+    if (!USERNAME.test(username.toLowerCase())) return INVALID_NAME_SCOPE;
+    if (!hash) return username;
+    // Asked whether or not the user exists, so that the lookup costs the same either way.
+    const known = await store.getSignInContext(user?.id ?? '-', hash);
+    return user && known && known.expiresAt > now() ? `${username}${DEVICE_SCOPE}${hash}` : username;
+  }
 
   const secondFactor = createSecondFactor({
     store,
@@ -100,8 +118,9 @@ export function createSignInService(deps: Deps) {
     log,
     issuer: deps.issuer,
     now,
-    failed: async (user, ctx, message) => {
-      await throttle.failure(user.username, ctx.sourceAddress);
+    failed: async (user, ctx, message, flow) => {
+      // The device the sign-in began on (recorded in the flow), not one a later request names.
+      await throttle.failure(await lockScope(user.username, user, flowDevice(flow)), ctx.sourceAddress);
       await record(user, 'failed', ctx, { reason: `MFA: ${message}` });
     },
   });
@@ -124,7 +143,9 @@ export function createSignInService(deps: Deps) {
   async function finish(user: User, data: SignInFlowData, mfaAt: number | null, mfaMethod: string | null) {
     // Only a complete sign-in clears the account's failures: a password alone must not reset the count of
     // wrong codes, or someone holding the password could guess codes without end.
-    await throttle.success(user.username);
+    // The scope the sign-in was counted on: a known device clears its own count, never the name's, or the owner
+    // signing in from their laptop would hand a stranger locking the name a fresh set of guesses.
+    await throttle.success(await lockScope(user.username, user, data.deviceHash));
     // Only now: someone with just the IdP password, who may edit the address there, must not get codes sent to
     // an address of theirs by failing MFA once.
     if (data.idpEmail !== undefined && data.idpEmail !== user.email)
@@ -138,6 +159,7 @@ export function createSignInService(deps: Deps) {
       sourceAddress: data.sourceAddress,
       client: data.client,
       maxDurationMs: data.maxDurationMs,
+      deviceHash: data.deviceHash,
     });
     // A remembered context is not renewed by using it: 30 days after the last real MFA, it is asked again.
     if (mfaAt && mfaMethod !== 'remembered' && data.deviceHash && data.sourceAddress) {
@@ -269,8 +291,10 @@ export function createSignInService(deps: Deps) {
     ): Promise<SignInResult> {
       const username = typeof input.username === 'string' ? input.username.slice(0, 64) : '';
       const password = typeof input.password === 'string' ? input.password.slice(0, MAX_PASSWORD) : '';
+      const user = username ? await store.getUserByUsername(username) : undefined;
+      const scope = await lockScope(username, user, deviceHash(ctx.deviceId));
       try {
-        await throttle.check(username, ctx.sourceAddress);
+        await throttle.check(scope, ctx.sourceAddress);
       } catch (error) {
         // Refusals cost the sender nothing (no password check): past 20 a minute from one address they are
         // logged, not each written to the audit trail, which a flood would otherwise fill.
@@ -285,10 +309,9 @@ export function createSignInService(deps: Deps) {
         }
         throw error;
       }
-      const user = username ? await store.getUserByUsername(username) : undefined;
       const ok = await verifyPassword(password, user?.passwordHash, deps.scryptCost);
       if (!user || !ok || user.disabled) {
-        const locked = await throttle.failure(username, ctx.sourceAddress);
+        const locked = await throttle.failure(scope, ctx.sourceAddress);
         await record(username, 'failed', ctx, {
           reason: 'wrong user name or password',
           ...(locked ? { locked } : {}),
@@ -337,7 +360,7 @@ export function createSignInService(deps: Deps) {
       const flow = await flows.load(token, ['mfa']);
       sameBrowser(flow, ctx);
       const user = await flowUser(flow);
-      await throttle.check(user.username, ctx.sourceAddress);
+      await throttle.check(await lockScope(user.username, user, flowDevice(flow)), ctx.sourceAddress);
       // A request that names no offered method is a mistake, not a guess: it costs no attempt.
       const methods = (flow.data.methods as string[]) ?? [];
       if (!methods.includes(String(input.method ?? '')))

@@ -72,6 +72,28 @@ describe('sign-in sessions: how long they last', () => {
     assert.equal(longer.session.expiresAt, f.now() + 8 * HOUR);
   });
 
+  test('a sign-in handed off from another ends by its end, to the millisecond, however the clock moves meanwhile', async () => {
+    let t = f.now();
+    const ticking = createSignInSessions({
+      store: f.store,
+      accessTokenTtlMs: ACCESS_TTL_MS,
+      maxSessionMsFor: () => 8 * HOUR,
+      now: () => ++t,
+    });
+    const parentEnd = t + 30 * MINUTE;
+    const { session } = await ticking.start({
+      user: alice,
+      method: 'password',
+      providerId: null,
+      mfaAt: t,
+      mfaMethod: 'totp',
+      sourceAddress: null,
+      client: 'cli',
+      endsBy: parentEnd,
+    });
+    assert.equal(session.expiresAt, parentEnd);
+  });
+
   test('a CLI sign-in gets a short access token and a refresh token; a web sign-in one token for the session', async () => {
     const cli = await start(alice);
     assert.match(cli.token, /^ses_/);
@@ -152,6 +174,24 @@ describe('sign-in sessions: tokens', () => {
     await rejects(sessions.authenticate(a.token, null), 'UNAUTHENTICATED', EXPIRED);
     await rejects(sessions.refresh(next.refreshToken), 'UNAUTHENTICATED', EXPIRED);
     assert.ok((await f.store.getSignInSession(a.session.id))?.revokedAt, 'the session is marked revoked');
+  });
+
+  test("a refresh token presented twice also forgets its device's remembered MFA", async () => {
+    const remember = (deviceHash: string) =>
+      f.store.rememberSignInContext({
+        userId: alice.id,
+        deviceHash,
+        sourceAddress: '192.0.2.1',
+        mfaAt: f.now(),
+        expiresAt: f.now() + 3_600_000,
+      });
+    await remember('laptop');
+    await remember('desktop');
+    const a = await start(alice, { deviceHash: 'laptop' });
+    await sessions.refresh(a.refreshToken);
+    await rejects(sessions.refresh(a.refreshToken), 'UNAUTHENTICATED', /already used/);
+    assert.equal(await f.store.getSignInContext(alice.id, 'laptop'), undefined, 'asked for MFA again');
+    assert.ok(await f.store.getSignInContext(alice.id, 'desktop'), 'other devices stay known');
   });
 
   test('a stolen refresh token spent twice by the thief still revokes the sign-in when its owner uses it', async () => {

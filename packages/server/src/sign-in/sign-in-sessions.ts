@@ -12,6 +12,7 @@ type Deps = {
     | 'findTokenSession'
     | 'findRefresh'
     | 'rotateRefresh'
+    | 'forgetSignInDevice'
     | 'revokeSignInSession'
     | 'getUserById'
     | 'getSignInSession'
@@ -32,8 +33,12 @@ export type StartSignIn = {
   client: SignInClient;
   /** A shorter limit from the identity provider (SAML SessionDuration). */
   maxDurationMs?: number | undefined;
+  /** A time it must end by, whatever the limits above say (the browser sign-in a CLI sign-in was handed off from). */
+  endsBy?: number;
   /** The web sign-in this CLI sign-in was handed off from: it ends with it. */
   parentId?: string;
+  /** The device (hashed) it was made on: revoking the sign-in forgets that device's remembered MFA. */
+  deviceHash?: string | null;
 };
 
 export type IssuedTokens = {
@@ -83,13 +88,14 @@ export function createSignInSessions({ store, accessTokenTtlMs, maxSessionMsFor,
         sourceAddress: input.sourceAddress,
         client: input.client,
         createdAt,
-        expiresAt: createdAt + limit,
+        expiresAt: Math.min(createdAt + limit, input.endsBy ?? Number.POSITIVE_INFINITY),
         revokedAt: null,
       };
       await store.createSignInSession({
         ...session,
         refreshHash: refreshToken ? hashToken(refreshToken) : null,
         parentId: input.parentId ?? null,
+        deviceHash: input.deviceHash ?? null,
       });
       return { session, ...(await issueAccessToken(session)), refreshToken };
     },
@@ -135,6 +141,7 @@ export function createSignInSessions({ store, accessTokenTtlMs, maxSessionMsFor,
       if (found.reused) {
         // Someone else holds a copy of this sign-in's refresh token: end it for both.
         await store.revokeSignInSession(session.id, now());
+        await store.forgetSignInDevice(session.id);
         throw new SesameError(
           'UNAUTHENTICATED',
           'this refresh token was already used, so the sign-in was revoked to be safe: run `sesame login` again',

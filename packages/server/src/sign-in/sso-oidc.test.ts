@@ -13,7 +13,7 @@ import {
   type TestLogin,
   type TestOidcProvider,
 } from './oidc-provider.test-support.ts';
-import { getWithoutRedirect, type Landing, landingOf } from './sso-landing.test-support.ts';
+import { getWithoutRedirect, type Landing, landingOf, ssoFailureReason } from './sso-landing.test-support.ts';
 import { setUpStateStreetPam } from './state-street-pam.test-support.ts';
 import { totpAt } from './totp.ts';
 
@@ -129,9 +129,9 @@ describe('OIDC single sign-on against a real OpenID provider', () => {
   };
   const loginError = (landing: Landing, pattern: RegExp) => {
     assert.equal(landing.status, 303);
-    assert.ok(landing.location.startsWith('/login#error='), landing.location);
+    assert.equal(landing.location, '/login#sso-error');
     assert.equal(landing.cookie, undefined, 'a failed sign-in sets no session cookie');
-    const message = landing.hash.get('error') ?? '';
+    const message = ssoFailureReason(landing, ts.logs).reason;
     assert.match(message, pattern);
     return message;
   };

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type ApiResponse, startTestServer, type TestServer } from '../test-server.ts';
 import { createTestIdp, type TestIdpResponse } from './saml-idp.test-support.ts';
-import { getWithoutRedirect, type Landing, landingOf } from './sso-landing.test-support.ts';
+import { getWithoutRedirect, type Landing, landingOf, ssoFailureReason } from './sso-landing.test-support.ts';
 import { STATE_STREET_ABAC, setUpStateStreetPam } from './state-street-pam.test-support.ts';
 import { totpAt } from './totp.ts';
 
@@ -157,9 +157,9 @@ describe('SAML single sign-on against a real SAML IdP', () => {
   /** Refused: back to the sign-in page with the problem named, no session, and a failed sign-in audited. */
   const refused = async (landed: Landing, pattern: RegExp) => {
     assert.equal(landed.status, 303);
-    assert.ok(landed.location.startsWith('/login#error='), landed.location);
+    assert.equal(landed.location, '/login#sso-error');
     assert.equal(landed.cookie, undefined);
-    const message = landed.hash.get('error') ?? '';
+    const message = ssoFailureReason(landed, ts.logs).reason;
     assert.match(message, pattern);
     const events = await ts.server.store.listAudit({});
     const audited = events.some(
@@ -248,6 +248,22 @@ describe('SAML single sign-on against a real SAML IdP', () => {
     assert.equal((await me(landed.cookie)).username, 'carol');
   });
 
+  test("a forged post's own words never reach the sign-in page: it is told a code", async () => {
+    // Anyone can make a browser post this (a form on another site): it is refused before any signature check,
+    // and the page gets only the code, while the log says why.
+    const forged = Buffer.from(
+      '<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" Destination="Your account is locked. Call 555-0100"/>',
+    ).toString('base64');
+    await configure({ allowIdpInitiated: true, trustPassword: true });
+    const landed = await post(forged, undefined);
+    assert.equal(landed.location, '/login#sso-error');
+    assert.equal(landed.error, 'UNAUTHENTICATED');
+    assert.match(
+      ssoFailureReason(landed, ts.logs).reason,
+      /Destination is Your account is locked.*wrong recipient/,
+    );
+  });
+
   test('an unsigned response is refused', async () => {
     await configure({ allowIdpInitiated: false, trustPassword: true });
     await refused((await spSignIn('carol', { signWith: 'none' })).landing, /has no signature/);
@@ -292,12 +308,99 @@ describe('SAML single sign-on against a real SAML IdP', () => {
   test('attributes Sesame cannot use (user name, tag value) are refused, clearly and audited', async () => {
     const badName = { ...attributes('carol'), [`${AWS}RoleSessionName`]: 'Carol Smith' };
     const named = await spSignIn('carol', { attributes: badName });
-    await refused(
-      named.landing,
-      /"Carol Smith" \(from "[^"]*RoleSessionName"\) cannot be a Sesame user name/,
-    );
+    await refused(named.landing, /user name \(from "[^"]*RoleSessionName"\) cannot be a Sesame user name/);
     const badTag = { ...attributes('carol'), [`${AWS}PrincipalTag:AppGroupName2`]: 'ledger & <co>' };
     const tagged = await spSignIn('carol', { attributes: badTag });
     await refused(tagged.landing, /tags from the identity provider\.AppGroupName2: value must be/);
+  });
+});
+
+describe('SAML over https: the answer signs in only the browser that started the sign-in', () => {
+  const PUBLIC = 'https://sesame.example.test';
+  let ts: TestServer;
+  let idp: ReturnType<typeof createTestIdp>;
+  before(async () => {
+    ts = await startTestServer({ file: { publicUrl: PUBLIC } });
+    idp = createTestIdp({ spEntityId: `${PUBLIC}/sso/okta/metadata`, acsUrl: `${PUBLIC}/sso/okta/acs` });
+    const created = await ts.api('POST', '/api/v1/identity-providers', {
+      token: ts.adminToken,
+      json: {
+        id: 'okta',
+        kind: 'saml',
+        name: 'okta',
+        config: {
+          idpSsoUrl: idp.ssoUrl,
+          idpEntityId: idp.entityId,
+          idpCertificates: [idp.certificatePem],
+          mfa: 'trust-idp',
+          trustedMfaValues: [PASSWORD_CONTEXT],
+        },
+      },
+    });
+    assert.equal(created.status, 200, created.text);
+  });
+  after(async () => ts?.close());
+
+  /** Starts a sign-in: the AuthnRequest, the RelayState and the binding cookie the browser got. */
+  const start = async () => {
+    const response = await getWithoutRedirect(`${ts.url}/sso/okta/start`);
+    assert.equal(response.status, 303);
+    const binding = response.headers.getSetCookie().find((c) => c.startsWith('__Host-sesame_saml_'));
+    assert.ok(binding, 'over https the start sets the binding cookie');
+    for (const attribute of [/;\s*Secure/i, /;\s*HttpOnly/i, /;\s*SameSite=None/i, /;\s*Path=\/(;|$)/])
+      assert.match(binding, attribute);
+    const location = response.headers.get('location') ?? '';
+    const relayState = new URL(location).searchParams.get('RelayState') ?? '';
+    const request = await idp.parseRequest(location);
+    return { requestId: request.id, relayState, cookie: binding.split(';')[0] as string };
+  };
+  const post = async (samlResponse: string, relayState: string, cookie: string | undefined) =>
+    landingOf(
+      await fetch(`${ts.url}/sso/okta/acs`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          ...(cookie ? { cookie } : {}),
+        },
+        body: new URLSearchParams({ SAMLResponse: samlResponse, RelayState: relayState }).toString(),
+      }),
+    );
+  const respond = (user: string, inResponseTo: string) =>
+    idp.respond({ nameId: `${user}@corp.example`, attributes: attributes(user), inResponseTo });
+
+  test("an attacker's own answer posted from the victim's browser is refused; the starting browser signs in", async () => {
+    // The attacker starts a sign-in, gets the IdP's answer for their own account, and has the victim's
+    // browser post it (a form on another site): the victim's browser has no binding for that sign-in.
+    const attacker = await start();
+    const answer = await respond('mallory', attacker.requestId);
+    const victim = await post(answer, attacker.relayState, undefined);
+    assert.equal(victim.location, '/login#sso-error');
+    assert.equal(victim.cookie, undefined, 'no one is signed in');
+    assert.match(ssoFailureReason(victim, ts.logs).reason, /started in another browser/);
+    const otherBrowser = await start();
+    const wrong = await post(answer, attacker.relayState, otherBrowser.cookie);
+    assert.equal(wrong.cookie, undefined, "another browser's binding does not fit");
+
+    // Two sign-ins in one browser (two tabs): each has its own cookie, and a junk post spends neither.
+    const mine = await start();
+    const otherTab = await start();
+    const jar = `${mine.cookie}; ${otherTab.cookie}`;
+    // (Another site knows no sign-in's RelayState: that is in the IdP address this browser was sent to.)
+    const junk = await post(Buffer.from('<samlp:Response/>').toString('base64'), 'flw_not-one-of-ours', jar);
+    assert.equal(junk.cookie, undefined);
+    assert.ok(
+      !junk.setCookies.some((c) => c.startsWith('__Host-sesame_saml_')),
+      'the junk post spends no binding',
+    );
+    const landed = await post(await respond('carol', mine.requestId), mine.relayState, jar);
+    assert.equal(landed.status, 303);
+    assert.ok(landed.cookie?.startsWith('__Host-sesame_session='), landed.location);
+    assert.ok(
+      landed.setCookies.some((c) => c.startsWith(`${mine.cookie.split('=')[0]}=;`)),
+      'the sign-in spends its own binding',
+    );
+    const second = await post(await respond('carol', otherTab.requestId), otherTab.relayState, jar);
+    assert.ok(second.cookie?.startsWith('__Host-sesame_session='), 'the other tab signs in too');
   });
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type ArnSettings, serverArn } from '../arn.ts';
 import type { Audit } from '../audit.ts';
-import { hashToken } from '../crypto.ts';
+import { constantTimeEqual, hashToken } from '../crypto.ts';
 import { SesameError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { SesameStoreError, type Store, type User } from '../store/index.ts';
@@ -45,6 +45,14 @@ export function safeRedirect(value: unknown): string | undefined {
 
 const STATE = /^[A-Za-z0-9_-]{20,100}$/;
 const SSO_FLOW_MS = 10 * 60_000;
+
+/**
+ * The cookie that ties the SP-initiated SAML sign-in whose RelayState is `relayState` to its browser: one per
+ * sign-in, so a second sign-in (another tab) does not overwrite the first one's.
+ */
+export function samlBindingCookie(relayState: string): string {
+  return `__Host-sesame_saml_${hashToken(`saml-cookie:${relayState}`).slice(0, 16)}`;
+}
 
 /**
  * Single sign-on: sends the browser to the identity provider, checks what comes back (the OIDC and SAML modules
@@ -186,7 +194,10 @@ export function createSsoService({
 
   return {
     /** Starts SSO: where to send the browser. `next` is where it lands afterwards (a path on this server). */
-    async begin(providerId: string, input: { next?: unknown; browser: string | null }): Promise<string> {
+    async begin(
+      providerId: string,
+      input: { next?: unknown; browser: string | null; samlBinding?: string | null },
+    ): Promise<{ url: string; samlBindingCookie?: string }> {
       const provider = await providers.get(providerId);
       const next = safeRedirect(input.next);
       // The OIDC answer comes back by a top-level GET, which carries the browser's (SameSite=Lax) device cookie:
@@ -201,12 +212,14 @@ export function createSsoService({
           SSO_FLOW_MS,
           state,
         );
-        return url;
+        return { url };
       }
-      const flow = await flows.create('sso', null, { provider: provider.id, next }, SSO_FLOW_MS);
+      // SAML answers by a cross-site POST: the caller's SameSite=None cookie (https only) stands in for the device.
+      const binding = input.samlBinding ? hashToken(`saml-binding:${input.samlBinding}`) : null;
+      const flow = await flows.create('sso', null, { provider: provider.id, next, binding }, SSO_FLOW_MS);
       const { url, requestId } = await provider.sp.loginUrl({ relayState: flow.token });
       await flows.update(flow.token, { data: { ...flow.record.data, requestId } });
-      return url;
+      return binding ? { url, samlBindingCookie: samlBindingCookie(flow.token) } : { url };
     },
 
     async oidcCallback(providerId: string, callbackUrl: URL, ctx: SignInContext): Promise<SignInResult> {
@@ -267,6 +280,7 @@ export function createSsoService({
       providerId: string,
       form: Record<string, unknown>,
       ctx: SignInContext,
+      samlBinding: string | null = null,
     ): Promise<SignInResult> {
       const provider = await providers.get(providerId);
       if (provider.kind !== 'saml')
@@ -283,6 +297,21 @@ export function createSsoService({
           provider.id,
           ctx,
           new SesameError('UNAUTHENTICATED', 'this SAML response belongs to another sign-in'),
+        );
+      // A sign-in started over https carries its browser's binding: an answer posted from another browser (an
+      // attacker's own response, to sign the victim in as the attacker) does not have it.
+      const bound = pending?.data.binding;
+      if (
+        typeof bound === 'string' &&
+        !(samlBinding && constantTimeEqual(hashToken(`saml-binding:${samlBinding}`), bound))
+      )
+        throw await failed(
+          provider.id,
+          ctx,
+          new SesameError(
+            'UNAUTHENTICATED',
+            'this SAML response answers a sign-in started in another browser: start signing in again here',
+          ),
         );
       const started = pending && relayState ? await flows.take(relayState).catch(() => undefined) : undefined;
       if (started) {

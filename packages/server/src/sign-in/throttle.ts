@@ -1,6 +1,11 @@
 import { SesameError } from '../errors.ts';
 import type { Store } from '../store/index.ts';
 
+/** Joins a user name and a device in a lock scope; no user name holds "|" (lockScope sees to typed ones). */
+export const DEVICE_SCOPE = '|device:';
+/** The one scope of typed names no account can have. */
+export const INVALID_NAME_SCOPE = '|invalid-name';
+
 type Deps = {
   store: Pick<Store, 'getThrottle' | 'recordThrottleFailure' | 'clearThrottle'>;
   windowMs: number;
@@ -50,8 +55,9 @@ export function createThrottle({ store, windowMs, lockoutMs, limits, now = Date.
     async success(scope: string): Promise<void> {
       await store.clearThrottle(accountKey(scope));
     },
-    async unlock(scope: string): Promise<void> {
-      await store.clearThrottle(accountKey(scope));
+    /** Ends the lock of the account name and of every device's scope of it (see lockScope). */
+    async unlock(username: string): Promise<void> {
+      await store.clearThrottle(accountKey(username), accountKey(`${username}${DEVICE_SCOPE}`));
     },
   };
 }

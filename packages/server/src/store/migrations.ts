@@ -13,6 +13,7 @@ export function createMigrationProvider(dialect: StoreDialect): MigrationProvide
     '0004-session-listing': { up: (db) => sessionListing(db) },
     '0005-used-refresh-tokens': { up: (db) => usedRefreshTokens(db) },
     '0006-sign-in-parent': { up: (db) => signInParent(db) },
+    '0007-sign-in-device': { up: (db) => signInDevice(db) },
   };
   return { getMigrations: async () => migrations };
 }
@@ -446,4 +447,9 @@ async function signInParent(db: Kysely<any>): Promise<void> {
     .on('sign_in_sessions')
     .column('parent_id')
     .execute();
+}
+
+/** The device a sign-in was made on, so that revoking the sign-in makes that device unknown again. */
+async function signInDevice(db: Kysely<any>): Promise<void> {
+  await db.schema.alterTable('sign_in_sessions').addColumn('device_hash', 'text').execute();
 }

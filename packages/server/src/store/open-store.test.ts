@@ -88,6 +88,7 @@ describe('openStore (sqlite file)', () => {
         { name: '0004-session-listing' },
         { name: '0005-used-refresh-tokens' },
         { name: '0006-sign-in-parent' },
+        { name: '0007-sign-in-device' },
       ]);
     } finally {
       raw.close();
@@ -194,7 +195,7 @@ describe('openStore (sqlite file)', () => {
     );
     const raw = new Database(sqlitePath, { readonly: true });
     try {
-      assert.equal((raw.prepare('select count(*) as n from kysely_migration').get() as { n: number }).n, 6);
+      assert.equal((raw.prepare('select count(*) as n from kysely_migration').get() as { n: number }).n, 7);
     } finally {
       raw.close();
     }

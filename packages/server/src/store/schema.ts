@@ -45,6 +45,8 @@ export type SignInSessionsTable = {
   previous_refresh_hash: string | null;
   /** The web sign-in that approved this one (a CLI hand-off); revoking it revokes this. */
   parent_id: string | null;
+  /** The browser's or CLI's device (hashed) the sign-in was made on, if it named one. */
+  device_hash: string | null;
 };
 
 export type AuthFlowsTable = {

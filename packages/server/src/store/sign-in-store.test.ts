@@ -114,6 +114,30 @@ for (const target of targets) {
       assert.equal(await store.getFlow('f1'), undefined);
     });
 
+    test('flow data is replaced only if unchanged since it was read (two writers of one read: one wins)', async () => {
+      const data = { methods: ['email'], emailSends: 1, nested: { a: [1, 'x'] } };
+      await store.createFlow({
+        idHash: 'f2',
+        kind: 'mfa',
+        userId: 'u-alice',
+        data,
+        attempts: 0,
+        createdAt: T0,
+        expiresAt: T0 + 600_000,
+      });
+      const read = (await store.getFlow('f2'))?.data as Record<string, unknown>;
+      const results = await Promise.all([
+        store.replaceFlowData('f2', read, { ...read, emailSends: 2, by: 'a' }),
+        store.replaceFlowData('f2', read, { ...read, emailSends: 2, by: 'b' }),
+      ]);
+      assert.deepEqual(results.sort(), [false, true]);
+      const now = (await store.getFlow('f2'))?.data as Record<string, unknown>;
+      assert.equal(now.emailSends, 2);
+      assert.equal(await store.replaceFlowData('f2', read, { ...read, emailSends: 9 }), false, 'stale read');
+      assert.equal(await store.replaceFlowData('f2', now, { ...now, emailSends: 3 }), true);
+      assert.equal(await store.replaceFlowData('nope', now, now), false, 'no such flow');
+    });
+
     test('consumeOnce is true the first time only; expired state is purged', async () => {
       assert.equal(await store.consumeOnce('saml:a1', T0 + 1000), true);
       assert.equal(await store.consumeOnce('saml:a1', T0 + 1000), false);
@@ -191,6 +215,24 @@ for (const target of targets) {
       await store.forgetSignInContexts('u-alice');
       assert.equal(await store.getSignInContext('u-alice', 'd'), undefined);
 
+      // Revoking a sign-in forgets the context of the device it was made on, and only that one.
+      for (const deviceHash of ['d', 'e'])
+        await store.rememberSignInContext({
+          userId: 'u-alice',
+          deviceHash,
+          sourceAddress: '192.0.2.1',
+          mfaAt: T0,
+          expiresAt: T0 + 10,
+        });
+      await store.createSignInSession({ ...session(), id: 'sis-d', refreshHash: null, deviceHash: 'd' });
+      await store.createSignInSession({ ...session(), id: 'sis-none', refreshHash: null });
+      await store.forgetSignInDevice('sis-none');
+      await store.forgetSignInDevice('sis-unknown');
+      assert.ok(await store.getSignInContext('u-alice', 'd'), 'a sign-in without a device forgets nothing');
+      await store.forgetSignInDevice('sis-d');
+      assert.equal(await store.getSignInContext('u-alice', 'd'), undefined);
+      assert.ok(await store.getSignInContext('u-alice', 'e'));
+
       await store.putThrottle({ key: 'user:alice', failures: 1, windowStart: T0, lockedUntil: null });
       await store.putThrottle({ key: 'user:alice', failures: 5, windowStart: T0, lockedUntil: T0 + 900_000 });
       assert.deepEqual(await store.getThrottle('user:alice'), {
@@ -201,6 +243,20 @@ for (const target of targets) {
       });
       await store.clearThrottle('user:alice');
       assert.equal(await store.getThrottle('user:alice'), undefined);
+      // With a prefix: that key and the keys under it, and nothing that only LIKE would take for a match.
+      const keys = [
+        'user:a_ce',
+        'user:a_ce|device:x',
+        'user:a_ce|device:y',
+        'user:alce|device:x',
+        'user:a_cel',
+      ];
+      for (const key of keys)
+        await store.putThrottle({ key, failures: 1, windowStart: T0, lockedUntil: null });
+      await store.clearThrottle('user:a_ce', 'user:a_ce|device:');
+      const left = [];
+      for (const key of keys) if (await store.getThrottle(key)) left.push(key);
+      assert.deepEqual(left, ['user:alce|device:x', 'user:a_cel']);
 
       await store.putSetting('mfa', { prompt: 'always' }, T0);
       await store.putSetting('mfa', { prompt: 'context-change' }, T0 + 1);
@@ -235,6 +291,10 @@ for (const target of targets) {
       assert.equal((await store.getUserByExternalId('corp', 'sub-1'))?.username, 'carol');
       assert.equal(await store.getUserByExternalId('other', 'sub-1'), undefined);
       assert.equal((await store.getUserByEmail('carol@example.com'))?.id, 'u-sso');
+      // The address exactly as stored is found on every database, whatever lower() does with its letters.
+      await store.createUser(newUser({ id: 'u-zoe', username: 'zoe', email: 'ZOË@example.com' }));
+      assert.equal((await store.getUserByEmail('ZOË@example.com'))?.id, 'u-zoe');
+      assert.equal((await store.getUserByEmail('zoË@EXAMPLE.com'))?.id, 'u-zoe');
       await assert.rejects(
         store.createUser(newUser({ id: 'u-sso2', username: 'carol2', source: 'corp', externalId: 'sub-1' })),
         { code: 'CONFLICT' },

@@ -18,6 +18,7 @@ export type SignInStore = Pick<
   | 'createFlow'
   | 'getFlow'
   | 'updateFlow'
+  | 'replaceFlowData'
   | 'takeFlow'
   | 'reserveFlowAttempt'
   | 'purgeExpiredSignInState'
@@ -25,6 +26,7 @@ export type SignInStore = Pick<
   | 'rememberSignInContext'
   | 'getSignInContext'
   | 'forgetSignInContexts'
+  | 'forgetSignInDevice'
   | 'getThrottle'
   | 'putThrottle'
   | 'recordThrottleFailure'
@@ -104,6 +106,7 @@ export function createSignInStore(db: Kysely<StoreDatabase>): SignInStore {
           refresh_hash: s.refreshHash,
           previous_refresh_hash: null,
           parent_id: s.parentId ?? null,
+          device_hash: s.deviceHash ?? null,
         })
         .execute();
     },
@@ -229,6 +232,16 @@ export function createSignInStore(db: Kysely<StoreDatabase>): SignInStore {
         .execute();
     },
 
+    async replaceFlowData(idHash, expected, data) {
+      const result = await db
+        .updateTable('auth_flows')
+        .set({ data: toJson(data) })
+        .where('id_hash', '=', idHash)
+        .where('data', '=', toJson(expected))
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+
     async reserveFlowAttempt(idHash, max, now) {
       const row = await db
         .updateTable('auth_flows')
@@ -307,6 +320,20 @@ export function createSignInStore(db: Kysely<StoreDatabase>): SignInStore {
       return row && { sourceAddress: row.source_address, mfaAt: row.mfa_at, expiresAt: row.expires_at };
     },
 
+    async forgetSignInDevice(sessionId) {
+      const session = await db
+        .selectFrom('sign_in_sessions')
+        .select(['user_id', 'device_hash'])
+        .where('id', '=', sessionId)
+        .executeTakeFirst();
+      if (!session?.device_hash) return;
+      await db
+        .deleteFrom('mfa_known_contexts')
+        .where('user_id', '=', session.user_id)
+        .where('device_hash', '=', session.device_hash)
+        .execute();
+    },
+
     async forgetSignInContexts(userId) {
       await db.deleteFrom('mfa_known_contexts').where('user_id', '=', userId).execute();
     },
@@ -366,14 +393,28 @@ export function createSignInStore(db: Kysely<StoreDatabase>): SignInStore {
       };
     },
 
-    async clearThrottle(key) {
-      await db.deleteFrom('sign_in_throttle').where('key', '=', key).execute();
+    async clearThrottle(key, alsoStartingWith) {
+      await db
+        .deleteFrom('sign_in_throttle')
+        .where((eb) =>
+          alsoStartingWith
+            ? eb.or([
+                eb('key', '=', key),
+                // substr, not LIKE: user names may hold "_", which LIKE would read as a wildcard.
+                eb(sql`substr(key, 1, ${sql.lit(alsoStartingWith.length)})`, '=', alsoStartingWith),
+              ])
+            : eb('key', '=', key),
+        )
+        .execute();
     },
   };
 }
 
 function toSession(
-  row: Omit<Selectable<SignInSessionsTable>, 'refresh_hash' | 'previous_refresh_hash' | 'parent_id'>,
+  row: Omit<
+    Selectable<SignInSessionsTable>,
+    'refresh_hash' | 'previous_refresh_hash' | 'parent_id' | 'device_hash'
+  >,
 ): SignInSession {
   return {
     id: row.id,

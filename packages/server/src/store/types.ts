@@ -46,7 +46,12 @@ export type SignInSession = {
 };
 
 /** `parentId`: the web sign-in a CLI sign-in was handed off from; revoking that one revokes this one. */
-export type NewSignInSession = SignInSession & { refreshHash: string | null; parentId?: string | null };
+export type NewSignInSession = SignInSession & {
+  refreshHash: string | null;
+  parentId?: string | null;
+  /** The device (hashed) the sign-in was made on. */
+  deviceHash?: string | null;
+};
 
 /** A half-done sign-in (waiting for MFA), an SSO round trip, a device code, an enrolment: short-lived state. */
 export type AuthFlow = {
@@ -322,6 +327,12 @@ export interface Store {
   createFlow(f: AuthFlow): Promise<void>;
   getFlow(idHash: string): Promise<AuthFlow | undefined>;
   updateFlow(idHash: string, patch: { data?: Record<string, unknown>; attempts?: number }): Promise<void>;
+  /** Replaces the flow's data only if it is still `expected` (as read); false when another write came first. */
+  replaceFlowData(
+    idHash: string,
+    expected: Record<string, unknown>,
+    data: Record<string, unknown>,
+  ): Promise<boolean>;
   /** Counts one attempt before it is checked; undefined when none is left (or the flow is gone). Atomic. */
   reserveFlowAttempt(idHash: string, max: number, now: number): Promise<number | undefined>;
   /** Deletes and returns the flow: of concurrent callers exactly one gets it. */
@@ -352,6 +363,8 @@ export interface Store {
     deviceHash: string,
   ): Promise<{ sourceAddress: string; mfaAt: number; expiresAt: number } | undefined>;
   forgetSignInContexts(userId: string): Promise<void>;
+  /** Forgets the remembered context of the device the sign-in `sessionId` was made on, if any. */
+  forgetSignInDevice(sessionId: string): Promise<void>;
   // failure counters for rate limiting and lockout
   getThrottle(key: string): Promise<Throttle | undefined>;
   putThrottle(t: Throttle): Promise<void>;
@@ -363,7 +376,8 @@ export interface Store {
     limit: number;
     lockoutMs: number;
   }): Promise<Throttle>;
-  clearThrottle(key: string): Promise<void>;
+  /** Deletes the counter `key`, and those whose key starts with `alsoStartingWith` when given. */
+  clearThrottle(key: string, alsoStartingWith?: string): Promise<void>;
   // settings (JSON values by key)
   getSetting(key: string): Promise<unknown>;
   putSetting(key: string, value: unknown, now: number): Promise<void>;

@@ -110,7 +110,9 @@ export function createUsersStore(db: Kysely<StoreDatabase>, dialect: StoreDialec
       const row = await db
         .selectFrom('users')
         .selectAll()
-        .where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase()))
+        // The database's lower() on both sides: SQLite folds ASCII only, so a JavaScript-lowered "Ë" would
+        // never equal the stored one.
+        .where((eb) => eb(eb.fn('lower', ['email']), '=', eb.fn('lower', [eb.val(email)])))
         .orderBy('created_at')
         .executeTakeFirst();
       return row && toUser(row);
