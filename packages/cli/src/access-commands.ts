@@ -23,10 +23,7 @@ export function accessCommands(admin: Command): void {
     .command('list')
     .addOption(outputOption())
     .action(async (o: Out) => {
-      const { groups: list } = await (await client()).call<{ groups: Record<string, unknown>[] }>(
-        'GET',
-        '/api/v1/groups',
-      );
+      const list = await (await client()).list('/api/v1/groups', 'groups');
       printList(
         list,
         [
@@ -73,10 +70,7 @@ export function accessCommands(admin: Command): void {
     .command('list')
     .addOption(outputOption())
     .action(async (o: Out) => {
-      const { policies: list } = await (await client()).call<{ policies: Record<string, unknown>[] }>(
-        'GET',
-        '/api/v1/policies',
-      );
+      const list = await (await client()).list('/api/v1/policies', 'policies');
       printList(
         list,
         [
@@ -134,10 +128,7 @@ export function accessCommands(admin: Command): void {
     .command('list')
     .addOption(outputOption())
     .action(async (o: Out) => {
-      const { permissionSets } = await (await client()).call<{ permissionSets: Record<string, unknown>[] }>(
-        'GET',
-        '/api/v1/permission-sets',
-      );
+      const permissionSets = await (await client()).list('/api/v1/permission-sets', 'permissionSets');
       const rows = permissionSets.map((p) => ({
         ...p,
         hours: Number(p.sessionDurationMs) / 3_600_000,
@@ -217,10 +208,7 @@ export function accessCommands(admin: Command): void {
     .command('list')
     .addOption(outputOption())
     .action(async (o: Out) => {
-      const { assignments: list } = await (await client()).call<{ assignments: Record<string, unknown>[] }>(
-        'GET',
-        '/api/v1/assignments',
-      );
+      const list = await (await client()).list('/api/v1/assignments', 'assignments');
       printList(
         list,
         [

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import type { ApiClient } from './api.ts';
 import { client, enc, type Out, outputOption, parseTagArgs } from './command-kit.ts';
 import { isoTime, printList, printObject } from './output.ts';
 
@@ -12,7 +11,7 @@ type SetupLink = {
   emailSent?: boolean;
 };
 
-function showSetup(api: ApiClient, username: string, r: SetupLink, o: Out): void {
+function showSetup(username: string, r: SetupLink, o: Out): void {
   const emailed = r.invitationSent ?? r.emailSent;
   if (o.output === 'json') {
     printObject(
@@ -44,10 +43,7 @@ export function adminUserCommands(admin: Command): void {
     .command('list')
     .addOption(outputOption())
     .action(async (o: Out) => {
-      const { users: list } = await (await client()).call<{ users: Record<string, unknown>[] }>(
-        'GET',
-        '/api/v1/users',
-      );
+      const list = await (await client()).list('/api/v1/users', 'users');
       printList(
         list,
         [
@@ -78,7 +74,7 @@ export function adminUserCommands(admin: Command): void {
           ...(o.email ? { email: o.email } : {}),
           ...(o.sendInvitation ? { sendInvitation: true } : {}),
         });
-        showSetup(api, username, r, o);
+        showSetup(username, r, o);
       },
     );
   users
@@ -92,7 +88,7 @@ export function adminUserCommands(admin: Command): void {
       const r = await api.call<SetupLink>('POST', userPath(username, '/reset'), {
         ...(o.sendEmail ? { sendEmail: true } : {}),
       });
-      showSetup(api, username, r, o);
+      showSetup(username, r, o);
     });
   for (const [verb, description] of [
     ['disable', 'stop a user from signing in, and end every sign-in they have'],

@@ -59,6 +59,14 @@ before(async () => {
           },
         });
       }
+      // A listing in pages of two (things), and one that hands back the same token forever (loop).
+      const listed = /^\/api\/v1\/(things|loop)\?maxResults=2(?:&nextToken=(\w+))?$/.exec(req.url ?? '');
+      if (listed) {
+        const from = Number(listed[2] ?? 0);
+        const things = ['a', 'b', 'c', 'd', 'e'].slice(from, from + 2).map((name) => ({ name }));
+        const next = listed[1] === 'loop' ? '1' : from + 2 < 5 ? String(from + 2) : undefined;
+        return send(200, { things, ...(next ? { nextToken: next } : {}) });
+      }
       send(200, { user: { username: 'alice' } });
     });
   });
@@ -166,4 +174,13 @@ test('a token another process refreshed meanwhile is taken from the file, not re
   await api.call('GET', '/api/v1/me');
   assert.equal(state.refreshCalls, 0);
   assert.equal(api.token, 'ses_9');
+});
+
+test('a listing is followed page by page to its end; a server that repeats a page is an error, not a loop', async () => {
+  await saveCredentials(stored());
+  const api = ApiClient.signedIn(await loadCredentials());
+  const names = (await api.list('/api/v1/things?maxResults=2', 'things')).map((t) => t.name);
+  assert.deepEqual(names, ['a', 'b', 'c', 'd', 'e']);
+  await assert.rejects(api.list('/api/v1/loop?maxResults=2', 'things'), /repeats a page/);
+  await assert.rejects(api.list('/api/v1/me', 'things'), /has no "things" list/);
 });

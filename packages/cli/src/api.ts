@@ -74,6 +74,28 @@ export class ApiClient {
     return parseAnswer<T>(answer, raw);
   }
 
+  /**
+   * Every item of a listing (`{ <name>: [...], nextToken? }`), following nextToken page by page as the AWS CLI
+   * does. A server that hands back a token it already gave would loop forever: that is an error.
+   */
+  async list(path: string, name: string): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    const seen = new Set<string>();
+    let token: string | undefined;
+    do {
+      const query = token ? `${path.includes('?') ? '&' : '?'}nextToken=${encodeURIComponent(token)}` : '';
+      const answer = await this.call<Record<string, unknown>>('GET', `${path}${query}`);
+      const page = answer[name];
+      if (!Array.isArray(page)) throw new CliError(`the server's answer to ${path} has no "${name}" list`);
+      items.push(...(page as Record<string, unknown>[]));
+      token = typeof answer.nextToken === 'string' ? answer.nextToken : undefined;
+      if (token !== undefined && seen.has(token))
+        throw new CliError(`the server's listing of ${path} repeats a page; try again`);
+      if (token !== undefined) seen.add(token);
+    } while (token !== undefined);
+    return items;
+  }
+
   /** Raw text (e.g. a recording). */
   async text(path: string): Promise<string> {
     return (await this.call<{ text: string }>('GET', path, undefined, true)).text;

@@ -20,10 +20,7 @@ export function registerCommands(program: Command): void {
     .description('list the instances you can start a session on')
     .addOption(outputOption())
     .action(async (o: Out) => {
-      const { instances } = await (await client()).call<{ instances: Record<string, unknown>[] }>(
-        'GET',
-        '/api/v1/instances',
-      );
+      const instances = await (await client()).list('/api/v1/instances', 'instances');
       const rows = instances.map((i) => ({ ...i, lastSeen: isoTime(i.lastSeenAt) }));
       printList(
         o.output === 'json' ? instances : rows,
@@ -172,10 +169,7 @@ function adminCommands(admin: Command): void {
     .command('list')
     .addOption(outputOption())
     .action(async (o: Out) => {
-      const { activations: list } = await (await client()).call<{ activations: Record<string, unknown>[] }>(
-        'GET',
-        '/api/v1/activations',
-      );
+      const list = await (await client()).list('/api/v1/activations', 'activations');
       const rows = list.map((a) => ({
         ...a,
         expires: isoTime(a.expiresAt),

@@ -10,7 +10,7 @@ import type { AccessModel } from './access-model.ts';
 type Deps = {
   store: Pick<Store, 'getUserByUsername'>;
   model: Pick<AccessModel, 'forUser'>;
-  inventory: Pick<InventoryService, 'resolve'>;
+  inventory: Pick<InventoryService, 'authorizedTarget'>;
   guard: Guard;
   arn: ArnSettings;
   now?: () => Date;
@@ -49,7 +49,12 @@ export function createSimulator({ store, model, inventory, guard, arn, now = () 
     let resource = typeof input.resource === 'string' ? input.resource : '';
     let tags: Record<string, string> = {};
     if (typeof input.target === 'string' && input.target) {
-      const instance = await inventory.resolve(input.target);
+      // Only an instance the caller may see: a name must not tell them an id (or its tags) they may not see.
+      const instance = await inventory.authorizedTarget(
+        principal,
+        'ssm:DescribeInstanceProperties',
+        input.target,
+      );
       resource = instanceArn(arn, instance);
       tags = instance.tags;
     }

@@ -30,9 +30,15 @@ export function signProof(key: KeyObject, instanceId: string, nonce: string): st
   return sign(null, agentProofMessage(instanceId, nonce), key).toString('base64');
 }
 
-/** Creates an activation as the administrator and registers a fresh key with it. */
-export async function registerAgent(ts: TestServer): Promise<{ instanceId: string; keys: AgentKeys }> {
-  const created = await ts.api('POST', '/api/v1/activations', { token: ts.adminToken, json: {} });
+/**
+ * Creates an activation as the administrator (`settings`: e.g. defaultInstanceName and
+ * defaultTags) and registers a fresh key with it.
+ */
+export async function registerAgent(
+  ts: TestServer,
+  settings: Record<string, unknown> = {},
+): Promise<{ instanceId: string; keys: AgentKeys }> {
+  const created = await ts.api('POST', '/api/v1/activations', { token: ts.adminToken, json: settings });
   const keys = agentKeys();
   const activation = created.body.activation as { id: string };
   const registered = await ts.api('POST', '/api/v1/agent/register', {

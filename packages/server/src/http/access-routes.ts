@@ -3,6 +3,7 @@ import type { AccessModel } from '../access/access-model.ts';
 import type { DirectoryService } from '../access/directory-service.ts';
 import type { PermissionService } from '../access/permission-service.ts';
 import type { createSimulator } from '../access/simulator.ts';
+import { listing, page, pageQuery } from '../services/pagination.ts';
 import { body, me, param } from './request.ts';
 
 export type AccessServices = {
@@ -24,7 +25,12 @@ export function registerAccessRoutes(
   const big = { ...authed, bodyLimit: POLICY_BODY_LIMIT };
   const done = { ok: true };
 
-  app.get('/api/v1/groups', authed, async (r) => ({ groups: await directory.listGroups(me(r)) }));
+  app.get('/api/v1/groups', authed, async (r) =>
+    listing(
+      'groups',
+      page(await directory.listGroups(me(r)), pageQuery(r.query), (g) => [g.name, g.id]),
+    ),
+  );
   app.post('/api/v1/groups', authed, async (r) => ({ group: await directory.createGroup(me(r), body(r)) }));
   app.delete('/api/v1/groups/:name', authed, async (r) => {
     await directory.deleteGroup(me(r), param(r, 'name'));
@@ -45,7 +51,12 @@ export function registerAccessRoutes(
     tags: await directory.setUserTags(me(r), param(r, 'username'), r.body),
   }));
 
-  app.get('/api/v1/policies', authed, async (r) => ({ policies: await permissions.listPolicies(me(r)) }));
+  app.get('/api/v1/policies', authed, async (r) =>
+    listing(
+      'policies',
+      page(await permissions.listPolicies(me(r)), pageQuery(r.query), (p) => [p.name, p.id]),
+    ),
+  );
   app.post('/api/v1/policies', big, async (r) => permissions.createPolicy(me(r), body(r)));
   app.get('/api/v1/policies/:name', authed, async (r) => ({
     policy: await permissions.getPolicy(me(r), param(r, 'name')),
@@ -58,9 +69,12 @@ export function registerAccessRoutes(
     return done;
   });
 
-  app.get('/api/v1/permission-sets', authed, async (r) => ({
-    permissionSets: await permissions.listPermissionSets(me(r)),
-  }));
+  app.get('/api/v1/permission-sets', authed, async (r) =>
+    listing(
+      'permissionSets',
+      page(await permissions.listPermissionSets(me(r)), pageQuery(r.query), (p) => [p.name, p.id]),
+    ),
+  );
   app.post('/api/v1/permission-sets', big, async (r) => permissions.createPermissionSet(me(r), body(r)));
   app.get('/api/v1/permission-sets/:name', authed, async (r) => ({
     permissionSet: await permissions.getPermissionSet(me(r), param(r, 'name')),
@@ -73,9 +87,12 @@ export function registerAccessRoutes(
     return done;
   });
 
-  app.get('/api/v1/assignments', authed, async (r) => ({
-    assignments: await permissions.listAssignments(me(r)),
-  }));
+  app.get('/api/v1/assignments', authed, async (r) =>
+    listing(
+      'assignments',
+      page(await permissions.listAssignments(me(r)), pageQuery(r.query), (a) => [a.createdAt, a.id]),
+    ),
+  );
   app.post('/api/v1/assignments', authed, async (r) => ({
     assignment: await permissions.assign(me(r), body(r)),
   }));

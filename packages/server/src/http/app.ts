@@ -14,7 +14,8 @@ import { httpStatus, SesameError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { ActivationService } from '../services/activations.ts';
 import type { IdentityService } from '../services/identity.ts';
-import type { InventoryService } from '../services/inventory.ts';
+import { type InventoryService, instanceSortKey } from '../services/inventory.ts';
+import { listing, page, pageQuery } from '../services/pagination.ts';
 import type { SessionBroker } from '../sessions/session-broker.ts';
 import { createFailureLimiter } from '../sign-in/request-limiter.ts';
 import { SesameStoreError } from '../store/index.ts';
@@ -118,7 +119,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }),
   );
 
-  const authenticate = createAuthenticate(deps.signIn.sessions, bearer);
+  const authenticate = createAuthenticate(deps.signIn.sessions, bearer, deps.signIn.secureCookies);
   const authed = { preValidation: authenticate };
   // The agent endpoint answers a plain HTTP request with a JSON error instead of an empty 404.
   const notAWebSocket = async () => {
@@ -159,7 +160,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   // Users (administration)
-  app.get('/api/v1/users', authed, async (request) => ({ users: await identity.listUsers(me(request)) }));
+  app.get('/api/v1/users', authed, async (request) =>
+    listing(
+      'users',
+      page(await identity.listUsers(me(request)), pageQuery(request.query), (u) => [u.username, u.id]),
+    ),
+  );
   app.post('/api/v1/users', authed, async (request) => identity.createUser(me(request), body(request)));
   app.get('/api/v1/users/:username', authed, async (request) => ({
     user: await identity.getUser(me(request), param(request, 'username')),
@@ -192,9 +198,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }));
 
   // Activations and agent registration
-  app.get('/api/v1/activations', authed, async (request) => ({
-    activations: await activations.list(me(request)),
-  }));
+  app.get('/api/v1/activations', authed, async (request) =>
+    listing(
+      'activations',
+      // Newest first.
+      page(await activations.list(me(request)), pageQuery(request.query), (a) => [-a.createdAt, a.id]),
+    ),
+  );
   app.post('/api/v1/activations', authed, async (request) => activations.create(me(request), body(request)));
   app.delete('/api/v1/activations/:id', authed, async (request, reply) => {
     await activations.remove(me(request), param(request, 'id'));
@@ -221,7 +231,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   // Instances
-  app.get('/api/v1/instances', authed, async (request) => ({ instances: await inventory.list(me(request)) }));
+  app.get('/api/v1/instances', authed, async (request) => {
+    const query = pageQuery(request.query);
+    // The inventory stops once it has found one more than the page holds: later pages skip the decisions.
+    const reachable = await inventory.list(me(request), { after: query.after, limit: query.maxResults + 1 });
+    return listing('instances', page(reachable, query, instanceSortKey));
+  });
   app.get('/api/v1/instances/:target', authed, async (request) => ({
     instance: await inventory.get(me(request), param(request, 'target')),
   }));

@@ -1,32 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { agentKeys, INVENTORY } from '../agents/test-agent.ts';
+import { registerAgent } from '../agents/test-agent.ts';
 import { assertError, startTestServer, type TestServer } from '../test-server.ts';
 
 let ts: TestServer;
 let alice: string;
 let bob: string;
+let prodDb: string;
 
-/** A registered instance named `name`, tagged `tags` by the administrator. */
-async function instance(name: string, tags: Record<string, string>): Promise<string> {
-  const created = await ts.api('POST', '/api/v1/activations', {
-    token: ts.adminToken,
-    json: { defaultInstanceName: name },
-  });
-  const { id } = created.body.activation as { id: string };
-  const registered = await ts.api('POST', '/api/v1/agent/register', {
-    json: {
-      activationId: id,
-      activationCode: created.body.code,
-      publicKey: agentKeys().publicKey,
-      inventory: INVENTORY,
-    },
-  });
-  assert.equal(registered.status, 200, registered.text);
-  const tagged = await ts.api('PUT', `/api/v1/instances/${name}/tags`, { token: ts.adminToken, json: tags });
-  assert.equal(tagged.status, 200, tagged.text);
-  return String(registered.body.instanceId);
-}
+/** A registered instance named `name`, tagged `tags`. */
+const instance = async (name: string, tags: Record<string, string>) =>
+  (await registerAgent(ts, { defaultInstanceName: name, defaultTags: tags })).instanceId;
 
 const INSTANCE_ACTIONS = [
   'ssm:DescribeInstanceProperties',
@@ -36,7 +20,7 @@ const INSTANCE_ACTIONS = [
 
 before(async () => {
   ts = await startTestServer();
-  await instance('prod-db', { project: 'Production' });
+  prodDb = await instance('prod-db', { project: 'Production' });
   await instance('dev-01', { project: 'Development' });
   alice = (await ts.createUser('alice')).token;
   bob = (await ts.createUser('bob')).token;
@@ -73,23 +57,33 @@ describe('instance reads and changes are judged with the instance tags', () => {
     const forbidden =
       /you are not allowed to ssm:\w+ on arn:aws:ssm:local:000000000000:managed-instance\/mi-/;
     assertError(
-      await ts.api('GET', '/api/v1/instances/prod-db', { token: alice }),
+      await ts.api('GET', `/api/v1/instances/${prodDb}`, { token: alice }),
       403,
       'FORBIDDEN',
       forbidden,
     );
     const retag = { token: alice, json: { project: 'Development' } };
-    assertError(await ts.api('PUT', '/api/v1/instances/prod-db/tags', retag), 403, 'FORBIDDEN', forbidden);
+    assertError(await ts.api('PUT', `/api/v1/instances/${prodDb}/tags`, retag), 403, 'FORBIDDEN', forbidden);
     assertError(
-      await ts.api('DELETE', '/api/v1/instances/prod-db', { token: alice }),
+      await ts.api('DELETE', `/api/v1/instances/${prodDb}`, { token: alice }),
       403,
       'FORBIDDEN',
       forbidden,
     );
+    // By name, an instance she may not see is one she cannot find: the name does not tell her its id.
+    for (const [method, path] of [
+      ['GET', '/api/v1/instances/prod-db'],
+      ['PUT', '/api/v1/instances/prod-db/tags'],
+      ['DELETE', '/api/v1/instances/prod-db'],
+    ] as const) {
+      const answer = await ts.api(method, path, method === 'PUT' ? retag : { token: alice });
+      assertError(answer, 404, 'NOT_FOUND', /no instance "prod-db"/);
+      assert.ok(!answer.text.includes(prodDb), answer.text);
+    }
     const prod = await ts.api('GET', '/api/v1/instances/prod-db', { token: ts.adminToken });
-    assert.deepEqual(
-      (prod.body.instance as { tags: unknown }).tags,
-      { project: 'Production' },
+    assert.equal(
+      (prod.body.instance as { tags: { project?: string } }).tags.project,
+      'Production',
       'still tagged',
     );
   });
@@ -132,6 +126,10 @@ describe('someone who may not look at instances cannot learn which exist', () =>
         /you are not allowed to ssm:DescribeInstanceProperties/,
       );
     }
+    // A real name and an unknown one get the very same answer.
+    const real = await ts.api('GET', '/api/v1/instances/prod-db', { token: bob });
+    const unknown = await ts.api('GET', '/api/v1/instances/no-such-host', { token: bob });
+    assert.deepEqual(real.body, unknown.body);
     assertError(
       await ts.api('DELETE', '/api/v1/instances/no-such-host', { token: bob }),
       403,
@@ -147,5 +145,81 @@ describe('someone who may not look at instances cannot learn which exist', () =>
       'NOT_FOUND',
       /no instance "no-such-host"/,
     );
+  });
+});
+
+describe('a name several instances share', () => {
+  test('means the instance this person may see, and an ambiguity lists only those', async () => {
+    const prod = await instance('shared-01', { project: 'Production' });
+    const dev = await instance('shared-01', { project: 'Development' });
+    const ambiguous = await ts.api('GET', '/api/v1/instances/shared-01', { token: ts.adminToken });
+    assertError(ambiguous, 409, 'CONFLICT', /2 instances are named "shared-01"/);
+    assert.ok(ambiguous.text.includes(prod) && ambiguous.text.includes(dev), ambiguous.text);
+
+    // alice may not see the production one: for her the name is not ambiguous.
+    const shown = await ts.api('GET', '/api/v1/instances/shared-01', { token: alice });
+    assert.equal(shown.status, 200, shown.text);
+    assert.equal((shown.body.instance as { id: string }).id, dev);
+
+    const dev2 = await instance('shared-01', { project: 'Development' });
+    const hers = await ts.api('GET', '/api/v1/instances/shared-01', { token: alice });
+    assertError(hers, 409, 'CONFLICT', /2 instances are named "shared-01"/);
+    assert.ok(hers.text.includes(dev) && hers.text.includes(dev2), hers.text);
+    assert.ok(!hers.text.includes(prod), `the production instance's id is not hers to learn: ${hers.text}`);
+    assertError(
+      await ts.api('GET', '/api/v1/instances/shared-01', { token: bob }),
+      403,
+      'FORBIDDEN',
+      /ssm:DescribeInstanceProperties/,
+    );
+  });
+
+  test('an action is never taken on another instance than the ones the name shows: several seen, a conflict', async () => {
+    const prod = await instance('shared-02', { project: 'Production' });
+    const dev = await instance('shared-02', { project: 'Development' });
+    // carol sees every instance but may deregister only development ones.
+    const carol = (await ts.createUser('carol')).token;
+    await ts.grant('carol', 'SeeAllDeregisterDev', [
+      { Effect: 'Allow', Action: 'ssm:DescribeInstanceProperties', Resource: '*' },
+      {
+        Effect: 'Allow',
+        Action: 'ssm:DeregisterManagedInstance',
+        Resource: '*',
+        Condition: { StringEquals: { 'aws:ResourceTag/project': 'Development' } },
+      },
+    ]);
+    assertError(
+      await ts.api('DELETE', '/api/v1/instances/shared-02', { token: carol }),
+      409,
+      'CONFLICT',
+      /2 instances are named "shared-02"/,
+    );
+    for (const id of [prod, dev]) {
+      const still = await ts.api('GET', `/api/v1/instances/${id}`, { token: ts.adminToken });
+      assert.equal(still.status, 200, `${id} is still registered`);
+    }
+  });
+
+  test('the policy simulator looks a target up the same way: a name tells no one an id they may not see', async () => {
+    const dave = (await ts.createUser('dave')).token;
+    await ts.grant('dave', 'SimulateSelfSeeDev', [
+      { Effect: 'Allow', Action: 'sesame:SimulatePrincipalPolicy', Resource: '*' },
+      {
+        Effect: 'Allow',
+        Action: 'ssm:DescribeInstanceProperties',
+        Resource: '*',
+        Condition: { StringEquals: { 'aws:ResourceTag/project': 'Development' } },
+      },
+    ]);
+    const simulate = (target: string) =>
+      ts.api('POST', '/api/v1/policy/simulate', {
+        token: dave,
+        json: { username: 'dave', action: 'ssm:StartSession', target },
+      });
+    const hidden = await simulate('prod-db');
+    assert.ok(hidden.status === 403 || hidden.status === 404, hidden.text);
+    assert.ok(!hidden.text.includes(prodDb), `the simulator named an id dave may not see: ${hidden.text}`);
+    const seen = await simulate('dev-01');
+    assert.equal(seen.status, 200, seen.text);
   });
 });

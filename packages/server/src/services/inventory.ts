@@ -6,6 +6,7 @@ import { SesameError } from '../errors.ts';
 import type { Guard } from '../guard.ts';
 import type { Instance, Store } from '../store/index.ts';
 import { type InstanceCatalog, instanceContext } from './instance-catalog.ts';
+import { compareKeys, type SortKey } from './pagination.ts';
 import { parseTags } from './validate.ts';
 
 type Deps = {
@@ -28,6 +29,12 @@ export type PublicInstance = Omit<Instance, 'publicKey'> & { arn: string };
 
 const INSTANCE_ID = /^m?i-[0-9a-f]{17}$/;
 
+/** The order of instance listings (the catalog's): name, then id. */
+export const instanceSortKey = (instance: Pick<Instance, 'name' | 'id'>): SortKey => [
+  instance.name,
+  instance.id,
+];
+
 export function createInventoryService({
   store,
   authorize,
@@ -49,47 +56,58 @@ export function createInventoryService({
     };
   };
 
+  /** The instances `target` names: the one with that id, else all with that name. */
+  const candidates = async (target: string): Promise<Instance[]> => {
+    if (typeof target !== 'string' || target.length === 0 || target.length > 255) {
+      throw new SesameError('INVALID', 'target must be an instance id (i-… or mi-…) or an instance name');
+    }
+    if (INSTANCE_ID.test(target)) {
+      const instance = await store.getInstance(target);
+      if (instance) return [instance];
+    }
+    return store.findInstancesByName(target);
+  };
+
+  const only = (target: string, found: Instance[]): Instance => {
+    if (found.length === 1 && found[0]) return found[0];
+    if (found.length > 1) {
+      throw new SesameError(
+        'CONFLICT',
+        `${found.length} instances are named "${target}" (${found.map((i) => i.id).join(', ')}): use the instance id`,
+      );
+    }
+    throw new SesameError(
+      'NOT_FOUND',
+      `no instance "${target}": run \`sesame instances\` to see the instances you can reach`,
+    );
+  };
+
   return {
-    /** The instances this principal could start a session on. */
-    async list(principal: Principal): Promise<PublicInstance[]> {
+    /**
+     * The instances this principal could start a session on, by name then id (instanceSortKey): all of them,
+     * or the first `limit` after the key `after`.
+     */
+    async list(
+      principal: Principal,
+      { after, limit = Number.POSITIVE_INFINITY }: { after?: SortKey | undefined; limit?: number } = {},
+    ): Promise<PublicInstance[]> {
       // Either listing permission will do, as in AWS: the SSM console asks one, the EC2 console the other.
       if (!authorize(principal, 'ec2:DescribeInstances', '*').allowed)
         guard(principal, 'ssm:DescribeInstanceProperties', '*');
       const mayStart = targets(principal, 'ssm:StartSession');
       const reachable: PublicInstance[] = [];
       for (const entry of await catalog.all()) {
+        if (reachable.length >= limit) break;
+        if (after && compareKeys(instanceSortKey(entry.instance), after) <= 0) continue;
         if (mayStart(entry.arn, entry.context).allowed) reachable.push(toPublic(entry.instance));
       }
       return reachable;
     },
 
-    /** Finds the instance a person named by id or by name; unknown and ambiguous names are clear errors. */
-    async resolve(target: string): Promise<Instance> {
-      if (typeof target !== 'string' || target.length === 0 || target.length > 255) {
-        throw new SesameError('INVALID', 'target must be an instance id (i-… or mi-…) or an instance name');
-      }
-      if (INSTANCE_ID.test(target)) {
-        const instance = await store.getInstance(target);
-        if (instance) return instance;
-      }
-      const named = await store.findInstancesByName(target);
-      if (named.length === 1 && named[0]) return named[0];
-      if (named.length > 1) {
-        throw new SesameError(
-          'CONFLICT',
-          `${named.length} instances are named "${target}" (${named.map((i) => i.id).join(', ')}): use the instance id`,
-        );
-      }
-      throw new SesameError(
-        'NOT_FOUND',
-        `no instance "${target}": run \`sesame instances\` to see the instances you can reach`,
-      );
-    },
-
     /**
      * The instance `target` names, once `principal` may do `action` on it, judged with its tags (a Deny on
-     * `aws:ResourceTag/project` = Production holds for every action). A target that names no instance, or
-     * several, is judged first as an untagged instance (by its id, or `instance/*` for a name), so that someone
+     * `aws:ResourceTag/project` = Production holds for every action). A target that names no instance they
+     * can see is judged first as an untagged instance (by its id, or `instance/*` for a name), so that someone
      * who may not act on instances cannot learn which names and ids exist.
      */
     async authorizedTarget(
@@ -100,18 +118,25 @@ export function createInventoryService({
     ): Promise<Instance> {
       const judged = (tags: Instance['tags']) =>
         request ? instanceContext(tags).extend(request) : instanceContext(tags);
-      let instance: Instance;
-      try {
-        instance = await this.resolve(target);
-      } catch (error) {
-        if (error instanceof SesameError && (error.code === 'NOT_FOUND' || error.code === 'CONFLICT')) {
-          const unknown = INSTANCE_ID.test(target)
-            ? instanceArn(arn, { id: target, kind: target.startsWith('mi-') ? 'managed' : 'ec2' })
-            : instanceArn(arn, { id: '*', kind: 'ec2' });
-          guard(principal, action, unknown, judged({}));
-        }
-        throw error;
+      let found = await candidates(target);
+      // A name is looked up among the instances this person can see: those they may describe, or act on with
+      // this action (a shell user sees what `sesame instances` lists). So a name tells no one an id they
+      // may not see, and of a name several instances share, an action never lands on another instance than
+      // the ones they can look up by it: several seen is a CONFLICT. An id is taken as given.
+      const byId = found.length === 1 && found[0]?.id === target;
+      if (!byId) {
+        const sees = (i: Instance) =>
+          authorize(principal, 'ssm:DescribeInstanceProperties', instanceArn(arn, i), instanceContext(i.tags))
+            .allowed || authorize(principal, action, instanceArn(arn, i), judged(i.tags)).allowed;
+        found = found.filter(sees);
       }
+      if (found.length === 0) {
+        const unknown = INSTANCE_ID.test(target)
+          ? instanceArn(arn, { id: target, kind: target.startsWith('mi-') ? 'managed' : 'ec2' })
+          : instanceArn(arn, { id: '*', kind: 'ec2' });
+        guard(principal, action, unknown, judged({}));
+      }
+      const instance = only(target, found);
       guard(principal, action, instanceArn(arn, instance), judged(instance.tags));
       return instance;
     },
