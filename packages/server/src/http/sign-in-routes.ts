@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify';
 import { constantTimeEqual } from '../crypto.ts';
@@ -84,11 +84,17 @@ export function registerSignInRoutes(app: FastifyInstance, s: SignInServices, au
     return input.client === 'web' ? 'web' : 'cli';
   };
 
-  const context = (request: FastifyRequest, reply: FastifyReply, which: 'web' | 'cli'): SignInContext => {
+  /** `newDevice: false`: a browser without a device cookie gets none here (the SAML answer brings its own). */
+  const context = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    which: 'web' | 'cli',
+    { newDevice = true } = {},
+  ): SignInContext => {
     const input = (request.body ?? {}) as Record<string, unknown>;
     let browserDeviceId = request.cookies[DEVICE_COOKIE] ?? null;
     if (browserDeviceId !== null && !/^[A-Za-z0-9_-]{20,100}$/.test(browserDeviceId)) browserDeviceId = null;
-    if (which === 'web' && !browserDeviceId) {
+    if (which === 'web' && !browserDeviceId && newDevice) {
       browserDeviceId = crypto.randomUUID().replaceAll('-', '');
       reply.setCookie(DEVICE_COOKIE, browserDeviceId, { ...browserCookie, maxAge: 365 * 24 * 3600 });
     }
@@ -252,14 +258,16 @@ export function registerSignInRoutes(app: FastifyInstance, s: SignInServices, au
       limited(request.ip, 'single sign-on starts');
       // The IdP's SAML answer is a cross-site POST, which a SameSite=Lax cookie does not come with: over https
       // a SameSite=None cookie of its own ties it to this browser (a SameSite=None cookie must be Secure).
-      const samlBinding = s.secureCookies ? randomBytes(24).toString('base64url') : null;
       const started = await s.sso.begin(param(request, 'provider'), {
         next: query.next,
         browser: context(request, reply, 'web').browserDeviceId,
-        samlBinding,
+        bindSaml: s.secureCookies,
       });
-      if (samlBinding && started.samlBindingCookie)
-        reply.setCookie(started.samlBindingCookie, samlBinding, { ...SAML_BINDING, maxAge: 600 });
+      if (started.samlBinding)
+        reply.setCookie(started.samlBinding.name, started.samlBinding.value, {
+          ...SAML_BINDING,
+          maxAge: 600,
+        });
       return reply.redirect(started.url, 303);
     } catch (error) {
       return ssoFailure(request, reply, error);
@@ -288,7 +296,8 @@ export function registerSignInRoutes(app: FastifyInstance, s: SignInServices, au
         const result = await s.sso.samlAcs(
           param(request, 'provider'),
           form,
-          context(request, reply, 'web'),
+          // With a binding, the device is the one it carries: a new device cookie would replace the browser's.
+          context(request, reply, 'web', { newDevice: !binding }),
           binding,
         );
         // Spent only once its sign-in went through: a junk post from another site cannot end it.

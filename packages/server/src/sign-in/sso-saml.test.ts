@@ -369,6 +369,66 @@ describe('SAML over https: the answer signs in only the browser that started the
   const respond = (user: string, inResponseTo: string) =>
     idp.respond({ nameId: `${user}@corp.example`, attributes: attributes(user), inResponseTo });
 
+  test('the answer signs in the device that started: it keeps its device cookie, and context-change remembers it', async () => {
+    const admin = (method: string, path: string, json: unknown) =>
+      ts.api(method, path, { token: ts.adminToken, json });
+    const provider = (mfa: string) =>
+      admin('PUT', '/api/v1/identity-providers/okta', {
+        config: {
+          idpSsoUrl: idp.ssoUrl,
+          idpEntityId: idp.entityId,
+          idpCertificates: [idp.certificatePem],
+          mfa,
+          trustedMfaValues: [PASSWORD_CONTEXT],
+        },
+      });
+    assert.equal((await provider('require')).status, 200);
+    assert.equal((await admin('PUT', '/api/v1/settings/mfa', { prompt: 'context-change' })).status, 200);
+    try {
+      // The browser's first visit: /sso/okta/start gives it its device cookie and the binding.
+      const first = await getWithoutRedirect(`${ts.url}/sso/okta/start`);
+      const device = first.headers
+        .getSetCookie()
+        .find((c) => c.startsWith('__Host-sesame_device='))
+        ?.split(';')[0];
+      assert.ok(device, 'the start gives a new browser its device cookie');
+      const signIn = async () => {
+        const response = await getWithoutRedirect(`${ts.url}/sso/okta/start`, device);
+        const binding = response.headers.getSetCookie().find((c) => c.startsWith('__Host-sesame_saml_'));
+        const location = response.headers.get('location') ?? '';
+        const { id } = await idp.parseRequest(location);
+        const relayState = new URL(location).searchParams.get('RelayState') ?? '';
+        // The IdP's form post is cross-site: the (Lax) device cookie does not come with it, the binding does.
+        const landed = await post(await respond('ines', id), relayState, binding?.split(';')[0]);
+        assert.ok(
+          !landed.setCookies.some((c) => c.startsWith('__Host-sesame_device=')),
+          "the answer leaves the browser's device cookie as it is",
+        );
+        return landed;
+      };
+      const enrol = await signIn();
+      assert.equal(enrol.hash.get('status'), 'enrol-required', enrol.location);
+      const flow = enrol.hash.get('flow');
+      const started = await ts.api('POST', '/api/v1/auth/enrol/totp', {
+        json: { flow },
+        headers: { cookie: device },
+      });
+      assert.equal(started.status, 200, started.text);
+      const confirmed = await ts.api('POST', '/api/v1/auth/enrol/totp/confirm', {
+        json: { flow, code: totpAt(String(started.body.secret), Date.now() / 1000), client: 'web' },
+        headers: { cookie: device },
+      });
+      assert.equal(confirmed.body.status, 'signed-in', confirmed.text);
+
+      const again = await signIn();
+      assert.equal(again.location, '/console/', 'the same device from the same address: remembered');
+      assert.ok(again.cookie?.startsWith('__Host-sesame_session='));
+    } finally {
+      assert.equal((await admin('PUT', '/api/v1/settings/mfa', { prompt: 'always' })).status, 200);
+      assert.equal((await provider('trust-idp')).status, 200);
+    }
+  });
+
   test("an attacker's own answer posted from the victim's browser is refused; the starting browser signs in", async () => {
     // The attacker starts a sign-in, gets the IdP's answer for their own account, and has the victim's
     // browser post it (a form on another site): the victim's browser has no binding for that sign-in.

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { type ArnSettings, serverArn } from '../arn.ts';
 import type { Audit } from '../audit.ts';
 import { constantTimeEqual, hashToken } from '../crypto.ts';
@@ -196,8 +196,8 @@ export function createSsoService({
     /** Starts SSO: where to send the browser. `next` is where it lands afterwards (a path on this server). */
     async begin(
       providerId: string,
-      input: { next?: unknown; browser: string | null; samlBinding?: string | null },
-    ): Promise<{ url: string; samlBindingCookie?: string }> {
+      input: { next?: unknown; browser: string | null; bindSaml?: boolean },
+    ): Promise<{ url: string; samlBinding?: { name: string; value: string } }> {
       const provider = await providers.get(providerId);
       const next = safeRedirect(input.next);
       // The OIDC answer comes back by a top-level GET, which carries the browser's (SameSite=Lax) device cookie:
@@ -214,12 +214,15 @@ export function createSsoService({
         );
         return { url };
       }
-      // SAML answers by a cross-site POST: the caller's SameSite=None cookie (https only) stands in for the device.
-      const binding = input.samlBinding ? hashToken(`saml-binding:${input.samlBinding}`) : null;
+      // SAML answers by a cross-site POST, which the (SameSite=Lax) device cookie does not come with: over https
+      // a SameSite=None cookie of its own stands in for it. It carries the device id too, so the answer signs in
+      // that device (remembered MFA, its own lockout scope) and the browser keeps its device cookie.
+      const value = input.bindSaml ? `${randomBytes(24).toString('base64url')}.${input.browser ?? ''}` : null;
+      const binding = value ? hashToken(`saml-binding:${value}`) : null;
       const flow = await flows.create('sso', null, { provider: provider.id, next, binding }, SSO_FLOW_MS);
       const { url, requestId } = await provider.sp.loginUrl({ relayState: flow.token });
       await flows.update(flow.token, { data: { ...flow.record.data, requestId } });
-      return binding ? { url, samlBindingCookie: samlBindingCookie(flow.token) } : { url };
+      return value ? { url, samlBinding: { name: samlBindingCookie(flow.token), value } } : { url };
     },
 
     async oidcCallback(providerId: string, callbackUrl: URL, ctx: SignInContext): Promise<SignInResult> {
@@ -313,6 +316,11 @@ export function createSsoService({
             'this SAML response answers a sign-in started in another browser: start signing in again here',
           ),
         );
+      if (typeof bound === 'string' && samlBinding) {
+        // Proved to be the browser that started: its device, which the cross-site post did not bring along.
+        const device = samlBinding.slice(samlBinding.indexOf('.') + 1) || null;
+        ctx = { ...ctx, deviceId: device, browserDeviceId: device };
+      }
       const started = pending && relayState ? await flows.take(relayState).catch(() => undefined) : undefined;
       if (started) {
         expectedRequestId = String(started.data.requestId);
