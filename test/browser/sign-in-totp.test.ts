@@ -3,6 +3,7 @@
 // password that says nothing about whether the account exists.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { wrongTotpCode } from '../../packages/server/src/test-server.ts';
 import {
   addSecurityKey,
   alertText,
@@ -37,7 +38,7 @@ describe('web sign-in with an authenticator app', () => {
     assert.match((await page.locator('#totp-uri').textContent()) ?? '', /^otpauth:\/\/totp\/.*secret=/);
     const app = totpApp(secret);
 
-    await page.getByLabel('6-digit code the app shows').fill('000000');
+    await page.getByLabel('6-digit code the app shows').fill(wrongTotpCode(secret));
     await page.getByRole('button', { name: 'Confirm' }).click();
     assert.match(await alertText(page), /\w/, 'a wrong code is an error');
 

@@ -69,9 +69,13 @@ describe('a recorded shell session through Sesame', () => {
     shell.pty.write('stty size\r');
     await shell.output.wait(/\b24 80\r\n/);
     shell.pty.resize(120, 40);
-    await new Promise((r) => setTimeout(r, 300));
-    shell.pty.write('stty size\r');
-    await shell.output.wait(/\b40 120\r\n/);
+    // The new size travels from the CLI's resize event to the agent's PTY: ask until it has arrived.
+    for (let attempt = 1; ; attempt++) {
+      shell.pty.write('stty size\r');
+      const resized = await shell.output.wait(/\b40 120\r\n/, 2000).catch(() => undefined);
+      if (resized) break;
+      if (attempt === 10) assert.fail(`the size never reached the shell:\n${shell.output.text.slice(-2000)}`);
+    }
     shell.pty.write('exit 7\r');
     assert.equal(await shell.exit, 7);
     // The shell's last output ("logout" from bash) comes before the goodbye, which is the last thing printed.

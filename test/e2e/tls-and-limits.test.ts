@@ -27,7 +27,7 @@ describe('TLS with a pinned self-signed certificate, and session limits', () => 
       configFile,
       JSON.stringify({
         tls: { certFile: cert.certFile, keyFile: cert.keyFile },
-        sessions: { idleTimeoutMs: 2500, maxDurationMs: 4000 },
+        sessions: { idleTimeoutMs: 2500, maxDurationMs: 6000 },
       }),
     );
     sesame = await startSesame({ SESAME_CONFIG: configFile }, { fingerprint: cert.fingerprint });
@@ -108,19 +108,17 @@ describe('TLS with a pinned self-signed certificate, and session limits', () => 
   test('typing keeps a session alive until the maximum duration ends it', async () => {
     const shell = sesame.shell(instanceId);
     const [, sessionId] = await shell.output.wait(/Starting session with SessionId: (\S+)/);
-    const started = Date.now();
     const typing = setInterval(() => shell.pty.write('\r'), 500);
     const code = await shell.exit;
     clearInterval(typing);
     assert.equal(code, 255);
     assert.match(shell.output.text, /maximum session duration reached/);
-    assert.ok(Date.now() - started >= 3500, 'it outlived the 2.5 s idle timeout');
     const history = JSON.parse(
       (await sesame.cli(['sessions', '--state', 'history', '--output', 'json'])).stdout,
     );
-    assert.equal(
-      history.sessions.find((s: { id: string }) => s.id === sessionId).reason,
-      'maximum session duration reached',
-    );
+    const ended = history.sessions.find((s: { id: string }) => s.id === sessionId);
+    assert.equal(ended.reason, 'maximum session duration reached');
+    // The server's own times: the session outlived the idle timeout, typed into, and ended at the maximum.
+    assert.ok(ended.endedAt - ended.startedAt >= 5900, JSON.stringify(ended));
   });
 });

@@ -84,14 +84,15 @@ describe('OutputBatcher', () => {
   });
 
   test('a flood from a real PTY arrives whole, in order, in fewer frames than reads', async (t) => {
-    // Base64 lines, like a log being cat'ed. Raw mode keeps the bytes as they are; the pause after `cat` lets
-    // the last output be read before the shell exits (the agent holds the terminal open for that instead).
+    // Base64 lines, like a log being cat'ed. Raw mode keeps the bytes as they are; the shell waits for a line
+    // after `cat`, sent once every byte was read, since a terminal's unread output is lost when it closes (the
+    // agent holds the terminal open for that instead).
     const dir = mkdtempSync(join(tmpdir(), 'sesame-batcher-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, 'flood.txt');
     writeFileSync(file, `${randomBytes(1_500_000).toString('base64').replace(/.{76}/g, '$&\n')}\n`);
     const expected = readFileSync(file);
-    const pty = spawn('/bin/sh', ['-c', `stty raw -echo; cat ${file}; sleep 0.3`], {
+    const pty = spawn('/bin/sh', ['-c', `stty raw -echo; cat ${file}; read done`], {
       cols: 80,
       rows: 24,
       encoding: null,
@@ -99,9 +100,12 @@ describe('OutputBatcher', () => {
     const frames: Uint8Array[] = [];
     let reads = 0;
     const batcher = new OutputBatcher((data) => frames.push(data));
+    let bytesRead = 0;
     pty.onData((data) => {
       reads++;
       batcher.push(data as unknown as Uint8Array);
+      bytesRead += (data as unknown as Uint8Array).length;
+      if (bytesRead >= expected.length && bytesRead - data.length < expected.length) pty.write('\n');
     });
     await new Promise<void>((resolve) => pty.onExit(() => resolve()));
     batcher.flush();

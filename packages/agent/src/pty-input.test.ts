@@ -6,16 +6,21 @@ import { PtyInput } from './pty-input.ts';
 test('input waits in order while the terminal is full and all of it arrives exactly once', async () => {
   const total = 200_000;
   // The program reads nothing for half a second, so the terminal's input buffer fills up.
-  const pty = spawn('/bin/sh', ['-c', `stty raw -echo; sleep 0.5; head -c ${total} | md5sum`], {
+  const pty = spawn('/bin/sh', ['-c', `stty raw -echo; echo READY; sleep 0.5; head -c ${total} | md5sum`], {
     cols: 80,
     rows: 24,
   });
   let output = '';
+  let ready: () => void = () => {};
+  const raw = new Promise<void>((resolve) => {
+    ready = resolve;
+  });
   pty.onData((d) => {
     output += d;
+    if (output.includes('READY')) ready();
   });
   const exited = new Promise<void>((resolve) => pty.onExit(() => resolve()));
-  await new Promise((r) => setTimeout(r, 100)); // let stty run first
+  await raw; // stty has run: the terminal is raw, so no line limit applies to the input
   const input = new PtyInput((pty as unknown as { fd: number }).fd);
   const payload = Buffer.alloc(total);
   for (let i = 0; i < total; i++) payload[i] = 32 + ((i * 7) % 90);

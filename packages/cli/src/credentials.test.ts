@@ -56,12 +56,17 @@ test('credentials are saved 0600 with the refresh token and read back', async ()
 
 test('the credentials lock lets one process at a time in, and a stale lock is taken over', async () => {
   const order: string[] = [];
+  let aHoldsIt: () => void = () => {};
+  const held = new Promise<void>((resolve) => {
+    aHoldsIt = resolve;
+  });
   const slow = withCredentialsLock(async () => {
     order.push('a-in');
+    aHoldsIt();
     await new Promise((r) => setTimeout(r, 100));
     order.push('a-out');
   });
-  await new Promise((r) => setTimeout(r, 10));
+  await held;
   await withCredentialsLock(async () => {
     order.push('b');
   });

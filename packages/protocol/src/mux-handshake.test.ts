@@ -181,15 +181,16 @@ describe('connection', () => {
     const reasons: string[] = [];
     const raw = connectRaw({
       side: 'a',
-      keepaliveIntervalMs: 40,
-      keepaliveTimeoutMs: 150,
+      keepaliveIntervalMs: 100,
+      keepaliveTimeoutMs: 1000,
       onClose: (r) => reasons.push(r.code),
     });
-    await sleep(100);
+    // Timings wide enough that a stalled event loop (a loaded CI machine) cannot turn either check around.
+    await sleep(500);
     raw.inject({ type: 'pong', nonce: 0 }); // liveness pushes the deadline back
-    await sleep(100);
+    await sleep(600);
     assert.equal(raw.mux.closed, false);
-    await sleep(200);
+    await sleep(1400);
     assert.equal(raw.mux.closed, true);
     assert.deepEqual(reasons, ['KEEPALIVE_TIMEOUT']);
     const goaway = raw.sent.at(-1);
@@ -199,8 +200,8 @@ describe('connection', () => {
 
   test('keepalive: pings answered by a live peer keep the connection open', async () => {
     const { a, b, aToB, bToA } = await readyPair(
-      { keepaliveIntervalMs: 10, keepaliveTimeoutMs: 100 },
-      { keepaliveIntervalMs: 10, keepaliveTimeoutMs: 100 },
+      { keepaliveIntervalMs: 20, keepaliveTimeoutMs: 1000 },
+      { keepaliveIntervalMs: 20, keepaliveTimeoutMs: 1000 },
     );
     await sleep(250);
     assert.ok(!a.closed && !b.closed);
@@ -233,14 +234,14 @@ describe('connection', () => {
       const quiet = connectRaw({
         side: 'a',
         keepaliveIntervalMs: 0,
-        keepaliveTimeoutMs: 150,
+        keepaliveTimeoutMs: 1000,
         onClose: (r) => faked.push(r.code),
       });
       await sleep(50);
       quiet.inject({ type: 'pong', nonce: 0 });
       Date.now = () => wallClock() + 60 * 60_000;
-      await sleep(120);
-      assert.deepEqual(faked, [], 'the peer spoke 120 ms ago');
+      await sleep(300);
+      assert.deepEqual(faked, [], 'the peer spoke 300 ms ago');
       quiet.mux.close();
     } finally {
       Date.now = wallClock;

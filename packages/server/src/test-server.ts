@@ -100,7 +100,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       step = Math.floor(Date.now() / 30_000);
     }
     usedSteps.set(username, step);
-    return totpAt(secret, Date.now() / 1000);
+    return totpAt(secret, step * 30);
   };
   /** Takes a sign-in answer past MFA: registers an authenticator app when asked to, or types its code. */
   const finish = async (username: string, response: ApiResponse): Promise<ApiResponse> => {

@@ -120,11 +120,11 @@ describe('agent hub under a slow or failing store', () => {
     const slow = hold();
     const { hub, agent, url } = await hubOver(
       (real) => ({ ...realCalls(real), updateInventory: slow.wrap(real.updateInventory) }),
-      200,
+      1500,
     );
     const connection = await connectAgent(url, agent);
     await slow.started;
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    await new Promise((resolve) => setTimeout(resolve, 2500));
     slow.release();
     await eventually(() => hub.isOnline(agent.instanceId));
     assert.equal(connection.ws.readyState, connection.ws.OPEN);

@@ -152,7 +152,9 @@ describe('session broker, when the store fails', () => {
     agentChannel()?.close('NORMAL', 'exited');
     const { code } = await within(closed, 'the client channel closes');
     assert.equal(code, 'NORMAL');
-    await new Promise((r) => setTimeout(r, 50)); // the recording closes, then the store write fails
+    // The recording closes (a flush to disk), then the store write fails: wait for it, up to 10 s.
+    for (let i = 0; i < 1000 && !errors.includes('recording the end of the session failed'); i++)
+      await new Promise((r) => setTimeout(r, 10));
     assert.ok(errors.includes('recording the end of the session failed'), errors.join('; '));
     assert.ok(!errors.some((e) => e.startsWith('escaped')), errors.join('; '));
   });

@@ -26,7 +26,7 @@ export function createThrottle({ store, windowMs, lockoutMs, limits, now = Date.
 
   async function lockedFor(key: string): Promise<number> {
     const t = await store.getThrottle(key);
-    return t?.lockedUntil && t.lockedUntil > now() ? t.lockedUntil - now() : 0;
+    return Math.max(0, (t?.lockedUntil ?? 0) - now());
   }
 
   async function count(key: string, limit: number): Promise<boolean> {
