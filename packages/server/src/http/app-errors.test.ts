@@ -4,10 +4,22 @@ import { hashToken } from '../crypto.ts';
 import { assertError, startTestServer, type TestServer } from '../test-server.ts';
 
 let ts: TestServer;
+/** Warnings the process printed while the server started (an operator sees them on every start). */
+const warnings: string[] = [];
 before(async () => {
+  const collect = (w: Error & { code?: string }) => warnings.push(`${w.code ?? w.name}: ${w.message}`);
+  process.on('warning', collect);
   ts = await startTestServer();
+  process.off('warning', collect);
 });
 after(() => ts.close());
+
+test('the server starts without a deprecation warning', () => {
+  assert.deepEqual(
+    warnings.filter((w) => /DEP/.test(w)),
+    [],
+  );
+});
 
 describe('HTTP API: sign-in required', () => {
   test('no token: 401 saying to sign in', async () => {

@@ -55,7 +55,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
     // Instance names (from host names) go up to 255 characters, in the path when a target is named.
-    maxParamLength: MAX_PATH_VALUE,
+    routerOptions: { maxParamLength: MAX_PATH_VALUE },
     // The router's own refusals, answered like every other error (they bypassed the error handler, with
     // Fastify's codes and the whole URL echoed back).
     frameworkErrors: (error, _request, reply) => {
