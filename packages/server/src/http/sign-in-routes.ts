@@ -11,7 +11,7 @@ import type { MfaSettingsService } from '../sign-in/mfa-settings-service.ts';
 import { createRequestLimiter } from '../sign-in/request-limiter.ts';
 import type { SignInContext, SignInResult, SignInService } from '../sign-in/sign-in-service.ts';
 import type { SignInSessions } from '../sign-in/sign-in-sessions.ts';
-import { type SsoService, safeRedirect, samlBindingCookie } from '../sign-in/sso-service.ts';
+import { bindingDevice, type SsoService, safeRedirect, samlBindingCookie } from '../sign-in/sso-service.ts';
 import type { SignInSession } from '../store/index.ts';
 import { body, me, param } from './request.ts';
 
@@ -297,7 +297,7 @@ export function registerSignInRoutes(app: FastifyInstance, s: SignInServices, au
           param(request, 'provider'),
           form,
           // With a binding, the device is the one it carries: a new device cookie would replace the browser's.
-          context(request, reply, 'web', { newDevice: !binding }),
+          context(request, reply, 'web', { newDevice: !bindingDevice(binding) }),
           binding,
         );
         // Spent only once its sign-in went through: a junk post from another site cannot end it.

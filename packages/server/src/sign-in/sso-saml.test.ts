@@ -424,8 +424,11 @@ describe('SAML over https: the answer signs in only the browser that started the
       assert.equal(again.location, '/console/', 'the same device from the same address: remembered');
       assert.ok(again.cookie?.startsWith('__Host-sesame_session='));
     } finally {
-      assert.equal((await admin('PUT', '/api/v1/settings/mfa', { prompt: 'always' })).status, 200);
-      assert.equal((await provider('trust-idp')).status, 200);
+      const restored = [
+        (await admin('PUT', '/api/v1/settings/mfa', { prompt: 'always' })).status,
+        (await provider('trust-idp')).status,
+      ];
+      assert.deepEqual(restored, [200, 200], 'the settings of the other tests are back');
     }
   });
 

@@ -55,6 +55,15 @@ export function samlBindingCookie(relayState: string): string {
 }
 
 /**
+ * The browser's device id a SAML binding value (`<random>.<device id>`, made by `begin`) carries, or null when it
+ * carries none that a device cookie could hold (say, a binding made by an older server).
+ */
+export function bindingDevice(binding: string | null): string | null {
+  const device = binding?.slice(binding.indexOf('.') + 1);
+  return binding?.includes('.') && device && /^[A-Za-z0-9_-]{20,100}$/.test(device) ? device : null;
+}
+
+/**
  * Single sign-on: sends the browser to the identity provider, checks what comes back (the OIDC and SAML modules
  * do the protocol checks), provisions the user just in time (name, email, groups, principal tags), then hands
  * over to the sign-in service for MFA on top (unless the provider is trusted for it) and the session.
@@ -316,11 +325,9 @@ export function createSsoService({
             'this SAML response answers a sign-in started in another browser: start signing in again here',
           ),
         );
-      if (typeof bound === 'string' && samlBinding) {
-        // Proved to be the browser that started: its device, which the cross-site post did not bring along.
-        const device = samlBinding.slice(samlBinding.indexOf('.') + 1) || null;
-        ctx = { ...ctx, deviceId: device, browserDeviceId: device };
-      }
+      // Proved to be the browser that started: its device, which the cross-site post did not bring along.
+      const device = typeof bound === 'string' ? bindingDevice(samlBinding) : null;
+      if (device) ctx = { ...ctx, deviceId: device, browserDeviceId: device };
       const started = pending && relayState ? await flows.take(relayState).catch(() => undefined) : undefined;
       if (started) {
         expectedRequestId = String(started.data.requestId);
