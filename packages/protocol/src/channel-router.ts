@@ -86,6 +86,15 @@ export class ChannelRouter {
     }
   }
 
+  /**
+   * A frame that did not decode, for channel `id`: as `error`, and for an id not in use it counts as a stray frame
+   * (each is answered; a peer must not have us answer without end).
+   */
+  malformed(id: number, typeCode: number, error: ProtocolError): void {
+    if (!this.table.has(id) && this.#tooManyStrays()) return;
+    this.error(id, typeCode, error);
+  }
+
   /** A channel-level violation in a frame of type `typeCode`: close only what it concerns. */
   error(id: number, typeCode: number, error: ProtocolError): void {
     const { table } = this;

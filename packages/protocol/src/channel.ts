@@ -13,6 +13,13 @@ export type ChannelLink = {
   sendBytes(bytes: Uint8Array): void;
   /** Both sides sent close: the id may be forgotten. */
   finished(id: number): void;
+  /**
+   * The connection holds as much unsent data as it should (the peer reads slower than we write): data waits in
+   * the channels, and so do the onSent callbacks that return credit upstream.
+   */
+  transportFull(): boolean;
+  /** Calls `resume` once the connection can take data again (each function once, in the order first asked). */
+  whenTransportDrains(resume: () => void): void;
   /** Reports a channel-level protocol error (onError). */
   error(error: ProtocolError): void;
   /** An application handler of this channel threw; the channel is closed with INTERNAL. */
@@ -287,15 +294,24 @@ export class Channel extends ChannelHandlers {
     if (increment > 0) this.#link.sendBytes(encodeFrame({ type: 'window', channel: this.id, increment }));
   }
 
+  readonly #resume = () => this.#flush();
+  readonly #transportFull = () => this.#link.transportFull();
+
   #flush(): void {
     if (this.#flushing) return;
     this.#flushing = true;
     const done: (() => void)[] = [];
     try {
-      this.#sendQueue.drain((data) => this.#link.sendBytes(encodeDataFrame(this.id, data)), done);
+      this.#sendQueue.drain(
+        (data) => this.#link.sendBytes(encodeDataFrame(this.id, data)),
+        done,
+        this.#transportFull,
+      );
     } finally {
       this.#flushing = false;
     }
+    // Data left with credit to send it: the connection was full. It goes on when the connection drains.
+    if (!this.#sendQueue.idle && this.#sendQueue.credit > 0) this.#link.whenTransportDrains(this.#resume);
     for (const onSent of done) invokeHandler(onSent, (error) => this.#handlerFailed(error));
     if (this.#wantDrain && this.#sendQueue.idle && !this.#closed) {
       this.#wantDrain = false;

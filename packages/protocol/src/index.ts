@@ -22,10 +22,17 @@ export {
   type FrameTypeName,
   type JsonObject,
   MAX_JSON_BYTES,
+  MAX_U32,
   MIN_PROTOCOL_VERSION,
   PROTOCOL_VERSION,
 } from './frame-types.ts';
 export { Mux, type Transport } from './mux.ts';
 export type { MuxOptions } from './mux-options.ts';
 export type { OpenRequest } from './open-request.ts';
-export { muxOverWebSocket, type NodeWebSocketLike, WS_CLOSE_CODES } from './ws-transport.ts';
+export {
+  muxOverWebSocket,
+  type NodeWebSocketLike,
+  READ_PAUSE_AT,
+  SEND_HIGH_WATER,
+  WS_CLOSE_CODES,
+} from './ws-transport.ts';

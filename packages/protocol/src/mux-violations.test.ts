@@ -113,6 +113,30 @@ describe('violations close only what they concern', () => {
     assert.ok(sent[0]?.type === 'goaway' && sent[0].code === 'UNKNOWN_CHANNEL');
   });
 
+  test('frames that do not even decode, for channels that do not exist, count as strays too', () => {
+    const raw = rawWithChannels();
+    // A window frame with increment 0 is malformed; each would be answered with a close.
+    const zeroWindow = (id: number) =>
+      new Uint8Array([
+        FrameType.window,
+        id >>> 24,
+        (id >>> 16) & 0xff,
+        (id >>> 8) & 0xff,
+        id & 0xff,
+        0,
+        0,
+        0,
+        0,
+      ]);
+    for (let i = 0; i < MAX_STRAY_FRAMES; i++) raw.inject(zeroWindow(1_000_000 + 2 * i));
+    assert.equal(raw.mux.closed, false, 'up to 100 are answered');
+    assert.equal(raw.take().length, MAX_STRAY_FRAMES);
+    raw.inject(zeroWindow(3_000_000));
+    assert.equal(raw.mux.closed, true);
+    const sent = raw.take();
+    assert.ok(sent.length === 1 && sent[0]?.type === 'goaway' && sent[0].code === 'UNKNOWN_CHANNEL');
+  });
+
   test('a malformed frame on a known channel closes only that channel; a malformed open is rejected', () => {
     const raw = rawWithChannels();
     raw.inject(new Uint8Array([FrameType.window, 0, 0, 0, 2, 0, 0, 0, 0]));

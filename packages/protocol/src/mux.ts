@@ -25,6 +25,11 @@ const rethrowLater = (error: unknown) =>
 export interface Transport {
   /** One frame = one WebSocket binary message. */
   send(bytes: Uint8Array): void;
+  /**
+   * The transport holds as much unsent data as it should; channel data then waits until `Mux.transportDrained()`
+   * is called. Without it the transport is never full.
+   */
+  full?(): boolean;
   /** The application closes the socket (mapping `code` to a WebSocket close code). */
   close(code: string, message: string): void;
 }
@@ -38,6 +43,8 @@ export class Mux {
   readonly #router: ChannelRouter;
   #closeError: Error | undefined;
   #nextNonce = 0;
+  /** Channels whose data waits for the transport to drain, in the order they started waiting. */
+  #waiting = new Set<() => void>();
 
   constructor(transport: Transport, options: MuxOptions) {
     this.#transport = transport;
@@ -46,6 +53,10 @@ export class Mux {
       options: this.#options,
       link: {
         sendBytes: (bytes) => this.#sendBytes(bytes),
+        transportFull: () => this.#transport.full?.() === true,
+        whenTransportDrains: (resume) => {
+          if (!this.closed) this.#waiting.add(resume);
+        },
         error: (error) => this.#reportError(error),
         handlerFailed: (error) => {
           const { onHandlerError } = this.#options;
@@ -112,6 +123,24 @@ export class Mux {
     return this.#router.open(spec);
   }
 
+  /**
+   * The transport can take data again: the channels that waited send, in the order they started waiting. When
+   * it fills up again, those not reached yet stay first in line, so a fast channel cannot starve a slow one.
+   */
+  transportDrained(): void {
+    const waiting = [...this.#waiting];
+    this.#waiting.clear();
+    for (let i = 0; i < waiting.length; i++) {
+      if (this.closed) return;
+      if (this.#transport.full?.() === true) {
+        const again = [...this.#waiting];
+        this.#waiting = new Set([...waiting.slice(i), ...again]);
+        return;
+      }
+      (waiting[i] as () => void)();
+    }
+  }
+
   /** Sends goaway, closes every channel (their onClose fire), then closes the transport. */
   close(code = 'NORMAL', message = ''): void {
     this.#shutdown(code, message, undefined, true);
@@ -130,7 +159,7 @@ export class Mux {
       const problem =
         error instanceof ProtocolError ? error : new ProtocolError('MALFORMED_FRAME', String(error));
       if (problem.channel === undefined || !this.#handshake.done) this.#fail(problem);
-      else this.#router.error(problem.channel, bytes[0]!, problem);
+      else this.#router.malformed(problem.channel, bytes[0]!, problem);
       return;
     }
     switch (frame.type) {
@@ -190,6 +219,7 @@ export class Mux {
   ) {
     if (this.closed) return;
     this.#keepalive.stop();
+    this.#waiting.clear();
     if (goaway) this.#send({ type: 'goaway', code: reasonText(code), message: reasonText(message) });
     const error = cause ?? new ConnectionClosedError(code, message);
     this.#closeError = error;

@@ -51,13 +51,16 @@ export class SendQueue {
     this.#items.push({ kind: 'control', send });
   }
 
-  /** Sends what the credit allows; the onSent callbacks of writes that went out completely are added to `done`. */
-  drain(sendChunk: (chunk: Uint8Array) => void, done: (() => void)[]): void {
+  /**
+   * Sends what the credit allows, while `transportFull()` says the connection can take more (checked before each
+   * chunk); the onSent callbacks of writes that went out completely are added to `done`.
+   */
+  drain(sendChunk: (chunk: Uint8Array) => void, done: (() => void)[], transportFull: () => boolean): void {
     while (this.#head < this.#items.length) {
       const item = this.#items[this.#head]!;
       if (item.kind === 'data') {
         while (item.offset < item.data.length) {
-          if (this.#credit === 0) {
+          if (this.#credit === 0 || transportFull()) {
             this.#compact();
             return;
           }

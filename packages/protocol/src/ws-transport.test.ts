@@ -6,6 +6,8 @@ import {
   closeReason,
   muxOverWebSocket,
   type NodeWebSocketLike,
+  READ_PAUSE_AT,
+  SEND_HIGH_WATER,
   wsCloseCode,
 } from './ws-transport.ts';
 
@@ -13,6 +15,7 @@ import {
 function fakeSocket(withRawSocket: boolean) {
   const log: string[] = [];
   let corks = 0;
+  const drainListeners: (() => void)[] = [];
   const raw: CorkableSocket = {
     cork: () => {
       corks += 1;
@@ -22,15 +25,25 @@ function fakeSocket(withRawSocket: boolean) {
       corks -= 1;
       log.push('uncork');
     },
+    on: (_event, listener) => drainListeners.push(listener),
   };
+  const state = { bufferedAmount: 0 };
   const socket: NodeWebSocketLike = {
     readyState: 1,
+    get bufferedAmount() {
+      return state.bufferedAmount;
+    },
+    pause: () => log.push('pause'),
+    resume: () => log.push('resume'),
     send: (data) => log.push(`send ${decodeFrame(data).type}${corks > 0 ? ' (corked)' : ''}`),
     close: () => log.push('close'),
     on: () => socket,
     _socket: withRawSocket ? raw : undefined,
   };
-  return { socket, log };
+  const drain = () => {
+    for (const listener of drainListeners) listener();
+  };
+  return { socket, log, state, drain };
 }
 
 test('frames sent in one synchronous run are corked together and uncorked once, after the run', async () => {
@@ -66,6 +79,31 @@ test('without an underlying socket, frames are sent one by one as before', () =>
   const mux = muxOverWebSocket(socket, { side: 'a', keepaliveIntervalMs: 0, keepaliveTimeoutMs: 0 });
   mux.hello({});
   assert.deepEqual(log, ['send hello']);
+});
+
+test('a peer that does not read: reading stops once READ_PAUSE_AT bytes wait, and goes on when they drained', async () => {
+  const { socket, log, state, drain } = fakeSocket(true);
+  const mux = muxOverWebSocket(socket, { side: 'a', keepaliveIntervalMs: 0, keepaliveTimeoutMs: 0 });
+  mux.hello({});
+  state.bufferedAmount = SEND_HIGH_WATER;
+  mux.close('NORMAL'); // any frame: the goaway
+  assert.ok(!log.includes('pause'), 'channel data stops at the high-water mark; reading goes on');
+  const other = fakeSocket(true);
+  const second = muxOverWebSocket(other.socket, { side: 'a', keepaliveIntervalMs: 0, keepaliveTimeoutMs: 0 });
+  other.state.bufferedAmount = READ_PAUSE_AT;
+  second.hello({});
+  assert.deepEqual(
+    other.log.filter((l) => l === 'pause' || l === 'resume'),
+    ['pause'],
+  );
+  other.state.bufferedAmount = 0;
+  other.drain();
+  assert.deepEqual(
+    other.log.filter((l) => l === 'pause' || l === 'resume'),
+    ['pause', 'resume'],
+  );
+  drain(); // a drain with reading never paused resumes nothing
+  assert.ok(!log.includes('resume'));
 });
 
 test('close codes: only the table’s own entries map, anything a peer names otherwise is 1002', () => {

@@ -3,6 +3,11 @@ import { Mux, type MuxOptions } from './mux.ts';
 /** The part of the `ws` package's WebSocket (Node) that the mux needs; typed structurally to stay import-free. */
 export interface NodeWebSocketLike {
   readonly readyState: number;
+  /** Bytes sent but not yet written to the network (the socket's buffer included). */
+  readonly bufferedAmount: number;
+  /** Stops (and resumes) reading from the peer. */
+  pause(): void;
+  resume(): void;
   send(data: Uint8Array, options: { binary: boolean }): void;
   close(code?: number, reason?: string): void;
   on(event: 'message', listener: (data: Uint8Array, isBinary: boolean) => void): unknown;
@@ -15,11 +20,27 @@ export interface NodeWebSocketLike {
   readonly _socket?: CorkableSocket | null;
 }
 
-/** A Node stream's cork()/uncork(): writes in between are buffered and then written together (one writev). */
+/**
+ * A Node stream's cork()/uncork() (writes in between are buffered and then written together, one writev) and its
+ * 'drain' event (its buffer was written out).
+ */
 export interface CorkableSocket {
   cork(): void;
   uncork(): void;
+  on(event: 'drain', listener: () => void): unknown;
 }
+
+/**
+ * Unsent bytes at which channel data stops and waits for the socket to drain: a peer that reads slowly (or not at
+ * all) holds back the channels' credit, and so the data's source, instead of growing this side's memory.
+ */
+export const SEND_HIGH_WATER = 1024 * 1024;
+/**
+ * Unsent bytes at which this side stops reading the peer until the socket drains: frames that are answered
+ * (ping, a frame for an unknown channel) cannot then pile up answers a peer never reads. Channel data alone
+ * stops near SEND_HIGH_WATER, so only such a peer gets here.
+ */
+export const READ_PAUSE_AT = 8 * 1024 * 1024;
 
 /** WebSocket close codes for mux close codes; anything unknown is a protocol error (1002). */
 export const WS_CLOSE_CODES: Record<string, number> = {
@@ -62,6 +83,7 @@ export function closeReason(text: string): string {
  */
 export function muxOverWebSocket(socket: NodeWebSocketLike, options: MuxOptions): Mux {
   let corked: CorkableSocket | undefined;
+  let readingPaused = false;
   const uncork = () => {
     const raw = corked;
     corked = undefined;
@@ -78,13 +100,26 @@ export function muxOverWebSocket(socket: NodeWebSocketLike, options: MuxOptions)
           queueMicrotask(uncork);
         }
         socket.send(bytes, { binary: true });
+        if (!readingPaused && socket.bufferedAmount >= READ_PAUSE_AT) {
+          readingPaused = true;
+          socket.pause();
+        }
       },
+      full: () => socket.bufferedAmount >= SEND_HIGH_WATER,
       close(code, message) {
         socket.close(wsCloseCode(code), closeReason(`${code}: ${message}`));
       },
     },
     options,
   );
+  // Past the high-water mark a write returned false, so the socket emits 'drain' once its buffer is written out.
+  socket._socket?.on('drain', () => {
+    if (readingPaused) {
+      readingPaused = false;
+      socket.resume();
+    }
+    mux.transportDrained();
+  });
   socket.on('message', (data, isBinary) => {
     if (!isBinary) {
       mux.close('MALFORMED_FRAME', 'text message received; Sesame frames are binary');

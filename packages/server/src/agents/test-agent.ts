@@ -97,12 +97,16 @@ export async function openSocket(url: string, path: string, headers: Record<stri
 
 /**
  * Connects as an agent. `answer` builds the hello from the server's nonce (by default: the proper signed
- * hello for `instanceId`). Shell channels are accepted and echo what they receive.
+ * hello for `instanceId`). Shell channels are accepted and handed to `shell`, which by default echoes what they
+ * receive.
  */
 export async function connectAgent(
   url: string,
   agent: { instanceId: string; keys: AgentKeys },
   answer?: (nonce: string) => JsonObject | undefined,
+  shell: (channel: Channel) => void = (channel) => {
+    channel.onData = (data) => channel.write(data);
+  },
 ): Promise<TestAgent> {
   const { ws, opened, closed } = dial(url, '/api/v1/agent/connect');
   let gotNonce: (nonce: string) => void = () => {};
@@ -126,10 +130,7 @@ export async function connectAgent(
       const info = reply(n);
       if (info) mux.hello(info);
     },
-    onOpen: (request) => {
-      const channel = request.accept({});
-      channel.onData = (data) => channel.write(data);
-    },
+    onOpen: (request) => shell(request.accept({})),
   });
   await opened;
   return { ws, mux, nonce, closed };

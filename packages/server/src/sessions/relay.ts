@@ -10,7 +10,9 @@ export type RecordSink = {
  * Moves bytes from one channel to another without copying them. Every chunk is handed to the recorder
  * before it is forwarded, so nothing reaches the other side unrecorded. Flow-control credit goes back
  * to the sender only when the chunk has left for the receiver AND the recorder keeps up, so the relay
- * holds at most one window of data per direction however fast or slow either side is.
+ * holds at most one window of data per direction however fast or slow either side is. "Left" means
+ * handed to a connection that is not full (muxOverWebSocket's SEND_HIGH_WATER): a receiver that grants
+ * a huge window and stops reading holds back the sender, not the server's memory.
  */
 export function pipe(from: Channel, to: Channel, sink: RecordSink, onChunk?: () => void): void {
   let recorderBehind = false;
