@@ -76,6 +76,32 @@ for (const target of targets) {
       assert.equal(await store.getUserByUsername('carol'), undefined);
     });
 
+    test("a name whose sessions pattern would match a deleted user's sessions is a CONFLICT; its own old name is not", async () => {
+      const dora = { ...bob, id: 'u-dora-ops', username: 'dora-ops' };
+      await store.createUser(dora);
+      await store.createSession(
+        session({
+          id: 'dora-ops-0123456789abcdef0',
+          ownerId: dora.id,
+          owner: 'dora-ops',
+          state: 'Terminated',
+        }),
+      );
+      assert.equal(await store.deleteUser(dora.id), true);
+      await assert.rejects(
+        store.createUser({ ...bob, id: 'u-dora', username: 'dora' }),
+        (error: unknown) =>
+          error instanceof SesameStoreError &&
+          error.code === 'CONFLICT' &&
+          /"dora" cannot be used while the sessions of the deleted user "dora-ops" are kept \(their recordings too\): .* for dora would also match dora-ops.s sessions; choose another name$/.test(
+            error.message,
+          ),
+      );
+      // The same name again is the same identity (as an IAM user name is): its own old sessions do not clash.
+      await store.createUser({ ...dora, id: 'u-dora-ops-2' });
+      await store.createUser({ ...bob, id: 'u-dora-ops-x', username: 'dora-opsx' });
+    });
+
     test('clashing user names created at once: one of each pair is refused', async () => {
       const pairs = Array.from({ length: 20 }, (_, i) => [`dave${i}`, `dave${i}-ops`]);
       const results = await Promise.allSettled(

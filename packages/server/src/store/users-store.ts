@@ -25,9 +25,13 @@ const USERNAMES_LOCK = 0x5e5a_0001;
 /**
  * A user name that one of `others` starts, followed by "-", or that starts one of them: sessions are named
  * `<username>-<17 hex>`, so the seeds' `session/${aws:username}-*` for "alice" would also match every session
- * of "alice-bob". Such pairs are refused when the second user is created.
+ * of "alice-bob". Such pairs are refused when the second user is created, and so is "alice" while sessions of a
+ * deleted "alice-bob" are kept (their recordings included).
  */
-async function prefixClash(trx: Transaction<StoreDatabase>, username: string): Promise<string | undefined> {
+async function prefixClash(
+  trx: Transaction<StoreDatabase>,
+  username: string,
+): Promise<{ name: string; deleted: boolean } | undefined> {
   const shorter = [...username.matchAll(/-/g)].map((m) => username.slice(0, m.index));
   const row = await trx
     .selectFrom('users')
@@ -40,7 +44,16 @@ async function prefixClash(trx: Transaction<StoreDatabase>, username: string): P
       ]),
     )
     .executeTakeFirst();
-  return row?.username;
+  if (row) return { name: row.username, deleted: false };
+  // Sessions outlive their owner's account: the range of ids that `${username}-*` matches (the primary key).
+  const session = await trx
+    .selectFrom('sessions')
+    .select('owner')
+    .where('id', '>=', `${username}-`)
+    .where('id', '<', `${username}.`)
+    .where('owner', '<>', username)
+    .executeTakeFirst();
+  return session && { name: session.owner, deleted: true };
 }
 
 export function createUsersStore(db: Kysely<StoreDatabase>, dialect: StoreDialect): UsersStore {
@@ -62,11 +75,15 @@ export function createUsersStore(db: Kysely<StoreDatabase>, dialect: StoreDialec
           if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(${USERNAMES_LOCK})`.execute(trx);
           const clash = await prefixClash(trx, u.username.toLowerCase());
           if (clash !== undefined) {
+            const { name } = clash;
             const [shorter, longer] =
-              clash.length < u.username.length ? [clash, u.username] : [u.username, clash];
+              name.length < u.username.length ? [name, u.username] : [u.username, name];
+            const why = `session ids start with the user name and "-", so a policy on session/\${aws:username}-* for ${shorter} would also match ${longer}'s sessions`;
             throw new SesameStoreError(
               'CONFLICT',
-              `the username "${u.username}" cannot be used while "${clash}" exists: session ids start with the user name and "-", so a policy on session/\${aws:username}-* for ${shorter} would also match ${longer}'s sessions; choose a name that does not start with "${shorter}-" (e.g. "${longer.replace(`${shorter}-`, `${shorter}.`)}")`,
+              clash.deleted
+                ? `the username "${u.username}" cannot be used while the sessions of the deleted user "${name}" are kept (their recordings too): ${why}; choose another name`
+                : `the username "${u.username}" cannot be used while "${name}" exists: ${why}; choose a name that does not start with "${shorter}-" (e.g. "${longer.replace(`${shorter}-`, `${shorter}.`)}")`,
             );
           }
           await trx.insertInto('users').values(row).execute();
