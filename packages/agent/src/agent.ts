@@ -60,8 +60,12 @@ export function runAgent({
 
   const onOpen = (request: OpenRequest) => {
     if (request.spec.kind !== 'shell')
-      return request.reject('INVALID', `this agent does not serve "${String(request.spec.kind)}" channels`);
-    if ((mux?.channelCount ?? 0) > maxSessions)
+      return request.reject(
+        'INVALID',
+        `this agent does not serve ${JSON.stringify(request.spec.kind)} channels`,
+      );
+    // Closed sessions still delivering their last output (up to a MiB each) count until they are done.
+    if ((mux?.channelsInUse ?? 0) > maxSessions)
       return request.reject('UNAVAILABLE', `this agent already runs ${maxSessions} sessions`);
     const channel = request.accept({});
     try {

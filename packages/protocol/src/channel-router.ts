@@ -3,7 +3,6 @@ import { ChannelTable } from './channel-table.ts';
 import { ChannelRejectedError, ProtocolError } from './errors.ts';
 import { encodeFrame } from './frame-codec.ts';
 import { type ChannelFrame, type Frame, FrameType, type JsonObject } from './frame-types.ts';
-import { invokeHandler } from './invoke-handler.ts';
 import type { ResolvedMuxOptions } from './mux-options.ts';
 import { IncomingOpenRequest } from './open-request.ts';
 
@@ -185,9 +184,7 @@ export class ChannelRouter {
       onOpen(request);
     } catch (error) {
       if (request.pending) request.reject('INTERNAL', 'the channel could not be opened');
-      invokeHandler(() => {
-        throw error;
-      });
+      this.#deps.link.handlerFailed(error); // onHandlerError, or rethrown when there is none
     }
   }
 

@@ -38,3 +38,31 @@ test('a throwing handler closes only its channel with INTERNAL and reaches onHan
   assert.equal(healthy.closed, false);
   assert.equal(a.closed, false);
 });
+
+test('an onOpen that throws rejects that open with INTERNAL and reaches onHandlerError, nothing uncaught', async () => {
+  const errors: unknown[] = [];
+  const uncaught: unknown[] = [];
+  const catcher = (error: unknown) => uncaught.push(error);
+  process.on('uncaughtException', catcher);
+  try {
+    const { a, b } = await readyPair(
+      {},
+      {
+        onOpen: () => {
+          throw new Error('bug in onOpen');
+        },
+        onHandlerError: (error) => errors.push(error),
+      },
+    );
+    await assert.rejects(a.open({ n: 1 }), { code: 'INTERNAL' });
+    await settle();
+    assert.deepEqual(
+      errors.map((e) => String(e)),
+      ['Error: bug in onOpen'],
+    );
+    assert.deepEqual(uncaught, []);
+    assert.equal(b.closed, false);
+  } finally {
+    process.off('uncaughtException', catcher);
+  }
+});

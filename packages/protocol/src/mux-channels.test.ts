@@ -31,6 +31,23 @@ describe('channels', () => {
     await assert.rejects(b.open({}), (e) => e instanceof ChannelRejectedError && e.code === 'UNSUPPORTED');
   });
 
+  test('a channel closed here while its data waits for credit is no longer open, but still in use', async () => {
+    const { a, b, accepted } = await readyPair({}, {});
+    const channel = await a.open({});
+    await settle();
+    const remote = accepted[0]!;
+    remote.autoRelease = false; // the peer takes no more: our data waits
+    channel.write(new Uint8Array(3 * 1024 * 1024));
+    channel.close();
+    await settle();
+    assert.equal(a.channelCount, 0, 'closed here');
+    assert.equal(a.channelsInUse, 1, 'but its queued data (and the id) are still held');
+    remote.release(3 * 1024 * 1024);
+    for (let i = 0; i < 10; i++) await settle();
+    assert.equal(a.channelsInUse, 0);
+    assert.equal(b.channelsInUse, 0);
+  });
+
   test('reject: open() rejects with ChannelRejectedError carrying the code', async () => {
     const { a, b } = await readyPair(
       {},

@@ -97,6 +97,14 @@ export class Mux {
     return this.#router.table.openCount;
   }
 
+  /**
+   * Channel ids in use in any state: with those closed here but still sending what was queued, or waiting for the
+   * peer's close (what maxChannels counts, and what a limit on the memory channels hold should count).
+   */
+  get channelsInUse(): number {
+    return this.#router.table.size;
+  }
+
   /** Sends our hello, exactly once; either side may go first. */
   hello(info: JsonObject): void {
     if (this.#handshake.sent) throw new Error('Mux.hello() was already called');
