@@ -250,6 +250,9 @@ export async function createServer(config: ServerConfig, log: Logger) {
       clearInterval(purge);
       await broker.shutdown();
       hub.close();
+      // Sessions that were connecting end now that their agents are gone: their recordings and rows are written
+      // before the store closes.
+      await broker.settled();
       await app.close();
       await store.close();
     },

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -174,6 +174,38 @@ describe('session broker, terminating', () => {
     await assert.rejects(within(opening, 'the open is answered'), /terminated by alice/);
     assert.match(await within(closed, 'the agent side closes'), /terminated by alice/);
     assert.equal(records.get(id as string)?.state, 'Terminated', 'not overwritten with Connected');
+  });
+});
+
+describe('session broker, shutting down', () => {
+  it('ends live sessions, ends one still connecting once its agent is gone, and waits for both to be written', async () => {
+    const { broker, principal, records, opening, held } = await setUp([], { hold: true });
+    for (let i = 0; i < 100 && !held(); i++) await new Promise((r) => setTimeout(r, 5));
+    const [id] = [...records.keys()];
+    await broker.shutdown();
+    assert.equal(records.get(id as string)?.state, 'Connecting', 'still waiting for its agent');
+    let settled = false;
+    const settling = broker.settled().then(() => {
+      settled = true;
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(settled, false, 'settled() waits for the session still connecting');
+    (held() as OpenRequest).reject('UNAVAILABLE', 'connection closed'); // the agents' connections close
+    await within(settling, 'settled');
+    assert.equal(records.get(id as string)?.state, 'Terminated');
+    assert.equal(records.get(id as string)?.reason, 'cancelled because the server shut down');
+    const cast = readFileSync(join(dataDir, records.get(id as string)?.recordingKey as string), 'utf8');
+    assert.match(
+      cast.trimEnd().split('\n').at(-1) ?? '',
+      /session ended: cancelled because the server shut down/,
+    );
+    await assert.rejects(opening, /the session was cancelled because the server shut down before it started/);
+    // A start after shutdown is refused at once.
+    const late = await muxPair((request) => void broker.startShell(principal, request));
+    await assert.rejects(late.b.open({ kind: 'shell', target: 'web-01', cols: 80, rows: 24 }), {
+      code: 'UNAVAILABLE',
+      message: /the server is shutting down/,
+    });
   });
 });
 

@@ -100,6 +100,18 @@ export function createSessionBroker(deps: Deps) {
   const live = new Map<string, LiveSession>();
   /** Sessions between their record and their relay: why each was terminated meanwhile, if it was. */
   const connecting = new Map<string, { terminated?: string }>();
+  /** Set by shutdown(): no new session starts. */
+  let stopping = false;
+  /** Starts and ends under way, which shutdown waits for (their recordings and store writes must finish). */
+  const inflight = new Set<Promise<unknown>>();
+  const track = <T>(work: Promise<T>): Promise<T> => {
+    inflight.add(work);
+    work.then(
+      () => inflight.delete(work),
+      () => inflight.delete(work),
+    );
+    return work;
+  };
 
   /**
    * Store and audit writes made once a session's fate is decided (failed, or ended): when the store or the audit
@@ -152,6 +164,10 @@ export function createSessionBroker(deps: Deps) {
   }
 
   async function startShell(principal: Principal, request: OpenRequest): Promise<void> {
+    if (stopping) {
+      request.reject('UNAVAILABLE', 'the server is shutting down: try again in a moment');
+      return;
+    }
     let opened: Awaited<ReturnType<typeof open>>;
     try {
       opened = await open(principal, request.spec);
@@ -183,6 +199,15 @@ export function createSessionBroker(deps: Deps) {
     const resource = sessionArn(arn, record.id);
     let recorder: Recorder;
     let agent: Channel;
+    /** Ended before it started (terminated, or the server shut down): recorded as such, the person told. */
+    const cancelled = async (reason: string) => {
+      await recorder.close(`session ended: ${reason}`).catch(() => {});
+      // terminate() wrote this already, unless its write failed; shutdown() leaves it to here.
+      await logFailure(record.id, 'recording the end of the session', () =>
+        store.updateSession(record.id, { state: 'Terminated', reason, endedAt: now() }),
+      );
+      request.reject('SESSION_ENDED', `the session was ${reason} before it started`);
+    };
     try {
       recorder = await createAsciicastRecorder({
         path: join(dataDir, record.recordingKey as string),
@@ -224,6 +249,8 @@ export function createSessionBroker(deps: Deps) {
         throw error;
       });
     } catch (error) {
+      // Terminated (or the server shut down) while it was connecting: the agent's failure is the consequence.
+      if (pending.terminated !== undefined) return cancelled(pending.terminated);
       const message =
         error instanceof AgentTimeout
           ? `the agent on ${instance.id} (${instance.name}) did not start the shell within ${Math.ceil(agentOpenTimeoutMs / 1000)} s; check the agent's log on that server, then try again`
@@ -245,9 +272,7 @@ export function createSessionBroker(deps: Deps) {
     if (pending.terminated !== undefined) {
       // Terminated while it was connecting: the shell never reaches the person.
       agent.close('SESSION_ENDED', pending.terminated);
-      await recorder.close(`session ended: ${pending.terminated}`).catch(() => {});
-      request.reject('SESSION_ENDED', `the session was ${pending.terminated} before it started`);
-      return;
+      return cancelled(pending.terminated);
     }
     const client = request.accept({
       sessionId: record.id,
@@ -267,7 +292,8 @@ export function createSessionBroker(deps: Deps) {
       { current: { cols, rows } },
     );
 
-    const end = async (reason: string) => {
+    const end = (reason: string) => track(finish(reason));
+    const finish = async (reason: string) => {
       if (ended) return;
       ended = true;
       for (const timer of timers) clearTimeout(timer);
@@ -316,13 +342,14 @@ export function createSessionBroker(deps: Deps) {
       (error) => void end(`recording failed (${error.message}); a session is never left unrecorded`),
     );
 
+    // One timer, re-armed in its own slot: a long busy session does not pile up a handle per check.
     const idleCheck = () => {
       const left = lastInputAt + settings.idleTimeoutMs - now();
       if (left <= 0)
         void end(`idle for ${Math.round(settings.idleTimeoutMs / 60_000)} minutes (idle timeout)`);
-      else timers.push(setTimeout(idleCheck, left));
+      else timers[idleSlot] = setTimeout(idleCheck, left);
     };
-    timers.push(setTimeout(idleCheck, settings.idleTimeoutMs));
+    const idleSlot = timers.push(setTimeout(idleCheck, settings.idleTimeoutMs)) - 1;
     // A shell must not outlive the sign-in it was opened with: signing out, revoking that sign-in or disabling
     // the account ends it within signInCheckMs.
     if (stillSignedIn && principal.signInSessionId) {
@@ -374,7 +401,7 @@ export function createSessionBroker(deps: Deps) {
     authorize(principal, 'ssm:DescribeSessions', sessionArn(arn, s.id), sessionContext(s)).allowed;
 
   return {
-    startShell,
+    startShell: (principal: Principal, request: OpenRequest) => track(startShell(principal, request)),
 
     /**
      * The newest LIST_LIMIT sessions the principal may see. Visibility is a policy decision per session, so the
@@ -450,8 +477,20 @@ export function createSessionBroker(deps: Deps) {
       return join(dataDir, session.recordingKey);
     },
 
+    /**
+     * Starts no more sessions and ends the live ones. Sessions still connecting end as soon as their agent answers
+     * (or its connection closes): call settled() after closing the agents' connections.
+     */
     async shutdown(): Promise<void> {
+      stopping = true;
+      for (const starting of connecting.values())
+        starting.terminated ??= 'cancelled because the server shut down';
       await Promise.all([...live.values()].map((s) => s.end('the server shut down')));
+    },
+
+    /** Resolves once every start and end under way finished (recordings closed, store written). */
+    async settled(): Promise<void> {
+      while (inflight.size > 0) await Promise.allSettled([...inflight]);
     },
 
     get liveCount(): number {
