@@ -50,6 +50,7 @@ async function setUp(
     agentOpenTimeoutMs = 0,
     auditFails = false,
     signedIn = undefined as (() => boolean) | undefined,
+    endWritten = undefined as Promise<void> | undefined,
   } = {},
 ) {
   const errors: string[] = [];
@@ -74,6 +75,7 @@ async function setUp(
       listSessions: async () => [],
       updateSession: async (id: string, change: Partial<SessionRecord>) => {
         if (change.state && failing.includes(change.state)) throw new Error('database is gone');
+        if (change.state === 'Terminated') await endWritten; // a slow store, when the test says so
         const record = records.get(id);
         if (record) Object.assign(record, change);
       },
@@ -206,6 +208,31 @@ describe('session broker, shutting down', () => {
       code: 'UNAVAILABLE',
       message: /the server is shutting down/,
     });
+  });
+});
+
+describe('session broker, a terminate while the session is ending', () => {
+  it('waits for that end and does not write its own over it', async () => {
+    let write: () => void = () => {};
+    const endWritten = new Promise<void>((resolve) => {
+      write = resolve;
+    });
+    const { broker, principal, records, opening, agentChannel } = await setUp([], { endWritten });
+    const channel = await within(opening, 'the session opens');
+    channel.onData = () => {};
+    const [id] = [...records.keys()];
+    agentChannel()?.exit(0, null);
+    agentChannel()?.close('NORMAL', 'exited'); // the shell exits; the end's store write is slow
+    await new Promise((r) => setTimeout(r, 20));
+    let terminated = false;
+    const terminating = broker.terminate(principal, id as string).then(() => {
+      terminated = true;
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(terminated, false, 'terminate waits for the end under way');
+    write();
+    await within(terminating, 'terminate');
+    assert.equal(records.get(id as string)?.reason, 'exited', 'the end it waited for is the one recorded');
   });
 });
 

@@ -292,14 +292,18 @@ export function createSessionBroker(deps: Deps) {
       { current: { cols, rows } },
     );
 
-    const end = (reason: string) => track(finish(reason));
+    // Every caller (exit, timeouts, terminate, shutdown) gets the one end, and waits for it to be written: the
+    // session stays live until then, so a terminate meanwhile does not write its own end over this one.
+    let ending: Promise<void> | undefined;
+    const end = (reason: string) => {
+      ending ??= track(finish(reason).finally(() => live.delete(record.id)));
+      return ending;
+    };
     const finish = async (reason: string) => {
-      if (ended) return;
       ended = true;
       for (const timer of timers) clearTimeout(timer);
       clearTimeout(signInTimer);
       resizes.stop();
-      live.delete(record.id);
       client.close(reason === 'exited' ? 'NORMAL' : 'SESSION_ENDED', reason);
       agent.close(reason === 'exited' ? 'NORMAL' : 'SESSION_ENDED', reason);
       await recorder
