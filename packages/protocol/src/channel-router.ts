@@ -72,8 +72,8 @@ export class ChannelRouter {
     } else if (frame.type === 'reject' && pending) {
       table.outgoing.delete(id);
       pending.reject(new ChannelRejectedError(frame.code, frame.message));
-    } else if (frame.type === 'close' && table.closing.delete(id)) {
-      // the peer's answer to the close we sent for a failed open
+    } else if ((frame.type === 'close' || frame.type === 'reject') && table.closing.delete(id)) {
+      // the peer's answer to the close we sent for a failed open (a reject when it had not answered the open yet)
     } else if (table.channels.has(id)) {
       channelInternals.receive(table.channels.get(id)!, frame);
     } else if (!table.closing.has(id)) {

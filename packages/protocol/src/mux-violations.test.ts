@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { setImmediate as settle } from 'node:timers/promises';
 import { MAX_STRAY_FRAMES } from './channel-router.ts';
 import { FrameType } from './frame-types.ts';
-import { rawWithChannels, type WireEntry } from './test-peers.ts';
+import { connectRaw, peerHello, rawWithChannels, type WireEntry } from './test-peers.ts';
 
 const _MiB = 1024 * 1024;
 const _dataBytes = (log: WireEntry[], channel: number) =>
@@ -208,4 +208,25 @@ describe('violations close only what they concern', () => {
       assert.equal(raw.closes[0]?.code, code, name);
     }
   });
+});
+
+test('a channel we opened that failed before its accept frees its id when the peer answers our close with reject', async () => {
+  const raw = connectRaw({ side: 'a' });
+  raw.inject(peerHello);
+  raw.mux.hello({});
+  await raw.mux.ready;
+  const opening = raw.mux.open({ kind: 'test' });
+  await Promise.resolve();
+  const open = raw.take().find((f) => f.type === 'open');
+  assert.ok(open && open.type === 'open');
+  raw.inject({ type: 'eof', channel: open.channel }); // a frame on the channel before accepting it
+  await assert.rejects(opening);
+  assert.equal(raw.mux.channelsInUse, 1, 'we sent close and wait for its answer');
+  raw.inject({
+    type: 'reject',
+    channel: open.channel,
+    code: 'MALFORMED_FRAME',
+    message: 'answering your close',
+  });
+  assert.equal(raw.mux.channelsInUse, 0, 'the id is free again');
 });
