@@ -233,6 +233,8 @@ describe('session broker, a terminate while the session is ending', () => {
     write();
     await within(terminating, 'terminate');
     assert.equal(records.get(id as string)?.reason, 'exited', 'the end it waited for is the one recorded');
+    const cast = readFileSync(join(dataDir, records.get(id as string)?.recordingKey as string), 'utf8');
+    assert.match(cast.trimEnd().split('\n').at(-1) ?? '', /"session ended: exited \(exit status 0\)"/);
   });
 });
 

@@ -294,13 +294,16 @@ export function createSessionBroker(deps: Deps) {
 
     // Every caller (exit, timeouts, terminate, shutdown) gets the one end, and waits for it to be written: the
     // session stays live until then, so a terminate meanwhile does not write its own end over this one.
+    // (`ended` is set before finish() runs: closing the channels calls end() again, from their onClose.)
     let ending: Promise<void> | undefined;
-    const end = (reason: string) => {
-      ending ??= track(finish(reason).finally(() => live.delete(record.id)));
-      return ending;
+    const end = (reason: string): Promise<void> => {
+      if (!ended) {
+        ended = true;
+        ending = track(finish(reason).finally(() => live.delete(record.id)));
+      }
+      return ending ?? Promise.resolve();
     };
     const finish = async (reason: string) => {
-      ended = true;
       for (const timer of timers) clearTimeout(timer);
       clearTimeout(signInTimer);
       resizes.stop();
