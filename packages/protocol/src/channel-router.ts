@@ -184,6 +184,8 @@ export class ChannelRouter {
       onOpen(request);
     } catch (error) {
       if (request.pending) request.reject('INTERNAL', 'the channel could not be opened');
+      // Accepted, then the handler threw: the channel is in an unknown state, so it closes.
+      else this.table.channels.get(id)?.close('INTERNAL', 'internal error while opening this channel');
       this.#deps.link.handlerFailed(error); // onHandlerError, or rethrown when there is none
     }
   }

@@ -66,3 +66,25 @@ test('an onOpen that throws rejects that open with INTERNAL and reaches onHandle
     process.off('uncaughtException', catcher);
   }
 });
+
+test('an onOpen that accepts and then throws closes that channel with INTERNAL', async () => {
+  const errors: unknown[] = [];
+  const { a } = await readyPair(
+    {},
+    {
+      onOpen: (request) => {
+        request.accept({});
+        throw new Error('bug after accept');
+      },
+      onHandlerError: (error) => errors.push(error),
+    },
+  );
+  const channel = await a.open({ n: 1 });
+  let closed = '';
+  channel.onClose = (code) => {
+    closed = code;
+  };
+  for (let i = 0; i < 5; i++) await settle();
+  assert.equal(closed, 'INTERNAL');
+  assert.equal(errors.length, 1);
+});

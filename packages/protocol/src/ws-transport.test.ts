@@ -12,7 +12,7 @@ import {
 } from './ws-transport.ts';
 
 /** A stand-in for a `ws` WebSocket whose underlying socket records what cork() held back. */
-function fakeSocket(withRawSocket: boolean) {
+function fakeSocket(withRawSocket: boolean, rawLater = false) {
   const log: string[] = [];
   let corks = 0;
   const drainListeners: (() => void)[] = [];
@@ -27,7 +27,7 @@ function fakeSocket(withRawSocket: boolean) {
     },
     on: (_event, listener) => drainListeners.push(listener),
   };
-  const state = { bufferedAmount: 0 };
+  const state = { bufferedAmount: 0, connecting: rawLater };
   const socket: NodeWebSocketLike = {
     readyState: 1,
     get bufferedAmount() {
@@ -38,7 +38,9 @@ function fakeSocket(withRawSocket: boolean) {
     send: (data) => log.push(`send ${decodeFrame(data).type}${corks > 0 ? ' (corked)' : ''}`),
     close: () => log.push('close'),
     on: () => socket,
-    _socket: withRawSocket ? raw : undefined,
+    get _socket() {
+      return withRawSocket && !state.connecting ? raw : undefined;
+    },
   };
   const drain = () => {
     for (const listener of drainListeners) listener();
@@ -104,6 +106,20 @@ test('a peer that does not read: reading stops once READ_PAUSE_AT bytes wait, an
   );
   drain(); // a drain with reading never paused resumes nothing
   assert.ok(!log.includes('resume'));
+});
+
+test("a mux made before the client's socket exists still hears its 'drain' once it does", () => {
+  const { socket, log, state, drain } = fakeSocket(true, true);
+  const mux = muxOverWebSocket(socket, { side: 'a', keepaliveIntervalMs: 0, keepaliveTimeoutMs: 0 });
+  state.connecting = false; // opened
+  state.bufferedAmount = READ_PAUSE_AT;
+  mux.hello({});
+  state.bufferedAmount = 0;
+  drain();
+  assert.deepEqual(
+    log.filter((l) => l === 'pause' || l === 'resume'),
+    ['pause', 'resume'],
+  );
 });
 
 test('close codes: only the table’s own entries map, anything a peer names otherwise is 1002', () => {

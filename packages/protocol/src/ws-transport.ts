@@ -84,6 +84,7 @@ export function closeReason(text: string): string {
 export function muxOverWebSocket(socket: NodeWebSocketLike, options: MuxOptions): Mux {
   let corked: CorkableSocket | undefined;
   let readingPaused = false;
+  let bindDrain = () => {};
   const uncork = () => {
     const raw = corked;
     corked = undefined;
@@ -93,6 +94,7 @@ export function muxOverWebSocket(socket: NodeWebSocketLike, options: MuxOptions)
     {
       send(bytes) {
         if (socket.readyState !== OPEN) return;
+        bindDrain();
         const raw = socket._socket;
         if (raw && corked === undefined) {
           raw.cork();
@@ -105,7 +107,10 @@ export function muxOverWebSocket(socket: NodeWebSocketLike, options: MuxOptions)
           socket.pause();
         }
       },
-      full: () => socket.bufferedAmount >= SEND_HIGH_WATER,
+      full: () => {
+        bindDrain();
+        return socket.bufferedAmount >= SEND_HIGH_WATER;
+      },
       close(code, message) {
         socket.close(wsCloseCode(code), closeReason(`${code}: ${message}`));
       },
@@ -113,13 +118,21 @@ export function muxOverWebSocket(socket: NodeWebSocketLike, options: MuxOptions)
     options,
   );
   // Past the high-water mark a write returned false, so the socket emits 'drain' once its buffer is written out.
-  socket._socket?.on('drain', () => {
-    if (readingPaused) {
-      readingPaused = false;
-      socket.resume();
-    }
-    mux.transportDrained();
-  });
+  // (A client's socket exists only once it opened: bound when it first shows.)
+  let drainBound: CorkableSocket | undefined;
+  bindDrain = () => {
+    const raw = socket._socket;
+    if (!raw || raw === drainBound) return;
+    drainBound = raw;
+    raw.on('drain', () => {
+      if (readingPaused) {
+        readingPaused = false;
+        socket.resume();
+      }
+      mux.transportDrained();
+    });
+  };
+  bindDrain();
   socket.on('message', (data, isBinary) => {
     if (!isBinary) {
       mux.close('MALFORMED_FRAME', 'text message received; Sesame frames are binary');

@@ -101,6 +101,25 @@ describe('agent hub under a slow or failing store', () => {
     assert.equal((await f.store.getInstance(agent.instanceId))?.status, 'ConnectionLost');
   });
 
+  test('an agent whose key check ends after the hub closed (the server shutting down) is closed, not linked', async () => {
+    const slow = hold();
+    const { hub, agent, url } = await hubOver((real) => ({
+      ...realCalls(real),
+      getInstance: slow.wrap(real.getInstance),
+    }));
+    const connection = await connectAgent(url, agent);
+    await slow.started;
+    hub.close();
+    slow.release();
+    const stillOpen = new Promise<{ code: number; reason: string }>((resolve) =>
+      setTimeout(() => resolve({ code: 0, reason: 'still open after 5 s' }), 5000).unref(),
+    );
+    const closed = await Promise.race([connection.closed, stillOpen]);
+    assert.equal(closed.code, 1001, closed.reason);
+    assert.match(closed.reason, /SHUTDOWN/);
+    assert.equal(hub.isOnline(agent.instanceId), false);
+  });
+
   test('an agent whose key check outlasts the handshake timeout is closed and not registered', async () => {
     const slow = hold();
     const { hub, agent, url } = await hubOver(

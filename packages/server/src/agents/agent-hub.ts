@@ -38,6 +38,7 @@ const HANDSHAKE_FAILURES_PER_MINUTE = 30;
  */
 export function createAgentHub({ store, audit, log, settings, onInventory, now = Date.now }: Deps) {
   const links = new Map<string, AgentLink>();
+  let closing = false;
   const failures = createFailureLimiter({ limit: HANDSHAKE_FAILURES_PER_MINUTE, windowMs: 60_000, now });
   const heartbeat = setInterval(() => {
     for (const id of links.keys()) void store.setInstanceStatus(id, 'Online', now()).catch(() => {});
@@ -87,6 +88,11 @@ export function createAgentHub({ store, audit, log, settings, onInventory, now =
     // The connection may have gone (or timed out) while the instance was looked up: a closed mux must never
     // become the instance's link, or the instance would look Online with nothing behind it.
     if (mux.closed) return;
+    // The server shut down while this agent was being checked: no new link after close().
+    if (closing) {
+      mux.close('SHUTDOWN', 'the server is shutting down');
+      return;
+    }
     authenticated();
     const previous = links.get(instanceId);
     const link: AgentLink = { instanceId, mux, connectedAt: now(), sourceAddress };
@@ -184,6 +190,7 @@ export function createAgentHub({ store, audit, log, settings, onInventory, now =
     },
 
     close(): void {
+      closing = true;
       clearInterval(heartbeat);
       for (const link of links.values()) link.mux.close('SHUTDOWN', 'the server is shutting down');
       links.clear();

@@ -44,6 +44,7 @@ type Deps = {
 type LiveSession = { record: SessionRecord; end: (reason: string) => Promise<void> };
 
 const MAX_TERMINAL = 1000;
+const SHUT_DOWN_BEFORE_START = 'cancelled because the server shut down';
 const AGENT_OPEN_TIMEOUT_MS = 30_000;
 
 /** The agent did not answer an open in time (as opposed to refusing it). */
@@ -181,7 +182,8 @@ export function createSessionBroker(deps: Deps) {
       return;
     }
     const { record } = opened;
-    const pending: { terminated?: string } = {};
+    // A shutdown that came while this start was being checked marks it as it marks those already connecting.
+    const pending: { terminated?: string } = stopping ? { terminated: SHUT_DOWN_BEFORE_START } : {};
     connecting.set(record.id, pending);
     try {
       await connect(principal, request, opened, pending);
