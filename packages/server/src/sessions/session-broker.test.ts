@@ -51,6 +51,7 @@ async function setUp(
     auditFails = false,
     signedIn = undefined as (() => boolean) | undefined,
     endWritten = undefined as Promise<void> | undefined,
+    startWritten = undefined as Promise<void> | undefined,
   } = {},
 ) {
   const errors: string[] = [];
@@ -76,6 +77,7 @@ async function setUp(
       updateSession: async (id: string, change: Partial<SessionRecord>) => {
         if (change.state && failing.includes(change.state)) throw new Error('database is gone');
         if (change.state === 'Terminated') await endWritten; // a slow store, when the test says so
+        if (change.state === 'Connected') await startWritten;
         const record = records.get(id);
         if (record) Object.assign(record, change);
       },
@@ -235,6 +237,32 @@ describe('session broker, a terminate while the session is ending', () => {
     assert.equal(records.get(id as string)?.reason, 'exited', 'the end it waited for is the one recorded');
     const cast = readFileSync(join(dataDir, records.get(id as string)?.recordingKey as string), 'utf8');
     assert.match(cast.trimEnd().split('\n').at(-1) ?? '', /"session ended: exited \(exit status 0\)"/);
+  });
+});
+
+describe('session broker, a session that ends while its start is being written', () => {
+  it('writes its end after the start, so the row ends Terminated', async () => {
+    let write: () => void = () => {};
+    const startWritten = new Promise<void>((resolve) => {
+      write = resolve;
+    });
+    const { records, opening, agentChannel } = await setUp([], { startWritten });
+    const channel = await within(opening, 'the session opens');
+    channel.onData = () => {};
+    const [id] = [...records.keys()];
+    const closed = new Promise<void>((resolve) => {
+      channel.onClose = () => resolve();
+    });
+    agentChannel()?.exit(0, null);
+    agentChannel()?.close('NORMAL', 'exited'); // the shell exits before the Connected row is written
+    await within(closed, 'the client channel closes');
+    await new Promise((r) => setTimeout(r, 20));
+    write();
+    for (let i = 0; i < 100 && records.get(id as string)?.state !== 'Terminated'; i++)
+      await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(records.get(id as string)?.state, 'Terminated');
+    assert.equal(records.get(id as string)?.reason, 'exited');
   });
 });
 

@@ -298,6 +298,8 @@ export function createSessionBroker(deps: Deps) {
     // session stays live until then, so a terminate meanwhile does not write its own end over this one.
     // (`ended` is set before finish() runs: closing the channels calls end() again, from their onClose.)
     let ending: Promise<void> | undefined;
+    // The end's row is written after the start's: on a pool of connections the two could commit out of order.
+    let startWritten: Promise<unknown> = Promise.resolve();
     const end = (reason: string): Promise<void> => {
       if (!ended) {
         ended = true;
@@ -316,6 +318,7 @@ export function createSessionBroker(deps: Deps) {
         .catch((error: Error) =>
           log.error({ sessionId: record.id, err: error.message }, 'the recording is incomplete'),
         );
+      await startWritten.catch(() => {});
       await logFailure(record.id, 'recording the end of the session', async () => {
         await store.updateSession(record.id, { state: 'Terminated', reason, endedAt: now(), exitCode });
         await audit({
@@ -387,7 +390,8 @@ export function createSessionBroker(deps: Deps) {
 
     live.set(record.id, { record, end });
     try {
-      await store.updateSession(record.id, { state: 'Connected' });
+      startWritten = store.updateSession(record.id, { state: 'Connected' });
+      await startWritten;
       const audited = await audit({
         actor: principal,
         action: 'ssm:StartSession',
