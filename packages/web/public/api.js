@@ -100,7 +100,8 @@ export function showStep(container, section) {
 
 /**
  * A same-origin relative path (`/x?y#z`) or null: `next` and `redirect` come from URLs anyone can craft, so
- * `//evil.example`, `/\evil.example`, `https://…` and `javascript:` are all refused (open redirect).
+ * `//evil.example`, `/\evil.example`, `/.//evil.example`, `https://…` and `javascript:` are all refused (open
+ * redirect).
  */
 export function safePath(value) {
   if (typeof value !== 'string' || !value.startsWith('/') || value.startsWith('//')) return null;
@@ -109,7 +110,9 @@ export function safePath(value) {
   try {
     const url = new URL(value, location.origin);
     if (url.origin !== location.origin) return null;
-    return `${url.pathname}${url.search}${url.hash}`;
+    // Resolved, `/.//evil.example` (or `/%2e//…`, `/a/..//…`) is `//evil.example`: another host again.
+    const path = `${url.pathname}${url.search}${url.hash}`;
+    return path.startsWith('//') ? null : path;
   } catch {
     return null;
   }

@@ -8,7 +8,7 @@ import { SesameStoreError, type Store, type User } from '../store/index.ts';
 import { type MappedIdentity, mapIdentity } from './attribute-mapping.ts';
 import type { IdentityProviders, LiveProvider } from './identity-providers.ts';
 import type { Flows } from './sign-in-flows.ts';
-import type { SignInContext, SignInResult, SignInService } from './sign-in-service.ts';
+import { onDevice, type SignInContext, type SignInResult, type SignInService } from './sign-in-service.ts';
 
 type Deps = {
   store: Pick<
@@ -38,9 +38,11 @@ type Deps = {
 /** Where the browser goes after SSO: a path on this server, never another origin. */
 export function safeRedirect(value: unknown): string | undefined {
   // Printable ASCII only (no control characters, no backslash): `/\t/evil.example` must not become `//evil`.
-  return typeof value === 'string' && /^\/(?![/\\])[\x21-\x5b\x5d-\x7e]{0,1000}$/.test(value)
-    ? value
-    : undefined;
+  if (typeof value !== 'string' || !/^\/(?![/\\])[\x21-\x5b\x5d-\x7e]{0,1000}$/.test(value)) return undefined;
+  // Dot segments: `/.//evil.example` (or `/%2e//…`, `/a/..//…`) is `//evil.example` once a browser resolves it.
+  const url = new URL(value, 'http://sesame.invalid');
+  const path = `${url.pathname}${url.search}${url.hash}`;
+  return url.host === 'sesame.invalid' && !path.startsWith('//') ? path : undefined;
 }
 
 const STATE = /^[A-Za-z0-9_-]{20,100}$/;
@@ -327,7 +329,7 @@ export function createSsoService({
         );
       // Proved to be the browser that started: its device, which the cross-site post did not bring along.
       const device = typeof bound === 'string' ? bindingDevice(samlBinding) : null;
-      if (device) ctx = { ...ctx, deviceId: device, browserDeviceId: device };
+      if (device) ctx = onDevice(ctx, device);
       const started = pending && relayState ? await flows.take(relayState).catch(() => undefined) : undefined;
       if (started) {
         expectedRequestId = String(started.data.requestId);
