@@ -53,7 +53,12 @@ describe('signing in the CLI through the browser', () => {
     await enterPassword(page, 'erin');
     await signInWithKey(page);
     await page.waitForURL(`${base}${path}`);
-    await page.getByText('Sign in the Sesame CLI on this computer as erin?').waitFor();
+    await page
+      .getByText(`Sign in the Sesame CLI on this computer as erin? It is waiting on port ${cli.port}.`)
+      .waitFor();
+    // Nothing is pressed by a key held down: Allow is not focused.
+    await page.keyboard.press('Enter');
+    assert.equal(await page.locator('#authorize button:focus').count(), 0, 'nothing in the form is focused');
     await page.getByRole('button', { name: 'Allow' }).click();
 
     const query = await cli.callback;

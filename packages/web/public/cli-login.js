@@ -42,9 +42,9 @@ if (!Number.isInteger(port) || port < 1 || port > 65535 || !state || !codeChalle
 } else {
   const user = await signedInUser();
   document.getElementById('question').textContent =
-    `Sign in the Sesame CLI on this computer as ${user.username}?`;
+    `Sign in the Sesame CLI on this computer as ${user.username}? It is waiting on port ${port}.`;
   form.hidden = false;
-  form.querySelector('button').focus();
+  // Not focused: keys held down on the page that opened this one must not press Allow.
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     setBusy(true);

@@ -9,7 +9,12 @@ import type { IdentityProviders } from '../sign-in/identity-providers.ts';
 import type { MfaDevices } from '../sign-in/mfa-devices.ts';
 import type { MfaSettingsService } from '../sign-in/mfa-settings-service.ts';
 import { createRequestLimiter } from '../sign-in/request-limiter.ts';
-import type { SignInContext, SignInResult, SignInService } from '../sign-in/sign-in-service.ts';
+import {
+  onDevice,
+  type SignInContext,
+  type SignInResult,
+  type SignInService,
+} from '../sign-in/sign-in-service.ts';
 import type { SignInSessions } from '../sign-in/sign-in-sessions.ts';
 import { bindingDevice, type SsoService, safeRedirect, samlBindingCookie } from '../sign-in/sso-service.ts';
 import type { SignInSession } from '../store/index.ts';
@@ -84,7 +89,10 @@ export function registerSignInRoutes(app: FastifyInstance, s: SignInServices, au
     return input.client === 'web' ? 'web' : 'cli';
   };
 
-  /** `newDevice: false`: a browser without a device cookie gets none here (the SAML answer brings its own). */
+  const newDeviceId = () => crypto.randomUUID().replaceAll('-', '');
+  const setDeviceCookie = (reply: FastifyReply, id: string) =>
+    reply.setCookie(DEVICE_COOKIE, id, { ...browserCookie, maxAge: 365 * 24 * 3600 });
+  /** `newDevice: false`: a browser without a device cookie gets none here (the caller decides). */
   const context = (
     request: FastifyRequest,
     reply: FastifyReply,
@@ -95,8 +103,8 @@ export function registerSignInRoutes(app: FastifyInstance, s: SignInServices, au
     let browserDeviceId = request.cookies[DEVICE_COOKIE] ?? null;
     if (browserDeviceId !== null && !/^[A-Za-z0-9_-]{20,100}$/.test(browserDeviceId)) browserDeviceId = null;
     if (which === 'web' && !browserDeviceId && newDevice) {
-      browserDeviceId = crypto.randomUUID().replaceAll('-', '');
-      reply.setCookie(DEVICE_COOKIE, browserDeviceId, { ...browserCookie, maxAge: 365 * 24 * 3600 });
+      browserDeviceId = newDeviceId();
+      setDeviceCookie(reply, browserDeviceId);
     }
     const bodyDevice =
       typeof input.device === 'string' && /^[A-Za-z0-9_-]{16,100}$/.test(input.device) ? input.device : null;
@@ -293,13 +301,15 @@ export function registerSignInRoutes(app: FastifyInstance, s: SignInServices, au
         const form = body(request);
         const cookie = typeof form.RelayState === 'string' ? samlBindingCookie(form.RelayState) : undefined;
         const binding = (cookie && request.cookies[cookie]) || null;
-        const result = await s.sso.samlAcs(
-          param(request, 'provider'),
-          form,
-          // With a binding, the device is the one it carries: a new device cookie would replace the browser's.
-          context(request, reply, 'web', { newDevice: !bindingDevice(binding) }),
-          binding,
-        );
+        // The post is cross-site, so the browser's (Lax) device cookie does not come with it. With a binding, the
+        // device is the one it carries. Without one, a new device is made, and its cookie set only once the answer
+        // was accepted: a junk post from any site must not replace the browser's device (its remembered MFA, its
+        // own lockout scope).
+        let ctx = context(request, reply, 'web', { newDevice: false });
+        const minted = !bindingDevice(binding) && !ctx.browserDeviceId ? newDeviceId() : undefined;
+        if (minted) ctx = onDevice(ctx, minted);
+        const result = await s.sso.samlAcs(param(request, 'provider'), form, ctx, binding);
+        if (minted) setDeviceCookie(reply, minted);
         // Spent only once its sign-in went through: a junk post from another site cannot end it.
         if (cookie && binding) reply.clearCookie(cookie, SAML_BINDING);
         return ssoLanding(reply, result);

@@ -56,6 +56,14 @@ export type SignInContext = {
   rp: RelyingParty;
 };
 
+/**
+ * `ctx` on `device` (a browser's device proved some other way than its cookie). Not a spread: that would work
+ * out `rp` now, which refuses hosts it cannot trust, on a sign-in that may never need it.
+ */
+export function onDevice(ctx: SignInContext, device: string): SignInContext {
+  return Object.create(ctx, { deviceId: { value: device }, browserDeviceId: { value: device } });
+}
+
 export type SignInResult =
   | { status: 'signed-in'; user: PublicUser; tokens: IssuedTokens; redirect?: string | undefined }
   | { status: 'mfa-required'; flow: string; methods: string[]; expiresAt: number; emailSentTo?: string }

@@ -154,11 +154,15 @@ describe('SAML single sign-on against a real SAML IdP', () => {
     return ((await ok(admin('POST', '/api/v1/policy/simulate', input))).decision as { allowed: boolean })
       .allowed;
   };
-  /** Refused: back to the sign-in page with the problem named, no session, and a failed sign-in audited. */
+  /**
+   * Refused: back to the sign-in page with the problem named, no session, no new device cookie (a post from any
+   * site must not replace the browser's device), and a failed sign-in audited.
+   */
   const refused = async (landed: Landing, pattern: RegExp) => {
     assert.equal(landed.status, 303);
     assert.equal(landed.location, '/login#sso-error');
     assert.equal(landed.cookie, undefined);
+    assert.equal(landed.device, '', 'a refused answer sets no device cookie');
     const message = ssoFailureReason(landed, ts.logs).reason;
     assert.match(message, pattern);
     const events = await ts.server.store.listAudit({});
@@ -453,8 +457,10 @@ describe('SAML over https: the answer signs in only the browser that started the
     const junk = await post(Buffer.from('<samlp:Response/>').toString('base64'), 'flw_not-one-of-ours', jar);
     assert.equal(junk.cookie, undefined);
     assert.ok(
-      !junk.setCookies.some((c) => c.startsWith('__Host-sesame_saml_')),
-      'the junk post spends no binding',
+      !junk.setCookies.some(
+        (c) => c.startsWith('__Host-sesame_saml_') || c.startsWith('__Host-sesame_device'),
+      ),
+      'the junk post spends no binding and replaces no device cookie',
     );
     const landed = await post(await respond('carol', mine.requestId), mine.relayState, jar);
     assert.equal(landed.status, 303);
