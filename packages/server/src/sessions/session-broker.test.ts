@@ -7,7 +7,7 @@ import { type Channel, Mux, type OpenRequest } from '@sesame/protocol';
 import type { Principal } from '../authorize.ts';
 import type { Logger } from '../log.ts';
 import type { SessionRecord } from '../store/index.ts';
-import { createSessionBroker } from './session-broker.ts';
+import { createSessionBroker, spokenDuration } from './session-broker.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'sesame-broker-'));
 after(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -388,4 +388,12 @@ describe('session broker, listing', () => {
     );
     assert.deepEqual(reads, [0, 500, 1000], 'read page by page');
   });
+});
+
+it('an idle timeout is told as a person says it', () => {
+  assert.equal(spokenDuration(20 * 60_000), '20 minutes');
+  assert.equal(spokenDuration(2500), '3 seconds');
+  assert.equal(spokenDuration(1000), '1 second');
+  assert.equal(spokenDuration(90_000), '90 seconds');
+  assert.equal(spokenDuration(120_000), '2 minutes');
 });

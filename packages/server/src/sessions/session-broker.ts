@@ -43,6 +43,13 @@ type Deps = {
 
 type LiveSession = { record: SessionRecord; end: (reason: string) => Promise<void> };
 
+/** `ms` as a person says it: "20 minutes", "90 seconds", "1 second" (under two minutes, in seconds). */
+export function spokenDuration(ms: number): string {
+  const [count, unit] =
+    ms < 120_000 ? [Math.round(ms / 1000), 'second'] : [Math.round(ms / 60_000), 'minute'];
+  return `${count} ${unit}${count === 1 ? '' : 's'}`;
+}
+
 const MAX_TERMINAL = 1000;
 const SHUT_DOWN_BEFORE_START = 'cancelled because the server shut down';
 const AGENT_OPEN_TIMEOUT_MS = 30_000;
@@ -357,8 +364,7 @@ export function createSessionBroker(deps: Deps) {
     // One timer, re-armed in its own slot: a long busy session does not pile up a handle per check.
     const idleCheck = () => {
       const left = lastInputAt + settings.idleTimeoutMs - now();
-      if (left <= 0)
-        void end(`idle for ${Math.round(settings.idleTimeoutMs / 60_000)} minutes (idle timeout)`);
+      if (left <= 0) void end(`idle for ${spokenDuration(settings.idleTimeoutMs)} (idle timeout)`);
       else timers[idleSlot] = setTimeout(idleCheck, left);
     };
     const idleSlot = timers.push(setTimeout(idleCheck, settings.idleTimeoutMs)) - 1;
