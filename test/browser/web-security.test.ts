@@ -118,6 +118,56 @@ describe('web console security', () => {
     await context.close();
   });
 
+  test('behind a TLS proxy without publicUrl (the plain cookie on an https page): the code is shown, never its words', async () => {
+    const { context, page, problems } = await openPage(bed.browser);
+    // The page at an https address (as behind a proxy), its requests answered by this server.
+    const PROXY = 'https://sesame.test';
+    await context.route(`${PROXY}/**`, async (route) => {
+      const url = new URL(route.request().url());
+      await route.fulfill({
+        response: await route.fetch({ url: `${bed.server.base}${url.pathname}${url.search}` }),
+      });
+    });
+    const message = page.locator('#message');
+    const shown = async () => {
+      await page.goto(`${PROXY}/login#sso-error`);
+      await message.filter({ hasText: 'Single sign-on did not sign you in' }).waitFor();
+      return message.textContent();
+    };
+    // The server behind the proxy thinks it is on http: it sets the plain name. A sibling subdomain could plant
+    // that one too, so its code counts and its words do not.
+    const plain = { domain: 'sesame.test', path: '/login' };
+    await context.addCookies([{ name: 'sesame_sso_error', value: 'UNAVAILABLE', ...plain }]);
+    assert.equal(
+      await shown(),
+      'Single sign-on did not sign you in: the identity provider could not be reached. Try again later',
+    );
+    await context.addCookies([
+      {
+        name: 'sesame_sso_error',
+        value: encodeURIComponent('FORBIDDEN:Call the help desk at 555-0100'),
+        ...plain,
+      },
+    ]);
+    assert.equal(
+      await shown(),
+      'Single sign-on did not sign you in: Sesame does not let this account sign in',
+    );
+    assert.ok(!(await context.cookies(PROXY)).some((c) => c.name === 'sesame_sso_error'), 'consumed');
+    // The __Host- cookie, which only this host can set, carries Sesame's own words.
+    await context.addCookies([
+      {
+        name: '__Host-sesame_sso_error',
+        value: encodeURIComponent('FORBIDDEN:this account is disabled'),
+        url: `${PROXY}/`,
+        secure: true,
+      },
+    ]);
+    assert.equal(await shown(), 'Single sign-on did not sign you in: this account is disabled');
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
   test('the QR code keeps its drawing and loses anything that could run', async () => {
     const { context, page, problems } = await openPage(bed.browser);
     const dialogs: string[] = [];

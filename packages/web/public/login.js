@@ -21,25 +21,33 @@ const SSO_FAILURES = {
 };
 const SSO_FAILED_OTHERWISE = 'something went wrong. An administrator can see why in the server log';
 
-/** The server's word on a failed single sign-on: a cookie it set on the redirect here, shown once. */
-function takeSsoError() {
-  // Over https the cookie is __Host- (path /): a sibling subdomain cannot plant one.
-  const secure = location.protocol === 'https:';
-  const name = secure ? '__Host-sesame_sso_error' : 'sesame_sso_error';
+/** The value of the cookie `name`, which is deleted (with `attributes` as it was set), or null. */
+function takeCookie(name, attributes) {
   const prefix = `${name}=`;
   const cookie = document.cookie.split('; ').find((c) => c.startsWith(prefix));
   if (!cookie) return null;
-  const attributes = secure ? '; Path=/; Secure' : '; Path=/login';
   // biome-ignore lint/suspicious/noDocumentCookie: one fixed deletion; the Cookie Store API is not in every browser.
   document.cookie = `${name}=; Max-Age=0; SameSite=Lax${attributes}`;
+  return cookie.slice(prefix.length);
+}
+
+/** The server's word on a failed single sign-on: a cookie it set on the redirect here, shown once. */
+function takeSsoError() {
+  // Over https the server names it __Host- (path /), which a sibling subdomain cannot plant, when it knows its
+  // public address is https. Behind a TLS proxy without publicUrl it sets the plain name: that one is still read,
+  // but only its code, told in this page's words (a sibling subdomain could have planted its text).
+  const secure = location.protocol === 'https:';
+  const hostOnly = secure ? takeCookie('__Host-sesame_sso_error', '; Path=/; Secure') : null;
+  const raw = hostOnly ?? takeCookie('sesame_sso_error', '; Path=/login');
+  if (raw === null) return null;
   let value;
   try {
-    value = decodeURIComponent(cookie.slice(prefix.length));
+    value = decodeURIComponent(raw);
   } catch {
     return SSO_FAILED_OTHERWISE;
   }
   const [code, ...rest] = value.split(':');
-  if (code === 'FORBIDDEN' && rest.length > 0) return rest.join(':');
+  if (code === 'FORBIDDEN' && rest.length > 0 && (hostOnly !== null || !secure)) return rest.join(':');
   return Object.hasOwn(SSO_FAILURES, code) ? SSO_FAILURES[code] : SSO_FAILED_OTHERWISE;
 }
 
