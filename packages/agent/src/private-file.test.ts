@@ -18,12 +18,28 @@ test('a secret file is 0600 in a 0700 directory, with no temporary file left', a
   assert.deepEqual(await readdir(join(root, 'new', 'nested')), ['credentials.json']);
 });
 
-test('an existing directory open to others is tightened to 0700', async () => {
-  const dir = join(root, 'loose');
+test('an existing directory keeps its permissions (it may be /etc); one others may write to is refused', async () => {
+  const dir = join(root, 'shared');
   await mkdir(dir);
   await chmod(dir, 0o755);
   await writePrivateFile(join(dir, 'identity.json'), '{}');
-  assert.equal((await stat(dir)).mode & 0o777, 0o700);
+  assert.equal((await stat(dir)).mode & 0o777, 0o755, 'left readable by others: the file itself is 0600');
+  assert.equal((await stat(join(dir, 'identity.json'))).mode & 0o777, 0o600);
+  for (const [mode, who] of [
+    [0o775, 'its group'],
+    [0o777, 'every user'],
+    [0o1777, 'every user'],
+  ] as const) {
+    const open = join(root, `open-${mode.toString(8)}`);
+    await mkdir(open);
+    await chmod(open, mode);
+    await assert.rejects(
+      writePrivateFile(join(open, 'identity.json'), '{}'),
+      new RegExp(`can be written by ${who}, who could replace what is kept there: .*chmod go-w`),
+    );
+    assert.deepEqual(await readdir(open), [], 'nothing written');
+    assert.equal((await stat(open)).mode & 0o7777, mode, 'and its permissions untouched');
+  }
 });
 
 test('a directory of another user is refused, even through a symlink, and nothing is written there', async (t) => {

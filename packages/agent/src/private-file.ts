@@ -1,20 +1,23 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /**
- * Makes `dir` (and its parents) and leaves it private to this user: created 0700, or tightened to 0700 when it
- * existed with looser permissions (mkdir's mode applies only to a directory it creates). A directory (or the
- * one a symlink leads to) that belongs to another user is refused: its owner could read or replace what is
- * written there.
+ * Makes `dir` (and its parents) 0700, or checks the one that exists. An existing directory keeps its permissions:
+ * it may be /etc or /var/lib, which root must not close to everyone else (the file itself is 0600). One (or the
+ * one a symlink leads to) that belongs to another user, or that others may write to, is refused: they could
+ * read or replace what is written there.
  */
 export async function privateDirectory(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const created = await mkdir(dir, { recursive: true, mode: 0o700 });
   const info = await stat(dir);
   if (!info.isDirectory()) throw new Error(`${dir} is not a directory`);
   if (typeof process.getuid === 'function' && info.uid !== process.getuid())
     throw new Error(`${dir} belongs to another user (uid ${info.uid}): use a directory of your own`);
-  if ((info.mode & 0o077) !== 0) await chmod(dir, 0o700);
+  if (created === undefined && (info.mode & 0o022) !== 0)
+    throw new Error(
+      `${dir} can be written by ${info.mode & 0o002 ? 'every user' : 'its group'}, who could replace what is kept there: use a directory only you can write to, or run \`chmod go-w ${dir}\``,
+    );
 }
 
 /**
