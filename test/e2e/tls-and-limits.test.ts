@@ -75,6 +75,38 @@ describe('TLS with a pinned self-signed certificate, and session limits', () => 
     assert.match(login.stderr, /not trusted/);
   });
 
+  test('the register command an activation prints keeps the code out of argv and carries the pin', async () => {
+    const created = await sesame.cli(['admin', 'activations', 'create']);
+    assert.equal(created.code, 0, created.stderr);
+    const [, code = '', id = '', fingerprint = ''] =
+      /\n {2}SESAME_ACTIVATION_CODE=(\S+) sesame-agent register --url \S+ --activation-id (\S+) --fingerprint (\S+)\n/.exec(
+        created.stdout,
+      ) ?? [];
+    assert.ok(code && id, created.stdout);
+    assert.doesNotMatch(created.stdout, /--activation-code/);
+    assert.equal(
+      fingerprint.replaceAll(':', '').toUpperCase(),
+      cert.fingerprint.replaceAll(':', '').toUpperCase(),
+    );
+    // Run as printed, it registers.
+    const registered = await runProcess(
+      [
+        bins.agent,
+        'register',
+        '--url',
+        sesame.url,
+        '--activation-id',
+        id,
+        '--fingerprint',
+        fingerprint,
+        '--identity',
+        join(dir, 'printed', 'identity.json'),
+      ],
+      { env: { SESAME_ACTIVATION_CODE: code } },
+    );
+    assert.equal(registered.code, 0, registered.stderr);
+  });
+
   test('over TLS, browsers are told to keep to https, and API answers and pages are never cached', async () => {
     const headers = (path: string) =>
       new Promise<IncomingHttpHeaders>((resolve, reject) => {

@@ -160,8 +160,10 @@ function adminCommands(admin: Command): void {
             { activationId: r.activation.id, activationCode: r.code, expiresAt: r.activation.expiresAt },
             'json',
           );
+        // The code in the environment, not on the command line, where any local user could read it (ps).
+        const pin = api.tls ? ` --fingerprint ${api.tls.fingerprint256}` : '';
         process.stdout.write(
-          `Activation ${r.activation.id} (valid until ${isoTime(r.activation.expiresAt)}). On each server run:\n  sesame-agent register --url ${api.url} --activation-id ${r.activation.id} --activation-code ${r.code}\n`,
+          `Activation ${r.activation.id} (valid until ${isoTime(r.activation.expiresAt)}). On each server run:\n  SESAME_ACTIVATION_CODE=${r.code} sesame-agent register --url ${api.url} --activation-id ${r.activation.id}${pin}\n`,
         );
       },
     );
