@@ -1,7 +1,7 @@
 /** Test support: a self-signed certificate made with openssl, as an operator would for a private server. */
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Writes cert.pem and key.pem (P-256, one day, CN and DNS name sesame.test) into `dir`. */
@@ -32,4 +32,56 @@ export function selfSignedCertificate(dir: string) {
     { stdio: 'ignore' },
   );
   return { certFile, keyFile, fingerprint: new X509Certificate(readFileSync(certFile)).fingerprint256 };
+}
+
+/**
+ * Writes ca.pem (a private CA) and leaf-cert.pem / leaf-key.pem (sesame.test, signed by that CA) into `dir`: a
+ * server certificate from a company's internal CA, which this machine does not trust either.
+ */
+export function caSignedCertificate(dir: string) {
+  const file = (name: string) => join(dir, name);
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  const run = (args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
+  run([
+    'req',
+    '-x509',
+    ...ec,
+    '-days',
+    '1',
+    '-subj',
+    '/CN=Test internal CA',
+    '-keyout',
+    file('ca-key.pem'),
+    '-out',
+    file('ca.pem'),
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
+  run(['req', ...ec, '-subj', '/CN=sesame.test', '-keyout', file('leaf-key.pem'), '-out', file('leaf.csr')]);
+  writeFileSync(file('leaf.ext'), 'subjectAltName=DNS:sesame.test\n');
+  run([
+    'x509',
+    '-req',
+    '-in',
+    file('leaf.csr'),
+    '-CA',
+    file('ca.pem'),
+    '-CAkey',
+    file('ca-key.pem'),
+    '-CAcreateserial',
+    '-days',
+    '1',
+    '-extfile',
+    file('leaf.ext'),
+    '-out',
+    file('leaf-cert.pem'),
+  ]);
+  const certFile = file('leaf-cert.pem');
+  return {
+    certFile,
+    keyFile: file('leaf-key.pem'),
+    fingerprint: new X509Certificate(readFileSync(certFile)).fingerprint256,
+  };
 }

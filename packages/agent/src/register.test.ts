@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createServer } from 'node:tls';
-import { selfSignedCertificate } from '../../../test/certificates.ts';
+import { caSignedCertificate, selfSignedCertificate } from '../../../test/certificates.ts';
 import { RegistrationError, registerAgent } from './register.ts';
-import { isLoopback, pinServerCertificate } from './tls-pin.ts';
+import { isLoopback, pinnedTlsOptions, pinServerCertificate } from './tls-pin.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sesame-register-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -69,6 +70,40 @@ describe('pinning a certificate', () => {
       const { port } = server.address() as AddressInfo;
       const pin = await pinServerCertificate(new URL(`https://[::1]:${port}`), fingerprint);
       assert.equal(pin?.fingerprint256, fingerprint);
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe('pinning a certificate from a private CA', () => {
+  it('connects with the pin, though the CA is trusted nowhere', async () => {
+    const caDir = join(dir, 'private-ca');
+    mkdirSync(caDir);
+    const { certFile, keyFile, fingerprint } = caSignedCertificate(caDir);
+    const server = createHttpsServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, (_q, r) =>
+      r.end('ok'),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const pin = await pinServerCertificate(new URL(`https://127.0.0.1:${port}`), fingerprint);
+      assert.equal(pin?.fingerprint256, fingerprint);
+      const body = await new Promise<string>((resolve, reject) => {
+        const request = httpsRequest(
+          { host: '127.0.0.1', port, path: '/', ...pinnedTlsOptions(pin) },
+          (response) => {
+            let text = '';
+            response.on('data', (chunk) => {
+              text += chunk;
+            });
+            response.on('end', () => resolve(text));
+          },
+        );
+        request.on('error', reject);
+        request.end();
+      });
+      assert.equal(body, 'ok');
     } finally {
       server.close();
     }

@@ -58,11 +58,16 @@ export async function pinServerCertificate(url: URL, expected: string | undefine
   );
 }
 
-/** TLS options that trust exactly the pinned certificate. */
+/**
+ * TLS options that trust exactly the pinned certificate. It is the trust anchor itself, whether self-signed or
+ * issued by a private CA this machine does not know (allowPartialTrustChain: OpenSSL otherwise takes only a
+ * self-signed certificate as an anchor), and its fingerprint must match.
+ */
 export function pinnedTlsOptions(pin: TlsPin | null) {
   if (!pin) return {};
   return {
     ca: pin.caPem,
+    allowPartialTrustChain: true,
     checkServerIdentity: (_host: string, cert: PeerCertificate) =>
       cert.fingerprint256 === pin.fingerprint256
         ? undefined
