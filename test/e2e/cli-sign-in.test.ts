@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type ChannelRejectedError, type Mux, muxOverWebSocket } from '@sesame/protocol';
@@ -236,6 +236,31 @@ describe('sesame login, setup, logout and whoami', () => {
     const after = await sesame.cli(['whoami'], 'alice-3');
     assert.equal(after.code, 3);
     assert.match(after.stderr, /not signed in/);
+  });
+
+  test('logout that cannot reach the server forgets the tokens but says so, with the exit code of why', async () => {
+    const home = sesame.home('offline');
+    mkdirSync(home, { recursive: true, mode: 0o700 });
+    const stored = {
+      url: 'http://127.0.0.1:9',
+      username: 'alice',
+      token: `ses_${'A'.repeat(43)}`,
+      tls: null,
+    };
+    writeFileSync(
+      join(home, 'credentials.json'),
+      JSON.stringify({ ...stored, expiresAt: Date.now() + 600_000 }),
+      {
+        mode: 0o600,
+      },
+    );
+    const out = await sesame.cli(['logout'], 'offline');
+    assert.equal(out.code, 7, out.stderr);
+    assert.match(
+      out.stderr,
+      /forgot the stored sign-in, but could not end it on the server .*stays valid until it expires/,
+    );
+    assert.equal(existsSync(join(home, 'credentials.json')), false);
   });
 
   test('--no-browser: the device code approved in a browser session signs the CLI in', async () => {

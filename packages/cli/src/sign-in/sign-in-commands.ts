@@ -206,13 +206,22 @@ export function signInCommands(program: Command): void {
         say('not signed in');
         return;
       }
+      let failure: CliError | undefined;
       try {
         await ApiClient.signedIn(stored).call('POST', '/api/v1/auth/logout');
       } catch (error) {
-        if ((error as CliError).exitCode !== ExitCodes.UNAUTHENTICATED)
-          say(`warning: could not end the sign-in on the server (${(error as Error).message})`);
+        // Already ended on the server (expired, revoked) is what logout wants; anything else is not.
+        const exitCode = (error as CliError).exitCode ?? ExitCodes.FAILURE;
+        if (exitCode !== ExitCodes.UNAUTHENTICATED)
+          failure = new CliError((error as Error).message, exitCode);
       }
       await clearCredentials();
+      // The tokens are forgotten here either way; a script must still learn that the sign-in lives on.
+      if (failure)
+        throw new CliError(
+          `forgot the stored sign-in, but could not end it on the server (${failure.message}): it stays valid until it expires; end it under "Sign-ins" at ${stored.url}/account`,
+          failure.exitCode,
+        );
       say(`signed out of ${stored.url}`);
     });
 
