@@ -4,34 +4,31 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+/** A new P-256 key, unencrypted: the key arguments of `openssl req`. */
+const EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+const openssl = (args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
+const fingerprintOf = (certFile: string) => new X509Certificate(readFileSync(certFile)).fingerprint256;
+
 /** Writes cert.pem and key.pem (P-256, one day, CN and DNS name sesame.test) into `dir`. */
 export function selfSignedCertificate(dir: string) {
   const certFile = join(dir, 'cert.pem');
   const keyFile = join(dir, 'key.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=sesame.test',
-      '-addext',
-      'subjectAltName=DNS:sesame.test',
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-    ],
-    { stdio: 'ignore' },
-  );
-  return { certFile, keyFile, fingerprint: new X509Certificate(readFileSync(certFile)).fingerprint256 };
+  openssl([
+    'req',
+    '-x509',
+    ...EC_KEY,
+    '-days',
+    '1',
+    '-subj',
+    '/CN=sesame.test',
+    '-addext',
+    'subjectAltName=DNS:sesame.test',
+    '-keyout',
+    keyFile,
+    '-out',
+    certFile,
+  ]);
+  return { certFile, keyFile, fingerprint: fingerprintOf(certFile) };
 }
 
 /**
@@ -40,12 +37,10 @@ export function selfSignedCertificate(dir: string) {
  */
 export function caSignedCertificate(dir: string) {
   const file = (name: string) => join(dir, name);
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  const run = (args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
-  run([
+  openssl([
     'req',
     '-x509',
-    ...ec,
+    ...EC_KEY,
     '-days',
     '1',
     '-subj',
@@ -59,9 +54,18 @@ export function caSignedCertificate(dir: string) {
     '-addext',
     'keyUsage=critical,keyCertSign,cRLSign',
   ]);
-  run(['req', ...ec, '-subj', '/CN=sesame.test', '-keyout', file('leaf-key.pem'), '-out', file('leaf.csr')]);
+  openssl([
+    'req',
+    ...EC_KEY,
+    '-subj',
+    '/CN=sesame.test',
+    '-keyout',
+    file('leaf-key.pem'),
+    '-out',
+    file('leaf.csr'),
+  ]);
   writeFileSync(file('leaf.ext'), 'subjectAltName=DNS:sesame.test\n');
-  run([
+  openssl([
     'x509',
     '-req',
     '-in',
@@ -82,6 +86,6 @@ export function caSignedCertificate(dir: string) {
   return {
     certFile,
     keyFile: file('leaf-key.pem'),
-    fingerprint: new X509Certificate(readFileSync(certFile)).fingerprint256,
+    fingerprint: fingerprintOf(certFile),
   };
 }

@@ -84,7 +84,8 @@ export function closeReason(text: string): string {
 export function muxOverWebSocket(socket: NodeWebSocketLike, options: MuxOptions): Mux {
   let corked: CorkableSocket | undefined;
   let readingPaused = false;
-  let bindDrain = () => {};
+  /** The socket whose 'drain' is listened to (see bindDrain). */
+  let drainBound: CorkableSocket | undefined;
   const uncork = () => {
     const raw = corked;
     corked = undefined;
@@ -107,10 +108,8 @@ export function muxOverWebSocket(socket: NodeWebSocketLike, options: MuxOptions)
           socket.pause();
         }
       },
-      full: () => {
-        bindDrain();
-        return socket.bufferedAmount >= SEND_HIGH_WATER;
-      },
+      // (Full only after sends, and each send binds the socket's 'drain' below.)
+      full: () => socket.bufferedAmount >= SEND_HIGH_WATER,
       close(code, message) {
         socket.close(wsCloseCode(code), closeReason(`${code}: ${message}`));
       },
@@ -119,8 +118,7 @@ export function muxOverWebSocket(socket: NodeWebSocketLike, options: MuxOptions)
   );
   // Past the high-water mark a write returned false, so the socket emits 'drain' once its buffer is written out.
   // (A client's socket exists only once it opened: bound when it first shows.)
-  let drainBound: CorkableSocket | undefined;
-  bindDrain = () => {
+  function bindDrain() {
     const raw = socket._socket;
     if (!raw || raw === drainBound) return;
     drainBound = raw;
@@ -131,7 +129,7 @@ export function muxOverWebSocket(socket: NodeWebSocketLike, options: MuxOptions)
       }
       mux.transportDrained();
     });
-  };
+  }
   bindDrain();
   socket.on('message', (data, isBinary) => {
     if (!isBinary) {

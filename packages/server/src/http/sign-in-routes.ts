@@ -10,6 +10,7 @@ import type { MfaDevices } from '../sign-in/mfa-devices.ts';
 import type { MfaSettingsService } from '../sign-in/mfa-settings-service.ts';
 import { createRequestLimiter } from '../sign-in/request-limiter.ts';
 import {
+  BROWSER_DEVICE_ID,
   onDevice,
   type SignInContext,
   type SignInResult,
@@ -101,7 +102,7 @@ export function registerSignInRoutes(app: FastifyInstance, s: SignInServices, au
   ): SignInContext => {
     const input = (request.body ?? {}) as Record<string, unknown>;
     let browserDeviceId = request.cookies[DEVICE_COOKIE] ?? null;
-    if (browserDeviceId !== null && !/^[A-Za-z0-9_-]{20,100}$/.test(browserDeviceId)) browserDeviceId = null;
+    if (browserDeviceId !== null && !BROWSER_DEVICE_ID.test(browserDeviceId)) browserDeviceId = null;
     if (which === 'web' && !browserDeviceId && newDevice) {
       browserDeviceId = newDeviceId();
       setDeviceCookie(reply, browserDeviceId);

@@ -502,8 +502,7 @@ export function createSessionBroker(deps: Deps) {
      */
     async shutdown(): Promise<void> {
       stopping = true;
-      for (const starting of connecting.values())
-        starting.terminated ??= 'cancelled because the server shut down';
+      for (const starting of connecting.values()) starting.terminated ??= SHUT_DOWN_BEFORE_START;
       await Promise.all([...live.values()].map((s) => s.end('the server shut down')));
     },
 

@@ -56,6 +56,9 @@ export type SignInContext = {
   rp: RelyingParty;
 };
 
+/** What a browser's device cookie may hold (the routes make 32 hex digits). */
+export const BROWSER_DEVICE_ID = /^[A-Za-z0-9_-]{20,100}$/;
+
 /**
  * `ctx` on `device` (a browser's device proved some other way than its cookie). Not a spread: that would work
  * out `rp` now, which refuses hosts it cannot trust, on a sign-in that may never need it.

@@ -8,7 +8,13 @@ import { SesameStoreError, type Store, type User } from '../store/index.ts';
 import { type MappedIdentity, mapIdentity } from './attribute-mapping.ts';
 import type { IdentityProviders, LiveProvider } from './identity-providers.ts';
 import type { Flows } from './sign-in-flows.ts';
-import { onDevice, type SignInContext, type SignInResult, type SignInService } from './sign-in-service.ts';
+import {
+  BROWSER_DEVICE_ID,
+  onDevice,
+  type SignInContext,
+  type SignInResult,
+  type SignInService,
+} from './sign-in-service.ts';
 
 type Deps = {
   store: Pick<
@@ -62,7 +68,7 @@ export function samlBindingCookie(relayState: string): string {
  */
 export function bindingDevice(binding: string | null): string | null {
   const device = binding?.slice(binding.indexOf('.') + 1);
-  return binding?.includes('.') && device && /^[A-Za-z0-9_-]{20,100}$/.test(device) ? device : null;
+  return binding?.includes('.') && device && BROWSER_DEVICE_ID.test(device) ? device : null;
 }
 
 /**
