@@ -9,6 +9,9 @@ export type TlsOptions = {
 
 const MAX_RESPONSE_BYTES = 1024 * 1024;
 
+/** A failed postJson: `requestSent` is false when the request never left this machine whole. */
+export type PostJsonError = Error & { requestSent: boolean };
+
 /** POSTs JSON and returns the status and parsed JSON body (bounded in size and time). */
 export function postJson(
   url: URL,
@@ -46,7 +49,11 @@ export function postJson(
       },
     );
     req.on('timeout', () => req.destroy(new Error(`no answer from ${url.origin} within 30 s`)));
-    req.on('error', reject);
+    let requestSent = false;
+    req.on('finish', () => {
+      requestSent = true;
+    });
+    req.on('error', (error) => reject(Object.assign(error, { requestSent })));
     req.end(payload);
   });
 }

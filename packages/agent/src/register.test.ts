@@ -112,12 +112,17 @@ describe('pinning a certificate from a private CA', () => {
 
 describe('saving the identity', () => {
   /** A stand-in registration endpoint on loopback that counts the registrations it accepted. */
-  async function registrar() {
+  async function registrar({ dropAnswers = 0 } = {}) {
     let registrations = 0;
+    const keys: string[] = [];
     const server = createHttpServer((request, response) => {
-      request.resume();
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
       request.on('end', () => {
         registrations++;
+        keys.push(String(JSON.parse(Buffer.concat(chunks).toString('utf8')).publicKey));
+        // Registered, but the answer is lost on the way back.
+        if (dropAnswers-- > 0) return request.socket.destroy();
         response.setHeader('content-type', 'application/json');
         response.end(JSON.stringify({ instanceId: 'mi-0123456789abcdef0', name: 'web-01' }));
       });
@@ -127,11 +132,12 @@ describe('saving the identity', () => {
     return {
       url: `http://127.0.0.1:${port}`,
       registrations: () => registrations,
+      keys,
       close: () => server.close(),
     };
   }
-  const registerAt = (url: string, identityPath: string) =>
-    registerAgent({ url, activationId: 'act-1', activationCode: 'code', identityPath });
+  const registerAt = (url: string, identityPath: string, activationId = 'act-1') =>
+    registerAgent({ url, activationId, activationCode: 'code', identityPath });
 
   it('fails before registering when the identity cannot be written, so the activation is not spent', async () => {
     const server = await registrar();
@@ -160,6 +166,39 @@ describe('saving the identity', () => {
       assert.equal(statSync(path).mode & 0o777, 0o600);
       assert.equal(existsSync(`${path}.pending`), false);
       assert.equal(server.registrations(), 1);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('a lost answer keeps the key, and registering again sends the same key (the server answers with its instance)', async () => {
+    const server = await registrar({ dropAnswers: 1 });
+    try {
+      const path = join(dir, 'lost-answer', 'identity.json');
+      await assert.rejects(registerAt(server.url, path), (error: Error) => {
+        assert.ok(error instanceof RegistrationError);
+        assert.match(error.message, /no answer from the Sesame server .* it may have registered this agent/);
+        assert.match(error.message, /Run the same command again: it uses the same key/);
+        return true;
+      });
+      assert.equal(statSync(`${path}.pending`).mode & 0o777, 0o600);
+      const identity = await registerAt(server.url, path);
+      assert.deepEqual(server.keys, [identity.publicKey, identity.publicKey]);
+      assert.equal(existsSync(`${path}.pending`), false);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('a key left pending for another activation or server is not reused', async () => {
+    const server = await registrar({ dropAnswers: 1 });
+    try {
+      const path = join(dir, 'other-activation', 'identity.json');
+      await assert.rejects(registerAt(server.url, path), /no answer/);
+      const identity = await registerAt(server.url, path, 'act-2');
+      assert.equal(server.keys.length, 2);
+      assert.notEqual(server.keys[0], server.keys[1]);
+      assert.equal(identity.publicKey, server.keys[1]);
     } finally {
       server.close();
     }

@@ -1,5 +1,5 @@
-import { rm, stat } from 'node:fs/promises';
-import { postJson } from './http-json.ts';
+import { readFile, rm, stat } from 'node:fs/promises';
+import { type PostJsonError, postJson } from './http-json.ts';
 import { type AgentIdentity, generateAgentKeys, loadIdentity, saveIdentity } from './identity.ts';
 import { collectInventory } from './inventory.ts';
 import { writePrivateFile } from './private-file.ts';
@@ -51,16 +51,20 @@ export async function registerAgent(options: RegisterOptions): Promise<AgentIden
           throw new RegistrationError(e.message);
         })
       : null;
-  const keys = generateAgentKeys();
+  const base = url.href.replace(/\/+$/, '');
   // The key is saved before the activation is spent: a path that cannot be written fails here, with the
-  // activation unused, instead of after the server created an instance nobody holds the key of.
+  // activation unused, instead of after the server created an instance nobody holds the key of. A key left
+  // pending by a registration whose answer was lost is used again: the server answers with that instance.
   const pending = `${options.identityPath}.pending`;
-  await writePrivateFile(pending, `${JSON.stringify(keys)}\n`).catch((error: Error) => {
+  const keys = (await pendingKeys(pending, base, options.activationId)) ?? generateAgentKeys();
+  await writePrivateFile(
+    pending,
+    `${JSON.stringify({ url: base, activationId: options.activationId, ...keys })}\n`,
+  ).catch((error: Error) => {
     throw new RegistrationError(
       `cannot write the agent identity beside ${options.identityPath}: ${error.message}; choose a writable --identity path (nothing was registered)`,
     );
   });
-  const base = url.href.replace(/\/+$/, '');
   let response: Awaited<ReturnType<typeof postJson>>;
   try {
     response = await postJson(
@@ -74,14 +78,26 @@ export async function registerAgent(options: RegisterOptions): Promise<AgentIden
       pinnedTlsOptions(tls),
     );
   } catch (error) {
-    await rm(pending, { force: true });
-    throw new RegistrationError(`cannot reach the Sesame server at ${base}: ${(error as Error).message}`);
+    const reason = (error as Error).message;
+    if (!(error as PostJsonError).requestSent) {
+      // It never left this machine whole: nothing can have been registered.
+      await rm(pending, { force: true });
+      throw new RegistrationError(`cannot reach the Sesame server at ${base}: ${reason}`);
+    }
+    throw new RegistrationError(
+      `no answer from the Sesame server at ${base} (${reason}): it may have registered this agent. Run the same command again: it uses the same key (kept in ${pending}), and the server answers with the same instance`,
+    );
   }
   if (response.status !== 200) {
-    await rm(pending, { force: true });
+    // A refusal (4xx) registered nothing; after a server error, the registration may have gone through.
+    if (response.status < 500) await rm(pending, { force: true });
     const message =
       (response.body.error as { message?: string } | undefined)?.message ?? `HTTP ${response.status}`;
-    throw new RegistrationError(`registration refused: ${message}`);
+    throw new RegistrationError(
+      response.status < 500
+        ? `registration refused: ${message}`
+        : `registration failed on the server: ${message}; run the same command again (it uses the same key, kept in ${pending})`,
+    );
   }
   const identity: AgentIdentity = {
     version: 1,
@@ -111,4 +127,26 @@ async function exists(path: string): Promise<boolean> {
     if (code === 'ENOENT' || code === 'ENOTDIR') return false;
     throw new RegistrationError(`cannot read the agent identity at ${path}: ${(error as Error).message}`);
   }
+}
+
+/** The key pair a lost registration left for this server and activation, if any. */
+async function pendingKeys(
+  path: string,
+  url: string,
+  activationId: string,
+): Promise<{ privateKey: string; publicKey: string } | undefined> {
+  try {
+    const value = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+    const { privateKey, publicKey } = value;
+    if (
+      value.url === url &&
+      value.activationId === activationId &&
+      typeof privateKey === 'string' &&
+      typeof publicKey === 'string'
+    )
+      return { privateKey, publicKey };
+  } catch {
+    // none, or not one we can use: a new key
+  }
+  return undefined;
 }

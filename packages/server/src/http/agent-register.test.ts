@@ -66,6 +66,35 @@ describe('POST /api/v1/agent/register', () => {
     assertError(await register(body(a)), 403, 'FORBIDDEN', /registration limit of 2/);
   });
 
+  test('the same key again (its answer was lost): the same instance, the activation not spent twice', async () => {
+    const a = await activation({ registrationLimit: 1 });
+    codes.push(a.code);
+    const key = agentKeys().publicKey;
+    const first = await register(body(a, { publicKey: key }));
+    assert.equal(first.status, 200, first.text);
+    const again = await register(body(a, { publicKey: key }));
+    assert.equal(again.status, 200, again.text);
+    assert.equal(again.body.instanceId, first.body.instanceId);
+    const stored = await ts.server.store.getActivation(a.id);
+    assert.equal(stored?.registrationsCount, 1);
+    // A wrong code learns nothing about the key; another activation may not adopt it.
+    assertError(
+      await register(body(a, { publicKey: key, activationCode: 'x'.repeat(27) })),
+      401,
+      'UNAUTHENTICATED',
+      /activation id or code is wrong/,
+    );
+    const other = await activation();
+    codes.push(other.code);
+    assertError(
+      await register(body(other, { publicKey: key })),
+      409,
+      'CONFLICT',
+      new RegExp(`already registered as ${first.body.instanceId} with another activation`),
+    );
+    assert.equal((await ts.server.store.getActivation(other.id))?.registrationsCount, 0);
+  });
+
   test('a malformed public key: 400 saying what a key must be', async () => {
     const a = await activation();
     codes.push(a.code);
@@ -132,6 +161,7 @@ describe('POST /api/v1/agent/register', () => {
       'bad activation',
       'expired',
       'invalid request',
+      'key registered with another activation',
       'limit',
     ]);
   });

@@ -20,6 +20,7 @@ type Deps = {
     | 'deleteActivation'
     | 'claimActivation'
     | 'createInstance'
+    | 'findInstanceByPublicKey'
   >;
   guard: Guard;
   audit: Audit;
@@ -174,7 +175,7 @@ export function createActivationService({ store, guard, audit, arn, onRegistered
       const failed = async (
         reason: string,
         message: string,
-        errorCode: 'UNAUTHENTICATED' | 'FORBIDDEN' | 'INVALID' = 'UNAUTHENTICATED',
+        errorCode: 'UNAUTHENTICATED' | 'FORBIDDEN' | 'INVALID' | 'CONFLICT' = 'UNAUTHENTICATED',
       ): Promise<never> => {
         await audit({
           actor: 'agent',
@@ -202,6 +203,26 @@ export function createActivationService({ store, guard, audit, arn, onRegistered
           'bad activation',
           'the activation id or code is wrong: check both values printed when the activation was created',
         );
+      }
+      // An agent whose answer was lost on the way asks again with the same key: it gets its instance back,
+      // and the activation is not spent twice on one server.
+      const registered = await store.findInstanceByPublicKey(publicKey);
+      if (registered && registered.activationId !== id)
+        return failed(
+          'key registered with another activation',
+          `this agent key is already registered as ${registered.id} with another activation: register with a new key (sesame-agent register generates one)`,
+          'CONFLICT',
+        );
+      if (registered) {
+        await audit({
+          actor: 'agent',
+          action: 'ssm:RegisterInstance',
+          resource: registered.id,
+          outcome: 'succeeded',
+          sourceAddress,
+          detail: { activationId: id, hostname: inventory.hostname, repeated: true },
+        });
+        return registered;
       }
       if (activation.expiresAt <= now()) {
         return failed(

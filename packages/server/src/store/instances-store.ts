@@ -11,6 +11,7 @@ export type InstancesStore = Pick<
   | 'createInstance'
   | 'getInstance'
   | 'findInstancesByName'
+  | 'findInstanceByPublicKey'
   | 'listInstances'
   | 'updateInventory'
   | 'setInstanceStatus'
@@ -42,6 +43,16 @@ export function instanceRow(i: Instance): InstancesTable {
 }
 
 export function createInstancesStore(db: Kysely<StoreDatabase>): InstancesStore {
+  async function withTags(row: Selectable<InstancesTable>): Promise<Instance> {
+    const tagRows = await db
+      .selectFrom('instance_tags')
+      .select(['instance_id', 'key', 'value'])
+      .where('instance_id', '=', row.id)
+      .orderBy('key')
+      .execute();
+    return toInstance(row, groupTags(tagRows).get(row.id));
+  }
+
   return {
     async createInstance(i) {
       await db.transaction().execute(async (trx) => {
@@ -52,14 +63,17 @@ export function createInstancesStore(db: Kysely<StoreDatabase>): InstancesStore 
 
     async getInstance(id) {
       const row = await db.selectFrom('instances').selectAll().where('id', '=', id).executeTakeFirst();
-      if (!row) return undefined;
-      const tagRows = await db
-        .selectFrom('instance_tags')
-        .select(['instance_id', 'key', 'value'])
-        .where('instance_id', '=', id)
-        .orderBy('key')
-        .execute();
-      return toInstance(row, groupTags(tagRows).get(id));
+      return row && withTags(row);
+    },
+
+    async findInstanceByPublicKey(publicKey) {
+      const row = await db
+        .selectFrom('instances')
+        .selectAll()
+        .where('public_key', '=', publicKey)
+        .orderBy('id')
+        .executeTakeFirst();
+      return row && withTags(row);
     },
 
     async findInstancesByName(name) {

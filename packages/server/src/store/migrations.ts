@@ -2,6 +2,7 @@
 // order and records them in `kysely_migration`; a run (every pending migration) is one transaction under a
 // lock: Kysely's own on PostgreSQL, and `BEGIN IMMEDIATE` on SQLite (open-store.ts).
 // One set of migrations serves both dialects; where SQLite and PostgreSQL differ it is spelled out here.
+// biome-ignore-all lint/suspicious/noExplicitAny: `Kysely<any>` is what Kysely's Migration type hands over: a migration must not depend on today's schema types.
 import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
 import type { StoreDialect } from './types.ts';
 
@@ -14,12 +15,11 @@ export function createMigrationProvider(dialect: StoreDialect): MigrationProvide
     '0005-used-refresh-tokens': { up: (db) => usedRefreshTokens(db) },
     '0006-sign-in-parent': { up: (db) => signInParent(db) },
     '0007-sign-in-device': { up: (db) => signInDevice(db) },
+    '0008-instance-public-key': { up: (db) => instancePublicKey(db) },
   };
   return { getMigrations: async () => migrations };
 }
 
-// `Kysely<any>` is what Kysely's Migration type hands over: a migration must not depend on today's schema types.
-// biome-ignore lint/suspicious/noExplicitAny: see above
 async function initialSchema(db: Kysely<any>, dialect: StoreDialect): Promise<void> {
   // Text that is sorted or prefix-matched compares byte-wise in both dialects: SQLite's default BINARY collation,
   // and "C" on PostgreSQL (whose database default may be a locale); this also lets LIKE 'prefix%' use the index.
@@ -165,7 +165,6 @@ async function initialSchema(db: Kysely<any>, dialect: StoreDialect): Promise<vo
 
 // Groups, managed policies, permission sets, their assignments to users and groups, and principal tags on users.
 // Names of groups, policies and permission sets are unique regardless of letter case, as user names are.
-// biome-ignore lint/suspicious/noExplicitAny: as for the initial schema
 async function accessModel(db: Kysely<any>, dialect: StoreDialect): Promise<void> {
   const bytewiseText = dialect === 'postgres' ? sql`text collate "C"` : sql`text`;
   const uniqueNames = async (table: string) => {
@@ -270,7 +269,6 @@ async function accessModel(db: Kysely<any>, dialect: StoreDialect): Promise<void
 
 // Sign-in: sign-in sessions (every API token belongs to one), half-done sign-ins and SSO round trips ("flows"),
 // MFA devices, remembered sign-in contexts, failure counters for rate limiting, settings and identity providers.
-// biome-ignore lint/suspicious/noExplicitAny: see initialSchema
 async function signIn(db: Kysely<any>): Promise<void> {
   await db.schema.alterTable('users').addColumn('email', 'text').execute();
   await db.schema
@@ -452,4 +450,12 @@ async function signInParent(db: Kysely<any>): Promise<void> {
 /** The device a sign-in was made on, so that revoking the sign-in makes that device unknown again. */
 async function signInDevice(db: Kysely<any>): Promise<void> {
   await db.schema.alterTable('sign_in_sessions').addColumn('device_hash', 'text').execute();
+}
+
+/**
+ * Registration looks an agent's key up: an agent whose first answer was lost registers again with the same key
+ * and gets the same instance back, instead of spending another registration on an instance nobody can use.
+ */
+async function instancePublicKey(db: Kysely<any>): Promise<void> {
+  await db.schema.createIndex('instances_public_key').on('instances').column('public_key').execute();
 }

@@ -404,6 +404,8 @@ export interface Store {
   createInstance(i: Instance): Promise<void>;
   getInstance(id: string): Promise<Instance | undefined>;
   findInstancesByName(name: string): Promise<Instance[]>;
+  /** The instance registered with this agent public key (base64 DER), if any. */
+  findInstanceByPublicKey(publicKey: string): Promise<Instance | undefined>;
   listInstances(): Promise<Instance[]>;
   updateInventory(id: string, inv: Inventory): Promise<void>;
   setInstanceStatus(id: string, status: InstanceStatus, lastSeenAt: number): Promise<void>;
