@@ -31,6 +31,14 @@ for (const target of targets) {
       assert.equal(await store.getInstance('mi-none'), undefined);
     });
 
+    test('findInstanceByPublicKey finds the instance of a key, with its tags', async () => {
+      const i = instance({ publicKey: 'MCowBQYDK2VwAyEA-one', tags: { Name: 'web' } });
+      await store.createInstance(i);
+      await store.createInstance(instance({ id: 'mi-0000000000000000c', publicKey: 'MCowBQYDK2VwAyEA-two' }));
+      assert.deepEqual(await store.findInstanceByPublicKey(i.publicKey), i);
+      assert.equal(await store.findInstanceByPublicKey('MCowBQYDK2VwAyEA-none'), undefined);
+    });
+
     test('a duplicate instance id is a CONFLICT and leaves nothing half-written', async () => {
       await store.createInstance(instance());
       await assert.rejects(store.createInstance(instance({ tags: { Other: 'x' } })), { code: 'CONFLICT' });
