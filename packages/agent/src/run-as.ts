@@ -5,8 +5,16 @@ export type RunAsUser = { name: string; uid: number; gid: number; home: string; 
 
 export const DEFAULT_RUN_AS = 'sesame-user';
 
-function lookup(name: string): RunAsUser | undefined {
-  for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+/** Groups whose members may become root (sudo on Debian and Ubuntu, wheel on Red Hat, admin on old Ubuntu). */
+const ADMIN_GROUPS = new Set(['root', 'sudo', 'wheel', 'admin']);
+
+/** Where the accounts are read from and how one is made; tests point these elsewhere. */
+export type AccountFiles = { passwd: string; group: string; useradd: string };
+
+const SYSTEM: AccountFiles = { passwd: '/etc/passwd', group: '/etc/group', useradd: 'useradd' };
+
+function lookup(name: string, files: AccountFiles): RunAsUser | undefined {
+  for (const line of readFileSync(files.passwd, 'utf8').split('\n')) {
     const [user, , uid, gid, , home, shell] = line.split(':');
     if (user === name && uid && gid)
       return { name, uid: Number(uid), gid: Number(gid), home: home || '/', shell: shell || '/bin/sh' };
@@ -14,14 +22,53 @@ function lookup(name: string): RunAsUser | undefined {
   return undefined;
 }
 
+/** The groups that make `user` an administrator: its primary group or a group that lists it. */
+function adminGroupsOf(user: RunAsUser, files: AccountFiles): string[] {
+  const found: string[] = [];
+  for (const line of readFileSync(files.group, 'utf8').split('\n')) {
+    const [group, , gid, members = ''] = line.split(':');
+    if (!group || !ADMIN_GROUPS.has(group)) continue;
+    if (Number(gid) === user.gid || members.split(',').includes(user.name)) found.push(group);
+  }
+  return found;
+}
+
+function createUser(name: string, files: AccountFiles): void {
+  const shell =
+    lookup('root', files)?.shell.endsWith('bash') || process.env.SHELL?.endsWith('bash')
+      ? '/bin/bash'
+      : '/bin/sh';
+  try {
+    execFileSync(
+      files.useradd,
+      ['--create-home', '--shell', shell, '--comment', 'Sesame session user', name],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        encoding: 'utf8',
+      },
+    );
+  } catch (error) {
+    const stderr = String((error as { stderr?: unknown }).stderr ?? '').trim();
+    throw new Error(
+      `cannot create the run-as user "${name}" with useradd: ${stderr || (error as Error).message}; create it yourself (no sudo) or pass --run-as`,
+    );
+  }
+}
+
 /**
  * The local account sessions run as. As root the agent creates the dedicated unprivileged `sesame-user`
- * (home directory, bash, no sudo) on first use. Not as root, it can only run sessions as itself.
+ * (home directory, bash, no sudo) on first use, and refuses an existing `sesame-user` that is root or may become
+ * root: every session would then be an administrator's without anyone having chosen that. An account named
+ * with --run-as is the operator's choice and is used as it is. Not as root, the agent can only run sessions as
+ * itself.
  */
-export function resolveRunAs(configured: string | undefined): { user: RunAsUser; note?: string } {
-  const isRoot = process.getuid?.() === 0;
+export function resolveRunAs(
+  configured: string | undefined,
+  files: AccountFiles = SYSTEM,
+  isRoot = process.getuid?.() === 0,
+): { user: RunAsUser; note?: string } {
   if (!isRoot) {
-    const self = lookup(process.env.USER ?? '') ?? {
+    const self = lookup(process.env.USER ?? '', files) ?? {
       name: process.env.USER ?? 'unknown',
       uid: process.getuid?.() ?? 0,
       gid: process.getgid?.() ?? 0,
@@ -34,16 +81,19 @@ export function resolveRunAs(configured: string | undefined): { user: RunAsUser;
     };
   }
   const name = configured ?? DEFAULT_RUN_AS;
-  let user = lookup(name);
+  let user = lookup(name, files);
   if (!user && name === DEFAULT_RUN_AS) {
-    const shell =
-      lookup('root')?.shell.endsWith('bash') || process.env.SHELL?.endsWith('bash') ? '/bin/bash' : '/bin/sh';
-    execFileSync('useradd', ['--create-home', '--shell', shell, '--comment', 'Sesame session user', name], {
-      stdio: 'ignore',
-    });
-    user = lookup(name);
+    createUser(name, files);
+    user = lookup(name, files);
   }
   if (!user)
     throw new Error(`run-as user "${name}" does not exist on this machine; create it or configure another`);
+  if (configured === undefined) {
+    const why = user.uid === 0 ? ['uid 0'] : adminGroupsOf(user, files).map((group) => `group ${group}`);
+    if (why.length > 0)
+      throw new Error(
+        `the existing "${name}" account is an administrator (${why.join(', ')}), and sessions run as it by default: remove its privileges, or name the account sessions should run as with --run-as`,
+      );
+  }
   return { user };
 }
