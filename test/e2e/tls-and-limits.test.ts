@@ -65,7 +65,7 @@ describe('TLS with a pinned self-signed certificate, and session limits', () => 
     assert.ok(unpinned.stderr.includes(cert.fingerprint), 'the message shows the fingerprint to compare');
     const wrong = await runProcess([...base, '--fingerprint', 'AA'.repeat(32)]);
     assert.equal(wrong.code, 1);
-    assert.match(wrong.stderr, /do not register against this server/);
+    assert.match(wrong.stderr, /this may not be your Sesame server, so nothing was sent to it/);
     const login = await sesame.cli(
       ['login', '--url', sesame.url, '--user', 'admin'],
       'mallory',
@@ -105,6 +105,18 @@ describe('TLS with a pinned self-signed certificate, and session limits', () => 
       { env: { SESAME_ACTIVATION_CODE: code } },
     );
     assert.equal(registered.code, 0, registered.stderr);
+    // `sesame-agent pin` re-checks the certificate against a fingerprint and keeps the same instance.
+    const identityPath = join(dir, 'printed', 'identity.json');
+    const before = JSON.parse(readFileSync(identityPath, 'utf8'));
+    const pin = (fp: string) =>
+      runProcess([bins.agent, 'pin', '--fingerprint', fp, '--identity', identityPath]);
+    const wrongPin = await pin('AA'.repeat(32));
+    assert.equal(wrongPin.code, 1);
+    assert.match(wrongPin.stderr, /this may not be your Sesame server/);
+    const repinned = await pin(fingerprint);
+    assert.equal(repinned.code, 0, repinned.stderr);
+    assert.match(repinned.stdout, new RegExp(`${before.instanceId} now trusts .* restart the agent`));
+    assert.deepEqual(JSON.parse(readFileSync(identityPath, 'utf8')), before);
   });
 
   test('over TLS, browsers are told to keep to https, and API answers and pages are never cached', async () => {

@@ -6,7 +6,7 @@ import type { AgentIdentity } from './identity.ts';
 import { collectInventory } from './inventory.ts';
 import type { RunAsUser } from './run-as.ts';
 import { serveShell } from './shell.ts';
-import { maskingOptions, pinnedTlsOptions } from './tls-pin.ts';
+import { maskingOptions, pinMismatch, pinnedTlsOptions } from './tls-pin.ts';
 
 export type AgentOptions = {
   identity: AgentIdentity;
@@ -114,7 +114,15 @@ export function runAgent({
       log.warn({ status: res.statusCode }, 'server refused the agent connection');
       ws.terminate();
     });
-    ws.on('error', (error) => log.warn({ err: error.message }, 'agent connection error'));
+    ws.on('error', (error) => {
+      const pinned = pinMismatch(
+        error,
+        identity.tls,
+        'run `sesame-agent pin --fingerprint <new>`, then restart the agent',
+      );
+      if (pinned) log.error({ err: error.message }, pinned);
+      else log.warn({ err: error.message }, 'agent connection error');
+    });
     ws.on('close', () => {
       attempt = attemptAfterClose(attempt, readyAt, Date.now());
       schedule();

@@ -4,7 +4,7 @@ import { type Command, Option } from 'commander';
 import pino from 'pino';
 import { runAgent } from './agent.ts';
 import { loadIdentity } from './identity.ts';
-import { registerAgent } from './register.ts';
+import { registerAgent, repinAgent } from './register.ts';
 import { resolveRunAs } from './run-as.ts';
 
 export function defaultIdentityPath(): string {
@@ -55,6 +55,22 @@ export function agentCommands(program: Command): Command {
         );
       },
     );
+  program
+    .command('pin')
+    .description(
+      "trust the server's replaced TLS certificate: checks it against --fingerprint, keeps the same instance",
+    )
+    .requiredOption(
+      '--fingerprint <sha256>',
+      "the new certificate's SHA-256 fingerprint, from the server's administrator",
+    )
+    .option('--identity <path>', 'the identity written by `register`', defaultIdentityPath())
+    .action(async (options: { fingerprint: string; identity: string }) => {
+      const identity = await repinAgent(options.identity, options.fingerprint);
+      process.stdout.write(
+        `${identity.instanceId} now trusts ${identity.url} by its certificate SHA-256 ${identity.tls?.fingerprint256}; restart the agent to use it\n`,
+      );
+    });
   program
     .command('run')
     .description('connect out to the server and serve sessions (reconnects by itself)')

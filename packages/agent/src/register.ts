@@ -118,6 +118,28 @@ export async function registerAgent(options: RegisterOptions): Promise<AgentIden
   return identity;
 }
 
+/**
+ * Trusts the server's new certificate after it was replaced (renewed, or a new self-signed one): checks it
+ * against `fingerprint` and keeps it in the identity, which is otherwise unchanged (same instance, same key).
+ * The running agent keeps the pin it started with until it restarts.
+ */
+export async function repinAgent(identityPath: string, fingerprint: string): Promise<AgentIdentity> {
+  const identity = await loadIdentity(identityPath).catch((error: Error) => {
+    throw new RegistrationError(error.message);
+  });
+  const url = new URL(identity.url);
+  if (url.protocol !== 'https:')
+    throw new RegistrationError(
+      `this agent talks to ${identity.url} over plain http: there is no certificate to pin`,
+    );
+  const tls = await pinServerCertificate(url, fingerprint).catch((e: Error) => {
+    throw new RegistrationError(e.message);
+  });
+  const updated = { ...identity, tls };
+  await saveIdentity(identityPath, updated);
+  return updated;
+}
+
 async function exists(path: string): Promise<boolean> {
   try {
     await stat(path);

@@ -47,7 +47,7 @@ export async function pinServerCertificate(url: URL, expected: string | undefine
   if (expected !== undefined) {
     if (normalizeFingerprint(expected) !== actual) {
       throw new Error(
-        `the server's certificate fingerprint is ${actual}, not the expected ${normalizeFingerprint(expected)}: do not register against this server`,
+        `the server's certificate fingerprint is ${actual}, not the expected ${normalizeFingerprint(expected)}: this may not be your Sesame server, so nothing was sent to it`,
       );
     }
     return { fingerprint256: actual, caPem: toPem(cert.raw) };
@@ -71,8 +71,40 @@ export function pinnedTlsOptions(pin: TlsPin | null) {
     checkServerIdentity: (_host: string, cert: PeerCertificate) =>
       cert.fingerprint256 === pin.fingerprint256
         ? undefined
-        : new Error(`server certificate ${cert.fingerprint256} is not the pinned ${pin.fingerprint256}`),
+        : Object.assign(
+            new Error(`server certificate ${cert.fingerprint256} is not the pinned ${pin.fingerprint256}`),
+            {
+              code: PIN_MISMATCH,
+            },
+          ),
   };
+}
+
+const PIN_MISMATCH = 'ERR_SESAME_PIN_MISMATCH';
+
+/** OpenSSL's verdicts on a certificate that does not chain to the trust anchor (here, the pinned certificate). */
+const NOT_THE_PINNED = new Set([
+  PIN_MISMATCH,
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_SIGNATURE_FAILURE',
+]);
+
+/**
+ * Why a connection failed, when it is because the server no longer shows the certificate pinned at registration
+ * or sign-in (renewed, replaced, or someone posing as the server); undefined for any other failure. `redo` says
+ * how to pin a new certificate. Without it people saw only OpenSSL's "self-signed certificate".
+ */
+export function pinMismatch(error: Error, pin: TlsPin | null, redo: string): string | undefined {
+  if (!pin || !NOT_THE_PINNED.has((error as NodeJS.ErrnoException).code ?? '')) return undefined;
+  return (
+    `the server's TLS certificate is not the one pinned (SHA-256 ${pin.fingerprint256}; ${error.message}). ` +
+    `If the server's certificate was replaced on purpose, get its new fingerprint from the server's administrator and ${redo}; ` +
+    'if not, someone may be posing as the server'
+  );
 }
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);

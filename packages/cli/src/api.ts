@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { pinnedTlsOptions, type TlsPin } from '@sesame/agent/tls';
+import { pinMismatch, pinnedTlsOptions, type TlsPin } from '@sesame/agent/tls';
 import {
   type Credentials,
   readCredentials,
@@ -29,6 +29,8 @@ export class ApiClient {
   #token: string | undefined;
   #credentials: Credentials | undefined;
   #now: () => number;
+  /** Set when the caller already holds the credentials lock (which is not reentrant). */
+  #lockHeld = false;
 
   constructor(url: string, token?: string, tls: TlsPin | null = null, now: () => number = Date.now) {
     this.url = url.replace(/\/+$/, '');
@@ -37,10 +39,14 @@ export class ApiClient {
     this.#now = now;
   }
 
-  /** A client that signs requests with the stored credentials and keeps them fresh. */
-  static signedIn(credentials: Credentials, now: () => number = Date.now): ApiClient {
+  /**
+   * A client that signs requests with the stored credentials and keeps them fresh. `lockHeld`: the caller holds
+   * the credentials lock already (logout), so a refresh must not wait for it.
+   */
+  static signedIn(credentials: Credentials, now: () => number = Date.now, lockHeld = false): ApiClient {
     const api = new ApiClient(credentials.url, credentials.token, credentials.tls, now);
     api.#credentials = credentials;
+    api.#lockHeld = lockHeld;
     return api;
   }
 
@@ -106,7 +112,8 @@ export class ApiClient {
    * meanwhile, its token is used instead. `force` (after a 401) refreshes even a token that looks fresh.
    */
   async #refresh(force: boolean): Promise<void> {
-    await withCredentialsLock(async () => {
+    const locked = this.#lockHeld ? <T>(fn: () => Promise<T>) => fn() : withCredentialsLock;
+    await locked(async () => {
       const mine = this.#credentials as Credentials;
       const onDisk = await readCredentials().catch(() => undefined);
       if (
@@ -183,12 +190,22 @@ export class ApiClient {
       req.on('error', reject);
       req.end(payload);
     }).catch((error: Error) => {
-      throw new CliError(
-        `cannot reach the Sesame server at ${this.url}: ${error.message}`,
-        ExitCodes.UNAVAILABLE,
-      );
+      throw unreachable(this.url, this.tls, error);
     });
   }
+}
+
+/** The server could not be reached; said plainly when it is because its certificate is not the pinned one. */
+export function unreachable(url: string, tls: TlsPin | null, error: Error): CliError {
+  const pinned = pinMismatch(
+    error,
+    tls,
+    `sign in again with \`sesame login --url ${url} --fingerprint <new>\``,
+  );
+  return new CliError(
+    pinned ?? `cannot reach the Sesame server at ${url}: ${error.message}`,
+    ExitCodes.UNAVAILABLE,
+  );
 }
 
 function errorOf({ text }: Answer): { code?: string; message?: string } | undefined {

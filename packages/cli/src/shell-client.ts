@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { maskingOptions, pinnedTlsOptions } from '@sesame/agent/tls';
 import { type Channel, ChannelRejectedError, type Mux, muxOverWebSocket } from '@sesame/protocol';
 import WebSocket from 'ws';
-import type { ApiClient } from './api.ts';
+import { type ApiClient, unreachable } from './api.ts';
 import { CliError, ExitCodes, exitCodeFor } from './errors.ts';
 
 const SIGNAL_NUMBERS: Record<string, number> = {
@@ -61,11 +61,7 @@ function connect(api: ApiClient): Promise<Mux> {
         );
       });
     });
-    ws.once('error', (e) =>
-      reject(
-        new CliError(`cannot reach the Sesame server at ${api.url}: ${e.message}`, ExitCodes.UNAVAILABLE),
-      ),
-    );
+    ws.once('error', (e) => reject(unreachable(api.url, api.tls, e)));
   });
 }
 
