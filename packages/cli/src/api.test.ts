@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, test } from 'node:test';
+import { selfSignedCertificate } from '../../../test/certificates.ts';
 import { ApiClient } from './api.ts';
 import { type Credentials, loadCredentials, saveCredentials } from './credentials.ts';
 import type { CliError } from './errors.ts';
@@ -183,4 +185,38 @@ test('a listing is followed page by page to its end; a server that repeats a pag
   assert.deepEqual(names, ['a', 'b', 'c', 'd', 'e']);
   await assert.rejects(api.list('/api/v1/loop?maxResults=2', 'things'), /repeats a page/);
   await assert.rejects(api.list('/api/v1/me', 'things'), /has no "things" list/);
+});
+
+test('a server whose certificate is not the pinned one: said plainly, with how to pin the new one (exit 7)', async () => {
+  const certs = (name: string) => {
+    const at = join(dir, name);
+    mkdirSync(at);
+    return selfSignedCertificate(at);
+  };
+  const [pinned, now] = [certs('pinned-cert'), certs('now-cert')];
+  const tlsServer = createHttpsServer(
+    { cert: readFileSync(now.certFile), key: readFileSync(now.keyFile) },
+    (_q, r) => r.end('{}'),
+  );
+  await new Promise<void>((resolve) => tlsServer.listen(0, '127.0.0.1', resolve));
+  try {
+    const at = `https://127.0.0.1:${(tlsServer.address() as AddressInfo).port}`;
+    const pin = { fingerprint256: pinned.fingerprint, caPem: readFileSync(pinned.certFile, 'utf8') };
+    await assert.rejects(new ApiClient(at, 'ses_x', pin).call('GET', '/api/v1/me'), (error: CliError) => {
+      assert.equal(error.exitCode, 7);
+      assert.match(error.message, /the server's TLS certificate is not the one pinned \(SHA-256 /);
+      assert.match(
+        error.message,
+        new RegExp(`sign in again with \`sesame login --url ${at} --fingerprint <new>\``),
+      );
+      return true;
+    });
+    // Unpinned, an unreachable server is just that.
+    await assert.rejects(
+      new ApiClient('https://127.0.0.1:9').call('GET', '/'),
+      /cannot reach the Sesame server/,
+    );
+  } finally {
+    tlsServer.close();
+  }
 });
