@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type ChannelRejectedError, type Mux, muxOverWebSocket } from '@sesame/protocol';
@@ -254,7 +254,15 @@ describe('sesame login, setup, logout and whoami', () => {
         mode: 0o600,
       },
     );
-    const out = await sesame.cli(['logout'], 'offline');
+    // Another sesame holds the credentials lock (refreshing, say): logout waits for it, or that process would
+    // write the tokens back after logout forgot them.
+    const lock = join(home, 'credentials.json.lock');
+    mkdirSync(lock);
+    const running = sesame.cli(['logout'], 'offline');
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    assert.equal(existsSync(join(home, 'credentials.json')), true, 'logout waits for the lock');
+    rmSync(lock, { recursive: true });
+    const out = await running;
     assert.equal(out.code, 7, out.stderr);
     assert.match(
       out.stderr,

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -72,15 +72,46 @@ test('the credentials lock lets one process at a time in, and a stale lock is ta
   });
   await slow;
   assert.deepEqual(order, ['a-in', 'a-out', 'b']);
-  const lock = join(home, 'credentials.lock');
-  writeFileSync(lock, '99999');
+  // A lock left by a killed process (untouched for longer than the stale time) is taken over…
+  const lock = join(home, 'credentials.json.lock');
+  mkdirSync(lock);
   const old = new Date(Date.now() - 60_000);
   utimesSync(lock, old, old);
   assert.equal(await withCredentialsLock(async () => 'taken'), 'taken');
-  writeFileSync(lock, '99999');
+  assert.equal(existsSync(lock), false, 'and let go');
+  // …a fresh one is not.
+  mkdirSync(lock);
   await assert.rejects(
     withCredentialsLock(async () => 'never', 100),
-    /holds/,
+    /another sesame process holds .*credentials\.json\.lock/,
   );
-  rmSync(lock);
+  rmSync(lock, { recursive: true });
+});
+
+test('a lock held longer than the stale time by a live process is not taken over', async () => {
+  let release: () => void = () => {};
+  let holding: () => void = () => {};
+  const held = new Promise<void>((resolve) => {
+    holding = resolve;
+  });
+  const a = withCredentialsLock(
+    async () => {
+      holding();
+      await new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      return 'a';
+    },
+    1000,
+    2000,
+  );
+  await held;
+  await new Promise((resolve) => setTimeout(resolve, 3000)); // past the stale time of 2 s
+  await assert.rejects(
+    withCredentialsLock(async () => 'b', 300, 2000),
+    /another sesame process holds/,
+  );
+  release();
+  assert.equal(await a, 'a');
+  assert.equal(await withCredentialsLock(async () => 'b', 1000, 2000), 'b');
 });

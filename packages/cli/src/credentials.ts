@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rm, stat } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { privateDirectory, writePrivateFile } from '@sesame/agent/private-file';
 import type { TlsPin } from '@sesame/agent/tls';
+import { lock } from 'proper-lockfile';
 import { CliError, ExitCodes } from './errors.ts';
 
 /** What `sesame login` keeps in SESAME_HOME/credentials.json (0600). */
@@ -86,41 +87,43 @@ export async function deviceId(): Promise<string> {
   return id;
 }
 
-const LOCK_STALE_MS = 30_000;
+/** A lock untouched this long was left by a killed process; its holder touches it every LOCK_UPDATE_MS. */
+const LOCK_STALE_MS = 20_000;
+const LOCK_UPDATE_MS = 5_000;
+const LOCK_POLL_MS = 50;
 
 /**
- * Runs `fn` holding SESAME_HOME/credentials.lock, so that two `sesame` processes sharing a home do not both
- * spend the same refresh token (the server treats a second use as theft and ends the sign-in). A lock older
- * than 30 s is left over from a killed process and is taken over.
+ * Runs `fn` holding SESAME_HOME/credentials.json.lock, so that two `sesame` processes sharing a home do not both
+ * spend the same refresh token (the server treats a second use as theft and ends the sign-in), nor one write
+ * over what the other just wrote. proper-lockfile keeps the lock fresh while `fn` runs, however long its request
+ * takes, so only a lock left by a killed process is taken over (once untouched for 20 s). `staleMs` is for tests.
  */
-export async function withCredentialsLock<T>(fn: () => Promise<T>, timeoutMs = 15_000): Promise<T> {
+export async function withCredentialsLock<T>(
+  fn: () => Promise<T>,
+  timeoutMs = 15_000,
+  staleMs = LOCK_STALE_MS,
+): Promise<T> {
   await privateDirectory(configDir());
-  const lock = join(configDir(), 'credentials.lock');
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const handle = await open(lock, 'wx', 0o600);
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const age = await stat(lock).then(
-        (s) => Date.now() - s.mtimeMs,
-        () => 0,
-      );
-      if (age > LOCK_STALE_MS) await rm(lock, { force: true });
-      else if (Date.now() > deadline)
-        throw new CliError(
-          `another sesame process holds ${lock}; if none is running, delete the file`,
-          ExitCodes.FAILURE,
-        );
-      else await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+  let release: () => Promise<void>;
+  try {
+    release = await lock(file(), {
+      realpath: false,
+      stale: staleMs,
+      update: Math.min(LOCK_UPDATE_MS, staleMs / 2),
+      retries: { retries: Math.ceil(timeoutMs / LOCK_POLL_MS), factor: 1, minTimeout: LOCK_POLL_MS },
+      // Taken over while held (this process was stopped for longer than the stale time): nothing to undo.
+      onCompromised: () => {},
+    });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw error;
+    throw new CliError(
+      `another sesame process holds ${file()}.lock; if none is running, delete it`,
+      ExitCodes.FAILURE,
+    );
   }
   try {
     return await fn();
   } finally {
-    await rm(lock, { force: true });
+    await release().catch(() => {});
   }
 }

@@ -2,7 +2,7 @@ import { isLoopback, pinServerCertificate } from '@sesame/agent/tls';
 import { type Command, Option } from 'commander';
 import { ApiClient } from '../api.ts';
 import { client, type Out, outputOption } from '../command-kit.ts';
-import { clearCredentials, deviceId, readCredentials } from '../credentials.ts';
+import { clearCredentials, deviceId, readCredentials, withCredentialsLock } from '../credentials.ts';
 import { CliError, ExitCodes } from '../errors.ts';
 import { printObject } from '../output.ts';
 import { readLine, readSecret } from '../prompt.ts';
@@ -201,21 +201,26 @@ export function signInCommands(program: Command): void {
     .command('logout')
     .description('end this sign-in on the server and forget the stored tokens')
     .action(async () => {
-      const stored = await readCredentials().catch(() => undefined);
+      // Under the lock: another sesame refreshing meanwhile would write the tokens back after they were forgotten.
+      const { stored, failure } = await withCredentialsLock(async () => {
+        const stored = await readCredentials().catch(() => undefined);
+        if (!stored) return { stored, failure: undefined };
+        let failure: CliError | undefined;
+        try {
+          await ApiClient.signedIn(stored, Date.now, true).call('POST', '/api/v1/auth/logout');
+        } catch (error) {
+          // Already ended on the server (expired, revoked) is what logout wants; anything else is not.
+          const exitCode = (error as CliError).exitCode ?? ExitCodes.FAILURE;
+          if (exitCode !== ExitCodes.UNAUTHENTICATED)
+            failure = new CliError((error as Error).message, exitCode);
+        }
+        await clearCredentials();
+        return { stored, failure };
+      });
       if (!stored) {
         say('not signed in');
         return;
       }
-      let failure: CliError | undefined;
-      try {
-        await ApiClient.signedIn(stored).call('POST', '/api/v1/auth/logout');
-      } catch (error) {
-        // Already ended on the server (expired, revoked) is what logout wants; anything else is not.
-        const exitCode = (error as CliError).exitCode ?? ExitCodes.FAILURE;
-        if (exitCode !== ExitCodes.UNAUTHENTICATED)
-          failure = new CliError((error as Error).message, exitCode);
-      }
-      await clearCredentials();
       // The tokens are forgotten here either way; a script must still learn that the sign-in lives on.
       if (failure)
         throw new CliError(

@@ -1,6 +1,6 @@
 import QRCode from 'qrcode';
 import type { ApiClient } from '../api.ts';
-import { saveCredentials } from '../credentials.ts';
+import { saveCredentials, withCredentialsLock } from '../credentials.ts';
 import { CliError, ExitCodes } from '../errors.ts';
 import { isoTime } from '../output.ts';
 import { readCode } from '../prompt.ts';
@@ -165,7 +165,8 @@ export async function showTotpEnrolment(secret: string, uri: string): Promise<vo
 
 /** Stores the signed-in result as this home's credentials and says so. */
 export async function saveSignIn(api: ApiClient, result: SignedIn): Promise<void> {
-  await saveCredentials({
+  // Under the lock, so that a sesame refreshing the previous sign-in meanwhile does not write it back over this one.
+  const credentials = {
     url: api.url,
     username: result.user.username,
     token: result.token,
@@ -173,7 +174,8 @@ export async function saveSignIn(api: ApiClient, result: SignedIn): Promise<void
     refreshToken: result.refreshToken,
     sessionExpiresAt: result.sessionExpiresAt,
     tls: api.tls,
-  });
+  };
+  await withCredentialsLock(() => saveCredentials(credentials));
   say(
     `signed in to ${api.url} as ${result.user.username} until ${isoTime(result.sessionExpiresAt ?? result.expiresAt)}`,
   );
