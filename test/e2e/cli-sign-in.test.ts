@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type ChannelRejectedError, type Mux, muxOverWebSocket } from '@sesame/protocol';
@@ -203,6 +205,48 @@ describe('sesame login, setup, logout and whoami', () => {
     assert.equal(ended.code, 3);
     assert.match(ended.stderr, /sesame login/);
     ok(await login('alice'));
+  });
+
+  test('a refresh whose answer was lost is asked again, and the sign-in lives on', async () => {
+    // A proxy that lets the first refresh reach the server (which rotates the token) and then cuts the CLI off
+    // before the answer, as a dropped connection or a CLI killed at that moment would.
+    let cut = 0;
+    const proxy = createServer((req, res) => {
+      const upstream = httpRequest(
+        `${sesame.url}${req.url}`,
+        { method: req.method, headers: req.headers },
+        (answer) => {
+          if (req.url === '/api/v1/auth/refresh' && cut++ === 0) {
+            answer.resume();
+            answer.on('end', () => req.socket.destroy());
+            return;
+          }
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      req.pipe(upstream);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const before = credentials('alice');
+      const file = join(sesame.home('alice'), 'credentials.json');
+      const via = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      writeFileSync(file, JSON.stringify({ ...before, url: via, expiresAt: Date.now() - 1000 }));
+      const lost = await sesame.cli(['whoami'], 'alice');
+      assert.equal(lost.code, 7, lost.stderr);
+      const pending = credentials('alice').pendingRefresh as { from: string; next: string };
+      assert.equal(pending.from, before.refreshToken, 'what was asked is written down');
+      assert.equal(cut, 1, 'the server answered the first refresh');
+      ok(await sesame.cli(['whoami'], 'alice'));
+      const after = credentials('alice');
+      assert.equal(after.refreshToken, pending.next);
+      assert.equal(after.pendingRefresh, undefined);
+      assert.equal((await me(after.token)).status, 200, 'the sign-in was not taken for stolen');
+      writeFileSync(file, JSON.stringify({ ...after, url: sesame.url }));
+    } finally {
+      proxy.close();
+    }
   });
 
   test('logout revokes the sign-in on the server and forgets it', { timeout: 60_000 }, async () => {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { pinMismatch, pinnedTlsOptions, type TlsPin } from '@sesame/agent/tls';
@@ -129,10 +130,18 @@ export class ApiClient {
       const current = onDisk?.url === mine.url && onDisk.username === mine.username ? onDisk : mine;
       if (!force && refreshDecision(current, this.#now()) === 'use') return this.#adopt(current);
       if (!current.refreshToken) throw new CliError(SIGN_IN_ENDED, ExitCodes.UNAUTHENTICATED);
+      // The successor is chosen and written down before asking: if the answer is lost (no network, or this
+      // process killed meanwhile), the next refresh asks again with the same pair instead of spending a token the
+      // server already counts as spent, which it would take for theft and end the sign-in.
+      const pending =
+        current.pendingRefresh?.from === current.refreshToken
+          ? current.pendingRefresh
+          : { from: current.refreshToken, next: `rft_${randomBytes(32).toString('base64url')}` };
+      if (pending !== current.pendingRefresh) await saveCredentials({ ...current, pendingRefresh: pending });
       const answer = await this.#send(
         'POST',
         '/api/v1/auth/refresh',
-        { refreshToken: current.refreshToken },
+        { refreshToken: pending.from, nextRefreshToken: pending.next },
         undefined,
       );
       if (answer.status === 401 || answer.status === 400) {
@@ -150,6 +159,7 @@ export class ApiClient {
         expiresAt: next.expiresAt,
         refreshToken: next.refreshToken,
         sessionExpiresAt: next.sessionExpiresAt ?? current.sessionExpiresAt,
+        pendingRefresh: undefined,
       };
       await saveCredentials(updated);
       this.#adopt(updated);

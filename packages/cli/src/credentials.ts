@@ -18,6 +18,11 @@ export type Credentials = {
   refreshToken?: string | undefined;
   /** When the whole sign-in ends; no refresh outlives it. */
   sessionExpiresAt?: number | undefined;
+  /**
+   * A refresh under way: `from` was sent with `next` proposed as its successor, and no answer was saved yet. The
+   * next refresh sends the same pair again, which the server answers as a repeat if it had rotated.
+   */
+  pendingRefresh?: { from: string; next: string } | undefined;
   tls: TlsPin | null;
 };
 

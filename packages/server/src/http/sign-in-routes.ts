@@ -211,7 +211,8 @@ export function registerSignInRoutes(app: FastifyInstance, s: SignInServices, au
     return reply.status(202).send(await s.identity.forgotPassword(body(request), request.ip));
   });
   app.post('/api/v1/auth/refresh', async (request) => {
-    const tokens = await s.sessions.refresh(body(request).refreshToken);
+    const input = body(request);
+    const tokens = await s.sessions.refresh(input.refreshToken, input.nextRefreshToken);
     return {
       token: tokens.token,
       expiresAt: tokens.expiresAt,

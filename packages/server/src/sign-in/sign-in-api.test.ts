@@ -557,6 +557,25 @@ describe('sign-in API (HTTP)', () => {
       assertError(await refresh('garbage'), 400, 'INVALID', /refreshToken must be the refresh token/);
     });
 
+    test('a proposed next refresh token: the same request again is answered, a malformed proposal is a 400', async () => {
+      const ray = await freshSignIn(ts, 'ray-2');
+      const refresh = (json: Record<string, unknown>) => ts.api('POST', '/api/v1/auth/refresh', { json });
+      const pair = { refreshToken: ray.body.refreshToken, nextRefreshToken: `rft_${'n'.repeat(43)}` };
+      assertError(
+        await refresh({ ...pair, nextRefreshToken: 'rft_short' }),
+        400,
+        'INVALID',
+        /nextRefreshToken must be a new refresh token: "rft_" and 43 to 100 random base64url characters/,
+      );
+      const first = await refresh(pair);
+      assert.equal(first.status, 200, first.text);
+      assert.equal(first.body.refreshToken, pair.nextRefreshToken);
+      const again = await refresh(pair);
+      assert.equal(again.status, 200, again.text);
+      assert.notEqual(again.body.token, first.body.token);
+      assert.equal((await meOf(ts, String(again.body.token))).username, 'ray-2');
+    });
+
     test('logout revokes this sign-in only', async () => {
       const leo = await created(ts, 'leo');
       const other = await login(ts, 'leo');

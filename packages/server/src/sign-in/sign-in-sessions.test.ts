@@ -207,6 +207,59 @@ describe('sign-in sessions: tokens', () => {
     await rejects(sessions.refresh(again.refreshToken), 'UNAUTHENTICATED', EXPIRED);
   });
 
+  test('a client may propose the next refresh token; asking again with the same pair (a lost answer) is no theft', async () => {
+    const a = await start(alice);
+    const proposed = `rft_${'p'.repeat(43)}`;
+    const first = await sessions.refresh(a.refreshToken, proposed);
+    assert.equal(first.refreshToken, proposed);
+    assert.ok(await f.store.findRefresh(hashToken(proposed)), 'stored as a hash like any other');
+    // The answer was lost: the same request again gets a new access token for the same sign-in.
+    const again = await sessions.refresh(a.refreshToken, proposed);
+    assert.equal(again.session.id, a.session.id);
+    assert.equal(again.refreshToken, proposed);
+    assert.notEqual(again.token, first.token);
+    assert.equal((await sessions.authenticate(again.token, null)).session.id, a.session.id);
+    // The proposed token works as the next one; after that, the old pair is theft again.
+    const third = await sessions.refresh(proposed, `rft_${'q'.repeat(43)}`);
+    await rejects(sessions.refresh(a.refreshToken, proposed), 'UNAUTHENTICATED', /already used/);
+    await rejects(sessions.authenticate(third.token, null), 'UNAUTHENTICATED', EXPIRED);
+  });
+
+  test('the spent token with another proposal, or none, is still theft', async () => {
+    for (const proposal of [`rft_${'o'.repeat(43)}`, undefined]) {
+      const a = await start(alice);
+      const next = await sessions.refresh(a.refreshToken, `rft_${'n'.repeat(40)}${proposal ? 'abc' : 'xyz'}`);
+      await rejects(
+        sessions.refresh(a.refreshToken, proposal),
+        'UNAUTHENTICATED',
+        /already used, so the sign-in was revoked/,
+      );
+      await rejects(sessions.authenticate(next.token, null), 'UNAUTHENTICATED', EXPIRED);
+    }
+  });
+
+  test('a proposed refresh token must be long, random-looking, new and not the one spent', async () => {
+    const a = await start(alice);
+    for (const value of [
+      42,
+      '',
+      'rft_short',
+      `ses_${'x'.repeat(43)}`,
+      `rft_${'x'.repeat(101)}`,
+      `rft_${'x'.repeat(42)}`,
+      a.refreshToken,
+    ])
+      await rejects(
+        sessions.refresh(a.refreshToken, value),
+        'INVALID',
+        /nextRefreshToken must be a new refresh token/,
+      );
+    // Another sign-in's token (current or spent) is refused, and the caller's own token is not spent by asking.
+    const b = await start(bob);
+    await rejects(sessions.refresh(a.refreshToken, b.refreshToken), 'INVALID', /already in use/);
+    assert.ok(await sessions.refresh(a.refreshToken));
+  });
+
   test('near the session end, the refreshed token stops at the end; after it, refresh is refused', async () => {
     const a = await start(alice);
     f.advance(8 * HOUR - 5 * MINUTE);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Principal } from '../authorize.ts';
-import { hashToken, randomToken } from '../crypto.ts';
+import { constantTimeEqual, hashToken, randomToken } from '../crypto.ts';
 import { SesameError } from '../errors.ts';
 import type { SignInClient, SignInSession, Store, User } from '../store/index.ts';
 
@@ -49,6 +49,9 @@ export type IssuedTokens = {
 };
 
 const EXPIRED = 'your sign-in has expired or was revoked: run `sesame login` again';
+
+/** A refresh token a client proposes: as random as the server's own (32 bytes, base64url), or more. */
+const PROPOSED_REFRESH = /^rft_[A-Za-z0-9_-]{43,100}$/;
 
 /**
  * Sign-in sessions and their tokens. A web sign-in gets one token for the whole session (in an HttpOnly cookie);
@@ -131,14 +134,33 @@ export function createSignInSessions({ store, accessTokenTtlMs, maxSessionMsFor,
       };
     },
 
-    async refresh(refreshToken: unknown): Promise<IssuedTokens> {
+    /**
+     * Spends `refreshToken` for a new access token and a new refresh token: `proposed` (`nextRefreshToken`) when
+     * the client chose it, as the CLI does, writing it down before it asks. A client whose answer was lost then
+     * asks again with the same pair, and gets a new access token for the same sign-in instead of being taken for
+     * a thief: the spent token is the last one spent, and what it was rotated to is what this request proposes.
+     */
+    async refresh(refreshToken: unknown, proposed?: unknown): Promise<IssuedTokens> {
       if (typeof refreshToken !== 'string' || !/^rft_[A-Za-z0-9_-]{20,100}$/.test(refreshToken))
         throw new SesameError('INVALID', 'refreshToken must be the refresh token from `sesame login`');
+      if (
+        proposed !== undefined &&
+        (typeof proposed !== 'string' || !PROPOSED_REFRESH.test(proposed) || proposed === refreshToken)
+      )
+        throw new SesameError(
+          'INVALID',
+          'nextRefreshToken must be a new refresh token: "rft_" and 43 to 100 random base64url characters',
+        );
       const oldHash = hashToken(refreshToken);
       const found = await store.findRefresh(oldHash);
       if (!found) throw new SesameError('UNAUTHENTICATED', EXPIRED);
       const { session } = found;
-      if (found.reused) {
+      const repeated =
+        found.reused &&
+        typeof proposed === 'string' &&
+        found.rotatedTo !== undefined &&
+        constantTimeEqual(found.rotatedTo, hashToken(proposed));
+      if (found.reused && !repeated) {
         // Someone else holds a copy of this sign-in's refresh token: end it for both.
         await store.revokeSignInSession(session.id, now());
         await store.forgetSignInDevice(session.id);
@@ -149,9 +171,17 @@ export function createSignInSessions({ store, accessTokenTtlMs, maxSessionMsFor,
       }
       if (session.expiresAt <= now() || session.revokedAt !== null)
         throw new SesameError('UNAUTHENTICATED', EXPIRED);
-      const next = randomToken('rft_');
-      if (!(await store.rotateRefresh(session.id, oldHash, hashToken(next))))
-        throw new SesameError('UNAUTHENTICATED', EXPIRED);
+      const next = typeof proposed === 'string' ? proposed : randomToken('rft_');
+      if (!repeated) {
+        // A proposed token must be nobody's yet: two sign-ins with one refresh token would be confused.
+        if (typeof proposed === 'string' && (await store.findRefresh(hashToken(proposed))))
+          throw new SesameError(
+            'INVALID',
+            'nextRefreshToken is already in use: propose another (random) one',
+          );
+        if (!(await store.rotateRefresh(session.id, oldHash, hashToken(next))))
+          throw new SesameError('UNAUTHENTICATED', EXPIRED);
+      }
       const user = await store.getUserById(session.userId);
       if (!user || user.disabled) throw new SesameError('UNAUTHENTICATED', 'this account is disabled');
       return { session, ...(await issueAccessToken(session)), refreshToken: next };

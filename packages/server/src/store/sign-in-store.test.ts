@@ -85,10 +85,18 @@ for (const target of targets) {
       assert.equal(await store.rotateRefresh('sis-1', 'r1', 'r2'), true);
       assert.equal(await store.rotateRefresh('sis-1', 'r1', 'r3'), false, 'a second rotation of r1 loses');
       assert.equal((await store.findRefresh('r1'))?.reused, true);
+      assert.equal(
+        (await store.findRefresh('r1'))?.rotatedTo,
+        'r2',
+        'the token spent last says what it became',
+      );
       assert.equal((await store.findRefresh('r2'))?.reused, false);
       assert.equal(await store.findRefresh('nope'), undefined);
+      assert.equal(await store.rotateRefresh('sis-1', 'r2', 'r5'), true);
+      assert.equal((await store.findRefresh('r1'))?.rotatedTo, undefined, 'an older spent token does not');
+      assert.equal((await store.findRefresh('r2'))?.rotatedTo, 'r5');
       await store.revokeUserSignInSessions('u-alice', T0 + 5);
-      assert.equal(await store.rotateRefresh('sis-1', 'r2', 'r4'), false, 'no rotation after revocation');
+      assert.equal(await store.rotateRefresh('sis-1', 'r5', 'r4'), false, 'no rotation after revocation');
     });
 
     test('flows: create, read, update, and take exactly once', async () => {

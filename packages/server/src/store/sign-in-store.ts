@@ -176,14 +176,20 @@ export function createSignInStore(db: Kysely<StoreDatabase>): SignInStore {
         .selectAll('sign_in_sessions')
         .where('used_refresh_tokens.hash', '=', refreshHash)
         .executeTakeFirst();
-      return spent && { session: toSession(spent), reused: true };
+      if (!spent) return undefined;
+      const last = spent.previous_refresh_hash === refreshHash && spent.refresh_hash !== null;
+      return {
+        session: toSession(spent),
+        reused: true,
+        ...(last ? { rotatedTo: spent.refresh_hash as string } : {}),
+      };
     },
 
     async rotateRefresh(sessionId, oldHash, newHash) {
       return db.transaction().execute(async (trx) => {
         const result = await trx
           .updateTable('sign_in_sessions')
-          .set({ refresh_hash: newHash })
+          .set({ refresh_hash: newHash, previous_refresh_hash: oldHash })
           .where('id', '=', sessionId)
           .where('refresh_hash', '=', oldHash)
           .where('revoked_at', 'is', null)

@@ -319,8 +319,13 @@ export interface Store {
   /** Revokes the session (or all of a user's) and deletes their tokens. */
   revokeSignInSession(id: string, now: number): Promise<boolean>;
   revokeUserSignInSessions(userId: string, now: number): Promise<number>;
-  /** Finds the session whose current refresh token this is, or (`reused`) whose previous one it was. */
-  findRefresh(refreshHash: string): Promise<{ session: SignInSession; reused: boolean } | undefined>;
+  /**
+   * Finds the session whose current refresh token this is, or (`reused`) whose spent one it was; for the token
+   * spent last, `rotatedTo` is the hash of the token it was rotated to (still the current one).
+   */
+  findRefresh(
+    refreshHash: string,
+  ): Promise<{ session: SignInSession; reused: boolean; rotatedTo?: string } | undefined>;
   /** Rotates only if `oldHash` is still the current refresh token: of concurrent callers exactly one wins. */
   rotateRefresh(sessionId: string, oldHash: string, newHash: string): Promise<boolean>;
   // short-lived sign-in state
