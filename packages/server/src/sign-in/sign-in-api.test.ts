@@ -558,7 +558,7 @@ describe('sign-in API (HTTP)', () => {
     });
 
     test('a proposed next refresh token: the same request again is answered, a malformed proposal is a 400', async () => {
-      const ray = await freshSignIn(ts, 'ray-2');
+      const ray = await freshSignIn(ts, 'rhea');
       const refresh = (json: Record<string, unknown>) => ts.api('POST', '/api/v1/auth/refresh', { json });
       const pair = { refreshToken: ray.body.refreshToken, nextRefreshToken: `rft_${'n'.repeat(43)}` };
       assertError(
@@ -573,7 +573,7 @@ describe('sign-in API (HTTP)', () => {
       const again = await refresh(pair);
       assert.equal(again.status, 200, again.text);
       assert.notEqual(again.body.token, first.body.token);
-      assert.equal((await meOf(ts, String(again.body.token))).username, 'ray-2');
+      assert.equal((await meOf(ts, String(again.body.token))).username, 'rhea');
     });
 
     test('logout revokes this sign-in only', async () => {

@@ -89,6 +89,7 @@ describe('openStore (sqlite file)', () => {
         { name: '0005-used-refresh-tokens' },
         { name: '0006-sign-in-parent' },
         { name: '0007-sign-in-device' },
+        { name: '0008-instance-public-key' },
       ]);
     } finally {
       raw.close();
@@ -195,7 +196,7 @@ describe('openStore (sqlite file)', () => {
     );
     const raw = new Database(sqlitePath, { readonly: true });
     try {
-      assert.equal((raw.prepare('select count(*) as n from kysely_migration').get() as { n: number }).n, 7);
+      assert.equal((raw.prepare('select count(*) as n from kysely_migration').get() as { n: number }).n, 8);
     } finally {
       raw.close();
     }
