@@ -37,6 +37,15 @@ export function postJson(
           if (size > MAX_RESPONSE_BYTES) req.destroy(new Error('response too large'));
           else chunks.push(chunk);
         });
+        // A connection cut after the headers ends the response without 'end' and the request without 'error'.
+        res.on('close', () => {
+          if (!res.complete)
+            reject(
+              Object.assign(new Error(`the connection to ${url.origin} broke during the answer`), {
+                requestSent: true,
+              }),
+            );
+        });
         res.on('end', () => {
           let parsed: Record<string, unknown> = {};
           try {

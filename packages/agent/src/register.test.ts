@@ -112,7 +112,7 @@ describe('pinning a certificate from a private CA', () => {
 
 describe('saving the identity', () => {
   /** A stand-in registration endpoint on loopback that counts the registrations it accepted. */
-  async function registrar({ dropAnswers = 0 } = {}) {
+  async function registrar({ dropAnswers = 0, cutAnswers = 0, refuseAnswers = 0, port = 0 } = {}) {
     let registrations = 0;
     const keys: string[] = [];
     const server = createHttpServer((request, response) => {
@@ -123,17 +123,34 @@ describe('saving the identity', () => {
         keys.push(String(JSON.parse(Buffer.concat(chunks).toString('utf8')).publicKey));
         // Registered, but the answer is lost on the way back.
         if (dropAnswers-- > 0) return request.socket.destroy();
+        if (refuseAnswers-- > 0) {
+          response.writeHead(401, { 'content-type': 'application/json' });
+          response.end(
+            JSON.stringify({
+              error: { code: 'UNAUTHENTICATED', message: 'the activation id or code is wrong' },
+            }),
+          );
+          return;
+        }
+        // Or cut off in the middle of the answer, after its headers.
+        if (cutAnswers-- > 0) {
+          response.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+          response.write('{"instanceId": "mi-01');
+          setTimeout(() => request.socket.destroy(), 20);
+          return;
+        }
         response.setHeader('content-type', 'application/json');
         response.end(JSON.stringify({ instanceId: 'mi-0123456789abcdef0', name: 'web-01' }));
       });
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    const address = server.address() as AddressInfo;
     return {
-      url: `http://127.0.0.1:${port}`,
+      url: `http://127.0.0.1:${address.port}`,
+      port: address.port,
       registrations: () => registrations,
       keys,
-      close: () => server.close(),
+      close: (done?: () => void) => server.close(done),
     };
   }
   const registerAt = (url: string, identityPath: string, activationId = 'act-1') =>
@@ -190,11 +207,64 @@ describe('saving the identity', () => {
     }
   });
 
-  it('a key left pending for another activation or server is not reused', async () => {
+  it('an answer cut off after its headers is a lost answer too (it used to leave register waiting, then exit 0)', async () => {
+    const server = await registrar({ cutAnswers: 1 });
+    try {
+      const path = join(dir, 'cut-answer', 'identity.json');
+      await assert.rejects(
+        registerAt(server.url, path),
+        /no answer from the Sesame server .*broke during the answer/,
+      );
+      assert.ok(existsSync(`${path}.pending`));
+      const identity = await registerAt(server.url, path);
+      assert.deepEqual(server.keys, [identity.publicKey, identity.publicKey]);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('a key that an earlier attempt sent stays pending through later failures (it may be registered)', async () => {
+    const first = await registrar({ dropAnswers: 1 });
+    const path = join(dir, 'kept-key', 'identity.json');
+    await assert.rejects(registerAt(first.url, path), /no answer/);
+    const key = readFileSync(`${path}.pending`, 'utf8');
+    await new Promise<void>((resolve) => first.close(resolve));
+    // The server cannot be reached, then it refuses a mistyped code: the key stays, and the message says why.
+    await assert.rejects(registerAt(first.url, path), (error: Error) => {
+      assert.match(error.message, /cannot reach the Sesame server/);
+      assert.match(error.message, /An earlier attempt may have registered this agent: its key stays in /);
+      return true;
+    });
+    const server = await registrar({ refuseAnswers: 1, port: first.port });
+    try {
+      await assert.rejects(registerAt(server.url, path), (error: Error) => {
+        assert.match(error.message, /registration refused: the activation id or code is wrong\./);
+        assert.match(error.message, /its key stays in .*run the same command again/);
+        return true;
+      });
+      assert.equal(readFileSync(`${path}.pending`, 'utf8'), key);
+      const identity = await registerAt(server.url, path);
+      assert.equal(identity.publicKey, first.keys[0]);
+      assert.deepEqual(server.keys, [identity.publicKey, identity.publicKey]);
+      assert.equal(existsSync(`${path}.pending`), false);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('a key left pending for another server or activation is neither reused nor overwritten', async () => {
     const server = await registrar({ dropAnswers: 1 });
     try {
       const path = join(dir, 'other-activation', 'identity.json');
       await assert.rejects(registerAt(server.url, path), /no answer/);
+      const key = readFileSync(`${path}.pending`, 'utf8');
+      await assert.rejects(
+        registerAt(server.url, path, 'act-2'),
+        /holds the key of an unfinished registration with another server or activation, which may have gone through/,
+      );
+      assert.equal(readFileSync(`${path}.pending`, 'utf8'), key);
+      assert.equal(server.keys.length, 1, 'nothing was sent');
+      rmSync(`${path}.pending`);
       const identity = await registerAt(server.url, path, 'act-2');
       assert.equal(server.keys.length, 2);
       assert.notEqual(server.keys[0], server.keys[1]);

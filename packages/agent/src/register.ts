@@ -56,7 +56,13 @@ export async function registerAgent(options: RegisterOptions): Promise<AgentIden
   // activation unused, instead of after the server created an instance nobody holds the key of. A key left
   // pending by a registration whose answer was lost is used again: the server answers with that instance.
   const pending = `${options.identityPath}.pending`;
-  const keys = (await pendingKeys(pending, base, options.activationId)) ?? generateAgentKeys();
+  const left = await pendingKeys(pending, base, options.activationId);
+  if (left === 'other')
+    throw new RegistrationError(
+      `${pending} holds the key of an unfinished registration with another server or activation, which may have gone through: run that registration again to finish it, or delete the file if it never reached the server`,
+    );
+  const reused = left !== undefined;
+  const keys = left ?? generateAgentKeys();
   await writePrivateFile(
     pending,
     `${JSON.stringify({ url: base, activationId: options.activationId, ...keys })}\n`,
@@ -65,6 +71,13 @@ export async function registerAgent(options: RegisterOptions): Promise<AgentIden
       `cannot write the agent identity beside ${options.identityPath}: ${error.message}; choose a writable --identity path (nothing was registered)`,
     );
   });
+  // Nothing came of this attempt: the key goes, unless an earlier attempt sent it and may have registered it.
+  const forget = async () => {
+    if (!reused) await rm(pending, { force: true });
+  };
+  const again = reused
+    ? ` An earlier attempt may have registered this agent: its key stays in ${pending}; run the same command again once the server is reachable and the code right`
+    : '';
   let response: Awaited<ReturnType<typeof postJson>>;
   try {
     response = await postJson(
@@ -80,9 +93,9 @@ export async function registerAgent(options: RegisterOptions): Promise<AgentIden
   } catch (error) {
     const reason = (error as Error).message;
     if (!(error as PostJsonError).requestSent) {
-      // It never left this machine whole: nothing can have been registered.
-      await rm(pending, { force: true });
-      throw new RegistrationError(`cannot reach the Sesame server at ${base}: ${reason}`);
+      // It never left this machine whole: this attempt registered nothing.
+      await forget();
+      throw new RegistrationError(`cannot reach the Sesame server at ${base}: ${reason}.${again}`);
     }
     throw new RegistrationError(
       `no answer from the Sesame server at ${base} (${reason}): it may have registered this agent. Run the same command again: it uses the same key (kept in ${pending}), and the server answers with the same instance`,
@@ -90,12 +103,12 @@ export async function registerAgent(options: RegisterOptions): Promise<AgentIden
   }
   if (response.status !== 200) {
     // A refusal (4xx) registered nothing; after a server error, the registration may have gone through.
-    if (response.status < 500) await rm(pending, { force: true });
+    if (response.status < 500) await forget();
     const message =
       (response.body.error as { message?: string } | undefined)?.message ?? `HTTP ${response.status}`;
     throw new RegistrationError(
       response.status < 500
-        ? `registration refused: ${message}`
+        ? `registration refused: ${message}.${again}`
         : `registration failed on the server: ${message}; run the same command again (it uses the same key, kept in ${pending})`,
     );
   }
@@ -111,7 +124,7 @@ export async function registerAgent(options: RegisterOptions): Promise<AgentIden
     await saveIdentity(options.identityPath, identity);
   } catch (error) {
     throw new RegistrationError(
-      `registered as ${identity.instanceId}, but the identity could not be saved at ${options.identityPath}: ${(error as Error).message}; its key is in ${pending}. Free the space or fix the path, then register again with --force and a new activation, and ask an administrator to delete ${identity.instanceId}`,
+      `registered as ${identity.instanceId}, but the identity could not be saved at ${options.identityPath}: ${(error as Error).message}; its key is in ${pending}. Free the space or fix the permissions, then run the same command again: the server answers with the same instance`,
     );
   }
   await rm(pending, { force: true });
@@ -151,24 +164,28 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** The key pair a lost registration left for this server and activation, if any. */
+/**
+ * The key pair an unfinished registration left for this server and activation; 'other' when the file holds a key
+ * for another server or activation (or from an older version), which may belong to a registered instance.
+ */
 async function pendingKeys(
   path: string,
   url: string,
   activationId: string,
-): Promise<{ privateKey: string; publicKey: string } | undefined> {
+): Promise<{ privateKey: string; publicKey: string } | 'other' | undefined> {
+  let text: string;
   try {
-    const value = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
-    const { privateKey, publicKey } = value;
-    if (
-      value.url === url &&
-      value.activationId === activationId &&
-      typeof privateKey === 'string' &&
-      typeof publicKey === 'string'
-    )
-      return { privateKey, publicKey };
+    text = await readFile(path, 'utf8');
   } catch {
-    // none, or not one we can use: a new key
+    return undefined; // none
   }
-  return undefined;
+  let value: Record<string, unknown>;
+  try {
+    value = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    return undefined; // cut short while it was written: no key to keep
+  }
+  const { privateKey, publicKey } = value;
+  if (typeof privateKey !== 'string' || typeof publicKey !== 'string') return undefined;
+  return value.url === url && value.activationId === activationId ? { privateKey, publicKey } : 'other';
 }
