@@ -95,6 +95,26 @@ describe('POST /api/v1/agent/register', () => {
     assert.equal((await ts.server.store.getActivation(other.id))?.registrationsCount, 0);
   });
 
+  test('the same key twice at once: one instance, one registration spent; another spelling of the key is the same key', async () => {
+    const a = await activation({ registrationLimit: 2 });
+    codes.push(a.code);
+    const key = agentKeys().publicKey;
+    const [one, two] = await Promise.all([
+      register(body(a, { publicKey: key })),
+      register(body(a, { publicKey: key })),
+    ]);
+    assert.equal(one.status, 200, one.text);
+    assert.equal(two.status, 200, two.text);
+    assert.equal(one.body.instanceId, two.body.instanceId);
+    assert.equal((await ts.server.store.getActivation(a.id))?.registrationsCount, 1);
+    // Base64 without its padding, with a line break: the same key, so the same instance.
+    const respelled = `${key.replace(/=+$/, '').slice(0, 20)}\n${key.replace(/=+$/, '').slice(20)}`;
+    const again = await register(body(a, { publicKey: respelled }));
+    assert.equal(again.status, 200, again.text);
+    assert.equal(again.body.instanceId, one.body.instanceId);
+    assert.equal((await ts.server.store.getActivation(a.id))?.registrationsCount, 1);
+  });
+
   test('a malformed public key: 400 saying what a key must be', async () => {
     const a = await activation();
     codes.push(a.code);

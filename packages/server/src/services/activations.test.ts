@@ -174,6 +174,28 @@ describe('activations: registration', () => {
     assert.equal(results.filter((r) => r.status === 'fulfilled').length, 3);
   });
 
+  test('one key registered twice at once (both asked before either created): one instance, the loser’s claim given back', async () => {
+    // Both requests look the key up before either has created its instance, as on a busy server.
+    let blind = 2;
+    const racing = createActivationService({
+      store: {
+        ...f.store,
+        findInstanceByPublicKey: (key: string) =>
+          blind-- > 0 ? Promise.resolve(undefined) : f.store.findInstanceByPublicKey(key),
+      },
+      guard: f.guard,
+      audit: f.audit,
+      arn: f.arn,
+      now: f.now,
+    });
+    const { activation, code } = await service.create(ADMIN, { registrationLimit: 2 });
+    const same = registration(activation.id, code);
+    const [one, two] = await Promise.all([racing.register(same, null), racing.register(same, null)]);
+    assert.equal(one.id, two.id);
+    assert.equal((await f.store.listInstances()).length, 1);
+    assert.equal((await service.list(ADMIN))[0]?.registrationsCount, 1, 'the second claim was given back');
+  });
+
   test('a malformed public key or inventory is refused before the activation is used, and audited', async () => {
     const { activation, code } = await service.create(ADMIN, { registrationLimit: 1 });
     const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey;
@@ -207,9 +229,11 @@ describe('activations: registration', () => {
 });
 
 describe('parseAgentPublicKey and parseInventory', () => {
-  test('a real Ed25519 key is accepted as given', () => {
+  test('a real Ed25519 key is accepted, in one spelling whatever base64 it came in', () => {
     const { publicKey } = agentKeys();
     assert.equal(parseAgentPublicKey(publicKey), publicKey);
+    assert.equal(parseAgentPublicKey(publicKey.replace(/=+$/, '')), publicKey);
+    assert.equal(parseAgentPublicKey(` ${publicKey.slice(0, 10)}\n${publicKey.slice(10)}`), publicKey);
   });
 
   test('another kind of key is named as such', () => {

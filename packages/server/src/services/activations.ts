@@ -19,6 +19,7 @@ type Deps = {
     | 'listActivations'
     | 'deleteActivation'
     | 'claimActivation'
+    | 'releaseActivation'
     | 'createInstance'
     | 'findInstanceByPublicKey'
   >;
@@ -58,7 +59,11 @@ export function parseAgentPublicKey(value: unknown): string {
       `publicKey must be an Ed25519 public key, base64 of its DER SubjectPublicKeyInfo (got ${got}); register with \`sesame-agent register\`, which generates one`,
     );
   }
-  return value as string;
+  // One spelling per key (base64 decoding forgives missing padding, url-safe letters and spaces), so that one key
+  // cannot pass for two.
+  return createPublicKey({ key: Buffer.from(value as string, 'base64'), format: 'der', type: 'spki' })
+    .export({ format: 'der', type: 'spki' })
+    .toString('base64');
 }
 
 /**
@@ -206,14 +211,13 @@ export function createActivationService({ store, guard, audit, arn, onRegistered
       }
       // An agent whose answer was lost on the way asks again with the same key: it gets its instance back,
       // and the activation is not spent twice on one server.
-      const registered = await store.findInstanceByPublicKey(publicKey);
-      if (registered && registered.activationId !== id)
-        return failed(
-          'key registered with another activation',
-          `this agent key is already registered as ${registered.id} with another activation: register with a new key (sesame-agent register generates one)`,
-          'CONFLICT',
-        );
-      if (registered) {
+      const repeat = async (registered: Instance): Promise<Instance> => {
+        if (registered.activationId !== id)
+          return failed(
+            'key registered with another activation',
+            `this agent key is already registered as ${registered.id} with another activation: register with a new key (sesame-agent register generates one)`,
+            'CONFLICT',
+          );
         await audit({
           actor: 'agent',
           action: 'ssm:RegisterInstance',
@@ -223,7 +227,9 @@ export function createActivationService({ store, guard, audit, arn, onRegistered
           detail: { activationId: id, hostname: inventory.hostname, repeated: true },
         });
         return registered;
-      }
+      };
+      const registered = await store.findInstanceByPublicKey(publicKey);
+      if (registered) return repeat(registered);
       if (activation.expiresAt <= now()) {
         return failed(
           'expired',
@@ -253,7 +259,15 @@ export function createActivationService({ store, guard, audit, arn, onRegistered
         tags,
       };
       if (!Object.keys(tags).some((key) => key.toLowerCase() === 'name')) tags.Name = instance.name;
-      await store.createInstance(instance);
+      try {
+        await store.createInstance(instance);
+      } catch (error) {
+        // The same key, registered by a request that got there first (the same agent asking twice at once).
+        const winner = await store.findInstanceByPublicKey(publicKey);
+        if (!winner) throw error;
+        await store.releaseActivation(id);
+        return repeat(winner);
+      }
       await onRegistered?.(instance.id);
       await audit({
         actor: 'agent',

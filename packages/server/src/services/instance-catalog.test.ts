@@ -10,7 +10,7 @@ const instance = (id: string, name: string, tags: Record<string, string>) => ({
   name,
   kind: 'managed' as const,
   activationId: 'a',
-  publicKey: 'k',
+  publicKey: `k-${id}`,
   status: 'ConnectionLost' as const,
   lastSeenAt: null,
   registeredAt: 0,

@@ -254,10 +254,42 @@ describe('sign-in sessions: tokens', () => {
         'INVALID',
         /nextRefreshToken must be a new refresh token/,
       );
-    // Another sign-in's token (current or spent) is refused, and the caller's own token is not spent by asking.
+    assert.ok(await sessions.refresh(a.refreshToken), 'a malformed proposal spends nothing');
+  });
+
+  test("proposing a token that was already issued (another sign-in's) revokes the proposer's sign-in", async () => {
+    const a = await start(alice);
     const b = await start(bob);
-    await rejects(sessions.refresh(a.refreshToken, b.refreshToken), 'INVALID', /already in use/);
-    assert.ok(await sessions.refresh(a.refreshToken));
+    await rejects(
+      sessions.refresh(a.refreshToken, b.refreshToken),
+      'UNAUTHENTICATED',
+      /nextRefreshToken is a refresh token already issued, so this sign-in was revoked/,
+    );
+    await rejects(sessions.authenticate(a.token, null), 'UNAUTHENTICATED', EXPIRED);
+    assert.ok(await sessions.refresh(b.refreshToken), 'the other sign-in is untouched');
+  });
+
+  test('two refreshes at once with the same pair both get in; with different proposals, the sign-in is revoked', async () => {
+    const a = await start(alice);
+    const pair = [a.refreshToken, `rft_${'s'.repeat(43)}`] as const;
+    const [one, two] = await Promise.all([sessions.refresh(...pair), sessions.refresh(...pair)]);
+    assert.equal(one.refreshToken, pair[1]);
+    assert.equal(two.refreshToken, pair[1]);
+    assert.equal((await sessions.authenticate(two.token, null)).session.id, a.session.id);
+    const b = await start(alice);
+    const results = await Promise.allSettled([
+      sessions.refresh(b.refreshToken, `rft_${'t'.repeat(43)}`),
+      sessions.refresh(b.refreshToken, `rft_${'u'.repeat(43)}`),
+    ]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'rejected'],
+    );
+    assert.match(
+      String((results[1] as PromiseRejectedResult).reason.message),
+      /already used, so the sign-in was revoked/,
+    );
+    await rejects(sessions.authenticate(b.token, null), 'UNAUTHENTICATED', EXPIRED);
   });
 
   test('near the session end, the refreshed token stops at the end; after it, refresh is refused', async () => {

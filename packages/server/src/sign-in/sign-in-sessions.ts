@@ -76,6 +76,13 @@ export function createSignInSessions({ store, accessTokenTtlMs, maxSessionMsFor,
     return { token, expiresAt };
   }
 
+  /** A new access token (and the refresh token that now stands) for a sign-in whose account still may sign in. */
+  async function issue(session: SignInSession, refreshToken: string): Promise<IssuedTokens> {
+    const user = await store.getUserById(session.userId);
+    if (!user || user.disabled) throw new SesameError('UNAUTHENTICATED', 'this account is disabled');
+    return { session, ...(await issueAccessToken(session)), refreshToken };
+  }
+
   return {
     async start(input: StartSignIn): Promise<IssuedTokens> {
       const createdAt = now();
@@ -152,39 +159,43 @@ export function createSignInSessions({ store, accessTokenTtlMs, maxSessionMsFor,
           'nextRefreshToken must be a new refresh token: "rft_" and 43 to 100 random base64url characters',
         );
       const oldHash = hashToken(refreshToken);
-      const found = await store.findRefresh(oldHash);
-      if (!found) throw new SesameError('UNAUTHENTICATED', EXPIRED);
-      const { session } = found;
-      const repeated =
-        found.reused &&
-        typeof proposed === 'string' &&
-        found.rotatedTo !== undefined &&
-        constantTimeEqual(found.rotatedTo, hashToken(proposed));
-      if (found.reused && !repeated) {
-        // Someone else holds a copy of this sign-in's refresh token: end it for both.
+      const proposedHash = typeof proposed === 'string' ? hashToken(proposed) : undefined;
+      const revoke = async (session: SignInSession, message: string): Promise<never> => {
         await store.revokeSignInSession(session.id, now());
         await store.forgetSignInDevice(session.id);
-        throw new SesameError(
-          'UNAUTHENTICATED',
+        throw new SesameError('UNAUTHENTICATED', message);
+      };
+      let found = await store.findRefresh(oldHash);
+      if (!found) throw new SesameError('UNAUTHENTICATED', EXPIRED);
+      if (!found.reused) {
+        if (found.session.expiresAt <= now() || found.session.revokedAt !== null)
+          throw new SesameError('UNAUTHENTICATED', EXPIRED);
+        // A proposal that is already a token (this sign-in's or another's) is no random choice: someone is probing.
+        if (proposedHash && (await store.findRefresh(proposedHash)))
+          return revoke(
+            found.session,
+            'nextRefreshToken is a refresh token already issued, so this sign-in was revoked to be safe: run `sesame login` again',
+          );
+        const next = typeof proposed === 'string' ? proposed : randomToken('rft_');
+        if (await store.rotateRefresh(found.session.id, oldHash, hashToken(next)))
+          return issue(found.session, next);
+        // Another request spent it at the same moment: the same pair is a repeat, anything else a second use.
+        found = await store.findRefresh(oldHash);
+        if (!found?.reused) throw new SesameError('UNAUTHENTICATED', EXPIRED);
+      }
+      const repeated =
+        proposedHash !== undefined &&
+        found.rotatedTo !== undefined &&
+        constantTimeEqual(found.rotatedTo, proposedHash);
+      // Someone else holds a copy of this sign-in's refresh token: end it for both.
+      if (!repeated)
+        return revoke(
+          found.session,
           'this refresh token was already used, so the sign-in was revoked to be safe: run `sesame login` again',
         );
-      }
-      if (session.expiresAt <= now() || session.revokedAt !== null)
+      if (found.session.expiresAt <= now() || found.session.revokedAt !== null)
         throw new SesameError('UNAUTHENTICATED', EXPIRED);
-      const next = typeof proposed === 'string' ? proposed : randomToken('rft_');
-      if (!repeated) {
-        // A proposed token must be nobody's yet: two sign-ins with one refresh token would be confused.
-        if (typeof proposed === 'string' && (await store.findRefresh(hashToken(proposed))))
-          throw new SesameError(
-            'INVALID',
-            'nextRefreshToken is already in use: propose another (random) one',
-          );
-        if (!(await store.rotateRefresh(session.id, oldHash, hashToken(next))))
-          throw new SesameError('UNAUTHENTICATED', EXPIRED);
-      }
-      const user = await store.getUserById(session.userId);
-      if (!user || user.disabled) throw new SesameError('UNAUTHENTICATED', 'this account is disabled');
-      return { session, ...(await issueAccessToken(session)), refreshToken: next };
+      return issue(found.session, proposed as string);
     },
 
     /**

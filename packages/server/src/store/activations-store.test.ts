@@ -54,6 +54,13 @@ for (const target of targets) {
       assert.equal(await store.claimActivation('act-1', T0), false);
       assert.equal((await store.getActivation('act-1'))?.registrationsCount, 2);
       assert.equal(await store.claimActivation('act-unknown', T0), false);
+      await store.releaseActivation('act-1');
+      assert.equal((await store.getActivation('act-1'))?.registrationsCount, 1, 'a claim given back');
+      assert.equal(await store.claimActivation('act-1', T0), true);
+      await store.releaseActivation('act-1');
+      await store.releaseActivation('act-1');
+      await store.releaseActivation('act-1');
+      assert.equal((await store.getActivation('act-1'))?.registrationsCount, 0, 'never below 0');
     });
 
     test('claimActivation refuses an expired activation', async () => {

@@ -454,8 +454,10 @@ async function signInDevice(db: Kysely<any>): Promise<void> {
 
 /**
  * Registration looks an agent's key up: an agent whose first answer was lost registers again with the same key
- * and gets the same instance back, instead of spending another registration on an instance nobody can use.
+ * and gets the same instance back, instead of spending another registration on an instance nobody can use. One
+ * key, one instance: two registrations with one key at once cannot both create one. (Keys were made afresh for
+ * every registration before, so no database holds one twice.)
  */
 async function instancePublicKey(db: Kysely<any>): Promise<void> {
-  await db.schema.createIndex('instances_public_key').on('instances').column('public_key').execute();
+  await db.schema.createIndex('instances_public_key').on('instances').column('public_key').unique().execute();
 }

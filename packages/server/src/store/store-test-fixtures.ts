@@ -31,13 +31,15 @@ export function activation(overrides: Partial<Activation> = {}): Activation {
   };
 }
 
+/** An instance; its key follows its id unless given, since one key registers one instance. */
 export function instance(overrides: Partial<Instance> = {}): Instance {
+  const id = overrides.id ?? 'mi-0123456789abcdef0';
   return {
-    id: 'mi-0123456789abcdef0',
+    id,
     name: 'web-1',
     kind: 'managed',
     activationId: 'act-1',
-    publicKey: 'ed25519:AAAA',
+    publicKey: `ed25519:${id}`,
     status: 'Online',
     lastSeenAt: T0,
     registeredAt: T0,

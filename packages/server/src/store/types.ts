@@ -405,6 +405,8 @@ export interface Store {
   listActivations(): Promise<Activation[]>;
   deleteActivation(id: string): Promise<boolean>;
   claimActivation(id: string, now: number): Promise<boolean>;
+  /** Gives back a registration claimed for an instance that was not created after all. */
+  releaseActivation(id: string): Promise<void>;
   // instances
   createInstance(i: Instance): Promise<void>;
   getInstance(id: string): Promise<Instance | undefined>;
