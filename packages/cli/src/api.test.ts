@@ -8,12 +8,27 @@ import { join } from 'node:path';
 import { after, before, beforeEach, test } from 'node:test';
 import { selfSignedCertificate } from '../../../test/certificates.ts';
 import { ApiClient } from './api.ts';
-import { type Credentials, loadCredentials, saveCredentials } from './credentials.ts';
+import {
+  type Credentials,
+  clearCredentials,
+  loadCredentials,
+  readCredentials,
+  saveCredentials,
+} from './credentials.ts';
 import type { CliError } from './errors.ts';
 import { worthAnotherCode } from './sign-in/sign-in-steps.ts';
 
 /** A stand-in for the server's token endpoints: one valid access token, one valid refresh token. */
-const state = { access: 'ses_1', refresh: 'rft_1', n: 1, refreshCalls: 0, sessionExpiresAt: 0, codeTries: 0 };
+const state = {
+  access: 'ses_1',
+  refresh: 'rft_1',
+  n: 1,
+  refreshCalls: 0,
+  sessionExpiresAt: 0,
+  codeTries: 0,
+  proposals: [] as string[],
+  refuseProposal: false,
+};
 let server: Server;
 let url: string;
 let dir: string;
@@ -31,6 +46,11 @@ before(async () => {
       };
       if (req.url === '/api/v1/auth/refresh') {
         state.refreshCalls++;
+        state.proposals.push(String(JSON.parse(body).nextRefreshToken));
+        if (state.refuseProposal)
+          return send(400, {
+            error: { code: 'INVALID', message: 'nextRefreshToken must be a new refresh token' },
+          });
         if (JSON.parse(body).refreshToken !== state.refresh)
           return send(401, {
             error: { code: 'UNAUTHENTICATED', message: 'the sign-in was revoked: run `sesame login` again' },
@@ -80,7 +100,15 @@ after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 beforeEach(() => {
-  Object.assign(state, { access: 'ses_1', refresh: 'rft_1', n: 1, refreshCalls: 0, codeTries: 0 });
+  Object.assign(state, {
+    access: 'ses_1',
+    refresh: 'rft_1',
+    n: 1,
+    refreshCalls: 0,
+    codeTries: 0,
+    proposals: [],
+    refuseProposal: false,
+  });
   state.sessionExpiresAt = Date.now() + 3_600_000;
 });
 
@@ -176,6 +204,40 @@ test('a token another process refreshed meanwhile is taken from the file, not re
   await api.call('GET', '/api/v1/me');
   assert.equal(state.refreshCalls, 0);
   assert.equal(api.token, 'ses_9');
+});
+
+test('a sign-in signed out or replaced by another sesame meanwhile is not refreshed back into the file', async () => {
+  const mine = stored({ expiresAt: Date.now() - 1 });
+  // Signed out meanwhile: nothing is sent, nothing written.
+  await clearCredentials();
+  await assert.rejects(ApiClient.signedIn(mine).call('GET', '/api/v1/me'), (error: CliError) => {
+    assert.equal(error.exitCode, 3);
+    assert.match(error.message, /another sesame signed out meanwhile: run `sesame login`/);
+    return true;
+  });
+  assert.equal(await readCredentials(), undefined);
+  // Signed in as bob meanwhile: bob's sign-in stays.
+  const bob = stored({ username: 'bob', token: 'ses_bob', refreshToken: 'rft_bob' });
+  await saveCredentials(bob);
+  await assert.rejects(
+    ApiClient.signedIn(mine).call('GET', '/api/v1/me'),
+    /another sesame signed in as bob at /,
+  );
+  assert.deepEqual(await readCredentials(), bob);
+  assert.equal(state.refreshCalls, 0);
+});
+
+test('each refresh proposes a new random successor; a refused proposal (400) is not asked again', async () => {
+  await saveCredentials(stored({ expiresAt: Date.now() - 1 }));
+  state.refuseProposal = true;
+  await assert.rejects(ApiClient.signedIn(await loadCredentials()).call('GET', '/api/v1/me'), /sesame login/);
+  assert.equal((await loadCredentials()).pendingRefresh, undefined, 'the refused pair is forgotten');
+  state.refuseProposal = false;
+  await ApiClient.signedIn(await loadCredentials()).call('GET', '/api/v1/me');
+  assert.equal(state.proposals.length, 2);
+  for (const proposal of state.proposals) assert.match(proposal, /^rft_[A-Za-z0-9_-]{43}$/);
+  assert.notEqual(state.proposals[0], state.proposals[1]);
+  assert.equal((await loadCredentials()).pendingRefresh, undefined);
 });
 
 test('a listing is followed page by page to its end; a server that repeats a page is an error, not a loop', async () => {

@@ -117,17 +117,20 @@ export class ApiClient {
     await locked(async () => {
       const mine = this.#credentials as Credentials;
       const onDisk = await readCredentials().catch(() => undefined);
-      if (
-        onDisk &&
-        onDisk.url === mine.url &&
-        onDisk.username === mine.username &&
-        onDisk.token !== mine.token &&
-        refreshDecision(onDisk, this.#now()) === 'use'
-      ) {
+      // Signed out, or signed in elsewhere or as someone else, by another sesame since this one read the file:
+      // refreshing would write the old sign-in back over that.
+      if (!onDisk || onDisk.url !== mine.url || onDisk.username !== mine.username)
+        throw new CliError(
+          onDisk
+            ? `another sesame signed in as ${onDisk.username} at ${onDisk.url} meanwhile: run the command again`
+            : 'another sesame signed out meanwhile: run `sesame login` to sign in again',
+          ExitCodes.UNAUTHENTICATED,
+        );
+      if (onDisk.token !== mine.token && refreshDecision(onDisk, this.#now()) === 'use') {
         this.#adopt(onDisk);
         return;
       }
-      const current = onDisk?.url === mine.url && onDisk.username === mine.username ? onDisk : mine;
+      const current = onDisk;
       if (!force && refreshDecision(current, this.#now()) === 'use') return this.#adopt(current);
       if (!current.refreshToken) throw new CliError(SIGN_IN_ENDED, ExitCodes.UNAUTHENTICATED);
       // The successor is chosen and written down before asking: if the answer is lost (no network, or this
@@ -145,6 +148,8 @@ export class ApiClient {
         undefined,
       );
       if (answer.status === 401 || answer.status === 400) {
+        // A refused request (400) spent nothing: the next refresh proposes afresh instead of repeating it.
+        if (answer.status === 400) await saveCredentials({ ...current, pendingRefresh: undefined });
         const message = errorOf(answer)?.message;
         throw new CliError(
           message?.includes('sesame login') ? message : SIGN_IN_ENDED,
@@ -187,6 +192,10 @@ export class ApiClient {
           size += chunk.length;
           if (size > MAX_RESPONSE_BYTES) req.destroy(new Error('the response is too large'));
           else chunks.push(chunk);
+        });
+        // A connection cut after the headers ends the response without 'end' and the request without 'error'.
+        res.on('close', () => {
+          if (!res.complete) reject(new Error('the connection broke during the answer'));
         });
         res.on('end', () =>
           resolve({

@@ -83,7 +83,7 @@ test('the credentials lock lets one process at a time in, and a stale lock is ta
   mkdirSync(lock);
   await assert.rejects(
     withCredentialsLock(async () => 'never', 100),
-    /another sesame process holds .*credentials\.json\.lock/,
+    /another sesame process has held .*credentials\.json\.lock for 0 s: try again/,
   );
   rmSync(lock, { recursive: true });
 });
@@ -109,9 +109,15 @@ test('a lock held longer than the stale time by a live process is not taken over
   await new Promise((resolve) => setTimeout(resolve, 3000)); // past the stale time of 2 s
   await assert.rejects(
     withCredentialsLock(async () => 'b', 300, 2000),
-    /another sesame process holds/,
+    /another sesame process has held/,
   );
   release();
   assert.equal(await a, 'a');
   assert.equal(await withCredentialsLock(async () => 'b', 1000, 2000), 'b');
+  // The same stale time applied to a lock nobody touches: taken over once 2 s old.
+  const lock = join(home, 'credentials.json.lock');
+  mkdirSync(lock);
+  const old = new Date(Date.now() - 3000);
+  utimesSync(lock, old, old);
+  assert.equal(await withCredentialsLock(async () => 'c', 1000, 2000), 'c');
 });

@@ -96,6 +96,8 @@ export async function deviceId(): Promise<string> {
 const LOCK_STALE_MS = 20_000;
 const LOCK_UPDATE_MS = 5_000;
 const LOCK_POLL_MS = 50;
+/** Longer than a holder may keep it: a refresh's request alone may take 30 s. */
+const LOCK_WAIT_MS = 40_000;
 
 /**
  * Runs `fn` holding SESAME_HOME/credentials.json.lock, so that two `sesame` processes sharing a home do not both
@@ -105,7 +107,7 @@ const LOCK_POLL_MS = 50;
  */
 export async function withCredentialsLock<T>(
   fn: () => Promise<T>,
-  timeoutMs = 15_000,
+  timeoutMs = LOCK_WAIT_MS,
   staleMs = LOCK_STALE_MS,
 ): Promise<T> {
   await privateDirectory(configDir());
@@ -122,7 +124,7 @@ export async function withCredentialsLock<T>(
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw error;
     throw new CliError(
-      `another sesame process holds ${file()}.lock; if none is running, delete it`,
+      `another sesame process has held ${file()}.lock for ${Math.round(timeoutMs / 1000)} s: try again; a lock nobody holds goes stale by itself after ${staleMs / 1000} s`,
       ExitCodes.FAILURE,
     );
   }
