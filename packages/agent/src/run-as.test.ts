@@ -8,26 +8,43 @@ import { type AccountFiles, resolveRunAs } from './run-as.ts';
 const dir = mkdtempSync(join(tmpdir(), 'sesame-run-as-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
+const script = (path: string, body: string) => {
+  writeFileSync(path, `#!/bin/sh\n${body}\n`);
+  chmodSync(path, 0o755);
+};
+
 let n = 0;
-/** A passwd and group file of our own, and a useradd script that adds to that passwd file (or fails). */
-function accounts(passwd: string[], group: string[], useradd = 'ok'): AccountFiles {
+/**
+ * A passwd file of our own, a useradd script that adds to it (or fails with `useradd`'s message), an `id` that
+ * prints `groups`, and a `sudo -l` that prints `sudo` (empty: sudo is not installed).
+ */
+function accounts(
+  passwd: string[],
+  {
+    groups = 'sesame-user',
+    useradd = 'ok',
+    sudo = '',
+  }: { groups?: string; useradd?: string; sudo?: string } = {},
+): AccountFiles {
   const at = join(dir, String(n++));
-  const files = { passwd: `${at}-passwd`, group: `${at}-group`, useradd: `${at}-useradd` };
+  const files = { passwd: `${at}-passwd`, useradd: `${at}-useradd`, id: `${at}-id`, sudo: `${at}-sudo` };
   writeFileSync(files.passwd, `root:x:0:0:root:/root:/bin/bash\n${passwd.join('\n')}\n`);
-  writeFileSync(files.group, `root:x:0:\nsudo:x:27:\nwheel:x:10:\nusers:x:100:\n${group.join('\n')}\n`);
-  writeFileSync(
+  script(
     files.useradd,
     useradd === 'ok'
-      ? `#!/bin/sh\nfor last; do :; done\necho "$last:x:1500:1500::/home/$last:/bin/bash" >> ${files.passwd}\n`
-      : `#!/bin/sh\necho "${useradd}" >&2\nexit 1\n`,
+      ? `for last; do :; done\necho "$last:x:1500:1500::/home/$last:/bin/bash" >> ${files.passwd}`
+      : `echo "${useradd}" >&2\nexit 1`,
   );
-  chmodSync(files.useradd, 0o755);
+  script(files.id, `[ "$1 $2" = "-Gn sesame-user" ] && echo "${groups}"`);
+  if (sudo) script(files.sudo, `[ "$*" = "-n -l -U sesame-user" ] && printf '%s\\n' "${sudo}"`);
   return files;
 }
 
+const SESAME_USER = 'sesame-user:x:1500:1500::/home/s:/bin/bash';
+
 describe('the account sessions run as (agent as root)', () => {
   it('creates sesame-user when it is missing, with bash like root', () => {
-    const files = accounts([], []);
+    const files = accounts([]);
     const { user } = resolveRunAs(undefined, files, true);
     assert.deepEqual(user, {
       name: 'sesame-user',
@@ -40,44 +57,55 @@ describe('the account sessions run as (agent as root)', () => {
   });
 
   it("says why useradd failed, in useradd's words", () => {
-    const files = accounts([], [], 'useradd: cannot lock /etc/passwd; try again later.');
+    const files = accounts([], { useradd: 'useradd: cannot lock /etc/passwd; try again later.' });
     assert.throws(
       () => resolveRunAs(undefined, files, true),
       /cannot create the run-as user "sesame-user" with useradd: useradd: cannot lock \/etc\/passwd; try again later\.; create it yourself/,
     );
   });
 
-  it('refuses an existing sesame-user that is root or may become root, and says what to do', () => {
-    const cases: Array<[string[], string[], RegExp]> = [
-      [['sesame-user:x:0:0::/home/s:/bin/bash'], [], /\(uid 0\)/],
-      [['sesame-user:x:1500:1500::/home/s:/bin/bash'], ['admins:x:1600:sesame-user', 'sudo2:x:1601:'], /^$/],
-      [['sesame-user:x:1500:27::/home/s:/bin/bash'], [], /\(group sudo\)/],
-      [['sesame-user:x:1500:1500::/home/s:/bin/bash'], ['admin:x:4:bob,sesame-user'], /\(group admin\)/],
+  it('uses an existing sesame-user with no privileges', () => {
+    const files = accounts([SESAME_USER], {
+      groups: 'sesame-user users',
+      sudo: 'User sesame-user is not allowed to run sudo on web.',
+    });
+    assert.equal(resolveRunAs(undefined, files, true).user.uid, 1500);
+  });
+
+  it('refuses an existing sesame-user that is root or may become root, and says why and what to do', () => {
+    const cases: Array<[string, Parameters<typeof accounts>[1], RegExp]> = [
+      ['sesame-user:x:0:0::/home/s:/bin/bash', {}, /\(uid 0\)/],
+      [SESAME_USER, { groups: 'sesame-user sudo' }, /\(group sudo\)/],
+      [SESAME_USER, { groups: 'sesame-user wheel docker' }, /\(group wheel, group docker\)/],
+      [SESAME_USER, { groups: 'lxd' }, /\(group lxd\)/],
+      [SESAME_USER, { groups: 'sesame-user disk' }, /\(group disk\)/],
+      [
+        SESAME_USER,
+        { sudo: 'User sesame-user may run the following commands on web:\n    (ALL) ALL' },
+        /\(sudo rules\)/,
+      ],
     ];
-    for (const [passwd, group, why] of cases) {
-      const files = accounts(passwd, group);
-      if (why.source === '^$') {
-        assert.equal(resolveRunAs(undefined, files, true).user.uid, 1500);
-        continue;
-      }
+    for (const [line, options, why] of cases) {
       assert.throws(
-        () => resolveRunAs(undefined, files, true),
+        () => resolveRunAs(undefined, accounts([line], options), true),
         (error: Error) => {
           assert.match(error.message, why);
-          assert.match(error.message, /the existing "sesame-user" account is an administrator/);
+          assert.match(error.message, /the existing "sesame-user" account is or may be an administrator/);
           assert.match(error.message, /--run-as/);
           return true;
         },
       );
     }
-    // wheel through the group's member list as well
-    const files = accounts(['sesame-user:x:1500:1500::/home/s:/bin/bash'], []);
-    writeFileSync(files.group, 'wheel:x:10:alice,sesame-user\n');
-    assert.throws(() => resolveRunAs(undefined, files, true), /\(group wheel\)/);
+  });
+
+  it('refuses sesame-user when its groups cannot be read', () => {
+    const files = accounts([SESAME_USER]);
+    files.id = join(dir, 'no-such-id');
+    assert.throws(() => resolveRunAs(undefined, files, true), /its groups could not be read/);
   });
 
   it('uses an account named with --run-as as it is, root included: that is the operator choosing', () => {
-    const files = accounts(['ops:x:1700:27::/home/ops:/bin/bash'], []);
+    const files = accounts(['ops:x:1700:27::/home/ops:/bin/bash'], { groups: 'sudo' });
     assert.equal(resolveRunAs('ops', files, true).user.name, 'ops');
     assert.equal(resolveRunAs('root', files, true).user.uid, 0);
     assert.throws(() => resolveRunAs('nobody-here', files, true), /run-as user "nobody-here" does not exist/);

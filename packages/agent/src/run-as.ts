@@ -5,13 +5,17 @@ export type RunAsUser = { name: string; uid: number; gid: number; home: string; 
 
 export const DEFAULT_RUN_AS = 'sesame-user';
 
-/** Groups whose members may become root (sudo on Debian and Ubuntu, wheel on Red Hat, admin on old Ubuntu). */
-const ADMIN_GROUPS = new Set(['root', 'sudo', 'wheel', 'admin']);
+/**
+ * Groups whose members may become root: sudo (Debian, Ubuntu), wheel (Red Hat), admin (old Ubuntu), and those
+ * that hand out root by another door (docker and lxd/lxc run a root container with / mounted; disk reads and
+ * writes the raw disks).
+ */
+const ADMIN_GROUPS = new Set(['root', 'sudo', 'wheel', 'admin', 'docker', 'lxd', 'lxc', 'disk']);
 
-/** Where the accounts are read from and how one is made; tests point these elsewhere. */
-export type AccountFiles = { passwd: string; group: string; useradd: string };
+/** Where the accounts are read from, and the programs that make and describe them; tests point these elsewhere. */
+export type AccountFiles = { passwd: string; useradd: string; id: string; sudo: string };
 
-const SYSTEM: AccountFiles = { passwd: '/etc/passwd', group: '/etc/group', useradd: 'useradd' };
+const SYSTEM: AccountFiles = { passwd: '/etc/passwd', useradd: 'useradd', id: 'id', sudo: 'sudo' };
 
 function lookup(name: string, files: AccountFiles): RunAsUser | undefined {
   for (const line of readFileSync(files.passwd, 'utf8').split('\n')) {
@@ -22,15 +26,36 @@ function lookup(name: string, files: AccountFiles): RunAsUser | undefined {
   return undefined;
 }
 
-/** The groups that make `user` an administrator: its primary group or a group that lists it. */
-function adminGroupsOf(user: RunAsUser, files: AccountFiles): string[] {
-  const found: string[] = [];
-  for (const line of readFileSync(files.group, 'utf8').split('\n')) {
-    const [group, , gid, members = ''] = line.split(':');
-    if (!group || !ADMIN_GROUPS.has(group)) continue;
-    if (Number(gid) === user.gid || members.split(',').includes(user.name)) found.push(group);
+/** Run a program for its output, or undefined when it cannot run (not installed) or fails. */
+function output(program: string, args: string[]): string | undefined {
+  try {
+    return execFileSync(program, args, {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      env: { ...process.env, LC_ALL: 'C' },
+      timeout: 10_000,
+    });
+  } catch {
+    return undefined;
   }
-  return found;
+}
+
+/**
+ * Why `user` is an administrator, if it is: root's uid, a group that makes it one (as `id` lists them, so from
+ * LDAP or sssd too), or a sudoers rule for it (when sudo is installed).
+ */
+function privileges(user: RunAsUser, files: AccountFiles): string[] {
+  if (user.uid === 0) return ['uid 0'];
+  const groups = output(files.id, ['-Gn', user.name]);
+  if (groups === undefined) return [`its groups could not be read with ${files.id} -Gn`];
+  const why = groups
+    .trim()
+    .split(/\s+/)
+    .filter((group) => ADMIN_GROUPS.has(group))
+    .map((group) => `group ${group}`);
+  const sudo = output(files.sudo, ['-n', '-l', '-U', user.name]);
+  if (sudo?.includes('may run the following commands')) why.push('sudo rules');
+  return why;
 }
 
 function createUser(name: string, files: AccountFiles): void {
@@ -89,10 +114,10 @@ export function resolveRunAs(
   if (!user)
     throw new Error(`run-as user "${name}" does not exist on this machine; create it or configure another`);
   if (configured === undefined) {
-    const why = user.uid === 0 ? ['uid 0'] : adminGroupsOf(user, files).map((group) => `group ${group}`);
+    const why = privileges(user, files);
     if (why.length > 0)
       throw new Error(
-        `the existing "${name}" account is an administrator (${why.join(', ')}), and sessions run as it by default: remove its privileges, or name the account sessions should run as with --run-as`,
+        `the existing "${name}" account is or may be an administrator (${why.join(', ')}), and sessions run as it by default: remove its privileges, or name the account sessions should run as with --run-as`,
       );
   }
   return { user };
