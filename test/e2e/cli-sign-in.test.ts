@@ -235,13 +235,15 @@ describe('sesame login, setup, logout and whoami', () => {
       writeFileSync(file, JSON.stringify({ ...before, url: via, expiresAt: Date.now() - 1000 }));
       const lost = await sesame.cli(['whoami'], 'alice');
       assert.equal(lost.code, 7, lost.stderr);
-      const pending = credentials('alice').pendingRefresh as { from: string; next: string };
+      const proposal = join(sesame.home('alice'), 'refresh-proposal.json');
+      const pending = JSON.parse(readFileSync(proposal, 'utf8')) as { from: string; next: string };
       assert.equal(pending.from, before.refreshToken, 'what was asked is written down');
+      assert.equal(statSync(proposal).mode & 0o777, 0o600);
       assert.equal(cut, 1, 'the server answered the first refresh');
       ok(await sesame.cli(['whoami'], 'alice'));
       const after = credentials('alice');
       assert.equal(after.refreshToken, pending.next);
-      assert.equal(after.pendingRefresh, undefined);
+      assert.equal(existsSync(proposal), false);
       assert.equal((await me(after.token)).status, 200, 'the sign-in was not taken for stolen');
       writeFileSync(file, JSON.stringify({ ...after, url: sesame.url }));
     } finally {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -231,13 +231,13 @@ test('each refresh proposes a new random successor; a refused proposal (400) is 
   await saveCredentials(stored({ expiresAt: Date.now() - 1 }));
   state.refuseProposal = true;
   await assert.rejects(ApiClient.signedIn(await loadCredentials()).call('GET', '/api/v1/me'), /sesame login/);
-  assert.equal((await loadCredentials()).pendingRefresh, undefined, 'the refused pair is forgotten');
+  assert.equal(existsSync(join(dir, 'refresh-proposal.json')), false, 'the refused proposal is forgotten');
   state.refuseProposal = false;
   await ApiClient.signedIn(await loadCredentials()).call('GET', '/api/v1/me');
   assert.equal(state.proposals.length, 2);
   for (const proposal of state.proposals) assert.match(proposal, /^rft_[A-Za-z0-9_-]{43}$/);
   assert.notEqual(state.proposals[0], state.proposals[1]);
-  assert.equal((await loadCredentials()).pendingRefresh, undefined);
+  assert.equal(existsSync(join(dir, 'refresh-proposal.json')), false, 'and forgotten once answered');
 });
 
 test('a listing is followed page by page to its end; a server that repeats a page is an error, not a loop', async () => {

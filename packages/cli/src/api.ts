@@ -1,9 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { pinMismatch, pinnedTlsOptions, type TlsPin } from '@sesame/agent/tls';
 import {
   type Credentials,
+  forgetProposal,
+  proposedSuccessor,
   readCredentials,
   SIGN_IN_ENDED,
   saveCredentials,
@@ -133,23 +134,17 @@ export class ApiClient {
       const current = onDisk;
       if (!force && refreshDecision(current, this.#now()) === 'use') return this.#adopt(current);
       if (!current.refreshToken) throw new CliError(SIGN_IN_ENDED, ExitCodes.UNAUTHENTICATED);
-      // The successor is chosen and written down before asking: if the answer is lost (no network, or this
-      // process killed meanwhile), the next refresh asks again with the same pair instead of spending a token the
-      // server already counts as spent, which it would take for theft and end the sign-in.
-      const pending =
-        current.pendingRefresh?.from === current.refreshToken
-          ? current.pendingRefresh
-          : { from: current.refreshToken, next: `rft_${randomBytes(32).toString('base64url')}` };
-      if (pending !== current.pendingRefresh) await saveCredentials({ ...current, pendingRefresh: pending });
+      // The successor is chosen and written down before asking (see proposedSuccessor).
+      const next = await proposedSuccessor(current.refreshToken);
       const answer = await this.#send(
         'POST',
         '/api/v1/auth/refresh',
-        { refreshToken: pending.from, nextRefreshToken: pending.next },
+        { refreshToken: current.refreshToken, nextRefreshToken: next },
         undefined,
       );
       if (answer.status === 401 || answer.status === 400) {
         // A refused request (400) spent nothing: the next refresh proposes afresh instead of repeating it.
-        if (answer.status === 400) await saveCredentials({ ...current, pendingRefresh: undefined });
+        if (answer.status === 400) await forgetProposal();
         const message = errorOf(answer)?.message;
         throw new CliError(
           message?.includes('sesame login') ? message : SIGN_IN_ENDED,
@@ -157,16 +152,16 @@ export class ApiClient {
           'UNAUTHENTICATED',
         );
       }
-      const next = parseAnswer<Refreshed>(answer, false);
+      const refreshed = parseAnswer<Refreshed>(answer, false);
       const updated: Credentials = {
         ...current,
-        token: next.token,
-        expiresAt: next.expiresAt,
-        refreshToken: next.refreshToken,
-        sessionExpiresAt: next.sessionExpiresAt ?? current.sessionExpiresAt,
-        pendingRefresh: undefined,
+        token: refreshed.token,
+        expiresAt: refreshed.expiresAt,
+        refreshToken: refreshed.refreshToken,
+        sessionExpiresAt: refreshed.sessionExpiresAt ?? current.sessionExpiresAt,
       };
       await saveCredentials(updated);
+      await forgetProposal();
       this.#adopt(updated);
     });
   }

@@ -1,11 +1,22 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
   deviceId,
+  forgetProposal,
   loadCredentials,
+  proposedSuccessor,
   readCredentials,
   saveCredentials,
   withCredentialsLock,
@@ -120,4 +131,23 @@ test('a lock held longer than the stale time by a live process is not taken over
   const old = new Date(Date.now() - 3000);
   utimesSync(lock, old, old);
   assert.equal(await withCredentialsLock(async () => 'c', 1000, 2000), 'c');
+});
+
+test('a refresh proposal is written once per token: every caller, however many at once, gets the same one', async () => {
+  const proposals = await Promise.all(Array.from({ length: 8 }, () => proposedSuccessor('rft_from-1')));
+  assert.match(proposals[0] as string, /^rft_[A-Za-z0-9_-]{43}$/);
+  assert.deepEqual(new Set(proposals).size, 1);
+  assert.equal(await proposedSuccessor('rft_from-1'), proposals[0], 'and again later (a lost answer)');
+  assert.equal(mode(join(home, 'refresh-proposal.json')), 0o600);
+  const next = await proposedSuccessor('rft_from-2');
+  assert.notEqual(next, proposals[0], 'a new token gets a new proposal');
+  assert.equal(await proposedSuccessor('rft_from-2'), next);
+  await forgetProposal();
+  assert.notEqual(await proposedSuccessor('rft_from-2'), next, 'forgotten');
+  assert.deepEqual(
+    readdirSync(home).filter((name) => name.startsWith('refresh-proposal.json.')),
+    [],
+    'no drafts left',
+  );
+  await forgetProposal();
 });

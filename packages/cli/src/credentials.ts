@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFile, rm } from 'node:fs/promises';
+import { link, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { privateDirectory, writePrivateFile } from '@sesame/agent/private-file';
@@ -18,11 +18,6 @@ export type Credentials = {
   refreshToken?: string | undefined;
   /** When the whole sign-in ends; no refresh outlives it. */
   sessionExpiresAt?: number | undefined;
-  /**
-   * A refresh under way: `from` was sent with `next` proposed as its successor, and no answer was saved yet. The
-   * next refresh sends the same pair again, which the server answers as a repeat if it had rotated.
-   */
-  pendingRefresh?: { from: string; next: string } | undefined;
   tls: TlsPin | null;
 };
 
@@ -70,6 +65,54 @@ export async function loadCredentials(): Promise<Credentials> {
 
 export async function clearCredentials(): Promise<void> {
   await rm(file(), { force: true });
+}
+
+const proposalFile = () => join(configDir(), 'refresh-proposal.json');
+
+/**
+ * The successor to propose when spending refresh token `from` (the server then issues exactly that one): the
+ * one already written down for `from`, or a new random one, written down before it is sent. If the answer is
+ * lost (no network, or this process killed meanwhile), the next refresh sends the same pair again, which the
+ * server answers as a repeat instead of taking the spent token for stolen.
+ *
+ * It is written with link(2), which never replaces a file: when two sesame processes choose at once (the
+ * credentials lock can be held twice right after a killed holder's lock is taken over), one choice stands and
+ * both send it, which the server also answers as a repeat. Two different proposals would end the sign-in.
+ */
+export async function proposedSuccessor(from: string): Promise<string> {
+  const path = proposalFile();
+  const written = async (): Promise<string | undefined> => {
+    try {
+      const value = JSON.parse(await readFile(path, 'utf8')) as { from?: unknown; next?: unknown };
+      return value.from === from && typeof value.next === 'string' ? value.next : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const existing = await written();
+  if (existing) return existing;
+  const next = `rft_${randomBytes(32).toString('base64url')}`;
+  const draft = `${path}.${process.pid}.${randomBytes(6).toString('hex')}`;
+  await writeFile(draft, JSON.stringify({ from, next }), { mode: 0o600, flag: 'wx' });
+  try {
+    await link(draft, path);
+    return next;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+      const theirs = await written();
+      if (theirs) return theirs;
+    }
+    // One left for an older token is replaced; so is none, where the file system has no hard links.
+    await rename(draft, path);
+    return next;
+  } finally {
+    await rm(draft, { force: true });
+  }
+}
+
+/** Forgets the proposal once its answer is saved (or it was refused). */
+export async function forgetProposal(): Promise<void> {
+  await rm(proposalFile(), { force: true });
 }
 
 const DEVICE_ID = /^[A-Za-z0-9_-]{16,128}$/;
