@@ -174,26 +174,29 @@ describe('activations: registration', () => {
     assert.equal(results.filter((r) => r.status === 'fulfilled').length, 3);
   });
 
-  test('one key registered twice at once (both asked before either created): one instance, the loser’s claim given back', async () => {
-    // Both requests look the key up before either has created its instance, as on a busy server.
-    let blind = 2;
-    const racing = createActivationService({
-      store: {
-        ...f.store,
-        findInstanceByPublicKey: (key: string) =>
-          blind-- > 0 ? Promise.resolve(undefined) : f.store.findInstanceByPublicKey(key),
-      },
-      guard: f.guard,
-      audit: f.audit,
-      arn: f.arn,
-      now: f.now,
-    });
-    const { activation, code } = await service.create(ADMIN, { registrationLimit: 2 });
-    const same = registration(activation.id, code);
-    const [one, two] = await Promise.all([racing.register(same, null), racing.register(same, null)]);
-    assert.equal(one.id, two.id);
-    assert.equal((await f.store.listInstances()).length, 1);
-    assert.equal((await service.list(ADMIN))[0]?.registrationsCount, 1, 'the second claim was given back');
+  test('one key registered twice at once (both looked it up before either created it): one instance, one claim', async () => {
+    for (const registrationLimit of [1, 2]) {
+      // Both requests look the key up before either has created its instance, as on a busy server.
+      let blind = 2;
+      const racing = createActivationService({
+        store: {
+          ...f.store,
+          findInstanceByPublicKey: (key: string) =>
+            blind-- > 0 ? Promise.resolve(undefined) : f.store.findInstanceByPublicKey(key),
+        },
+        guard: f.guard,
+        audit: f.audit,
+        arn: f.arn,
+        now: f.now,
+      });
+      const { activation, code } = await service.create(ADMIN, { registrationLimit });
+      const same = registration(activation.id, code);
+      const [one, two] = await Promise.all([racing.register(same, null), racing.register(same, null)]);
+      assert.equal(one.id, two.id, `limit ${registrationLimit}: the loser is answered as a repeat`);
+      assert.equal((await f.store.listInstances()).filter((i) => i.activationId === activation.id).length, 1);
+      const listed = (await service.list(ADMIN)).find((a) => a.id === activation.id);
+      assert.equal(listed?.registrationsCount, 1, `limit ${registrationLimit}: one claim`);
+    }
   });
 
   test('a malformed public key or inventory is refused before the activation is used, and audited', async () => {

@@ -18,9 +18,7 @@ type Deps = {
     | 'getActivation'
     | 'listActivations'
     | 'deleteActivation'
-    | 'claimActivation'
-    | 'releaseActivation'
-    | 'createInstance'
+    | 'registerInstance'
     | 'findInstanceByPublicKey'
   >;
   guard: Guard;
@@ -236,14 +234,6 @@ export function createActivationService({ store, guard, audit, arn, onRegistered
           `activation ${id} expired at ${new Date(activation.expiresAt).toISOString()}: ask an administrator for a new one`,
         );
       }
-      if (!(await store.claimActivation(id, now()))) {
-        // The id and code are right (so not 401): this activation may register no more instances.
-        return failed(
-          'limit',
-          `activation ${id} has reached its registration limit of ${activation.registrationLimit}: ask an administrator for a new one`,
-          'FORBIDDEN',
-        );
-      }
       const prefix = activation.instanceKind === 'ec2' ? 'i-' : 'mi-';
       const tags = { ...activation.defaultTags };
       const instance: Instance = {
@@ -259,14 +249,23 @@ export function createActivationService({ store, guard, audit, arn, onRegistered
         tags,
       };
       if (!Object.keys(tags).some((key) => key.toLowerCase() === 'name')) tags.Name = instance.name;
-      try {
-        await store.createInstance(instance);
-      } catch (error) {
-        // The same key, registered by a request that got there first (the same agent asking twice at once).
+      const outcome = await store.registerInstance(instance, now());
+      if (outcome !== 'created') {
+        // Another request with the same key got there first (the same agent asking twice at once): a repeat.
+        // Its claim and instance were committed before ours was refused, so the key is found now.
         const winner = await store.findInstanceByPublicKey(publicKey);
-        if (!winner) throw error;
-        await store.releaseActivation(id);
-        return repeat(winner);
+        if (winner) return repeat(winner);
+        if (outcome === 'key taken')
+          throw new SesameError(
+            'CONFLICT',
+            'this agent key was registered meanwhile and then deleted: register again',
+          );
+        // The id and code are right (so not 401): this activation may register no more instances.
+        return failed(
+          'limit',
+          `activation ${id} has reached its registration limit of ${activation.registrationLimit}: ask an administrator for a new one`,
+          'FORBIDDEN',
+        );
       }
       await onRegistered?.(instance.id);
       await audit({

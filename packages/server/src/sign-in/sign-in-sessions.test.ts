@@ -257,7 +257,7 @@ describe('sign-in sessions: tokens', () => {
     assert.ok(await sessions.refresh(a.refreshToken), 'a malformed proposal spends nothing');
   });
 
-  test("proposing a token that was already issued (another sign-in's) revokes the proposer's sign-in", async () => {
+  test("proposing a token that was already issued (another sign-in's) ends both sign-ins: that token leaked", async () => {
     const a = await start(alice);
     const b = await start(bob);
     await rejects(
@@ -266,7 +266,33 @@ describe('sign-in sessions: tokens', () => {
       /nextRefreshToken is a refresh token already issued, so this sign-in was revoked/,
     );
     await rejects(sessions.authenticate(a.token, null), 'UNAUTHENTICATED', EXPIRED);
-    assert.ok(await sessions.refresh(b.refreshToken), 'the other sign-in is untouched');
+    await rejects(sessions.authenticate(b.token, null), 'UNAUTHENTICATED', EXPIRED);
+  });
+
+  test('a repeat that looked the token up before the other request rotated it is a repeat, not a probe', async () => {
+    const a = await start(alice);
+    const proposal = `rft_${'r'.repeat(43)}`;
+    const spent = hashToken(a.refreshToken as string);
+    const seenBefore = await f.store.findRefresh(spent); // what the second request saw: still current
+    const first = await sessions.refresh(a.refreshToken, proposal);
+    let firstLook = true;
+    const late = createSignInSessions({
+      store: {
+        ...f.store,
+        findRefresh: (hash: string) => {
+          if (hash !== spent || !firstLook) return f.store.findRefresh(hash);
+          firstLook = false;
+          return Promise.resolve(seenBefore);
+        },
+      },
+      accessTokenTtlMs: ACCESS_TTL_MS,
+      maxSessionMsFor: () => DEFAULT_SESSION_MS,
+      now: f.now,
+    });
+    const second = await late.refresh(a.refreshToken, proposal);
+    assert.equal(second.refreshToken, proposal);
+    assert.equal((await sessions.authenticate(first.token, null)).session.id, a.session.id);
+    assert.equal((await sessions.authenticate(second.token, null)).session.id, a.session.id);
   });
 
   test('two refreshes at once with the same pair both get in; with different proposals, the sign-in is revoked', async () => {

@@ -160,9 +160,12 @@ export function createSignInSessions({ store, accessTokenTtlMs, maxSessionMsFor,
         );
       const oldHash = hashToken(refreshToken);
       const proposedHash = typeof proposed === 'string' ? hashToken(proposed) : undefined;
-      const revoke = async (session: SignInSession, message: string): Promise<never> => {
+      const end = async (session: SignInSession) => {
         await store.revokeSignInSession(session.id, now());
         await store.forgetSignInDevice(session.id);
+      };
+      const revoke = async (session: SignInSession, message: string): Promise<never> => {
+        await end(session);
         throw new SesameError('UNAUTHENTICATED', message);
       };
       let found = await store.findRefresh(oldHash);
@@ -170,18 +173,23 @@ export function createSignInSessions({ store, accessTokenTtlMs, maxSessionMsFor,
       if (!found.reused) {
         if (found.session.expiresAt <= now() || found.session.revokedAt !== null)
           throw new SesameError('UNAUTHENTICATED', EXPIRED);
-        // A proposal that is already a token (this sign-in's or another's) is no random choice: someone is probing.
-        if (proposedHash && (await store.findRefresh(proposedHash)))
+        const next = typeof proposed === 'string' ? proposed : randomToken('rft_');
+        const taken = proposedHash && (await store.findRefresh(proposedHash));
+        if (!taken && (await store.rotateRefresh(found.session.id, oldHash, hashToken(next))))
+          return issue(found.session, next);
+        // Spent meanwhile by another request: with the same pair that is a repeat (below), anything else a
+        // second use. A proposal already issued otherwise is no random choice: someone is probing with a token
+        // they hold, so that sign-in and this one end.
+        found = await store.findRefresh(oldHash);
+        if (!found) throw new SesameError('UNAUTHENTICATED', EXPIRED);
+        if (taken && !found.reused) {
+          if (taken.session.id !== found.session.id) await end(taken.session);
           return revoke(
             found.session,
             'nextRefreshToken is a refresh token already issued, so this sign-in was revoked to be safe: run `sesame login` again',
           );
-        const next = typeof proposed === 'string' ? proposed : randomToken('rft_');
-        if (await store.rotateRefresh(found.session.id, oldHash, hashToken(next)))
-          return issue(found.session, next);
-        // Another request spent it at the same moment: the same pair is a repeat, anything else a second use.
-        found = await store.findRefresh(oldHash);
-        if (!found?.reused) throw new SesameError('UNAUTHENTICATED', EXPIRED);
+        }
+        if (!found.reused) throw new SesameError('UNAUTHENTICATED', EXPIRED);
       }
       const repeated =
         proposedHash !== undefined &&

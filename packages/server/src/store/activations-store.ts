@@ -6,12 +6,7 @@ import type { Activation, InstanceKind, Store } from './types.ts';
 
 export type ActivationsStore = Pick<
   Store,
-  | 'createActivation'
-  | 'getActivation'
-  | 'listActivations'
-  | 'deleteActivation'
-  | 'claimActivation'
-  | 'releaseActivation'
+  'createActivation' | 'getActivation' | 'listActivations' | 'deleteActivation'
 >;
 
 export function createActivationsStore(db: Kysely<StoreDatabase>): ActivationsStore {
@@ -57,25 +52,6 @@ export function createActivationsStore(db: Kysely<StoreDatabase>): ActivationsSt
 
     // A single conditional UPDATE: the database re-checks the WHERE under the row lock (PostgreSQL) or the
     // write lock (SQLite), so concurrent claims can never push the count past the limit.
-    async releaseActivation(id) {
-      await db
-        .updateTable('activations')
-        .set({ registrations_count: sql<number>`registrations_count - 1` })
-        .where('id', '=', id)
-        .where('registrations_count', '>', 0)
-        .execute();
-    },
-
-    async claimActivation(id, now) {
-      const result = await db
-        .updateTable('activations')
-        .set({ registrations_count: sql<number>`registrations_count + 1` })
-        .where('id', '=', id)
-        .whereRef('registrations_count', '<', 'registration_limit')
-        .where('expires_at', '>', now)
-        .executeTakeFirst();
-      return result.numUpdatedRows > 0n;
-    },
   };
 }
 

@@ -4,11 +4,14 @@
 import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
 import { parseStringArray, toJson } from './json-columns.ts';
 import type { InstancesTable, StoreDatabase } from './schema.ts';
-import type { Instance, InstanceKind, InstanceStatus, Store, Tags } from './types.ts';
+import { isUniqueViolation } from './store-error.ts';
+import type { Instance, InstanceKind, InstanceStatus, Store, StoreDialect, Tags } from './types.ts';
+import { writeTransaction } from './write-transaction.ts';
 
 export type InstancesStore = Pick<
   Store,
   | 'createInstance'
+  | 'registerInstance'
   | 'getInstance'
   | 'findInstancesByName'
   | 'findInstanceByPublicKey'
@@ -42,7 +45,7 @@ export function instanceRow(i: Instance): InstancesTable {
   };
 }
 
-export function createInstancesStore(db: Kysely<StoreDatabase>): InstancesStore {
+export function createInstancesStore(db: Kysely<StoreDatabase>, dialect: StoreDialect): InstancesStore {
   async function withTags(row: Selectable<InstancesTable>): Promise<Instance> {
     const tagRows = await db
       .selectFrom('instance_tags')
@@ -59,6 +62,28 @@ export function createInstancesStore(db: Kysely<StoreDatabase>): InstancesStore 
         await trx.insertInto('instances').values(instanceRow(i)).execute();
         await insertTags(trx, i.id, i.tags);
       });
+    },
+
+    async registerInstance(i, now) {
+      try {
+        return await writeTransaction(db, dialect, async (trx) => {
+          const claimed = await trx
+            .updateTable('activations')
+            .set({ registrations_count: sql<number>`registrations_count + 1` })
+            .where('id', '=', i.activationId)
+            .whereRef('registrations_count', '<', 'registration_limit')
+            .where('expires_at', '>', now)
+            .executeTakeFirst();
+          if (claimed.numUpdatedRows === 0n) return 'limit' as const;
+          await trx.insertInto('instances').values(instanceRow(i)).execute();
+          await insertTags(trx, i.id, i.tags);
+          return 'created' as const;
+        });
+      } catch (error) {
+        // The unique key index: the claim rolled back with the insert.
+        if (isUniqueViolation(error)) return 'key taken';
+        throw error;
+      }
     },
 
     async getInstance(id) {
@@ -163,7 +188,7 @@ export function createInstancesStore(db: Kysely<StoreDatabase>): InstancesStore 
   };
 }
 
-async function insertTags(trx: Transaction<StoreDatabase>, instanceId: string, tags: Tags): Promise<void> {
+async function insertTags(trx: Kysely<StoreDatabase>, instanceId: string, tags: Tags): Promise<void> {
   const rows = Object.entries(tags).map(([key, value]) => ({ instance_id: instanceId, key, value }));
   for (let start = 0; start < rows.length; start += TAG_ROWS_PER_INSERT) {
     await trx

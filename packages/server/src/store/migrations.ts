@@ -459,5 +459,20 @@ async function signInDevice(db: Kysely<any>): Promise<void> {
  * every registration before, so no database holds one twice.)
  */
 async function instancePublicKey(db: Kysely<any>): Promise<void> {
+  // Only a hand-made client could have sent one key twice; say which instances, rather than fail on the index.
+  const shared = await db
+    .selectFrom('instances')
+    .select('id')
+    .where(
+      'public_key',
+      'in',
+      db.selectFrom('instances').select('public_key').groupBy('public_key').having(sql`count(*)`, '>', 1),
+    )
+    .orderBy('id')
+    .execute();
+  if (shared.length > 0)
+    throw new Error(
+      `instances ${shared.map((row) => row.id).join(', ')} were registered with one agent key, and each key may now register one instance: delete all but the one in use with the previous version of Sesame (sesame admin instances delete <id>), then start this one`,
+    );
   await db.schema.createIndex('instances_public_key').on('instances').column('public_key').unique().execute();
 }

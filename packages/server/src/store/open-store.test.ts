@@ -7,11 +7,12 @@ import { after, before, describe, test } from 'node:test';
 import { inspect, promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { type Kysely, Migrator, sql } from 'kysely';
+import { instanceRow } from './instances-store.ts';
 import { createMigrationProvider } from './migrations.ts';
 import { migrate, openStore } from './open-store.ts';
 import { connectSqlite } from './sqlite-connection.ts';
 import { SesameStoreError } from './store-error.ts';
-import { T0 } from './store-test-fixtures.ts';
+import { instance, T0 } from './store-test-fixtures.ts';
 import { POSTGRES_ADMIN_URL, storeTargets } from './store-test-targets.ts';
 
 const targets = await storeTargets();
@@ -147,6 +148,26 @@ describe('openStore (sqlite file)', () => {
     } finally {
       await store.close();
     }
+  });
+
+  test('instances sharing an agent key stop the upgrade to one key, one instance, and are named', async () => {
+    const sqlitePath = join(dir, 'shared-key', 'sesame.db');
+    const old = connectSqlite(sqlitePath);
+    const migrator = new Migrator({ db: old.db, provider: createMigrationProvider('sqlite') });
+    assert.equal((await migrator.migrateTo('0007-sign-in-device')).error, undefined);
+    for (const id of ['mi-0000000000000000b', 'mi-0000000000000000a', 'mi-0000000000000000c'])
+      await old.db
+        .insertInto('instances')
+        .values(instanceRow(instance({ id, publicKey: id.endsWith('c') ? 'key-2' : 'key-1' })))
+        .execute();
+    await old.db.destroy();
+    await assert.rejects(openStore({ sqlitePath }), (error: Error) => {
+      assert.match(
+        error.message,
+        /instances mi-0000000000000000a, mi-0000000000000000b were registered with one agent key.*delete all but the one in use with the previous version of Sesame \(sesame admin instances delete <id>\)/,
+      );
+      return true;
+    });
   });
 
   test('a migration run that fails part-way changes nothing, and the next start migrates cleanly', async () => {

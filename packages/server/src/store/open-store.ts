@@ -113,7 +113,7 @@ function createStore({ db, dialect }: StoreConnection): Store {
     ...createUsersStore(db, dialect),
     ...createTokensStore(db),
     ...createActivationsStore(db),
-    ...createInstancesStore(db),
+    ...createInstancesStore(db, dialect),
     ...createSessionsStore(db),
     ...createAuditStore(db),
     ...createUserTagsStore(db),

@@ -404,11 +404,15 @@ export interface Store {
   getActivation(id: string): Promise<Activation | undefined>;
   listActivations(): Promise<Activation[]>;
   deleteActivation(id: string): Promise<boolean>;
-  claimActivation(id: string, now: number): Promise<boolean>;
-  /** Gives back a registration claimed for an instance that was not created after all. */
-  releaseActivation(id: string): Promise<void>;
+
   // instances
   createInstance(i: Instance): Promise<void>;
+  /**
+   * Claims one registration of the instance's activation and creates the instance, in one transaction:
+   * 'limit' when the activation may register no more (or has expired), 'key taken' when another instance has this
+   * agent key (nothing is claimed then).
+   */
+  registerInstance(i: Instance, now: number): Promise<'created' | 'limit' | 'key taken'>;
   getInstance(id: string): Promise<Instance | undefined>;
   findInstancesByName(name: string): Promise<Instance[]>;
   /** The instance registered with this agent public key (base64 DER), if any. */
