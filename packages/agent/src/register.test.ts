@@ -207,7 +207,9 @@ describe('saving the identity', () => {
     }
   });
 
-  it('an answer cut off after its headers is a lost answer too (it used to leave register waiting, then exit 0)', async () => {
+  it('an answer cut off after its headers is a lost answer too (it used to leave register waiting, then exit 0)', {
+    timeout: 10_000,
+  }, async () => {
     const server = await registrar({ cutAnswers: 1 });
     try {
       const path = join(dir, 'cut-answer', 'identity.json');

@@ -78,6 +78,7 @@ describe('the account sessions run as (agent as root)', () => {
       [SESAME_USER, { groups: 'sesame-user sudo' }, /\(group sudo\)/],
       [SESAME_USER, { groups: 'sesame-user wheel docker' }, /\(group wheel, group docker\)/],
       [SESAME_USER, { groups: 'lxd' }, /\(group lxd\)/],
+      [SESAME_USER, { groups: 'libvirt incus-admin' }, /\(group libvirt, group incus-admin\)/],
       [SESAME_USER, { groups: 'sesame-user disk' }, /\(group disk\)/],
       [
         SESAME_USER,
@@ -96,6 +97,21 @@ describe('the account sessions run as (agent as root)', () => {
         },
       );
     }
+  });
+
+  it('refuses sesame-user when sudo cannot say whether it has rules; not when sudo says no with a failing status', () => {
+    const files = accounts([SESAME_USER]);
+    writeFileSync(files.sudo, '#!/bin/sh\necho "sudo: a sudoers source is unreachable" >&2\nexit 1\n');
+    chmodSync(files.sudo, 0o755);
+    assert.throws(
+      () => resolveRunAs(undefined, files, true),
+      /sudo -l could not tell whether it has sudo rules: sudo: a sudoers source is unreachable/,
+    );
+    writeFileSync(
+      files.sudo,
+      '#!/bin/sh\necho "User sesame-user is not allowed to run sudo on web."\nexit 1\n',
+    );
+    assert.equal(resolveRunAs(undefined, files, true).user.name, 'sesame-user');
   });
 
   it('refuses sesame-user when its groups cannot be read', () => {

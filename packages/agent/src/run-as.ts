@@ -7,10 +7,22 @@ export const DEFAULT_RUN_AS = 'sesame-user';
 
 /**
  * Groups whose members may become root: sudo (Debian, Ubuntu), wheel (Red Hat), admin (old Ubuntu), and those
- * that hand out root by another door (docker and lxd/lxc run a root container with / mounted; disk reads and
- * writes the raw disks).
+ * that hand out root by another door (docker, lxd/lxc, incus-admin, libvirt and microk8s run a root container or
+ * machine with the host's disks mounted; disk reads and writes the raw disks).
  */
-const ADMIN_GROUPS = new Set(['root', 'sudo', 'wheel', 'admin', 'docker', 'lxd', 'lxc', 'disk']);
+const ADMIN_GROUPS = new Set([
+  'root',
+  'sudo',
+  'wheel',
+  'admin',
+  'docker',
+  'lxd',
+  'lxc',
+  'incus-admin',
+  'libvirt',
+  'microk8s',
+  'disk',
+]);
 
 /** Where the accounts are read from, and the programs that make and describe them; tests point these elsewhere. */
 export type AccountFiles = { passwd: string; useradd: string; id: string; sudo: string };
@@ -26,35 +38,47 @@ function lookup(name: string, files: AccountFiles): RunAsUser | undefined {
   return undefined;
 }
 
-/** Run a program for its output, or undefined when it cannot run (not installed) or fails. */
-function output(program: string, args: string[]): string | undefined {
+type Run = { stdout: string; stderr: string; missing: boolean; failed: boolean };
+
+/** Runs a program (C locale, no input, 10 s at most) and says what it printed and whether it ran and succeeded. */
+function run(program: string, args: string[]): Run {
   try {
-    return execFileSync(program, args, {
+    const stdout = execFileSync(program, args, {
       encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
+      stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, LC_ALL: 'C' },
       timeout: 10_000,
     });
-  } catch {
-    return undefined;
+    return { stdout, stderr: '', missing: false, failed: false };
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException & { stdout?: string; stderr?: string };
+    return {
+      stdout: e.stdout ?? '',
+      stderr: e.stderr || e.message,
+      missing: e.code === 'ENOENT',
+      failed: true,
+    };
   }
 }
 
 /**
- * Why `user` is an administrator, if it is: root's uid, a group that makes it one (as `id` lists them, so from
- * LDAP or sssd too), or a sudoers rule for it (when sudo is installed).
+ * Why `user` is or may be an administrator: root's uid, a group that makes it one (as `id` lists them, so from
+ * LDAP or sssd too), or sudo rules for it. Anything that cannot be checked counts against it (fail closed),
+ * except sudo not being installed at all.
  */
 function privileges(user: RunAsUser, files: AccountFiles): string[] {
   if (user.uid === 0) return ['uid 0'];
-  const groups = output(files.id, ['-Gn', user.name]);
-  if (groups === undefined) return [`its groups could not be read with ${files.id} -Gn`];
-  const why = groups
+  const id = run(files.id, ['-Gn', user.name]);
+  if (id.failed) return [`its groups could not be read with ${files.id} -Gn: ${id.stderr.trim()}`];
+  const why = id.stdout
     .trim()
     .split(/\s+/)
     .filter((group) => ADMIN_GROUPS.has(group))
     .map((group) => `group ${group}`);
-  const sudo = output(files.sudo, ['-n', '-l', '-U', user.name]);
-  if (sudo?.includes('may run the following commands')) why.push('sudo rules');
+  const sudo = run(files.sudo, ['-n', '-l', '-U', user.name]);
+  if (sudo.stdout.includes('may run the following commands')) why.push('sudo rules');
+  else if (!sudo.missing && !sudo.stdout.includes('is not allowed to run sudo'))
+    why.push(`sudo -l could not tell whether it has sudo rules: ${sudo.stderr.trim() || 'no answer'}`);
   return why;
 }
 
