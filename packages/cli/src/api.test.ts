@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -11,6 +11,7 @@ import { ApiClient } from './api.ts';
 import {
   type Credentials,
   clearCredentials,
+  forgetProposals,
   loadCredentials,
   readCredentials,
   saveCredentials,
@@ -230,14 +231,30 @@ test('a sign-in signed out or replaced by another sesame meanwhile is not refres
 test('each refresh proposes a new random successor; a refused proposal (400) is not asked again', async () => {
   await saveCredentials(stored({ expiresAt: Date.now() - 1 }));
   state.refuseProposal = true;
-  await assert.rejects(ApiClient.signedIn(await loadCredentials()).call('GET', '/api/v1/me'), /sesame login/);
-  assert.equal(existsSync(join(dir, 'refresh-proposal.json')), false, 'the refused proposal is forgotten');
+  await assert.rejects(
+    ApiClient.signedIn(await loadCredentials()).call('GET', '/api/v1/me'),
+    (error: CliError) => {
+      assert.equal(error.exitCode, 1);
+      assert.match(
+        error.message,
+        /the server refused the refresh \(nextRefreshToken must be a new refresh token\); try the command again/,
+      );
+      return true;
+    },
+  );
   state.refuseProposal = false;
   await ApiClient.signedIn(await loadCredentials()).call('GET', '/api/v1/me');
   assert.equal(state.proposals.length, 2);
   for (const proposal of state.proposals) assert.match(proposal, /^rft_[A-Za-z0-9_-]{43}$/);
-  assert.notEqual(state.proposals[0], state.proposals[1]);
-  assert.equal(existsSync(join(dir, 'refresh-proposal.json')), false, 'and forgotten once answered');
+  assert.notEqual(state.proposals[0], state.proposals[1], 'the refused one was not sent again');
+  await forgetProposals();
+});
+
+test('a damaged credentials file is said to be damaged, not taken for a sign-out elsewhere', async () => {
+  const mine = stored({ expiresAt: Date.now() - 1 });
+  writeFileSync(join(dir, 'credentials.json'), '{');
+  await assert.rejects(ApiClient.signedIn(mine).call('GET', '/api/v1/me'), /credentials\.json is damaged/);
+  assert.equal(state.refreshCalls, 0);
 });
 
 test('a listing is followed page by page to its end; a server that repeats a page is an error, not a loop', async () => {

@@ -117,7 +117,7 @@ export class ApiClient {
     const locked = this.#lockHeld ? <T>(fn: () => Promise<T>) => fn() : withCredentialsLock;
     await locked(async () => {
       const mine = this.#credentials as Credentials;
-      const onDisk = await readCredentials().catch(() => undefined);
+      const onDisk = await readCredentials(); // a damaged file says so
       // Signed out, or signed in elsewhere or as someone else, by another sesame since this one read the file:
       // refreshing would write the old sign-in back over that.
       if (!onDisk || onDisk.url !== mine.url || onDisk.username !== mine.username)
@@ -142,9 +142,15 @@ export class ApiClient {
         { refreshToken: current.refreshToken, nextRefreshToken: next },
         undefined,
       );
-      if (answer.status === 401 || answer.status === 400) {
-        // A refused request (400) spent nothing: the next refresh proposes afresh instead of repeating it.
-        if (answer.status === 400) await forgetProposal();
+      if (answer.status === 400) {
+        // A refused request spent nothing: the next refresh proposes afresh instead of repeating it.
+        await forgetProposal(current.refreshToken);
+        throw new CliError(
+          `the server refused the refresh (${errorOf(answer)?.message ?? 'HTTP 400'}); try the command again`,
+          ExitCodes.FAILURE,
+        );
+      }
+      if (answer.status === 401) {
         const message = errorOf(answer)?.message;
         throw new CliError(
           message?.includes('sesame login') ? message : SIGN_IN_ENDED,
@@ -161,7 +167,6 @@ export class ApiClient {
         sessionExpiresAt: refreshed.sessionExpiresAt ?? current.sessionExpiresAt,
       };
       await saveCredentials(updated);
-      await forgetProposal();
       this.#adopt(updated);
     });
   }

@@ -15,6 +15,7 @@ import { after, before, test } from 'node:test';
 import {
   deviceId,
   forgetProposal,
+  forgetProposals,
   loadCredentials,
   proposedSuccessor,
   readCredentials,
@@ -134,20 +135,35 @@ test('a lock held longer than the stale time by a live process is not taken over
 });
 
 test('a refresh proposal is written once per token: every caller, however many at once, gets the same one', async () => {
+  const files = () => readdirSync(home).filter((name) => name.startsWith('refresh-proposal-'));
   const proposals = await Promise.all(Array.from({ length: 8 }, () => proposedSuccessor('rft_from-1')));
   assert.match(proposals[0] as string, /^rft_[A-Za-z0-9_-]{43}$/);
-  assert.deepEqual(new Set(proposals).size, 1);
+  assert.equal(new Set(proposals).size, 1);
   assert.equal(await proposedSuccessor('rft_from-1'), proposals[0], 'and again later (a lost answer)');
-  assert.equal(mode(join(home, 'refresh-proposal.json')), 0o600);
-  const next = await proposedSuccessor('rft_from-2');
-  assert.notEqual(next, proposals[0], 'a new token gets a new proposal');
-  assert.equal(await proposedSuccessor('rft_from-2'), next);
-  await forgetProposal();
-  assert.notEqual(await proposedSuccessor('rft_from-2'), next, 'forgotten');
+  const [first] = files();
+  assert.match(String(first), /^refresh-proposal-[0-9a-f]{16}\.json$/);
+  assert.equal(mode(join(home, String(first))), 0o600);
+  // The next token's proposal, with the old one's file still there: again one proposal for all callers.
+  const next = await Promise.all(Array.from({ length: 8 }, () => proposedSuccessor('rft_from-2')));
+  assert.equal(new Set(next).size, 1);
+  assert.notEqual(next[0], proposals[0], 'a new token gets a new proposal');
+  assert.equal(
+    await proposedSuccessor('rft_from-1'),
+    proposals[0],
+    "the old token's stays, for a late reader",
+  );
+  await forgetProposal('rft_from-2');
+  assert.notEqual(await proposedSuccessor('rft_from-2'), next[0], 'a refused proposal is forgotten');
+  // Proposals for other tokens go once an hour old; all go at login and logout.
+  const old = new Date(Date.now() - 2 * 3_600_000);
+  for (const name of files()) utimesSync(join(home, name), old, old);
+  await proposedSuccessor('rft_from-3');
+  assert.equal(files().length, 1, 'swept, but for the one in use');
   assert.deepEqual(
-    readdirSync(home).filter((name) => name.startsWith('refresh-proposal.json.')),
+    readdirSync(home).filter((name) => name.includes('.json.')),
     [],
     'no drafts left',
   );
-  await forgetProposal();
+  await forgetProposals();
+  assert.deepEqual(files(), []);
 });

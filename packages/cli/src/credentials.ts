@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { link, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { link, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { privateDirectory, writePrivateFile } from '@sesame/agent/private-file';
@@ -67,20 +67,28 @@ export async function clearCredentials(): Promise<void> {
   await rm(file(), { force: true });
 }
 
-const proposalFile = () => join(configDir(), 'refresh-proposal.json');
+const PROPOSAL = /^refresh-proposal-[0-9a-f]{16}\.json$/;
+/** Proposals for tokens spent long ago are swept; one for the token in use is kept however old. */
+const PROPOSAL_KEPT_MS = 3_600_000;
+
+/** The proposal file for refresh token `from`: one per token, so that no token's proposal is ever replaced. */
+const proposalFile = (from: string) =>
+  join(configDir(), `refresh-proposal-${createHash('sha256').update(from).digest('hex').slice(0, 16)}.json`);
 
 /**
  * The successor to propose when spending refresh token `from` (the server then issues exactly that one): the
- * one already written down for `from`, or a new random one, written down before it is sent. If the answer is
- * lost (no network, or this process killed meanwhile), the next refresh sends the same pair again, which the
- * server answers as a repeat instead of taking the spent token for stolen.
+ * one already written down for `from`, or a new random one, written down (synced) before it is sent. If the
+ * answer is lost (no network, or this process killed meanwhile), the next refresh sends the same pair again,
+ * which the server answers as a repeat instead of taking the spent token for stolen.
  *
- * It is written with link(2), which never replaces a file: when two sesame processes choose at once (the
- * credentials lock can be held twice right after a killed holder's lock is taken over), one choice stands and
- * both send it, which the server also answers as a repeat. Two different proposals would end the sign-in.
+ * Each token has its own file, made with link(2), which never replaces a file: when two sesame processes choose
+ * at once (the credentials lock can be held twice right after a killed holder's lock is taken over), one choice
+ * stands and both send it, which the server also answers as a repeat; two different proposals would end the
+ * sign-in. A file stays after its answer is saved, for a process that read the old token before that; files
+ * for other tokens go after an hour, and all of them at login and logout.
  */
 export async function proposedSuccessor(from: string): Promise<string> {
-  const path = proposalFile();
+  const path = proposalFile(from);
   const written = async (): Promise<string | undefined> => {
     try {
       const value = JSON.parse(await readFile(path, 'utf8')) as { from?: unknown; next?: unknown };
@@ -89,11 +97,18 @@ export async function proposedSuccessor(from: string): Promise<string> {
       return undefined;
     }
   };
+  await forgetProposals(path, PROPOSAL_KEPT_MS);
   const existing = await written();
   if (existing) return existing;
   const next = `rft_${randomBytes(32).toString('base64url')}`;
   const draft = `${path}.${process.pid}.${randomBytes(6).toString('hex')}`;
-  await writeFile(draft, JSON.stringify({ from, next }), { mode: 0o600, flag: 'wx' });
+  const handle = await open(draft, 'wx', 0o600);
+  try {
+    await handle.writeFile(JSON.stringify({ from, next }));
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
   try {
     await link(draft, path);
     return next;
@@ -101,8 +116,9 @@ export async function proposedSuccessor(from: string): Promise<string> {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
       const theirs = await written();
       if (theirs) return theirs;
+      throw new CliError(`${path} is damaged: delete it and try again`, ExitCodes.FAILURE);
     }
-    // One left for an older token is replaced; so is none, where the file system has no hard links.
+    // A file system without hard links: the file is made by renaming (two processes at once could differ).
     await rename(draft, path);
     return next;
   } finally {
@@ -110,9 +126,27 @@ export async function proposedSuccessor(from: string): Promise<string> {
   }
 }
 
-/** Forgets the proposal once its answer is saved (or it was refused). */
-export async function forgetProposal(): Promise<void> {
-  await rm(proposalFile(), { force: true });
+/** Forgets the proposal for `from` (the server refused it: nothing was spent). */
+export async function forgetProposal(from: string): Promise<void> {
+  await rm(proposalFile(from), { force: true });
+}
+
+/** Deletes the refresh proposals (see proposedSuccessor): all of them, or those older than `olderThanMs` but `keep`. */
+export async function forgetProposals(keep?: string, olderThanMs = 0): Promise<void> {
+  const dir = configDir();
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const cutoff = Date.now() - olderThanMs;
+  for (const name of names) {
+    const path = join(dir, name);
+    if (!PROPOSAL.test(name) || path === keep) continue;
+    const old =
+      olderThanMs === 0 ||
+      (await stat(path).then(
+        (s) => s.mtimeMs < cutoff,
+        () => false,
+      ));
+    if (old) await rm(path, { force: true });
+  }
 }
 
 const DEVICE_ID = /^[A-Za-z0-9_-]{16,128}$/;

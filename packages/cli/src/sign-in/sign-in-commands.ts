@@ -2,7 +2,13 @@ import { isLoopback, pinServerCertificate } from '@sesame/agent/tls';
 import { type Command, Option } from 'commander';
 import { ApiClient } from '../api.ts';
 import { client, type Out, outputOption } from '../command-kit.ts';
-import { clearCredentials, deviceId, readCredentials, withCredentialsLock } from '../credentials.ts';
+import {
+  clearCredentials,
+  deviceId,
+  forgetProposals,
+  readCredentials,
+  withCredentialsLock,
+} from '../credentials.ts';
 import { CliError, ExitCodes } from '../errors.ts';
 import { printObject } from '../output.ts';
 import { readLine, readSecret } from '../prompt.ts';
@@ -204,7 +210,10 @@ export function signInCommands(program: Command): void {
       // Under the lock: another sesame refreshing meanwhile would write the tokens back after they were forgotten.
       const { stored, failure } = await withCredentialsLock(async () => {
         const stored = await readCredentials().catch(() => undefined);
-        if (!stored) return { stored, failure: undefined };
+        if (!stored) {
+          await forgetProposals();
+          return { stored, failure: undefined };
+        }
         let failure: CliError | undefined;
         try {
           await ApiClient.signedIn(stored, Date.now, true).call('POST', '/api/v1/auth/logout');
@@ -215,6 +224,8 @@ export function signInCommands(program: Command): void {
             failure = new CliError((error as Error).message, exitCode);
         }
         await clearCredentials();
+        // A proposal left by a lost answer would still get the server to issue tokens for this sign-in.
+        await forgetProposals();
         return { stored, failure };
       });
       if (!stored) {

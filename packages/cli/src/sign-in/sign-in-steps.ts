@@ -1,6 +1,6 @@
 import QRCode from 'qrcode';
 import type { ApiClient } from '../api.ts';
-import { saveCredentials, withCredentialsLock } from '../credentials.ts';
+import { forgetProposals, saveCredentials, withCredentialsLock } from '../credentials.ts';
 import { CliError, ExitCodes } from '../errors.ts';
 import { isoTime } from '../output.ts';
 import { readCode } from '../prompt.ts';
@@ -175,7 +175,10 @@ export async function saveSignIn(api: ApiClient, result: SignedIn): Promise<void
     sessionExpiresAt: result.sessionExpiresAt,
     tls: api.tls,
   };
-  await withCredentialsLock(() => saveCredentials(credentials));
+  await withCredentialsLock(async () => {
+    await saveCredentials(credentials);
+    await forgetProposals(); // the previous sign-in's
+  });
   say(
     `signed in to ${api.url} as ${result.user.username} until ${isoTime(result.sessionExpiresAt ?? result.expiresAt)}`,
   );
