@@ -55,6 +55,15 @@ describe("the server's certificate was replaced after it was pinned", () => {
     current = await serverWith(now);
   });
   after(() => current.server.close());
+  /** A registered agent's identity, pinned to the certificate the server showed before it was replaced. */
+  const pinnedIdentity = (): AgentIdentity => ({
+    version: 1,
+    url: current.url,
+    instanceId: 'mi-0123456789abcdef0',
+    name: 'web',
+    ...generateAgentKeys(),
+    tls: oldPin,
+  });
 
   it('says so, with the pinned fingerprint and how to pin the new one; other failures are not taken for it', async () => {
     const self = await getWithPin(current.url, oldPin);
@@ -88,14 +97,7 @@ describe("the server's certificate was replaced after it was pinned", () => {
   it('the agent logs it as an error saying what to do, on every failed connection', async () => {
     const lines: string[] = [];
     const log = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
-    const identity: AgentIdentity = {
-      version: 1,
-      url: current.url,
-      instanceId: 'mi-0123456789abcdef0',
-      name: 'web',
-      ...generateAgentKeys(),
-      tls: oldPin,
-    };
+    const identity = pinnedIdentity();
     const agent = runAgent({
       identity,
       runAs: { name: 'nobody', uid: 65534, gid: 65534, home: '/', shell: '/bin/sh' },
@@ -119,14 +121,7 @@ describe("the server's certificate was replaced after it was pinned", () => {
 
   it('`sesame-agent pin` checks the new certificate against the fingerprint and keeps the same instance', async () => {
     const path = join(dir, 'identity.json');
-    const identity: AgentIdentity = {
-      version: 1,
-      url: current.url,
-      instanceId: 'mi-0123456789abcdef0',
-      name: 'web',
-      ...generateAgentKeys(),
-      tls: oldPin,
-    };
+    const identity = pinnedIdentity();
     await saveIdentity(path, identity);
     await assert.rejects(repinAgent(path, oldPin.fingerprint256), (error: Error) => {
       assert.ok(error instanceof RegistrationError);
