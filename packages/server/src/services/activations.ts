@@ -256,9 +256,10 @@ export function createActivationService({ store, guard, audit, arn, onRegistered
         const winner = await store.findInstanceByPublicKey(publicKey);
         if (winner) return repeat(winner);
         if (outcome === 'key taken')
-          throw new SesameError(
-            'CONFLICT',
+          return failed(
+            'key registered meanwhile',
             'this agent key was registered meanwhile and then deleted: register again',
+            'CONFLICT',
           );
         // The id and code are right (so not 401): this activation may register no more instances.
         return failed(

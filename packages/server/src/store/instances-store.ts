@@ -23,6 +23,9 @@ export type InstancesStore = Pick<
   | 'deleteInstance'
 >;
 
+/** The agent key's unique index, as PostgreSQL (constraint name) and SQLite (message) name it. */
+const KEY_INDEX = /\binstances_public_key\b|\binstances\.public_key\b/;
+
 /** Rows per INSERT: far below SQLite's and PostgreSQL's bound-parameter limits at three parameters a row. */
 const TAG_ROWS_PER_INSERT = 500;
 
@@ -80,8 +83,12 @@ export function createInstancesStore(db: Kysely<StoreDatabase>, dialect: StoreDi
           return 'created' as const;
         });
       } catch (error) {
-        // The unique key index: the claim rolled back with the insert.
-        if (isUniqueViolation(error)) return 'key taken';
+        // The unique key index (not the id's): the claim rolled back with the insert.
+        if (
+          isUniqueViolation(error) &&
+          KEY_INDEX.test(`${(error as { constraint?: string }).constraint} ${error}`)
+        )
+          return 'key taken';
         throw error;
       }
     },

@@ -6,6 +6,9 @@
 import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
 import type { StoreDialect } from './types.ts';
 
+/** A migration that refuses the data it found, saying what to do about it (shown as it is). */
+export class MigrationRefusal extends Error {}
+
 export function createMigrationProvider(dialect: StoreDialect): MigrationProvider {
   const migrations: Record<string, Migration> = {
     '0001-initial-schema': { up: (db) => initialSchema(db, dialect) },
@@ -471,7 +474,7 @@ async function instancePublicKey(db: Kysely<any>): Promise<void> {
     .orderBy('id')
     .execute();
   if (shared.length > 0)
-    throw new Error(
+    throw new MigrationRefusal(
       `instances ${shared.map((row) => row.id).join(', ')} were registered with one agent key, and each key may now register one instance: delete all but the one in use with the previous version of Sesame (sesame admin instances delete <id>), then start this one`,
     );
   await db.schema.createIndex('instances_public_key').on('instances').column('public_key').unique().execute();

@@ -7,7 +7,7 @@ import { createAuditStore } from './audit-store.ts';
 import { createGroupsStore } from './groups-store.ts';
 import { createInstancesStore } from './instances-store.ts';
 import { createMfaDevicesStore } from './mfa-devices-store.ts';
-import { createMigrationProvider } from './migrations.ts';
+import { createMigrationProvider, MigrationRefusal } from './migrations.ts';
 import { createPermissionSetsStore } from './permission-sets-store.ts';
 import { createPoliciesStore } from './policies-store.ts';
 import { connectPostgres } from './postgres-connection.ts';
@@ -99,9 +99,13 @@ export async function migrate(
   }
   if (error === undefined) return;
   const kind = dialect === 'postgres' ? 'PostgreSQL' : 'SQLite';
+  const hint =
+    error instanceof MigrationRefusal
+      ? ''
+      : '; if a newer version of Sesame has used this database, run that version';
   throw new SesameStoreError(
     isUnavailable(error) ? 'UNAVAILABLE' : 'INTERNAL',
-    `cannot bring the ${kind} database at ${target} up to the current schema: ${describeError(error)}; if a newer version of Sesame has used this database, run that version`,
+    `cannot bring the ${kind} database at ${target} up to the current schema: ${describeError(error)}${hint}`,
     { cause: error },
   );
 }

@@ -21,7 +21,8 @@ export async function writeTransaction<T>(
       await sql`commit`.execute(connection);
       return result;
     } catch (error) {
-      await sql`rollback`.execute(connection);
+      // SQLite may have rolled back by itself (an I/O error, a full disk): then the original error is the news.
+      await sql`rollback`.execute(connection).catch(() => {});
       throw error;
     }
   });
