@@ -250,7 +250,10 @@ describe('sesame login, setup, logout and whoami', () => {
       writeFileSync(file, JSON.stringify({ ...after, url: 'http://127.0.0.1:9' }));
       assert.equal((await sesame.cli(['logout'], 'alice')).code, 7);
       assert.equal(existsSync(proposal), false);
+      // So does login, for the sign-in it replaces.
+      writeFileSync(proposal, JSON.stringify(pending), { mode: 0o600 });
       ok(await login('alice'));
+      assert.equal(existsSync(proposal), false);
     } finally {
       proxy.close();
     }

@@ -39,7 +39,12 @@ export async function writePrivateFile(path: string, text: string): Promise<void
   }
   await handle.close();
   await rename(temporary, path);
-  const directory = await open(dirname(path), 'r');
+  await syncDirectory(dirname(path));
+}
+
+/** Flushes a directory's entries (a file just linked or renamed there) to disk, so a crash does not undo them. */
+export async function syncDirectory(dir: string): Promise<void> {
+  const directory = await open(dir, 'r');
   try {
     await directory.sync();
   } finally {

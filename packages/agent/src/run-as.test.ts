@@ -107,6 +107,11 @@ describe('the account sessions run as (agent as root)', () => {
       () => resolveRunAs(undefined, files, true),
       /sudo -l could not tell whether it has sudo rules: sudo: a sudoers source is unreachable/,
     );
+    writeFileSync(files.sudo, '#!/bin/sh\necho "sudo: sorry, you must have a tty to run sudo" >&2\nexit 1\n');
+    assert.throws(
+      () => resolveRunAs(undefined, files, true),
+      /requiretty.*Defaults:root !requiretty.*--run-as sesame-user/,
+    );
     writeFileSync(
       files.sudo,
       '#!/bin/sh\necho "User sesame-user is not allowed to run sudo on web."\nexit 1\n',

@@ -77,6 +77,10 @@ function privileges(user: RunAsUser, files: AccountFiles): string[] {
     .map((group) => `group ${group}`);
   const sudo = run(files.sudo, ['-n', '-l', '-U', user.name]);
   if (sudo.stdout.includes('may run the following commands')) why.push('sudo rules');
+  else if (/must have a tty/.test(sudo.stderr))
+    why.push(
+      'sudo -l could not tell whether it has sudo rules: sudoers says "requiretty" and the agent has no terminal; add "Defaults:root !requiretty", or pass --run-as sesame-user once you have checked it yourself',
+    );
   else if (!sudo.missing && !sudo.stdout.includes('is not allowed to run sudo'))
     why.push(`sudo -l could not tell whether it has sudo rules: ${sudo.stderr.trim() || 'no answer'}`);
   return why;

@@ -146,7 +146,7 @@ export class ApiClient {
         // A refused request spent nothing: the next refresh proposes afresh instead of repeating it.
         await forgetProposal(current.refreshToken);
         throw new CliError(
-          `the server refused the refresh (${errorOf(answer)?.message ?? 'HTTP 400'}); try the command again`,
+          `the server refused the refresh (${errorOf(answer)?.message ?? 'HTTP 400'}); try the command again, and if it is refused again, run \`sesame login\``,
           ExitCodes.FAILURE,
         );
       }

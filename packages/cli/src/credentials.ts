@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { link, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { privateDirectory, writePrivateFile } from '@sesame/agent/private-file';
+import { privateDirectory, syncDirectory, writePrivateFile } from '@sesame/agent/private-file';
 import type { TlsPin } from '@sesame/agent/tls';
 import { lock } from 'proper-lockfile';
 import { CliError, ExitCodes } from './errors.ts';
@@ -67,7 +67,8 @@ export async function clearCredentials(): Promise<void> {
   await rm(file(), { force: true });
 }
 
-const PROPOSAL = /^refresh-proposal-[0-9a-f]{16}\.json$/;
+/** A proposal's file, or a draft of one (left when a process was killed while writing it). */
+const PROPOSAL = /^refresh-proposal-[0-9a-f]{16}\.json(\.[0-9a-f]{12}\.draft)?$/;
 /** Proposals for tokens spent long ago are swept; one for the token in use is kept however old. */
 const PROPOSAL_KEPT_MS = 3_600_000;
 
@@ -98,32 +99,34 @@ export async function proposedSuccessor(from: string): Promise<string> {
     }
   };
   await forgetProposals(path, PROPOSAL_KEPT_MS);
-  const existing = await written();
-  if (existing) return existing;
-  const next = `rft_${randomBytes(32).toString('base64url')}`;
-  const draft = `${path}.${process.pid}.${randomBytes(6).toString('hex')}`;
-  const handle = await open(draft, 'wx', 0o600);
-  try {
-    await handle.writeFile(JSON.stringify({ from, next }));
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await link(draft, path);
-    return next;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
-      const theirs = await written();
-      if (theirs) return theirs;
-      throw new CliError(`${path} is damaged: delete it and try again`, ExitCodes.FAILURE);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const existing = await written();
+    if (existing) return existing;
+    const next = `rft_${randomBytes(32).toString('base64url')}`;
+    const draft = `${path}.${randomBytes(6).toString('hex')}.draft`;
+    try {
+      const handle = await open(draft, 'wx', 0o600);
+      try {
+        await handle.writeFile(JSON.stringify({ from, next }));
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      try {
+        await link(draft, path);
+      } catch (error) {
+        // Another process's proposal is there (read it), or it went meanwhile (try again).
+        if ((error as NodeJS.ErrnoException).code === 'EEXIST') continue;
+        // A file system without hard links: the file is made by renaming (two processes at once could differ).
+        await rename(draft, path);
+      }
+      await syncDirectory(configDir()); // the file itself was synced; its name must survive a crash too
+      return next;
+    } finally {
+      await rm(draft, { force: true });
     }
-    // A file system without hard links: the file is made by renaming (two processes at once could differ).
-    await rename(draft, path);
-    return next;
-  } finally {
-    await rm(draft, { force: true });
   }
+  throw new CliError(`${path} cannot be read: delete it and try again`, ExitCodes.FAILURE);
 }
 
 /** Forgets the proposal for `from` (the server refused it: nothing was spent). */
