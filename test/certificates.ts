@@ -8,11 +8,8 @@ import { join } from 'node:path';
 const EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
 const openssl = (args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
 const fingerprintOf = (certFile: string) => new X509Certificate(readFileSync(certFile)).fingerprint256;
-
-/** Writes cert.pem and key.pem (P-256, one day, CN and DNS name sesame.test) into `dir`. */
-export function selfSignedCertificate(dir: string) {
-  const certFile = join(dir, 'cert.pem');
-  const keyFile = join(dir, 'key.pem');
+/** A self-signed certificate for one day with `extensions`, and its key. */
+const selfSigned = (subject: string, extensions: string[], keyFile: string, certFile: string) =>
   openssl([
     'req',
     '-x509',
@@ -20,14 +17,19 @@ export function selfSignedCertificate(dir: string) {
     '-days',
     '1',
     '-subj',
-    '/CN=sesame.test',
-    '-addext',
-    'subjectAltName=DNS:sesame.test',
+    subject,
+    ...extensions.flatMap((extension) => ['-addext', extension]),
     '-keyout',
     keyFile,
     '-out',
     certFile,
   ]);
+
+/** Writes cert.pem and key.pem (P-256, one day, CN and DNS name sesame.test) into `dir`. */
+export function selfSignedCertificate(dir: string) {
+  const certFile = join(dir, 'cert.pem');
+  const keyFile = join(dir, 'key.pem');
+  selfSigned('/CN=sesame.test', ['subjectAltName=DNS:sesame.test'], keyFile, certFile);
   return { certFile, keyFile, fingerprint: fingerprintOf(certFile) };
 }
 
@@ -37,23 +39,12 @@ export function selfSignedCertificate(dir: string) {
  */
 export function caSignedCertificate(dir: string) {
   const file = (name: string) => join(dir, name);
-  openssl([
-    'req',
-    '-x509',
-    ...EC_KEY,
-    '-days',
-    '1',
-    '-subj',
+  selfSigned(
     '/CN=Test internal CA',
-    '-keyout',
+    ['basicConstraints=critical,CA:TRUE', 'keyUsage=critical,keyCertSign,cRLSign'],
     file('ca-key.pem'),
-    '-out',
     file('ca.pem'),
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign,cRLSign',
-  ]);
+  );
   openssl([
     'req',
     ...EC_KEY,

@@ -183,7 +183,7 @@ async function pendingKeys(
   try {
     value = JSON.parse(text) as Record<string, unknown>;
   } catch {
-    return undefined; // cut short while it was written: no key to keep
+    return undefined; // damaged (it is written whole or not at all): no key to keep
   }
   const { privateKey, publicKey } = value;
   if (typeof privateKey !== 'string' || typeof publicKey !== 'string') return undefined;

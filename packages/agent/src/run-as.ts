@@ -91,21 +91,18 @@ function createUser(name: string, files: AccountFiles): void {
     lookup('root', files)?.shell.endsWith('bash') || process.env.SHELL?.endsWith('bash')
       ? '/bin/bash'
       : '/bin/sh';
-  try {
-    execFileSync(
-      files.useradd,
-      ['--create-home', '--shell', shell, '--comment', 'Sesame session user', name],
-      {
-        stdio: ['ignore', 'ignore', 'pipe'],
-        encoding: 'utf8',
-      },
-    );
-  } catch (error) {
-    const stderr = String((error as { stderr?: unknown }).stderr ?? '').trim();
+  const made = run(files.useradd, [
+    '--create-home',
+    '--shell',
+    shell,
+    '--comment',
+    'Sesame session user',
+    name,
+  ]);
+  if (made.failed)
     throw new Error(
-      `cannot create the run-as user "${name}" with useradd: ${stderr || (error as Error).message}; create it yourself (no sudo) or pass --run-as`,
+      `cannot create the run-as user "${name}" with useradd: ${made.stderr.trim()}; create it yourself (no sudo) or pass --run-as`,
     );
-  }
 }
 
 /**

@@ -117,21 +117,21 @@ export class ApiClient {
     const locked = this.#lockHeld ? <T>(fn: () => Promise<T>) => fn() : withCredentialsLock;
     await locked(async () => {
       const mine = this.#credentials as Credentials;
-      const onDisk = await readCredentials(); // a damaged file says so
+      const current = await readCredentials(); // a damaged file says so
       // Signed out, or signed in elsewhere or as someone else, by another sesame since this one read the file:
       // refreshing would write the old sign-in back over that.
-      if (!onDisk || onDisk.url !== mine.url || onDisk.username !== mine.username)
+      if (!current || current.url !== mine.url || current.username !== mine.username)
         throw new CliError(
-          onDisk
-            ? `another sesame signed in as ${onDisk.username} at ${onDisk.url} meanwhile: run the command again`
+          current
+            ? `another sesame signed in as ${current.username} at ${current.url} meanwhile: run the command again`
             : 'another sesame signed out meanwhile: run `sesame login` to sign in again',
           ExitCodes.UNAUTHENTICATED,
         );
-      if (onDisk.token !== mine.token && refreshDecision(onDisk, this.#now()) === 'use') {
-        this.#adopt(onDisk);
+      // Another sesame refreshed meanwhile: its token is used.
+      if (current.token !== mine.token && refreshDecision(current, this.#now()) === 'use') {
+        this.#adopt(current);
         return;
       }
-      const current = onDisk;
       if (!force && refreshDecision(current, this.#now()) === 'use') return this.#adopt(current);
       if (!current.refreshToken) throw new CliError(SIGN_IN_ENDED, ExitCodes.UNAUTHENTICATED);
       // The successor is chosen and written down before asking (see proposedSuccessor).

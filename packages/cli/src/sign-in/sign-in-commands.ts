@@ -210,20 +210,18 @@ export function signInCommands(program: Command): void {
       // Under the lock: another sesame refreshing meanwhile would write the tokens back after they were forgotten.
       const { stored, failure } = await withCredentialsLock(async () => {
         const stored = await readCredentials().catch(() => undefined);
-        if (!stored) {
-          await forgetProposals();
-          return { stored, failure: undefined };
-        }
         let failure: CliError | undefined;
-        try {
-          await ApiClient.signedIn(stored, Date.now, true).call('POST', '/api/v1/auth/logout');
-        } catch (error) {
-          // Already ended on the server (expired, revoked) is what logout wants; anything else is not.
-          const exitCode = (error as CliError).exitCode ?? ExitCodes.FAILURE;
-          if (exitCode !== ExitCodes.UNAUTHENTICATED)
-            failure = new CliError((error as Error).message, exitCode);
+        if (stored) {
+          try {
+            await ApiClient.signedIn(stored, Date.now, true).call('POST', '/api/v1/auth/logout');
+          } catch (error) {
+            // Already ended on the server (expired, revoked) is what logout wants; anything else is not.
+            const exitCode = (error as CliError).exitCode ?? ExitCodes.FAILURE;
+            if (exitCode !== ExitCodes.UNAUTHENTICATED)
+              failure = new CliError((error as Error).message, exitCode);
+          }
+          await clearCredentials();
         }
-        await clearCredentials();
         // A proposal left by a lost answer would still get the server to issue tokens for this sign-in.
         await forgetProposals();
         return { stored, failure };

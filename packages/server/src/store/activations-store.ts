@@ -1,5 +1,5 @@
 // Activations: the code + id pairs an agent presents once to register its server.
-import { type Kysely, type Selectable, sql } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import { parseTags, toJson } from './json-columns.ts';
 import type { ActivationsTable, StoreDatabase } from './schema.ts';
 import type { Activation, InstanceKind, Store } from './types.ts';

@@ -1,7 +1,7 @@
 // Instances (registered servers) and their tags. Tags live one per row in instance_tags so the policy engine can
 // query them across many instances; here they are gathered back into a `tags` object per instance, with one
 // query for the tags of all instances a call returns.
-import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
+import { type Kysely, type Selectable, sql } from 'kysely';
 import { parseStringArray, toJson } from './json-columns.ts';
 import type { InstancesTable, StoreDatabase } from './schema.ts';
 import { isUniqueViolation } from './store-error.ts';
@@ -61,10 +61,7 @@ export function createInstancesStore(db: Kysely<StoreDatabase>, dialect: StoreDi
 
   return {
     async createInstance(i) {
-      await db.transaction().execute(async (trx) => {
-        await trx.insertInto('instances').values(instanceRow(i)).execute();
-        await insertTags(trx, i.id, i.tags);
-      });
+      await db.transaction().execute((trx) => insertInstance(trx, i));
     },
 
     async registerInstance(i, now) {
@@ -78,8 +75,7 @@ export function createInstancesStore(db: Kysely<StoreDatabase>, dialect: StoreDi
             .where('expires_at', '>', now)
             .executeTakeFirst();
           if (claimed.numUpdatedRows === 0n) return 'limit' as const;
-          await trx.insertInto('instances').values(instanceRow(i)).execute();
-          await insertTags(trx, i.id, i.tags);
+          await insertInstance(trx, i);
           return 'created' as const;
         });
       } catch (error) {
@@ -193,6 +189,12 @@ export function createInstancesStore(db: Kysely<StoreDatabase>, dialect: StoreDi
       return result.numDeletedRows > 0n;
     },
   };
+}
+
+/** The instance's row and its tags' rows, inside the caller's transaction. */
+async function insertInstance(trx: Kysely<StoreDatabase>, i: Instance): Promise<void> {
+  await trx.insertInto('instances').values(instanceRow(i)).execute();
+  await insertTags(trx, i.id, i.tags);
 }
 
 async function insertTags(trx: Kysely<StoreDatabase>, instanceId: string, tags: Tags): Promise<void> {

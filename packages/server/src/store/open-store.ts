@@ -1,5 +1,5 @@
 // openStore: picks the dialect from the config, connects, migrates to the latest schema and hands back the Store.
-import { type Kysely, type MigrationProvider, Migrator, sql } from 'kysely';
+import { type Kysely, type MigrationProvider, Migrator } from 'kysely';
 import { createAccessSnapshotStore } from './access-snapshot-store.ts';
 import { createActivationsStore } from './activations-store.ts';
 import { createAssignmentsStore } from './assignments-store.ts';
@@ -22,6 +22,7 @@ import { createTokensStore } from './tokens-store.ts';
 import type { Store } from './types.ts';
 import { createUserTagsStore } from './user-tags-store.ts';
 import { createUsersStore } from './users-store.ts';
+import { writeTransaction } from './write-transaction.ts';
 
 export type StoreConfig = {
   /** A postgres:// (or postgresql://) URL selects PostgreSQL; unset or empty selects SQLite at `sqlitePath`. */
@@ -56,17 +57,15 @@ export async function openStore(config: StoreConfig): Promise<Store> {
  * timeout, then finds the work done), and a failure rolls all of it back.
  */
 async function migrateSqlite(db: Kysely<StoreDatabase>, provider: MigrationProvider): Promise<unknown> {
-  return db.connection().execute(async (connection) => {
-    await sql`begin immediate`.execute(connection);
-    let error: unknown;
-    try {
-      ({ error } = await new Migrator({ db: connection, provider }).migrateToLatest());
-    } catch (thrown) {
-      error = thrown;
-    }
-    await sql.raw(error === undefined ? 'commit' : 'rollback').execute(connection);
+  try {
+    await writeTransaction(db, 'sqlite', async (connection) => {
+      const { error } = await new Migrator({ db: connection, provider }).migrateToLatest();
+      if (error !== undefined) throw error;
+    });
+    return undefined;
+  } catch (error) {
     return error;
-  });
+  }
 }
 
 /**

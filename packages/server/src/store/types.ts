@@ -404,7 +404,6 @@ export interface Store {
   getActivation(id: string): Promise<Activation | undefined>;
   listActivations(): Promise<Activation[]>;
   deleteActivation(id: string): Promise<boolean>;
-
   // instances
   createInstance(i: Instance): Promise<void>;
   /**
