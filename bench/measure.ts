@@ -53,13 +53,22 @@ export async function prepareShell(client: PtyClient): Promise<void> {
   await client.settle(200);
 }
 
-/** Per-keystroke round trips in microseconds, after `warmup` unmeasured ones. */
-export async function echoLatency(client: PtyClient, keys: number, warmup: number): Promise<number[]> {
+/**
+ * Per-keystroke round trips in microseconds, after `warmup` unmeasured ones. With `pauseMs`, each key waits that
+ * long after the previous echo (typing pace: every process on the path has gone idle in between).
+ */
+export async function echoLatency(
+  client: PtyClient,
+  keys: number,
+  warmup: number,
+  pauseMs = 0,
+): Promise<number[]> {
   const ready = marker('CAT');
   await client.expect(ready.shown, `stty -icanon; echo ${ready.typed}; cat > /dev/null\r`);
   await client.settle(150);
   const samples: number[] = [];
   for (let i = 0; i < warmup + keys; i++) {
+    if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
     const micros = await client.roundTrip(String.fromCharCode(97 + (i % 26)));
     if (i >= warmup) samples.push(micros);
   }

@@ -36,6 +36,8 @@ export type Results = {
     warmup: number;
     serverWarmup: number;
     warmupSessions: number;
+    paceMs: number;
+    paceKeys: number;
     dataMegabytes: number;
     runs: number;
   };
@@ -54,6 +56,11 @@ export type Results = {
    * session in use), all targets in one block; absent when BENCH_SERVER_WARMUP is 0. For information.
    */
   echoInUseMicros?: PerTarget<Summary>;
+  /**
+   * Echo with a pause of settings.paceMs before each key (typing pace: every process on the path idle in
+   * between), the same clients right after the measured blocks; absent when BENCH_PACE_MS is 0. For information.
+   */
+  echoAtPaceMicros?: PerTarget<Summary>;
   throughputMBps: PerTarget<TargetThroughput>;
   targets: { name: string; ratio: number; target: string; met: boolean }[];
 };
@@ -92,16 +99,13 @@ function rows(r: Results): Row[] {
       unit: 'us',
     },
     ...(r.echoInUseMicros
+      ? [{ metric: 'echo p50, session in use', values: p50s(r.echoInUseMicros), unit: 'us' }]
+      : []),
+    ...(r.echoAtPaceMicros
       ? [
           {
-            metric: 'echo p50, session in use',
-            values: {
-              openssh: r.echoInUseMicros.openssh.p50,
-              jump: r.echoInUseMicros.jump.p50,
-              sesame: r.echoInUseMicros.sesame.p50,
-              relay: r.echoInUseMicros.relay.p50,
-              local: r.echoInUseMicros.local.p50,
-            },
+            metric: `echo p50, typing pace (${r.settings.paceMs} ms)`,
+            values: p50s(r.echoAtPaceMicros),
             unit: 'us',
           },
         ]
@@ -134,6 +138,16 @@ function rows(r: Results): Row[] {
   ];
 }
 
+function p50s(s: PerTarget<Summary>): PerTarget<number> {
+  return {
+    openssh: s.openssh.p50,
+    jump: s.jump.p50,
+    sesame: s.sesame.p50,
+    relay: s.relay.p50,
+    local: s.local.p50,
+  };
+}
+
 function fmt(value: number | undefined, unit: string): string {
   if (value === undefined) return '-';
   return `${value >= 100 ? value.toFixed(0) : value.toFixed(1)} ${unit}`;
@@ -155,7 +169,12 @@ function byProcess(t: TargetThroughput): string {
 function notes(r: Results): string[] {
   const t = r.throughputMBps;
   const m = r.machine;
+  const e = r.echoMicros;
+  const shape = (s: PerTarget<Summary>) => (s.jump.p50 / s.openssh.p50).toFixed(2);
   const out = [
+    `the same three-process shape in OpenSSH (via a jump host) against OpenSSH direct, echo p50: ${shape(e)}x` +
+      `${r.echoInUseMicros ? `; session in use ${shape(r.echoInUseMicros)}x` : ''}` +
+      `${r.echoAtPaceMicros ? `; typing pace ${shape(r.echoAtPaceMicros)}x` : ''}`,
     `throughput runs (MB/s): OpenSSH [${t.openssh.runs.map((v) => v.toFixed(1)).join(', ')}], ` +
       `via a jump host [${t.jump.runs.map((v) => v.toFixed(1)).join(', ')}], ` +
       `Sesame [${t.sesame.runs.map((v) => v.toFixed(1)).join(', ')}], ` +
@@ -211,7 +230,8 @@ export function render(r: Results): string {
       `load average at start ${m.loadAverageAtStart.toFixed(2)}`,
     `echo: ${s.keys} keystrokes after ${s.warmup} warm-up, one at a time, by a new sesame ssh to a server and ` +
       `agent that ran ${s.serverWarmup} keys in ${s.warmupSessions} sessions before (the "fresh server" row: the first session, on a just-started ` +
-      'server and agent; "session in use": the same clients, measured again after as many keys as the warm-up); ' +
+      'server and agent; "typing pace": the same clients, a pause before each key; ' +
+      '"session in use": the same clients, measured again after as many keys as the warm-up); ' +
       `throughput: cat of ${s.dataMegabytes} MB, ${s.runs} runs, median`,
     'Sesame records every session (asciicast); OpenSSH is ssh -tt to a private sshd on 127.0.0.1; the jump',
     'host column is ssh -tt through that sshd as a jump host (ssh -J) to itself: the bastion Sesame replaces;',

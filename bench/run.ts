@@ -7,7 +7,8 @@
  *
  * Settings (environment): BENCH_ONLY (ssh, decisions, list, or policy = decisions and list; comma-separated;
  * default all), BENCH_KEYS (300), BENCH_WARMUP (20), BENCH_SERVER_WARMUP (5000),
- * BENCH_WARMUP_SESSIONS (5: the sessions those keys are spread over), BENCH_DATA_MB (200), BENCH_RUNS (5),
+ * BENCH_WARMUP_SESSIONS (5: the sessions those keys are spread over), BENCH_PACE_MS (100: the pause before each
+ * key of the typing-pace row; 0 = no such row), BENCH_PACE_KEYS (100), BENCH_DATA_MB (200), BENCH_RUNS (5),
  * BENCH_CPU_PROF=dir (server, agent and CLI write V8 CPU profiles there; see cpu-profile.mjs),
  * BENCH_POLICY_SAMPLES (100000), BENCH_INSTANCES (100000), BENCH_LIST_RUNS (5).
  */
@@ -41,6 +42,8 @@ const dataMegabytes = setting('BENCH_DATA_MB', 200);
 const runs = setting('BENCH_RUNS', 5);
 const serverWarmup = setting('BENCH_SERVER_WARMUP', 5000, 0);
 const warmupSessions = setting('BENCH_WARMUP_SESSIONS', 5);
+const paceMs = setting('BENCH_PACE_MS', 100, 0);
+const paceKeys = setting('BENCH_PACE_KEYS', 100);
 const profileDir = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : undefined;
 const policySamples = setting('BENCH_POLICY_SAMPLES', 100_000);
 const instances = setting('BENCH_INSTANCES', 100_000);
@@ -205,6 +208,17 @@ async function sshComparison(): Promise<void> {
       }
     }
 
+    // For information: every target at typing pace (a pause before each key, so every process on the path has gone
+    // idle, as between a person's keystrokes), the same clients right after the blocks above.
+    let echoAtPace: Results['echoAtPaceMicros'];
+    if (paceMs > 0) {
+      say(`echo latency at typing pace (${paceKeys} keys, a ${paceMs} ms pause before each) ...`);
+      const paced = perTarget((): number[] => []);
+      for (const target of TARGETS)
+        paced[target] = await echoLatency(clients[target], paceKeys, Math.min(5, warmup), paceMs);
+      echoAtPace = perTarget((t) => summarize(paced[t]));
+    }
+
     // For information: the same clients once Sesame's and the bare relay's have typed as many keys again (a
     // session in use: the new CLI's own code warm too), every target measured in one more block.
     let echoInUse: Results['echoInUseMicros'];
@@ -245,6 +259,7 @@ async function sshComparison(): Promise<void> {
       sesameServerGcPerThroughputRun: serverGcPerRun,
       relayFirstClientEchoMicros: firstRelayClient,
       ...(echoInUse ? { echoInUseMicros: echoInUse } : {}),
+      ...(echoAtPace ? { echoAtPaceMicros: echoAtPace } : {}),
       durationSeconds: (Date.now() - startedAt.getTime()) / 1000,
       machine: {
         cores: cpus().length,
@@ -254,7 +269,7 @@ async function sshComparison(): Promise<void> {
         platform: `${process.platform} ${process.arch}`,
         loadAverageAtStart: loadAtStart,
       },
-      settings: { keys, warmup, serverWarmup, warmupSessions, dataMegabytes, runs },
+      settings: { keys, warmup, serverWarmup, warmupSessions, paceMs, paceKeys, dataMegabytes, runs },
       ...partial,
       targets: targetsOf(partial),
     };
