@@ -5,6 +5,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
 import { after, before, beforeEach, test } from 'node:test';
 import { selfSignedCertificate } from '../../../test/certificates.ts';
 import { ApiClient } from './api.ts';
@@ -82,6 +83,18 @@ before(async () => {
           },
         });
       }
+      // A body larger than any JSON answer may be (a long recording), one cut off mid-way, and a missing one.
+      if (req.url === '/api/v1/big') {
+        res.writeHead(200, { 'content-type': 'application/x-asciicast' });
+        for (let i = 0; i < 20; i++) res.write(Buffer.alloc(1024 * 1024, 0x61 + i));
+        return res.end();
+      }
+      if (req.url === '/api/v1/cut') {
+        res.writeHead(200, { 'content-length': '100000' });
+        return res.write('x'.repeat(1000), () => res.destroy());
+      }
+      if (req.url === '/api/v1/gone')
+        return send(404, { error: { code: 'NOT_FOUND', message: 'no session "gone"' } });
       // A listing in pages of two (things), and one that hands back the same token forever (loop).
       const listed = /^\/api\/v1\/(things|loop)\?maxResults=2(?:&nextToken=(\w+))?$/.exec(req.url ?? '');
       if (listed) {
@@ -264,6 +277,30 @@ test('a listing is followed page by page to its end; a server that repeats a pag
   assert.deepEqual(names, ['a', 'b', 'c', 'd', 'e']);
   await assert.rejects(api.list('/api/v1/loop?maxResults=2', 'things'), /repeats a page/);
   await assert.rejects(api.list('/api/v1/me', 'things'), /has no "things" list/);
+});
+
+test('a download streams a body of any size (past the 16 MiB of a JSON answer); a cut body or an error answer fails', async () => {
+  await saveCredentials(stored({ token: 'ses_old' })); // refused: refreshed once, then streamed
+  const api = ApiClient.signedIn(await loadCredentials());
+  let size = 0;
+  const last: number[] = [];
+  const out = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      size += chunk.length;
+      last[0] = chunk[chunk.length - 1] as number;
+      done();
+    },
+  });
+  await api.download('/api/v1/big', new PassThrough(), out);
+  assert.equal(size, 20 * 1024 * 1024);
+  assert.equal(last[0], 0x61 + 19);
+  assert.equal(out.writableEnded, false, 'stdout is not ended');
+  assert.equal(state.refreshCalls, 1);
+  await assert.rejects(api.download('/api/v1/cut', new PassThrough(), out), /the answer broke off/);
+  await assert.rejects(
+    api.download('/api/v1/gone', new PassThrough(), out),
+    (e: CliError) => e.exitCode === 5 && /no session "gone"/.test(e.message),
+  );
 });
 
 test('a server whose certificate is not the pinned one: said plainly, with how to pin the new one (exit 7)', async () => {

@@ -1,5 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { pinMismatch, pinnedTlsOptions, type TlsPin } from '@sesame/agent/tls';
 import {
   type Credentials,
@@ -104,9 +106,19 @@ export class ApiClient {
     return items;
   }
 
-  /** Raw text (e.g. a recording). */
-  async text(path: string): Promise<string> {
-    return (await this.call<{ text: string }>('GET', path, undefined, true)).text;
+  /**
+   * Streams a successful answer's body (e.g. a recording, however large) through `into` (which ends with it) and
+   * on to `out`, which is not ended (stdout). Error answers are read and thrown as for `call`.
+   */
+  async download(path: string, into: Writable & NodeJS.ReadableStream, out: Writable): Promise<void> {
+    await this.ensureFresh();
+    const sink = { into, out };
+    let answer = await this.#send('GET', path, undefined, this.#token, sink);
+    if (answer.status === 401 && answer.tokenRefused && this.#credentials?.refreshToken) {
+      await this.#refresh(true);
+      answer = await this.#send('GET', path, undefined, this.#token, sink);
+    }
+    parseAnswer(answer, true);
   }
 
   /**
@@ -176,7 +188,14 @@ export class ApiClient {
     this.#token = credentials.token;
   }
 
-  #send(method: string, path: string, body: unknown, token: string | undefined): Promise<Answer> {
+  /** With `sink`, a 2xx body is streamed to it instead of read into the answer (whose text is then empty). */
+  #send(
+    method: string,
+    path: string,
+    body: unknown,
+    token: string | undefined,
+    sink?: { into: Writable & NodeJS.ReadableStream; out: Writable },
+  ): Promise<Answer> {
     const url = new URL(`${this.url}${path}`);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const headers: Record<string, string | number> = {};
@@ -186,6 +205,18 @@ export class ApiClient {
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise<Answer>((resolve, reject) => {
       const req = send(url, { method, headers, timeout: 30_000, ...pinnedTlsOptions(this.tls) }, (res) => {
+        const status = res.statusCode ?? 0;
+        if (sink && status >= 200 && status < 300) {
+          // A reader that pauses (a pager) holds the body back for as long as it likes: no idle limit here.
+          req.setTimeout(0);
+          const done = () => resolve({ status, text: '', tokenRefused: false });
+          // A connection cut mid-body rejects (premature close): a partial download is not a download. A reader
+          // that went away (`| head`) ends it as `cat` would.
+          pipeline(res, sink.into, sink.out, { end: false }).then(done, (error: NodeJS.ErrnoException) =>
+            error.code === 'EPIPE' ? done() : reject(new Error(`the answer broke off: ${error.message}`)),
+          );
+          return;
+        }
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (chunk: Buffer) => {
@@ -199,7 +230,7 @@ export class ApiClient {
         });
         res.on('end', () =>
           resolve({
-            status: res.statusCode ?? 0,
+            status,
             text: Buffer.concat(chunks).toString('utf8'),
             tokenRefused: /\binvalid_token\b/.test(res.headers['www-authenticate'] ?? ''),
           }),

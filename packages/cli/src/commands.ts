@@ -5,7 +5,7 @@ import { adminMfaCommands, adminSsoCommands } from './admin-sign-in-commands.ts'
 import { adminUserCommands } from './admin-user-commands.ts';
 import { client, type Out, outputOption, parseTagArgs } from './command-kit.ts';
 import { mfaCommands } from './mfa-commands.ts';
-import { isoTime, printList, printObject } from './output.ts';
+import { isoTime, printList, printObject, terminalSafeJson } from './output.ts';
 import { startSession } from './shell-client.ts';
 import { signInCommands } from './sign-in/sign-in-commands.ts';
 
@@ -97,9 +97,8 @@ export function registerCommands(program: Command): void {
     .description('print a session recording (asciicast v2; play it with `asciinema play`)')
     .argument('<session-id>')
     .action(async (id: string) => {
-      process.stdout.write(
-        await (await client()).text(`/api/v1/sessions/${encodeURIComponent(id)}/recording`),
-      );
+      const path = `/api/v1/sessions/${encodeURIComponent(id)}/recording`;
+      await (await client()).download(path, terminalSafeJson(), process.stdout);
     });
 
   const admin = program

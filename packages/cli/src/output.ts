@@ -1,9 +1,13 @@
+import { Transform } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+
 /**
  * Characters that must not reach a terminal as they are: C0 and C1 controls and DEL (escape sequences could
  * retitle the window, erase or rewrite lines, or set the clipboard) and the bidirectional overrides and
  * isolates (they make text read as other text). Tab and newline are kept only in messages.
  */
 const UNPRINTABLE = /[\p{Cc}\u202a-\u202e\u2066-\u2069]/gu;
+const UNPRINTABLE_IN_JSON = /(?!\n)[\p{Cc}\u202a-\u202e\u2066-\u2069]/gu;
 const UNPRINTABLE_IN_MESSAGES = /(?![\t\n])[\p{Cc}\u202a-\u202e\u2066-\u2069]/gu;
 
 function escapeCharacter(c: string): string {
@@ -11,6 +15,27 @@ function escapeCharacter(c: string): string {
   return code < 0x100
     ? `\\x${code.toString(16).toUpperCase().padStart(2, '0')}`
     : `\\u${code.toString(16).toUpperCase()}`;
+}
+
+/**
+ * JSON text (asciicast lines) made safe for a terminal without changing what it means: every control character
+ * but the newline between lines, and the bidirectional overrides and isolates, are written as JSON's `\uXXXX`
+ * (which can only stand inside a string, where it is the same character). A recording holds what a session
+ * printed, C1 controls included (CSI, OSC as UTF-8): printed raw, they would act on the reader's terminal.
+ * Multibyte characters split between chunks are joined first.
+ */
+export function terminalSafeJson(): Transform {
+  const decoder = new StringDecoder('utf8');
+  const safe = (text: string) =>
+    text.replace(UNPRINTABLE_IN_JSON, (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`);
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      done(null, safe(decoder.write(chunk)));
+    },
+    flush(done) {
+      done(null, safe(decoder.end()));
+    },
+  });
 }
 
 /** `text` safe to print on a terminal: what a server or an agent said, with unprintable characters escaped. */
