@@ -593,10 +593,10 @@ describe('identity over HTTP: with a mail server', () => {
       events.map((e) => `${e.actor} ${e.outcome}`),
       [
         'fay succeeded',
-        'nobody failed',
+        'anonymous failed',
         'nomail failed',
         'gone failed',
-        'nobody@example.com failed',
+        'anonymous failed',
         'anonymous failed',
       ],
     );

@@ -287,7 +287,8 @@ export function createIdentityService({
           });
         }
         await audit({
-          actor: user?.username ?? (name || 'anonymous'),
+          // A name that is no account's is not kept: it may be a password typed in the wrong field.
+          actor: user?.username ?? 'anonymous',
           action: 'sesame:ForgotPassword',
           resource: userArn(user?.username ?? '*'),
           outcome: sent ? 'succeeded' : 'failed',

@@ -43,6 +43,17 @@ const noDeviceSignIn = () =>
   );
 
 export function createCliHandoff({ store, flows, sessions, audit, publicUrl, arn, now = Date.now }: Deps) {
+  /**
+   * Only a browser's sign-in hands one to the CLI: an API token (a CLI's, valid for minutes) must not mint a
+   * sign-in of its own, with its own refresh token, that its owner's refresh chain never sees.
+   */
+  const browserOnly = (session: SignInSession) => {
+    if (session.client !== 'web')
+      throw new SesameError(
+        'FORBIDDEN',
+        'only a sign-in in the browser can sign in the CLI: open this page in the browser you are signed in with',
+      );
+  };
   const delegated = (principal: Principal, session: SignInSession) => ({
     userId: principal.userId,
     method: session.method,
@@ -88,6 +99,7 @@ export function createCliHandoff({ store, flows, sessions, audit, publicUrl, arn
   return {
     /** The web page's "allow": a one-use code for the CLI listening on this machine's loopback port. */
     async authorizeLoopback(principal: Principal, session: SignInSession, input: Record<string, unknown>) {
+      browserOnly(session);
       const port = Number(input.port);
       const state = typeof input.state === 'string' ? input.state : '';
       const challenge = typeof input.codeChallenge === 'string' ? input.codeChallenge : '';
@@ -170,6 +182,7 @@ export function createCliHandoff({ store, flows, sessions, audit, publicUrl, arn
 
     /** Someone signed in on the web confirms the code their terminal shows. */
     async approveDevice(principal: Principal, session: SignInSession, input: Record<string, unknown>) {
+      browserOnly(session); // before the code is taken: a refused approval must not use it up
       const code = normalizeUserCode(input.userCode);
       const notFound = noDeviceSignIn();
       if (!USER_CODE.test(code)) throw notFound;

@@ -312,6 +312,31 @@ describe('sign-in API (HTTP)', () => {
     });
   });
 
+  test('setting the password ends every other link to set it (an earlier reset mail, the invitation)', async () => {
+    const made = await ts.api('POST', '/api/v1/users', { token: ts.adminToken, json: { username: 'tia' } });
+    const user = await ts.server.store.getUserByUsername('tia');
+    assert.ok(user);
+    // A second link alongside the invitation, as a reset mail leaves one (it does not cancel earlier links).
+    const other = 'sst_another-link-for-tia-000000000000000';
+    await ts.server.store.createSetupToken({
+      tokenHash: hashToken(other),
+      userId: user.id,
+      expiresAt: Date.now() + 60 * MINUTE,
+    });
+    const setup = await ts.api('POST', '/api/v1/auth/setup', {
+      json: { token: made.body.setupToken, password: ADMIN_PASSWORD },
+    });
+    assert.equal(setup.body.status, 'enrol-required', setup.text);
+    assertError(
+      await ts.api('POST', '/api/v1/auth/setup', {
+        json: { token: other, password: 'a password of my own' },
+      }),
+      401,
+      'UNAUTHENTICATED',
+      /this setup link is not valid/,
+    );
+  });
+
   describe('enrolment', () => {
     test('the first sign-in asks to register a device; the flow walks through it', async () => {
       const made = await ts.api('POST', '/api/v1/users', { token: ts.adminToken, json: { username: 'eno' } });
@@ -856,6 +881,39 @@ describe('sign-in API (HTTP)', () => {
         'UNAUTHENTICATED',
         /sign in first/,
       );
+      // A CLI's access token (minutes long) must not mint a sign-in of its own, with its own refresh token: the
+      // code would come back in the answer to whoever holds the token. Only a browser's sign-in hands off.
+      const cliToken = String(signedIn.body.token);
+      const onlyBrowser = /only a sign-in in the browser can sign in the CLI/;
+      assertError(
+        await ts.api('POST', '/api/v1/auth/cli/authorize', {
+          token: cliToken,
+          json: { port: 49_152, state, codeChallenge: challenge },
+        }),
+        403,
+        'FORBIDDEN',
+        onlyBrowser,
+      );
+      const device = await ts.api('POST', '/api/v1/auth/device', { json: {} });
+      assertError(
+        await ts.api('POST', '/api/v1/auth/device/approve', {
+          token: cliToken,
+          json: { userCode: device.body.userCode },
+        }),
+        403,
+        'FORBIDDEN',
+        onlyBrowser,
+      );
+      const poll = await ts.api('POST', '/api/v1/auth/device/token', {
+        json: { deviceCode: device.body.deviceCode },
+      });
+      assert.deepEqual(poll.body, { status: 'pending' }, 'the refused approval approved nothing');
+      const checked = await http(ts, 'POST', '/api/v1/auth/device/check', {
+        json: { userCode: device.body.userCode },
+        cookie,
+        csrf,
+      });
+      assert.equal(checked.status, 200, `the refused approval did not use the code up: ${checked.text}`);
     });
 
     test('a CLI sign-in handed off from the browser ends with the browser sign-in', async () => {
@@ -1123,7 +1181,11 @@ describe('sign-in API with a mail server: email codes and lockout', () => {
       /^too many failed sign-in attempts: try again in 15 minutes, or ask an administrator to unlock the account$/,
     );
     assert.deepEqual(shape(ghost), shape(lou), 'an unknown user name must look exactly like a real one');
-    for (const actor of ['lou', 'ghost']) {
+    // An unknown name is not kept (it may be a password typed in the wrong field): anonymous, on user/*.
+    for (const [actor, resource] of [
+      ['lou', 'lou'],
+      ['anonymous', '*'],
+    ] as const) {
       const events = (await ts.server.store.listAudit({ actor })).filter(
         (e) => e.action === 'sesame:SignIn' && e.outcome !== 'succeeded', // lou's own setup sign-in succeeded
       );
@@ -1139,13 +1201,12 @@ describe('sign-in API with a mail server: email codes and lockout', () => {
       );
       for (const e of events) {
         assert.equal(e.sourceAddress, '127.0.0.1');
-        assert.equal(e.resource, `arn:aws:sesame:local:000000000000:user/${actor}`);
+        assert.equal(e.resource, `arn:aws:sesame:local:000000000000:user/${resource}`);
       }
     }
-    assert.ok(
-      !JSON.stringify(await ts.server.store.listAudit({})).includes('not the password'),
-      'no password in the trail',
-    );
+    const trail = JSON.stringify(await ts.server.store.listAudit({}));
+    assert.ok(!trail.includes('not the password'), 'no password in the trail');
+    assert.ok(!trail.includes('ghost'), 'no unknown user name in the trail');
   });
 
   test('a stranger who locks a name does not lock its owner out of a device that completed MFA as them', async () => {
@@ -1297,7 +1358,7 @@ describe('sign-in API: a flood of refused sign-ins', () => {
     );
     assert.ok(refusals.length <= 20, `${refusals.length} rows`);
     assert.ok(
-      refusals.some((e) => e.actor === 'flood'),
+      refusals.some((e) => e.actor === 'anonymous'), // 'flood' is no account: its name is not kept
       'the first refusals are audited',
     );
   });

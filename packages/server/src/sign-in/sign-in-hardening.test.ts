@@ -67,6 +67,32 @@ describe('sign-in hardening', () => {
     assert.ok(checked.length <= 5, `${checked.length} guesses were checked`);
   });
 
+  test('parallel password guesses cannot outrun the account lockout', async () => {
+    await ts.createUser('quin');
+    const guess = (i: number) =>
+      ts.api('POST', '/api/v1/auth/login', { json: { username: 'quin', password: `guess-${i}-wrong` } });
+    const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => guess(i)));
+    const checked = answers.filter((a) => a.status === 401);
+    const refused = answers.filter((a) => a.status === 429);
+    // The limit is 5: five passwords checked, every other guess refused before its password was hashed.
+    assert.equal(checked.length, 5, `${checked.length} guesses were checked`);
+    assert.equal(refused.length, 25);
+    assertError(await login('quin'), 429, 'RATE_LIMITED', /too many failed sign-in attempts/);
+  });
+
+  test('a right password among parallel wrong ones is no failure: it leaves no lock behind', async () => {
+    await ts.createUser('ravi');
+    const wrong = (i: number) =>
+      ts.api('POST', '/api/v1/auth/login', { json: { username: 'ravi', password: `guess-${i}-wrong` } });
+    const answers = await Promise.all([wrong(1), wrong(2), login('ravi'), wrong(3)]);
+    assert.equal(answers[2]?.status, 200);
+    assert.equal(answers.filter((a) => a.status === 401).length, 3);
+    // Three failures counted, not four: the fourth wrong one is still checked, and the fifth locks.
+    assertError(await wrong(4), 401, 'UNAUTHENTICATED', /.*/);
+    assertError(await wrong(5), 401, 'UNAUTHENTICATED', /.*/);
+    assertError(await login('ravi'), 429, 'RATE_LIMITED', /too many failed sign-in attempts/);
+  });
+
   test('no enrolment for an account that has a device, even of a kind no longer accepted', async () => {
     await ts.createUser('kim');
     const admin = await ts.signIn('admin');

@@ -22,6 +22,7 @@ type Deps = {
     | 'getUserByUsername'
     | 'getUserById'
     | 'setPasswordHash'
+    | 'deleteSetupTokensForUser'
     | 'consumeSetupToken'
     | 'setUserEmail'
     | 'listMfaDevices'
@@ -135,6 +136,13 @@ export function createSignInService(deps: Deps) {
       await record(user, 'failed', ctx, { reason: `MFA: ${message}` });
     },
   });
+
+  /**
+   * Who a failed sign-in names in the audit trail (and the log): the account, when the typed name is one; else
+   * anonymous. People type their password into the user name field, and it must not be kept (CloudTrail hides
+   * such names too).
+   */
+  const typedName = (user: User | undefined): User | '' => user ?? '';
 
   const record = (
     user: User | string,
@@ -304,14 +312,18 @@ export function createSignInService(deps: Deps) {
       const password = typeof input.password === 'string' ? input.password.slice(0, MAX_PASSWORD) : '';
       const user = username ? await store.getUserByUsername(username) : undefined;
       const scope = await lockScope(username, user, deviceHash(ctx.deviceId));
+      let attempt: { locked: boolean };
       try {
         await throttle.check(scope, ctx.sourceAddress);
+        // Counted before the password is checked: sign-ins sent at once must not all get past the check above
+        // while their passwords are hashed, and the (costly) hash runs for at most the limit of them.
+        attempt = await throttle.reserve(scope, ctx.sourceAddress);
       } catch (error) {
         // Refusals cost the sender nothing (no password check): past 20 a minute from one address they are
         // logged, not each written to the audit trail, which a flood would otherwise fill.
         if (!refusedAudits.reached(ctx.sourceAddress)) {
           refusedAudits.failed(ctx.sourceAddress);
-          await record(username, 'failed', ctx, { reason: 'rate limited' });
+          await record(typedName(user), 'failed', ctx, { reason: 'rate limited' });
         } else {
           log.warn(
             { sourceAddress: ctx.sourceAddress },
@@ -322,13 +334,14 @@ export function createSignInService(deps: Deps) {
       }
       const ok = await verifyPassword(password, user?.passwordHash, deps.scryptCost);
       if (!user || !ok || user.disabled) {
-        const locked = await throttle.failure(scope, ctx.sourceAddress);
-        await record(username, 'failed', ctx, {
+        await record(typedName(user), 'failed', ctx, {
           reason: 'wrong user name or password',
-          ...(locked ? { locked } : {}),
+          ...(attempt.locked ? { locked: true } : {}),
         });
         throw new SesameError('UNAUTHENTICATED', WRONG_PASSWORD);
       }
+      // A right password is no failure; the count of wrong codes is cleared only by a complete sign-in (finish).
+      await throttle.release(scope, ctx.sourceAddress);
       return afterFirstFactor(user, ctx, { method: 'password', providerId: null, redirect });
     },
 
@@ -352,6 +365,9 @@ export function createSignInService(deps: Deps) {
         );
       }
       await store.setPasswordHash(user.id, await hashPassword(password, deps.scryptCost));
+      // Every other link to set this password ends with it: an earlier reset mail, or the invitation an
+      // administrator was shown, would otherwise set it again for days.
+      await store.deleteSetupTokensForUser(user.id);
       // A new password ends every sign-in made with the old one (a thief's cookie or refresh token too).
       await store.revokeUserSignInSessions(user.id, now());
       await store.forgetSignInContexts(user.id);

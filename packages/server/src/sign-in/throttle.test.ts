@@ -101,6 +101,30 @@ describe('sign-in throttle: per account', () => {
   });
 });
 
+describe('sign-in throttle: attempts counted before their check', () => {
+  test('of attempts reserved at once, only as many as the limit go on; a released one ends the lock it made', async () => {
+    const answers = await Promise.allSettled(
+      Array.from({ length: 8 }, () => throttle.reserve('alice', HERE)),
+    );
+    const going = answers.filter((a) => a.status === 'fulfilled');
+    assert.equal(going.length, 3, 'limit 3: three attempts go on to be checked');
+    assert.deepEqual(
+      going.map((a) => a.value.locked).sort(),
+      [false, false, true],
+      'the third would lock, should it fail',
+    );
+    for (const a of answers.filter((x) => x.status === 'rejected'))
+      assert.match(String(a.reason.message), LOCKED);
+    await rejects(throttle.check('alice', THERE), 'RATE_LIMITED', LOCKED);
+    await throttle.reserve('bob', THERE);
+    await throttle.reserve('bob', THERE);
+    assert.deepEqual(await throttle.reserve('bob', THERE), { locked: true });
+    await throttle.release('bob', THERE);
+    await throttle.check('bob', THERE); // the lock needed the released attempt: gone
+    assert.equal(await throttle.failure('bob', '203.0.113.77'), true, 'two failures left: the third locks');
+  });
+});
+
 describe('sign-in throttle: per source address', () => {
   test('failures for many names from one address lock that address for every name', async () => {
     const names = ['a1', 'a2', 'a3', 'a4', 'a5'];

@@ -7,7 +7,7 @@ export const DEVICE_SCOPE = '|device:';
 export const INVALID_NAME_SCOPE = '|invalid-name';
 
 type Deps = {
-  store: Pick<Store, 'getThrottle' | 'recordThrottleFailure' | 'clearThrottle'>;
+  store: Pick<Store, 'getThrottle' | 'recordThrottleFailure' | 'releaseThrottleFailure' | 'clearThrottle'>;
   windowMs: number;
   lockoutMs: number;
   limits: { account: number; address: number };
@@ -29,28 +29,50 @@ export function createThrottle({ store, windowMs, lockoutMs, limits, now = Date.
     return Math.max(0, (t?.lockedUntil ?? 0) - now());
   }
 
-  async function count(key: string, limit: number): Promise<boolean> {
+  async function count(
+    key: string,
+    limit: number,
+  ): Promise<{ locked: boolean; over: boolean; wait: number }> {
     const t = await store.recordThrottleFailure({ key, now: now(), windowMs, limit, lockoutMs });
-    return t.lockedUntil !== null && t.lockedUntil > now();
+    const wait = Math.max(0, (t.lockedUntil ?? 0) - now());
+    return { locked: wait > 0, over: t.failures > limit, wait };
+  }
+
+  function refuse(wait: number): never {
+    const minutes = Math.max(1, Math.ceil(wait / 60_000));
+    throw new SesameError(
+      'RATE_LIMITED',
+      `too many failed sign-in attempts: try again in ${minutes} minute${minutes === 1 ? '' : 's'}, or ask an administrator to unlock the account`,
+    );
   }
 
   return {
     /** Throws RATE_LIMITED while the account name or the address is locked. */
     async check(scope: string, address: string | null): Promise<void> {
       const wait = Math.max(await lockedFor(accountKey(scope)), await lockedFor(addressKey(address)));
-      if (wait > 0) {
-        const minutes = Math.max(1, Math.ceil(wait / 60_000));
-        throw new SesameError(
-          'RATE_LIMITED',
-          `too many failed sign-in attempts: try again in ${minutes} minute${minutes === 1 ? '' : 's'}, or ask an administrator to unlock the account`,
-        );
-      }
+      if (wait > 0) refuse(wait);
+    },
+    /**
+     * Counts an attempt as a failure before its (slow) check, so that attempts sent at once cannot all pass
+     * `check` before any of them is counted; `release` takes it back when the check passes. Throws RATE_LIMITED
+     * when the account or the address was at its limit already (attempts racing the one that locked it); else
+     * says whether this attempt locked one of them, should it fail.
+     */
+    async reserve(scope: string, address: string | null): Promise<{ locked: boolean }> {
+      const account = await count(accountKey(scope), limits.account);
+      const addr = await count(addressKey(address), limits.address);
+      if (account.over || addr.over) refuse(Math.max(account.wait, addr.wait));
+      return { locked: account.locked || addr.locked };
+    },
+    async release(scope: string, address: string | null): Promise<void> {
+      await store.releaseThrottleFailure({ key: accountKey(scope), limit: limits.account });
+      await store.releaseThrottleFailure({ key: addressKey(address), limit: limits.address });
     },
     /** Records a failure; true when this one locked the account or the address. */
     async failure(scope: string, address: string | null): Promise<boolean> {
       const account = await count(accountKey(scope), limits.account);
       const addr = await count(addressKey(address), limits.address);
-      return account || addr;
+      return account.locked || addr.locked;
     },
     async success(scope: string): Promise<void> {
       await store.clearThrottle(accountKey(scope));

@@ -249,6 +249,22 @@ for (const target of targets) {
         windowStart: T0,
         lockedUntil: T0 + 900_000,
       });
+      // Taking back a failure: the lock that needed it ends; one that did not stays; never below zero.
+      await store.releaseThrottleFailure({ key: 'user:alice', limit: 5 });
+      assert.deepEqual(await store.getThrottle('user:alice'), {
+        key: 'user:alice',
+        failures: 4,
+        windowStart: T0,
+        lockedUntil: null,
+      });
+      await store.putThrottle({ key: 'user:alice', failures: 7, windowStart: T0, lockedUntil: T0 + 900_000 });
+      await store.releaseThrottleFailure({ key: 'user:alice', limit: 5 });
+      assert.equal((await store.getThrottle('user:alice'))?.lockedUntil, T0 + 900_000);
+      await store.putThrottle({ key: 'user:alice', failures: 0, windowStart: T0, lockedUntil: null });
+      await store.releaseThrottleFailure({ key: 'user:alice', limit: 5 });
+      await store.releaseThrottleFailure({ key: 'user:nobody', limit: 5 });
+      assert.equal((await store.getThrottle('user:alice'))?.failures, 0);
+      assert.equal(await store.getThrottle('user:nobody'), undefined);
       await store.clearThrottle('user:alice');
       assert.equal(await store.getThrottle('user:alice'), undefined);
       // With a prefix: that key and the keys under it, and nothing that only LIKE would take for a match.

@@ -30,6 +30,7 @@ export type SignInStore = Pick<
   | 'getThrottle'
   | 'putThrottle'
   | 'recordThrottleFailure'
+  | 'releaseThrottleFailure'
   | 'clearThrottle'
 >;
 
@@ -397,6 +398,19 @@ export function createSignInStore(db: Kysely<StoreDatabase>): SignInStore {
         windowStart: row.window_start,
         lockedUntil: row.locked_until,
       };
+    },
+
+    async releaseThrottleFailure({ key, limit }) {
+      // While locked, a count holds at least `limit` failures (a lock is set by the limit-th, and the count only
+      // starts again once the lock has ended): one fewer than the limit means the lock needed this failure.
+      await db
+        .updateTable('sign_in_throttle')
+        .set({
+          failures: sql`(case when failures > 0 then failures - 1 else 0 end)`,
+          locked_until: sql`(case when failures - 1 < ${limit} then null else locked_until end)`,
+        })
+        .where('key', '=', key)
+        .execute();
     },
 
     async clearThrottle(key, alsoStartingWith) {

@@ -381,6 +381,11 @@ export interface Store {
     limit: number;
     lockoutMs: number;
   }): Promise<Throttle>;
+  /**
+   * Takes back one failure of `key` (one counted before its check, which then passed), in one statement; a lock
+   * that needed it ends.
+   */
+  releaseThrottleFailure(f: { key: string; limit: number }): Promise<void>;
   /** Deletes the counter `key`, and those whose key starts with `alsoStartingWith` when given. */
   clearThrottle(key: string, alsoStartingWith?: string): Promise<void>;
   // settings (JSON values by key)
