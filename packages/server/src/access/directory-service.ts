@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { RequestContext, tagRequestContext } from '@sesame/policy';
 import { type ArnSettings, serverArn } from '../arn.ts';
 import type { Audit } from '../audit.ts';
 import type { Principal } from '../authorize.ts';
@@ -92,12 +93,35 @@ export function createDirectoryService({ store, guard, audit, model, arn, now = 
       await changed(principal, 'sesame:RemoveUserFromGroup', groupArn(groupName), { user: username });
     },
 
-    /** Principal tags (AWS: aws:PrincipalTag/<key>); replaces the user's tags. */
+    /**
+     * Principal tags (AWS: aws:PrincipalTag/<key>); replaces the user's tags. As IAM's TagUser and UntagUser:
+     * sesame:TagUser is judged with the tags set (aws:RequestTag/*, aws:TagKeys), and the keys dropped are
+     * removed only with sesame:UntagUser on them (aws:TagKeys). These tags decide access (ABAC): a Deny on a
+     * key must hold for setting it and for deleting it.
+     */
     async setUserTags(principal: Principal, username: string, input: unknown): Promise<Tags> {
-      guard(principal, 'sesame:TagUser', userArn(username));
+      if (input === undefined || input === null)
+        throw new SesameError(
+          'INVALID',
+          'the body must be the user\'s tags, e.g. {"team":"web"} ({} removes them all)',
+        );
       const tags = parseTags(input);
-      await store.setUserTags((await user(username)).id, tags);
-      await changed(principal, 'sesame:TagUser', userArn(username), { tags });
+      guard(principal, 'sesame:TagUser', userArn(username), tagRequestContext(tags));
+      const { id } = await user(username);
+      const kept = new Set(Object.keys(tags).map((k) => k.toLowerCase()));
+      const removed = Object.keys(await store.getUserTags(id)).filter((k) => !kept.has(k.toLowerCase()));
+      if (removed.length > 0)
+        guard(
+          principal,
+          'sesame:UntagUser',
+          userArn(username),
+          RequestContext.from({ 'aws:TagKeys': removed }),
+        );
+      await store.setUserTags(id, tags);
+      await changed(principal, 'sesame:TagUser', userArn(username), {
+        tags,
+        ...(removed.length > 0 ? { removed } : {}),
+      });
       return tags;
     },
 

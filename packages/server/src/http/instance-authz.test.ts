@@ -15,6 +15,7 @@ const instance = async (name: string, tags: Record<string, string>) =>
 const INSTANCE_ACTIONS = [
   'ssm:DescribeInstanceProperties',
   'ssm:AddTagsToResource',
+  'ssm:RemoveTagsFromResource',
   'ssm:DeregisterManagedInstance',
 ];
 
@@ -36,7 +37,7 @@ before(async () => {
     // The tags that decide access (State Street's ABAC tags, project) are not hers to set.
     {
       Effect: 'Deny',
-      Action: 'ssm:AddTagsToResource',
+      Action: ['ssm:AddTagsToResource', 'ssm:RemoveTagsFromResource'],
       Resource: '*',
       Condition: {
         'ForAnyValue:StringEquals': { 'aws:TagKeys': ['APP_GROUP_NAME', 'APP_ID', 'RELEASE_ID'] },
@@ -113,6 +114,61 @@ describe('a tagging request is judged with the tags it sets', () => {
     const dev = await ts.api('GET', '/api/v1/instances/dev-01', { token: ts.adminToken });
     assert.equal((dev.body.instance as { tags: Record<string, string> }).tags.APP_GROUP_NAME, undefined);
     assert.equal((await put({ project: 'Development', team: 'web' })).status, 200);
+  });
+});
+
+describe('a tagging request that drops tags is judged as removing them', () => {
+  test('ssm:RemoveTagsFromResource with aws:TagKeys = the dropped keys; a missing body removes nothing', async () => {
+    const app = await instance('app-07', {
+      project: 'Development',
+      APP_GROUP_NAME: 'payments',
+      owner: 'ops',
+    });
+    const put = (json: unknown, token = alice) =>
+      ts.api('PUT', `/api/v1/instances/${app}/tags`, { token, ...(json === undefined ? {} : { json }) });
+    const tags = async () =>
+      (await ts.api('GET', `/api/v1/instances/${app}`, { token: ts.adminToken })).body.instance as {
+        tags: Record<string, string>;
+      };
+    // Dropping the ABAC tag (the policy denies her that key) is refused, alone or with every other tag.
+    for (const json of [{ project: 'Development', owner: 'ops' }, {}])
+      assertError(
+        await put(json),
+        403,
+        'FORBIDDEN',
+        /you are not allowed to ssm:RemoveTagsFromResource on arn:aws:ssm:local:000000000000:managed-instance\/mi-/,
+      );
+    assertError(await put(undefined), 400, 'INVALID', /the body must be the instance's tags/);
+    assert.equal((await tags()).tags.APP_GROUP_NAME, 'payments', 'nothing was removed');
+    // Dropping a tag the policy lets her remove, keeping the ABAC one as it is: allowed.
+    const kept = await put({ project: 'Development', APP_GROUP_NAME: 'payments' });
+    assert.equal(kept.status, 403, 'resending APP_GROUP_NAME is setting it: denied as before');
+    // Someone allowed to add tags but not to remove them drops none.
+    const carl = (await ts.createUser('carl')).token;
+    await ts.grant('carl', 'TagOnly', [{ Effect: 'Allow', Action: 'ssm:AddTagsToResource', Resource: '*' }]);
+    assertError(
+      await put({ project: 'Development', APP_GROUP_NAME: 'payments' }, carl),
+      403,
+      'FORBIDDEN',
+      /ssm:RemoveTagsFromResource/,
+    );
+    const added = await put(
+      { Name: 'app-07', project: 'Development', APP_GROUP_NAME: 'payments', owner: 'ops', team: 'web' },
+      carl,
+    );
+    assert.equal(added.status, 200, added.text);
+    assert.deepEqual(
+      Object.keys(added.body.instance as object).sort(),
+      ['arn', 'id', 'tags'],
+      'tagging without ssm:DescribeInstanceProperties answers with what was set, not the instance',
+    );
+    assert.deepEqual((await tags()).tags, {
+      Name: 'app-07',
+      project: 'Development',
+      APP_GROUP_NAME: 'payments',
+      owner: 'ops',
+      team: 'web',
+    });
   });
 });
 

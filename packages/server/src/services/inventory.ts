@@ -1,4 +1,4 @@
-import { type RequestContext, tagRequestContext } from '@sesame/policy';
+import { RequestContext, tagRequestContext } from '@sesame/policy';
 import { type ArnSettings, instanceArn } from '../arn.ts';
 import type { Audit } from '../audit.ts';
 import type { Authorize, AuthorizeTargets, Principal } from '../authorize.ts';
@@ -145,8 +145,22 @@ export function createInventoryService({
       return toPublic(await this.authorizedTarget(principal, 'ssm:DescribeInstanceProperties', target));
     },
 
-    async setTags(principal: Principal, target: string, input: unknown): Promise<PublicInstance> {
-      // The request's tags are in the context (aws:RequestTag/*, aws:TagKeys), as AWS gives them for tagging.
+    /**
+     * Replaces the instance's tags with `input` ({} removes them all). The request's tags are in the context
+     * (aws:RequestTag/*, aws:TagKeys) of ssm:AddTagsToResource, as AWS gives them for tagging; the keys it drops
+     * are removed only with ssm:RemoveTagsFromResource on them (aws:TagKeys), as in AWS: a policy that keeps
+     * someone from changing a tag (a Deny on its key) must keep them from deleting it too.
+     */
+    async setTags(
+      principal: Principal,
+      target: string,
+      input: unknown,
+    ): Promise<PublicInstance | Pick<PublicInstance, 'id' | 'arn' | 'tags'>> {
+      if (input === undefined || input === null)
+        throw new SesameError(
+          'INVALID',
+          'the body must be the instance\'s tags, e.g. {"project":"Production"} ({} removes them all)',
+        );
       const tags = parseTags(input);
       const instance = await this.authorizedTarget(
         principal,
@@ -154,6 +168,15 @@ export function createInventoryService({
         target,
         tagRequestContext(tags),
       );
+      const kept = new Set(Object.keys(tags).map((k) => k.toLowerCase()));
+      const removed = Object.keys(instance.tags).filter((k) => !kept.has(k.toLowerCase()));
+      if (removed.length > 0)
+        guard(
+          principal,
+          'ssm:RemoveTagsFromResource',
+          instanceArn(arn, instance),
+          instanceContext(instance.tags).extend(RequestContext.from({ 'aws:TagKeys': removed })),
+        );
       await store.setInstanceTags(instance.id, tags);
       await catalog.refresh(instance.id);
       await audit({
@@ -161,9 +184,15 @@ export function createInventoryService({
         action: 'ssm:AddTagsToResource',
         resource: instanceArn(arn, instance),
         outcome: 'succeeded',
-        detail: { tags },
+        detail: { tags, ...(removed.length > 0 ? { removed } : {}) },
       });
-      return this.get(principal, instance.id);
+      // The change is made: the answer must not say otherwise. Someone who may tag but not describe the instance
+      // gets back what they set, not the instance's other details.
+      const now = (await store.getInstance(instance.id)) ?? { ...instance, tags };
+      const arnOf = instanceArn(arn, now);
+      return authorize(principal, 'ssm:DescribeInstanceProperties', arnOf, instanceContext(now.tags)).allowed
+        ? toPublic(now)
+        : { id: now.id, arn: arnOf, tags: now.tags };
     },
 
     async remove(principal: Principal, target: string): Promise<void> {

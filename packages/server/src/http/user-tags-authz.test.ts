@@ -1,0 +1,80 @@
+// A user's tags decide what they may reach (ABAC: aws:PrincipalTag/*), so changing them is judged like IAM's
+// TagUser and UntagUser: with the tags set, and with the keys dropped.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { assertError, startTestServer, type TestServer } from '../test-server.ts';
+
+let ts: TestServer;
+let erin: string;
+let frank: string;
+
+const ABAC_KEYS = ['APP_GROUP_NAME', 'APP_ID', 'RELEASE_ID'];
+
+before(async () => {
+  ts = await startTestServer();
+  await ts.createUser('dana');
+  erin = (await ts.createUser('erin')).token;
+  frank = (await ts.createUser('frank')).token;
+  // erin keeps people's tags, but not the ones that decide access; frank may add tags, not remove them.
+  await ts.grant('erin', 'TagKeeper', [
+    { Effect: 'Allow', Action: ['sesame:TagUser', 'sesame:UntagUser', 'sesame:GetUser'], Resource: '*' },
+    {
+      Effect: 'Deny',
+      Action: ['sesame:TagUser', 'sesame:UntagUser'],
+      Resource: '*',
+      Condition: { 'ForAnyValue:StringEquals': { 'aws:TagKeys': ABAC_KEYS } },
+    },
+  ]);
+  await ts.grant('frank', 'TagAdder', [
+    { Effect: 'Allow', Action: ['sesame:TagUser', 'sesame:GetUser'], Resource: '*' },
+  ]);
+  const set = await ts.api('PUT', '/api/v1/users/dana/tags', {
+    token: ts.adminToken,
+    json: { APP_GROUP_NAME: 'payments', team: 'web' },
+  });
+  assert.equal(set.status, 200, set.text);
+});
+after(() => ts.close());
+
+const put = (username: string, token: string, json?: unknown) =>
+  ts.api('PUT', `/api/v1/users/${username}/tags`, { token, ...(json === undefined ? {} : { json }) });
+const tagsOf = async (username: string) =>
+  (await ts.api('GET', `/api/v1/users/${username}/tags`, { token: ts.adminToken })).body.tags;
+
+test('setting a tag key the policy denies is refused, for someone else and for oneself', async () => {
+  for (const [username, token] of [
+    ['dana', erin],
+    ['erin', erin],
+  ] as const)
+    assertError(
+      await put(username, token, { APP_GROUP_NAME: 'billing' }),
+      403,
+      'FORBIDDEN',
+      /you are not allowed to sesame:TagUser on arn:aws:sesame:local:000000000000:user\//,
+    );
+  assert.deepEqual(await tagsOf('erin'), {});
+});
+
+test('dropping a tag key the policy denies is refused (sesame:UntagUser); a missing body changes nothing', async () => {
+  for (const json of [{ team: 'ops' }, {}])
+    assertError(
+      await put('dana', erin, json),
+      403,
+      'FORBIDDEN',
+      /you are not allowed to sesame:UntagUser on arn:aws:sesame:local:000000000000:user\/dana/,
+    );
+  assertError(await put('dana', erin), 400, 'INVALID', /the body must be the user's tags/);
+  assert.deepEqual(await tagsOf('dana'), { APP_GROUP_NAME: 'payments', team: 'web' });
+});
+
+test('without sesame:UntagUser tags can be added but none dropped', async () => {
+  const added = await put('erin', frank, { team: 'ops', floor: '3' });
+  assert.equal(added.status, 200, added.text);
+  assertError(await put('erin', frank, { team: 'ops' }), 403, 'FORBIDDEN', /sesame:UntagUser/);
+  const changed = await put('erin', frank, { team: 'web', floor: '3' });
+  assert.equal(changed.status, 200, changed.text);
+  assert.deepEqual(await tagsOf('erin'), { team: 'web', floor: '3' });
+  const dropped = await put('erin', erin, { team: 'web' });
+  assert.equal(dropped.status, 200, 'erin may drop a key the policy does not protect');
+  assert.deepEqual(await tagsOf('erin'), { team: 'web' });
+});
