@@ -4,6 +4,7 @@ import { hashToken } from '../crypto.ts';
 import type { MailMessage } from '../sign-in/mailer.ts';
 import { type SmtpSink, startSmtpSink } from '../sign-in/smtp-sink.test-support.ts';
 import { totpAt } from '../sign-in/totp.ts';
+import type { User } from '../store/index.ts';
 import {
   ADMIN_PASSWORD,
   type ApiResponse,
@@ -64,6 +65,24 @@ describe('identity service (fake clock)', () => {
     await f.store.setPasswordHash(admin?.id as string, 'scrypt$set-by-the-test');
     assert.deepEqual(await identity.bootstrap(), { username: 'admin', setupToken: undefined });
     assert.equal((await f.store.listUsers()).length, 1);
+  });
+
+  test('bootstrap brings back no admin and prints no link once the directory has moved on', async () => {
+    await identity.bootstrap();
+    const admin = (await f.store.getUserByUsername('admin')) as User;
+    // An administrator invited (no password yet) beside the first one: a restart must not replace their link.
+    await identity.createUser(ADMIN, { username: 'aaron', isAdmin: true });
+    assert.equal((await identity.bootstrap()).setupToken, undefined);
+    // The first administrator disabled, then deleted, by the others: no new "admin", no crash.
+    await f.store.setPasswordHash(admin.id, 'scrypt$set-by-the-test');
+    await f.store.setUserDisabled(admin.id, true);
+    assert.equal((await identity.bootstrap()).setupToken, undefined);
+    await f.store.deleteUser(admin.id);
+    assert.equal((await identity.bootstrap()).setupToken, undefined);
+    assert.deepEqual(
+      (await f.store.listUsers()).map((u) => u.username),
+      ['aaron'],
+    );
   });
 
   test('a setup link lasts setupTokenTtlMs and works once', async () => {

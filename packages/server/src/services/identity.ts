@@ -29,6 +29,8 @@ type Deps = {
     | 'forgetSignInContexts'
     | 'getThrottle'
     | 'putThrottle'
+    | 'getSetting'
+    | 'putSetting'
   >;
   guard: Guard;
   audit: Audit;
@@ -79,6 +81,9 @@ export function checkEmail(email: unknown): string | null {
     throw new SesameError('INVALID', 'email must be an email address like alice@example.com');
   return email;
 }
+
+/** The settings entry naming the administrator the first start created (see bootstrap). */
+const BOOTSTRAP_SETTING = 'bootstrap';
 
 export function createIdentityService({
   store,
@@ -138,20 +143,36 @@ export function createIdentityService({
     });
 
   return {
-    /** First start: creates `admin` without a password and returns a one-time setup token; later starts do nothing. */
+    /**
+     * First start: creates `admin` without a password and returns a one-time setup token. A restart before that
+     * password is set issues a fresh link; any other start does nothing. Only an empty directory, or that one
+     * administrator alone and still without a password, counts as first: an administrator deleted or disabled
+     * later, or one just invited, must not bring back an `admin` (nor a new link printed to the log).
+     */
     async bootstrap(): Promise<{ username: string; setupToken: string | undefined }> {
       const users = await store.listUsers();
-      const admin = users.find((u) => u.isAdmin && !u.disabled);
-      if (admin && admin.passwordHash !== null) return { username: admin.username, setupToken: undefined };
-      const user =
-        admin ??
-        (await store.createUser({
+      const [only] = users;
+      const first = (await store.getSetting(BOOTSTRAP_SETTING)) as { userId?: unknown } | undefined;
+      // A directory bootstrapped before this setting was kept: its `admin`.
+      const firstId = first ? first.userId : only?.username === 'admin' && only.isAdmin ? only.id : undefined;
+      const pending =
+        only !== undefined &&
+        users.length === 1 &&
+        only.id === firstId &&
+        !only.disabled &&
+        only.passwordHash === null;
+      if (only && !pending) return { username: only.username, setupToken: undefined };
+      let user = only;
+      if (!user) {
+        user = await store.createUser({
           id: randomUUID(),
           username: 'admin',
           passwordHash: null,
           isAdmin: true,
           createdAt: now(),
-        }));
+        });
+        await store.putSetting(BOOTSTRAP_SETTING, { userId: user.id }, now());
+      }
       await makeAdministrator(user.id);
       const { token } = await issueSetupToken(user);
       log.info(
