@@ -87,7 +87,12 @@ export function serveShell(channel: Channel, user: RunAsUser, log: Logger): IPty
   // read the rest into the channel's queue (the writers are gone: at most the kernel's buffer), then let go of
   // our end; the next read ends with EIO and node-pty closes as usual. (node-pty 1.x: `_pty` is the terminal's
   // path, `_socket` the master's stream; a safety timer still destroys it if it never ends.)
-  const internals = pty as unknown as { _pty?: string; _socket?: { destroy: (error?: Error) => unknown } };
+  const internals = pty as unknown as {
+    _pty?: string;
+    _socket?: { destroy: (error?: Error) => unknown };
+    /** Set by node-pty when it reaped the shell before its terminal closed (it emits 'exit' only then). */
+    _boundClose?: boolean;
+  };
   let heldOpen: number | undefined;
   try {
     if (internals._pty) heldOpen = openSync(internals._pty, constants.O_RDWR | constants.O_NOCTTY);
@@ -146,19 +151,31 @@ export function serveShell(channel: Channel, user: RunAsUser, log: Logger): IPty
   channel.autoRelease = false;
   channel.onData = (data) => input.write(data, () => channel.release(data.length));
   channel.onEof = () => input.write(new Uint8Array([4]), () => {}); // ^D: end of input for the program reading
-  channel.onResize = (c, r) => pty.resize(size(c, cols), size(r, rows));
   let exited = false;
+  /**
+   * The shell is gone: node-pty reaped it. Its 'exit' comes only once the terminal has closed too, which a
+   * background job still holding the terminal (`sleep 100 & exit`) puts off for up to 10 s; meanwhile its pid
+   * may already belong to another process, which must not get our signals.
+   */
+  const reaped = () => exited || internals._boundClose === true;
+  channel.onResize = (c, r) => {
+    if (reaped() || draining) return; // no one to tell, and the terminal may be closed (EBADF would end the channel)
+    pty.resize(size(c, cols), size(r, rows));
+  };
   channel.onClose = () => {
     output.discard();
     input.close();
-    if (exited) return; // its pid may belong to another process by now
+    if (reaped()) {
+      closeTerminal(); // the job holding it gets the hangup; the shell's pid is not ours to signal
+      return;
+    }
     // The session is over (ended, terminated, timed out, or the client left): hang up the terminal as sshd does
     // by closing it. SIGHUP, then the terminal goes away (reads end with EIO); a shell that ignores both is
     // killed after HANGUP_GRACE_MS, so it cannot hold its terminal (and the session's user) forever.
     pty.kill('SIGHUP');
     closeTerminal();
     setTimeout(() => {
-      if (!exited) pty.kill('SIGKILL');
+      if (!reaped()) pty.kill('SIGKILL');
     }, HANGUP_GRACE_MS).unref();
   };
   pty.onExit(({ exitCode, signal }) => {
