@@ -67,6 +67,7 @@ async function setUp(
     else agentChannel = request.accept({});
   });
   const records = new Map<string, SessionRecord>();
+  const audits: { action: string; outcome: string; detail?: Record<string, unknown> }[] = [];
   const broker = createSessionBroker({
     store: {
       createSession: async (record: SessionRecord) => {
@@ -93,7 +94,10 @@ async function setUp(
     } as never,
     authorize: () => ({ allowed: true, reason: 'test' }),
     guard: () => {},
-    audit: async () => !auditFails,
+    audit: async (event: { action: string; outcome: string; detail?: Record<string, unknown> }) => {
+      audits.push({ action: event.action, outcome: event.outcome, detail: event.detail });
+      return !auditFails;
+    },
     log,
     arn: { partition: 'aws', region: 'local', account: '000000000000' },
     dataDir,
@@ -106,7 +110,16 @@ async function setUp(
     broker.startShell(principal, request).catch((error) => errors.push(`escaped: ${error}`));
   });
   const opening = client.b.open({ kind: 'shell', target: 'web-01', cols: 80, rows: 24 });
-  return { broker, principal, records, opening, agentChannel: () => agentChannel, held: () => held, errors };
+  return {
+    broker,
+    principal,
+    records,
+    opening,
+    agentChannel: () => agentChannel,
+    held: () => held,
+    errors,
+    audits,
+  };
 }
 
 /** A session through setUp, opened: the client's channel and when it closes. */
@@ -161,6 +174,28 @@ describe('session broker, when the store fails', () => {
       await new Promise((r) => setTimeout(r, 10));
     assert.ok(errors.includes('recording the end of the session failed'), errors.join('; '));
     assert.ok(!errors.some((e) => e.startsWith('escaped')), errors.join('; '));
+  });
+
+  it('audits the end of a session whose end cannot be stored; reading its recording is audited', async () => {
+    const { broker, principal, records, opening, agentChannel, audits } = await setUp(['Terminated']);
+    const channel = await within(opening, 'the session opens');
+    channel.onData = () => {};
+    await new Promise((r) => setTimeout(r, 10));
+    agentChannel()?.exit(0, null);
+    agentChannel()?.close('NORMAL', 'exited');
+    for (let i = 0; i < 1000 && !audits.some((a) => a.action === 'sesame:SessionEnded'); i++)
+      await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(
+      audits.map((a) => `${a.action} ${a.outcome} ${a.detail?.reason ?? ''}`),
+      ['ssm:StartSession succeeded ', 'sesame:SessionEnded succeeded exited'],
+    );
+    const [id] = [...records.keys()];
+    await broker.recordingPath(principal, id as string);
+    assert.deepEqual(audits.at(-1), {
+      action: 'sesame:GetSessionRecording',
+      outcome: 'succeeded',
+      detail: { owner: 'alice' },
+    });
   });
 });
 
@@ -246,23 +281,50 @@ describe('session broker, a session that ends while its start is being written',
     const startWritten = new Promise<void>((resolve) => {
       write = resolve;
     });
-    const { records, opening, agentChannel } = await setUp([], { startWritten });
+    const { broker, principal, records, opening } = await setUp([], { startWritten });
     const channel = await within(opening, 'the session opens');
     channel.onData = () => {};
     const [id] = [...records.keys()];
     const closed = new Promise<void>((resolve) => {
       channel.onClose = () => resolve();
     });
-    agentChannel()?.exit(0, null);
-    agentChannel()?.close('NORMAL', 'exited'); // the shell exits before the Connected row is written
+    // Terminated before the Connected row is written: the person is cut off at once, the rows wait.
+    const terminating = broker.terminate(principal, id as string);
     await within(closed, 'the client channel closes');
     await new Promise((r) => setTimeout(r, 20));
     write();
-    for (let i = 0; i < 100 && records.get(id as string)?.state !== 'Terminated'; i++)
-      await new Promise((r) => setTimeout(r, 5));
-    await new Promise((r) => setTimeout(r, 20));
+    await within(terminating, 'terminate');
     assert.equal(records.get(id as string)?.state, 'Terminated');
-    assert.equal(records.get(id as string)?.reason, 'exited');
+    assert.match(records.get(id as string)?.reason ?? '', /terminated by alice/);
+  });
+
+  it('moves no byte, either way, until the start is in the store and the audit trail', async () => {
+    let write: () => void = () => {};
+    const startWritten = new Promise<void>((resolve) => {
+      write = resolve;
+    });
+    const { opening, agentChannel, audits } = await setUp([], { startWritten, auditFails: true });
+    const channel = await within(opening, 'the session opens');
+    const toClient: string[] = [];
+    channel.onData = (data) => void toClient.push(Buffer.from(data).toString());
+    const closed = new Promise<string>((resolve) => {
+      channel.onClose = (_code, message) => resolve(message);
+    });
+    const agentSide = agentChannel() as Channel;
+    const toAgent: string[] = [];
+    agentSide.onData = (data) => void toAgent.push(Buffer.from(data).toString());
+    channel.write(new TextEncoder().encode('rm -rf ~/important\n'));
+    agentSide.write(new TextEncoder().encode('$ '));
+    await new Promise((r) => setTimeout(r, 30));
+    assert.deepEqual([toAgent, toClient], [[], []], 'nothing relayed while the start is being written');
+    write(); // the row is written; the audit trail refuses the start: the session ends unrelayed
+    assert.match(await within(closed, 'the client channel closes'), /could not be written/);
+    assert.deepEqual([toAgent, toClient], [[], []]);
+    for (let i = 0; i < 200 && audits.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(
+      audits.map((a) => `${a.action} ${a.outcome}`),
+      ['ssm:StartSession succeeded', 'sesame:SessionEnded succeeded'],
+    );
   });
 });
 

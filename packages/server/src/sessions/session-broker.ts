@@ -265,15 +265,15 @@ export function createSessionBroker(deps: Deps) {
           ? `the agent on ${instance.id} (${instance.name}) did not start the shell within ${Math.ceil(agentOpenTimeoutMs / 1000)} s; check the agent's log on that server, then try again`
           : `the agent on ${instance.id} (${instance.name}) refused the session: ${(error as Error).message}`;
       await recorder.close(`session failed: ${message}`).catch(() => {});
-      await logFailure(record.id, 'recording the failed start', async () => {
-        await store.updateSession(record.id, { state: 'Failed', reason: message, endedAt: now() });
-        await audit({
-          actor: principal,
-          action: 'ssm:StartSession',
-          resource: instanceArn(arn, instance),
-          outcome: 'failed',
-          detail: { sessionId: record.id, reason: message },
-        });
+      await logFailure(record.id, 'recording the failed start', () =>
+        store.updateSession(record.id, { state: 'Failed', reason: message, endedAt: now() }),
+      );
+      await audit({
+        actor: principal,
+        action: 'ssm:StartSession',
+        resource: instanceArn(arn, instance),
+        outcome: 'failed',
+        detail: { sessionId: record.id, reason: message },
       });
       request.reject('UNAVAILABLE', message);
       return;
@@ -320,25 +320,52 @@ export function createSessionBroker(deps: Deps) {
       resizes.stop();
       client.close(reason === 'exited' ? 'NORMAL' : 'SESSION_ENDED', reason);
       agent.close(reason === 'exited' ? 'NORMAL' : 'SESSION_ENDED', reason);
-      await recorder
+      // A recording whose end could not be written (a full disk, a failed sync) is said to be incomplete in the
+      // session's reason and its audit event, not only in the log.
+      const recorded = await recorder
         .close(`session ended: ${reason}${exitCode === null ? '' : ` (exit status ${exitCode})`}`)
-        .catch((error: Error) =>
-          log.error({ sessionId: record.id, err: error.message }, 'the recording is incomplete'),
+        .then(
+          () => reason,
+          (error: Error) => {
+            log.error({ sessionId: record.id, err: error.message }, 'the recording is incomplete');
+            return `${reason}; the recording is incomplete (${error.message})`;
+          },
         );
       await startWritten.catch(() => {});
-      await logFailure(record.id, 'recording the end of the session', async () => {
-        await store.updateSession(record.id, { state: 'Terminated', reason, endedAt: now(), exitCode });
-        await audit({
-          actor: principal,
-          action: 'sesame:SessionEnded',
-          resource,
-          outcome: 'succeeded',
-          detail: { reason, exitCode, instanceId: instance.id },
-        });
+      // Each on its own: a store that cannot take the row must not keep the end out of the audit trail.
+      await logFailure(record.id, 'recording the end of the session', () =>
+        store.updateSession(record.id, { state: 'Terminated', reason: recorded, endedAt: now(), exitCode }),
+      );
+      await audit({
+        actor: principal,
+        action: 'sesame:SessionEnded',
+        resource,
+        outcome: recorded === reason ? 'succeeded' : 'failed',
+        detail: { reason: recorded, exitCode, instanceId: instance.id },
       });
-      log.info({ sessionId: record.id, reason, exitCode }, 'session ended');
+      log.info({ sessionId: record.id, reason: recorded, exitCode }, 'session ended');
     };
 
+    // The start is in the store and the audit trail before a byte moves: no handler is set on either channel
+    // yet, so what they send waits (within their windows), and a close meanwhile is seen once they are piped.
+    live.set(record.id, { record, end });
+    try {
+      startWritten = store.updateSession(record.id, { state: 'Connected' });
+      await startWritten;
+      const audited = await audit({
+        actor: principal,
+        action: 'ssm:StartSession',
+        resource: instanceArn(arn, instance),
+        outcome: 'succeeded',
+        detail: { sessionId: record.id },
+      });
+      if (!audited) throw new Error('the audit trail could not be written');
+    } catch (error) {
+      log.error({ err: error, sessionId: record.id }, 'cannot record the start of the session');
+      await end('the session could not be written to the store or the audit trail, so it was ended');
+      return;
+    }
+    if (ended) return; // terminated, or the server stopping, while the start was written
     pipe(agent, client, { write: (d) => recorder.output(d), onDrain: (cb) => recorder.onDrain(cb) });
     pipe(client, agent, { write: (d) => recorder.input(d), onDrain: (cb) => recorder.onDrain(cb) }, () => {
       lastInputAt = now();
@@ -394,23 +421,6 @@ export function createSessionBroker(deps: Deps) {
     }
     timers.push(setTimeout(() => void end('maximum session duration reached'), settings.maxDurationMs));
 
-    live.set(record.id, { record, end });
-    try {
-      startWritten = store.updateSession(record.id, { state: 'Connected' });
-      await startWritten;
-      const audited = await audit({
-        actor: principal,
-        action: 'ssm:StartSession',
-        resource: instanceArn(arn, instance),
-        outcome: 'succeeded',
-        detail: { sessionId: record.id },
-      });
-      if (!audited) throw new Error('the audit trail could not be written');
-    } catch (error) {
-      log.error({ err: error, sessionId: record.id }, 'cannot record the start of the session');
-      await end('the session could not be written to the store or the audit trail, so it was ended');
-      return;
-    }
     log.info({ sessionId: record.id, instanceId: instance.id, user: record.owner }, 'session started');
   }
 
@@ -493,6 +503,14 @@ export function createSessionBroker(deps: Deps) {
       const session = await this.get(principal, id);
       guard(principal, 'sesame:GetSessionRecording', sessionArn(arn, id), sessionContext(session));
       if (!session.recordingKey) throw new SesameError('NOT_FOUND', `session ${id} has no recording`);
+      // Who read whose keystrokes is on the record too.
+      await audit({
+        actor: principal,
+        action: 'sesame:GetSessionRecording',
+        resource: sessionArn(arn, id),
+        outcome: 'succeeded',
+        detail: { owner: session.owner },
+      });
       return join(dataDir, session.recordingKey);
     },
 
