@@ -19,6 +19,7 @@ export function createMigrationProvider(dialect: StoreDialect): MigrationProvide
     '0006-sign-in-parent': { up: (db) => signInParent(db) },
     '0007-sign-in-device': { up: (db) => signInDevice(db) },
     '0008-instance-public-key': { up: (db) => instancePublicKey(db) },
+    '0009-session-id-bytewise': { up: (db) => sessionIdBytewise(db, dialect) },
   };
   return { getMigrations: async () => migrations };
 }
@@ -478,4 +479,12 @@ async function instancePublicKey(db: Kysely<any>): Promise<void> {
       `instances ${shared.map((row) => row.id).join(', ')} were registered with one agent key, and each key may now register one instance: delete all but the one in use with the previous version of Sesame (sesame admin instances delete <id>), then start this one`,
     );
   await db.schema.createIndex('instances_public_key').on('instances').column('public_key').unique().execute();
+}
+
+// Session ids are sorted (listing, newest first with id to break ties), paged by keyset and prefix-matched (a new
+// user name against kept sessions), all assuming byte order, which the initial schema left to the database's
+// default collation on PostgreSQL (a locale may put "_" before "-"). SQLite compares bytes already.
+async function sessionIdBytewise(db: Kysely<any>, dialect: StoreDialect): Promise<void> {
+  if (dialect !== 'postgres') return;
+  await sql`alter table sessions alter column id type text collate "C"`.execute(db);
 }

@@ -91,6 +91,7 @@ describe('openStore (sqlite file)', () => {
         { name: '0006-sign-in-parent' },
         { name: '0007-sign-in-device' },
         { name: '0008-instance-public-key' },
+        { name: '0009-session-id-bytewise' },
       ]);
     } finally {
       raw.close();
@@ -218,7 +219,7 @@ describe('openStore (sqlite file)', () => {
     );
     const raw = new Database(sqlitePath, { readonly: true });
     try {
-      assert.equal((raw.prepare('select count(*) as n from kysely_migration').get() as { n: number }).n, 8);
+      assert.equal((raw.prepare('select count(*) as n from kysely_migration').get() as { n: number }).n, 9);
     } finally {
       raw.close();
     }

@@ -122,6 +122,34 @@ for (const target of targets) {
       assert.equal(new Set(seen).size, 7);
     });
 
+    test('session ids compare byte-wise, whatever the database collation: paging misses none and repeats none', async () => {
+      // "_" sorts before "-" and digits in a natural-language collation (and "." is ignored), the reverse of
+      // ASCII: the ids' order must be the byte order the merge and the keyset assume.
+      const ids = ['ann-1', 'ann_x-1', 'ann0-1', 'ann.x-1', 'annb-1', 'ann-b-1', 'Ann-1'];
+      for (const [n, id] of ids.entries())
+        await store.createSession(
+          session({ id, state: n % 2 === 0 ? 'Terminated' : 'Failed', startedAt: T0 }),
+        );
+      const byteOrder = [...ids].sort((a, b) => Buffer.compare(Buffer.from(b), Buffer.from(a)));
+      assert.deepEqual(
+        (await store.listSessions({ state: 'history' })).map((s) => s.id),
+        byteOrder,
+      );
+      const seen: string[] = [];
+      let last: { startedAt: number; id: string } | undefined;
+      for (;;) {
+        const page = await store.listSessions({
+          state: 'history',
+          limit: 2,
+          ...(last ? { after: last } : {}),
+        });
+        seen.push(...page.map((s) => s.id));
+        if (page.length < 2) break;
+        last = page.at(-1);
+      }
+      assert.deepEqual(seen, byteOrder);
+    });
+
     test('updateSession changes only the fields in the patch; null clears', async () => {
       const s = session({ recordingKey: 'recordings/a.cast' });
       await store.createSession(s);

@@ -1,7 +1,7 @@
 // Test support (not a test itself): the databases every store test runs against. SQLite always, in a temp
 // directory; PostgreSQL at SESAME_TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres), in a
-// fresh database `sesame_test_<random>` created for the test file and dropped after it. When PostgreSQL is
-// not reachable its tests are reported as skipped, with the reason.
+// fresh database `sesame_test_<random>` (ICU en-US collation where available) created for the test file and
+// dropped after it. When PostgreSQL is not reachable its tests are reported as skipped, with the reason.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -58,7 +58,15 @@ async function postgresTarget(): Promise<StoreTarget> {
   url.pathname = `/${database}`;
   const databaseUrl = url.toString();
   try {
-    await withClient(POSTGRES_ADMIN_URL, (client) => client.query(`create database ${database}`));
+    // A natural-language collation where the server has ICU (PostgreSQL 15+), as a production database may have:
+    // text the store sorts or pages by must say collate "C" itself, or these tests see it out of byte order.
+    await withClient(POSTGRES_ADMIN_URL, (client) =>
+      client
+        .query(
+          `create database ${database} template template0 locale_provider icu icu_locale 'en-US' locale 'C.UTF-8'`,
+        )
+        .catch(() => client.query(`create database ${database}`)),
+    );
   } catch (error) {
     const skip = `PostgreSQL not reachable at ${where}: ${describeError(error)}`;
     const skipped = () => Promise.reject(new Error(skip));
