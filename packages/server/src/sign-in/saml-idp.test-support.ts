@@ -63,6 +63,8 @@ export type TestIdpResponse = {
   notBefore?: Date;
   notOnOrAfter?: Date;
   sessionIndex?: string;
+  /** When the IdP says it authenticated the person (AuthnInstant); now by default. */
+  authnInstant?: Date;
   signWith?: 'idp' | 'other' | 'none';
   signAssertion?: boolean;
   signResponse?: boolean;
@@ -132,7 +134,7 @@ export function createTestIdp({ spEntityId, acsUrl }: { spEntityId: string; acsU
       InResponseTo: response.inResponseTo, // undefined drops the attribute: IdP-initiated
     });
     const authn =
-      `<saml:AuthnStatement AuthnInstant="${now.toISOString()}" SessionIndex="${escapeXml(response.sessionIndex ?? id)}">` +
+      `<saml:AuthnStatement AuthnInstant="${(response.authnInstant ?? now).toISOString()}" SessionIndex="${escapeXml(response.sessionIndex ?? id)}">` +
       `<saml:AuthnContext><saml:AuthnContextClassRef>${PASSWORD}</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>`;
     const context = filled
       .replace('{AuthnStatement}', authn)

@@ -30,6 +30,8 @@ export type SamlSignIn = {
   /** Every attribute, every value: multi-valued attributes (AWS `Role`) keep all values. */
   attributes: Record<string, string[]>;
   authnContextClassRef?: string;
+  /** Epoch ms the IdP authenticated the person (AuthnStatement AuthnInstant): an IdP session may be days old. */
+  authnInstant?: number;
   /** Epoch ms after which the assertion is no longer acceptable. */
   notOnOrAfter?: number;
   issuer: string;
@@ -167,6 +169,8 @@ export function createSamlServiceProvider(config: SamlServiceProviderConfig) {
       if (sessionIndex) signIn.sessionIndex = sessionIndex;
       const classRef = text(first(first(authn, 'AuthnContext'), 'AuthnContextClassRef'));
       if (classRef) signIn.authnContextClassRef = classRef;
+      const authnInstant = time(authn?.$?.AuthnInstant);
+      if (authnInstant !== undefined) signIn.authnInstant = authnInstant;
       return signIn;
     },
 

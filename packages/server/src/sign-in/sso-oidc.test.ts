@@ -282,6 +282,24 @@ describe('OIDC single sign-on against a real OpenID provider', () => {
     });
   });
 
+  test("an IdP group named like Sesame's Administrators makes no one an administrator, nor removes one", async () => {
+    op.setAccount('mallory', {
+      preferred_username: 'mallory',
+      email: 'mallory@corp.example',
+      groups: ['administrators', 'Administrators', 'pam-users'],
+    });
+    const first = await signIn({ accountId: 'mallory', amr: ['mfa'] });
+    assert.deepEqual((await me(first.landing.cookie)).groups, ['pam-users']);
+    // An administrator made in Sesame stays one, whatever the IdP's groups say.
+    const admins = await ts.server.store.getGroupByName('Administrators');
+    const mallory = await ts.server.store.getUserByUsername('mallory');
+    assert.ok(admins && mallory);
+    await ts.server.store.addGroupMember(admins.id, mallory.id);
+    op.setAccount('mallory', { preferred_username: 'mallory', email: 'mallory@corp.example', groups: [] });
+    const again = await signIn({ accountId: 'mallory', amr: ['mfa'] });
+    assert.deepEqual((await me(again.landing.cookie)).groups, ['Administrators']);
+  });
+
   test('a local account with the same name is never taken over', async () => {
     await ok(admin('POST', '/api/v1/users', { username: 'eve' }));
     const { landing } = await signIn({ accountId: 'eve', amr: ['mfa'] });

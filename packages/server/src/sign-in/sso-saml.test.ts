@@ -140,7 +140,12 @@ describe('SAML single sign-on against a real SAML IdP', () => {
       email: string;
       groups: string[];
       tags: Record<string, string>;
-      signIn: { provider: string; createdAt: number; expiresAt: number; mfa: { method: string | null } };
+      signIn: {
+        provider: string;
+        createdAt: number;
+        expiresAt: number;
+        mfa: { method: string | null; authenticatedAt: number | null };
+      };
     };
   };
   const names = async (cookie: string | undefined) => {
@@ -231,6 +236,15 @@ describe('SAML single sign-on against a real SAML IdP', () => {
       [await allowed('web-1'), await allowed('web-2'), await allowed('db-1')],
       [false, true, true],
     );
+  });
+
+  test("the IdP's MFA counts from when the IdP authenticated (AuthnInstant), not from the assertion", async () => {
+    await configure({ allowIdpInitiated: false, trustPassword: true });
+    const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000);
+    const { landing } = await spSignIn('carol', { authnInstant: twoDaysAgo });
+    const { mfa } = (await me(landing.cookie)).signIn;
+    assert.equal(mfa.method, 'idp');
+    assert.equal(mfa.authenticatedAt, twoDaysAgo.getTime());
   });
 
   test('without a trusted context class, an enrolled user is asked for a code', async () => {

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { ADMINISTRATORS } from '../access/administrators.ts';
 import { type ArnSettings, serverArn } from '../arn.ts';
 import type { Audit } from '../audit.ts';
 import { constantTimeEqual, hashToken } from '../crypto.ts';
@@ -165,6 +166,10 @@ export function createSsoService({
     const all = await store.listGroups();
     const current = new Set(created ? [] : (await store.listUserGroups(user.id)).map((g) => g.id));
     for (const group of all) {
+      // The built-in Administrators group is Sesame's to manage, never the IdP's: a group anyone may create or
+      // name at some IdPs must not make its members administrators here (nor sync a Sesame-made one away). An
+      // IdP group can still hold that power through a Sesame group given AdministratorAccess on purpose.
+      if (group.name === ADMINISTRATORS.group) continue;
       const member = current.has(group.id);
       const should = wanted.has(group.name.toLowerCase());
       if (should && !member) await store.addGroupMember(group.id, user.id);
@@ -375,7 +380,9 @@ export function createSsoService({
       return signIn.afterFirstFactor(user, ctx, {
         method: 'sso',
         providerId: provider.id,
-        idpMfaAt: trusted ? now() : null,
+        // When the IdP authenticated the person (an IdP session may be days old), as OIDC's auth_time: the MFA
+        // age conditions and the freshness asked of device changes count from it.
+        idpMfaAt: trusted ? Math.min(assertion.authnInstant ?? now(), now()) : null,
         maxDurationMs: mapped.maxDurationMs,
         redirect,
         idpEmail: mapped.email,
