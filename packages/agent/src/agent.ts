@@ -29,13 +29,15 @@ export function backoffDelay(
   return Math.round(delay / 2 + (random() * delay) / 2);
 }
 
-const STABLE_MS = 10_000;
+const STABLE_MS = 60_000;
 
 /**
  * The backoff attempt to go on from after a connection closed: back to the start only when that connection
  * finished its handshake and then stayed up for STABLE_MS. Counting from the dial instead reset the backoff after
  * every attempt that hung until the handshake timeout (15 s), so a server that accepts and then stalls got
- * retried every ~15 s by every agent, never backing off.
+ * retried every ~15 s by every agent, never backing off. The hellos are not the proof: the server checks the
+ * agent's signature after them (a store read) and gives up after its handshake timeout (10 s by default), so a
+ * server whose store hangs closes every connection ~10 s after the hellos. STABLE_MS is well past that.
  */
 export function attemptAfterClose(attempt: number, readyAt: number | undefined, closedAt: number): number {
   return readyAt !== undefined && closedAt - readyAt > STABLE_MS ? 0 : attempt;
