@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { assertError, startTestServer, type TestServer } from '../test-server.ts';
-import { agentKeys, connectAgent, INVENTORY, registerAgent } from './test-agent.ts';
+import { agentKeys, connectAgent, dial, INVENTORY, registerAgent } from './test-agent.ts';
 
 // Its own server: these tests use up the loopback address's allowance of failures.
 let ts: TestServer;
@@ -35,6 +35,27 @@ test('after 20 failed registrations from one address, it is refused before any w
     /too many failed agent registrations from your address: try again in \d+ s/,
   );
   assert.equal(await auditCount('ssm:RegisterInstance', 'failed'), audited + 20, 'no audit row once refused');
+});
+
+test('at most 16 agent handshakes at once from one address; closing one makes room, and the real agent gets in', async () => {
+  // Connections that never say hello hold their place until the handshake timeout (or until they go).
+  const silent = Array.from({ length: 16 }, () => dial(ts.url, '/api/v1/agent/connect'));
+  await Promise.all(silent.map((c) => c.opened));
+  const extra = dial(ts.url, '/api/v1/agent/connect');
+  const refused = await extra.closed;
+  assert.equal(refused.code, 4005);
+  assert.match(refused.reason, /^RATE_LIMITED: 16 agent handshakes from your address are under way/);
+  silent[0]?.ws.close();
+  await silent[0]?.closed;
+  await new Promise((r) => setTimeout(r, 50));
+  const succeeded = await auditCount('sesame:AgentConnect', 'succeeded');
+  const agent = await connectAgent(ts.url, real);
+  for (let i = 0; i < 200 && (await auditCount('sesame:AgentConnect', 'succeeded')) === succeeded; i++)
+    await new Promise((r) => setTimeout(r, 10));
+  assert.equal(await auditCount('sesame:AgentConnect', 'succeeded'), succeeded + 1, 'the real agent got in');
+  for (const c of [...silent.slice(1), agent]) c.ws.close();
+  await Promise.all([...silent.slice(1), agent].map((c) => c.closed));
+  assert.equal(await auditCount('sesame:AgentConnect', 'failed'), 0, 'refusing at once counts no failure');
 });
 
 test('after 30 failed agent handshakes from one address, its connections are closed before the handshake', async () => {

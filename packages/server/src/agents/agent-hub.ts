@@ -31,6 +31,8 @@ const HEARTBEAT_MS = 60_000;
  * costs a store read and an audit row. A fleet of deregistered agents behind one NAT retries every 15 minutes.
  */
 const HANDSHAKE_FAILURES_PER_MINUTE = 30;
+/** Agent handshakes (hello to signature checked) under way at once from one address. */
+const MAX_HANDSHAKES_PER_ADDRESS = 16;
 
 /**
  * Holds the one live connection of each agent. A connection counts only after the agent signed this
@@ -38,6 +40,8 @@ const HANDSHAKE_FAILURES_PER_MINUTE = 30;
  */
 export function createAgentHub({ store, audit, log, settings, onInventory, now = Date.now }: Deps) {
   const links = new Map<string, AgentLink>();
+  /** Handshakes under way, by source address. */
+  const handshaking = new Map<string, number>();
   let closing = false;
   const failures = createFailureLimiter({ limit: HANDSHAKE_FAILURES_PER_MINUTE, windowMs: 60_000, now });
   const heartbeat = setInterval(() => {
@@ -146,6 +150,31 @@ export function createAgentHub({ store, audit, log, settings, onInventory, now =
         socket.close(WS_CLOSE_CODES.RATE_LIMITED, `RATE_LIMITED: ${(error as Error).message}`);
         return;
       }
+      // Failures are counted once checked; connections sent at once would all get past that count before any
+      // is checked (each a store read and an audit row), and ones that never say hello hold a socket each until
+      // the handshake timeout. So only a few handshakes at a time from one address.
+      const from = sourceAddress ?? 'unknown';
+      const inFlight = handshaking.get(from) ?? 0;
+      if (inFlight >= MAX_HANDSHAKES_PER_ADDRESS) {
+        log.debug(
+          { sourceAddress },
+          'agent connection refused: too many handshakes at once from its address',
+        );
+        socket.close(
+          WS_CLOSE_CODES.RATE_LIMITED,
+          `RATE_LIMITED: ${MAX_HANDSHAKES_PER_ADDRESS} agent handshakes from your address are under way: try again in a few seconds`,
+        );
+        return;
+      }
+      handshaking.set(from, inFlight + 1);
+      let settled = false;
+      const handshakeOver = () => {
+        if (settled) return;
+        settled = true;
+        const left = (handshaking.get(from) ?? 1) - 1;
+        if (left > 0) handshaking.set(from, left);
+        else handshaking.delete(from);
+      };
       const nonce = randomBytes(32).toString('base64url');
       const mux: Mux = muxOverWebSocket(socket, {
         side: 'a',
@@ -153,7 +182,10 @@ export function createAgentHub({ store, audit, log, settings, onInventory, now =
         keepaliveTimeoutMs: settings.keepaliveTimeoutMs,
         onHello: (peer) => {
           // The handshake timeout bounds proving the key, not the inventory and status writes that follow.
-          const authenticated = () => clearTimeout(timer);
+          const authenticated = () => {
+            clearTimeout(timer);
+            handshakeOver();
+          };
           authenticate(mux, peer.info, nonce, sourceAddress, authenticated).catch((error: unknown) => {
             // A store failure must cost this connection only (an unhandled rejection would stop the server).
             log.error({ err: error, sourceAddress }, 'agent handshake failed');
@@ -163,6 +195,7 @@ export function createAgentHub({ store, audit, log, settings, onInventory, now =
         onOpen: (request) => request.reject('FORBIDDEN', 'agents cannot open channels to the server'),
         onClose: (reason) => {
           clearTimeout(timer);
+          handshakeOver();
           disconnected(mux, reason);
         },
         onError: (error) =>
