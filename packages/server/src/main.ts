@@ -8,12 +8,14 @@ import { createDirectoryService } from './access/directory-service.ts';
 import { createPermissionService } from './access/permission-service.ts';
 import { createSimulator } from './access/simulator.ts';
 import { createAgentHub } from './agents/agent-hub.ts';
-import { createAudit } from './audit.ts';
+import { sessionArn } from './arn.ts';
+import { type Audit, createAudit } from './audit.ts';
 import { createAuthorizer, type Principal } from './authorize.ts';
 import type { ServerConfig } from './config.ts';
 import { createGuard } from './guard.ts';
 import { buildApp } from './http/app.ts';
 import type { Logger } from './log.ts';
+import { sealRecording } from './recording/seal-recording.ts';
 import { createActivationService } from './services/activations.ts';
 import { createIdentityService } from './services/identity.ts';
 import { createInstanceCatalog } from './services/instance-catalog.ts';
@@ -30,7 +32,7 @@ import { createSignInService } from './sign-in/sign-in-service.ts';
 import { createSignInSessions } from './sign-in/sign-in-sessions.ts';
 import { createSsoService } from './sign-in/sso-service.ts';
 import { createThrottle } from './sign-in/throttle.ts';
-import { openStore } from './store/index.ts';
+import { openStore, type Store } from './store/index.ts';
 
 /** The server acting on its own behalf (first start, the local agent's activation); never reachable over the API. */
 export const SYSTEM_PRINCIPAL: Principal = {
@@ -42,6 +44,47 @@ export const SYSTEM_PRINCIPAL: Principal = {
 
 export type SesameServer = Awaited<ReturnType<typeof createServer>>;
 
+/**
+ * Sessions a previous run left active (it was killed, or the machine stopped): ended in the store, their
+ * recordings sealed (a last line cut mid-write dropped, a final event saying why they end there), and audited.
+ */
+async function endDanglingSessions(
+  store: Store,
+  audit: Audit,
+  log: Logger,
+  config: ServerConfig,
+  at: number,
+): Promise<void> {
+  const reason = 'the server restarted';
+  for (const session of await store.failDanglingSessions(at, reason)) {
+    let recording = session.recordingKey ? 'sealed' : 'none';
+    if (session.recordingKey)
+      await sealRecording(
+        join(config.dataDir, session.recordingKey),
+        `${reason} (it had stopped mid-session)`,
+      ).then(
+        ({ droppedBytes }) => {
+          if (droppedBytes > 0)
+            recording = `sealed; a last line cut short (${droppedBytes} bytes) was dropped`;
+        },
+        (error: Error) => {
+          recording = `cannot be sealed: ${error.message}`;
+          log.error(
+            { sessionId: session.id, err: error.message },
+            'cannot seal the recording of a session left open',
+          );
+        },
+      );
+    await audit({
+      actor: SYSTEM_PRINCIPAL,
+      action: 'sesame:SessionEnded',
+      resource: sessionArn(config.arn, session.id),
+      outcome: 'failed',
+      detail: { reason, recording },
+    });
+  }
+}
+
 /** Wires store, services, agent hub, session broker and HTTP app. Call listen() to serve. */
 export async function createServer(config: ServerConfig, log: Logger) {
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
@@ -52,9 +95,8 @@ export async function createServer(config: ServerConfig, log: Logger) {
   const now = Date.now;
   // Nothing is connected before we listen: sessions left from a previous run ended with it.
   await store.markAllInstancesConnectionLost();
-  await store.failDanglingSessions(now(), 'the server restarted');
-
   const audit = createAudit({ store, log });
+  await endDanglingSessions(store, audit, log, config, now());
   const model = createAccessModel({ store, log });
   const makeAdministrator = await ensureAdministrators({ store });
   await model.reload();

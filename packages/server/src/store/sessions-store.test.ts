@@ -171,14 +171,20 @@ for (const target of targets) {
       await store.createSession(session({ id: 'a-3', state: 'Terminating' }));
       const failed = session({ id: 'a-4', state: 'Failed', reason: 'x', endedAt: T0 + 1 });
       await store.createSession(failed);
-      assert.equal(await store.failDanglingSessions(T0 + 50, 'server restarted'), 3);
+      const ended = await store.failDanglingSessions(T0 + 50, 'server restarted');
+      assert.deepEqual(
+        ended.map((s) => s.id).sort(),
+        ['a-1', 'a-2', 'a-3'],
+        'the sessions it ended, with their recordings',
+      );
+      assert.ok(ended.every((s) => 'recordingKey' in s));
       for (const id of ['a-1', 'a-2', 'a-3']) {
         const s = await store.getSession(id);
         assert.deepEqual([s?.state, s?.endedAt, s?.reason], ['Terminated', T0 + 50, 'server restarted']);
       }
       assert.deepEqual(await store.getSession('a-4'), failed);
       assert.deepEqual(await store.listSessions({ state: 'active' }), []);
-      assert.equal(await store.failDanglingSessions(T0 + 60, 'again'), 0);
+      assert.deepEqual(await store.failDanglingSessions(T0 + 60, 'again'), []);
     });
   });
 }

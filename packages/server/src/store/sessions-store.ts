@@ -86,12 +86,13 @@ export function createSessionsStore(db: Kysely<StoreDatabase>): SessionsStore {
 
     async failDanglingSessions(now, reason) {
       const terminated: SessionState = 'Terminated';
-      const result = await db
+      const rows = await db
         .updateTable('sessions')
         .set({ state: terminated, ended_at: now, reason })
         .where('state', 'in', ACTIVE_SESSION_STATES)
-        .executeTakeFirst();
-      return Number(result.numUpdatedRows);
+        .returning(['id', 'recording_key'])
+        .execute();
+      return rows.map((row) => ({ id: row.id, recordingKey: row.recording_key }));
     },
   };
 }

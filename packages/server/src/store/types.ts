@@ -432,7 +432,8 @@ export interface Store {
   getSession(id: string): Promise<SessionRecord | undefined>;
   listSessions(filter: SessionFilter): Promise<SessionRecord[]>;
   updateSession(id: string, patch: SessionPatch): Promise<void>;
-  failDanglingSessions(now: number, reason: string): Promise<number>;
+  /** Ends every session left active (a server stopped without ending them): the ones it ended. */
+  failDanglingSessions(now: number, reason: string): Promise<Pick<SessionRecord, 'id' | 'recordingKey'>[]>;
   // audit trail (append-only)
   appendAudit(e: Omit<AuditEvent, 'seq'>): Promise<AuditEvent>;
   listAudit(filter: AuditFilter): Promise<AuditEvent[]>;
