@@ -108,8 +108,10 @@ export function createDirectoryService({ store, guard, audit, model, arn, now = 
       const tags = parseTags(input);
       guard(principal, 'sesame:TagUser', userArn(username), tagRequestContext(tags));
       const { id } = await user(username);
-      const kept = new Set(Object.keys(tags).map((k) => k.toLowerCase()));
-      const removed = Object.keys(await store.getUserTags(id)).filter((k) => !kept.has(k.toLowerCase()));
+      // Exactly as spelled: a key sent in other letters (app_group_name for APP_GROUP_NAME) replaces the old one,
+      // and must be judged as removing it, as aws:TagKeys conditions compare keys as written.
+      const kept = new Set(Object.keys(tags));
+      const removed = Object.keys(await store.getUserTags(id)).filter((k) => !kept.has(k));
       if (removed.length > 0)
         guard(
           principal,

@@ -139,6 +139,12 @@ describe('a tagging request that drops tags is judged as removing them', () => {
         /you are not allowed to ssm:RemoveTagsFromResource on arn:aws:ssm:local:000000000000:managed-instance\/mi-/,
       );
     assertError(await put(undefined), 400, 'INVALID', /the body must be the instance's tags/);
+    assertError(
+      await put({ Name: 'app-07', project: 'Development', app_group_name: 'billing', owner: 'ops' }),
+      403,
+      'FORBIDDEN',
+      /ssm:RemoveTagsFromResource/,
+    );
     assert.equal((await tags()).tags.APP_GROUP_NAME, 'payments', 'nothing was removed');
     // Dropping a tag the policy lets her remove, keeping the ABAC one as it is: allowed.
     const kept = await put({ project: 'Development', APP_GROUP_NAME: 'payments' });

@@ -64,6 +64,14 @@ test('dropping a tag key the policy denies is refused (sesame:UntagUser); a miss
       /you are not allowed to sesame:UntagUser on arn:aws:sesame:local:000000000000:user\/dana/,
     );
   assertError(await put('dana', erin), 400, 'INVALID', /the body must be the user's tags/);
+  // The same key in other letters is another key to aws:TagKeys, but the same tag to policies: renaming it
+  // drops the old spelling, and is judged so.
+  assertError(
+    await put('dana', erin, { app_group_name: 'billing', team: 'web' }),
+    403,
+    'FORBIDDEN',
+    /sesame:UntagUser/,
+  );
   assert.deepEqual(await tagsOf('dana'), { APP_GROUP_NAME: 'payments', team: 'web' });
 });
 

@@ -168,8 +168,9 @@ export function createInventoryService({
         target,
         tagRequestContext(tags),
       );
-      const kept = new Set(Object.keys(tags).map((k) => k.toLowerCase()));
-      const removed = Object.keys(instance.tags).filter((k) => !kept.has(k.toLowerCase()));
+      // Exactly as spelled: a key sent in other letters replaces the old one and is judged as removing it.
+      const kept = new Set(Object.keys(tags));
+      const removed = Object.keys(instance.tags).filter((k) => !kept.has(k));
       if (removed.length > 0)
         guard(
           principal,
