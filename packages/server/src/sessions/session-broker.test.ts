@@ -52,8 +52,10 @@ async function setUp(
     signedIn = undefined as (() => boolean) | undefined,
     endWritten = undefined as Promise<void> | undefined,
     startWritten = undefined as Promise<void> | undefined,
+    startWriteTimeoutMs = undefined as number | undefined,
   } = {},
 ) {
+  const auditState = { fails: auditFails };
   const errors: string[] = [];
   const log = {
     info: () => {},
@@ -96,13 +98,14 @@ async function setUp(
     guard: () => {},
     audit: async (event: { action: string; outcome: string; detail?: Record<string, unknown> }) => {
       audits.push({ action: event.action, outcome: event.outcome, detail: event.detail });
-      return !auditFails;
+      return !auditState.fails;
     },
     log,
     arn: { partition: 'aws', region: 'local', account: '000000000000' },
     dataDir,
     settings: { idleTimeoutMs: 60_000, maxDurationMs: 60_000 },
     ...(agentOpenTimeoutMs ? { agentOpenTimeoutMs } : {}),
+    ...(startWriteTimeoutMs ? { startWriteTimeoutMs } : {}),
     ...(signedIn ? { stillSignedIn: async () => signedIn(), signInCheckMs: 20 } : {}),
   });
   const principal = { userId: 'u-1', username: 'alice', sourceAddress: null, signInSessionId: 'si-1' };
@@ -119,6 +122,9 @@ async function setUp(
     held: () => held,
     errors,
     audits,
+    failAudit: (fails: boolean) => {
+      auditState.fails = fails;
+    },
   };
 }
 
@@ -177,7 +183,9 @@ describe('session broker, when the store fails', () => {
   });
 
   it('audits the end of a session whose end cannot be stored; reading its recording is audited', async () => {
-    const { broker, principal, records, opening, agentChannel, audits } = await setUp(['Terminated']);
+    const { broker, principal, records, opening, agentChannel, audits, failAudit } = await setUp([
+      'Terminated',
+    ]);
     const channel = await within(opening, 'the session opens');
     channel.onData = () => {};
     await new Promise((r) => setTimeout(r, 10));
@@ -190,6 +198,12 @@ describe('session broker, when the store fails', () => {
       ['ssm:StartSession succeeded ', 'sesame:SessionEnded succeeded exited'],
     );
     const [id] = [...records.keys()];
+    failAudit(true);
+    await assert.rejects(broker.recordingPath(principal, id as string), {
+      code: 'UNAVAILABLE',
+      message: /could not be written to the audit trail, so the recording is not served/,
+    });
+    failAudit(false);
     await broker.recordingPath(principal, id as string);
     assert.deepEqual(audits.at(-1), {
       action: 'sesame:GetSessionRecording',
@@ -296,6 +310,51 @@ describe('session broker, a session that ends while its start is being written',
     await within(terminating, 'terminate');
     assert.equal(records.get(id as string)?.state, 'Terminated');
     assert.match(records.get(id as string)?.reason ?? '', /terminated by alice/);
+  });
+
+  it('an agent that exits while the start is written: its exit and close are seen once the start is', async () => {
+    let write: () => void = () => {};
+    const startWritten = new Promise<void>((resolve) => {
+      write = resolve;
+    });
+    const { records, opening, agentChannel } = await setUp([], { startWritten });
+    const channel = await within(opening, 'the session opens');
+    channel.onData = () => {};
+    const [id] = [...records.keys()];
+    const closed = new Promise<string>((resolve) => {
+      channel.onClose = (code) => resolve(code);
+    });
+    agentChannel()?.exit(0, null);
+    agentChannel()?.close('NORMAL', 'exited');
+    await new Promise((r) => setTimeout(r, 20));
+    write();
+    assert.equal(await within(closed, 'the client channel closes'), 'NORMAL');
+    for (let i = 0; i < 100 && records.get(id as string)?.state !== 'Terminated'; i++)
+      await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(
+      [
+        records.get(id as string)?.state,
+        records.get(id as string)?.reason,
+        records.get(id as string)?.exitCode,
+      ],
+      ['Terminated', 'exited', 0],
+    );
+  });
+
+  it('a store that never records the start ends the session after startWriteTimeoutMs, client gone or not', async () => {
+    const { opening, agentChannel, errors } = await setUp([], {
+      startWritten: new Promise<void>(() => {}),
+      startWriteTimeoutMs: 100,
+    });
+    const channel = await within(opening, 'the session opens');
+    channel.onData = () => {};
+    channel.close('NORMAL', 'the person left'); // not seen while the start is being written
+    const agentSide = agentChannel() as Channel;
+    const agentClosed = new Promise<string>((resolve) => {
+      agentSide.onClose = (_code, message) => resolve(message);
+    });
+    assert.match(await within(agentClosed, 'the shell is hung up'), /could not be written/);
+    assert.ok(errors.includes('cannot record the start of the session'), errors.join('; '));
   });
 
   it('moves no byte, either way, until the start is in the store and the audit trail', async () => {

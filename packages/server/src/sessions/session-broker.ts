@@ -1,3 +1,4 @@
+import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resourceContext } from '@sesame/policy';
 import type { Channel, OpenRequest } from '@sesame/protocol';
@@ -34,6 +35,11 @@ type Deps = {
   /** How long the agent may take to start a shell before the session fails (30 s). */
   agentOpenTimeoutMs?: number;
   /**
+   * How long the start's store and audit writes may take before the session is ended (10 s): until they are done
+   * nothing is relayed, and neither side's close is seen.
+   */
+  startWriteTimeoutMs?: number;
+  /**
    * Whether the sign-in a session was opened with still holds (not signed out, revoked or expired, the account
    * not disabled): asked every `signInCheckMs` (10 s) while the session runs, which ends when the answer is no.
    */
@@ -57,11 +63,15 @@ const AGENT_OPEN_TIMEOUT_MS = 30_000;
 /** The agent did not answer an open in time (as opposed to refusing it). */
 class AgentTimeout extends Error {}
 
-/** `promise`, or a rejection with an AgentTimeout after `ms`. */
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+/** `promise`, or a rejection with `timedOut()` (an AgentTimeout unless given) after `ms`. */
+function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+  timedOut = (): Error => new AgentTimeout(),
+): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new AgentTimeout()), ms);
+    timer = setTimeout(() => reject(timedOut()), ms);
   });
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
@@ -102,6 +112,7 @@ export function createSessionBroker(deps: Deps) {
     settings,
     now = Date.now,
     agentOpenTimeoutMs = AGENT_OPEN_TIMEOUT_MS,
+    startWriteTimeoutMs = 10_000,
     stillSignedIn,
     signInCheckMs = 10_000,
   } = deps;
@@ -347,9 +358,10 @@ export function createSessionBroker(deps: Deps) {
     };
 
     // The start is in the store and the audit trail before a byte moves: no handler is set on either channel
-    // yet, so what they send waits (within their windows), and a close meanwhile is seen once they are piped.
+    // yet, so what they send waits (within their windows), and a close meanwhile is seen once they are piped. A
+    // store that hangs would leave the shell running with no one seeing either side go: it has a time limit.
     live.set(record.id, { record, end });
-    try {
+    const writeStart = async () => {
       startWritten = store.updateSession(record.id, { state: 'Connected' });
       await startWritten;
       const audited = await audit({
@@ -360,6 +372,13 @@ export function createSessionBroker(deps: Deps) {
         detail: { sessionId: record.id },
       });
       if (!audited) throw new Error('the audit trail could not be written');
+    };
+    try {
+      await withTimeout(
+        writeStart(),
+        startWriteTimeoutMs,
+        () => new Error(`the store did not record the start within ${startWriteTimeoutMs} ms`),
+      );
     } catch (error) {
       log.error({ err: error, sessionId: record.id }, 'cannot record the start of the session');
       await end('the session could not be written to the store or the audit trail, so it was ended');
@@ -503,15 +522,26 @@ export function createSessionBroker(deps: Deps) {
       const session = await this.get(principal, id);
       guard(principal, 'sesame:GetSessionRecording', sessionArn(arn, id), sessionContext(session));
       if (!session.recordingKey) throw new SesameError('NOT_FOUND', `session ${id} has no recording`);
-      // Who read whose keystrokes is on the record too.
-      await audit({
+      const path = join(dataDir, session.recordingKey);
+      // A stream that fails after the reply started cannot become a JSON error: look before serving.
+      await access(path).catch(() => {
+        throw new SesameError('NOT_FOUND', `the recording of session ${id} is missing on the server`);
+      });
+      // Who read whose keystrokes is on the record too, or the keystrokes are not served (as a session that
+      // cannot be audited does not start).
+      const audited = await audit({
         actor: principal,
         action: 'sesame:GetSessionRecording',
         resource: sessionArn(arn, id),
         outcome: 'succeeded',
         detail: { owner: session.owner },
       });
-      return join(dataDir, session.recordingKey);
+      if (!audited)
+        throw new SesameError(
+          'UNAVAILABLE',
+          'the read could not be written to the audit trail, so the recording is not served; try again',
+        );
+      return path;
     },
 
     /**
