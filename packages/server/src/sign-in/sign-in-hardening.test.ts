@@ -1,13 +1,16 @@
 // The attacks a security review of sign-in found, each as a test: they must stay closed.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import pg from 'pg';
 import { hashToken } from '../crypto.ts';
 import { SesameError } from '../errors.ts';
 import { createAuthenticate } from '../http/sign-in-routes.ts';
 import { SYSTEM_PRINCIPAL } from '../main.ts';
 import { SesameStoreError } from '../store/index.ts';
+import { POSTGRES_ADMIN_URL } from '../store/store-test-targets.ts';
 import {
   ADMIN_PASSWORD,
   assertError,
@@ -66,6 +69,9 @@ describe('sign-in hardening', () => {
     );
     assert.ok(checked.length <= 5, `${checked.length} guesses were checked`);
   });
+
+  test('parallel code guesses over many sign-ins cannot outrun the account lockout', () =>
+    guessCodesAtOnce(ts));
 
   test('parallel password guesses cannot outrun the account lockout', async () => {
     await ts.createUser('quin');
@@ -304,4 +310,57 @@ describe('behind a reverse proxy', () => {
       '203.0.113.9',
     );
   });
+});
+
+/**
+ * Someone with the password opens sign-ins (a right password counts nothing), then guesses codes on all of them
+ * at once: only as many are checked as the account's limit (5). The race needs a store whose queries take real
+ * round trips: on SQLite in-process the requests run one at a time, so it is run on PostgreSQL too.
+ */
+async function guessCodesAtOnce(ts: TestServer): Promise<void> {
+  const { totpSecret } = await ts.createUser('sol');
+  const login = () =>
+    ts.api('POST', '/api/v1/auth/login', { json: { username: 'sol', password: ADMIN_PASSWORD } });
+  const flows = [];
+  for (let i = 0; i < 6; i++) flows.push((await login()).body.flow);
+  const answers = await Promise.all(
+    flows.flatMap((flow) =>
+      Array.from({ length: 3 }, () =>
+        ts.api('POST', '/api/v1/auth/mfa', {
+          json: { flow, method: 'totp', code: wrongTotpCode(totpSecret) },
+        }),
+      ),
+    ),
+  );
+  const checked = answers.filter((a) =>
+    /not right/.test(String((a.body.error as { message: string })?.message)),
+  );
+  assert.equal(checked.length, 5, `${checked.length} codes were checked against a limit of 5`);
+  assertError(await login(), 429, 'RATE_LIMITED', /too many failed sign-in attempts/);
+}
+
+describe('sign-in hardening on PostgreSQL', async () => {
+  const database = `sesame_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client(POSTGRES_ADMIN_URL);
+  const skip = await admin.connect().then(
+    () => admin.query(`create database ${database}`).then(() => false as const),
+    (error: Error) => `PostgreSQL not reachable: ${error.message}`,
+  );
+  let ts: TestServer;
+  before(async () => {
+    if (skip) return;
+    const url = new URL(POSTGRES_ADMIN_URL);
+    url.pathname = `/${database}`;
+    ts = await startTestServer({
+      file: { databaseUrl: url.toString(), signIn: { scryptLog2N: 10, maxAccountFailures: 5 } },
+    });
+  });
+  after(async () => {
+    await ts?.close();
+    if (!skip) await admin.query(`drop database ${database} with (force)`);
+    await admin.end().catch(() => {});
+  });
+  test('parallel code guesses over many sign-ins cannot outrun the account lockout', { skip }, () =>
+    guessCodesAtOnce(ts),
+  );
 });

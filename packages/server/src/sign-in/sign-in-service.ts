@@ -130,9 +130,8 @@ export function createSignInService(deps: Deps) {
     log,
     issuer: deps.issuer,
     now,
-    failed: async (user, ctx, message, flow) => {
-      // The device the sign-in began on (recorded in the flow), not one a later request names.
-      await throttle.failure(await lockScope(user.username, user, flowDevice(flow)), ctx.sourceAddress);
+    // Counted already: verifyMfa reserves a failure before the code is checked.
+    failed: async (user, ctx, message) => {
       await record(user, 'failed', ctx, { reason: `MFA: ${message}` });
     },
   });
@@ -387,13 +386,27 @@ export function createSignInService(deps: Deps) {
       const flow = await flows.load(token, ['mfa']);
       sameBrowser(flow, ctx);
       const user = await flowUser(flow);
-      await throttle.check(await lockScope(user.username, user, flowDevice(flow)), ctx.sourceAddress);
+      // The device the sign-in began on (recorded in the flow), not one a later request names.
+      const scope = await lockScope(user.username, user, flowDevice(flow));
+      await throttle.check(scope, ctx.sourceAddress);
       // A request that names no offered method is a mistake, not a guess: it costs no attempt.
       const methods = (flow.data.methods as string[]) ?? [];
       if (!methods.includes(String(input.method ?? '')))
         throw new SesameError('INVALID', `method must be one of ${methods.map((m) => `"${m}"`).join(', ')}`);
       const attempts = await flows.reserve(token);
-      const method = await secondFactor.check(attempts, flow, user, ctx, input);
+      // Counted against the account before the code is checked, as a password is: guesses sent at once over
+      // many sign-ins (each with the right password) must not all get past the check above.
+      await throttle.reserve(scope, ctx.sourceAddress);
+      let method: Awaited<ReturnType<typeof secondFactor.check>>;
+      try {
+        method = await secondFactor.check(attempts, flow, user, ctx, input);
+      } catch (error) {
+        // A wrong code stays counted; a malformed request (INVALID) was no guess.
+        if (!(error instanceof SesameError && error.code === 'UNAUTHENTICATED'))
+          await throttle.release(scope, ctx.sourceAddress);
+        throw error;
+      }
+      await throttle.release(scope, ctx.sourceAddress);
       const taken = await flows.take(token);
       return finish(user, taken.data as SignInFlowData, now(), method);
     },
