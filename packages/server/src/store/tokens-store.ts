@@ -54,13 +54,23 @@ export function createTokensStore(db: Kysely<StoreDatabase>): TokensStore {
     },
 
     // One UPDATE decides: of any number of concurrent callers, exactly one sees the row come back.
+    // One statement uses up the link and every other unused link of its user: of two links used at once (an
+    // invitation and a reset mail), only one sets the password.
     async consumeSetupToken(tokenHash, now) {
       const row = await db
         .updateTable('setup_tokens')
         .set({ used_at: now })
-        .where('token_hash', '=', tokenHash)
         .where('used_at', 'is', null)
-        .where('expires_at', '>', now)
+        .where(
+          'user_id',
+          '=',
+          db
+            .selectFrom('setup_tokens')
+            .select('user_id')
+            .where('token_hash', '=', tokenHash)
+            .where('used_at', 'is', null)
+            .where('expires_at', '>', now),
+        )
         .returning('user_id')
         .executeTakeFirst();
       return row?.user_id;

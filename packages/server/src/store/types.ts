@@ -402,6 +402,7 @@ export interface Store {
   deleteIdentityProvider(id: string): Promise<boolean>;
   // one-time setup/invitation tokens
   createSetupToken(t: NewSetupToken): Promise<void>;
+  /** Uses up the link and every other unused link of its user; its user's id, if it was valid. */
   consumeSetupToken(tokenHash: string, now: number): Promise<string | undefined>;
   deleteSetupTokensForUser(userId: string): Promise<void>;
   // activations

@@ -189,25 +189,31 @@ for (const target of targets) {
       });
     });
 
-    test('consumeSetupToken works once, and not once expired', async () => {
+    test('consumeSetupToken works once, and not once expired; it uses up every other link of that user', async () => {
       await store.createUser(alice);
+      await store.createUser(bob);
       await store.createSetupToken({ tokenHash: 's1', userId: 'u-alice', expiresAt: T0 + 1000 });
       await store.createSetupToken({ tokenHash: 's2', userId: 'u-alice', expiresAt: T0 + 1000 });
-      assert.equal(await store.consumeSetupToken('s1', T0), 'u-alice');
-      assert.equal(await store.consumeSetupToken('s1', T0), undefined, 'second use');
-      assert.equal(await store.consumeSetupToken('s2', T0 + 1000), undefined, 'expired at expiresAt');
+      await store.createSetupToken({ tokenHash: 's3', userId: 'u-bob', expiresAt: T0 + 1000 });
+      assert.equal(await store.consumeSetupToken('s1', T0 + 1000), undefined, 'expired at expiresAt');
       assert.equal(
-        await store.consumeSetupToken('s2', T0 + 999),
+        await store.consumeSetupToken('s1', T0 + 999),
         'u-alice',
         'an expired attempt did not use it',
       );
+      assert.equal(await store.consumeSetupToken('s1', T0), undefined, 'second use');
+      assert.equal(await store.consumeSetupToken('s2', T0), undefined, "used up with alice's other link");
+      assert.equal(await store.consumeSetupToken('s3', T0), 'u-bob', "another user's link is untouched");
       assert.equal(await store.consumeSetupToken('unknown', T0), undefined);
     });
 
-    test('concurrent consumeSetupToken calls: exactly one wins', async () => {
+    test('concurrent consumeSetupToken calls: exactly one wins, of one link or of two links of one user', async () => {
       await store.createUser(alice);
       await store.createSetupToken({ tokenHash: 's1', userId: 'u-alice', expiresAt: T0 + 1000 });
-      const results = await Promise.all(Array.from({ length: 10 }, () => store.consumeSetupToken('s1', T0)));
+      await store.createSetupToken({ tokenHash: 's2', userId: 'u-alice', expiresAt: T0 + 1000 });
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => store.consumeSetupToken(i % 2 ? 's1' : 's2', T0)),
+      );
       assert.deepEqual(
         results.filter((r) => r !== undefined),
         ['u-alice'],
