@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { rejects, serviceFixture } from '../services/service-fixture.ts';
-import { createThrottle, type Throttle } from './throttle.ts';
+import { createThrottle, DEVICE_SCOPE, type Throttle } from './throttle.ts';
 
 const MINUTE = 60_000;
 const WINDOW_MS = 15 * MINUTE;
@@ -74,6 +74,36 @@ describe('sign-in throttle: per account', () => {
     await throttle.check('alice', HERE);
     f.advance(WINDOW_MS - 1);
     assert.deepEqual(await fail('alice', 1), [true], 'within the new window the third failure locks');
+  });
+
+  test('the name as typed is not kept (it may be a password typed in the wrong field), only its digest', async () => {
+    const keys: string[] = [];
+    const seen = createThrottle({
+      store: {
+        getThrottle: (key) => f.store.getThrottle(key),
+        recordThrottleFailure: (failure) => {
+          keys.push(failure.key);
+          return f.store.recordThrottleFailure(failure);
+        },
+        releaseThrottleFailure: (release) => f.store.releaseThrottleFailure(release),
+        clearThrottle: (key, prefix) => f.store.clearThrottle(key, prefix),
+      },
+      windowMs: WINDOW_MS,
+      lockoutMs: LOCKOUT_MS,
+      limits: { account: 3, address: 5 },
+      now: f.now,
+    });
+    for (let i = 0; i < 3; i++) await seen.failure('Summer2024!', `203.0.113.${200 + i}`);
+    await rejects(seen.check('summer2024!', THERE), 'RATE_LIMITED', LOCKED);
+    assert.ok(keys.length > 0);
+    for (const key of keys) assert.doesNotMatch(key.toLowerCase(), /summer/);
+    // A device's scope of that name is cleared with the name by unlock (by the digest's prefix).
+    const device = `Summer2024!${DEVICE_SCOPE}abc`;
+    for (let i = 0; i < 3; i++) await seen.failure(device, `203.0.113.${210 + i}`);
+    await rejects(seen.check(device, '198.51.100.99'), 'RATE_LIMITED', LOCKED);
+    await seen.unlock('summer2024!');
+    await seen.check(device, '198.51.100.99');
+    await seen.check('Summer2024!', '198.51.100.99');
   });
 
   test('user names are counted case-insensitively', async () => {

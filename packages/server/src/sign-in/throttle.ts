@@ -1,3 +1,4 @@
+import { hashToken } from '../crypto.ts';
 import { SesameError } from '../errors.ts';
 import type { Store } from '../store/index.ts';
 
@@ -20,7 +21,13 @@ type Deps = {
  * within the window the key is locked for `lockoutMs`.
  */
 export function createThrottle({ store, windowMs, lockoutMs, limits, now = Date.now }: Deps) {
-  const accountKey = (username: string) => `user:${username.toLowerCase()}`;
+  // The name as typed is not kept: people type their password into the user name field. Its digest is (the
+  // device part of a scope after it as it is, so that unlock can clear a name's device scopes by prefix).
+  const accountKey = (scope: string) => {
+    const at = scope.indexOf(DEVICE_SCOPE);
+    const name = at < 0 ? scope : scope.slice(0, at);
+    return `user:${hashToken(`throttle:${name.toLowerCase()}`)}${at < 0 ? '' : scope.slice(at)}`;
+  };
   // An IPv6 address counts with its /64: one host usually holds a whole /64 and could walk through it.
   const addressKey = (address: string | null) => `addr:${address ? networkOf(address) : 'unknown'}`;
 

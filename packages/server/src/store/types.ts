@@ -83,7 +83,7 @@ export type MfaDevice = {
   lastUsedAt: number | null;
 };
 
-/** Failure counter for one key (`user:<name>`, `addr:<ip>`): a sliding window and a lockout. */
+/** Failure counter for one key (`user:<digest of the name>`, `addr:<ip>`): a sliding window and a lockout. */
 export type Throttle = { key: string; failures: number; windowStart: number; lockedUntil: number | null };
 
 export type IdentityProviderKind = 'oidc' | 'saml';
