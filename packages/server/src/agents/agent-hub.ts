@@ -11,6 +11,7 @@ import type { ServerConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { parseInventory } from '../services/activations.ts';
 import { createFailureLimiter } from '../sign-in/request-limiter.ts';
+import { networkOf } from '../sign-in/throttle.ts';
 import type { Store } from '../store/index.ts';
 
 type Deps = {
@@ -153,7 +154,8 @@ export function createAgentHub({ store, audit, log, settings, onInventory, now =
       // Failures are counted once checked; connections sent at once would all get past that count before any
       // is checked (each a store read and an audit row), and ones that never say hello hold a socket each until
       // the handshake timeout. So only a few handshakes at a time from one address.
-      const from = sourceAddress ?? 'unknown';
+      // By network, as the failure count: one host usually holds a whole IPv6 /64 and could walk through it.
+      const from = sourceAddress ? networkOf(sourceAddress) : 'unknown';
       const inFlight = handshaking.get(from) ?? 0;
       if (inFlight >= MAX_HANDSHAKES_PER_ADDRESS) {
         log.debug(
