@@ -169,8 +169,10 @@ export function createSamlServiceProvider(config: SamlServiceProviderConfig) {
       if (sessionIndex) signIn.sessionIndex = sessionIndex;
       const classRef = text(first(first(authn, 'AuthnContext'), 'AuthnContextClassRef'));
       if (classRef) signIn.authnContextClassRef = classRef;
-      const authnInstant = time(authn?.$?.AuthnInstant);
-      if (authnInstant !== undefined) signIn.authnInstant = authnInstant;
+      // Read only for the MFA time of a trusted IdP: an odd one is ignored (the sign-in's own time is used then),
+      // not a reason to refuse an assertion that is otherwise right.
+      const authnInstant = Date.parse(authn?.$?.AuthnInstant ?? '');
+      if (!Number.isNaN(authnInstant)) signIn.authnInstant = authnInstant;
       return signIn;
     },
 
