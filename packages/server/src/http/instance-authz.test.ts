@@ -178,6 +178,31 @@ describe('a tagging request that drops tags is judged as removing them', () => {
   });
 });
 
+describe('an activation tags the instances it registers', () => {
+  test('its default tags are judged as tagging them: a Deny on a tag key holds for them too', async () => {
+    const dora = (await ts.createUser('dora')).token;
+    await ts.grant('dora', 'Activations', [
+      { Effect: 'Allow', Action: ['ssm:CreateActivation', 'ssm:AddTagsToResource'], Resource: '*' },
+      {
+        Effect: 'Deny',
+        Action: 'ssm:AddTagsToResource',
+        Resource: '*',
+        Condition: { 'ForAnyValue:StringEquals': { 'aws:TagKeys': ['APP_GROUP_NAME'] } },
+      },
+    ]);
+    const create = (defaultTags: Record<string, string>) =>
+      ts.api('POST', '/api/v1/activations', { token: dora, json: { defaultTags } });
+    assertError(
+      await create({ APP_GROUP_NAME: 'payments' }),
+      403,
+      'FORBIDDEN',
+      /you are not allowed to ssm:AddTagsToResource on arn:aws:ssm:local:000000000000:managed-instance\/\*/,
+    );
+    assert.equal((await create({ team: 'web' })).status, 200);
+    assert.equal((await create({})).status, 200);
+  });
+});
+
 describe('someone who may not look at instances cannot learn which exist', () => {
   test('an unknown name, an unknown id and a real instance all answer 403', async () => {
     for (const target of ['prod-db', 'no-such-host', 'mi-0123456789abcdef0']) {

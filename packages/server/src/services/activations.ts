@@ -1,6 +1,7 @@
 import { createPublicKey, randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
-import { type ArnSettings, serverArn } from '../arn.ts';
+import { tagRequestContext } from '@sesame/policy';
+import { type ArnSettings, instanceArn, serverArn } from '../arn.ts';
 import type { Audit } from '../audit.ts';
 import type { Principal } from '../authorize.ts';
 import { constantTimeEqual, hashToken, randomHex, randomToken } from '../crypto.ts';
@@ -116,7 +117,13 @@ export function createActivationService({ store, guard, audit, arn, onRegistered
 
   return {
     async create(principal: Principal, input: Record<string, unknown>) {
+      // The default tags land on every instance the activation registers: judged as tagging on create (AWS's
+      // aws:RequestTag/* and aws:TagKeys on CreateActivation) and as tagging those instances, so a Deny on a tag
+      // key (the ABAC ones) holds here too.
       guard(principal, 'ssm:CreateActivation', activationArn('*'));
+      const defaultTags = parseTags(input.defaultTags, 'defaultTags');
+      const tagging = tagRequestContext(defaultTags);
+      guard(principal, 'ssm:CreateActivation', activationArn('*'), tagging);
       onlyFields(input, [
         'description',
         'instanceKind',
@@ -128,6 +135,8 @@ export function createActivationService({ store, guard, audit, arn, onRegistered
       const instanceKind = input.instanceKind ?? 'managed';
       if (instanceKind !== 'ec2' && instanceKind !== 'managed')
         throw new SesameError('INVALID', 'instanceKind must be "ec2" or "managed"');
+      if (Object.keys(defaultTags).length > 0)
+        guard(principal, 'ssm:AddTagsToResource', instanceArn(arn, { id: '*', kind: instanceKind }), tagging);
       const code = randomToken('', 20);
       const created = now();
       const activation: Activation = {
@@ -138,7 +147,7 @@ export function createActivationService({ store, guard, audit, arn, onRegistered
         registrationLimit: optionalInt(input.registrationLimit, 'registrationLimit', 1, 10_000, 1),
         registrationsCount: 0,
         expiresAt: created + optionalInt(input.expiresInHours, 'expiresInHours', 1, 720, 24) * HOUR,
-        defaultTags: parseTags(input.defaultTags, 'defaultTags'),
+        defaultTags,
         defaultInstanceName: optionalString(input.defaultInstanceName, 'defaultInstanceName', 255) ?? null,
         createdBy: principal.username,
         createdAt: created,
