@@ -93,6 +93,10 @@ before(async () => {
         res.writeHead(200, { 'content-length': '100000' });
         return res.write('x'.repeat(1000), () => res.destroy());
       }
+      if (req.url === '/api/v1/stall') {
+        res.writeHead(200, { 'content-type': 'application/x-asciicast' });
+        return res.write('a'.repeat(100)); // then nothing, the connection left open
+      }
       if (req.url === '/api/v1/gone')
         return send(404, { error: { code: 'NOT_FOUND', message: 'no session "gone"' } });
       // A listing in pages of two (things), and one that hands back the same token forever (loop).
@@ -301,6 +305,24 @@ test('a download streams a body of any size (past the 16 MiB of a JSON answer); 
     api.download('/api/v1/gone', new PassThrough(), out),
     (e: CliError) => e.exitCode === 5 && /no session "gone"/.test(e.message),
   );
+});
+
+test('a download: a reader gone (EPIPE) ends it quietly; a failing local write says so; a silent server is given up on', async () => {
+  await saveCredentials(stored());
+  const api = ApiClient.signedIn(await loadCredentials());
+  const failing = (code: string) =>
+    new Writable({
+      write(_chunk, _encoding, done) {
+        done(Object.assign(new Error(`${code}: it failed`), { code }));
+      },
+    });
+  await api.download('/api/v1/big', new PassThrough(), failing('EPIPE'));
+  await assert.rejects(
+    api.download('/api/v1/big', new PassThrough(), failing('ENOSPC')),
+    (e: CliError) => e.exitCode === 1 && /^cannot write the output: ENOSPC/.test(e.message),
+  );
+  const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
+  await assert.rejects(api.download('/api/v1/stall', new PassThrough(), sink, 300), /nothing came for 0.3 s/);
 });
 
 test('a server whose certificate is not the pinned one: said plainly, with how to pin the new one (exit 7)', async () => {

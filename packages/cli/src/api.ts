@@ -108,11 +108,17 @@ export class ApiClient {
 
   /**
    * Streams a successful answer's body (e.g. a recording, however large) through `into` (which ends with it) and
-   * on to `out`, which is not ended (stdout). Error answers are read and thrown as for `call`.
+   * on to `out`, which is not ended (stdout). Error answers are read and thrown as for `call`. A server that sends
+   * nothing for `idleMs` while `out` is ready for more is given up on (a pager may hold the body back for ever).
    */
-  async download(path: string, into: Writable & NodeJS.ReadableStream, out: Writable): Promise<void> {
+  async download(
+    path: string,
+    into: Writable & NodeJS.ReadableStream,
+    out: Writable,
+    idleMs = 30_000,
+  ): Promise<void> {
     await this.ensureFresh();
-    const sink = { into, out };
+    const sink = { into, out, idleMs };
     let answer = await this.#send('GET', path, undefined, this.#token, sink);
     if (answer.status === 401 && answer.tokenRefused && this.#credentials?.refreshToken) {
       await this.#refresh(true);
@@ -194,7 +200,7 @@ export class ApiClient {
     path: string,
     body: unknown,
     token: string | undefined,
-    sink?: { into: Writable & NodeJS.ReadableStream; out: Writable },
+    sink?: { into: Writable & NodeJS.ReadableStream; out: Writable; idleMs: number },
   ): Promise<Answer> {
     const url = new URL(`${this.url}${path}`);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
@@ -207,14 +213,37 @@ export class ApiClient {
       const req = send(url, { method, headers, timeout: 30_000, ...pinnedTlsOptions(this.tls) }, (res) => {
         const status = res.statusCode ?? 0;
         if (sink && status >= 200 && status < 300) {
-          // A reader that pauses (a pager) holds the body back for as long as it likes: no idle limit here.
+          // A reader that pauses (a pager) holds the body back for as long as it likes, so the socket's idle limit
+          // is off; a server that sends nothing while the reader waits for more is given up on after 30 s.
           req.setTimeout(0);
+          const socket = res.socket;
+          let received = socket.bytesRead;
+          let quietSince = Date.now();
+          const watchdog = setInterval(
+            () => {
+              const waiting = sink.out.writableNeedDrain || sink.into.writableNeedDrain;
+              if (waiting || socket.bytesRead !== received) {
+                received = socket.bytesRead;
+                quietSince = Date.now();
+              } else if (Date.now() - quietSince > sink.idleMs)
+                res.destroy(new Error(`nothing came for ${sink.idleMs / 1000} s`));
+            },
+            Math.min(1000, sink.idleMs),
+          );
+          let localError: Error | undefined;
+          sink.out.once('error', (error: Error) => {
+            localError = error;
+          });
           const done = () => resolve({ status, text: '', tokenRefused: false });
           // A connection cut mid-body rejects (premature close): a partial download is not a download. A reader
-          // that went away (`| head`) ends it as `cat` would.
-          pipeline(res, sink.into, sink.out, { end: false }).then(done, (error: NodeJS.ErrnoException) =>
-            error.code === 'EPIPE' ? done() : reject(new Error(`the answer broke off: ${error.message}`)),
-          );
+          // that went away (`| head`) ends it as `cat` would; any other failure to write is ours, not the server's.
+          pipeline(res, sink.into, sink.out, { end: false })
+            .then(done, (error: NodeJS.ErrnoException) => {
+              if (error.code === 'EPIPE') return done();
+              if (localError) return reject(new CliError(`cannot write the output: ${localError.message}`));
+              reject(new Error(`the answer broke off: ${error.message}`));
+            })
+            .finally(() => clearInterval(watchdog));
           return;
         }
         const chunks: Buffer[] = [];
@@ -240,7 +269,7 @@ export class ApiClient {
       req.on('error', reject);
       req.end(payload);
     }).catch((error: Error) => {
-      throw unreachable(this.url, this.tls, error);
+      throw error instanceof CliError ? error : unreachable(this.url, this.tls, error);
     });
   }
 }
