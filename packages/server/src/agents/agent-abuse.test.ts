@@ -80,3 +80,23 @@ test('after 30 failed agent handshakes from one address, its connections are clo
   assert.equal(sawNonce, false);
   assert.equal(await auditCount('sesame:AgentConnect', 'failed'), failedBefore + 30);
 });
+
+test('connections that hold a handshake place until the timeout count as failed handshakes', {
+  timeout: 30_000,
+}, async () => {
+  const quick = await startTestServer({ file: { agents: { handshakeTimeoutMs: 200 } } });
+  try {
+    const agent = await registerAgent(quick);
+    // Two rounds of 16 silent connections: 32 timeouts, past the 30 failures a minute one address may have.
+    for (let round = 0; round < 2; round++) {
+      const silent = Array.from({ length: 16 }, () => dial(quick.url, '/api/v1/agent/connect'));
+      for (const c of silent) assert.equal((await c.closed).code, 4001, 'closed at the handshake timeout');
+    }
+    const refused = await connectAgent(quick.url, agent);
+    const closed = await refused.closed;
+    assert.equal(closed.code, 4005);
+    assert.match(closed.reason, /too many failed agent handshakes from your address/);
+  } finally {
+    await quick.close();
+  }
+});

@@ -206,6 +206,9 @@ export function createAgentHub({ store, audit, log, settings, onInventory, now =
           log.error({ err: error, sourceAddress }, 'internal error on an agent channel (channel closed)'),
       });
       const timer = setTimeout(() => {
+        // A connection that held its place this long without proving a key counts as a failed handshake, so a host
+        // that keeps the places full is stopped by the failure count like one sending bad signatures.
+        failures.failed(sourceAddress);
         mux.close('HANDSHAKE', `agent did not authenticate within ${settings.handshakeTimeoutMs} ms`);
       }, settings.handshakeTimeoutMs);
       mux.hello({ nonce, server: 'sesame' });
