@@ -178,11 +178,13 @@ export function createAgentHub({ store, audit, log, settings, onInventory, now =
         else handshaking.delete(from);
       };
       const nonce = randomBytes(32).toString('base64url');
+      let saidHello = false;
       const mux: Mux = muxOverWebSocket(socket, {
         side: 'a',
         keepaliveIntervalMs: settings.keepaliveIntervalMs,
         keepaliveTimeoutMs: settings.keepaliveTimeoutMs,
         onHello: (peer) => {
+          saidHello = true;
           // The handshake timeout bounds proving the key, not the inventory and status writes that follow.
           const authenticated = () => {
             clearTimeout(timer);
@@ -206,9 +208,10 @@ export function createAgentHub({ store, audit, log, settings, onInventory, now =
           log.error({ err: error, sourceAddress }, 'internal error on an agent channel (channel closed)'),
       });
       const timer = setTimeout(() => {
-        // A connection that held its place this long without proving a key counts as a failed handshake, so a host
-        // that keeps the places full is stopped by the failure count like one sending bad signatures.
-        failures.failed(sourceAddress);
+        // A connection that held its place this long without even saying hello counts as a failed handshake, so a
+        // host that keeps the places full is stopped by the failure count like one sending bad signatures. (One
+        // that said hello is still being checked: a slow store is not the agent's failure.)
+        if (!saidHello) failures.failed(sourceAddress);
         mux.close('HANDSHAKE', `agent did not authenticate within ${settings.handshakeTimeoutMs} ms`);
       }, settings.handshakeTimeoutMs);
       mux.hello({ nonce, server: 'sesame' });
