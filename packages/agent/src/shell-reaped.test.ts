@@ -3,42 +3,11 @@
 // to another process by then: the agent runs as root) nor resize a terminal nobody is on. Against a stand-in
 // server on loopback (a WebSocket and a mux, no Sesame server).
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { userInfo } from 'node:os';
 import { test } from 'node:test';
-import { type Mux, muxOverWebSocket } from '@sesame/protocol';
-import pino from 'pino';
-import { WebSocketServer } from 'ws';
-import { runAgent } from './agent.ts';
-import { generateAgentKeys } from './identity.ts';
+import { agentOnStandInServer } from './stand-in-server.test-support.ts';
 
 test('a session ended after its shell was reaped sends no signal to that pid', async (t) => {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-  await once(wss, 'listening');
-  t.after(() => wss.close());
-  const connected = new Promise<Mux>((resolve) =>
-    wss.once('connection', (socket) => {
-      const mux = muxOverWebSocket(socket, { side: 'a', keepaliveIntervalMs: 0, keepaliveTimeoutMs: 0 });
-      mux.hello({ nonce: 'n' });
-      resolve(mux);
-    }),
-  );
-  const me = userInfo();
-  const agent = runAgent({
-    identity: {
-      version: 1,
-      url: `http://127.0.0.1:${(wss.address() as { port: number }).port}`,
-      instanceId: 'mi-0123456789abcdef0',
-      name: 'web',
-      ...generateAgentKeys(),
-      tls: null,
-    },
-    runAs: { name: me.username, uid: me.uid, gid: me.gid, home: me.homedir, shell: '/bin/sh' },
-    log: pino({ level: 'silent' }),
-  });
-  t.after(() => agent.stop());
-  const server = await connected;
-  await server.ready;
+  const server = await agentOnStandInServer(t);
   const shell = await server.open({ kind: 'shell', cols: 80, rows: 24 });
   let output = '';
   shell.onData = (data) => {

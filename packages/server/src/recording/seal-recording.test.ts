@@ -9,6 +9,7 @@ import { loadConfig } from '../config.ts';
 import { createLogger } from '../log.ts';
 import { createServer } from '../main.ts';
 import { openStore } from '../store/index.ts';
+import { session } from '../store/store-test-fixtures.ts';
 import { parseAsciicast } from './asciicast-parse.ts';
 import { sealRecording } from './seal-recording.ts';
 
@@ -55,20 +56,9 @@ test('the next start seals the recording of a session left open, ends it, and au
   await first.close();
   const store = await openStore({ sqlitePath: join(dataDir, 'sesame.db') });
   const key = 'recordings/2026/11/22/alice-0123456789abcdef0.cast';
-  await store.createSession({
-    id: 'alice-0123456789abcdef0',
-    ownerId: 'u-alice',
-    owner: 'alice',
-    instanceId: 'mi-0123456789abcdef0',
-    document: 'SSM-SessionManagerRunShell',
-    state: 'Connected',
-    reason: null,
-    startedAt: Date.now(),
-    endedAt: null,
-    exitCode: null,
-    recordingKey: key,
-    clientAddress: null,
-  });
+  await store.createSession(
+    session({ id: 'alice-0123456789abcdef0', state: 'Connected', startedAt: Date.now(), recordingKey: key }),
+  );
   await store.close();
   mkdirSync(join(dataDir, 'recordings/2026/11/22'), { recursive: true });
   const torn = '[0.75,"o","rm -r';
