@@ -79,6 +79,7 @@ const badFiles: [string, string, string[]][] = [
     ['smtp.plaintext', 'must be true or false'],
   ],
   ['handshake timeout 0', json({ agents: { handshakeTimeoutMs: 0 } }), ['agents.handshakeTimeoutMs']],
+  ['handshake timeout 31 s', json({ agents: { handshakeTimeoutMs: 31_000 } }), ['agents.handshakeTimeoutMs']],
   ['keepalive as boolean', json({ agents: { keepaliveIntervalMs: true } }), ['agents.keepaliveIntervalMs']],
 ];
 

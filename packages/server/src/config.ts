@@ -86,7 +86,9 @@ const DURATIONS = {
     lockoutMs: [1000, 24 * 60 * MINUTE],
   },
   agents: {
-    handshakeTimeoutMs: [100, 10 * MINUTE],
+    // Under the agents' 60 s of a stable connection (agent.ts STABLE_MS): a store that hangs until this timeout
+    // must not look to them like a connection that held, or they would redial it without backing off.
+    handshakeTimeoutMs: [100, 30_000],
     keepaliveIntervalMs: [100, 10 * MINUTE],
     keepaliveTimeoutMs: [100, 10 * MINUTE],
   },
