@@ -231,9 +231,10 @@ export class ApiClient {
             Math.min(1000, sink.idleMs),
           );
           let localError: Error | undefined;
-          sink.out.once('error', (error: Error) => {
+          const onLocalError = (error: Error) => {
             localError = error;
-          });
+          };
+          sink.out.once('error', onLocalError);
           const done = () => resolve({ status, text: '', tokenRefused: false });
           // A connection cut mid-body rejects (premature close): a partial download is not a download. A reader
           // that went away (`| head`) ends it as `cat` would; any other failure to write is ours, not the server's.
@@ -243,7 +244,10 @@ export class ApiClient {
               if (localError) return reject(new CliError(`cannot write the output: ${localError.message}`));
               reject(new Error(`the answer broke off: ${error.message}`));
             })
-            .finally(() => clearInterval(watchdog));
+            .finally(() => {
+              clearInterval(watchdog);
+              sink.out.off('error', onLocalError);
+            });
           return;
         }
         const chunks: Buffer[] = [];

@@ -200,6 +200,22 @@ describe('an activation tags the instances it registers', () => {
     );
     assert.equal((await create({ team: 'web' })).status, 200);
     assert.equal((await create({})).status, 200);
+    // An Allow that asks for a request tag is met by the default tags sent.
+    const eli = (await ts.createUser('eli')).token;
+    await ts.grant('eli', 'WebActivations', [
+      {
+        Effect: 'Allow',
+        Action: 'ssm:CreateActivation',
+        Resource: '*',
+        Condition: { StringEquals: { 'aws:RequestTag/team': 'web' } },
+      },
+      { Effect: 'Allow', Action: 'ssm:AddTagsToResource', Resource: '*' },
+    ]);
+    const byEli = (defaultTags: Record<string, string>) =>
+      ts.api('POST', '/api/v1/activations', { token: eli, json: { defaultTags } });
+    const made = await byEli({ team: 'web' });
+    assert.equal(made.status, 200, made.text);
+    assertError(await byEli({ team: 'db' }), 403, 'FORBIDDEN', /ssm:CreateActivation/);
   });
 });
 

@@ -120,7 +120,7 @@ export function createActivationService({ store, guard, audit, arn, onRegistered
       // The default tags land on every instance the activation registers: judged as tagging on create (AWS's
       // aws:RequestTag/* and aws:TagKeys on CreateActivation) and as tagging those instances, so a Deny on a tag
       // key (the ABAC ones) holds here too.
-      guard(principal, 'ssm:CreateActivation', activationArn('*'));
+      // One check, with the tags: an Allow that asks for a request tag (aws:RequestTag/team) can then be met.
       const defaultTags = parseTags(input.defaultTags, 'defaultTags');
       const tagging = tagRequestContext(defaultTags);
       guard(principal, 'ssm:CreateActivation', activationArn('*'), tagging);
