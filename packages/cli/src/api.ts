@@ -67,21 +67,20 @@ export class ApiClient {
     if (decision === 'refresh') await this.#refresh(false);
   }
 
-  async call<T = Record<string, unknown>>(
-    method: string,
-    path: string,
-    body?: unknown,
-    raw = false,
-  ): Promise<T> {
+  async call<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T> {
+    return parseAnswer<T>(await this.#signed((token) => this.#send(method, path, body, token)));
+  }
+
+  /**
+   * Sends with a fresh access token. Only a refused token is worth a refresh and a second try: any other 401 (a
+   * wrong code, say) is the answer, and sending it again would spend another of the attempts the server allows.
+   */
+  async #signed(send: (token: string | undefined) => Promise<Answer>): Promise<Answer> {
     await this.ensureFresh();
-    let answer = await this.#send(method, path, body, this.#token);
-    // Only a refused token is worth a refresh and a second try: any other 401 (a wrong code, say) is the answer,
-    // and sending it again would spend another of the attempts the server allows.
-    if (answer.status === 401 && answer.tokenRefused && this.#credentials?.refreshToken) {
-      await this.#refresh(true);
-      answer = await this.#send(method, path, body, this.#token);
-    }
-    return parseAnswer<T>(answer, raw);
+    const answer = await send(this.#token);
+    if (answer.status !== 401 || !answer.tokenRefused || !this.#credentials?.refreshToken) return answer;
+    await this.#refresh(true);
+    return send(this.#token);
   }
 
   /**
@@ -117,14 +116,8 @@ export class ApiClient {
     out: Writable,
     idleMs = 30_000,
   ): Promise<void> {
-    await this.ensureFresh();
     const sink = { into, out, idleMs };
-    let answer = await this.#send('GET', path, undefined, this.#token, sink);
-    if (answer.status === 401 && answer.tokenRefused && this.#credentials?.refreshToken) {
-      await this.#refresh(true);
-      answer = await this.#send('GET', path, undefined, this.#token, sink);
-    }
-    parseAnswer(answer, true);
+    parseAnswer(await this.#signed((token) => this.#send('GET', path, undefined, token, sink)));
   }
 
   /**
@@ -176,7 +169,7 @@ export class ApiClient {
           'UNAUTHENTICATED',
         );
       }
-      const refreshed = parseAnswer<Refreshed>(answer, false);
+      const refreshed = parseAnswer<Refreshed>(answer);
       const updated: Credentials = {
         ...current,
         token: refreshed.token,
@@ -214,7 +207,7 @@ export class ApiClient {
         const status = res.statusCode ?? 0;
         if (sink && status >= 200 && status < 300) {
           // A reader that pauses (a pager) holds the body back for as long as it likes, so the socket's idle limit
-          // is off; a server that sends nothing while the reader waits for more is given up on after 30 s.
+          // is off; a server that sends nothing for idleMs while the reader waits for more is given up on.
           req.setTimeout(0);
           const socket = res.socket;
           let received = socket.bytesRead;
@@ -299,9 +292,8 @@ function errorOf({ text }: Answer): { code?: string; message?: string } | undefi
   }
 }
 
-function parseAnswer<T>({ status, text }: Answer, raw: boolean): T {
+function parseAnswer<T>({ status, text }: Answer): T {
   if (status === 204) return {} as T;
-  if (raw && status < 300) return { text } as T;
   let parsed: Record<string, unknown> = {};
   try {
     parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};

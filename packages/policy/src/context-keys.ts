@@ -100,3 +100,11 @@ export function tagRequestContext(tags: Readonly<Record<string, string>>): Reque
   for (const [tag, value] of Object.entries(tags)) values[SESAME_TAG_KEY_PREFIXES.requestTag + tag] = value;
   return RequestContext.from(values as ContextInput);
 }
+
+/**
+ * What an untagging request (ssm:RemoveTagsFromResource, sesame:UntagUser) adds to the context: `aws:TagKeys`,
+ * the keys it removes, so a Deny on a key holds for deleting that tag as for setting it.
+ */
+export function untagRequestContext(keys: readonly string[]): RequestContext {
+  return RequestContext.from({ [SESAME_CONTEXT_KEYS.tagKeys]: [...keys] } as ContextInput);
+}

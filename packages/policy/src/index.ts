@@ -31,6 +31,7 @@ export {
   SESAME_CONTEXT_KEYS,
   SESAME_TAG_KEY_PREFIXES,
   tagRequestContext,
+  untagRequestContext,
 } from './context-keys.ts';
 export { type EvaluateOptions, evaluate, type Request } from './evaluate.ts';
 export { evaluatorFor, type TargetEvaluator } from './evaluator-for.ts';

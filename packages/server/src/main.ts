@@ -57,24 +57,22 @@ async function endDanglingSessions(
 ): Promise<void> {
   const reason = 'the server restarted';
   for (const session of await store.failDanglingSessions(at, reason)) {
-    let recording = session.recordingKey ? 'sealed' : 'none';
-    if (session.recordingKey)
-      await sealRecording(
-        join(config.dataDir, session.recordingKey),
-        `${reason} (it had stopped mid-session)`,
-      ).then(
-        ({ droppedBytes }) => {
-          if (droppedBytes > 0)
-            recording = `sealed; a last line cut short (${droppedBytes} bytes) was dropped`;
-        },
-        (error: Error) => {
-          recording = `cannot be sealed: ${error.message}`;
-          log.error(
-            { sessionId: session.id, err: error.message },
-            'cannot seal the recording of a session left open',
-          );
-        },
-      );
+    const recording = session.recordingKey
+      ? await sealRecording(
+          join(config.dataDir, session.recordingKey),
+          `${reason} (it had stopped mid-session)`,
+        ).then(
+          ({ droppedBytes }) =>
+            droppedBytes > 0 ? `sealed; a last line cut short (${droppedBytes} bytes) was dropped` : 'sealed',
+          (error: Error) => {
+            log.error(
+              { sessionId: session.id, err: error.message },
+              'cannot seal the recording of a session left open',
+            );
+            return `cannot be sealed: ${error.message}`;
+          },
+        )
+      : 'none';
     await audit({
       actor: SYSTEM_PRINCIPAL,
       action: 'sesame:SessionEnded',

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { RequestContext, tagRequestContext } from '@sesame/policy';
+import { tagRequestContext, untagRequestContext } from '@sesame/policy';
 import { type ArnSettings, serverArn } from '../arn.ts';
 import type { Audit } from '../audit.ts';
 import type { Principal } from '../authorize.ts';
 import { SesameError } from '../errors.ts';
 import type { Guard } from '../guard.ts';
-import { parseTags } from '../services/validate.ts';
+import { droppedTagKeys, parseTags } from '../services/validate.ts';
 import type { Group, Store, Tags, User } from '../store/index.ts';
 import { accessChanged } from './access-change.ts';
 import type { AccessModel } from './access-model.ts';
@@ -108,17 +108,9 @@ export function createDirectoryService({ store, guard, audit, model, arn, now = 
       const tags = parseTags(input);
       guard(principal, 'sesame:TagUser', userArn(username), tagRequestContext(tags));
       const { id } = await user(username);
-      // Exactly as spelled: a key sent in other letters (app_group_name for APP_GROUP_NAME) replaces the old one,
-      // and must be judged as removing it, as aws:TagKeys conditions compare keys as written.
-      const kept = new Set(Object.keys(tags));
-      const removed = Object.keys(await store.getUserTags(id)).filter((k) => !kept.has(k));
+      const removed = droppedTagKeys(await store.getUserTags(id), tags);
       if (removed.length > 0)
-        guard(
-          principal,
-          'sesame:UntagUser',
-          userArn(username),
-          RequestContext.from({ 'aws:TagKeys': removed }),
-        );
+        guard(principal, 'sesame:UntagUser', userArn(username), untagRequestContext(removed));
       await store.setUserTags(id, tags);
       await changed(principal, 'sesame:TagUser', userArn(username), {
         tags,

@@ -153,8 +153,8 @@ export function createAgentHub({ store, audit, log, settings, onInventory, now =
       }
       // Failures are counted once checked; connections sent at once would all get past that count before any
       // is checked (each a store read and an audit row), and ones that never say hello hold a socket each until
-      // the handshake timeout. So only a few handshakes at a time from one address.
-      // By network, as the failure count: one host usually holds a whole IPv6 /64 and could walk through it.
+      // the handshake timeout. So only a few handshakes at a time from one address, counted by network as the
+      // failures are (one host usually holds a whole IPv6 /64 and could walk through it).
       const from = sourceAddress ? networkOf(sourceAddress) : 'unknown';
       const inFlight = handshaking.get(from) ?? 0;
       if (inFlight >= MAX_HANDSHAKES_PER_ADDRESS) {

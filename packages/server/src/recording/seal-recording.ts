@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 
 /** How much of the file's end is read at a time, looking for the last whole line. */
 const BLOCK = 64 * 1024;
@@ -14,20 +14,11 @@ export async function sealRecording(path: string, reason: string): Promise<{ dro
   const file = await open(path, 'r+');
   try {
     const { size } = await file.stat();
-    // The last newline: everything after it is a line the writer never finished.
-    let end = size;
-    let lastNewline = -1;
-    while (end > 0 && lastNewline < 0) {
-      const start = Math.max(0, end - BLOCK);
-      const block = Buffer.alloc(end - start);
-      await file.read(block, 0, block.length, start);
-      const at = block.lastIndexOf(0x0a);
-      if (at >= 0) lastNewline = start + at;
-      end = start;
-    }
+    // Everything after the last newline is a line the writer never finished.
+    const lastNewline = await lastNewlineBefore(file, size);
     if (lastNewline < 0) throw new Error(`${path} has no whole header line: nothing to seal`);
     const kept = lastNewline + 1;
-    const time = await lastEventTime(file, kept);
+    const time = await lastEventTime(file, lastNewline);
     await file.truncate(kept);
     const line = `[${time},"m",${JSON.stringify(`session ended: ${reason}`)}]\n`;
     await file.write(line, kept, 'utf8');
@@ -38,24 +29,26 @@ export async function sealRecording(path: string, reason: string): Promise<{ dro
   }
 }
 
-/** The time of the last whole line before `kept` when it is an event, else 0 (only the header). */
-async function lastEventTime(file: Awaited<ReturnType<typeof open>>, kept: number): Promise<number> {
-  // The line before the last newline: back to the newline before it.
-  let end = kept - 1;
-  let text = '';
-  while (end > 0) {
-    const start = Math.max(0, end - BLOCK);
-    const block = Buffer.alloc(end - start);
+/** The offset of the last newline before `end`, or -1; reads back from `end` a block at a time. */
+async function lastNewlineBefore(file: FileHandle, end: number): Promise<number> {
+  for (let stop = end; stop > 0; ) {
+    const start = Math.max(0, stop - BLOCK);
+    const block = Buffer.alloc(stop - start);
     await file.read(block, 0, block.length, start);
     const at = block.lastIndexOf(0x0a);
-    // An event's time is in its first few bytes: "[<time>," is all that is needed.
-    if (at >= 0) {
-      text = block.subarray(at + 1, Math.min(block.length, at + 1 + 64)).toString('latin1');
-      break;
-    }
-    if (start === 0) return 0; // the header is the only line
-    end = start;
+    if (at >= 0) return start + at;
+    stop = start;
   }
-  const time = /^\[(\d+(?:\.\d+)?),/.exec(text)?.[1];
+  return -1;
+}
+
+/** The time of the whole line that ends at `lineEnd` when it is an event, else 0 (it is the header). */
+async function lastEventTime(file: FileHandle, lineEnd: number): Promise<number> {
+  const before = await lastNewlineBefore(file, lineEnd);
+  if (before < 0) return 0; // the header is the only line
+  // An event's time is in its first few bytes: "[<time>," is all that is needed.
+  const head = Buffer.alloc(Math.min(64, lineEnd - before - 1));
+  await file.read(head, 0, head.length, before + 1);
+  const time = /^\[(\d+(?:\.\d+)?),/.exec(head.toString('latin1'))?.[1];
   return time === undefined ? 0 : Number(time);
 }

@@ -118,9 +118,8 @@ export function createActivationService({ store, guard, audit, arn, onRegistered
   return {
     async create(principal: Principal, input: Record<string, unknown>) {
       // The default tags land on every instance the activation registers: judged as tagging on create (AWS's
-      // aws:RequestTag/* and aws:TagKeys on CreateActivation) and as tagging those instances, so a Deny on a tag
-      // key (the ABAC ones) holds here too.
-      // One check, with the tags: an Allow that asks for a request tag (aws:RequestTag/team) can then be met.
+      // aws:RequestTag/* and aws:TagKeys on CreateActivation, so an Allow that asks for a request tag can be met)
+      // and as tagging those instances, so a Deny on a tag key (the ABAC ones) holds here too.
       const defaultTags = parseTags(input.defaultTags, 'defaultTags');
       const tagging = tagRequestContext(defaultTags);
       guard(principal, 'ssm:CreateActivation', activationArn('*'), tagging);

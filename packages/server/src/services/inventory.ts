@@ -1,4 +1,4 @@
-import { RequestContext, tagRequestContext } from '@sesame/policy';
+import { type RequestContext, tagRequestContext, untagRequestContext } from '@sesame/policy';
 import { type ArnSettings, instanceArn } from '../arn.ts';
 import type { Audit } from '../audit.ts';
 import type { Authorize, AuthorizeTargets, Principal } from '../authorize.ts';
@@ -7,7 +7,7 @@ import type { Guard } from '../guard.ts';
 import type { Instance, Store } from '../store/index.ts';
 import { type InstanceCatalog, instanceContext } from './instance-catalog.ts';
 import { compareKeys, type SortKey } from './pagination.ts';
-import { parseTags } from './validate.ts';
+import { droppedTagKeys, parseTags } from './validate.ts';
 
 type Deps = {
   store: Pick<
@@ -168,15 +168,13 @@ export function createInventoryService({
         target,
         tagRequestContext(tags),
       );
-      // Exactly as spelled: a key sent in other letters replaces the old one and is judged as removing it.
-      const kept = new Set(Object.keys(tags));
-      const removed = Object.keys(instance.tags).filter((k) => !kept.has(k));
+      const removed = droppedTagKeys(instance.tags, tags);
       if (removed.length > 0)
         guard(
           principal,
           'ssm:RemoveTagsFromResource',
           instanceArn(arn, instance),
-          instanceContext(instance.tags).extend(RequestContext.from({ 'aws:TagKeys': removed })),
+          instanceContext(instance.tags).extend(untagRequestContext(removed)),
         );
       await store.setInstanceTags(instance.id, tags);
       await catalog.refresh(instance.id);
@@ -189,11 +187,12 @@ export function createInventoryService({
       });
       // The change is made: the answer must not say otherwise. Someone who may tag but not describe the instance
       // gets back what they set, not the instance's other details.
-      const now = (await store.getInstance(instance.id)) ?? { ...instance, tags };
-      const arnOf = instanceArn(arn, now);
-      return authorize(principal, 'ssm:DescribeInstanceProperties', arnOf, instanceContext(now.tags)).allowed
-        ? toPublic(now)
-        : { id: now.id, arn: arnOf, tags: now.tags };
+      const updated = (await store.getInstance(instance.id)) ?? { ...instance, tags };
+      const updatedArn = instanceArn(arn, updated);
+      return authorize(principal, 'ssm:DescribeInstanceProperties', updatedArn, instanceContext(updated.tags))
+        .allowed
+        ? toPublic(updated)
+        : { id: updated.id, arn: updatedArn, tags: updated.tags };
     },
 
     async remove(principal: Principal, target: string): Promise<void> {

@@ -27,6 +27,15 @@ export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/**
+ * The keys of `current` that `next` (a whole new set) drops, compared exactly as spelled: a key sent in other
+ * letters (app_group_name for APP_GROUP_NAME) replaces the old one, so it is judged as removing it, as
+ * `aws:TagKeys` conditions compare keys as written.
+ */
+export function droppedTagKeys(current: Tags, next: Tags): string[] {
+  return Object.keys(current).filter((key) => !Object.hasOwn(next, key));
+}
+
 /** Tags as AWS allows them: at most 50, keys 1-128 and values 0-256 of letters, digits, spaces and _.:/=+-@. */
 export function parseTags(value: unknown, where = 'tags'): Tags {
   if (value === undefined) return {};

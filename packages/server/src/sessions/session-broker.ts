@@ -377,7 +377,8 @@ export function createSessionBroker(deps: Deps) {
       await withTimeout(
         writeStart(),
         startWriteTimeoutMs,
-        () => new Error(`the store did not record the start within ${startWriteTimeoutMs} ms`),
+        () =>
+          new Error(`the start was not in the store and the audit trail within ${startWriteTimeoutMs} ms`),
       );
     } catch (error) {
       log.error({ err: error, sessionId: record.id }, 'cannot record the start of the session');

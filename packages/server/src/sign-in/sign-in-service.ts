@@ -22,7 +22,6 @@ type Deps = {
     | 'getUserByUsername'
     | 'getUserById'
     | 'setPasswordHash'
-    | 'deleteSetupTokensForUser'
     | 'consumeSetupToken'
     | 'setUserEmail'
     | 'listMfaDevices'
@@ -135,13 +134,6 @@ export function createSignInService(deps: Deps) {
       await record(user, 'failed', ctx, { reason: `MFA: ${message}` });
     },
   });
-
-  /**
-   * Who a failed sign-in names in the audit trail (and the log): the account, when the typed name is one; else
-   * anonymous. People type their password into the user name field, and it must not be kept (CloudTrail hides
-   * such names too).
-   */
-  const typedName = (user: User | undefined): User | '' => user ?? '';
 
   const record = (
     user: User | string,
@@ -322,7 +314,9 @@ export function createSignInService(deps: Deps) {
         // logged, not each written to the audit trail, which a flood would otherwise fill.
         if (!refusedAudits.reached(ctx.sourceAddress)) {
           refusedAudits.failed(ctx.sourceAddress);
-          await record(typedName(user), 'failed', ctx, { reason: 'rate limited' });
+          // The account, or anonymous: a name that is no account's may be a password typed in the wrong field,
+          // and is not kept (CloudTrail hides such names too).
+          await record(user ?? '', 'failed', ctx, { reason: 'rate limited' });
         } else {
           log.warn(
             { sourceAddress: ctx.sourceAddress },
@@ -333,7 +327,7 @@ export function createSignInService(deps: Deps) {
       }
       const ok = await verifyPassword(password, user?.passwordHash, deps.scryptCost);
       if (!user || !ok || user.disabled) {
-        await record(typedName(user), 'failed', ctx, {
+        await record(user ?? '', 'failed', ctx, {
           reason: 'wrong user name or password',
           ...(attempt.locked ? { locked: true } : {}),
         });
@@ -348,6 +342,7 @@ export function createSignInService(deps: Deps) {
     async completeSetup(input: Record<string, unknown>, ctx: SignInContext): Promise<SignInResult> {
       const password = checkNewPassword(input.password);
       const token = typeof input.token === 'string' ? input.token.slice(0, 200) : '';
+      // Uses up every other link to set this password too (an earlier reset mail, the invitation).
       const userId = token ? await store.consumeSetupToken(hashToken(token), now()) : undefined;
       const user = userId ? await store.getUserById(userId) : undefined;
       if (!user || user.disabled) {
@@ -364,9 +359,6 @@ export function createSignInService(deps: Deps) {
         );
       }
       await store.setPasswordHash(user.id, await hashPassword(password, deps.scryptCost));
-      // Every other link to set this password ends with it: an earlier reset mail, or the invitation an
-      // administrator was shown, would otherwise set it again for days.
-      await store.deleteSetupTokensForUser(user.id);
       // A new password ends every sign-in made with the old one (a thief's cookie or refresh token too).
       await store.revokeUserSignInSessions(user.id, now());
       await store.forgetSignInContexts(user.id);

@@ -25,12 +25,17 @@ beforeEach(async () => {
 });
 afterEach(() => f.store.close());
 
+/** One failed attempt as the sign-in service counts it (reserved before its check, which then failed). */
+async function failed(t: Throttle, scope: string, address: string | null): Promise<boolean> {
+  return (await t.reserve(scope, address)).locked;
+}
+
 let spread = 0;
 /** `n` failures for `name`, each from another address (so only the account counts), unless one is given. */
 async function fail(name: string, n: number, address?: string): Promise<boolean[]> {
   const locked: boolean[] = [];
   for (let i = 0; i < n; i++)
-    locked.push(await throttle.failure(name, address ?? `203.0.113.${(spread++ % 250) + 1}`));
+    locked.push(await failed(throttle, name, address ?? `203.0.113.${(spread++ % 250) + 1}`));
   return locked;
 }
 
@@ -93,13 +98,13 @@ describe('sign-in throttle: per account', () => {
       limits: { account: 3, address: 5 },
       now: f.now,
     });
-    for (let i = 0; i < 3; i++) await seen.failure('Summer2024!', `203.0.113.${200 + i}`);
+    for (let i = 0; i < 3; i++) await failed(seen, 'Summer2024!', `203.0.113.${200 + i}`);
     await rejects(seen.check('summer2024!', THERE), 'RATE_LIMITED', LOCKED);
     assert.ok(keys.length > 0);
     for (const key of keys) assert.doesNotMatch(key.toLowerCase(), /summer/);
     // A device's scope of that name is cleared with the name by unlock (by the digest's prefix).
     const device = `Summer2024!${DEVICE_SCOPE}abc`;
-    for (let i = 0; i < 3; i++) await seen.failure(device, `203.0.113.${210 + i}`);
+    for (let i = 0; i < 3; i++) await failed(seen, device, `203.0.113.${210 + i}`);
     await rejects(seen.check(device, '198.51.100.99'), 'RATE_LIMITED', LOCKED);
     await seen.unlock('summer2024!');
     await seen.check(device, '198.51.100.99');
@@ -107,9 +112,9 @@ describe('sign-in throttle: per account', () => {
   });
 
   test('user names are counted case-insensitively', async () => {
-    await throttle.failure('Alice', HERE);
-    await throttle.failure('ALICE', HERE);
-    assert.equal(await throttle.failure('alice', HERE), true, '"Alice", "ALICE" and "alice" are one account');
+    await failed(throttle, 'Alice', HERE);
+    await failed(throttle, 'ALICE', HERE);
+    assert.equal(await failed(throttle, 'alice', HERE), true, '"Alice", "ALICE" and "alice" are one account');
     await rejects(throttle.check('aLiCe', HERE), 'RATE_LIMITED', LOCKED);
   });
 
@@ -151,7 +156,7 @@ describe('sign-in throttle: attempts counted before their check', () => {
     assert.deepEqual(await throttle.reserve('bob', THERE), { locked: true });
     await throttle.release('bob', THERE);
     await throttle.check('bob', THERE); // the lock needed the released attempt: gone
-    assert.equal(await throttle.failure('bob', '203.0.113.77'), true, 'two failures left: the third locks');
+    assert.equal(await failed(throttle, 'bob', '203.0.113.77'), true, 'two failures left: the third locks');
   });
 });
 
@@ -159,7 +164,7 @@ describe('sign-in throttle: per source address', () => {
   test('failures for many names from one address lock that address for every name', async () => {
     const names = ['a1', 'a2', 'a3', 'a4', 'a5'];
     const locks: boolean[] = [];
-    for (const name of names) locks.push(await throttle.failure(name, HERE));
+    for (const name of names) locks.push(await failed(throttle, name, HERE));
     assert.deepEqual(locks, [false, false, false, false, true], 'the 5th failure from one address locks it');
     await rejects(throttle.check('someone-else', HERE), 'RATE_LIMITED', LOCKED);
     await throttle.check('someone-else', THERE); // another address is fine
@@ -169,17 +174,17 @@ describe('sign-in throttle: per source address', () => {
     await fail('a1', 2, HERE);
     await fail('a2', 2, HERE);
     await throttle.success('a1');
-    assert.equal(await throttle.failure('a3', HERE), true, 'the address had 4 failures: the 5th locks it');
+    assert.equal(await failed(throttle, 'a3', HERE), true, 'the address had 4 failures: the 5th locks it');
   });
 
   test('requests with no known address share one counter', async () => {
-    for (const name of ['b1', 'b2', 'b3', 'b4']) await throttle.failure(name, null);
-    assert.equal(await throttle.failure('b5', null), true);
+    for (const name of ['b1', 'b2', 'b3', 'b4']) await failed(throttle, name, null);
+    assert.equal(await failed(throttle, 'b5', null), true);
     await rejects(throttle.check('b6', null), 'RATE_LIMITED', LOCKED);
   });
 
   test('the address lockout ends too', async () => {
-    for (const name of ['c1', 'c2', 'c3', 'c4', 'c5']) await throttle.failure(name, HERE);
+    for (const name of ['c1', 'c2', 'c3', 'c4', 'c5']) await failed(throttle, name, HERE);
     f.advance(LOCKOUT_MS);
     await throttle.check('c6', HERE);
   });

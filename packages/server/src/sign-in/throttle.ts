@@ -75,12 +75,6 @@ export function createThrottle({ store, windowMs, lockoutMs, limits, now = Date.
       await store.releaseThrottleFailure({ key: accountKey(scope), limit: limits.account });
       await store.releaseThrottleFailure({ key: addressKey(address), limit: limits.address });
     },
-    /** Records a failure; true when this one locked the account or the address. */
-    async failure(scope: string, address: string | null): Promise<boolean> {
-      const account = await count(accountKey(scope), limits.account);
-      const addr = await count(addressKey(address), limits.address);
-      return account.locked || addr.locked;
-    },
     async success(scope: string): Promise<void> {
       await store.clearThrottle(accountKey(scope));
     },
