@@ -342,7 +342,7 @@ describe('session broker, a session that ends while its start is being written',
   });
 
   it('a store that never records the start ends the session after startWriteTimeoutMs, client gone or not', async () => {
-    const { opening, agentChannel, errors } = await setUp([], {
+    const { opening, agentChannel, errors, audits } = await setUp([], {
       startWritten: new Promise<void>(() => {}),
       startWriteTimeoutMs: 100,
     });
@@ -355,6 +355,31 @@ describe('session broker, a session that ends while its start is being written',
     });
     assert.match(await within(agentClosed, 'the shell is hung up'), /could not be written/);
     assert.ok(errors.includes('cannot record the start of the session'), errors.join('; '));
+    // The end does not wait for the start's row beyond a second limit: it is in the audit trail, after the start.
+    for (let i = 0; i < 200 && audits.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(
+      audits.map((a) => `${a.action} ${a.outcome}`),
+      ['ssm:StartSession succeeded', 'sesame:SessionEnded succeeded'],
+    );
+  });
+
+  it("a start's row written after the end's is written over with the end's again", async () => {
+    let write: () => void = () => {};
+    const startWritten = new Promise<void>((resolve) => {
+      write = resolve;
+    });
+    const { broker, principal, records, opening } = await setUp([], {
+      startWritten,
+      startWriteTimeoutMs: 50,
+    });
+    const channel = await within(opening, 'the session opens');
+    channel.onData = () => {};
+    const [id] = [...records.keys()];
+    await within(broker.terminate(principal, id as string), 'terminate waits at most for the second limit');
+    assert.equal(records.get(id as string)?.state, 'Terminated');
+    write(); // the held start's row lands now, after the end's
+    await within(broker.settled(), 'the end written again');
+    assert.equal(records.get(id as string)?.state, 'Terminated');
   });
 
   it('moves no byte, either way, until the start is in the store and the audit trail', async () => {

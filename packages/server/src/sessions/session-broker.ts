@@ -60,6 +60,8 @@ const MAX_TERMINAL = 1000;
 const SHUT_DOWN_BEFORE_START = 'cancelled because the server shut down';
 const AGENT_OPEN_TIMEOUT_MS = 30_000;
 
+const ok = () => true;
+
 /** The agent did not answer an open in time (as opposed to refusing it). */
 class AgentTimeout extends Error {}
 
@@ -316,7 +318,10 @@ export function createSessionBroker(deps: Deps) {
     // session stays live until then, so a terminate meanwhile does not write its own end over this one.
     // (`ended` is set before finish() runs: closing the channels calls end() again, from their onClose.)
     let ending: Promise<void> | undefined;
-    // The end's row is written after the start's: on a pool of connections the two could commit out of order.
+    // The end's row is written after the start's (on a pool of connections the two could commit out of order),
+    // but waits for it at most startWriteTimeoutMs more: a store that holds the start's write must not keep the
+    // end out of the audit trail. A start's row written later still is written over with the end's again.
+    let startRow: Promise<unknown> = Promise.resolve();
     let startWritten: Promise<unknown> = Promise.resolve();
     const end = (reason: string): Promise<void> => {
       if (!ended) {
@@ -342,11 +347,15 @@ export function createSessionBroker(deps: Deps) {
             return `${reason}; the recording is incomplete (${error.message})`;
           },
         );
-      await startWritten.catch(() => {});
+      const startDone = await withTimeout(startWritten.then(ok, ok), startWriteTimeoutMs).catch(() => false);
       // Each on its own: a store that cannot take the row must not keep the end out of the audit trail.
-      await logFailure(record.id, 'recording the end of the session', () =>
-        store.updateSession(record.id, { state: 'Terminated', reason: recorded, endedAt: now(), exitCode }),
-      );
+      const endRow = { state: 'Terminated', reason: recorded, endedAt: now(), exitCode } as const;
+      const writeEnd = () =>
+        logFailure(record.id, 'recording the end of the session', () =>
+          store.updateSession(record.id, endRow),
+        );
+      await writeEnd();
+      if (!startDone) void track(startRow.then(writeEnd, writeEnd));
       await audit({
         actor: principal,
         action: 'sesame:SessionEnded',
@@ -361,21 +370,25 @@ export function createSessionBroker(deps: Deps) {
     // yet, so what they send waits (within their windows), and a close meanwhile is seen once they are piped. A
     // store that hangs would leave the shell running with no one seeing either side go: it has a time limit.
     live.set(record.id, { record, end });
+    // The row and the audit event at once: the event's time is taken now, before any end's.
     const writeStart = async () => {
-      startWritten = store.updateSession(record.id, { state: 'Connected' });
-      await startWritten;
-      const audited = await audit({
-        actor: principal,
-        action: 'ssm:StartSession',
-        resource: instanceArn(arn, instance),
-        outcome: 'succeeded',
-        detail: { sessionId: record.id },
-      });
+      startRow = store.updateSession(record.id, { state: 'Connected' });
+      const [, audited] = await Promise.all([
+        startRow,
+        audit({
+          actor: principal,
+          action: 'ssm:StartSession',
+          resource: instanceArn(arn, instance),
+          outcome: 'succeeded',
+          detail: { sessionId: record.id },
+        }),
+      ]);
       if (!audited) throw new Error('the audit trail could not be written');
     };
+    startWritten = writeStart();
     try {
       await withTimeout(
-        writeStart(),
+        startWritten,
         startWriteTimeoutMs,
         () =>
           new Error(`the start was not in the store and the audit trail within ${startWriteTimeoutMs} ms`),
