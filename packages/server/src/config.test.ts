@@ -98,6 +98,29 @@ describe('loadConfig rejects a bad config file, naming the file and the key', ()
     assert.ok(!error.message.includes('hunter2secret'), error.message);
     const badUrl = rejection({}, json({ databaseUrl: 'postgres//sesame:hunter2secret@db' }));
     assert.ok(!badUrl.message.includes('hunter2secret'), badUrl.message);
+    // A longer file: V8 quotes the text around the error between "..." marks.
+    const long = `{\n  "port": 8080,\n  "smtp": {"host": "mail", "from": "a@b.c", "password": “hunter2secret”}\n}`;
+    const quoted = rejection({}, long);
+    assert.ok(!quoted.message.includes('hunter2'), quoted.message);
+    assert.match(quoted.message, /not valid JSON \(Unexpected token/);
+  });
+
+  test('a value of the wrong type under a secret key is not shown, and a JSON error says line and column', () => {
+    for (const [value, type] of [
+      [12345678, 'number'],
+      [{ password: 'hunter2secret' }, 'object'],
+    ] as const) {
+      for (const file of [
+        { smtp: { host: 'mail', from: 'a@b.c', password: value } },
+        { smtp: { host: 'mail', from: 'a@b.c', user: value } },
+        { databaseUrl: value },
+      ]) {
+        const error = rejection({}, json(file));
+        assert.ok(!/12345678|hunter2secret/.test(error.message), error.message);
+        assert.match(error.message, new RegExp(`got a ${type}, not shown`));
+      }
+    }
+    assert.match(rejection({}, '{\n  "port": 8080,\n}').message, /not valid JSON \(.* at line 3, column 1\)/);
   });
 });
 

@@ -124,11 +124,17 @@ function fail(source: Source, key: string, problem: string): never {
   throw new SesameError('INVALID', `${source.where}: ${key} ${problem}`);
 }
 
+/** Keys whose values are never shown in an error (the message goes to the console and on into logs). */
+const SECRET_KEYS = new Set(['databaseUrl', 'smtp.user', 'smtp.password']);
+
 function str(source: Source, key: string, value: unknown, pattern?: RegExp, hint?: string): string {
+  const got = () =>
+    SECRET_KEYS.has(key)
+      ? `got a ${value === null ? 'null' : typeof value}, not shown`
+      : `got ${show(value)}`;
   if (typeof value !== 'string' || value.length === 0)
-    fail(source, key, `must be a non-empty string (got ${show(value)})`);
-  if (pattern && !pattern.test(value))
-    fail(source, key, `${hint ?? `must match ${pattern}`} (got ${show(value)})`);
+    fail(source, key, `must be a non-empty string (${got()})`);
+  if (pattern && !pattern.test(value)) fail(source, key, `${hint ?? `must match ${pattern}`} (${got()})`);
   return value;
 }
 
@@ -138,6 +144,19 @@ function int(source: Source, key: string, value: unknown, min: number, max: numb
     fail(source, key, `must be an integer${unit} from ${min} to ${max} (got ${show(value)})`);
   }
   return n;
+}
+
+/**
+ * What JSON.parse said, without the text V8 quotes from around the error (the file may hold a password): its
+ * first clause, and the line and column when V8 gives a position.
+ */
+function jsonProblem(error: unknown, text: string): string {
+  const message = (error as Error).message;
+  const clause = message.split(/,\s*(?:\.\.\.)?"/)[0] ?? message;
+  const at = / in JSON at position (\d+)/.exec(clause);
+  if (!at) return clause;
+  const before = text.slice(0, Number(at[1])).split('\n');
+  return `${clause.slice(0, at.index)} at line ${before.length}, column ${(before.at(-1) ?? '').length + 1}`;
 }
 
 function show(value: unknown): string {
@@ -151,7 +170,7 @@ function url(source: Source, key: string, value: unknown, protocols: string[]): 
   try {
     parsed = new URL(text);
   } catch {
-    fail(source, key, `must be a URL (got ${show(key === 'databaseUrl' ? '[hidden]' : text)})`);
+    fail(source, key, `must be a URL (got ${SECRET_KEYS.has(key) ? 'a value not shown' : show(text)})`);
   }
   if (!protocols.includes(parsed.protocol)) fail(source, key, `must use ${protocols.join(' or ')}`);
   return text;
@@ -327,9 +346,10 @@ export function loadConfig(
     try {
       parsed = JSON.parse(file.text);
     } catch (error) {
-      // V8 quotes the text around the error; the file may hold a database password, so drop the quote.
-      const reason = (error as Error).message.replace(/,? *".*" is not valid JSON$/s, '');
-      throw new SesameError('INVALID', `config file ${file.path}: not valid JSON (${reason})`);
+      throw new SesameError(
+        'INVALID',
+        `config file ${file.path}: not valid JSON (${jsonProblem(error, file.text)})`,
+      );
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
       throw new SesameError('INVALID', `config file ${file.path}: must contain a JSON object`);
