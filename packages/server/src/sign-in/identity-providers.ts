@@ -62,7 +62,7 @@ function text(
   const value = v[key];
   if (value === undefined && optional) return undefined;
   if (typeof value !== 'string' || value.length === 0 || value.length > 4096) {
-    problems.push({ path: key, message: 'must be a non-empty string' });
+    problems.push({ path: key, message: 'must be a non-empty string of at most 4096 characters' });
     return undefined;
   }
   return value;
@@ -296,6 +296,8 @@ export function createIdentityProviders({ store, guard, audit, arn, publicUrl, n
           'INVALID',
           'id must be 1-40 lower-case letters, digits or "-" (it is part of the SSO URLs)',
         );
+      if (input.enabled !== undefined && typeof input.enabled !== 'boolean')
+        throw new SesameError('INVALID', 'enabled must be true or false');
       const config = parseProviderConfig(input.kind, input.config);
       const record: IdentityProviderRecord = {
         id,
@@ -324,14 +326,26 @@ export function createIdentityProviders({ store, guard, audit, arn, publicUrl, n
       if (!current) throw new SesameError('NOT_FOUND', `no identity provider "${id}"`);
       if (input.enabled !== undefined && typeof input.enabled !== 'boolean')
         throw new SesameError('INVALID', 'enabled must be true or false');
-      // A secret not given again is kept: the API never hands it out.
+      // A secret not given again is kept (the API never hands it out), but only for the issuer and client it was
+      // given for: whoever may update a provider must not be able to have it sent to an issuer of their choosing.
       const given = input.config;
+      const keepSecret =
+        isObject(given) && given.clientSecret === undefined && current.config.clientSecret !== undefined;
+      if (
+        keepSecret &&
+        (given.issuer !== current.config.issuer || given.clientId !== current.config.clientId)
+      )
+        throw new SesameError(
+          'INVALID',
+          'identity provider rejected: clientSecret: must be given again when issuer or clientId changes (the stored one is only ever sent to the issuer it was given for)',
+        );
+      // Anything but an object is refused by the parser, with a message that says so.
       const merged =
         given === undefined
           ? current.config
-          : isObject(given) && given.clientSecret === undefined && current.config.clientSecret
+          : keepSecret
             ? { ...given, clientSecret: current.config.clientSecret }
-            : given; // anything but an object is refused by the parser, with a message that says so
+            : given;
       const config = parseProviderConfig(current.kind, merged) as unknown as Record<string, unknown>;
       const next = {
         ...current,

@@ -349,6 +349,56 @@ describe('OIDC single sign-on against a real OpenID provider', () => {
     assert.deepEqual(await providers(), before);
   });
 
+  test('the stored client secret is kept only for the issuer and client it was given for', async () => {
+    const providers = async () => (await ok(admin('GET', '/api/v1/identity-providers'))).providers;
+    const before = await providers();
+    const config = {
+      issuer: op.issuer,
+      clientId: 'sesame',
+      allowInsecureHttp: true,
+      mfa: 'trust-idp',
+      mapping: { tags: { AppGroupName: 'AppGroupName', AppId: 'AppId', ReleaseId: 'ReleaseId' } },
+    };
+    for (const changed of [{ issuer: 'https://idp.evil.example' }, { clientId: 'other' }])
+      assertError(
+        await admin('PUT', '/api/v1/identity-providers/corp', { config: { ...config, ...changed } }),
+        400,
+        'INVALID',
+        /clientSecret: must be given again when issuer or clientId changes/,
+      );
+    assert.deepEqual(await providers(), before);
+    // Same issuer and client: the secret is kept.
+    await ok(admin('PUT', '/api/v1/identity-providers/corp', { config }));
+    const corp = ((await providers()) as { id: string; config: { clientSecret?: string } }[]).find(
+      (p) => p.id === 'corp',
+    );
+    assert.equal(corp?.config.clientSecret, '(set)');
+  });
+
+  test('creating a provider refuses an enabled that is not true or false, and an oversized secret', async () => {
+    const base = { kind: 'oidc', name: 'X', config: { issuer: op.issuer, clientId: 'x', clientSecret: 's' } };
+    assertError(
+      await admin('POST', '/api/v1/identity-providers', { ...base, id: 'x1', enabled: 'false' }),
+      400,
+      'INVALID',
+      /enabled must be true or false/,
+    );
+    assertError(
+      await admin('POST', '/api/v1/identity-providers', {
+        ...base,
+        id: 'x2',
+        config: { ...base.config, clientSecret: 's'.repeat(4097) },
+      }),
+      400,
+      'INVALID',
+      /clientSecret: must be a non-empty string of at most 4096 characters/,
+    );
+    const ids = ((await ok(admin('GET', '/api/v1/identity-providers'))).providers as { id: string }[]).map(
+      (p) => p.id,
+    );
+    assert.ok(!ids.includes('x1') && !ids.includes('x2'), ids.join());
+  });
+
   test('a callback with a wrong state is refused, clearly and audited', async () => {
     const start = await get('/sso/corp/start?next=/console/');
     const callback = await op.followLogin(start.headers.get('location') ?? '', {
