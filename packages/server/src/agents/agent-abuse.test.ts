@@ -12,8 +12,8 @@ before(async () => {
 });
 after(() => ts.close());
 
-const auditCount = async (action: string, outcome: string) =>
-  (await ts.server.store.listAudit({ limit: 10_000 })).filter(
+const auditCount = async (action: string, outcome: string, server = ts) =>
+  (await server.server.store.listAudit({ limit: 10_000 })).filter(
     (e) => e.action === action && e.outcome === outcome,
   ).length;
 
@@ -38,24 +38,39 @@ test('after 20 failed registrations from one address, it is refused before any w
 });
 
 test('at most 16 agent handshakes at once from one address; closing one makes room, and the real agent gets in', async () => {
-  // Connections that never say hello hold their place until the handshake timeout (or until they go).
-  const silent = Array.from({ length: 16 }, () => dial(ts.url, '/api/v1/agent/connect'));
-  await Promise.all(silent.map((c) => c.opened));
-  const extra = dial(ts.url, '/api/v1/agent/connect');
-  const refused = await extra.closed;
-  assert.equal(refused.code, 4005);
-  assert.match(refused.reason, /^RATE_LIMITED: 16 agent handshakes from your address are under way/);
-  silent[0]?.ws.close();
-  await silent[0]?.closed;
-  await new Promise((r) => setTimeout(r, 50));
-  const succeeded = await auditCount('sesame:AgentConnect', 'succeeded');
-  const agent = await connectAgent(ts.url, real);
-  for (let i = 0; i < 200 && (await auditCount('sesame:AgentConnect', 'succeeded')) === succeeded; i++)
-    await new Promise((r) => setTimeout(r, 10));
-  assert.equal(await auditCount('sesame:AgentConnect', 'succeeded'), succeeded + 1, 'the real agent got in');
-  for (const c of [...silent.slice(1), agent]) c.ws.close();
-  await Promise.all([...silent.slice(1), agent].map((c) => c.closed));
-  assert.equal(await auditCount('sesame:AgentConnect', 'failed'), 0, 'refusing at once counts no failure');
+  // Connections that never say hello hold their place until the handshake timeout (or until they go). Its own
+  // server: the 17 that go count as failed handshakes, which the next test counts from none.
+  const own = await startTestServer();
+  const real = await registerAgent(own);
+  try {
+    const silent = Array.from({ length: 16 }, () => dial(own.url, '/api/v1/agent/connect'));
+    await Promise.all(silent.map((c) => c.opened));
+    const extra = dial(own.url, '/api/v1/agent/connect');
+    const refused = await extra.closed;
+    assert.equal(refused.code, 4005);
+    assert.match(refused.reason, /^RATE_LIMITED: 16 agent handshakes from your address are under way/);
+    silent[0]?.ws.close();
+    await silent[0]?.closed;
+    await new Promise((r) => setTimeout(r, 50));
+    const succeeded = await auditCount('sesame:AgentConnect', 'succeeded', own);
+    const agent = await connectAgent(own.url, real);
+    for (let i = 0; i < 200 && (await auditCount('sesame:AgentConnect', 'succeeded', own)) === succeeded; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    assert.equal(
+      await auditCount('sesame:AgentConnect', 'succeeded', own),
+      succeeded + 1,
+      'the real agent got in',
+    );
+    for (const c of [...silent.slice(1), agent]) c.ws.close();
+    await Promise.all([...silent.slice(1), agent].map((c) => c.closed));
+    assert.equal(
+      await auditCount('sesame:AgentConnect', 'failed', own),
+      0,
+      'refusing at once counts no failure',
+    );
+  } finally {
+    await own.close();
+  }
 });
 
 test('after 30 failed agent handshakes from one address, its connections are closed before the handshake', async () => {
@@ -98,5 +113,27 @@ test('connections that hold a handshake place until the timeout count as failed 
     assert.match(closed.reason, /too many failed agent handshakes from your address/);
   } finally {
     await quick.close();
+  }
+});
+
+test('connections that go before the timeout without saying hello count as failed handshakes too', {
+  timeout: 30_000,
+}, async () => {
+  const other = await startTestServer();
+  try {
+    const agent = await registerAgent(other);
+    // Each holds a place for a moment and goes before the (10 s) timeout: 30 of them use up the allowance.
+    for (let i = 0; i < 30; i++) {
+      const silent = dial(other.url, '/api/v1/agent/connect');
+      await silent.opened;
+      silent.ws.close();
+      await silent.closed;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    const closed = await (await connectAgent(other.url, agent)).closed;
+    assert.equal(closed.code, 4005);
+    assert.match(closed.reason, /too many failed agent handshakes from your address/);
+  } finally {
+    await other.close();
   }
 });

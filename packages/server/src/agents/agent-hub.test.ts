@@ -93,6 +93,11 @@ describe('agent handshake', () => {
     assert.deepEqual(await connectAttempts('mi-00000000000000000'), ['failed (unknown instance)']);
     const anonymous = await connectAgent(ts.url, { instanceId: '', keys }, () => ({ hello: 'there' }));
     assert.equal((await anonymous.closed).code, 4001);
+    // Not an instance id (a NUL would fail PostgreSQL's lookup): not looked up, audited on no instance.
+    const before = (await connectAttempts('*')).length;
+    const garbage = await connectAgent(ts.url, { instanceId: 'mi-0000000000000000\u0000', keys });
+    assert.equal((await garbage.closed).code, 4001);
+    assert.deepEqual((await connectAttempts('*')).slice(before), ['failed (unknown instance)']);
   });
 
   test('an agent that never says hello is closed after the handshake timeout', async () => {

@@ -10,6 +10,7 @@ import type { Audit } from '../audit.ts';
 import type { ServerConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { parseInventory } from '../services/activations.ts';
+import { INSTANCE_ID } from '../services/inventory.ts';
 import { createFailureLimiter } from '../sign-in/request-limiter.ts';
 import { networkOf } from '../sign-in/throttle.ts';
 import type { Store } from '../store/index.ts';
@@ -57,7 +58,9 @@ export function createAgentHub({ store, audit, log, settings, onInventory, now =
     sourceAddress: string | null,
     authenticated: () => void,
   ) {
-    const instanceId = typeof info.instanceId === 'string' ? info.instanceId.slice(0, 32) : '';
+    // Only an instance id is looked up (anything else, a NUL for one, would be PostgreSQL's error, not a failure).
+    const instanceId =
+      typeof info.instanceId === 'string' && INSTANCE_ID.test(info.instanceId) ? info.instanceId : '';
     const signature = typeof info.signature === 'string' ? info.signature : '';
     const instance = instanceId ? await store.getInstance(instanceId) : undefined;
     let valid = false;
@@ -199,6 +202,10 @@ export function createAgentHub({ store, audit, log, settings, onInventory, now =
         onOpen: (request) => request.reject('FORBIDDEN', 'agents cannot open channels to the server'),
         onClose: (reason) => {
           clearTimeout(timer);
+          // A connection that held its place and went (or was timed out) without even saying hello counts as a
+          // failed handshake, so a host that keeps the places full is stopped by the failure count like one
+          // sending bad signatures, however it times its closes. (An agent says hello as soon as it connects.)
+          if (!saidHello) failures.failed(sourceAddress);
           handshakeOver();
           disconnected(mux, reason);
         },
@@ -207,13 +214,11 @@ export function createAgentHub({ store, audit, log, settings, onInventory, now =
         onHandlerError: (error) =>
           log.error({ err: error, sourceAddress }, 'internal error on an agent channel (channel closed)'),
       });
-      const timer = setTimeout(() => {
-        // A connection that held its place this long without even saying hello counts as a failed handshake, so a
-        // host that keeps the places full is stopped by the failure count like one sending bad signatures. (One
-        // that said hello is still being checked: a slow store is not the agent's failure.)
-        if (!saidHello) failures.failed(sourceAddress);
-        mux.close('HANDSHAKE', `agent did not authenticate within ${settings.handshakeTimeoutMs} ms`);
-      }, settings.handshakeTimeoutMs);
+      // (One that said hello by then is still being checked: a slow store is not the agent's failure.)
+      const timer = setTimeout(
+        () => mux.close('HANDSHAKE', `agent did not authenticate within ${settings.handshakeTimeoutMs} ms`),
+        settings.handshakeTimeoutMs,
+      );
       mux.hello({ nonce, server: 'sesame' });
     },
 

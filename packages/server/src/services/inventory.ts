@@ -27,7 +27,7 @@ type Deps = {
 
 export type PublicInstance = Omit<Instance, 'publicKey'> & { arn: string };
 
-const INSTANCE_ID = /^m?i-[0-9a-f]{17}$/;
+export const INSTANCE_ID = /^m?i-[0-9a-f]{17}$/;
 
 /** The order of instance listings (the catalog's): name, then id. */
 export const instanceSortKey = (instance: Pick<Instance, 'name' | 'id'>): SortKey => [
