@@ -175,3 +175,37 @@ describe('HTTP API: bad requests get JSON errors', () => {
     assert.deepEqual(errors, []);
   });
 });
+
+describe('HTTP API: a NUL character anywhere (PostgreSQL cannot store one in text)', () => {
+  test('is refused before any work, naming where it is: body, nested body, key, path, query', async () => {
+    const login = await ts.api('POST', '/api/v1/auth/login', {
+      json: { username: 'a\u0000', password: 'x' },
+    });
+    assertError(login, 400, 'INVALID', /^body\.username contains a NUL character/);
+    const audited = (await ts.server.store.listAudit({ limit: 10_000 })).filter((e) =>
+      JSON.stringify(e).includes('\\u0000'),
+    );
+    assert.deepEqual(audited, [], 'nothing reached the sign-in service');
+    const admin = (method: string, path: string, json?: unknown) =>
+      ts.api(method, path, { token: ts.adminToken, ...(json === undefined ? {} : { json }) });
+    assertError(
+      await admin('POST', '/api/v1/activations', { defaultTags: [{ Key: 'k', Value: 'v\u0000' }] }),
+      400,
+      'INVALID',
+      /^body\.defaultTags\[0\]\.Value contains a NUL character/,
+    );
+    assertError(
+      await admin('POST', '/api/v1/activations', { ['de\u0000scription']: 'x' }),
+      400,
+      'INVALID',
+      /^a key in body contains a NUL character/,
+    );
+    assertError(await admin('GET', '/api/v1/users/a%00b'), 400, 'INVALID', /^path\.username contains/);
+    assertError(
+      await admin('GET', '/api/v1/sessions?state=active%00'),
+      400,
+      'INVALID',
+      /^query\.state contains/,
+    );
+  });
+});
