@@ -4,7 +4,7 @@
  * Starting again reuses the same data. Ctrl-C stops everything.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, openSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tuneHeap } from '@sesame/agent/heap';
 import { createLogger, createServer, loadConfig, SesameError, SYSTEM_PRINCIPAL } from '@sesame/server';
@@ -23,6 +23,8 @@ async function main(): Promise<void> {
   const path = process.env.SESAME_CONFIG;
   const config = loadConfig(process.env, path ? { path, text: readFileSync(path, 'utf8') } : undefined);
   config.dataDir = resolve(config.dataDir);
+  // Private from the start: the log is opened before the server makes (and checks) the directory.
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const serverLog = join(config.dataDir, 'server.log');
   const server = await createServer(
     config,

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, test } from 'node:test';
@@ -107,9 +107,24 @@ test('npm start brings up a working Sesame; Ctrl-C stops it; a restart reuses th
   shell.onData((d) => out.push(d));
   const exit = new Promise<number>((done) => shell.onExit(({ exitCode }) => done(exitCode)));
   await out.wait(/Starting session/);
-  shell.write('echo "local-$((40+2))"; exit 3\r');
+  shell.write('echo "local-$((40+2))"\r');
   await out.wait(/local-42/);
+
+  // The data directory holds the database (password hashes, MFA secrets) and the recordings: its owner's alone.
+  assert.equal(statSync(dataDir).mode & 0o777, 0o700);
+  // A second npm start on the same data is refused before it touches anything: the live session goes on.
+  const intruder = npmStart();
+  const refused = new Promise<number | null>((done) => intruder.child.once('exit', done));
+  assert.equal(await within(refused, 40_000, 'the second npm start did not exit'), 1);
+  assert.match(intruder.output.text, /another Sesame server is using the data directory/);
+  shell.write('echo "still-$((40+3))"; exit 3\r');
+  await out.wait(/still-43/);
   assert.equal(await exit, 3);
+  const sessions = JSON.parse((await cli(['sessions', '--state', 'history', '--output', 'json'])).stdout);
+  assert.deepEqual(
+    sessions.sessions.map((x: { state: string; reason: string }) => [x.state, x.reason]),
+    [['Terminated', 'exited']],
+  );
 
   assert.match(await ctrlC(first.child), /^(0|SIGINT)$/);
   assert.match(first.output.text, /stopping Sesame/);

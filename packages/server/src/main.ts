@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createAccessModel } from './access/access-model.ts';
@@ -12,6 +12,8 @@ import { sessionArn } from './arn.ts';
 import { type Audit, createAudit } from './audit.ts';
 import { createAuthorizer, type Principal } from './authorize.ts';
 import type { ServerConfig } from './config.ts';
+import { claimDataDirectory } from './data-directory.ts';
+import { SesameError } from './errors.ts';
 import { createGuard } from './guard.ts';
 import { buildApp } from './http/app.ts';
 import type { Logger } from './log.ts';
@@ -85,10 +87,13 @@ async function endDanglingSessions(
 
 /** Wires store, services, agent hub, session broker and HTTP app. Call listen() to serve. */
 export async function createServer(config: ServerConfig, log: Logger) {
-  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const releaseDataDirectory = await claimDataDirectory(config.dataDir, log);
   const store = await openStore({
     databaseUrl: config.databaseUrl,
     sqlitePath: join(config.dataDir, 'sesame.db'),
+  }).catch(async (error: unknown) => {
+    await releaseDataDirectory();
+    throw error;
   });
   const now = Date.now;
   // Nothing is connected before we listen: sessions left from a previous run ended with it.
@@ -274,7 +279,15 @@ export async function createServer(config: ServerConfig, log: Logger) {
       return url;
     },
     async listen(): Promise<string> {
-      await app.listen({ host: config.host, port: config.port });
+      await app.listen({ host: config.host, port: config.port }).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EADDRINUSE' && error.code !== 'EACCES') throw error;
+        throw new SesameError(
+          'UNAVAILABLE',
+          error.code === 'EADDRINUSE'
+            ? `port ${config.port} on ${config.host} is in use (another Sesame server?): stop it, or choose another port (SESAME_PORT)`
+            : `port ${config.port} on ${config.host} needs privileges this process does not have: choose a port above 1023 (SESAME_PORT)`,
+        );
+      });
       const address = app.server.address();
       const port = typeof address === 'object' && address ? address.port : config.port;
       const host = config.host.includes(':')
@@ -295,6 +308,7 @@ export async function createServer(config: ServerConfig, log: Logger) {
       await broker.settled();
       await app.close();
       await store.close();
+      await releaseDataDirectory();
     },
   };
 }
