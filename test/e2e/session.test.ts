@@ -152,8 +152,7 @@ describe('a recorded shell session through Sesame', () => {
     const exit = new Promise<number | null>((resolve) => cli.once('exit', resolve));
     cli.stdin.write('echo "piped=$((6*7))"; false\n');
     await output.wait(/piped=42/);
-    // Ended once the shell waits at its prompt: a terminal drops a ^D typed ahead of a shell that is still
-    // starting (as `ssh -tt host < script` does, the input should end with `exit` to be sure).
+    // Ended once the shell waits at its prompt (the next test ends it earlier).
     await output.wait(/\$ $/);
     cli.stdin.end();
     const ended = await Promise.race([
@@ -176,6 +175,31 @@ describe('a recorded shell session through Sesame', () => {
       events.some((e) => e[1] === 'i' && e[2] === '\u0004'),
       'the end of input is recorded as the ^D the agent typed',
     );
+  });
+
+  test('sesame ssh whose input ends at once (< /dev/null), or while a command runs: the shell still ends', async () => {
+    // A ^D typed while the shell is still starting, or while a command runs, does not reach the shell's prompt:
+    // the agent types it once the shell is at rest, again after more output.
+    const run = async (stdin: 'ignore' | string) => {
+      const cli = spawn(process.execPath, [bins.cli, 'ssh', 'web-01'], {
+        env: { ...process.env, SESAME_HOME: sesame.home('admin') },
+        stdio: [stdin === 'ignore' ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      });
+      const output = new Output();
+      cli.stdout?.on('data', (d) => output.push(String(d)));
+      if (stdin !== 'ignore') cli.stdin?.end(stdin);
+      const exit = new Promise<number | null>((resolve) => cli.once('exit', resolve));
+      const ended = await Promise.race([
+        exit,
+        new Promise((r) => setTimeout(() => r('still running'), 20_000)),
+      ]);
+      if (ended === 'still running') cli.kill('SIGKILL');
+      return { ended, output: output.text };
+    };
+    assert.equal((await run('ignore')).ended, 0);
+    const slow = await run('sleep 1; echo "slept=$((6*7))"\n');
+    assert.equal(slow.ended, 0);
+    assert.match(slow.output, /slept=42/);
   });
 
   test('output still waiting for a slow reader when the shell exits all arrives, then the exit status', async () => {

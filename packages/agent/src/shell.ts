@@ -11,6 +11,12 @@ const MAX_TERMINAL = 1000;
 const DRAIN_MAX_BYTES = 1024 * 1024;
 /** How long a shell whose session ended may take to go after SIGHUP before it is killed. */
 const HANGUP_GRACE_MS = 3000;
+/** The end of the client's input (see typeEndOfInput): the shell is at rest after this long without output… */
+const EOF_QUIET_MS = 100;
+/** …or, when it has printed nothing yet, this long after it started; and the ^D is typed at most this often. */
+const EOF_SILENT_MS = 1000;
+const EOF_MAX_TIMES = 10;
+const END_OF_INPUT = Uint8Array.of(4);
 
 function size(value: unknown, fallback: number): number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= MAX_TERMINAL
@@ -138,7 +144,12 @@ export function serveShell(channel: Channel, user: RunAsUser, log: Logger): IPty
     letGo();
     socket?.destroy();
   };
+  const startedAt = performance.now();
+  let lastOutputAt = 0;
+  let outputSinceEof = true;
   pty.onData((data) => {
+    lastOutputAt = performance.now();
+    outputSinceEof = true;
     if (draining) {
       drained += data.length;
       if (drained > DRAIN_MAX_BYTES) return closeTerminal();
@@ -150,7 +161,29 @@ export function serveShell(channel: Channel, user: RunAsUser, log: Logger): IPty
   const input = new PtyInput((pty as unknown as { fd: number }).fd);
   channel.autoRelease = false;
   channel.onData = (data) => input.write(data, () => channel.release(data.length));
-  channel.onEof = () => input.write(new Uint8Array([4]), () => {}); // ^D: end of input for the program reading
+  // The end of the client's input (`sesame ssh host < script`) is a ^D, typed once the shell is at rest: it has
+  // printed something (its prompt) and nothing more for EOF_QUIET_MS. One typed while the shell is still starting
+  // is lost (readline switching the terminal to raw mode turns it into a NUL), and one typed while a command runs
+  // goes to whatever reads next; so it is typed again each time the shell comes to rest after more output, at
+  // most EOF_MAX_TIMES. A shell that prints nothing gets it EOF_SILENT_MS after it started.
+  let eofsLeft = 0;
+  let eofTimer: NodeJS.Timeout | undefined;
+  const typeEndOfInput = () => {
+    if (eofsLeft === 0 || draining || reaped()) return;
+    const wait = lastOutputAt
+      ? lastOutputAt + EOF_QUIET_MS - performance.now()
+      : startedAt + EOF_SILENT_MS - performance.now();
+    if (outputSinceEof && wait <= 0) {
+      outputSinceEof = false;
+      eofsLeft--;
+      input.write(END_OF_INPUT, () => {});
+    }
+    eofTimer = setTimeout(typeEndOfInput, Math.max(wait, EOF_QUIET_MS));
+  };
+  channel.onEof = () => {
+    eofsLeft = EOF_MAX_TIMES;
+    typeEndOfInput();
+  };
   let exited = false;
   /**
    * The shell is gone: node-pty reaped it. Its 'exit' comes only once the terminal has closed too, which a
@@ -163,6 +196,7 @@ export function serveShell(channel: Channel, user: RunAsUser, log: Logger): IPty
     pty.resize(size(c, cols), size(r, rows));
   };
   channel.onClose = () => {
+    clearTimeout(eofTimer);
     output.discard();
     input.close();
     if (reaped()) {
@@ -181,6 +215,7 @@ export function serveShell(channel: Channel, user: RunAsUser, log: Logger): IPty
   pty.onExit(({ exitCode, signal }) => {
     exited = true;
     clearTimeout(quiet);
+    clearTimeout(eofTimer);
     letGo();
     // Let the last output that node-pty already read reach the channel, then report the exit.
     // Exit and a normal close queue behind output still waiting for credit: the user sees all of it.
