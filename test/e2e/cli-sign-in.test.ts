@@ -290,6 +290,23 @@ describe('sesame login, setup, logout and whoami', () => {
     const after = await sesame.cli(['whoami'], 'alice-3');
     assert.equal(after.code, 3);
     assert.match(after.stderr, /not signed in/);
+    // Signing in again needs no --url: the server signed in to last is remembered past the logout.
+    ok(await sesame.cli(['login', '--user', 'alice'], 'alice-3', `${PASSWORD}\n`));
+    assert.equal(credentials('alice-3').url, sesame.url);
+  });
+
+  test('a listing whose reader went (`| head`) ends quietly, exit 0', async () => {
+    const child = spawn(process.execPath, [bins.cli, 'admin', 'users', 'list'], {
+      env: { ...process.env, SESAME_HOME: sesame.home('admin') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.destroy(); // the reader is gone before a line is written: every write is EPIPE
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += String(d);
+    });
+    const code = await new Promise<number | null>((done) => child.on('exit', done));
+    assert.deepEqual([code, stderr], [0, '']);
   });
 
   test('logout that cannot reach the server forgets the tokens but says so, with the exit code of why', async () => {

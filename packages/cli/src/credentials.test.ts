@@ -168,3 +168,18 @@ test('a refresh proposal is written once per token: every caller, however many a
   await forgetProposals();
   assert.deepEqual(files(), [], 'proposals and drafts');
 });
+
+test('credentials that cannot be read are an error that says so, not "not signed in"', async () => {
+  const file = join(home, 'credentials.json');
+  rmSync(file, { force: true });
+  mkdirSync(file); // EISDIR, as EACCES would be for a file of another user's
+  try {
+    await assert.rejects(readCredentials(), (error: Error) => {
+      assert.match(error.message, /^cannot read .*credentials\.json: .*check its permissions/);
+      return true;
+    });
+  } finally {
+    rmSync(file, { recursive: true, force: true });
+  }
+  assert.equal(await readCredentials(), undefined, 'a missing file is simply no sign-in');
+});

@@ -30,18 +30,40 @@ export function configDir(): string {
 }
 
 const file = () => join(configDir(), 'credentials.json');
+/** The server signed in to last, and its pin: kept after logout, so that `sesame login` knows where to go. */
+const serverFile = () => join(configDir(), 'server.json');
+
+export type LastServer = Pick<Credentials, 'url' | 'tls'>;
 
 export async function saveCredentials(credentials: Credentials): Promise<void> {
   await writePrivateFile(file(), `${JSON.stringify(credentials, null, 2)}\n`);
+  const server: LastServer = { url: credentials.url, tls: credentials.tls };
+  await writePrivateFile(serverFile(), `${JSON.stringify(server, null, 2)}\n`);
 }
 
-/** The stored credentials, or undefined when there are none (a damaged file is an error). */
+/** The server of the stored credentials, else of the last sign-in (after a logout), else undefined. */
+export async function lastServer(): Promise<LastServer | undefined> {
+  const stored = await readCredentials().catch(() => undefined);
+  if (stored) return stored;
+  try {
+    const value = JSON.parse(await readFile(serverFile(), 'utf8')) as LastServer;
+    return typeof value.url === 'string' ? { url: value.url, tls: value.tls ?? null } : undefined;
+  } catch {
+    return undefined; // only a default: a missing or damaged file just means none
+  }
+}
+
+/** The stored credentials, or undefined when there are none (a damaged or unreadable file is an error). */
 export async function readCredentials(): Promise<Credentials | undefined> {
   let text: string;
   try {
     text = await readFile(file(), 'utf8');
-  } catch {
-    return undefined;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new CliError(
+      `cannot read ${file()}: ${(error as Error).message}; check its permissions (it must be yours, mode 600)`,
+      ExitCodes.FAILURE,
+    );
   }
   try {
     const value = JSON.parse(text) as Credentials;

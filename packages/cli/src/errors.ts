@@ -8,6 +8,8 @@ export const ExitCodes = {
   NOT_FOUND: 5,
   CONFLICT: 6,
   UNAVAILABLE: 7,
+  /** Too many attempts (failed sign-ins, codes, registrations): try again later. */
+  RATE_LIMITED: 8,
   SESSION_FAILED: 255,
 } as const;
 
@@ -27,7 +29,7 @@ export class CliError extends Error {
 
 /** Maps a server error code to an exit code. */
 export function exitCodeFor(code: unknown): number {
-  return typeof code === 'string' && code in ExitCodes && code !== 'OK'
+  return typeof code === 'string' && Object.hasOwn(ExitCodes, code) && code !== 'OK'
     ? ExitCodes[code as keyof typeof ExitCodes]
     : ExitCodes.FAILURE;
 }

@@ -24,6 +24,13 @@ process.on('beforeExit', () => {
   process.exitCode = ExitCodes.FAILURE;
 });
 
+// A reader that went (`sesame sessions | head`) ends the output, quietly, as it ends a download.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  finished = true;
+  process.exit(ExitCodes.OK);
+});
+
 program.parseAsync().then(
   () => {
     finished = true;

@@ -6,6 +6,7 @@ import {
   clearCredentials,
   deviceId,
   forgetProposals,
+  lastServer,
   readCredentials,
   withCredentialsLock,
 } from '../credentials.ts';
@@ -27,7 +28,7 @@ async function connect(
   fingerprint: string | undefined,
   insecureHttp = false,
 ): Promise<ApiClient> {
-  const stored = await readCredentials().catch(() => undefined);
+  const stored = await lastServer();
   const url = urlOption ?? process.env.SESAME_URL ?? stored?.url;
   if (!url)
     throw new CliError(
