@@ -210,6 +210,7 @@ export async function createServer(config: ServerConfig, log: Logger) {
     audit,
     arn: config.arn,
     isOnline: hub.isOnline,
+    lastSeen: hub.lastSeen,
     disconnect: hub.disconnect,
   });
   const broker = createSessionBroker({

@@ -51,6 +51,26 @@ describe('agent handshake', () => {
     await eventually(async () => (await status(agent.instanceId)) === 'ConnectionLost');
   });
 
+  test("the instance listing's last seen follows the agent: now while connected, then when it went", async () => {
+    const agent = await registerAgent(ts);
+    const lastSeen = async () => {
+      const response = await ts.api('GET', '/api/v1/instances', { token: ts.adminToken });
+      return (response.body.instances as PublicInstance[]).find((i) => i.id === agent.instanceId)?.lastSeenAt;
+    };
+    const connection = await connectAgent(ts.url, agent);
+    await online(agent.instanceId);
+    const whileOnline = await lastSeen();
+    assert.ok(typeof whileOnline === 'number' && Date.now() - whileOnline < 5000, `${whileOnline}`);
+    await new Promise((r) => setTimeout(r, 50));
+    const before = Date.now();
+    connection.ws.close();
+    await eventually(async () => (await status(agent.instanceId)) === 'ConnectionLost');
+    const gone = (await lastSeen()) as number;
+    assert.ok(gone >= before && gone <= Date.now(), `${gone} is when it went, after ${before}`);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await lastSeen(), gone, 'and stays so');
+  });
+
   test('a signature made with another key: closed with 4001, not Online', async () => {
     const agent = await registerAgent(ts);
     const impostor = await connectAgent(ts.url, { instanceId: agent.instanceId, keys: agentKeys() });

@@ -42,6 +42,8 @@ const MAX_HANDSHAKES_PER_ADDRESS = 16;
  */
 export function createAgentHub({ store, audit, log, settings, onInventory, now = Date.now }: Deps) {
   const links = new Map<string, AgentLink>();
+  /** When each agent that connected during this run went (the instance listing's last seen). */
+  const lostAt = new Map<string, number>();
   /** Handshakes under way, by source address. */
   const handshaking = new Map<string, number>();
   let closing = false;
@@ -102,6 +104,7 @@ export function createAgentHub({ store, audit, log, settings, onInventory, now =
       return;
     }
     authenticated();
+    lostAt.delete(instanceId);
     const previous = links.get(instanceId);
     const link: AgentLink = { instanceId, mux, connectedAt: now(), sourceAddress };
     links.set(instanceId, link);
@@ -137,9 +140,11 @@ export function createAgentHub({ store, audit, log, settings, onInventory, now =
     for (const [id, link] of links) {
       if (link.mux !== mux) continue;
       links.delete(id);
+      const at = now();
+      lostAt.set(id, at);
       log.info({ instanceId: id, reason }, 'agent connection lost');
       void store
-        .setInstanceStatus(id, 'ConnectionLost', now())
+        .setInstanceStatus(id, 'ConnectionLost', at)
         .catch((error) => log.error({ err: error }, 'status update failed'));
     }
   }
@@ -233,6 +238,10 @@ export function createAgentHub({ store, audit, log, settings, onInventory, now =
 
     isOnline(instanceId: string): boolean {
       return links.has(instanceId);
+    },
+
+    lastSeen(instanceId: string): number | undefined {
+      return links.has(instanceId) ? now() : lostAt.get(instanceId);
     },
 
     close(): void {

@@ -21,6 +21,8 @@ type Deps = {
   audit: Audit;
   arn: ArnSettings;
   isOnline: (instanceId: string) => boolean;
+  /** When this server last heard from the instance's agent (now while connected), if it has this run. */
+  lastSeen: (instanceId: string) => number | undefined;
   /** Drops the live agent connection of a deregistered instance. */
   disconnect: (instanceId: string) => void;
 };
@@ -44,13 +46,16 @@ export function createInventoryService({
   audit,
   arn,
   isOnline,
+  lastSeen,
   disconnect,
 }: Deps) {
   const toPublic = (instance: Instance): PublicInstance => {
     const { publicKey: _key, ...rest } = instance;
-    // The hub knows who is connected right now; the stored status can lag by a heartbeat.
+    // The hub knows who is connected right now and when each agent went; the catalog's copy is from its last
+    // refresh (a registration, new tags or inventory), and the stored status can lag by a heartbeat.
     return {
       ...rest,
+      lastSeenAt: lastSeen(instance.id) ?? rest.lastSeenAt,
       status: isOnline(instance.id) ? 'Online' : 'ConnectionLost',
       arn: instanceArn(arn, instance),
     };
