@@ -183,7 +183,7 @@ async function seedAccess(server: SesameServer): Promise<FleetUser[]> {
   // instances tagged project=Production, and the ServiceSetting Deny).
   const testuser = await create('testuser01');
   await server.directory.createGroup(S, { name: 'ProductionAccess' });
-  await server.directory.addMember(S, 'ProductionAccess', 'testuser01');
+  await server.directory.addMember(S, 'ProductionAccess', { username: 'testuser01' });
   const inlinePolicy = readFileSync(join(FIXTURES, '004-production-permission-set-on-premises.txt'), 'utf8');
   await server.permissions.createPermissionSet(S, { name: 'ProductionPermissionSet', inlinePolicy });
   await server.permissions.assign(S, {
@@ -219,7 +219,7 @@ async function seedAccess(server: SesameServer): Promise<FleetUser[]> {
   });
   const g = STATE_STREET_GROUP;
   const setup = await create('ss-alice');
-  await server.directory.addMember(S, 'pam-users', 'ss-alice');
+  await server.directory.addMember(S, 'pam-users', { username: 'ss-alice' });
   await server.directory.setUserTags(S, 'ss-alice', {
     AppGroupName: `grp-${g}`,
     AppId: `APP-${g}`,

@@ -5,7 +5,7 @@ import type { Audit } from '../audit.ts';
 import type { Principal } from '../authorize.ts';
 import { SesameError } from '../errors.ts';
 import type { Guard } from '../guard.ts';
-import { droppedTagKeys, parseTags } from '../services/validate.ts';
+import { description, droppedTagKeys, onlyFields, parseTags, requiredText } from '../services/validate.ts';
 import type { Group, Store, Tags, User } from '../store/index.ts';
 import { accessChanged } from './access-change.ts';
 import type { AccessModel } from './access-model.ts';
@@ -53,8 +53,13 @@ export function createDirectoryService({ store, guard, audit, model, arn, now = 
     async createGroup(principal: Principal, input: Record<string, unknown>): Promise<Group> {
       const name = checkName(input.name, 'group');
       guard(principal, 'sesame:CreateGroup', groupArn(name));
-      const description = typeof input.description === 'string' ? input.description.slice(0, 1024) : '';
-      const created: Group = { id: randomUUID(), name, description, createdAt: now() };
+      onlyFields(input, ['name', 'description']);
+      const created: Group = {
+        id: randomUUID(),
+        name,
+        description: description(input.description) ?? '',
+        createdAt: now(),
+      };
       await store.createGroup(created);
       await changed(principal, 'sesame:CreateGroup', groupArn(name));
       return created;
@@ -77,9 +82,10 @@ export function createDirectoryService({ store, guard, audit, model, arn, now = 
       await changed(principal, 'sesame:DeleteGroup', groupArn(name));
     },
 
-    async addMember(principal: Principal, groupName: string, username: unknown): Promise<void> {
+    async addMember(principal: Principal, groupName: string, input: Record<string, unknown>): Promise<void> {
       guard(principal, 'sesame:AddUserToGroup', groupArn(groupName));
-      const member = await user(String(username ?? ''));
+      onlyFields(input, ['username']);
+      const member = await user(requiredText(input, 'username', 'the user to add'));
       await store.addGroupMember((await group(groupName)).id, member.id);
       await changed(principal, 'sesame:AddUserToGroup', groupArn(groupName), { user: member.username });
     },

@@ -4,6 +4,7 @@ import type { Audit } from '../audit.ts';
 import type { Principal } from '../authorize.ts';
 import { SesameError } from '../errors.ts';
 import type { Guard } from '../guard.ts';
+import { checkUpdate, description, onlyFields, requiredText } from '../services/validate.ts';
 import type { Assignment, ManagedPolicy, PermissionSet, PrincipalType, Store } from '../store/index.ts';
 import { accessChanged } from './access-change.ts';
 import type { AccessModel } from './access-model.ts';
@@ -44,6 +45,9 @@ const SESSION_DURATION = { min: HOUR, max: 12 * HOUR, default: HOUR };
 
 export type PermissionSetView = Omit<PermissionSet, 'policyIds'> & { policies: string[] };
 
+const POLICY_FIELDS = ['name', 'document', 'description'] as const;
+const SET_FIELDS = ['name', 'description', 'sessionDurationMs', 'inlinePolicy', 'policies'] as const;
+
 function sessionDuration(value: unknown): number {
   if (value === undefined) return SESSION_DURATION.default;
   if (
@@ -82,9 +86,9 @@ export function createPermissionService({ store, guard, audit, model, arn, now =
   }
   async function policyIds(names: unknown): Promise<string[]> {
     if (names === undefined) return [];
-    if (!Array.isArray(names) || names.length > 20)
+    if (!Array.isArray(names) || names.length > 20 || !names.every((n) => typeof n === 'string'))
       throw new SesameError('INVALID', 'policies must be a list of at most 20 policy names');
-    return Promise.all(names.map(async (n) => (await policyNamed(String(n))).id));
+    return Promise.all(names.map(async (n: string) => (await policyNamed(n)).id));
   }
   async function view(set: PermissionSet): Promise<PermissionSetView> {
     const all = await store.listPolicies();
@@ -100,22 +104,32 @@ export function createPermissionService({ store, guard, audit, model, arn, now =
     async createPolicy(principal: Principal, input: Record<string, unknown>) {
       const name = checkName(input.name, 'policy');
       guard(principal, 'sesame:CreatePolicy', policyArn(name));
+      onlyFields(input, POLICY_FIELDS);
       const { document, warnings } = checkPolicyDocument(input.document, `policy ${name}`);
       const t = now();
-      const description = typeof input.description === 'string' ? input.description.slice(0, 1024) : '';
-      await store.createPolicy({ id: randomUUID(), name, description, document, createdAt: t, updatedAt: t });
+      await store.createPolicy({
+        id: randomUUID(),
+        name,
+        description: description(input.description) ?? '',
+        document,
+        createdAt: t,
+        updatedAt: t,
+      });
       await changed(principal, 'sesame:CreatePolicy', policyArn(name));
       return { policy: await policyNamed(name), warnings };
     },
 
     async updatePolicy(principal: Principal, name: string, input: Record<string, unknown>) {
       guard(principal, 'sesame:UpdatePolicy', policyArn(name));
+      onlyFields(input, POLICY_FIELDS);
+      checkUpdate(input, name, ['document', 'description']);
       const existing = await policyNamed(name);
       const checked =
         input.document === undefined ? undefined : checkPolicyDocument(input.document, `policy ${name}`);
+      const text = description(input.description);
       await store.updatePolicy(existing.id, {
         ...(checked ? { document: checked.document } : {}),
-        ...(typeof input.description === 'string' ? { description: input.description.slice(0, 1024) } : {}),
+        ...(text === undefined ? {} : { description: text }),
         updatedAt: now(),
       });
       await changed(principal, 'sesame:UpdatePolicy', policyArn(name));
@@ -141,12 +155,13 @@ export function createPermissionService({ store, guard, audit, model, arn, now =
     async createPermissionSet(principal: Principal, input: Record<string, unknown>) {
       const name = checkName(input.name, 'permission set');
       guard(principal, 'sesame:CreatePermissionSet', setArn(name));
+      onlyFields(input, SET_FIELDS);
       const { document, warnings } = inline(input.inlinePolicy, name);
       const t = now();
       await store.createPermissionSet({
         id: randomUUID(),
         name,
-        description: typeof input.description === 'string' ? input.description.slice(0, 1024) : '',
+        description: description(input.description) ?? '',
         sessionDurationMs: sessionDuration(input.sessionDurationMs),
         inlinePolicy: document,
         policyIds: await policyIds(input.policies),
@@ -159,10 +174,13 @@ export function createPermissionService({ store, guard, audit, model, arn, now =
 
     async updatePermissionSet(principal: Principal, name: string, input: Record<string, unknown>) {
       guard(principal, 'sesame:UpdatePermissionSet', setArn(name));
+      onlyFields(input, SET_FIELDS);
+      checkUpdate(input, name, SET_FIELDS.slice(1));
       const existing = await setNamed(name);
       const checked = input.inlinePolicy === undefined ? undefined : inline(input.inlinePolicy, name);
+      const text = description(input.description);
       await store.updatePermissionSet(existing.id, {
-        ...(typeof input.description === 'string' ? { description: input.description.slice(0, 1024) } : {}),
+        ...(text === undefined ? {} : { description: text }),
         ...(input.sessionDurationMs === undefined
           ? {}
           : { sessionDurationMs: sessionDuration(input.sessionDurationMs) }),
@@ -192,13 +210,15 @@ export function createPermissionService({ store, guard, audit, model, arn, now =
 
     /** Assigns a permission set to a user or a group (by name). */
     async assign(principal: Principal, input: Record<string, unknown>): Promise<Assignment> {
-      const setName = String(input.permissionSet ?? '');
+      const setName = typeof input.permissionSet === 'string' ? input.permissionSet : '';
       guard(principal, 'sesame:CreateAssignment', setArn(setName || '*'));
-      const set = await setNamed(setName);
+      onlyFields(input, ['permissionSet', 'principalType', 'principalName']);
+      requiredText(input, 'permissionSet', 'the name of the permission set to assign');
       const principalType = input.principalType as PrincipalType;
       if (principalType !== 'user' && principalType !== 'group')
         throw new SesameError('INVALID', 'principalType must be "user" or "group"');
-      const principalName = String(input.principalName ?? '');
+      const principalName = requiredText(input, 'principalName', `the name of the ${principalType}`);
+      const set = await setNamed(setName);
       const target =
         principalType === 'user'
           ? await store.getUserByUsername(principalName)

@@ -4,6 +4,7 @@ import type { Principal } from '../authorize.ts';
 import { SesameError } from '../errors.ts';
 import type { Guard } from '../guard.ts';
 import type { InventoryService } from '../services/inventory.ts';
+import { onlyFields, requiredText } from '../services/validate.ts';
 import type { Store } from '../store/index.ts';
 import type { AccessModel } from './access-model.ts';
 
@@ -39,8 +40,10 @@ function contextEntries(value: unknown): Record<string, string | string[]> {
  */
 export function createSimulator({ store, model, inventory, guard, arn, now = () => new Date() }: Deps) {
   return async (principal: Principal, input: Record<string, unknown>) => {
-    const username = String(input.username ?? '');
+    const username = typeof input.username === 'string' ? input.username : '';
     guard(principal, 'sesame:SimulatePrincipalPolicy', serverArn(arn, 'user', username || '*'));
+    onlyFields(input, ['username', 'action', 'resource', 'target', 'context']);
+    requiredText(input, 'username', 'the user whose policies decide');
     const action = typeof input.action === 'string' ? input.action : '';
     if (!/^[A-Za-z0-9-]+:[A-Za-z0-9*?]+$/.test(action))
       throw new SesameError('INVALID', 'action must look like service:Action, e.g. ssm:StartSession');

@@ -37,7 +37,7 @@ export function registerAccessRoutes(
     return done;
   });
   app.post('/api/v1/groups/:name/members', authed, async (r) => {
-    await directory.addMember(me(r), param(r, 'name'), body(r).username);
+    await directory.addMember(me(r), param(r, 'name'), body(r));
     return done;
   });
   app.delete('/api/v1/groups/:name/members/:username', authed, async (r) => {

@@ -44,7 +44,7 @@ describe('POST /api/v1/agent/register', () => {
     assertError(wrong, 401, 'UNAUTHENTICATED', /activation id or code is wrong/);
     const unknown = await register(body({ id: '6f1c1f5e-0000-4000-8000-000000000000', code: a.code }));
     assertError(unknown, 401, 'UNAUTHENTICATED', /activation id or code is wrong/);
-    assertError(await register(body(a, { activationId: 42 })), 401, 'UNAUTHENTICATED', /wrong/);
+    assertError(await register(body(a, { activationId: 42 })), 400, 'INVALID', /^activationId is required/);
   });
 
   test('an expired activation: 401 saying to ask for a new one', async () => {
@@ -136,6 +136,22 @@ describe('POST /api/v1/agent/register', () => {
       );
     }
     assert.equal((await register(body(a))).status, 200, 'the activation was not used up by the bad requests');
+  });
+
+  test('a missing activation id or code: 400 naming it', async () => {
+    const a = await activation();
+    assertError(
+      await register(body(a, { activationId: undefined })),
+      400,
+      'INVALID',
+      /^activationId is required/,
+    );
+    assertError(
+      await register(body(a, { activationCode: 7 })),
+      400,
+      'INVALID',
+      /^activationCode is required/,
+    );
   });
 
   test('a malformed inventory: 400 naming the field', async () => {

@@ -106,7 +106,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }
     if (e.statusCode && e.statusCode < 500) {
       // Fastify's own errors: malformed JSON, body too large, wrong content type.
-      return send(e.statusCode, 'INVALID', e.message ?? 'invalid request');
+      const message =
+        e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+          ? `this endpoint takes a JSON body: send it with Content-Type: application/json (got ${request.headers['content-type'] ? JSON.stringify(request.headers['content-type'].slice(0, 100)) : 'no Content-Type'})`
+          : e.code === 'FST_ERR_CTP_INVALID_JSON_BODY'
+            ? 'the request body is not valid JSON (keys named __proto__, or constructor holding prototype, are refused too)'
+            : e.message;
+      return send(e.statusCode, 'INVALID', message ?? 'invalid request');
     }
     request.log.error({ err: error }, 'unhandled error');
     return send(500, 'INTERNAL', 'internal error; the server log has the details');

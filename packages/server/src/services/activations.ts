@@ -201,6 +201,11 @@ export function createActivationService({ store, guard, audit, arn, onRegistered
       let publicKey: string;
       let inventory: Inventory;
       try {
+        for (const field of ['activationId', 'activationCode'])
+          if (typeof input[field] !== 'string' || input[field] === '')
+            throw new Error(
+              `${field} is required (a string): the value printed when the activation was created`,
+            );
         publicKey = parseAgentPublicKey(input.publicKey);
         inventory = parseInventory(input.inventory);
       } catch (error) {

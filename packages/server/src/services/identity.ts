@@ -253,6 +253,9 @@ export function createIdentityService({
 
     async resetSetup(principal: Principal, username: string, input: Record<string, unknown> = {}) {
       guard(principal, 'sesame:ResetUserPassword', userArn(username));
+      onlyFields(input, ['sendEmail']);
+      if (input.sendEmail !== undefined && typeof input.sendEmail !== 'boolean')
+        throw new SesameError('INVALID', 'sendEmail must be true or false');
       const user = await existing(username);
       await store.revokeUserSignInSessions(user.id, now());
       const setup = await issueSetupToken(user);

@@ -22,6 +22,46 @@ export function onlyFields(input: Record<string, unknown>, known: readonly strin
   );
 }
 
+/** `input[field]`, which must be a non-empty string: a 400 naming the field when it is missing or not one. */
+export function requiredText(input: Record<string, unknown>, field: string, what: string): string {
+  const value = input[field];
+  if (typeof value === 'string' && value.length > 0) return value;
+  throw new SesameError(
+    'INVALID',
+    value === undefined || value === ''
+      ? `${field} is required: ${what}`
+      : `${field} must be a string: ${what} (got ${typeof value === 'object' ? (Array.isArray(value) ? 'a list' : 'an object') : JSON.stringify(value)})`,
+  );
+}
+
+const MAX_DESCRIPTION = 1024;
+
+/** A description as given (undefined when absent): a string of at most 1024 characters, or a 400. */
+export function description(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.length > MAX_DESCRIPTION)
+    throw new SesameError('INVALID', `description must be a string of at most ${MAX_DESCRIPTION} characters`);
+  return value;
+}
+
+/** Refuses an update that names something else (renaming is not supported) or changes nothing. */
+export function checkUpdate(
+  input: Record<string, unknown>,
+  name: string,
+  changeable: readonly string[],
+): void {
+  if (input.name !== undefined && input.name !== name)
+    throw new SesameError(
+      'INVALID',
+      `name cannot be changed (${JSON.stringify(name)}): create a new one instead`,
+    );
+  if (!changeable.some((field) => input[field] !== undefined))
+    throw new SesameError(
+      'INVALID',
+      `nothing to change: give ${changeable.map((f) => `"${f}"`).join(' or ')}`,
+    );
+}
+
 /** A JSON object (not null, not an array). */
 export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

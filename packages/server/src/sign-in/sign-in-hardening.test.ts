@@ -237,8 +237,15 @@ describe('sign-in hardening', () => {
       raw: `username=admin&password=${encodeURIComponent(ADMIN_PASSWORD)}`,
       headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'http://evil.example' },
     });
-    assert.equal(response.status, 415, response.text);
+    assertError(
+      response,
+      415,
+      'INVALID',
+      /^this endpoint takes a JSON body: send it with Content-Type: application\/json \(got "application\/x-www-form-urlencoded"\)/,
+    );
     assert.equal(response.body.token, undefined);
+    const poisoned = await ts.api('POST', '/api/v1/auth/login', { raw: '{"__proto__": {"isAdmin": true}}' });
+    assertError(poisoned, 400, 'INVALID', /not valid JSON \(keys named __proto__/);
   });
 
   test('setting a password with a setup link ends every sign-in made with the old one', async () => {
