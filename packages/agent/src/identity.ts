@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { writePrivateFile } from './private-file.ts';
 
@@ -46,12 +46,28 @@ export async function loadIdentity(path: string): Promise<AgentIdentity> {
   } catch {
     throw new IdentityError(`the agent identity at ${path} is not valid JSON; register the agent again`);
   }
+  const damaged = (what: string) =>
+    new IdentityError(`the agent identity at ${path} ${what}; register the agent again`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw damaged('is not a JSON object');
   for (const key of ['url', 'instanceId', 'name', 'privateKey', 'publicKey'] as const) {
-    if (typeof value[key] !== 'string' || value[key] === '') {
-      throw new IdentityError(`the agent identity at ${path} lacks "${key}"; register the agent again`);
-    }
+    if (typeof value[key] !== 'string' || value[key] === '') throw damaged(`lacks "${key}"`);
   }
   if (value.version !== 1)
     throw new IdentityError(`the agent identity at ${path} has unknown version ${value.version}`);
+  if (!/^https?:\/\//.test(value.url as string) || !URL.canParse(value.url as string))
+    throw damaged('has a "url" that is not an http(s) URL');
+  try {
+    if (createPrivateKey(value.privateKey as string).asymmetricKeyType !== 'ed25519') throw new Error();
+  } catch {
+    throw damaged('has a "privateKey" that is not an Ed25519 private key (PKCS#8 PEM)');
+  }
+  value.tls ??= null; // not written by an agent that never pinned
+  const tls = value.tls;
+  if (
+    tls !== null &&
+    (typeof tls !== 'object' || typeof tls.fingerprint256 !== 'string' || typeof tls.caPem !== 'string')
+  )
+    throw damaged('has a "tls" that is neither null nor a pinned certificate (fingerprint256, caPem)');
   return value as AgentIdentity;
 }

@@ -55,9 +55,13 @@ export function registerCommands(program: Command): void {
 
   program
     .command('sessions')
-    .description('list sessions (yours, or all for administrators)')
+    .description(
+      'list the sessions you may see (ssm:DescribeSessions): running ones, or ended ones with --state history',
+    )
     .addOption(
-      new Option('--state <state>', 'which sessions').choices(['active', 'history']).default('active'),
+      new Option('--state <state>', 'active: running now; history: ended')
+        .choices(['active', 'history'])
+        .default('active'),
     )
     .addOption(outputOption())
     .action(async (o: Out & { state: string }) => {
