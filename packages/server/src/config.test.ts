@@ -58,6 +58,8 @@ const badFiles: [string, string, string[]][] = [
   ['idle timeout above 60 min', json({ sessions: { idleTimeoutMs: 61 * MINUTE } }), ['idleTimeoutMs']],
   ['max duration 0.5 s', json({ sessions: { maxDurationMs: 500 } }), ['sessions.maxDurationMs', '1000']],
   ['max duration 1441 min', json({ sessions: { maxDurationMs: 1441 * MINUTE } }), ['maxDurationMs']],
+  ['sessions per user 0', json({ sessions: { maxPerUser: 0 } }), ['sessions.maxPerUser', '1 to 10000']],
+  ['sessions per user 1.5', json({ sessions: { maxPerUser: 1.5 } }), ['sessions.maxPerUser']],
   [
     'idle timeout beyond max duration',
     json({ sessions: { idleTimeoutMs: 30 * MINUTE, maxDurationMs: 10 * MINUTE } }),
@@ -165,7 +167,7 @@ describe('loadConfig accepts good configuration', () => {
       trustProxy: ['10.0.0.0/8', '2001:db8::1'],
       logLevel: 'warn',
       arn: { partition: 'aws-us-gov', region: 'us-gov-west-1', account: '123456789012' },
-      sessions: { idleTimeoutMs: 60 * MINUTE, maxDurationMs: 1440 * MINUTE },
+      sessions: { idleTimeoutMs: 60 * MINUTE, maxDurationMs: 1440 * MINUTE, maxPerUser: 10_000 },
       auth: {
         tokenTtlMs: MINUTE,
         accessTokenTtlMs: 5 * MINUTE,
@@ -195,6 +197,7 @@ describe('loadConfig accepts good configuration', () => {
     assert.deepEqual(loadConfig({}, { path: PATH, text }).sessions, {
       idleTimeoutMs: 1000,
       maxDurationMs: 1000,
+      maxPerUser: 32,
     });
   });
 

@@ -17,7 +17,8 @@ export type ServerConfig = {
   trustProxy: string[];
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   arn: { partition: string; region: string; account: string };
-  sessions: { idleTimeoutMs: number; maxDurationMs: number };
+  /** maxPerUser: sessions one person may have open (starting or running) at once; twice as many connections. */
+  sessions: { idleTimeoutMs: number; maxDurationMs: number; maxPerUser: number };
   auth: {
     /** Sign-in session length for someone with no permission set (which otherwise sets it). */
     tokenTtlMs: number;
@@ -61,7 +62,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   trustProxy: [],
   logLevel: 'info',
   arn: { partition: 'aws', region: 'local', account: '000000000000' },
-  sessions: { idleTimeoutMs: 20 * MINUTE, maxDurationMs: 1440 * MINUTE },
+  sessions: { idleTimeoutMs: 20 * MINUTE, maxDurationMs: 1440 * MINUTE, maxPerUser: 32 },
   auth: {
     tokenTtlMs: 60 * MINUTE,
     accessTokenTtlMs: 15 * MINUTE,
@@ -104,7 +105,7 @@ const KNOWN_KEYS: Record<string, readonly string[] | null> = {
   trustProxy: null,
   logLevel: null,
   arn: ['partition', 'region', 'account'],
-  sessions: Object.keys(DURATIONS.sessions),
+  sessions: [...Object.keys(DURATIONS.sessions), 'maxPerUser'],
   auth: Object.keys(DURATIONS.auth),
   agents: Object.keys(DURATIONS.agents),
   signIn: ['maxAccountFailures', 'maxAddressFailures', 'scryptLog2N'],
@@ -281,6 +282,14 @@ function applyValue(config: ServerConfig, key: string, value: unknown, source: S
       config.smtp = smtp(source, v, config.smtp);
       break;
     case 'sessions':
+      config.sessions = {
+        ...(durations(source, key, v, config.sessions) as ServerConfig['sessions']),
+        maxPerUser:
+          v.maxPerUser === undefined
+            ? config.sessions.maxPerUser
+            : int(source, 'sessions.maxPerUser', v.maxPerUser, 1, 10_000),
+      };
+      break;
     case 'auth':
     case 'agents':
       config[key] = durations(source, key, v, config[key]) as never;

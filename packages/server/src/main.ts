@@ -255,6 +255,7 @@ export async function createServer(config: ServerConfig, log: Logger) {
     },
     https,
     trustProxy: config.trustProxy,
+    clientConnectionsPerUser: 2 * config.sessions.maxPerUser,
   });
   /** What agents and CLIs pin for a self-signed certificate (`--fingerprint`). */
   const tlsFingerprint = https ? new X509Certificate(https.cert).fingerprint256 : undefined;

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import cookie from '@fastify/cookie';
 import websocket from '@fastify/websocket';
-import { muxOverWebSocket } from '@sesame/protocol';
+import { muxOverWebSocket, WS_CLOSE_CODES } from '@sesame/protocol';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -42,6 +42,8 @@ export type AppDeps = {
   trustProxy?: string[];
   /** Largest WebSocket message accepted; larger ones close the connection (frames are bounded below this). */
   maxMessageBytes?: number;
+  /** Client (CLI, browser) connections one person may hold open at once (64: twice sessions.maxPerUser). */
+  clientConnectionsPerUser?: number;
 };
 
 const MAX_PATH_VALUE = 300;
@@ -274,14 +276,37 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return reply.type('application/x-asciicast').send(createReadStream(path));
   });
 
-  // The client connection: one mux per CLI/browser; each channel is a session.
+  // The client connection: one mux per CLI/browser; each channel is a session. Each costs memory even idle, so
+  // one person holds a bounded number: refused before the upgrade (429, said plainly), and counted for certain
+  // once upgraded (requests checked at once all pass the first look).
+  const perUser = deps.clientConnectionsPerUser ?? 64;
+  const connections = new Map<string, number>();
+  const tooMany = () =>
+    `you already have ${perUser} connections open to Sesame, the most one person may: close some sessions first`;
   app.route({
     method: 'GET',
     url: '/api/v1/connect',
-    preValidation: authenticate,
+    preValidation: [
+      authenticate,
+      async (request) => {
+        if ((connections.get(me(request).userId) ?? 0) >= perUser)
+          throw new SesameError('RATE_LIMITED', tooMany());
+      },
+    ],
     handler: notAWebSocket,
     wsHandler: (socket, request) => {
       const principal = me(request);
+      const held = connections.get(principal.userId) ?? 0;
+      if (held >= perUser) {
+        socket.close(WS_CLOSE_CODES.RATE_LIMITED, `RATE_LIMITED: ${perUser} connections open already`);
+        return;
+      }
+      connections.set(principal.userId, held + 1);
+      socket.once('close', () => {
+        const left = (connections.get(principal.userId) ?? 1) - 1;
+        if (left > 0) connections.set(principal.userId, left);
+        else connections.delete(principal.userId);
+      });
       const mux = muxOverWebSocket(socket, {
         side: 'a',
         onOpen: (open) => {

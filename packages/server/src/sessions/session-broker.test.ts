@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { type Channel, Mux, type OpenRequest } from '@sesame/protocol';
+import { type Channel, type ChannelRejectedError, Mux, type OpenRequest } from '@sesame/protocol';
 import type { Principal } from '../authorize.ts';
 import type { Logger } from '../log.ts';
 import type { SessionRecord } from '../store/index.ts';
@@ -53,6 +53,7 @@ async function setUp(
     endWritten = undefined as Promise<void> | undefined,
     startWritten = undefined as Promise<void> | undefined,
     startWriteTimeoutMs = undefined as number | undefined,
+    maxPerUser = 32,
   } = {},
 ) {
   const auditState = { fails: auditFails };
@@ -103,7 +104,7 @@ async function setUp(
     log,
     arn: { partition: 'aws', region: 'local', account: '000000000000' },
     dataDir,
-    settings: { idleTimeoutMs: 60_000, maxDurationMs: 60_000 },
+    settings: { idleTimeoutMs: 60_000, maxDurationMs: 60_000, maxPerUser },
     ...(agentOpenTimeoutMs ? { agentOpenTimeoutMs } : {}),
     ...(startWriteTimeoutMs ? { startWriteTimeoutMs } : {}),
     ...(signedIn ? { stillSignedIn: async () => signedIn(), signInCheckMs: 20 } : {}),
@@ -113,11 +114,19 @@ async function setUp(
     broker.startShell(principal, request).catch((error) => errors.push(`escaped: ${error}`));
   });
   const opening = client.b.open({ kind: 'shell', target: 'web-01', cols: 80, rows: 24 });
+  /** Another shell for the same person, over a connection of its own. */
+  const openAnother = async () => {
+    const another = await muxPair((request) => {
+      broker.startShell(principal, request).catch((error) => errors.push(`escaped: ${error}`));
+    });
+    return another.b.open({ kind: 'shell', target: 'web-01', cols: 80, rows: 24 });
+  };
   return {
     broker,
     principal,
     records,
     opening,
+    openAnother,
     agentChannel: () => agentChannel,
     held: () => held,
     errors,
@@ -412,6 +421,27 @@ describe('session broker, a session that ends while its start is being written',
   });
 });
 
+describe('session broker, sessions per person', () => {
+  it('refuses one more than sessions.maxPerUser, and takes one again once a session ended', async () => {
+    const { opening, openAnother, broker, principal, records } = await setUp([], { maxPerUser: 2 });
+    const first = await within(opening, 'the first session opens');
+    first.onData = () => {};
+    const second = await within(openAnother(), 'the second session opens');
+    second.onData = () => {};
+    await assert.rejects(openAnother(), (error: ChannelRejectedError) => {
+      assert.equal(error.code, 'RATE_LIMITED');
+      assert.match(error.message, /already have 2 sessions open, the most one person may/);
+      return true;
+    });
+    assert.equal(records.size, 2, 'the refused one left no session behind');
+    const [id] = [...records.keys()];
+    await broker.terminate(principal, id as string);
+    const third = await within(openAnother(), 'a session opens once one ended');
+    third.onData = () => {};
+    assert.equal(broker.liveCount, 2);
+  });
+});
+
 describe('session broker, the sign-in behind a session', () => {
   it('ends the session once the sign-in it was opened with has ended', async () => {
     let signedIn = true;
@@ -480,7 +510,7 @@ describe('session broker, the owner tag', () => {
       log: {} as Logger,
       arn: { partition: 'aws', region: 'local', account: '000000000000' },
       dataDir,
-      settings: { idleTimeoutMs: 60_000, maxDurationMs: 60_000 },
+      settings: { idleTimeoutMs: 60_000, maxDurationMs: 60_000, maxPerUser: 32 },
     });
     const alice = { userId: 'u-alice', username: 'alice', sourceAddress: null };
     const listed = await broker.list(alice, 'history');
@@ -522,7 +552,7 @@ describe('session broker, listing', () => {
       log: {} as Logger,
       arn: { partition: 'aws', region: 'local', account: '000000000000' },
       dataDir,
-      settings: { idleTimeoutMs: 60_000, maxDurationMs: 60_000 },
+      settings: { idleTimeoutMs: 60_000, maxDurationMs: 60_000, maxPerUser: 32 },
     });
     const listed = await broker.list(
       { userId: 'u-alice', username: 'alice', sourceAddress: null },

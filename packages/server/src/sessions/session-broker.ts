@@ -123,6 +123,29 @@ export function createSessionBroker(deps: Deps) {
   const connecting = new Map<string, { terminated?: string }>();
   /** Set by shutdown(): no new session starts. */
   let stopping = false;
+  /**
+   * Sessions each person has starting or running (settings.maxPerUser at most): each holds buffers, a recording
+   * and a shell, so one person cannot take the server's memory, or every agent's 64 shells, for themselves.
+   */
+  const perUser = new Map<string, number>();
+  /** Takes one of the person's places, or refuses; the function given back frees it (once). */
+  function takePlace(userId: string): () => void {
+    const held = perUser.get(userId) ?? 0;
+    if (held >= settings.maxPerUser)
+      throw new SesameError(
+        'RATE_LIMITED',
+        `you already have ${held} sessions open, the most one person may (sessions.maxPerUser): end one first (\`sesame sessions\`, \`sesame terminate\`)`,
+      );
+    perUser.set(userId, held + 1);
+    let freed = false;
+    return () => {
+      if (freed) return;
+      freed = true;
+      const left = (perUser.get(userId) ?? 1) - 1;
+      if (left > 0) perUser.set(userId, left);
+      else perUser.delete(userId);
+    };
+  }
   /** Starts and ends under way, which shutdown waits for (their recordings and store writes must finish). */
   const inflight = new Set<Promise<unknown>>();
   const track = <T>(work: Promise<T>): Promise<T> => {
@@ -190,9 +213,12 @@ export function createSessionBroker(deps: Deps) {
       return;
     }
     let opened: Awaited<ReturnType<typeof open>>;
+    let freePlace = () => {};
     try {
+      freePlace = takePlace(principal.userId);
       opened = await open(principal, request.spec);
     } catch (error) {
+      freePlace();
       const e =
         error instanceof SesameError
           ? error
@@ -206,7 +232,11 @@ export function createSessionBroker(deps: Deps) {
     const pending: { terminated?: string } = stopping ? { terminated: SHUT_DOWN_BEFORE_START } : {};
     connecting.set(record.id, pending);
     try {
-      await connect(principal, request, opened, pending);
+      // A session that goes live frees its place when it ends; any other, here.
+      if (!(await connect(principal, request, opened, pending, freePlace))) freePlace();
+    } catch (error) {
+      freePlace();
+      throw error;
     } finally {
       connecting.delete(record.id);
     }
@@ -217,7 +247,8 @@ export function createSessionBroker(deps: Deps) {
     request: OpenRequest,
     { instance, link, record, cols, rows }: Awaited<ReturnType<typeof open>>,
     pending: { terminated?: string },
-  ): Promise<void> {
+    freePlace: () => void,
+  ): Promise<boolean> {
     const resource = sessionArn(arn, record.id);
     let recorder: Recorder;
     let agent: Channel;
@@ -229,6 +260,7 @@ export function createSessionBroker(deps: Deps) {
         store.updateSession(record.id, { state: 'Terminated', reason, endedAt: now() }),
       );
       request.reject('SESSION_ENDED', `the session was ${reason} before it started`);
+      return false;
     };
     try {
       recorder = await createAsciicastRecorder({
@@ -258,7 +290,7 @@ export function createSessionBroker(deps: Deps) {
         'UNAVAILABLE',
         'the session cannot be recorded right now, so it was not started; tell your administrator',
       );
-      return;
+      return false;
     }
     try {
       const opening = link.mux.open({ kind: 'shell', sessionId: record.id, cols, rows, user: record.owner });
@@ -289,7 +321,7 @@ export function createSessionBroker(deps: Deps) {
         detail: { sessionId: record.id, reason: message },
       });
       request.reject('UNAVAILABLE', message);
-      return;
+      return false;
     }
     if (pending.terminated !== undefined) {
       // Terminated while it was connecting: the shell never reaches the person.
@@ -326,7 +358,12 @@ export function createSessionBroker(deps: Deps) {
     const end = (reason: string): Promise<void> => {
       if (!ended) {
         ended = true;
-        ending = track(finish(reason).finally(() => live.delete(record.id)));
+        ending = track(
+          finish(reason).finally(() => {
+            live.delete(record.id);
+            freePlace();
+          }),
+        );
       }
       return ending ?? Promise.resolve();
     };
@@ -396,9 +433,9 @@ export function createSessionBroker(deps: Deps) {
     } catch (error) {
       log.error({ err: error, sessionId: record.id }, 'cannot record the start of the session');
       await end('the session could not be written to the store or the audit trail, so it was ended');
-      return;
+      return true;
     }
-    if (ended) return; // terminated, or the server stopping, while the start was written
+    if (ended) return true; // terminated, or the server stopping, while the start was written
     pipe(agent, client, { write: (d) => recorder.output(d), onDrain: (cb) => recorder.onDrain(cb) });
     pipe(client, agent, { write: (d) => recorder.input(d), onDrain: (cb) => recorder.onDrain(cb) }, () => {
       lastInputAt = now();
@@ -455,6 +492,7 @@ export function createSessionBroker(deps: Deps) {
     timers.push(setTimeout(() => void end('maximum session duration reached'), settings.maxDurationMs));
 
     log.info({ sessionId: record.id, instanceId: instance.id, user: record.owner }, 'session started');
+    return true;
   }
 
   // Sessions carry their owner's tag (sessionContext) for DescribeSessions too, so "only your own" conditions
