@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { claimDataDirectory } from './data-directory.ts';
 import type { Logger } from './log.ts';
 
@@ -23,7 +25,7 @@ test('a new data directory is made private (700)', async () => {
   const dir = join(root, 'new', 'data');
   const release = await claimDataDirectory(dir, log);
   assert.equal(await mode(dir), 0o700);
-  await release();
+  release();
 });
 
 test("Sesame's own directory left open to others (an older npm start) is made private, and said so", async () => {
@@ -38,7 +40,7 @@ test("Sesame's own directory left open to others (an older npm start) is made pr
     warnings.some((w) => /was open to other users/.test(w)),
     warnings.join('; '),
   );
-  await release();
+  release();
 });
 
 test('a directory open to others that holds anything else is refused, and left as it was', async () => {
@@ -56,11 +58,35 @@ test('a directory open to others that holds anything else is refused, and left a
 test('a second server on the same directory is refused until the first lets go', async () => {
   const dir = join(root, 'busy');
   const release = await claimDataDirectory(dir, log);
-  await assert.rejects(claimDataDirectory(dir, log, { lockRetries: 0 }), (error: Error) => {
+  await assert.rejects(claimDataDirectory(dir, log), (error: Error) => {
     assert.match(error.message, /another Sesame server is using the data directory .*busy: stop it first/);
     return true;
   });
-  await release();
-  const again = await claimDataDirectory(dir, log, { lockRetries: 0 });
-  await again();
+  release();
+  const again = await claimDataDirectory(dir, log);
+  again();
+});
+
+test('a server that is stopped (SIGSTOP) still holds the directory; one killed lets it go at once', async () => {
+  const dir = join(root, 'held-by-child');
+  const module = fileURLToPath(new URL('./data-directory.ts', import.meta.url));
+  const script = `import { claimDataDirectory } from ${JSON.stringify(module)};
+await claimDataDirectory(process.argv[1], { warn() {}, error() {} });
+process.stdout.write('held\\n');
+setInterval(() => {}, 1000);`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, dir], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    child.kill('SIGSTOP');
+    await assert.rejects(claimDataDirectory(dir, log), /another Sesame server is using the data directory/);
+    const gone = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await gone;
+    const release = await claimDataDirectory(dir, log);
+    release();
+  } finally {
+    child.kill('SIGKILL');
+  }
 });

@@ -88,12 +88,18 @@ async function endDanglingSessions(
 /** Wires store, services, agent hub, session broker and HTTP app. Call listen() to serve. */
 export async function createServer(config: ServerConfig, log: Logger) {
   const releaseDataDirectory = await claimDataDirectory(config.dataDir, log);
+  try {
+    return await wire(config, log, releaseDataDirectory);
+  } catch (error) {
+    releaseDataDirectory(); // a server that failed to start lets its directory go (an embedding process lives on)
+    throw error;
+  }
+}
+
+async function wire(config: ServerConfig, log: Logger, releaseDataDirectory: () => void) {
   const store = await openStore({
     databaseUrl: config.databaseUrl,
     sqlitePath: join(config.dataDir, 'sesame.db'),
-  }).catch(async (error: unknown) => {
-    await releaseDataDirectory();
-    throw error;
   });
   const now = Date.now;
   // Nothing is connected before we listen: sessions left from a previous run ended with it.
@@ -310,7 +316,7 @@ export async function createServer(config: ServerConfig, log: Logger) {
       await broker.settled();
       await app.close();
       await store.close();
-      await releaseDataDirectory();
+      releaseDataDirectory();
     },
   };
 }
