@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { assertError, startTestServer, type TestServer } from '../test-server.ts';
 
@@ -52,6 +53,19 @@ describe('access API: malformed input', () => {
     );
   });
 
+  test('a policy document over the 64 KiB of other requests is taken, up to 1 MiB', async () => {
+    const Statement = Array.from({ length: 2000 }, (_, i) => ({
+      Sid: `S${i}`,
+      Effect: 'Allow',
+      Action: 'ssm:DescribeInstanceProperties',
+      Resource: `arn:aws:ssm:local:000000000000:managed-instance/mi-${String(i).padStart(17, '0')}`,
+    }));
+    const document = { Version: '2012-10-17', Statement };
+    assert.ok(JSON.stringify(document).length > 200_000);
+    const r = await admin('POST', '/api/v1/policies', { name: 'Big', document });
+    assert.equal(r.status, 200, r.text.slice(0, 300));
+  });
+
   test('permission sets: a misspelt field, policies that are not names', async () => {
     const put = (json: unknown) => admin('PUT', '/api/v1/permission-sets/Readers', json);
     assertError(await put({ 'inlinePolicy ': DOCUMENT }), 400, 'INVALID', /^unknown field "inlinePolicy "/);
@@ -95,6 +109,19 @@ describe('access API: malformed input', () => {
       400,
       'INVALID',
       /^username is required/,
+    );
+  });
+
+  test('an instance named with a control character (as a shell open could send one) is refused as such', async () => {
+    assertError(
+      await admin('POST', '/api/v1/policy/simulate', {
+        username: 'bob',
+        action: 'ssm:StartSession',
+        target: 'web\u0001',
+      }),
+      400,
+      'INVALID',
+      /^target must be an instance id \(i-… or mi-…\) or an instance name/,
     );
   });
 

@@ -19,7 +19,7 @@ import type { SessionBroker } from '../sessions/session-broker.ts';
 import { createFailureLimiter } from '../sign-in/request-limiter.ts';
 import { SesameStoreError } from '../store/index.ts';
 import { type AccessServices, registerAccessRoutes } from './access-routes.ts';
-import { bearer, body, me, param, refuseNul } from './request.ts';
+import { bearer, body, me, param, parseJsonNoting, refuseNul } from './request.ts';
 import {
   createAuthenticate,
   registerSignInRoutes,
@@ -82,6 +82,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (deps.https) reply.header('strict-transport-security', 'max-age=31536000');
   });
   // Before every route's own hooks (a sign-in's throttle, authentication): see refuseNul.
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJsonNoting(json));
   app.addHook('preValidation', async (request) => refuseNul(request));
   await app.register(cookie);
   await app.register(websocket, { options: { maxPayload: deps.maxMessageBytes ?? 1024 * 1024 } });

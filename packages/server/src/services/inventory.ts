@@ -63,7 +63,8 @@ export function createInventoryService({
 
   /** The instances `target` names: the one with that id, else all with that name. */
   const candidates = async (target: string): Promise<Instance[]> => {
-    if (typeof target !== 'string' || target.length === 0 || target.length > 255) {
+    // No control characters: no id or name has one (and a NUL would be PostgreSQL's error, not a 400).
+    if (typeof target !== 'string' || target.length === 0 || target.length > 255 || /\p{Cc}/u.test(target)) {
       throw new SesameError('INVALID', 'target must be an instance id (i-… or mi-…) or an instance name');
     }
     if (INSTANCE_ID.test(target)) {
