@@ -9,6 +9,8 @@ export type AuditInput = {
   outcome: AuditEvent['outcome'];
   sourceAddress?: string | null;
   detail?: Record<string, unknown>;
+  /** When it happened, when that was before the event could be written (default: now). */
+  at?: number;
 };
 /** Resolves true once the event is in the audit trail, false when that write failed (and was logged). */
 export type Audit = (event: AuditInput) => Promise<boolean>;
@@ -31,7 +33,7 @@ export function createAudit({
     const sourceAddress =
       event.sourceAddress ?? (typeof event.actor === 'string' ? null : event.actor.sourceAddress) ?? null;
     const record = {
-      time: now(),
+      time: event.at ?? now(),
       actor,
       action: event.action,
       resource: event.resource,

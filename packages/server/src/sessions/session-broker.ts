@@ -392,7 +392,9 @@ export function createSessionBroker(deps: Deps) {
           store.updateSession(record.id, endRow),
         );
       await writeEnd();
-      if (!startDone) void track(startRow.then(writeEnd, writeEnd));
+      // Not tracked: a store that never answers must not hold up shutdown (a row left Connected is ended at the
+      // next start).
+      if (!startDone) void startRow.then(writeEnd, writeEnd);
       await audit({
         actor: principal,
         action: 'sesame:SessionEnded',
@@ -407,20 +409,27 @@ export function createSessionBroker(deps: Deps) {
     // yet, so what they send waits (within their windows), and a close meanwhile is seen once they are piped. A
     // store that hangs would leave the shell running with no one seeing either side go: it has a time limit.
     live.set(record.id, { record, end });
-    // The row and the audit event at once: the event's time is taken now, before any end's.
+    // The event is written once the row is (a start the store never took did not succeed), with the time of now,
+    // before any end's however late it lands.
     const writeStart = async () => {
-      startRow = store.updateSession(record.id, { state: 'Connected' });
-      const [, audited] = await Promise.all([
-        startRow,
+      const at = now();
+      const started = (outcome: 'succeeded' | 'failed', reason?: string) =>
         audit({
           actor: principal,
           action: 'ssm:StartSession',
           resource: instanceArn(arn, instance),
-          outcome: 'succeeded',
-          detail: { sessionId: record.id },
-        }),
-      ]);
-      if (!audited) throw new Error('the audit trail could not be written');
+          outcome,
+          at,
+          detail: { sessionId: record.id, ...(reason ? { reason } : {}) },
+        });
+      startRow = store.updateSession(record.id, { state: 'Connected' });
+      try {
+        await startRow;
+      } catch (error) {
+        await started('failed', 'the session could not be written to the store');
+        throw error;
+      }
+      if (!(await started('succeeded'))) throw new Error('the audit trail could not be written');
     };
     startWritten = writeStart();
     try {
