@@ -200,6 +200,33 @@ describe('a recorded shell session through Sesame', () => {
     const slow = await run('sleep 1; echo "slept=$((6*7))"\n');
     assert.equal(slow.ended, 0);
     assert.match(slow.output, /slept=42/);
+    // A command that rests many times before the prompt (a ^D typed at each rest); and one that reads the
+    // terminal, which takes the end of the input as its own.
+    const loop = await run('for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo "tick-$i"; sleep 0.3; done\n');
+    assert.equal(loop.ended, 0);
+    assert.match(loop.output, /tick-12/);
+    const reader = await run('wc -l\nfirst line\nsecond line\n');
+    assert.equal(reader.ended, 0);
+    assert.match(reader.output, /^\s*2\s*$/m);
+  });
+
+  test('sesame ssh whose output reader went (| head): the session ends, cut off (255), not as a success', async () => {
+    const cli = spawn(process.execPath, [bins.cli, 'ssh', 'web-01'], {
+      env: { ...process.env, SESAME_HOME: sesame.home('admin') },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    cli.stdout?.destroy(); // the reader is gone: the first output written is EPIPE
+    const errors = new Output();
+    cli.stderr?.on('data', (d) => errors.push(String(d)));
+    const exit = new Promise<number | null>((resolve) => cli.once('exit', resolve));
+    cli.stdin?.write('echo "lost-$((6*7))"\n');
+    const ended = await Promise.race([
+      exit,
+      new Promise((r) => setTimeout(() => r('still running'), 20_000)),
+    ]);
+    if (ended === 'still running') cli.kill('SIGKILL');
+    assert.equal(ended, 255, errors.text);
+    assert.match(errors.text, /ended: its output could not be written \(EPIPE\)/);
   });
 
   test('output still waiting for a slow reader when the shell exits all arrives, then the exit status', async () => {

@@ -15,7 +15,7 @@ const HANGUP_GRACE_MS = 3000;
 const EOF_QUIET_MS = 100;
 /** …or, when it has printed nothing yet, this long after it started; and the ^D is typed at most this often. */
 const EOF_SILENT_MS = 1000;
-const EOF_MAX_TIMES = 10;
+const EOF_MAX_TIMES = 100;
 const END_OF_INPUT = Uint8Array.of(4);
 
 function size(value: unknown, fallback: number): number {
@@ -161,11 +161,13 @@ export function serveShell(channel: Channel, user: RunAsUser, log: Logger): IPty
   const input = new PtyInput((pty as unknown as { fd: number }).fd);
   channel.autoRelease = false;
   channel.onData = (data) => input.write(data, () => channel.release(data.length));
-  // The end of the client's input (`sesame ssh host < script`) is a ^D, typed once the shell is at rest: it has
-  // printed something (its prompt) and nothing more for EOF_QUIET_MS. One typed while the shell is still starting
-  // is lost (readline switching the terminal to raw mode turns it into a NUL), and one typed while a command runs
-  // goes to whatever reads next; so it is typed again each time the shell comes to rest after more output, at
-  // most EOF_MAX_TIMES. A shell that prints nothing gets it EOF_SILENT_MS after it started.
+  // The end of the client's input (`sesame ssh host < script`) is a ^D, typed once the terminal is at rest: the
+  // shell has printed something (its prompt) and nothing more for EOF_QUIET_MS. One typed while the shell is still
+  // starting, or while a command that does not read runs, is lost when readline takes the terminal back (switching
+  // it to raw mode turns a pending ^D into a NUL); so it is typed again each time the terminal comes to rest after
+  // more output, at most EOF_MAX_TIMES (a command reading the terminal, `cat`, takes it as its own end of input,
+  // as it would have taken the end of the script). A shell that prints nothing gets it EOF_SILENT_MS after it
+  // started. What is left waits for the session's idle timeout.
   let eofsLeft = 0;
   let eofTimer: NodeJS.Timeout | undefined;
   const typeEndOfInput = () => {

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { registerCommands } from './commands.ts';
 import { CliError, ExitCodes } from './errors.ts';
 import { printable } from './output.ts';
+import { relaying } from './shell-client.ts';
 
 const program = new Command('sesame')
   .description('Sesame: shells on your servers without open ports; every session recorded')
@@ -26,6 +27,7 @@ process.on('beforeExit', () => {
 
 // A reader that went (`sesame sessions | head`) ends the output, quietly, as it ends a download.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (relaying.active) return; // the session ends, and says so
   if (error.code !== 'EPIPE') throw error;
   finished = true;
   process.exit(ExitCodes.OK);

@@ -14,6 +14,9 @@ const SIGNAL_NUMBERS: Record<string, number> = {
   SIGTERM: 15,
 };
 
+/** Set while a session is relayed: its output going away ends the session (exit 255), not the command (exit 0). */
+export const relaying = { active: false };
+
 /**
  * Raw mode as ssh sets it (cfmakeraw): Node's setRawMode leaves output processing on, so the local tty would
  * turn every "\r\n" from the remote terminal into "\r\r\n" and spend CPU doing it. setRawMode(false)
@@ -123,7 +126,14 @@ export async function startSession(
     channel.onExit = (code, signal) => {
       exit = { code, signal };
     };
+    // `sesame ssh host | head`: the reader went, so the rest of the session cannot be shown.
+    const onOutputError = (error: NodeJS.ErrnoException) =>
+      channel.close('SESSION_ENDED', `its output could not be written (${error.code ?? error.message})`);
+    io.stdout.on('error', onOutputError);
+    relaying.active = true;
     channel.onClose = (code, message) => {
+      relaying.active = false;
+      io.stdout.off('error', onOutputError);
       uncork(); // the last output goes out before the goodbye on stderr
       io.stdin.off('data', onInput);
       io.stdout.off('resize', onResize);
