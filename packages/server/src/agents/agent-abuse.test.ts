@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { encodeFrame } from '@sesame/protocol';
 import { assertError, startTestServer, type TestServer } from '../test-server.ts';
 import { agentKeys, connectAgent, dial, INVENTORY, registerAgent } from './test-agent.ts';
 
@@ -133,6 +134,28 @@ test('connections that go before the timeout without saying hello count as faile
     const closed = await (await connectAgent(other.url, agent)).closed;
     assert.equal(closed.code, 4005);
     assert.match(closed.reason, /too many failed agent handshakes from your address/);
+  } finally {
+    await other.close();
+  }
+});
+
+test('agents too old for the protocol are refused without counting as failed handshakes', async () => {
+  const other = await startTestServer();
+  try {
+    const agent = await registerAgent(other);
+    // More than the 30 failures a minute: each says hello with versions this server does not speak.
+    for (let i = 0; i < 35; i++) {
+      const old = dial(other.url, '/api/v1/agent/connect');
+      await old.opened;
+      old.ws.send(encodeFrame({ type: 'hello', version: 99, minVersion: 90, info: {} }));
+      assert.equal((await old.closed).code, 4004);
+    }
+    const upgraded = await connectAgent(other.url, agent);
+    for (let i = 0; i < 200 && !other.server.hub.isOnline(agent.instanceId); i++)
+      await new Promise((r) => setTimeout(r, 10));
+    assert.equal(other.server.hub.isOnline(agent.instanceId), true, 'the upgraded agent got in');
+    upgraded.ws.close();
+    await upgraded.closed;
   } finally {
     await other.close();
   }

@@ -209,8 +209,11 @@ export function createAgentHub({ store, audit, log, settings, onInventory, now =
           clearTimeout(timer);
           // A connection that held its place and went (or was timed out) without even saying hello counts as a
           // failed handshake, so a host that keeps the places full is stopped by the failure count like one
-          // sending bad signatures, however it times its closes. (An agent says hello as soon as it connects.)
-          if (!saidHello) failures.failed(sourceAddress);
+          // sending bad signatures, however it times its closes. (An agent says hello as soon as it connects.) An
+          // agent too old for this server's protocol, or a server shutting down, is no one's failure: a fleet of
+          // old agents behind one address must not lock the upgraded ones out.
+          if (!saidHello && reason.code !== 'VERSION_MISMATCH' && reason.code !== 'SHUTDOWN')
+            failures.failed(sourceAddress);
           handshakeOver();
           disconnected(mux, reason);
         },
