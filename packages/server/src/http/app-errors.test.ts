@@ -201,6 +201,14 @@ describe('HTTP API: a NUL character anywhere (PostgreSQL cannot store one in tex
       /^a key in body contains a NUL character/,
     );
     assertError(await admin('GET', '/api/v1/users/a%00b'), 400, 'INVALID', /^path\.username contains/);
+    // Nested 20,000 deep (40 KB): found without recursion, the path cut short.
+    const deep = `${'['.repeat(20_000)}"\\u0000"${']'.repeat(20_000)}`;
+    assertError(
+      await ts.api('POST', '/api/v1/auth/login', { raw: deep }),
+      400,
+      'INVALID',
+      /^body(\[0\]){30}… contains a NUL character/,
+    );
     assertError(
       await admin('GET', '/api/v1/sessions?state=active%00'),
       400,

@@ -69,38 +69,62 @@ export function refuseNul(request: FastifyRequest): void {
     ['query', request.query],
     ['body', nulFreeJson.has(request) ? undefined : request.body],
   ];
-  for (const [where, value] of parts) if (holdsNul(value)) throw nulError(whereNul(where, value));
+  for (const [where, value] of parts) {
+    const found = findNul(value);
+    if (found) throw nulError(`${found.key ? 'a key in ' : ''}${where}${found.path}`);
+  }
 }
 
-/** Whether `value` has a NUL in a string or a key, at any depth (walked without recursion: a body may nest deeply). */
-function holdsNul(value: unknown): boolean {
-  const stack = [value];
-  while (stack.length > 0) {
-    const item = stack.pop();
-    if (typeof item === 'string') {
-      if (item.includes('\0')) return true;
-    } else if (Array.isArray(item)) {
-      for (const inner of item) stack.push(inner);
-    } else if (typeof item === 'object' && item !== null) {
-      for (const key in item) {
-        if (!Object.hasOwn(item, key)) continue;
-        if (key.includes('\0')) return true;
-        stack.push((item as Record<string, unknown>)[key]);
-      }
+/** A container being walked: the next of its values to look at is `next` (of `keys`, for an object). */
+type Frame = { container: Record<string, unknown> | unknown[]; keys: string[] | undefined; next: number };
+
+/** Path segments spelled out at most, before `…`: the message is cut short anyway. */
+const MAX_SEGMENTS = 30;
+
+/**
+ * The path to a NUL in a string or a key of `value` (`.tags[0].Value`), if it holds one: one pass, each value looked at
+ * once, with one frame per container on the way down and none per value (a 1 MiB body may be half a million values,
+ * or nest half a million deep), and without recursion.
+ */
+function findNul(value: unknown): { path: string; key: boolean } | undefined {
+  if (typeof value === 'string') return value.includes('\0') ? { path: '', key: false } : undefined;
+  const frames: Frame[] = [];
+  const spell = () =>
+    frames
+      .slice(0, MAX_SEGMENTS)
+      .map((f) => (f.keys ? `.${f.keys[f.next - 1]}` : `[${f.next - 1}]`))
+      .join('') + (frames.length > MAX_SEGMENTS ? '…' : '');
+  /** Walks into a container; false (and stays out) when one of its keys holds a NUL. */
+  const enter = (container: object): boolean => {
+    if (Array.isArray(container)) {
+      frames.push({ container, keys: undefined, next: 0 });
+      return true;
+    }
+    const keys = Object.keys(container);
+    if (keys.some((key) => key.includes('\0'))) return false;
+    frames.push({ container: container as Record<string, unknown>, keys, next: 0 });
+    return true;
+  };
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (!enter(value)) return { path: '', key: true };
+  while (frames.length > 0) {
+    const frame = frames[frames.length - 1] as Frame;
+    const { container, keys } = frame;
+    if (frame.next >= (keys ?? (container as unknown[])).length) {
+      frames.pop();
+      continue;
+    }
+    const index = frame.next++;
+    const child = keys
+      ? (container as Record<string, unknown>)[keys[index] as string]
+      : (container as unknown[])[index];
+    if (typeof child === 'string') {
+      if (child.includes('\0')) return { path: spell(), key: false };
+    } else if (typeof child === 'object' && child !== null && !enter(child)) {
+      return { path: spell(), key: true };
     }
   }
-  return false;
-}
-
-/** The path to the first NUL in `value` (which holds one), as `body.tags[0].Value` or `a key in body.tags`. */
-function whereNul(where: string, value: unknown): string {
-  if (typeof value !== 'object' || value === null) return where;
-  for (const [key, inner] of Object.entries(value)) {
-    if (key.includes('\0')) return `a key in ${where}`;
-    if (holdsNul(inner))
-      return whereNul(Array.isArray(value) ? `${where}[${key}]` : `${where}.${key}`, inner);
-  }
-  return where;
+  return undefined;
 }
 
 function nulError(where: string): SesameError {
