@@ -139,6 +139,28 @@ test('connections that go before the timeout without saying hello count as faile
   }
 });
 
+test('a goaway of its own before hello (SHUTDOWN, VERSION_MISMATCH) still counts as a failed handshake', {
+  timeout: 30_000,
+}, async () => {
+  const other = await startTestServer();
+  try {
+    const agent = await registerAgent(other);
+    for (let i = 0; i < 30; i++) {
+      const sly = dial(other.url, '/api/v1/agent/connect');
+      await sly.opened;
+      sly.ws.send(
+        encodeFrame({ type: 'goaway', code: i % 2 ? 'SHUTDOWN' : 'VERSION_MISMATCH', message: 'bye' }),
+      );
+      await sly.closed;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    const closed = await (await connectAgent(other.url, agent)).closed;
+    assert.equal(closed.code, 4005);
+  } finally {
+    await other.close();
+  }
+});
+
 test('agents too old for the protocol are refused without counting as failed handshakes', async () => {
   const other = await startTestServer();
   try {

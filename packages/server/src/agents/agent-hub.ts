@@ -187,6 +187,7 @@ export function createAgentHub({ store, audit, log, settings, onInventory, now =
       };
       const nonce = randomBytes(32).toString('base64url');
       let saidHello = false;
+      let tooOld = false;
       const mux: Mux = muxOverWebSocket(socket, {
         side: 'a',
         keepaliveIntervalMs: settings.keepaliveIntervalMs,
@@ -210,15 +211,16 @@ export function createAgentHub({ store, audit, log, settings, onInventory, now =
           // A connection that held its place and went (or was timed out) without even saying hello counts as a
           // failed handshake, so a host that keeps the places full is stopped by the failure count like one
           // sending bad signatures, however it times its closes. (An agent says hello as soon as it connects.) An
-          // agent too old for this server's protocol, or a server shutting down, is no one's failure: a fleet of
-          // old agents behind one address must not lock the upgraded ones out.
-          if (!saidHello && reason.code !== 'VERSION_MISMATCH' && reason.code !== 'SHUTDOWN')
-            failures.failed(sourceAddress);
+          // agent too old for this server's protocol is not: a fleet of old agents behind one address must not lock
+          // the upgraded ones out. (Found by this side: a peer's own goaway says what it likes.)
+          if (!saidHello && !tooOld) failures.failed(sourceAddress);
           handshakeOver();
           disconnected(mux, reason);
         },
-        onError: (error) =>
-          log.warn({ code: error.code, err: error.message, sourceAddress }, 'agent protocol error'),
+        onError: (error) => {
+          if (error.code === 'VERSION_MISMATCH') tooOld = true;
+          log.warn({ code: error.code, err: error.message, sourceAddress }, 'agent protocol error');
+        },
         onHandlerError: (error) =>
           log.error({ err: error, sourceAddress }, 'internal error on an agent channel (channel closed)'),
       });
