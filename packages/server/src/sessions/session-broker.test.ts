@@ -378,7 +378,7 @@ describe('session broker, a session that ends while its start is being written',
     const startWritten = new Promise<void>((resolve) => {
       write = resolve;
     });
-    const { broker, principal, records, opening } = await setUp([], {
+    const { broker, principal, records, opening, audits } = await setUp([], {
       startWritten,
       startWriteTimeoutMs: 50,
     });
@@ -390,6 +390,11 @@ describe('session broker, a session that ends while its start is being written',
     write(); // the held start's row lands now, after the end's
     await new Promise((r) => setTimeout(r, 30));
     assert.equal(records.get(id as string)?.state, 'Terminated', 'the end written again');
+    assert.deepEqual(
+      audits.filter((a) => a.action === 'ssm:StartSession').map((a) => a.outcome),
+      ['failed'],
+      'a start written after the session was ended for want of it did not succeed',
+    );
   });
 
   it('moves no byte, either way, until the start is in the store and the audit trail', async () => {

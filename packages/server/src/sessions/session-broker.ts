@@ -429,8 +429,12 @@ export function createSessionBroker(deps: Deps) {
         await started('failed', 'the session could not be written to the store');
         throw error;
       }
-      if (!(await started('succeeded'))) throw new Error('the audit trail could not be written');
+      // Written only after the session was ended for want of it: that start did not succeed.
+      if (gaveUp)
+        await started('failed', 'written to the store only after the session had been ended for want of it');
+      else if (!(await started('succeeded'))) throw new Error('the audit trail could not be written');
     };
+    let gaveUp = false;
     startWritten = writeStart();
     try {
       await withTimeout(
@@ -440,6 +444,7 @@ export function createSessionBroker(deps: Deps) {
           new Error(`the start was not in the store and the audit trail within ${startWriteTimeoutMs} ms`),
       );
     } catch (error) {
+      gaveUp = true;
       log.error({ err: error, sessionId: record.id }, 'cannot record the start of the session');
       await end('the session could not be written to the store or the audit trail, so it was ended');
       return true;
