@@ -58,11 +58,17 @@ export async function claimDataDirectory(dir: string, log: Logger): Promise<() =
       `another Sesame server is using the data directory ${dir}: stop it first, or give this one a directory of its own (SESAME_DATA_DIR)`,
     );
   }
+  // Kept reachable until let go: better-sqlite3 closes a database it garbage-collects, and the lock with it.
   const held = lock;
+  locks.add(held);
   return () => {
+    locks.delete(held);
     if (held.open) held.close();
   };
 }
+
+/** The data directory locks this process holds. */
+const locks = new Set<Database.Database>();
 
 /** What Sesame and `npm start` put in a data directory. */
 const SESAMES =

@@ -101,6 +101,20 @@ async function wire(config: ServerConfig, log: Logger, releaseDataDirectory: () 
     databaseUrl: config.databaseUrl,
     sqlitePath: join(config.dataDir, 'sesame.db'),
   });
+  try {
+    return await assemble(config, log, releaseDataDirectory, store);
+  } catch (error) {
+    await store.close().catch(() => {});
+    throw error;
+  }
+}
+
+async function assemble(
+  config: ServerConfig,
+  log: Logger,
+  releaseDataDirectory: () => void,
+  store: Awaited<ReturnType<typeof openStore>>,
+) {
   const now = Date.now;
   // Nothing is connected before we listen: sessions left from a previous run ended with it.
   await store.markAllInstancesConnectionLost();
@@ -288,6 +302,7 @@ async function wire(config: ServerConfig, log: Logger, releaseDataDirectory: () 
     },
     async listen(): Promise<string> {
       await app.listen({ host: config.host, port: config.port }).catch((error: NodeJS.ErrnoException) => {
+        releaseDataDirectory(); // a server that could not listen lets its directory go (the process may live on)
         if (error.code !== 'EADDRINUSE' && error.code !== 'EACCES') throw error;
         throw new SesameError(
           'UNAVAILABLE',
