@@ -27,7 +27,7 @@ process.on('beforeExit', () => {
 
 // A reader that went (`sesame sessions | head`) ends the output, quietly, as it ends a download.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-  if (relaying.active) return; // the session ends, and says so
+  if (relaying.started) return; // the session ended or ends, and says so; its exit code stands
   if (error.code !== 'EPIPE') throw error;
   finished = true;
   process.exit(ExitCodes.OK);

@@ -14,8 +14,11 @@ const SIGNAL_NUMBERS: Record<string, number> = {
   SIGTERM: 15,
 };
 
-/** Set while a session is relayed: its output going away ends the session (exit 255), not the command (exit 0). */
-export const relaying = { active: false };
+/**
+ * Set once a session is relayed: its output going away ends the session (exit 255), and from then on the command's
+ * exit code is the session's, never the quiet 0 of a listing whose reader went.
+ */
+export const relaying = { started: false };
 
 /**
  * Raw mode as ssh sets it (cfmakeraw): Node's setRawMode leaves output processing on, so the local tty would
@@ -87,7 +90,12 @@ export async function startSession(
   } catch (error) {
     mux.close();
     if (error instanceof ChannelRejectedError) throw new CliError(error.message, exitCodeFor(error.code));
-    throw new CliError(`the session could not start: ${(error as Error).message}`, ExitCodes.SESSION_FAILED);
+    // Refused right after the upgrade (connections opened at once all pass the server's first look at the limit).
+    const limited = /\bRATE_LIMITED\b/.test((error as Error).message);
+    throw new CliError(
+      `the session could not start: ${(error as Error).message}`,
+      limited ? ExitCodes.RATE_LIMITED : ExitCodes.SESSION_FAILED,
+    );
   }
   const sessionId = String(channel.info.sessionId);
   // Raw before the session is announced: keys typed from then on must reach the remote terminal as typed
@@ -130,11 +138,10 @@ export async function startSession(
     const onOutputError = (error: NodeJS.ErrnoException) =>
       channel.close('SESSION_ENDED', `its output could not be written (${error.code ?? error.message})`);
     io.stdout.on('error', onOutputError);
-    relaying.active = true;
+    relaying.started = true;
     channel.onClose = (code, message) => {
-      relaying.active = false;
-      io.stdout.off('error', onOutputError);
       uncork(); // the last output goes out before the goodbye on stderr
+      io.stdout.off('error', onOutputError);
       io.stdin.off('data', onInput);
       io.stdout.off('resize', onResize);
       if (tty) io.stdin.setRawMode(false);
