@@ -15,12 +15,16 @@ const hours = (value: string | undefined) =>
   value === undefined ? undefined : Math.round(Number(value) * 3_600_000);
 
 /** `sesame admin groups|policies|permission-sets|assignments`. */
+/** What a command did, on stderr (stdout stays for what a script reads). */
+const done = (text: string) => process.stderr.write(`${text}\n`);
+
 export function accessCommands(admin: Command): void {
   const groups = admin
     .command('groups')
     .description('groups of users (permission sets are assigned to groups)');
   groups
     .command('list')
+    .description('list the groups and their members')
     .addOption(outputOption())
     .action(async (o: Out) => {
       const list = await (await client()).list('/api/v1/groups', 'groups');
@@ -37,30 +41,38 @@ export function accessCommands(admin: Command): void {
     });
   groups
     .command('create')
+    .description('create a group')
     .argument('<name>')
     .option('--description <text>', 'what the group is for', '')
     .action(async (name: string, o: { description: string }) => {
       await (await client()).call('POST', '/api/v1/groups', { name, description: o.description });
+      done(`created group ${name}`);
     });
   groups
     .command('delete')
+    .description('delete a group (its members keep their accounts)')
     .argument('<name>')
     .action(async (name: string) => {
       await (await client()).call('DELETE', `/api/v1/groups/${enc(name)}`);
+      done(`deleted group ${name}`);
     });
   groups
     .command('add-member')
+    .description('add a user to a group')
     .argument('<group>')
     .argument('<username>')
     .action(async (group: string, username: string) => {
       await (await client()).call('POST', `/api/v1/groups/${enc(group)}/members`, { username });
+      done(`added ${username} to ${group}`);
     });
   groups
     .command('remove-member')
+    .description('remove a user from a group')
     .argument('<group>')
     .argument('<username>')
     .action(async (group: string, username: string) => {
       await (await client()).call('DELETE', `/api/v1/groups/${enc(group)}/members/${enc(username)}`);
+      done(`removed ${username} from ${group}`);
     });
 
   const policies = admin
@@ -68,6 +80,7 @@ export function accessCommands(admin: Command): void {
     .description('named IAM policies (attach them to permission sets)');
   policies
     .command('list')
+    .description('list the named policies')
     .addOption(outputOption())
     .action(async (o: Out) => {
       const list = await (await client()).list('/api/v1/policies', 'policies');
@@ -83,6 +96,7 @@ export function accessCommands(admin: Command): void {
     });
   policies
     .command('show')
+    .description("print a policy's document")
     .argument('<name>')
     .action(async (name: string) => {
       const { policy } = await (await client()).call<{ policy: { document: string } }>(
@@ -94,6 +108,11 @@ export function accessCommands(admin: Command): void {
   for (const verb of ['create', 'update'] as const) {
     policies
       .command(verb)
+      .description(
+        verb === 'create'
+          ? 'create a named policy from an IAM JSON file'
+          : "replace a policy's document or description",
+      )
       .argument('<name>')
       .option('--file <policy.json>', 'the policy document (IAM JSON)')
       .option('--description <text>')
@@ -112,13 +131,16 @@ export function accessCommands(admin: Command): void {
             ? api.call<Warnings>('POST', '/api/v1/policies', payload)
             : api.call<Warnings>('PUT', `/api/v1/policies/${enc(name)}`, payload)),
         );
+        done(`${verb}d policy ${name}`);
       });
   }
   policies
     .command('delete')
+    .description('delete a named policy')
     .argument('<name>')
     .action(async (name: string) => {
       await (await client()).call('DELETE', `/api/v1/policies/${enc(name)}`);
+      done(`deleted policy ${name}`);
     });
 
   const sets = admin
@@ -126,6 +148,7 @@ export function accessCommands(admin: Command): void {
     .description('permission sets: an inline policy, named policies and a session duration');
   sets
     .command('list')
+    .description('list the permission sets')
     .addOption(outputOption())
     .action(async (o: Out) => {
       const permissionSets = await (await client()).list('/api/v1/permission-sets', 'permissionSets');
@@ -149,6 +172,7 @@ export function accessCommands(admin: Command): void {
     });
   sets
     .command('show')
+    .description('print a permission set: its policies and session duration')
     .argument('<name>')
     .addOption(outputOption())
     .action(async (name: string, o: Out) => {
@@ -161,6 +185,7 @@ export function accessCommands(admin: Command): void {
   for (const verb of ['create', 'update'] as const) {
     sets
       .command(verb)
+      .description(verb === 'create' ? 'create a permission set' : 'change a permission set (what is given)')
       .argument('<name>')
       .option('--description <text>')
       .option('--session-duration-hours <h>', 'how long a sign-in with this permission set lasts (1-12)')
@@ -191,14 +216,17 @@ export function accessCommands(admin: Command): void {
               ? api.call<Warnings>('POST', '/api/v1/permission-sets', payload)
               : api.call<Warnings>('PUT', `/api/v1/permission-sets/${enc(name)}`, payload)),
           );
+          done(`${verb}d permission set ${name}`);
         },
       );
   }
   sets
     .command('delete')
+    .description('delete a permission set (and its assignments)')
     .argument('<name>')
     .action(async (name: string) => {
       await (await client()).call('DELETE', `/api/v1/permission-sets/${enc(name)}`);
+      done(`deleted permission set ${name}`);
     });
 
   const assignments = admin
@@ -206,6 +234,7 @@ export function accessCommands(admin: Command): void {
     .description('which users and groups hold which permission sets');
   assignments
     .command('list')
+    .description('list who holds which permission set')
     .addOption(outputOption())
     .action(async (o: Out) => {
       const list = await (await client()).list('/api/v1/assignments', 'assignments');
@@ -223,6 +252,7 @@ export function accessCommands(admin: Command): void {
     });
   assignments
     .command('create')
+    .description('give a group or a user a permission set (prints the assignment id)')
     .requiredOption('--permission-set <name>')
     .option('--group <name>')
     .option('--user <name>')
@@ -238,12 +268,15 @@ export function accessCommands(admin: Command): void {
         { permissionSet: o.permissionSet, ...principal },
       );
       process.stdout.write(`${assignment.id}\n`);
+      done(`assigned ${o.permissionSet} to ${principal.principalType} ${principal.principalName}`);
     });
   assignments
     .command('delete')
+    .description('take an assignment back (its id from `assignments list`)')
     .argument('<id>')
     .action(async (id: string) => {
       await (await client()).call('DELETE', `/api/v1/assignments/${enc(id)}`);
+      done(`deleted assignment ${id}`);
     });
 }
 
@@ -311,8 +344,9 @@ export function policyCommands(policy: Command): void {
           const by = d.decidedBy
             ? ` by ${d.decidedBy.policyId} statement ${d.decidedBy.sid ?? `#${d.decidedBy.statementIndex}`}`
             : '';
+          // A decision by a statement names it on the first line; an implicit deny's reason says why none decided.
           process.stdout.write(
-            `${d.allowed ? 'ALLOWED' : 'DENIED'} (${d.effect})${by}: ${o.action} on ${result.resource}\n${d.reason}\n`,
+            `${d.allowed ? 'ALLOWED' : 'DENIED'} (${d.effect})${by}: ${o.action} on ${result.resource}\n${by ? '' : `${d.reason}\n`}`,
           );
           for (const f of d.failedConditions ?? [])
             process.stdout.write(

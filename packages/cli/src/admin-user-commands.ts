@@ -117,6 +117,7 @@ export function adminUserCommands(admin: Command): void {
     .argument('<username>')
     .action(async (username: string) => {
       await (await client()).call('DELETE', userPath(username));
+      process.stderr.write(`deleted user ${username}\n`);
     });
   users
     .command('set-email')

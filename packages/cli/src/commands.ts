@@ -123,6 +123,7 @@ function adminCommands(admin: Command): void {
   const activations = admin.command('activations').description('activation codes that register servers');
   activations
     .command('create')
+    .description('create an activation: prints the command each server runs to register')
     .option('--description <text>', 'what it is for', '')
     .option('--limit <n>', 'how many servers may register with it', '1')
     .option('--expires-in-hours <h>', 'how long it stays valid', '24')
@@ -172,6 +173,7 @@ function adminCommands(admin: Command): void {
     );
   activations
     .command('list')
+    .description('list the activations, with how many servers each registered')
     .addOption(outputOption())
     .action(async (o: Out) => {
       const list = await (await client()).list('/api/v1/activations', 'activations');
@@ -197,9 +199,11 @@ function adminCommands(admin: Command): void {
     });
   activations
     .command('delete')
+    .description('delete an activation (servers it registered stay registered)')
     .argument('<id>')
     .action(async (id: string) => {
       await (await client()).call('DELETE', `/api/v1/activations/${encodeURIComponent(id)}`);
+      process.stderr.write(`deleted activation ${id}\n`);
     });
 
   const instances = admin.command('instances').description('registered servers');
@@ -223,5 +227,6 @@ function adminCommands(admin: Command): void {
     .argument('<instance>')
     .action(async (target: string) => {
       await (await client()).call('DELETE', `/api/v1/instances/${encodeURIComponent(target)}`);
+      process.stderr.write(`deregistered ${target}\n`);
     });
 }

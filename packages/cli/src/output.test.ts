@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { printable, show, terminalSafeJson } from './output.ts';
+import { printable, printObject, show, terminalSafeJson } from './output.ts';
 
 test('what a server or an agent said reaches the terminal with its control characters escaped', () => {
   // A window-title OSC, an erase-line, a carriage return and a clipboard write (OSC 52), as a hostname could hold.
@@ -42,4 +42,22 @@ test('a recording reaches the terminal with C1 controls and bidi overrides as JS
     events,
   );
   assert.ok(safe.includes('é例'));
+});
+
+test('an object shown as text gives its times (…At) as ISO 8601, as tables do; JSON keeps the milliseconds', (t) => {
+  const written: string[] = [];
+  t.mock.method(process.stdout, 'write', (chunk: string) => {
+    written.push(chunk);
+    return true;
+  });
+  const instance = { id: 'mi-0123456789abcdef0', lastSeenAt: 1795362440453, count: 3 };
+  printObject(instance, 'text');
+  printObject(instance, 'json');
+  t.mock.restoreAll();
+  assert.deepEqual(written.slice(0, 3), [
+    'id: mi-0123456789abcdef0\n',
+    'lastSeenAt: 2026-11-22T15:47:20Z\n',
+    'count: 3\n',
+  ]);
+  assert.match(written[3] ?? '', /"lastSeenAt": 1795362440453/);
 });

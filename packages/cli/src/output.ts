@@ -71,8 +71,11 @@ export function printList(
 export function printObject(value: unknown, format: string): void {
   if (format === 'json') process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
   else {
+    // Times (createdAt, lastSeenAt, …) for people, as the tables show them; JSON keeps epoch milliseconds.
     for (const [k, v] of Object.entries(value as Record<string, unknown>))
-      process.stdout.write(`${printable(k)}: ${show(v)}\n`);
+      process.stdout.write(
+        `${printable(k)}: ${k.endsWith('At') && typeof v === 'number' ? isoTime(v) : show(v)}\n`,
+      );
   }
 }
 
