@@ -130,7 +130,7 @@ export function runAgent({
       schedule();
     });
     ws.on('open', () => {
-      log.info({ url }, 'connected to the server');
+      log.info({ url }, 'connected to the server; proving this instance is registered');
       const current: Mux = muxOverWebSocket(ws, {
         side: 'b',
         onHello: (peer) => {
