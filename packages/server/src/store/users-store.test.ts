@@ -63,7 +63,9 @@ for (const target of targets) {
       await store.createUser(user('u-3', 'carol-x'));
       await assert.rejects(
         store.createUser(user('u-4', 'carol')),
-        clash(/"carol" cannot be used while "carol-x"/),
+        clash(
+          /"carol" cannot be used while "carol-x" exists: .*; choose another name \(one that no user's name starts with, followed by "-"\)$/,
+        ),
       );
       for (const [id, username] of [
         ['u-5', 'alice.bob'],

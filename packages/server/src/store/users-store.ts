@@ -83,7 +83,9 @@ export function createUsersStore(db: Kysely<StoreDatabase>, dialect: StoreDialec
               'CONFLICT',
               clash.deleted
                 ? `the username "${u.username}" cannot be used while the sessions of the deleted user "${name}" are kept (their recordings too): ${why}; choose another name`
-                : `the username "${u.username}" cannot be used while "${name}" exists: ${why}; choose a name that does not start with "${shorter}-" (e.g. "${longer.replace(`${shorter}-`, `${shorter}.`)}")`,
+                : shorter === u.username
+                  ? `the username "${u.username}" cannot be used while "${name}" exists: ${why}; choose another name (one that no user's name starts with, followed by "-")`
+                  : `the username "${u.username}" cannot be used while "${name}" exists: ${why}; choose a name that does not start with "${shorter}-" (e.g. "${longer.replace(`${shorter}-`, `${shorter}.`)}")`,
             );
           }
           await trx.insertInto('users').values(row).execute();
