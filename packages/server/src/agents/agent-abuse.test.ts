@@ -97,88 +97,98 @@ test('after 30 failed agent handshakes from one address, its connections are clo
   assert.equal(await auditCount('sesame:AgentConnect', 'failed'), failedBefore + 30);
 });
 
-test('connections that hold a handshake place until the timeout count as failed handshakes', {
-  timeout: 30_000,
-}, async () => {
-  const quick = await startTestServer({ file: { agents: { handshakeTimeoutMs: 200 } } });
+/** Runs `body` on a server of its own (each of these tests uses up the address's allowance), closed after. */
+async function onOwnServer(
+  body: (server: TestServer, agent: Awaited<ReturnType<typeof registerAgent>>) => Promise<void>,
+  file?: Record<string, unknown>,
+): Promise<void> {
+  const server = await startTestServer(file ? { file } : {});
   try {
-    const agent = await registerAgent(quick);
-    // Two rounds of 16 silent connections: 32 timeouts, past the 30 failures a minute one address may have.
-    for (let round = 0; round < 2; round++) {
-      const silent = Array.from({ length: 16 }, () => dial(quick.url, '/api/v1/agent/connect'));
-      for (const c of silent) assert.equal((await c.closed).code, 4001, 'closed at the handshake timeout');
-    }
-    const refused = await connectAgent(quick.url, agent);
-    const closed = await refused.closed;
-    assert.equal(closed.code, 4005);
-    assert.match(closed.reason, /too many failed agent handshakes from your address/);
+    await body(server, await registerAgent(server));
   } finally {
-    await quick.close();
+    await server.close();
   }
-});
+}
 
-test('connections that go before the timeout without saying hello count as failed handshakes too', {
-  timeout: 30_000,
-}, async () => {
-  const other = await startTestServer();
-  try {
-    const agent = await registerAgent(other);
-    // Each holds a place for a moment and goes before the (10 s) timeout: 30 of them use up the allowance.
-    for (let i = 0; i < 30; i++) {
-      const silent = dial(other.url, '/api/v1/agent/connect');
-      await silent.opened;
-      silent.ws.close();
-      await silent.closed;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-    const closed = await (await connectAgent(other.url, agent)).closed;
-    assert.equal(closed.code, 4005);
-    assert.match(closed.reason, /too many failed agent handshakes from your address/);
-  } finally {
-    await other.close();
-  }
-});
+/** An agent connection without a proper hello: it sends `frame` if given, else goes at once; resolves with its close. */
+async function badHandshake(url: string, frame?: Parameters<typeof encodeFrame>[0]) {
+  const connection = dial(url, '/api/v1/agent/connect');
+  await connection.opened;
+  if (frame) connection.ws.send(encodeFrame(frame));
+  else connection.ws.close();
+  return connection.closed;
+}
 
-test('a goaway of its own before hello (SHUTDOWN, VERSION_MISMATCH) still counts as a failed handshake', {
-  timeout: 30_000,
-}, async () => {
-  const other = await startTestServer();
-  try {
-    const agent = await registerAgent(other);
-    for (let i = 0; i < 30; i++) {
-      const sly = dial(other.url, '/api/v1/agent/connect');
-      await sly.opened;
-      sly.ws.send(
-        encodeFrame({ type: 'goaway', code: i % 2 ? 'SHUTDOWN' : 'VERSION_MISMATCH', message: 'bye' }),
-      );
-      await sly.closed;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-    const closed = await (await connectAgent(other.url, agent)).closed;
-    assert.equal(closed.code, 4005);
-  } finally {
-    await other.close();
-  }
-});
+/** The address is refused before any handshake, the real agent included. */
+async function assertLockedOut(url: string, agent: Awaited<ReturnType<typeof registerAgent>>) {
+  await new Promise((r) => setTimeout(r, 50));
+  const closed = await (await connectAgent(url, agent)).closed;
+  assert.equal(closed.code, 4005);
+  assert.match(closed.reason, /too many failed agent handshakes from your address/);
+}
 
-test('agents too old for the protocol are refused without counting as failed handshakes', async () => {
-  const other = await startTestServer();
-  try {
-    const agent = await registerAgent(other);
+test(
+  'connections that hold a handshake place until the timeout count as failed handshakes',
+  {
+    timeout: 30_000,
+  },
+  () =>
+    onOwnServer(
+      async (server, agent) => {
+        // Two rounds of 16 silent connections: 32 timeouts, past the 30 failures a minute one address may have.
+        for (let round = 0; round < 2; round++) {
+          const silent = Array.from({ length: 16 }, () => dial(server.url, '/api/v1/agent/connect'));
+          for (const c of silent)
+            assert.equal((await c.closed).code, 4001, 'closed at the handshake timeout');
+        }
+        await assertLockedOut(server.url, agent);
+      },
+      { agents: { handshakeTimeoutMs: 200 } },
+    ),
+);
+
+test(
+  'connections that go before the timeout without saying hello count as failed handshakes too',
+  {
+    timeout: 30_000,
+  },
+  () =>
+    onOwnServer(async (server, agent) => {
+      // Each holds a place for a moment and goes before the (10 s) timeout: 30 of them use up the allowance.
+      for (let i = 0; i < 30; i++) await badHandshake(server.url);
+      await assertLockedOut(server.url, agent);
+    }),
+);
+
+test(
+  'a goaway of its own before hello (SHUTDOWN, VERSION_MISMATCH) still counts as a failed handshake',
+  {
+    timeout: 30_000,
+  },
+  () =>
+    onOwnServer(async (server, agent) => {
+      for (let i = 0; i < 30; i++)
+        await badHandshake(server.url, {
+          type: 'goaway',
+          code: i % 2 ? 'SHUTDOWN' : 'VERSION_MISMATCH',
+          message: 'bye',
+        });
+      await assertLockedOut(server.url, agent);
+    }),
+);
+
+test('agents too old for the protocol are refused without counting as failed handshakes', () =>
+  onOwnServer(async (server, agent) => {
     // More than the 30 failures a minute: each says hello with versions this server does not speak.
-    for (let i = 0; i < 35; i++) {
-      const old = dial(other.url, '/api/v1/agent/connect');
-      await old.opened;
-      old.ws.send(encodeFrame({ type: 'hello', version: 99, minVersion: 90, info: {} }));
-      assert.equal((await old.closed).code, 4004);
-    }
-    const upgraded = await connectAgent(other.url, agent);
-    for (let i = 0; i < 200 && !other.server.hub.isOnline(agent.instanceId); i++)
+    for (let i = 0; i < 35; i++)
+      assert.equal(
+        (await badHandshake(server.url, { type: 'hello', version: 99, minVersion: 90, info: {} })).code,
+        4004,
+      );
+    const upgraded = await connectAgent(server.url, agent);
+    for (let i = 0; i < 200 && !server.server.hub.isOnline(agent.instanceId); i++)
       await new Promise((r) => setTimeout(r, 10));
-    assert.equal(other.server.hub.isOnline(agent.instanceId), true, 'the upgraded agent got in');
+    assert.equal(server.server.hub.isOnline(agent.instanceId), true, 'the upgraded agent got in');
     upgraded.ws.close();
     await upgraded.closed;
-  } finally {
-    await other.close();
-  }
-});
+  }));
