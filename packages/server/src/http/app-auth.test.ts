@@ -64,6 +64,13 @@ describe('HTTP API: setup tokens and passwords', () => {
     assertError(short, 400, 'INVALID', /password must be 12/);
     const missing = await ts.api('POST', '/api/v1/auth/setup', { json: { token } });
     assertError(missing, 400, 'INVALID', /password must be 12/);
+    for (const password of [' '.repeat(12), '  hunt  \t  \n    '])
+      assertError(
+        await ts.api('POST', '/api/v1/auth/setup', { json: { token, password } }),
+        400,
+        'INVALID',
+        /^password must have at least 6 characters that are not spaces$/,
+      );
     const good = await ts.api('POST', '/api/v1/auth/setup', { json: { token, password: '12 chars!!!!' } });
     assert.equal(good.status, 200, good.text);
   });

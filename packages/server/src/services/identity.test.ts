@@ -179,6 +179,27 @@ describe('identity over HTTP: no mail server', () => {
   });
   after(() => ts.close());
 
+  test('forgot password says that this server sends no email, the same for every name, and audits the request', async () => {
+    for (const username of ['admin', 'nobody']) {
+      const answer = await ts.api('POST', '/api/v1/auth/forgot', { json: { username } });
+      assert.equal(answer.status, 202, answer.text);
+      assert.match(
+        String(answer.body.message),
+        /^This Sesame server does not send email, so it cannot mail a reset link/,
+      );
+    }
+    const events = (await ts.server.store.listAudit({ limit: 1000 })).filter(
+      (e) => e.action === 'sesame:ForgotPassword',
+    );
+    assert.deepEqual(
+      events.map((e) => [e.actor, e.outcome, e.detail.reason]),
+      [
+        ['anonymous', 'failed', 'this server sends no email'],
+        ['anonymous', 'failed', 'this server sends no email'],
+      ],
+    );
+  });
+
   test('bad user names, bad email addresses and non-boolean flags are refused with the rule; nothing is created', async () => {
     const create = (json: Record<string, unknown>) =>
       ts.api('POST', '/api/v1/users', { token: ts.adminToken, json });

@@ -288,6 +288,22 @@ export function createIdentityService({
             ? input.email
             : '';
       const name = given.slice(0, 254);
+      // A server that sends no mail says so (it is the same for every name, so it tells nothing of accounts),
+      // rather than have people wait for a mail that never comes. The request is still audited.
+      if (!mailer) {
+        await audit({
+          actor: 'anonymous',
+          action: 'sesame:ForgotPassword',
+          resource: userArn('*'),
+          outcome: 'failed',
+          sourceAddress,
+          detail: { reason: 'this server sends no email' },
+        });
+        return {
+          message:
+            'This Sesame server does not send email, so it cannot mail a reset link: ask an administrator for one (sesame admin users reset <name>).',
+        };
+      }
       const work = async () => {
         const user = name.includes('@')
           ? await store.getUserByEmail(name)

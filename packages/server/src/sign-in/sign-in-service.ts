@@ -92,6 +92,12 @@ const WRONG_PASSWORD = 'wrong user name or password';
 function checkNewPassword(password: unknown): string {
   if (typeof password !== 'string' || password.length < MIN_PASSWORD || password.length > MAX_PASSWORD)
     throw new SesameError('INVALID', `password must be ${MIN_PASSWORD} to ${MAX_PASSWORD} characters long`);
+  // Counted without spaces: twelve spaces, or a word padded with them, is not a password.
+  if (password.replace(/\s/g, '').length < MIN_PASSWORD / 2)
+    throw new SesameError(
+      'INVALID',
+      `password must have at least ${MIN_PASSWORD / 2} characters that are not spaces`,
+    );
   return password;
 }
 
@@ -374,6 +380,15 @@ export function createSignInService(deps: Deps) {
     },
 
     async verifyMfa(input: Record<string, unknown>, ctx: SignInContext): Promise<SignInResult> {
+      // A code that is not 6 digits (an empty field sent by mistake) cannot be right: it is no guess, costs no
+      // attempt, and is refused before any work.
+      if ((input.method === 'totp' || input.method === 'email') && !/^\d{6}$/.test(String(input.code ?? '')))
+        throw new SesameError(
+          'INVALID',
+          input.method === 'totp'
+            ? 'the code must be the 6 digits your authenticator app shows'
+            : 'the code must be the 6 digits in the email',
+        );
       const token = input.flow as string;
       const flow = await flows.load(token, ['mfa']);
       sameBrowser(flow, ctx);
