@@ -3,7 +3,7 @@
 // /login?next=…, the open-redirect check for `next`, and the QR code inserted without anything runnable.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { openPage, useWebServerAndBrowser } from './browser.ts';
+import { invite, openPage, PASSWORD, useWebServerAndBrowser } from './browser.ts';
 
 const CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 const OPEN_PAGES = ['/', '/login', '/setup', '/reset', '/forgot'];
@@ -37,6 +37,8 @@ describe('web console security', () => {
       assert.match(response.headers.get('content-type') ?? '', /^text\/(javascript|css)/, asset);
       assert.equal(response.headers.get('content-security-policy'), CSP, asset);
     }
+    // Asked for by every browser on every page: answered, not a 404 in the console.
+    assert.equal((await fetch(`${bed.server.base}/favicon.ico`)).status, 204);
   });
 
   test('pages load without CSP violations; signed-out visitors of guarded pages go to /login?next=', async () => {
@@ -199,6 +201,26 @@ describe('web console security', () => {
       problems.filter((problem) => !/Content Security Policy/.test(problem)),
       [],
     );
+    await context.close();
+  });
+
+  test('a setup link pasted into a tab already on /reset is the one used (only the fragment changes)', async () => {
+    const { context, page, problems } = await openPage(bed.browser);
+    await page.goto(`${bed.server.base}/reset#token=sst_not-a-real-token`);
+    await page.locator('#setup').waitFor();
+    const token = await invite(bed.server, 'pasted');
+    await page.evaluate((t) => {
+      (globalThis as unknown as { location: { hash: string } }).location.hash = `token=${t}`;
+    }, token);
+    await page.waitForURL(`${bed.server.base}/reset`); // reloaded, and the new token out of the address bar
+    await page.getByLabel(/^New password/).fill(PASSWORD);
+    await page.getByLabel('Repeat it').fill(PASSWORD);
+    await page.getByRole('button', { name: /set password/i }).click();
+    await page
+      .getByText(/authenticator app|two-step/i)
+      .first()
+      .waitFor();
+    assert.deepEqual(problems, []);
     await context.close();
   });
 });

@@ -70,8 +70,11 @@ function renameForm(device, cell) {
   form.elements.deviceName.focus();
 }
 
-async function removeDevice(device) {
-  if (!window.confirm(`Remove ${device.name}? You can no longer sign in with it.`)) return;
+async function removeDevice(device, last) {
+  const warning = last
+    ? `Remove ${device.name}, your only second factor? Your next sign-in will ask you to set up a new one, and anyone who knows your password could set up theirs. Add another device first to avoid that.`
+    : `Remove ${device.name}? You can no longer sign in with it.`;
+  if (!window.confirm(warning)) return;
   const result = await api('DELETE', `/api/v1/me/mfa-devices/${encodeURIComponent(device.id)}`);
   if (!result.ok) return say(errorText(result, 'Removing failed'), 'alert');
   say(`Removed ${device.name}.`);
@@ -98,7 +101,11 @@ async function loadDevices() {
           `Rename ${device.name}`,
         ),
         ' ',
-        el('button', { type: 'button', onclick: () => removeDevice(device) }, `Remove ${device.name}`),
+        el(
+          'button',
+          { type: 'button', onclick: () => removeDevice(device, devices.length === 1) },
+          `Remove ${device.name}`,
+        ),
       );
       return el(
         'tr',

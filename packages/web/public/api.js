@@ -64,7 +64,7 @@ export async function api(method, path, body) {
 /** The message a person should see for a failed call. */
 export function errorText(result, fallback = 'That did not work') {
   const message = result.data?.error?.message;
-  if (result.status === 429) return message ?? 'Too many attempts. Wait a few minutes, then try again.';
+  if (result.status === 429 && !message) return 'Too many attempts. Wait a few minutes, then try again.';
   return message
     ? `${message.charAt(0).toUpperCase()}${message.slice(1)}`
     : `${fallback} (HTTP ${result.status}).`;

@@ -42,6 +42,9 @@ export function ceremonyError(error) {
   if (error?.name === 'NotAllowedError' || error?.name === 'AbortError')
     return 'The security key request was cancelled or timed out. Try again, or use another method.';
   if (error?.name === 'InvalidStateError') return 'This security key is already registered.';
+  // Browsers refuse security keys on a page opened by address (http://127.0.0.1:8080/…).
+  if (error?.name === 'SecurityError' || /invalid domain/i.test(String(error?.message)))
+    return `Security keys and passkeys need this page opened by the server's name, not an address: open ${location.protocol}//localhost${location.port ? `:${location.port}` : ''}/ on this machine, or ask your administrator to set the server's public URL to a name.`;
   return `The browser could not use a security key: ${error?.message ?? error}`;
 }
 

@@ -8,10 +8,14 @@ const form = document.getElementById('setup');
 const token = new URLSearchParams(location.hash.slice(1)).get('token') ?? '';
 // Out of the address bar and the history: the page keeps the token in memory only.
 if (token) history.replaceState(null, '', location.pathname);
+// Another link pasted into this tab changes only the fragment, which loads nothing: start again with its token.
+window.addEventListener('hashchange', () => {
+  if (new URLSearchParams(location.hash.slice(1)).has('token')) location.reload();
+});
 
 if (!token) {
   say(
-    'This link has no setup token. Ask your administrator for a new link, or use "Forgot your password?".',
+    'This link has no setup token. Ask your administrator for a new link, or ask for one at /forgot.',
     'alert',
   );
   form.hidden = true;
