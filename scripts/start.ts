@@ -70,17 +70,19 @@ async function main(): Promise<void> {
   // starting dies of it at once, possibly before our own handler runs; its exit must not be missed.
   const agentExited = new Promise<void>((done) => agent.once('exit', () => done()));
   const instanceId = JSON.parse(readFileSync(identity, 'utf8')).instanceId as string;
+  // People get the server by name: browsers refuse security keys and passkeys on a page opened by address.
+  const people = url.replace(/^(https?:\/\/)127\.0\.0\.1(?=[:/]|$)/, '$1localhost');
   const cli = `node ${cliBin}`;
 
   const lines = [
     '',
-    `Sesame is running at ${url}   (data in ${config.dataDir})`,
+    `Sesame is running at ${people}   (data in ${config.dataDir})`,
     `Local instance: ${instanceId} (name "local")`,
     ...(server.tlsFingerprint ? [`TLS certificate SHA-256 fingerprint: ${server.tlsFingerprint}`] : []),
     '',
     first.setupToken
-      ? `First administrator "${first.username}": set a password at\n  ${url}/setup#token=${first.setupToken}\nor run\n  ${cli} setup\nand paste that link when asked.`
-      : `Sign in:  ${cli} login --url ${url} --user ${first.username}`,
+      ? `First administrator "${first.username}": set a password at\n  ${people}/setup#token=${first.setupToken}\nor run\n  ${cli} setup\nand paste that link when asked.`
+      : `Sign in:  ${cli} login --url ${people} --user ${first.username}`,
     '',
     `Then:     ${cli} instances`,
     `          ${cli} ssh local`,

@@ -80,6 +80,8 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 test('npm start brings up a working Sesame; Ctrl-C stops it; a restart reuses the data', async () => {
   const first = npmStart();
   const [, url] = await first.output.wait(/Sesame is running at (\S+)/, 60_000);
+  // By name: browsers refuse security keys on a page opened by address.
+  assert.match(url as string, /^http:\/\/localhost:\d+$/);
   const [, instanceId] = await first.output.wait(/Local instance: (mi-[0-9a-f]{17})/);
   const [, token] = await first.output.wait(/\/setup#token=(\S+)/);
   assert.match(first.output.text, /ssh local/);
