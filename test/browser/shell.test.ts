@@ -120,6 +120,14 @@ describe('the browser shell', () => {
     await page.keyboard.type('exit 3');
     await page.keyboard.press('Enter');
     await messageMatching(page, /Session ended \(exit 3\)/);
+    // Not a dead end: another session starts from the same page, in a fresh terminal.
+    await page.getByRole('button', { name: 'Start a new session' }).click();
+    await messageMatching(page, /Connected to web-01 \(session admin-[0-9a-f]{17}\)/);
+    assert.equal(await page.locator('#terminal .xterm').count(), 1, 'one terminal, not two');
+    await page.locator('.xterm').click();
+    await page.keyboard.type('exit 4');
+    await page.keyboard.press('Enter');
+    await messageMatching(page, /Session ended \(exit 4\)/);
     assert.deepEqual(problems, []);
     await context.close();
   });
@@ -130,8 +138,9 @@ describe('the browser shell', () => {
     await signInThrough(page, server, 'bob', `/console/connect?target=${instanceId}`);
     await page.getByRole('button', { name: 'Start session' }).click();
     const text = await alertText(page);
-    assert.match(text, /not (allowed|authorized|permitted)|denied|may not/i);
+    assert.match(text, /^You are not allowed/, 'said as a sentence');
     assert.doesNotMatch(text, /Connected/);
+    await page.getByRole('button', { name: 'Start a new session' }).waitFor();
     assert.deepEqual(problems, []);
     await context.close();
   });

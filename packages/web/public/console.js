@@ -40,21 +40,26 @@ if (location.pathname === '/console/connect' && target && !INSTANCE.test(target)
   // A link anyone can send must not open a shell by itself (the cookie rides along on a top-level visit from
   // another site): the session starts only when the person asks for it here.
   const start = document.getElementById('start');
-  start.addEventListener(
-    'click',
-    async () => {
-      start.hidden = true;
-      document.getElementById('start-note').hidden = true;
-      say(`Connecting to ${target}…`);
-      try {
-        const { openShell } = await import('/assets/shell.js');
-        await openShell(document.getElementById('terminal'), target, say);
-      } catch (error) {
-        say(error instanceof Error ? error.message : String(error), 'alert');
-      }
-    },
-    { once: true },
-  );
+  // Once a session is over, or could not start, the same button starts another in a fresh terminal.
+  const again = () => {
+    start.textContent = 'Start a new session';
+    start.hidden = false;
+  };
+  start.addEventListener('click', async () => {
+    start.hidden = true;
+    document.getElementById('start-note').hidden = true;
+    say(`Connecting to ${target}…`);
+    const container = document.getElementById('terminal');
+    container.replaceChildren();
+    try {
+      const { openShell } = await import('/assets/shell.js');
+      await openShell(container, target, say, again);
+    } catch (error) {
+      const text = error instanceof Error ? error.message : String(error);
+      say(`${text.charAt(0).toUpperCase()}${text.slice(1)}`, 'alert');
+      again();
+    }
+  });
   // Not focused on arrival: keys held down on the page that opened this one would press it.
 } else if (location.pathname === '/console/connect') {
   say('No instance was given. Links to an instance look like /console/connect?target=i-…', 'alert');

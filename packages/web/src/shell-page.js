@@ -9,9 +9,10 @@ const SIGNALS = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGPIPE: 13, SIG
 
 /**
  * Opens a shell on `target` in a terminal inside `container`. `report(text, role)` tells the person what
- * happened (role 'alert' for failures). Resolves once the session started; rejects if it could not.
+ * happened (role 'alert' for failures); `ended()` is called once a session that started is over. Resolves once
+ * the session started; rejects if it could not.
  */
-export async function openShell(container, target, report) {
+export async function openShell(container, target, report, ended = () => {}) {
   adoptInlineStyles();
   const terminal = new Terminal({ cursorBlink: true, convertEol: false, scrollback: 5000 });
   const fit = new FitAddon();
@@ -65,7 +66,8 @@ export async function openShell(container, target, report) {
     else if (exit?.signal)
       report(`Session ended (exit ${128 + (SIGNALS[exit.signal] ?? 0)}, ${exit.signal}).`);
     else if (code === 'NORMAL' || code === '') report('Session ended.');
-    else report(`Session ended: ${message || code}. Reload the page to start a new one.`, 'alert');
+    else report(`Session ended: ${message || code}.`, 'alert');
+    ended();
   };
   terminal.focus();
 }
