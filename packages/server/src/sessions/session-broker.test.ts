@@ -448,6 +448,33 @@ describe('session broker, sessions per person', () => {
   });
 });
 
+describe('session broker, sessions per person, with a slow store', () => {
+  it('a session that ended frees its place even while the store still writes its end', async () => {
+    let write: () => void = () => {};
+    const endWritten = new Promise<void>((resolve) => {
+      write = resolve;
+    });
+    const { opening, openAnother, broker, principal, records } = await setUp([], {
+      maxPerUser: 1,
+      endWritten,
+    });
+    const first = await within(opening, 'the first session opens');
+    first.onData = () => {};
+    const [id] = [...records.keys()];
+    const terminating = broker.terminate(principal, id as string); // its end row waits for the store
+    // Once its recording is closed (a moment), while its end row still waits.
+    let second: Channel | undefined;
+    for (let i = 0; i < 100 && !second; i++) {
+      second = await openAnother().catch(() => undefined);
+      if (!second) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(second, 'a session opens while the end of the first is being written');
+    second.onData = () => {};
+    write();
+    await within(terminating, 'terminate');
+  });
+});
+
 describe('session broker, the sign-in behind a session', () => {
   it('ends the session once the sign-in it was opened with has ended', async () => {
     let signedIn = true;

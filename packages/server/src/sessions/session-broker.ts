@@ -384,6 +384,9 @@ export function createSessionBroker(deps: Deps) {
             return `${reason}; the recording is incomplete (${error.message})`;
           },
         );
+      // The shell, the relay and the recording are gone: the person's place is free, whatever the store does next
+      // (a store that hangs must not hold it).
+      freePlace();
       const startDone = await withTimeout(startWritten.then(ok, ok), startWriteTimeoutMs).catch(() => false);
       // Each on its own: a store that cannot take the row must not keep the end out of the audit trail.
       const endRow = { state: 'Terminated', reason: recorded, endedAt: now(), exitCode } as const;
