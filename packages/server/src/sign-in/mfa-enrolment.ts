@@ -111,15 +111,12 @@ export function createMfaEnrolment({ store, flows, issuer, now }: Deps) {
           'ask for a new authenticator secret first (the enrolment step before)',
         );
       const name = deviceName(input.name, 'Authenticator app');
+      // A code that is not 6 digits cannot be right: no attempt, as at sign-in.
+      if (!/^\d{6}$/.test(String(input.code ?? '')))
+        throw new SesameError('INVALID', 'the code must be the 6 digits your authenticator app shows');
       const attempts = await flows.reserve(token);
       const result = verifyTotp({ secret, code: String(input.code ?? ''), now: new Date(now()) });
-      if (!result.ok)
-        return wrong(
-          attempts,
-          result.reason === 'malformed'
-            ? 'the code must be the 6 digits your app shows'
-            : 'that code is not right',
-        );
+      if (!result.ok) return wrong(attempts, 'that code is not right');
       return save(token, user, options, { kind: 'totp', name, secret, lastUsedStep: result.step });
     },
 

@@ -358,15 +358,15 @@ describe('sign-in API (HTTP)', () => {
         ts.api('POST', '/api/v1/auth/enrol/totp/confirm', { json: { flow, code, name: 'phone' } });
       assertError(
         await confirm('12 34'),
-        401,
-        'UNAUTHENTICATED',
-        /^the code must be the 6 digits your app shows \(4 attempts left\)$/,
+        400,
+        'INVALID',
+        /^the code must be the 6 digits your authenticator app shows$/,
       );
       assertError(
         await confirm(wrongTotpCode(String(secret.body.secret))),
         401,
         'UNAUTHENTICATED',
-        /^that code is not right \(3 attempts left\)$/,
+        /^that code is not right \(4 attempts left\)$/,
       );
       const done = await confirm(totpAt(String(secret.body.secret), Date.now() / 1000));
       assert.equal(done.status, 200, done.text);
