@@ -1,11 +1,10 @@
 import { parsePolicy } from '@sesame/policy';
 import { type Command, Option } from 'commander';
-import { client, type Out, outputOption, parseTagArgs, readInput } from './command-kit.ts';
+import { client, done, enc, type Out, outputOption, parseTagArgs, readInput } from './command-kit.ts';
 import { CliError, ExitCodes } from './errors.ts';
 import { printList, printObject } from './output.ts';
 
 type Warnings = { warnings?: { path: string; message: string }[] };
-const enc = encodeURIComponent;
 
 function showWarnings(result: Warnings): void {
   for (const w of result.warnings ?? []) process.stderr.write(`warning: ${w.path}: ${w.message}\n`);
@@ -15,9 +14,6 @@ const hours = (value: string | undefined) =>
   value === undefined ? undefined : Math.round(Number(value) * 3_600_000);
 
 /** `sesame admin groups|policies|permission-sets|assignments`. */
-/** What a command did, on stderr (stdout stays for what a script reads). */
-const done = (text: string) => process.stderr.write(`${text}\n`);
-
 export function accessCommands(admin: Command): void {
   const groups = admin
     .command('groups')

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { client, enc, type Out, outputOption, parseTagArgs } from './command-kit.ts';
+import { client, done, enc, type Out, outputOption, parseTagArgs } from './command-kit.ts';
 import { isoTime, printList, printObject } from './output.ts';
 
 /** The server builds the link (a /setup link for a new account, /reset for a reset). */
@@ -117,7 +117,7 @@ export function adminUserCommands(admin: Command): void {
     .argument('<username>')
     .action(async (username: string) => {
       await (await client()).call('DELETE', userPath(username));
-      process.stderr.write(`deleted user ${username}\n`);
+      done(`deleted user ${username}`);
     });
   users
     .command('set-email')

@@ -17,6 +17,9 @@ export async function client(): Promise<ApiClient> {
 
 export const enc = encodeURIComponent;
 
+/** What a command did, on stderr (stdout stays for what a script reads). */
+export const done = (text: string) => process.stderr.write(`${text}\n`);
+
 export function parseTagArgs(pairs: string[]): Record<string, string> {
   const tags: Record<string, string> = {};
   for (const pair of pairs) {

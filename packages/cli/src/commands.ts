@@ -3,7 +3,7 @@ import { type Command, Option } from 'commander';
 import { accessCommands, policyCommands } from './access-commands.ts';
 import { adminMfaCommands, adminSsoCommands } from './admin-sign-in-commands.ts';
 import { adminUserCommands } from './admin-user-commands.ts';
-import { client, type Out, outputOption, parseTagArgs } from './command-kit.ts';
+import { client, done, type Out, outputOption, parseTagArgs } from './command-kit.ts';
 import { mfaCommands } from './mfa-commands.ts';
 import { isoTime, printList, printObject, terminalSafeJson } from './output.ts';
 import { startSession } from './shell-client.ts';
@@ -203,7 +203,7 @@ function adminCommands(admin: Command): void {
     .argument('<id>')
     .action(async (id: string) => {
       await (await client()).call('DELETE', `/api/v1/activations/${encodeURIComponent(id)}`);
-      process.stderr.write(`deleted activation ${id}\n`);
+      done(`deleted activation ${id}`);
     });
 
   const instances = admin.command('instances').description('registered servers');
@@ -227,6 +227,6 @@ function adminCommands(admin: Command): void {
     .argument('<instance>')
     .action(async (target: string) => {
       await (await client()).call('DELETE', `/api/v1/instances/${encodeURIComponent(target)}`);
-      process.stderr.write(`deregistered ${target}\n`);
+      done(`deregistered ${target}`);
     });
 }

@@ -195,7 +195,7 @@ describe('HTTP API: a NUL character anywhere (PostgreSQL cannot store one in tex
       /^body\.defaultTags\[0\]\.Value contains a NUL character/,
     );
     assertError(
-      await admin('POST', '/api/v1/activations', { ['de\u0000scription']: 'x' }),
+      await admin('POST', '/api/v1/activations', { 'de\u0000scription': 'x' }),
       400,
       'INVALID',
       /^a key in body contains a NUL character/,

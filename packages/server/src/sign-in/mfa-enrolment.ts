@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SesameError } from '../errors.ts';
 import type { AuthFlow, MfaDevice, Store, User } from '../store/index.ts';
 import { type Flows, wrongAnswer } from './sign-in-flows.ts';
-import { newTotpSecret, totpQrSvg, totpUri, verifyTotp } from './totp.ts';
+import { newTotpSecret, sixDigitCode, totpQrSvg, totpUri, verifyTotp } from './totp.ts';
 import { createWebAuthn, type RegistrationResponseJSON } from './webauthn.ts';
 
 /** The relying party a WebAuthn ceremony runs for: this server as the browser reaches it. */
@@ -111,11 +111,9 @@ export function createMfaEnrolment({ store, flows, issuer, now }: Deps) {
           'ask for a new authenticator secret first (the enrolment step before)',
         );
       const name = deviceName(input.name, 'Authenticator app');
-      // A code that is not 6 digits cannot be right: no attempt, as at sign-in.
-      if (!/^\d{6}$/.test(String(input.code ?? '')))
-        throw new SesameError('INVALID', 'the code must be the 6 digits your authenticator app shows');
+      const code = sixDigitCode(input.code, 'your authenticator app shows'); // before the attempt is counted
       const attempts = await flows.reserve(token);
-      const result = verifyTotp({ secret, code: String(input.code ?? ''), now: new Date(now()) });
+      const result = verifyTotp({ secret, code, now: new Date(now()) });
       if (!result.ok) return wrong(attempts, 'that code is not right');
       return save(token, user, options, { kind: 'totp', name, secret, lastUsedStep: result.step });
     },

@@ -110,7 +110,6 @@ export function createSecondFactor({ store, flows, mailer, log, issuer, now, fai
           if (await store.claimTotpStep(device.id, result.step, now())) return 'totp';
           reason = 'that code was used already: wait for the next one';
         } else if (result.reason === 'reused') reason = 'that code was used already: wait for the next one';
-        else if (result.reason === 'malformed') reason = 'the code must be the 6 digits your app shows';
       }
       return wrong(attempts, flow, user, ctx, reason);
     }

@@ -14,6 +14,7 @@ import { createSecondFactor } from './second-factor.ts';
 import type { Flows, SignInFlowData } from './sign-in-flows.ts';
 import type { IssuedTokens, SignInSessions } from './sign-in-sessions.ts';
 import { DEVICE_SCOPE, INVALID_NAME_SCOPE, type Throttle } from './throttle.ts';
+import { sixDigitCode } from './totp.ts';
 import { createWebAuthn } from './webauthn.ts';
 
 type Deps = {
@@ -380,15 +381,9 @@ export function createSignInService(deps: Deps) {
     },
 
     async verifyMfa(input: Record<string, unknown>, ctx: SignInContext): Promise<SignInResult> {
-      // A code that is not 6 digits (an empty field sent by mistake) cannot be right: it is no guess, costs no
-      // attempt, and is refused before any work.
-      if ((input.method === 'totp' || input.method === 'email') && !/^\d{6}$/.test(String(input.code ?? '')))
-        throw new SesameError(
-          'INVALID',
-          input.method === 'totp'
-            ? 'the code must be the 6 digits your authenticator app shows'
-            : 'the code must be the 6 digits in the email',
-        );
+      // Refused before any work (see sixDigitCode).
+      if (input.method === 'totp') sixDigitCode(input.code, 'your authenticator app shows');
+      if (input.method === 'email') sixDigitCode(input.code, 'in the email');
       const token = input.flow as string;
       const flow = await flows.load(token, ['mfa']);
       sameBrowser(flow, ctx);

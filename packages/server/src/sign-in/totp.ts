@@ -1,6 +1,7 @@
 import { HOTP, Secret, TOTP } from 'otpauth';
 import QRCode from 'qrcode';
 import { constantTimeEqual } from '../crypto.ts';
+import { SesameError } from '../errors.ts';
 
 /** RFC 6238 parameters every authenticator app understands; the URI says them explicitly anyway. */
 export const TOTP_SETTINGS = { algorithm: 'SHA1', digits: 6, periodSeconds: 30, windowSteps: 1 } as const;
@@ -50,6 +51,16 @@ function codeForStep(secret: Secret, step: number, digits: number): string {
 /** The code for base32 `secret` at `timeSeconds` (Unix seconds). */
 export function totpAt(secret: string, timeSeconds: number, digits: number = TOTP_SETTINGS.digits): string {
   return codeForStep(Secret.fromBase32(secret), totpStep(timeSeconds), digits);
+}
+
+/**
+ * `code` when it has the shape of one (6 digits), else a 400 that says what a code looks like: no code of
+ * another shape is right, so one (an empty field sent by mistake) is no guess and costs no attempt.
+ */
+export function sixDigitCode(code: unknown, from: 'your authenticator app shows' | 'in the email'): string {
+  const text = String(code ?? '');
+  if (!SIX_DIGITS.test(text)) throw new SesameError('INVALID', `the code must be the 6 digits ${from}`);
+  return text;
 }
 
 export type TotpResult = { ok: true; step: number } | { ok: false; reason: 'malformed' | 'wrong' | 'reused' };
