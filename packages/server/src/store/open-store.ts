@@ -33,20 +33,37 @@ export type StoreConfig = {
   onPoolError?: ((error: Error) => void) | undefined;
   /** Told about every statement the store runs (SQL text and duration, never values): slow-query logs, tests. */
   onQuery?: StoreQueryListener | undefined;
+  /** PostgreSQL: the time limit of a statement (default POSTGRES_QUERY_TIMEOUT_MS); tests set a short one. */
+  queryTimeoutMs?: number | undefined;
 };
 
 export async function openStore(config: StoreConfig): Promise<Store> {
   const databaseUrl = config.databaseUrl?.trim();
-  const connection = databaseUrl
-    ? await connectPostgres(databaseUrl, { onPoolError: config.onPoolError, onQuery: config.onQuery })
-    : connectSqlite(config.sqlitePath, { onQuery: config.onQuery });
+  if (!databaseUrl) {
+    const connection = connectSqlite(config.sqlitePath, { onQuery: config.onQuery });
+    await migrated(connection);
+    return createStore(connection);
+  }
+  const connect = (queryTimeoutMs: number | undefined) =>
+    connectPostgres(databaseUrl, {
+      onPoolError: config.onPoolError,
+      onQuery: config.onQuery,
+      queryTimeoutMs,
+    });
+  // Migrations on a connection of their own, without the statements' time limit.
+  const migrating = await connect(0);
+  await migrated(migrating);
+  await migrating.db.destroy();
+  return createStore(await connect(config.queryTimeoutMs));
+}
+
+async function migrated(connection: StoreConnection): Promise<void> {
   try {
     await migrate(connection);
   } catch (error) {
     await connection.db.destroy().catch(() => undefined);
     throw error;
   }
-  return createStore(connection);
 }
 
 /**

@@ -1,11 +1,21 @@
 // The scale-out store: PostgreSQL through a pg Pool. Messages name host and port, never the password.
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { StoreDatabase } from './schema.ts';
 import { queryLog, type StoreConnection, type StoreQueryListener } from './store-connection.ts';
 import { describeError, SesameStoreError } from './store-error.ts';
 
 export const POSTGRES_CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * A statement PostgreSQL has not finished in this time is cancelled there (`statement_timeout`, which also frees
+ * its locks), and one it has not answered 2 s after that is given up here (pg's `query_timeout`: a server that
+ * hangs, or a network that drops packets). Without them a hung database held every request, a session's end and
+ * a shutdown forever. Migrations run without them (a schema change on a large table may take longer).
+ */
+export const POSTGRES_QUERY_TIMEOUT_MS = 30_000;
+const ANSWER_GRACE_MS = 2_000;
+/** Idle time after which TCP keepalive probes a pooled connection, so one whose peer vanished is noticed. */
+const KEEPALIVE_DELAY_MS = 10_000;
 const POSTGRES_SCHEMES = new Set(['postgres:', 'postgresql:']);
 const URL_HINT = 'expected postgres://user:password@host:5432/database';
 
@@ -24,6 +34,8 @@ const getTypeParser = ((oid: number, format?: 'text' | 'binary') =>
 export type PostgresOptions = {
   onPoolError?: ((error: Error) => void) | undefined;
   onQuery?: StoreQueryListener | undefined;
+  /** The time limit of a statement (default POSTGRES_QUERY_TIMEOUT_MS); 0 for none (migrations). */
+  queryTimeoutMs?: number | undefined;
 };
 
 /** Connects to PostgreSQL at `databaseUrl` and proves the connection works before returning. */
@@ -44,19 +56,29 @@ export async function connectPostgres(
     );
   }
   const target = describeTarget(url);
+  const queryTimeoutMs = options.queryTimeoutMs ?? POSTGRES_QUERY_TIMEOUT_MS;
   const pool = new pg.Pool({
     connectionString: databaseUrl,
     connectionTimeoutMillis: POSTGRES_CONNECT_TIMEOUT_MS,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS,
+    ...(queryTimeoutMs > 0
+      ? { statement_timeout: queryTimeoutMs, query_timeout: queryTimeoutMs + ANSWER_GRACE_MS }
+      : {}),
     types: { getTypeParser },
   });
   // An idle client losing its connection emits 'error' on the pool; unhandled, that would end the process.
   // The pool drops the client itself and the next query reports the problem.
   pool.on('error', (error) => options.onPoolError?.(error));
+  const db = new Kysely<StoreDatabase>({
+    dialect: new PostgresDialect({ pool }),
+    log: queryLog(options.onQuery),
+  });
   try {
-    const client = await pool.connect();
-    client.release();
+    // Through Kysely, so its driver is initialized: destroying one never used leaves the pool open.
+    await sql`select 1`.execute(db);
   } catch (error) {
-    await pool.end().catch(() => undefined);
+    await db.destroy().catch(() => undefined);
     const reason = redact(describeError(error), url);
     throw new SesameStoreError(
       'UNAVAILABLE',
@@ -64,11 +86,7 @@ export async function connectPostgres(
       { cause: error },
     );
   }
-  return {
-    dialect: 'postgres',
-    db: new Kysely<StoreDatabase>({ dialect: new PostgresDialect({ pool }), log: queryLog(options.onQuery) }),
-    target,
-  };
+  return { dialect: 'postgres', db, target };
 }
 
 function describeTarget(url: URL): string {

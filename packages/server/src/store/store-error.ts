@@ -17,8 +17,9 @@ export class SesameStoreError extends Error {
 
 type DriverError = { code?: unknown; message?: unknown; errors?: unknown };
 
-// PostgreSQL SQLSTATE classes and Node socket errors that mean "the database is not there right now".
-const UNAVAILABLE_SQLSTATE_PREFIXES = ['08', '53', '57P'] as const;
+// PostgreSQL SQLSTATE classes and Node socket errors that mean "the database is not there right now" (57014: a
+// statement cancelled, by the statement time limit or by an operator).
+const UNAVAILABLE_SQLSTATE_PREFIXES = ['08', '53', '57P', '57014'] as const;
 const UNAVAILABLE_NODE_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -38,8 +39,9 @@ const UNAVAILABLE_SQLITE_PREFIXES = [
   'SQLITE_READONLY',
 ] as const;
 
-// node-postgres reports a lost or timed-out connection with a message only.
-const PG_CONNECTION_MESSAGES = /^(Connection terminated|timeout exceeded when trying to connect)/;
+// node-postgres reports a lost or timed-out connection, and a statement it gave up waiting for, with a message only.
+const PG_CONNECTION_MESSAGES =
+  /^(Connection terminated|timeout exceeded when trying to connect|Query read timeout)/;
 
 const UNIQUE_VIOLATIONS = new Set(['23505', 'SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY']);
 const FOREIGN_KEY_VIOLATIONS = new Set(['23503', 'SQLITE_CONSTRAINT_FOREIGNKEY']);

@@ -15,7 +15,7 @@ export const POSTGRES_ADMIN_URL =
   process.env.SESAME_TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /** Settings a test may add to the store it opens. */
-export type StoreTestOptions = Pick<StoreConfig, 'onQuery'>;
+export type StoreTestOptions = Pick<StoreConfig, 'onQuery' | 'queryTimeoutMs'>;
 
 export type StoreTarget = {
   dialect: StoreDialect;
@@ -27,6 +27,8 @@ export type StoreTarget = {
   reopen(): Promise<Store>;
   /** Removes the temp directory / drops the test database. */
   dispose(): Promise<void>;
+  /** PostgreSQL: the URL of the test database. */
+  databaseUrl?: string;
 };
 
 export async function storeTargets(): Promise<StoreTarget[]> {
@@ -75,6 +77,7 @@ async function postgresTarget(): Promise<StoreTarget> {
   return {
     dialect: 'postgres',
     skip: false,
+    databaseUrl,
     async fresh(options = {}) {
       await withClient(databaseUrl, async (client) => {
         const { rows } = await client.query<{ tablename: string }>(
