@@ -7,7 +7,14 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tuneHeap } from '@sesame/agent/heap';
-import { createLogger, createServer, loadConfig, SesameError, SYSTEM_PRINCIPAL } from '@sesame/server';
+import {
+  createLogger,
+  createServer,
+  loadConfig,
+  SesameError,
+  SYSTEM_PRINCIPAL,
+  stopOnSignals,
+} from '@sesame/server';
 import pino from 'pino';
 
 const root = resolve(import.meta.dirname, '..');
@@ -92,20 +99,17 @@ async function main(): Promise<void> {
   ];
   process.stdout.write(lines.join('\n'));
 
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    process.stdout.write('\nstopping Sesame...\n');
-    agent.kill('SIGTERM');
-    await agentExited;
-    await server.close();
-    process.exit(0);
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  const signals = stopOnSignals(
+    async () => {
+      process.stdout.write('\nstopping Sesame... (Ctrl-C again to stop at once)\n');
+      agent.kill('SIGTERM');
+      await agentExited;
+      await server.close();
+    },
+    (line) => process.stderr.write(`npm start: ${line}\n`),
+  );
   agent.on('exit', (code, signal) => {
-    if (!stopping)
+    if (!signals.stopping)
       process.stderr.write(
         `the local agent exited (${code ?? signal}); see ${join(config.dataDir, 'local-agent.log')}\n`,
       );

@@ -3,3 +3,4 @@ export { type ErrorCode, httpStatus, SesameError } from './errors.ts';
 export { createLogger, type Logger } from './log.ts';
 export { createServer, type SesameServer, SYSTEM_PRINCIPAL } from './main.ts';
 export { parseAsciicast } from './recording/index.ts';
+export { stopOnSignals } from './stop-signals.ts';

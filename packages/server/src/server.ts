@@ -6,6 +6,7 @@ import { loadConfig } from './config.ts';
 import { SesameError } from './errors.ts';
 import { createLogger } from './log.ts';
 import { createServer } from './main.ts';
+import { stopOnSignals } from './stop-signals.ts';
 
 async function run(): Promise<void> {
   const heapFlag = tuneHeap();
@@ -24,15 +25,10 @@ async function run(): Promise<void> {
   if (server.tlsFingerprint)
     process.stdout.write(`TLS certificate SHA-256 fingerprint: ${server.tlsFingerprint}\n`);
   process.stdout.write(`sesame server ready at ${url}\n`);
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    await server.close();
-    process.exit(0);
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  stopOnSignals(
+    () => server.close(),
+    (line) => process.stderr.write(`sesame-server: ${line}\n`),
+  );
 }
 
 run().catch((error: unknown) => {
