@@ -6,6 +6,7 @@ import {
   type Qualifier,
 } from './condition-operators.ts';
 import { normalizeContextKey } from './context-key.ts';
+import { isMultivaluedKey } from './context-keys.ts';
 import { type IpRange, parseCidr } from './ip-address.ts';
 import { MATCH, NO_MATCH, Pattern } from './pattern.ts';
 import type { ContextValue, RequestContext } from './request-context.ts';
@@ -26,6 +27,8 @@ export type CompiledCondition = {
   readonly operator: string;
   readonly key: string;
   readonly lookupKey: string;
+  /** A key that may hold several values in one request (aws:TagKeys). */
+  readonly multivalued: boolean;
   readonly negated: boolean;
   readonly qualifier: Qualifier;
   readonly ifExists: boolean;
@@ -72,6 +75,7 @@ export function compileCondition(
     operator: operatorName,
     key,
     lookupKey: normalizeContextKey(key),
+    multivalued: isMultivaluedKey(key),
     negated: spec.negated,
     qualifier: parsed.qualifier,
     ifExists: parsed.ifExists,
@@ -231,12 +235,16 @@ function compileArnValue(value: string, variables: boolean): Pattern[] | string 
 /**
  * Evaluates a condition as AWS documents it: an absent key satisfies only …IfExists, negated operators and
  * ForAllValues; ForAnyValue needs some context value to satisfy the operator, ForAllValues every one; a
- * single string is a one-element set. A list value without a set qualifier does not match (Sesame supplies
- * only single-valued keys; a list there is a caller mistake and must not widen access).
+ * single string is a one-element set, and to a set qualifier an empty string is the empty set. A multivalued key
+ * (aws:TagKeys) under an operator without a set qualifier holds as for that one value when it has one value, and
+ * not at all when it has more (AWS requires a set qualifier there and leaves this undefined; the policy parser
+ * warns). A list for any other key never matches without a set qualifier (Sesame supplies them single-valued).
  */
 export function evaluateCondition(condition: CompiledCondition, context: RequestContext): boolean {
   const value: ContextValue | undefined = context.get(condition.lookupKey);
-  const present = value !== undefined && (typeof value === 'string' || value.length > 0);
+  const set = condition.qualifier !== QUALIFIERS.none;
+  const present =
+    value !== undefined && (typeof value === 'string' ? !(set && value === '') : value.length > 0);
   const matcher = condition.matcher;
   if (!matcher) return condition.nullValues.includes(!present);
   if (!present) {
@@ -244,7 +252,12 @@ export function evaluateCondition(condition: CompiledCondition, context: Request
     return condition.qualifier === QUALIFIERS.none && condition.negated;
   }
   if (typeof value === 'string') return holds(condition, matcher, value, context);
-  if (condition.qualifier === QUALIFIERS.none) return false;
+  if (!set) {
+    // A list for a single-valued key is a caller's mistake and must not widen access.
+    return (
+      condition.multivalued && value.length === 1 && holds(condition, matcher, value[0] as string, context)
+    );
+  }
   const all = condition.qualifier === QUALIFIERS.forAllValues;
   for (const item of value as readonly string[]) {
     if (holds(condition, matcher, item, context) !== all) return !all;

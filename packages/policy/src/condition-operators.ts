@@ -98,11 +98,17 @@ function suggest(name: string): string {
   const lower = name.toLowerCase();
   let best: string | undefined;
   let bestDistance = 4;
+  // Each operator with and without IfExists (StringEqualsIfExist is one letter from StringEqualsIfExists).
   for (const [candidateLower, candidate] of BY_LOWER) {
-    const d = distance(lower, candidateLower);
-    if (d < bestDistance) {
-      bestDistance = d;
-      best = candidate;
+    for (const [spelled, shown] of [
+      [candidateLower, candidate],
+      [`${candidateLower}ifexists`, `${candidate}IfExists`],
+    ] as const) {
+      const d = distance(lower, spelled);
+      if (d < bestDistance) {
+        bestDistance = d;
+        best = shown;
+      }
     }
   }
   const list =

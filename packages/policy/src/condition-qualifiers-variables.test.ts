@@ -32,10 +32,31 @@ table('set qualifiers and multi-valued context values', [
   ['ForAllValues:IpAddress', '10.0.0.0/8', ['10.1.1.1', '10.2.2.2'], true],
   ['ForAllValues:IpAddress', '10.0.0.0/8', ['10.1.1.1', '11.0.0.1'], false],
   ['foranyvalue:stringequals', 'a', ['a'], true],
-  // Without a set qualifier a list never matches: Sesame's keys are single-valued, a list is a caller error.
+  // Without a set qualifier a list for a single-valued key never matches (a caller's mistake).
   ['StringEquals', 'a', ['a'], false],
   ['StringNotEquals', 'a', ['b'], false],
+  // To a set qualifier an empty string is the empty set (AWS: "resolve to an empty data set (for example, an
+  // empty string)"); without one it is a value.
+  ['ForAnyValue:StringLike', '*', '', false],
+  ['ForAllValues:StringEquals', 'a', '', true],
+  ['StringEquals', '', '', true],
+  ['StringLike', '*', '', true],
 ]);
+
+test('the multivalued aws:TagKeys without a set qualifier: as its one value, never with several', () => {
+  const on = (operator: string, keys: string[]) => {
+    const compiled = compileCondition(operator, 'aws:TagKeys', ['APP_ID'], true);
+    assert.ok('lookupKey' in compiled);
+    return evaluateCondition(compiled, RequestContext.from({ 'aws:TagKeys': keys }));
+  };
+  // A Deny written this way must fire on a request that sets only APP_ID (it never did).
+  assert.equal(on('StringEquals', ['APP_ID']), true);
+  assert.equal(on('StringLike', ['APP_ID']), true);
+  assert.equal(on('StringEquals', ['Name']), false);
+  assert.equal(on('StringNotEquals', ['Name']), true);
+  assert.equal(on('StringEquals', ['APP_ID', 'Name']), false);
+  assert.equal(on('ForAnyValue:StringEquals', ['APP_ID', 'Name']), true);
+});
 
 describe('policy variables in condition values', () => {
   const tag = 'aws:PrincipalTag/team';
@@ -133,6 +154,10 @@ describe('values and operators that do not compile', () => {
     ['StringEquals', '${aws:username', /never closed/],
     ['StringEquals', '${}', /empty policy variable/],
     ['StringEquals', '${username}', /not a policy variable/],
+    // Only ${*}, ${?} and ${$} are escapes: names Object has are not.
+    ['StringEquals', '${constructor}', /not a policy variable/],
+    ['StringEquals', '${__proto__}', /not a policy variable/],
+    ['StringEquals', '${toString}', /not a policy variable/],
     ['StringEquals', '${aws:username, none}', /single quotes/],
   ];
   for (const [operator, value, message] of rows) {

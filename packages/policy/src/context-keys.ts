@@ -27,6 +27,13 @@ export const SESAME_TAG_KEY_PREFIXES = {
 } as const;
 
 const SUPPLIED = new Set<string>(Object.values(SESAME_CONTEXT_KEYS).map(normalizeContextKey));
+/** The supplied keys that may hold several values in one request (AWS: they need ForAnyValue or ForAllValues). */
+const MULTIVALUED = new Set<string>([normalizeContextKey(SESAME_CONTEXT_KEYS.tagKeys)]);
+
+/** Is this (any spelling) a key that may hold several values in one request? */
+export function isMultivaluedKey(key: string): boolean {
+  return MULTIVALUED.has(normalizeContextKey(key));
+}
 const PREFIXES = Object.values(SESAME_TAG_KEY_PREFIXES).map(normalizeContextKey);
 
 /** Does Sesame ever supply this key? (Any spelling; `aws:PrincipalTag/` needs a tag name after the slash.) */

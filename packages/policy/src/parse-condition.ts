@@ -1,7 +1,7 @@
 import { compileCondition, evaluateCondition } from './compile-condition.ts';
 import { CONDITION_OPERATORS, parseOperator, QUALIFIERS } from './condition-operators.ts';
 import { normalizeContextKey } from './context-key.ts';
-import { isSuppliedKey } from './context-keys.ts';
+import { isMultivaluedKey, isSuppliedKey } from './context-keys.ts';
 import { checkTemplate } from './parse-elements.ts';
 import { POLICY_LIMITS, type PolicyCondition } from './policy-types.ts';
 import { childPath, describeType, isObject, quote, type Report } from './problems.ts';
@@ -59,6 +59,10 @@ export function parseConditionBlock(
         report.error(keyPath, 'empty condition key');
         continue;
       }
+      if (key.length > POLICY_LIMITS.maxStringChars) {
+        report.error(keyPath, `condition key is longer than ${POLICY_LIMITS.maxStringChars} characters`);
+        continue;
+      }
       if (key !== rawKey) {
         report.warn(keyPath, `condition key has surrounding spaces; it is matched as ${quote(key)}`);
       }
@@ -102,6 +106,12 @@ export function parseConditionBlock(
           keyPath,
           `Sesame never supplies ${quote(key)}: the key is always absent, so this condition is always ${always}`,
         );
+      } else if (isMultivaluedKey(key)) {
+        if (parsed.qualifier === QUALIFIERS.none && parsed.base !== 'Null')
+          report.warn(
+            operatorPath,
+            `${quote(key)} may hold several values (one per tag key in the request): write ForAnyValue:${parsed.base} (some value must match) or ForAllValues:${parsed.base} (every value must); without either this condition holds only when the request has exactly one value`,
+          );
       } else if (parsed.qualifier === QUALIFIERS.forAllValues) {
         report.warn(
           operatorPath,
@@ -131,7 +141,12 @@ function readValues(value: unknown, path: string, report: Report): Values | unde
       return undefined;
     }
     if ((typeof v === 'number' && Number.isFinite(v)) || typeof v === 'boolean') return String(v);
-    report.error(at, `a condition value must be a string, number or boolean, not ${describeType(v)}`);
+    report.error(
+      at,
+      typeof v === 'number'
+        ? 'a condition value must be a finite number; this one is too large (write it as a string)'
+        : `a condition value must be a string, number or boolean, not ${describeType(v)}`,
+    );
     return undefined;
   };
   if (!Array.isArray(value)) {

@@ -70,6 +70,12 @@ describe('warnings for likely mistakes', () => {
       /also true when the key is absent/,
     ],
     [
+      'a multivalued key without a set qualifier',
+      doc({ ...allow, Condition: { StringEquals: { 'aws:TagKeys': 'APP_ID' } } }),
+      '$.Statement[0].Condition.StringEquals',
+      /write ForAnyValue:StringEquals .* or ForAllValues:StringEquals/,
+    ],
+    [
       'the same key twice',
       doc({ ...allow, Condition: { StringEquals: { 'aws:ResourceTag/a': 'x', 'ssm:resourceTag/A': 'y' } } }),
       '$.Statement[0].Condition.StringEquals["ssm:resourceTag/A"]',
@@ -97,5 +103,22 @@ describe('warnings for likely mistakes', () => {
       const found = result.warnings.find((w) => w.path === path && message.test(w.message));
       assert.ok(found, `no matching warning at ${path}: ${JSON.stringify(result.warnings)}`);
     });
+  }
+});
+
+test('ForAnyValue and ForAllValues on the multivalued aws:TagKeys draw no warning', () => {
+  for (const operator of ['ForAnyValue:StringEquals', 'ForAllValues:StringLike']) {
+    const result = parsePolicy(
+      doc({
+        ...allow,
+        Condition: { [operator]: { 'aws:TagKeys': operator.endsWith('Like') ? 'APP_*' : 'APP_ID' } },
+      }),
+    );
+    assert.ok(result.ok, JSON.stringify(result));
+    assert.deepEqual(
+      result.warnings.filter((w) => w.path.includes('Condition')),
+      [],
+      operator,
+    );
   }
 });

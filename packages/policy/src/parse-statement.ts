@@ -65,7 +65,7 @@ export function parseStatement(
     report.error(
       childPath(path, 'Effect'),
       fixed
-        ? `Effect is case-sensitive: write ${JSON.stringify(fixed)}`
+        ? `Effect must be exactly ${JSON.stringify(fixed)}${String(effect).trim() === String(effect) ? ' (it is case-sensitive)' : ' (no spaces around it)'}`
         : `Effect must be "Allow" or "Deny", not ${quote(effect)}`,
     );
   }

@@ -138,7 +138,9 @@ function conditionHolds(
   const qualifier = m[1]?.toLowerCase();
   const base = m[2] as string;
   const raw = lookup(context, key);
-  const present = raw !== undefined && (typeof raw === 'string' || raw.length > 0);
+  const present =
+    raw !== undefined &&
+    (typeof raw === 'string' ? !(qualifier !== undefined && raw === '') : raw.length > 0);
   if (base.toLowerCase() === 'null') return values.some((v) => (v.toLowerCase() === 'true') === !present);
   const negated = /not/i.test(base);
   if (!present) {
@@ -152,7 +154,7 @@ function conditionHolds(
   if (typeof raw === 'string') return single(raw);
   if (qualifier === 'foranyvalue') return raw.some(single);
   if (qualifier === 'forallvalues') return raw.every(single);
-  return false;
+  return key.toLowerCase() === 'aws:tagkeys' && raw.length === 1 && single(raw[0] as string);
 }
 
 function applies(statement: Json, request: RefRequest, variables: boolean): boolean {

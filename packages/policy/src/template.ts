@@ -49,7 +49,8 @@ export function parseTemplate(source: string, options: TemplateOptions): Templat
     }
     const inner = source.slice(i + 2, close);
     i = close;
-    const escaped = ESCAPED[inner];
+    // Own entries only: `${constructor}` must not find Object's.
+    const escaped = Object.hasOwn(ESCAPED, inner) ? ESCAPED[inner] : undefined;
     if (escaped !== undefined) {
       text += escaped;
       continue;
