@@ -1,5 +1,3 @@
-import { X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createAccessModel } from './access/access-model.ts';
@@ -35,6 +33,7 @@ import { createSignInSessions } from './sign-in/sign-in-sessions.ts';
 import { createSsoService } from './sign-in/sso-service.ts';
 import { createThrottle } from './sign-in/throttle.ts';
 import { openStore, type Store } from './store/index.ts';
+import { readTlsFiles, type TlsFiles } from './tls-files.ts';
 
 /** The server acting on its own behalf (first start, the local agent's activation); never reachable over the API. */
 export const SYSTEM_PRINCIPAL: Principal = {
@@ -59,13 +58,23 @@ async function endDanglingSessions(
 ): Promise<void> {
   const reason = 'the server restarted';
   for (const session of await store.failDanglingSessions(at, reason)) {
+    // The session ended when the server stopped: its recording's last event is the best time known for that
+    // (the restart may come hours later).
+    let endedAt = at;
     const recording = session.recordingKey
       ? await sealRecording(
           join(config.dataDir, session.recordingKey),
           `${reason} (it had stopped mid-session)`,
         ).then(
-          ({ droppedBytes }) =>
-            droppedBytes > 0 ? `sealed; a last line cut short (${droppedBytes} bytes) was dropped` : 'sealed',
+          ({ droppedBytes, lastEventSeconds }) => {
+            endedAt = Math.min(
+              at,
+              Math.max(session.startedAt, session.startedAt + Math.round(lastEventSeconds * 1000)),
+            );
+            return droppedBytes > 0
+              ? `sealed; a last line cut short (${droppedBytes} bytes) was dropped`
+              : 'sealed';
+          },
           (error: Error) => {
             log.error(
               { sessionId: session.id, err: error.message },
@@ -75,34 +84,43 @@ async function endDanglingSessions(
           },
         )
       : 'none';
+    if (endedAt !== at) await store.updateSession(session.id, { endedAt });
     await audit({
       actor: SYSTEM_PRINCIPAL,
       action: 'sesame:SessionEnded',
       resource: sessionArn(config.arn, session.id),
       outcome: 'failed',
-      detail: { reason, recording },
+      at: endedAt,
+      detail: { reason, recording, foundAt: new Date(at).toISOString() },
     });
   }
 }
 
 /** Wires store, services, agent hub, session broker and HTTP app. Call listen() to serve. */
 export async function createServer(config: ServerConfig, log: Logger) {
+  // Before anything is opened: a start that cannot serve must not end the sessions its last run left.
+  const tls = config.tls ? await readTlsFiles(config.tls) : undefined;
   const releaseDataDirectory = await claimDataDirectory(config.dataDir, log);
   try {
-    return await wire(config, log, releaseDataDirectory);
+    return await wire(config, log, releaseDataDirectory, tls);
   } catch (error) {
     releaseDataDirectory(); // a server that failed to start lets its directory go (an embedding process lives on)
     throw error;
   }
 }
 
-async function wire(config: ServerConfig, log: Logger, releaseDataDirectory: () => void) {
+async function wire(
+  config: ServerConfig,
+  log: Logger,
+  releaseDataDirectory: () => void,
+  tls: TlsFiles | undefined,
+) {
   const store = await openStore({
     databaseUrl: config.databaseUrl,
     sqlitePath: join(config.dataDir, 'sesame.db'),
   });
   try {
-    return await assemble(config, log, releaseDataDirectory, store);
+    return await assemble(config, log, releaseDataDirectory, store, tls);
   } catch (error) {
     await store.close().catch(() => {});
     throw error;
@@ -114,6 +132,7 @@ async function assemble(
   log: Logger,
   releaseDataDirectory: () => void,
   store: Awaited<ReturnType<typeof openStore>>,
+  tls: TlsFiles | undefined,
 ) {
   const now = Date.now;
   // Nothing is connected before we listen: sessions left from a previous run ended with it.
@@ -249,9 +268,7 @@ async function assemble(
   const directory = createDirectoryService({ store, guard, audit, model, arn: config.arn });
   const permissions = createPermissionService({ store, guard, audit, model, arn: config.arn });
   const simulate = createSimulator({ store, model, inventory, guard, arn: config.arn });
-  const https = config.tls
-    ? { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) }
-    : undefined;
+  const https = tls && { cert: tls.cert, key: tls.key };
   const app: FastifyInstance = await buildApp({
     log,
     identity,
@@ -278,7 +295,7 @@ async function assemble(
     clientConnectionsPerUser: 2 * config.sessions.maxPerUser,
   });
   /** What agents and CLIs pin for a self-signed certificate (`--fingerprint`). */
-  const tlsFingerprint = https ? new X509Certificate(https.cert).fingerprint256 : undefined;
+  const tlsFingerprint = tls?.fingerprint256;
 
   return {
     config,

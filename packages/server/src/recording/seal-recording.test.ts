@@ -23,7 +23,10 @@ test('a torn last line is dropped and the end is marked at the last event kept',
   const long = 'x'.repeat(200_000); // a line longer than the blocks the file is read back in
   const torn = '[1.5,"o","half a li';
   writeFileSync(path, `${HEADER}[0.5,"i","ls\\r"]\n[1.25,"o","${long}"]\n${torn}`);
-  assert.deepEqual(await sealRecording(path, 'the server restarted'), { droppedBytes: torn.length });
+  assert.deepEqual(await sealRecording(path, 'the server restarted'), {
+    droppedBytes: torn.length,
+    lastEventSeconds: 1.25,
+  });
   const { events } = parseAsciicast(readFileSync(path, 'utf8'));
   assert.equal(events.length, 3);
   assert.deepEqual(events.at(-1), [1.25, 'm', 'session ended: the server restarted']);
@@ -32,7 +35,7 @@ test('a torn last line is dropped and the end is marked at the last event kept',
 test('a whole file gets its end marked; a header alone too; no header at all is refused', async () => {
   const whole = join(dir, 'whole.cast');
   writeFileSync(whole, `${HEADER}[0.5,"o","$ "]\n`);
-  assert.deepEqual(await sealRecording(whole, 'gone'), { droppedBytes: 0 });
+  assert.deepEqual(await sealRecording(whole, 'gone'), { droppedBytes: 0, lastEventSeconds: 0.5 });
   assert.deepEqual(parseAsciicast(readFileSync(whole, 'utf8')).events.at(-1), [
     0.5,
     'm',

@@ -10,7 +10,10 @@ const BLOCK = 64 * 1024;
  * the time of the last event kept. Reads only the file's end; leaves a file without a whole header line as it is
  * (nothing to keep) and says so. Returns how many bytes of a torn last line were dropped.
  */
-export async function sealRecording(path: string, reason: string): Promise<{ droppedBytes: number }> {
+export async function sealRecording(
+  path: string,
+  reason: string,
+): Promise<{ droppedBytes: number; lastEventSeconds: number }> {
   const file = await open(path, 'r+');
   try {
     const { size } = await file.stat();
@@ -23,7 +26,7 @@ export async function sealRecording(path: string, reason: string): Promise<{ dro
     const line = `[${time},"m",${JSON.stringify(`session ended: ${reason}`)}]\n`;
     await file.write(line, kept, 'utf8');
     await file.sync();
-    return { droppedBytes: size - kept };
+    return { droppedBytes: size - kept, lastEventSeconds: time };
   } finally {
     await file.close();
   }

@@ -90,9 +90,13 @@ export function createSessionsStore(db: Kysely<StoreDatabase>): SessionsStore {
         .updateTable('sessions')
         .set({ state: terminated, ended_at: now, reason })
         .where('state', 'in', ACTIVE_SESSION_STATES)
-        .returning(['id', 'recording_key'])
+        .returning(['id', 'recording_key', 'started_at'])
         .execute();
-      return rows.map((row) => ({ id: row.id, recordingKey: row.recording_key }));
+      return rows.map((row) => ({
+        id: row.id,
+        recordingKey: row.recording_key,
+        startedAt: Number(row.started_at),
+      }));
     },
   };
 }

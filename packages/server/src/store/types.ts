@@ -434,7 +434,10 @@ export interface Store {
   listSessions(filter: SessionFilter): Promise<SessionRecord[]>;
   updateSession(id: string, patch: SessionPatch): Promise<void>;
   /** Ends every session left active (a server stopped without ending them): the ones it ended. */
-  failDanglingSessions(now: number, reason: string): Promise<Pick<SessionRecord, 'id' | 'recordingKey'>[]>;
+  failDanglingSessions(
+    now: number,
+    reason: string,
+  ): Promise<Pick<SessionRecord, 'id' | 'recordingKey' | 'startedAt'>[]>;
   // audit trail (append-only)
   appendAudit(e: Omit<AuditEvent, 'seq'>): Promise<AuditEvent>;
   listAudit(filter: AuditFilter): Promise<AuditEvent[]>;
