@@ -42,6 +42,31 @@ describe('a recorded shell session through Sesame', () => {
     assert.match(table.stdout, new RegExp(`${instanceId}\\s+web-01\\s+Online`));
   });
 
+  test('admin instances tag adds to the tags (the name stays), untag removes, --replace replaces', async () => {
+    const tags = async (args: string[]) => {
+      const r = await sesame.cli(['admin', 'instances', ...args, '--output', 'json']);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout).tags as Record<string, string>;
+    };
+    assert.deepEqual(await tags(['tag', 'web-01', 'owner=ops', 'tier=web']), {
+      Name: 'web-01',
+      project: 'Production',
+      owner: 'ops',
+      tier: 'web',
+    });
+    assert.deepEqual(await tags(['untag', instanceId, 'tier', 'owner']), {
+      Name: 'web-01',
+      project: 'Production',
+    });
+    const empty = await sesame.cli(['admin', 'instances', 'tag', 'web-01']);
+    assert.equal(empty.code, 2);
+    assert.match(empty.stderr, /give the tags to add, as key=value/);
+    assert.deepEqual(await tags(['tag', '--replace', instanceId, 'Name=web-01', 'project=Production']), {
+      Name: 'web-01',
+      project: 'Production',
+    });
+  });
+
   test('the agent listens on no port, idle or serving a session', async () => {
     const pid = agent.child.pid as number;
     assert.ok(socketCount(pid) > 0, 'the agent holds its outbound connection');

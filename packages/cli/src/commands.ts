@@ -4,6 +4,7 @@ import { accessCommands, policyCommands } from './access-commands.ts';
 import { adminMfaCommands, adminSsoCommands } from './admin-sign-in-commands.ts';
 import { adminUserCommands } from './admin-user-commands.ts';
 import { client, done, type Out, outputOption, parseTagArgs } from './command-kit.ts';
+import { CliError, ExitCodes } from './errors.ts';
 import { mfaCommands } from './mfa-commands.ts';
 import { isoTime, printList, printObject, terminalSafeJson } from './output.ts';
 import { startSession } from './shell-client.ts';
@@ -207,18 +208,39 @@ function adminCommands(admin: Command): void {
     });
 
   const instances = admin.command('instances').description('registered servers');
+  const tagsPath = (target: string) => `/api/v1/instances/${encodeURIComponent(target)}/tags`;
   instances
     .command('tag')
-    .description("replace an instance's tags")
+    .description(
+      "add or change an instance's tags, keeping its others (--replace: these become all its tags)",
+    )
     .argument('<instance>')
-    .argument('<key=value...>')
+    .argument('[key=value...]')
+    .option('--replace', 'replace every tag the instance has with these (none: remove them all)')
     .addOption(outputOption())
-    .action(async (target: string, pairs: string[], o: Out) => {
+    .action(async (target: string, pairs: string[], o: Out & { replace?: boolean }) => {
+      if (!o.replace && pairs.length === 0)
+        throw new CliError(
+          'give the tags to add, as key=value (or --replace with none to remove them all)',
+          ExitCodes.INVALID,
+        );
       const { instance } = await (await client()).call<{ instance: object }>(
-        'PUT',
-        `/api/v1/instances/${encodeURIComponent(target)}/tags`,
-        parseTagArgs(pairs),
+        o.replace ? 'PUT' : 'PATCH',
+        tagsPath(target),
+        o.replace ? parseTagArgs(pairs) : { add: parseTagArgs(pairs) },
       );
+      printObject(instance, o.output);
+    });
+  instances
+    .command('untag')
+    .description('remove tags from an instance, keeping its others')
+    .argument('<instance>')
+    .argument('<key...>')
+    .addOption(outputOption())
+    .action(async (target: string, keys: string[], o: Out) => {
+      const { instance } = await (await client()).call<{ instance: object }>('PATCH', tagsPath(target), {
+        remove: keys,
+      });
       printObject(instance, o.output);
     });
   instances

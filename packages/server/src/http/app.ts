@@ -255,6 +255,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.put('/api/v1/instances/:target/tags', authed, async (request) => ({
     instance: await inventory.setTags(me(request), param(request, 'target'), request.body),
   }));
+  app.patch('/api/v1/instances/:target/tags', authed, async (request) => ({
+    instance: await inventory.changeTags(me(request), param(request, 'target'), request.body),
+  }));
   app.delete('/api/v1/instances/:target', authed, async (request, reply) => {
     await inventory.remove(me(request), param(request, 'target'));
     return reply.status(204).send();

@@ -326,3 +326,65 @@ describe('a name several instances share', () => {
     assert.equal(seen.status, 200, seen.text);
   });
 });
+
+describe('a change of tags (PATCH): add and remove, keeping the others', () => {
+  test('adds and removes only what it names, each judged as its own action with its own keys', async () => {
+    const app = await instance('app-09', { project: 'Development', APP_ID: '42', owner: 'ops', temp: 'x' });
+    const patch = (json: unknown, token = alice) =>
+      ts.api('PATCH', `/api/v1/instances/${app}/tags`, { token, json });
+    const tags = async () =>
+      (
+        (await ts.api('GET', `/api/v1/instances/${app}`, { token: ts.adminToken })).body.instance as {
+          tags: Record<string, string>;
+        }
+      ).tags;
+    // Only the keys it names are in aws:TagKeys: adding owner is hers although APP_ID (not hers) is on it.
+    const added = await patch({ add: { owner: 'alice', team: 'web' }, remove: ['temp'] });
+    assert.equal(added.status, 200, added.text);
+    assert.deepEqual(await tags(), {
+      Name: 'app-09',
+      project: 'Development',
+      APP_ID: '42',
+      owner: 'alice',
+      team: 'web',
+    });
+    // Removing the ABAC tag is refused, and so is adding it; nothing changes.
+    assertError(await patch({ remove: ['APP_ID'] }), 403, 'FORBIDDEN', /ssm:RemoveTagsFromResource/);
+    assertError(
+      await patch({ add: { x: '1' }, remove: ['APP_ID'] }),
+      403,
+      'FORBIDDEN',
+      /ssm:RemoveTagsFromResource/,
+    );
+    assertError(await patch({ add: { APP_ID: '43' } }), 403, 'FORBIDDEN', /ssm:AddTagsToResource/);
+    assert.deepEqual(await tags(), {
+      Name: 'app-09',
+      project: 'Development',
+      APP_ID: '42',
+      owner: 'alice',
+      team: 'web',
+    });
+    // The administrator may; removing a key the instance does not have is no error.
+    const removed = await patch({ remove: ['APP_ID', 'nope'] }, ts.adminToken);
+    assert.equal(removed.status, 200, removed.text);
+    assert.deepEqual(await tags(), { Name: 'app-09', project: 'Development', owner: 'alice', team: 'web' });
+  });
+
+  test('a malformed change is a 400 that says what to send, and changes nothing', async () => {
+    const patch = (json: unknown) =>
+      ts.api('PATCH', '/api/v1/instances/dev-01/tags', { token: ts.adminToken, json });
+    const before = (await ts.api('GET', '/api/v1/instances/dev-01', { token: ts.adminToken })).body.instance;
+    const cases: [unknown, RegExp][] = [
+      [{}, /adds and removes nothing, e\.g\. \{"add"/],
+      [[], /the body must be a change of tags/],
+      [{ add: { owner: 'x' }, tags: {} }, /unknown field "tags": this request takes "add", "remove"/],
+      [{ add: 'owner=x' }, /add must be an object of key\/value strings/],
+      [{ remove: 'owner' }, /remove must be a list of tag keys/],
+      [{ add: { owner: 'x' }, remove: ['owner'] }, /"owner" is both added and removed/],
+      [{ add: { Project: 'x' } }, /"project" and "Project" differ only in letter case/],
+    ];
+    for (const [json, message] of cases) assertError(await patch(json), 400, 'INVALID', message);
+    const after = (await ts.api('GET', '/api/v1/instances/dev-01', { token: ts.adminToken })).body.instance;
+    assert.deepEqual(after, before);
+  });
+});

@@ -7,7 +7,7 @@ import type { Guard } from '../guard.ts';
 import type { Instance, Store } from '../store/index.ts';
 import { type InstanceCatalog, instanceContext } from './instance-catalog.ts';
 import { compareKeys, type SortKey } from './pagination.ts';
-import { droppedTagKeys, parseTags } from './validate.ts';
+import { droppedTagKeys, parseTagChange, parseTags } from './validate.ts';
 
 type Deps = {
   store: Pick<
@@ -86,6 +86,33 @@ export function createInventoryService({
       'NOT_FOUND',
       `no instance "${target}": run \`sesame instances\` to see the instances you can reach`,
     );
+  };
+
+  /** Stores the instance's new tags, audits it, and answers with the instance as `principal` may see it. */
+  const saveTags = async (
+    principal: Principal,
+    instance: Instance,
+    tags: Instance['tags'],
+    detail: Record<string, unknown>,
+    action = 'ssm:AddTagsToResource',
+  ): Promise<PublicInstance | Pick<PublicInstance, 'id' | 'arn' | 'tags'>> => {
+    await store.setInstanceTags(instance.id, tags);
+    await catalog.refresh(instance.id);
+    await audit({
+      actor: principal,
+      action,
+      resource: instanceArn(arn, instance),
+      outcome: 'succeeded',
+      detail,
+    });
+    // The change is made: the answer must not say otherwise. Someone who may tag but not describe the instance
+    // gets back what they set, not the instance's other details.
+    const updated = (await store.getInstance(instance.id)) ?? { ...instance, tags };
+    const updatedArn = instanceArn(arn, updated);
+    return authorize(principal, 'ssm:DescribeInstanceProperties', updatedArn, instanceContext(updated.tags))
+      .allowed
+      ? toPublic(updated)
+      : { id: updated.id, arn: updatedArn, tags: updated.tags };
   };
 
   return {
@@ -182,23 +209,46 @@ export function createInventoryService({
           instanceArn(arn, instance),
           instanceContext(instance.tags).extend(untagRequestContext(removed)),
         );
-      await store.setInstanceTags(instance.id, tags);
-      await catalog.refresh(instance.id);
-      await audit({
-        actor: principal,
-        action: 'ssm:AddTagsToResource',
-        resource: instanceArn(arn, instance),
-        outcome: 'succeeded',
-        detail: { tags, ...(removed.length > 0 ? { removed } : {}) },
-      });
-      // The change is made: the answer must not say otherwise. Someone who may tag but not describe the instance
-      // gets back what they set, not the instance's other details.
-      const updated = (await store.getInstance(instance.id)) ?? { ...instance, tags };
-      const updatedArn = instanceArn(arn, updated);
-      return authorize(principal, 'ssm:DescribeInstanceProperties', updatedArn, instanceContext(updated.tags))
-        .allowed
-        ? toPublic(updated)
-        : { id: updated.id, arn: updatedArn, tags: updated.tags };
+      return saveTags(principal, instance, tags, { tags, ...(removed.length > 0 ? { removed } : {}) });
+    },
+
+    /**
+     * Adds (or changes) the tags in `add` and removes the keys in `remove`, leaving every other tag as it is: what
+     * `aws ssm add-tags-to-resource` and `remove-tags-from-resource` do. Each part is judged as that AWS action,
+     * with only its own keys in aws:TagKeys.
+     */
+    async changeTags(
+      principal: Principal,
+      target: string,
+      input: unknown,
+    ): Promise<PublicInstance | Pick<PublicInstance, 'id' | 'arn' | 'tags'>> {
+      const { add, remove } = parseTagChange(input);
+      const adding = Object.keys(add).length > 0;
+      const instance = await this.authorizedTarget(
+        principal,
+        adding ? 'ssm:AddTagsToResource' : 'ssm:RemoveTagsFromResource',
+        target,
+        adding ? tagRequestContext(add) : untagRequestContext(remove),
+      );
+      if (adding && remove.length > 0)
+        guard(
+          principal,
+          'ssm:RemoveTagsFromResource',
+          instanceArn(arn, instance),
+          instanceContext(instance.tags).extend(untagRequestContext(remove)),
+        );
+      const kept = Object.entries(instance.tags).filter(
+        ([key]) => !remove.includes(key) && !Object.hasOwn(add, key),
+      );
+      const tags = parseTags(Object.fromEntries([...kept, ...Object.entries(add)]));
+      const removed = remove.filter((key) => Object.hasOwn(instance.tags, key));
+      return saveTags(
+        principal,
+        instance,
+        tags,
+        { tags, ...(adding ? { added: add } : {}), ...(removed.length > 0 ? { removed } : {}) },
+        adding ? 'ssm:AddTagsToResource' : 'ssm:RemoveTagsFromResource',
+      );
     },
 
     async remove(principal: Principal, target: string): Promise<void> {

@@ -137,3 +137,24 @@ export function optionalString(value: unknown, name: string, max: number): strin
     throw new SesameError('INVALID', `${name} must be a string of at most ${max} characters`);
   return value;
 }
+
+/** A change of tags: `add` (tags to add or change) and `remove` (keys to remove); at least one of them. */
+export function parseTagChange(input: unknown): { add: Tags; remove: string[] } {
+  const example = 'e.g. {"add":{"owner":"ops"},"remove":["temp"]}';
+  if (!isObject(input)) throw new SesameError('INVALID', `the body must be a change of tags, ${example}`);
+  onlyFields(input, ['add', 'remove']);
+  const add = parseTags(input.add, 'add');
+  const remove = input.remove ?? [];
+  if (
+    !Array.isArray(remove) ||
+    remove.some((key) => typeof key !== 'string' || key.length === 0 || key.length > 128)
+  )
+    throw new SesameError('INVALID', 'remove must be a list of tag keys (1-128 characters each)');
+  if (remove.length > MAX_TAGS) throw new SesameError('INVALID', `remove: at most ${MAX_TAGS} keys`);
+  const both = remove.filter((key) => Object.hasOwn(add, key));
+  if (both.length > 0)
+    throw new SesameError('INVALID', `${JSON.stringify(both[0])} is both added and removed: say one`);
+  if (Object.keys(add).length === 0 && remove.length === 0)
+    throw new SesameError('INVALID', `the change adds and removes nothing, ${example}`);
+  return { add, remove: [...new Set(remove as string[])] };
+}
