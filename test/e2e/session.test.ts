@@ -470,11 +470,18 @@ describe('a recorded shell session through Sesame', () => {
     await shell.output.wait(/[\r\n]before-crash\r?\r\n/);
     await stopChild(agent.child, 'SIGKILL');
     assert.equal(await shell.exit, 255);
-    assert.match(shell.output.text, /ended: agent/);
+    // Said in words: not the WebSocket's close code (1006) alone.
+    assert.match(
+      shell.output.text,
+      /ended: the agent disconnected: the connection was lost \(the network or the other side went away\)/,
+    );
     await sesame.waitForStatus(instanceId, 'ConnectionLost');
     const file = recordings(sesame.dataDir).find((f) => f.endsWith(`${sessionId}.cast`)) as string;
     const { events } = parseAsciicast(readFileSync(file, 'utf8'));
-    assert.match(String(events.at(-1)?.[2]), /session ended: agent/);
+    assert.match(
+      String(events.at(-1)?.[2]),
+      /session ended: the agent disconnected: the connection was lost/,
+    );
 
     const identity = `${sesame.dir}/agent-web-01/identity.json`;
     agent = sesame.startAgent(identity);

@@ -1,3 +1,4 @@
+import { transportClosedMessage } from './errors.ts';
 import { Mux, type MuxOptions } from './mux.ts';
 import { closeReason, wsCloseCode } from './ws-transport.ts';
 
@@ -54,10 +55,7 @@ export function muxOverBrowserWebSocket(socket: BrowserWebSocketLike, options: M
     mux.receive(new Uint8Array(event.data));
   });
   socket.addEventListener('close', (event) => {
-    mux.transportClosed(
-      'TRANSPORT_CLOSED',
-      `connection closed (${event.code}${event.reason ? ` ${event.reason}` : ''})`,
-    );
+    mux.transportClosed('TRANSPORT_CLOSED', transportClosedMessage(event.code, event.reason));
   });
   return mux;
 }

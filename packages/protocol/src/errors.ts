@@ -46,3 +46,14 @@ export class ConnectionClosedError extends Error {
     this.code = code;
   }
 }
+
+/**
+ * What a person reads when the WebSocket under a connection closed: the peer's reason when it gave one (the CLI
+ * finds RATE_LIMITED in it); a close without a close frame (1006: the network, or the other side's process, went
+ * away) said in words.
+ */
+export function transportClosedMessage(code: number, reason: string): string {
+  if (reason) return `connection closed (${code} ${reason})`;
+  if (code === 1006) return 'the connection was lost (the network or the other side went away)';
+  return `connection closed (${code})`;
+}

@@ -1,3 +1,4 @@
+import { transportClosedMessage } from './errors.ts';
 import { Mux, type MuxOptions } from './mux.ts';
 
 /** The part of the `ws` package's WebSocket (Node) that the mux needs; typed structurally to stay import-free. */
@@ -139,10 +140,7 @@ export function muxOverWebSocket(socket: NodeWebSocketLike, options: MuxOptions)
     mux.receive(data);
   });
   socket.on('close', (code, reason) => {
-    mux.transportClosed(
-      'TRANSPORT_CLOSED',
-      `connection closed (${code}${reason.length ? ` ${new TextDecoder().decode(reason)}` : ''})`,
-    );
+    mux.transportClosed('TRANSPORT_CLOSED', transportClosedMessage(code, new TextDecoder().decode(reason)));
   });
   socket.on('error', () => {
     // 'close' follows every 'error' in ws; the mux is closed there.

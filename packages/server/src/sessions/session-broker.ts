@@ -469,7 +469,13 @@ export function createSessionBroker(deps: Deps) {
       client.exit(code, signal);
     };
     agent.onClose = (code, message) =>
-      void end(code === 'NORMAL' || code === '' ? 'exited' : `agent: ${message}`);
+      void end(
+        code === 'NORMAL' || code === ''
+          ? 'exited'
+          : code === 'TRANSPORT_CLOSED'
+            ? `the agent disconnected: ${message}`
+            : `agent: ${message}`,
+      );
     client.onClose = () => void end('client disconnected');
     recorder.onError(
       (error) => void end(`recording failed (${error.message}); a session is never left unrecorded`),
