@@ -8,7 +8,24 @@ import { createLogger } from './log.ts';
 import { createServer } from './main.ts';
 import { stopOnSignals } from './stop-signals.ts';
 
+const USAGE = `Usage: sesame-server
+
+Runs the Sesame control plane. It takes no arguments: settings come from a JSON file named by SESAME_CONFIG
+and from SESAME_* variables (SESAME_HOST, SESAME_PORT, SESAME_PUBLIC_URL, SESAME_DATA_DIR, SESAME_DATABASE_URL,
+SESAME_LOG_LEVEL, SESAME_TRUST_PROXY); see the README's "Configuration". The data directory defaults to
+./.sesame under the current directory. The first administrator's setup link is printed here at the first start.
+`;
+
 async function run(): Promise<void> {
+  const args = process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (args.length > 0) {
+    process.stderr.write(`sesame-server: unknown argument ${JSON.stringify(args[0])}\n\n${USAGE}`);
+    process.exit(2);
+  }
   const heapFlag = tuneHeap();
   const path = process.env.SESAME_CONFIG;
   const config = loadConfig(process.env, path ? { path, text: readFileSync(path, 'utf8') } : undefined);
