@@ -67,6 +67,35 @@ describe('a recorded shell session through Sesame', () => {
     });
   });
 
+  test('admin audit reads the trail newest first, filtered, as a table or JSON', async () => {
+    const json = await sesame.cli([
+      'admin',
+      'audit',
+      '--action',
+      'ssm:AddTagsToResource',
+      '--limit',
+      '2',
+      '-o',
+      'json',
+    ]);
+    assert.equal(json.code, 0, json.stderr);
+    const { events } = JSON.parse(json.stdout) as {
+      events: { action: string; resource: string; seq: number }[];
+    };
+    assert.equal(events.length, 2, 'the tag test before made more than two');
+    assert.ok(events.every((e) => e.action === 'ssm:AddTagsToResource' && e.resource.endsWith(instanceId)));
+    assert.ok((events[0]?.seq ?? 0) > (events[1]?.seq ?? 0), 'newest first');
+    const table = await sesame.cli(['admin', 'audit', '--actor', 'admin', '--limit', '1']);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(
+      table.stdout,
+      /^TIME\s+ACTOR\s+ACTION\s+OUTCOME\s+RESOURCE\s+SOURCE\n\d{4}-\d\d-\d\dT\S+\s+admin\s+/,
+    );
+    const bad = await sesame.cli(['admin', 'audit', '--since', 'yesterday']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /since must be a date and time in ISO 8601/);
+  });
+
   test('the agent listens on no port, idle or serving a session', async () => {
     const pid = agent.child.pid as number;
     assert.ok(socketCount(pid) > 0, 'the agent holds its outbound connection');

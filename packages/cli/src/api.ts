@@ -85,9 +85,9 @@ export class ApiClient {
 
   /**
    * Every item of a listing (`{ <name>: [...], nextToken? }`), following nextToken page by page as the AWS CLI
-   * does. A server that hands back a token it already gave would loop forever: that is an error.
+   * does, up to `max` items. A server that hands back a token it already gave would loop forever: that is an error.
    */
-  async list(path: string, name: string): Promise<Record<string, unknown>[]> {
+  async list(path: string, name: string, max = Number.POSITIVE_INFINITY): Promise<Record<string, unknown>[]> {
     const items: Record<string, unknown>[] = [];
     const seen = new Set<string>();
     let token: string | undefined;
@@ -101,8 +101,8 @@ export class ApiClient {
       if (token !== undefined && seen.has(token))
         throw new CliError(`the server's listing of ${path} repeats a page; try again`);
       if (token !== undefined) seen.add(token);
-    } while (token !== undefined);
-    return items;
+    } while (token !== undefined && items.length < max);
+    return items.slice(0, max);
   }
 
   /**

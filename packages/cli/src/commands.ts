@@ -3,6 +3,7 @@ import { type Command, Option } from 'commander';
 import { accessCommands, policyCommands } from './access-commands.ts';
 import { adminMfaCommands, adminSsoCommands } from './admin-sign-in-commands.ts';
 import { adminUserCommands } from './admin-user-commands.ts';
+import { auditCommands } from './audit-commands.ts';
 import { client, done, type Out, outputOption, parseTagArgs } from './command-kit.ts';
 import { CliError, ExitCodes } from './errors.ts';
 import { mfaCommands } from './mfa-commands.ts';
@@ -109,13 +110,14 @@ export function registerCommands(program: Command): void {
   const admin = program
     .command('admin')
     .description(
-      'administration: users, groups, policies, permission sets, activations, instances, MFA settings, SSO',
+      'administration: users, groups, policies, permission sets, activations, instances, MFA settings, SSO, audit trail',
     );
   adminUserCommands(admin);
   adminCommands(admin);
   accessCommands(admin);
   adminMfaCommands(admin);
   adminSsoCommands(admin);
+  auditCommands(admin);
   policyCommands(program.command('policy').description('check policies: validate files, simulate decisions'));
   agentCommands(program.command('agent').description('run the Sesame agent (same as sesame-agent)'));
 }

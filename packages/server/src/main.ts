@@ -17,6 +17,7 @@ import { buildApp } from './http/app.ts';
 import type { Logger } from './log.ts';
 import { sealRecording } from './recording/seal-recording.ts';
 import { createActivationService } from './services/activations.ts';
+import { createAuditTrail } from './services/audit-trail.ts';
 import { createIdentityService } from './services/identity.ts';
 import { createInstanceCatalog } from './services/instance-catalog.ts';
 import { createInventoryService } from './services/inventory.ts';
@@ -277,6 +278,7 @@ async function assemble(
     broker,
     hub,
     access: { directory, permissions, simulate, model },
+    auditTrail: createAuditTrail({ store, guard, audit }),
     signIn: {
       signIn,
       sessions,

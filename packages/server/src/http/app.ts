@@ -12,6 +12,7 @@ import type { AgentHub } from '../agents/agent-hub.ts';
 import { httpStatus, SesameError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { ActivationService } from '../services/activations.ts';
+import type { AuditTrail } from '../services/audit-trail.ts';
 import type { IdentityService } from '../services/identity.ts';
 import { type InventoryService, instanceSortKey } from '../services/inventory.ts';
 import { listing, page, pageQuery } from '../services/pagination.ts';
@@ -37,6 +38,7 @@ export type AppDeps = {
   hub: AgentHub;
   access: AccessServices;
   signIn: SignInServices;
+  auditTrail: AuditTrail;
   https?: { cert: Buffer; key: Buffer } | undefined;
   /** Proxies whose X-Forwarded-For gives request.ip (config trustProxy). */
   trustProxy?: string[];
@@ -281,6 +283,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     const path = await broker.recordingPath(me(request), id);
     return reply.type('application/x-asciicast').send(createReadStream(path));
   });
+
+  // The audit trail, newest first (?actor, ?action, ?resource, ?since, ?until, and pages).
+  app.get('/api/v1/audit', authed, async (request) =>
+    listing('events', await deps.auditTrail.list(me(request), request.query)),
+  );
 
   // The client connection: one mux per CLI/browser; each channel is a session. Each costs memory even idle, so
   // one person holds a bounded number: refused before the upgrade (429, said plainly), and counted for certain

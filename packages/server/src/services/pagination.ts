@@ -57,7 +57,7 @@ function decodeToken(value: unknown): SortKey {
   return key;
 }
 
-const encodeToken = (key: SortKey) => Buffer.from(JSON.stringify(key)).toString('base64url');
+export const encodeToken = (key: SortKey) => Buffer.from(JSON.stringify(key)).toString('base64url');
 
 /**
  * One page of `items` in `key` order: the first `maxResults` after `query.after`, and a nextToken when more

@@ -31,9 +31,14 @@ export function createAuditStore(db: Kysely<StoreDatabase>): AuditStore {
     async listAudit(filter) {
       let query = db.selectFrom('audit_events').selectAll();
       if (filter.afterSeq !== undefined) query = query.where('seq', '>', filter.afterSeq);
+      if (filter.beforeSeq !== undefined) query = query.where('seq', '<', filter.beforeSeq);
       if (filter.actor !== undefined) query = query.where('actor', '=', filter.actor);
+      if (filter.action !== undefined) query = query.where('action', '=', filter.action);
+      if (filter.resource !== undefined) query = query.where('resource', '=', filter.resource);
+      if (filter.since !== undefined) query = query.where('time', '>=', filter.since);
+      if (filter.until !== undefined) query = query.where('time', '<', filter.until);
       const rows = await query
-        .orderBy('seq', 'asc')
+        .orderBy('seq', filter.newestFirst ? 'desc' : 'asc')
         .limit(toLimit(filter.limit, DEFAULT_AUDIT_LIST_LIMIT))
         .execute();
       return rows.map(toAuditEvent);

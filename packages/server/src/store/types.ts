@@ -174,7 +174,21 @@ export type AuditEvent = {
   detail: Record<string, unknown>;
 };
 
-export type AuditFilter = { afterSeq?: number; limit?: number; actor?: string };
+export type AuditFilter = {
+  afterSeq?: number;
+  /** Only events before this one (with `newestFirst`, the next page). */
+  beforeSeq?: number;
+  /** Newest first (default: oldest first). */
+  newestFirst?: boolean;
+  limit?: number;
+  actor?: string;
+  action?: string;
+  resource?: string;
+  /** Epoch ms, inclusive. */
+  since?: number;
+  /** Epoch ms, exclusive. */
+  until?: number;
+};
 
 export type NewUser = {
   id: string;
