@@ -44,6 +44,27 @@ for (const target of targets) {
       assert.deepEqual(await store.listAudit({ afterSeq: appended[5]?.seq }), []);
     });
 
+    test('listAudit newest first before a seq, by action, resource and time', async () => {
+      const appended = [];
+      for (let n = 0; n < 6; n += 1)
+        appended.push(
+          await store.appendAudit(
+            auditEvent({ time: T0 + n * 10, action: n < 3 ? 'a:One' : 'a:Two', resource: `arn:r/${n % 2}` }),
+          ),
+        );
+      const newest = [...appended].reverse();
+      assert.deepEqual(await store.listAudit({ newestFirst: true }), newest);
+      assert.deepEqual(await store.listAudit({ newestFirst: true, beforeSeq: appended[4]?.seq, limit: 2 }), [
+        appended[3],
+        appended[2],
+      ]);
+      assert.deepEqual(await store.listAudit({ action: 'a:Two', resource: 'arn:r/1' }), [
+        appended[3],
+        appended[5],
+      ]);
+      assert.deepEqual(await store.listAudit({ since: T0 + 20, until: T0 + 40 }), [appended[2], appended[3]]);
+    });
+
     test('listAudit returns at most 500 unless told otherwise', async () => {
       await Promise.all(
         Array.from({ length: 510 }, (_, n) => store.appendAudit(auditEvent({ time: T0 + n }))),
