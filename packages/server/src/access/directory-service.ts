@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { tagRequestContext, untagRequestContext } from '@sesame/policy';
+import { type RequestContext, resourceContext, tagRequestContext, untagRequestContext } from '@sesame/policy';
 import { type ArnSettings, serverArn } from '../arn.ts';
 import type { Audit } from '../audit.ts';
 import type { Principal } from '../authorize.ts';
@@ -10,6 +10,7 @@ import type { Group, Store, Tags, User } from '../store/index.ts';
 import { accessChanged } from './access-change.ts';
 import type { AccessModel } from './access-model.ts';
 import { checkName } from './policy-document.ts';
+import { createUserTarget } from './user-target.ts';
 
 type Deps = {
   store: Pick<
@@ -42,8 +43,21 @@ export function createDirectoryService({ store, guard, audit, model, arn, now = 
     if (!found) throw new SesameError('NOT_FOUND', `no group "${name}": run \`sesame admin groups list\``);
     return found;
   }
-  async function user(name: string): Promise<User> {
+  /** A group member's account (membership is judged on the group, as AWS's AddUserToGroup is). */
+  async function member(name: string): Promise<User> {
     const found = await store.getUserByUsername(name);
+    if (!found) throw new SesameError('NOT_FOUND', `no user "${name}": run \`sesame admin users list\``);
+    return found;
+  }
+  const target = createUserTarget({ store, guard, userArn });
+  /** The account, once `principal` may do `action` on it (judged with its tags, and `request`). */
+  async function user(
+    principal: Principal,
+    action: string,
+    name: string,
+    request?: RequestContext,
+  ): Promise<User> {
+    const found = await target(principal, action, name, request);
     if (!found) throw new SesameError('NOT_FOUND', `no user "${name}": run \`sesame admin users list\``);
     return found;
   }
@@ -85,15 +99,15 @@ export function createDirectoryService({ store, guard, audit, model, arn, now = 
     async addMember(principal: Principal, groupName: string, input: Record<string, unknown>): Promise<void> {
       guard(principal, 'sesame:AddUserToGroup', groupArn(groupName));
       onlyFields(input, ['username']);
-      const member = await user(requiredText(input, 'username', 'the user to add'));
-      await store.addGroupMember((await group(groupName)).id, member.id);
-      await changed(principal, 'sesame:AddUserToGroup', groupArn(groupName), { user: member.username });
+      const added = await member(requiredText(input, 'username', 'the user to add'));
+      await store.addGroupMember((await group(groupName)).id, added.id);
+      await changed(principal, 'sesame:AddUserToGroup', groupArn(groupName), { user: added.username });
     },
 
     async removeMember(principal: Principal, groupName: string, username: string): Promise<void> {
       guard(principal, 'sesame:RemoveUserFromGroup', groupArn(groupName));
-      const member = await user(username);
-      if (!(await store.removeGroupMember((await group(groupName)).id, member.id))) {
+      const removed = await member(username);
+      if (!(await store.removeGroupMember((await group(groupName)).id, removed.id))) {
         throw new SesameError('NOT_FOUND', `${username} is not a member of ${groupName}`);
       }
       await changed(principal, 'sesame:RemoveUserFromGroup', groupArn(groupName), { user: username });
@@ -112,11 +126,16 @@ export function createDirectoryService({ store, guard, audit, model, arn, now = 
           'the body must be the user\'s tags, e.g. {"team":"web"} ({} removes them all)',
         );
       const tags = parseTags(input);
-      guard(principal, 'sesame:TagUser', userArn(username), tagRequestContext(tags));
-      const { id } = await user(username);
-      const removed = droppedTagKeys(await store.getUserTags(id), tags);
+      const { id } = await user(principal, 'sesame:TagUser', username, tagRequestContext(tags));
+      const current = await store.getUserTags(id);
+      const removed = droppedTagKeys(current, tags);
       if (removed.length > 0)
-        guard(principal, 'sesame:UntagUser', userArn(username), untagRequestContext(removed));
+        guard(
+          principal,
+          'sesame:UntagUser',
+          userArn(username),
+          resourceContext(current).extend(untagRequestContext(removed)),
+        );
       await store.setUserTags(id, tags);
       await changed(principal, 'sesame:TagUser', userArn(username), {
         tags,
@@ -126,8 +145,7 @@ export function createDirectoryService({ store, guard, audit, model, arn, now = 
     },
 
     async getUserTags(principal: Principal, username: string): Promise<Tags> {
-      guard(principal, 'sesame:GetUser', userArn(username));
-      return store.getUserTags((await user(username)).id);
+      return store.getUserTags((await user(principal, 'sesame:GetUser', username)).id);
     },
   };
 }

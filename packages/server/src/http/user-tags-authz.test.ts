@@ -86,3 +86,60 @@ test('without sesame:UntagUser tags can be added but none dropped', async () => 
   assert.equal(dropped.status, 200, 'erin may drop a key the policy does not protect');
   assert.deepEqual(await tagsOf('erin'), { team: 'web' });
 });
+
+test("an action on an account is judged with that account's tags (aws:ResourceTag), as IAM judges actions on a user", async () => {
+  await ts.createUser('gina');
+  const gina = await ts.signIn('gina');
+  await ts.createUser('hank');
+  await ts.createUser('ivy');
+  // gina runs the help desk: everything on accounts, except on those tagged Protected = true.
+  await ts.grant('gina', 'HelpDesk', [
+    { Effect: 'Allow', Action: 'sesame:*', Resource: '*' },
+    {
+      Effect: 'Deny',
+      Action: 'sesame:*',
+      Resource: 'arn:aws:sesame:*:*:user/*',
+      Condition: { StringEquals: { 'aws:ResourceTag/Protected': 'true' } },
+    },
+  ]);
+  assert.equal((await put('hank', ts.adminToken, { Protected: 'true' })).status, 200);
+  const refused: [string, string, unknown?][] = [
+    ['GET', '/api/v1/users/hank'],
+    ['POST', '/api/v1/users/hank/reset', {}],
+    ['POST', '/api/v1/users/hank/disable'],
+    ['POST', '/api/v1/users/hank/unlock'],
+    ['GET', '/api/v1/users/hank/mfa-devices'],
+    ['DELETE', '/api/v1/users/hank/mfa-devices'],
+    ['DELETE', '/api/v1/users/hank'],
+    ['GET', '/api/v1/users/hank/tags'],
+    ['PUT', '/api/v1/users/hank/tags', {}],
+  ];
+  for (const [method, path, json] of refused)
+    assertError(
+      await ts.api(method, path, { token: gina, ...(json === undefined ? {} : { json }) }),
+      403,
+      'FORBIDDEN',
+      /you are not allowed to sesame:\w+ on arn:aws:sesame:local:000000000000:user\/hank$/,
+    );
+  assert.deepEqual(await tagsOf('hank'), { Protected: 'true' });
+  assert.equal(
+    (await ts.api('GET', '/api/v1/users/hank', { token: ts.adminToken })).status,
+    200,
+    'hank still there',
+  );
+  // Untagged accounts are hers; a name no account has is judged as an untagged account, then not found.
+  assert.equal((await ts.api('POST', '/api/v1/users/ivy/disable', { token: gina })).status, 200);
+  assertError(
+    await ts.api('GET', '/api/v1/users/nobody', { token: gina }),
+    404,
+    'NOT_FOUND',
+    /no user named "nobody"/,
+  );
+  const none = (await ts.createUser('jill')).token; // no permissions on accounts at all
+  assertError(
+    await ts.api('GET', '/api/v1/users/nobody', { token: none }),
+    403,
+    'FORBIDDEN',
+    /sesame:GetUser on .*user\/nobody/,
+  );
+});

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createUserTarget } from '../access/user-target.ts';
 import { type ArnSettings, serverArn } from '../arn.ts';
 import type { Audit } from '../audit.ts';
 import type { Principal } from '../authorize.ts';
@@ -16,6 +17,7 @@ type Deps = {
     | 'createUser'
     | 'getUserById'
     | 'getUserByUsername'
+    | 'getUserTags'
     | 'listUsers'
     | 'getUserByEmail'
     | 'setUserDisabled'
@@ -127,8 +129,10 @@ export function createIdentityService({
     return true;
   }
 
-  async function existing(username: string): Promise<User> {
-    const user = await store.getUserByUsername(username);
+  const target = createUserTarget({ store, guard, userArn });
+  /** The account, once `principal` may do `action` on it (judged with its tags). */
+  async function existing(principal: Principal, action: string, username: string): Promise<User> {
+    const user = await target(principal, action, username);
     if (!user) throw new SesameError('NOT_FOUND', `no user named "${username}"`);
     return user;
   }
@@ -247,16 +251,14 @@ export function createIdentityService({
     },
 
     async getUser(principal: Principal, username: string): Promise<PublicUser> {
-      guard(principal, 'sesame:GetUser', userArn(username));
-      return toPublicUser(await existing(username));
+      return toPublicUser(await existing(principal, 'sesame:GetUser', username));
     },
 
     async resetSetup(principal: Principal, username: string, input: Record<string, unknown> = {}) {
-      guard(principal, 'sesame:ResetUserPassword', userArn(username));
+      const user = await existing(principal, 'sesame:ResetUserPassword', username);
       onlyFields(input, ['sendEmail']);
       if (input.sendEmail !== undefined && typeof input.sendEmail !== 'boolean')
         throw new SesameError('INVALID', 'sendEmail must be true or false');
-      const user = await existing(username);
       await store.revokeUserSignInSessions(user.id, now());
       const setup = await issueSetupToken(user);
       // The reset has happened (sign-ins revoked, the old link gone): a mail server that fails must not lose the
@@ -358,8 +360,7 @@ export function createIdentityService({
     },
 
     async setDisabled(principal: Principal, username: string, disabled: boolean): Promise<PublicUser> {
-      guard(principal, disabled ? 'sesame:DisableUser' : 'sesame:EnableUser', userArn(username));
-      const user = await existing(username);
+      const user = await existing(principal, disabled ? 'sesame:DisableUser' : 'sesame:EnableUser', username);
       if (disabled && user.id === principal.userId)
         throw new SesameError('INVALID', 'you cannot disable your own account');
       await store.setUserDisabled(user.id, disabled);
@@ -377,12 +378,11 @@ export function createIdentityService({
       username: string,
       input: Record<string, unknown>,
     ): Promise<PublicUser> {
-      guard(principal, 'sesame:UpdateUser', userArn(username));
+      const user = await existing(principal, 'sesame:UpdateUser', username);
       onlyFields(input, ['email']);
       // Leaving it out must not clear it: null does that.
       if (!('email' in input))
         throw new SesameError('INVALID', 'email is required (null removes the address)');
-      const user = await existing(username);
       const email = checkEmail(input.email);
       await store.setUserEmail(user.id, email);
       await done(principal, 'sesame:UpdateUser', username, { email });
@@ -390,14 +390,13 @@ export function createIdentityService({
     },
 
     async unlock(principal: Principal, username: string): Promise<void> {
-      guard(principal, 'sesame:UnlockUser', userArn(username));
+      await target(principal, 'sesame:UnlockUser', username);
       await unlock(username);
       await done(principal, 'sesame:UnlockUser', username);
     },
 
     async deleteUser(principal: Principal, username: string): Promise<void> {
-      guard(principal, 'sesame:DeleteUser', userArn(username));
-      const user = await existing(username);
+      const user = await existing(principal, 'sesame:DeleteUser', username);
       if (user.id === principal.userId)
         throw new SesameError('INVALID', 'you cannot delete your own account');
       await store.revokeUserSignInSessions(user.id, now());
@@ -406,15 +405,13 @@ export function createIdentityService({
     },
 
     async listMfaDevices(principal: Principal, username: string) {
-      guard(principal, 'sesame:ListMfaDevices', userArn(username));
-      const user = await existing(username);
+      const user = await existing(principal, 'sesame:ListMfaDevices', username);
       return (await store.listMfaDevices(user.id)).map(publicDevice);
     },
 
     /** Removes every MFA device (lost phone): the user registers a new one at the next sign-in. */
     async resetMfa(principal: Principal, username: string): Promise<number> {
-      guard(principal, 'sesame:ResetMfaDevices', userArn(username));
-      const user = await existing(username);
+      const user = await existing(principal, 'sesame:ResetMfaDevices', username);
       const removed = await store.deleteUserMfaDevices(user.id);
       await store.forgetSignInContexts(user.id);
       await store.revokeUserSignInSessions(user.id, now());
