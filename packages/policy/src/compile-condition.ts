@@ -6,7 +6,6 @@ import {
   type Qualifier,
 } from './condition-operators.ts';
 import { normalizeContextKey } from './context-key.ts';
-import { isMultivaluedKey } from './context-keys.ts';
 import { type IpRange, parseCidr } from './ip-address.ts';
 import { MATCH, NO_MATCH, Pattern } from './pattern.ts';
 import type { ContextValue, RequestContext } from './request-context.ts';
@@ -27,8 +26,6 @@ export type CompiledCondition = {
   readonly operator: string;
   readonly key: string;
   readonly lookupKey: string;
-  /** A key that may hold several values in one request (aws:TagKeys). */
-  readonly multivalued: boolean;
   readonly negated: boolean;
   readonly qualifier: Qualifier;
   readonly ifExists: boolean;
@@ -75,7 +72,6 @@ export function compileCondition(
     operator: operatorName,
     key,
     lookupKey: normalizeContextKey(key),
-    multivalued: isMultivaluedKey(key),
     negated: spec.negated,
     qualifier: parsed.qualifier,
     ifExists: parsed.ifExists,
@@ -235,10 +231,9 @@ function compileArnValue(value: string, variables: boolean): Pattern[] | string 
 /**
  * Evaluates a condition as AWS documents it: an absent key satisfies only …IfExists, negated operators and
  * ForAllValues; ForAnyValue needs some context value to satisfy the operator, ForAllValues every one; a
- * single string is a one-element set, and to a set qualifier an empty string is the empty set. A multivalued key
- * (aws:TagKeys) under an operator without a set qualifier holds as for that one value when it has one value, and
- * not at all when it has more (AWS requires a set qualifier there and leaves this undefined; the policy parser
- * warns). A list for any other key never matches without a set qualifier (Sesame supplies them single-valued).
+ * single string is a one-element set, and to a set qualifier an empty string is the empty set. A list value
+ * without a set qualifier does not match: the parser refuses such a condition on the one multivalued key Sesame
+ * supplies (aws:TagKeys), and a list for any other key is a caller's mistake that must not widen access.
  */
 export function evaluateCondition(condition: CompiledCondition, context: RequestContext): boolean {
   const value: ContextValue | undefined = context.get(condition.lookupKey);
@@ -252,12 +247,7 @@ export function evaluateCondition(condition: CompiledCondition, context: Request
     return condition.qualifier === QUALIFIERS.none && condition.negated;
   }
   if (typeof value === 'string') return holds(condition, matcher, value, context);
-  if (!set) {
-    // A list for a single-valued key is a caller's mistake and must not widen access.
-    return (
-      condition.multivalued && value.length === 1 && holds(condition, matcher, value[0] as string, context)
-    );
-  }
+  if (!set) return false;
   const all = condition.qualifier === QUALIFIERS.forAllValues;
   for (const item of value as readonly string[]) {
     if (holds(condition, matcher, item, context) !== all) return !all;

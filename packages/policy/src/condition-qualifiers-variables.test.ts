@@ -43,21 +43,6 @@ table('set qualifiers and multi-valued context values', [
   ['StringLike', '*', '', true],
 ]);
 
-test('the multivalued aws:TagKeys without a set qualifier: as its one value, never with several', () => {
-  const on = (operator: string, keys: string[]) => {
-    const compiled = compileCondition(operator, 'aws:TagKeys', ['APP_ID'], true);
-    assert.ok('lookupKey' in compiled);
-    return evaluateCondition(compiled, RequestContext.from({ 'aws:TagKeys': keys }));
-  };
-  // A Deny written this way must fire on a request that sets only APP_ID (it never did).
-  assert.equal(on('StringEquals', ['APP_ID']), true);
-  assert.equal(on('StringLike', ['APP_ID']), true);
-  assert.equal(on('StringEquals', ['Name']), false);
-  assert.equal(on('StringNotEquals', ['Name']), true);
-  assert.equal(on('StringEquals', ['APP_ID', 'Name']), false);
-  assert.equal(on('ForAnyValue:StringEquals', ['APP_ID', 'Name']), true);
-});
-
 describe('policy variables in condition values', () => {
   const tag = 'aws:PrincipalTag/team';
   const cases: [string, string | string[], Record<string, ContextValue>, boolean][] = [

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { type CompiledPolicySet, compilePolicies } from './compiled-policy-set.ts';
+import { tagRequestContext } from './context-keys.ts';
 import { evaluate } from './evaluate.ts';
 import { parsePolicy } from './parse-policy.ts';
 
@@ -261,4 +262,25 @@ describe('evaluation logic', () => {
     assert.deepEqual(set.policyIds, ['a', 'b']);
     assert.equal(set.statementCount, 3);
   });
+});
+
+test('aws:TagKeys (multivalued) with ForAnyValue / ForAllValues decides in evaluate() as in its explanation', () => {
+  const set = compile(
+    { Effect: 'Allow', Action: 'ssm:AddTagsToResource', Resource: '*' },
+    {
+      Effect: 'Deny',
+      Action: 'ssm:AddTagsToResource',
+      Resource: '*',
+      Condition: { 'ForAnyValue:StringEquals': { 'aws:TagKeys': ['APP_ID', 'RELEASE_ID'] } },
+    },
+  );
+  const decide = (tags: Record<string, string>) => {
+    const request = { action: 'ssm:AddTagsToResource', resource: INSTANCE, context: tagRequestContext(tags) };
+    const fast = evaluate(set, request).effect;
+    assert.equal(evaluate(set, request, { explain: true }).effect, fast, 'explained the same');
+    return fast;
+  };
+  assert.equal(decide({ APP_ID: '1' }), 'Deny');
+  assert.equal(decide({ APP_ID: '1', owner: 'ops' }), 'Deny', 'one more tag does not dodge the Deny');
+  assert.equal(decide({ owner: 'ops' }), 'Allow');
 });

@@ -107,10 +107,12 @@ export function parseConditionBlock(
           `Sesame never supplies ${quote(key)}: the key is always absent, so this condition is always ${always}`,
         );
       } else if (isMultivaluedKey(key)) {
+        // AWS requires a set qualifier here and does not say what happens without one; a Deny read one way could
+        // be dodged by adding one more tag to the request, so it is refused.
         if (parsed.qualifier === QUALIFIERS.none && parsed.base !== 'Null')
-          report.warn(
+          report.error(
             operatorPath,
-            `${quote(key)} may hold several values (one per tag key in the request): write ForAnyValue:${parsed.base} (some value must match) or ForAllValues:${parsed.base} (every value must); without either this condition holds only when the request has exactly one value`,
+            `${quote(key)} holds one value per tag key in the request: write ForAnyValue:${parsed.base} (some key must match) or ForAllValues:${parsed.base} (every key must)`,
           );
       } else if (parsed.qualifier === QUALIFIERS.forAllValues) {
         report.warn(

@@ -189,6 +189,12 @@ describe('errors, each located', () => {
       /did you mean StringEquals/,
     ],
     [
+      'the multivalued aws:TagKeys without ForAnyValue or ForAllValues',
+      doc({ ...allow, Condition: { StringEquals: { 'aws:TagKeys': 'APP_ID' } } }),
+      '$.Statement[0].Condition.StringEquals',
+      /"aws:TagKeys" holds one value per tag key in the request: write ForAnyValue:StringEquals \(some key must match\) or ForAllValues:StringEquals/,
+    ],
+    [
       'IfExist for IfExists',
       doc({ ...allow, Condition: { StringEqualsIfExist: { 'aws:username': 'a' } } }),
       '$.Statement[0].Condition.StringEqualsIfExist',

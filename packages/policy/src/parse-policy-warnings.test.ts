@@ -70,12 +70,6 @@ describe('warnings for likely mistakes', () => {
       /also true when the key is absent/,
     ],
     [
-      'a multivalued key without a set qualifier',
-      doc({ ...allow, Condition: { StringEquals: { 'aws:TagKeys': 'APP_ID' } } }),
-      '$.Statement[0].Condition.StringEquals',
-      /write ForAnyValue:StringEquals .* or ForAllValues:StringEquals/,
-    ],
-    [
       'the same key twice',
       doc({ ...allow, Condition: { StringEquals: { 'aws:ResourceTag/a': 'x', 'ssm:resourceTag/A': 'y' } } }),
       '$.Statement[0].Condition.StringEquals["ssm:resourceTag/A"]',

@@ -154,7 +154,7 @@ function conditionHolds(
   if (typeof raw === 'string') return single(raw);
   if (qualifier === 'foranyvalue') return raw.some(single);
   if (qualifier === 'forallvalues') return raw.every(single);
-  return key.toLowerCase() === 'aws:tagkeys' && raw.length === 1 && single(raw[0] as string);
+  return false;
 }
 
 function applies(statement: Json, request: RefRequest, variables: boolean): boolean {
