@@ -16,6 +16,8 @@ export const POSTGRES_QUERY_TIMEOUT_MS = 30_000;
 const ANSWER_GRACE_MS = 2_000;
 /** Idle time after which TCP keepalive probes a pooled connection, so one whose peer vanished is noticed. */
 const KEEPALIVE_DELAY_MS = 10_000;
+/** pg's message for a query it stopped waiting for. */
+const READ_TIMEOUT = 'Query read timeout';
 const POSTGRES_SCHEMES = new Set(['postgres:', 'postgresql:']);
 const URL_HINT = 'expected postgres://user:password@host:5432/database';
 
@@ -70,6 +72,7 @@ export async function connectPostgres(
   // An idle client losing its connection emits 'error' on the pool; unhandled, that would end the process.
   // The pool drops the client itself and the next query reports the problem.
   pool.on('error', (error) => options.onPoolError?.(error));
+  pool.on('connect', dropOnReadTimeout);
   const db = new Kysely<StoreDatabase>({
     dialect: new PostgresDialect({ pool }),
     log: queryLog(options.onQuery),
@@ -87,6 +90,34 @@ export async function connectPostgres(
     );
   }
   return { dialect: 'postgres', db, target };
+}
+
+/**
+ * pg's query_timeout rejects the query but leaves the connection waiting for its answer, and the pool would hand
+ * that connection out again: every later query on it timed out as well, long after the database was back. A
+ * client whose query timed out drops its connection, so the pool replaces it.
+ */
+function dropOnReadTimeout(client: pg.PoolClient): void {
+  // pg's own fields (pg-pool reads _queryable too: a client that is not queryable is removed when released).
+  const internals = client as unknown as {
+    query: (...args: unknown[]) => unknown;
+    _queryable: boolean;
+    connection: { stream: { destroy(): void } };
+  };
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  // The dropped connection's error comes while the client may still be checked out, where nothing listens.
+  client.on('error', () => {});
+  internals.query = (...args) => {
+    const answer = query(...args);
+    // Registered before the caller's own handlers: the client is marked before it is released to the pool.
+    if (answer instanceof Promise)
+      answer.catch((error: unknown) => {
+        if ((error as Error | null)?.message !== READ_TIMEOUT) return;
+        internals._queryable = false;
+        internals.connection.stream.destroy();
+      });
+    return answer;
+  };
 }
 
 function describeTarget(url: URL): string {

@@ -96,6 +96,13 @@ export function toStoreError(error: unknown, operation: string): SesameStoreErro
       { cause: error },
     );
   }
+  if (code === '57014' || (error as DriverError | null)?.message === 'Query read timeout') {
+    return new SesameStoreError(
+      'UNAVAILABLE',
+      `${operation}: the database did not answer within its time limit (${describeError(error)}); retry, and if it keeps happening look for a lock held elsewhere, an overloaded database or a network that drops packets`,
+      { cause: error },
+    );
+  }
   if (isUnavailable(error)) {
     return new SesameStoreError(
       'UNAVAILABLE',
