@@ -171,10 +171,22 @@ describe('connection', () => {
     assert.equal(channel.write(bytes('x')), false);
   });
 
-  test('a ping is answered with a pong carrying the same nonce', () => {
+  test('a ping is answered with a pong carrying the same nonce, at the end of the turn', async () => {
     const raw = connectRaw({ side: 'a' });
     raw.inject({ type: 'ping', nonce: 4242 });
+    await settle();
     assert.deepEqual(raw.sent, [{ type: 'pong', nonce: 4242 }]);
+  });
+
+  test('pings in bulk get one pong per turn, for the last of them: a peer that never reads piles up nothing', async () => {
+    const raw = connectRaw({ side: 'a' });
+    for (let nonce = 0; nonce < 100_000; nonce++) raw.inject({ type: 'ping', nonce });
+    await settle();
+    assert.deepEqual(raw.sent, [{ type: 'pong', nonce: 99_999 }]);
+    raw.inject({ type: 'ping', nonce: 7 });
+    await settle();
+    assert.deepEqual(raw.sent.at(-1), { type: 'pong', nonce: 7 });
+    assert.equal(raw.sent.length, 2);
   });
 
   test('keepalive: a silent peer is closed with KEEPALIVE_TIMEOUT', async () => {

@@ -43,6 +43,8 @@ export class Mux {
   readonly #router: ChannelRouter;
   #closeError: Error | undefined;
   #nextNonce = 0;
+  /** The nonce of the ping to answer at the end of this turn (undefined: no answer pending). */
+  #pongNonce: number | undefined;
   /** Channels whose data waits for the transport to drain, in the order they started waiting. */
   #waiting = new Set<() => void>();
 
@@ -183,7 +185,10 @@ export class Mux {
         break;
       }
       case 'ping':
-        this.#send({ type: 'pong', nonce: frame.nonce });
+        // One pong per turn, for the last ping of it: a peer that sends pings in bulk and never reads would
+        // otherwise pile up an answer per ping in this side's memory (liveness needs one; nonces are not matched).
+        if (this.#pongNonce === undefined) queueMicrotask(this.#answerPing);
+        this.#pongNonce = frame.nonce;
         break;
       case 'pong':
         break;
@@ -198,6 +203,12 @@ export class Mux {
         }
     }
   }
+
+  readonly #answerPing = () => {
+    const nonce = this.#pongNonce;
+    this.#pongNonce = undefined;
+    if (nonce !== undefined) this.#send({ type: 'pong', nonce });
+  };
 
   #send(frame: Frame): void {
     this.#sendBytes(encodeFrame(frame));
