@@ -1,4 +1,5 @@
 import { ChannelHandlers } from './channel-handlers.ts';
+import { DataGatherer } from './data-gatherer.ts';
 import { ProtocolError, type ProtocolErrorCode } from './errors.ts';
 import { EventInbox } from './event-inbox.ts';
 import { encodeDataFrame, encodeFrame } from './frame-codec.ts';
@@ -83,6 +84,7 @@ export class Channel extends ChannelHandlers {
   #peerEof = false;
   #peerExited = false;
   #queuedClose: Uint8Array | undefined;
+  readonly #data: DataGatherer;
 
   static {
     internals = {
@@ -104,6 +106,7 @@ export class Channel extends ChannelHandlers {
     this.#maxData = init.maxData;
     this.#receiveWindow = new ReceiveWindow(init.window);
     this.#sendQueue = new SendQueue(init.sendWindow, init.peerMaxData);
+    this.#data = new DataGatherer((data) => this.#handOver(data));
   }
 
   get closed(): boolean {
@@ -171,6 +174,7 @@ export class Channel extends ChannelHandlers {
     if (this.#closed) return;
     this.#closed = true;
     this.#inbox.clear();
+    this.#data.clear();
     const bytes = closeFrame(this.id, code, message);
     if ((code === '' || code === 'NORMAL') && !this.#sendQueue.idle) {
       this.#queuedClose = bytes;
@@ -193,6 +197,7 @@ export class Channel extends ChannelHandlers {
   }
 
   #receive(frame: ChannelFrame): void {
+    if (frame.type !== 'data') this.#data.flush(); // what came before is handed over first
     if (frame.type === 'close') this.#peerClose(frame.code, frame.message);
     else if (frame.type === 'window') this.#receiveWindowFrame(frame.increment);
     else if (this.#closed) {
@@ -223,15 +228,20 @@ export class Channel extends ChannelHandlers {
     else if (!this.#receiveWindow.consume(size)) {
       this.#violation('FLOW_CONTROL', 'data', `${size} bytes exceeds the window (${credit} left)`);
     } else if (size > 0) {
-      this.#inbox.emit(() => {
-        invokeHandler(
-          () => this.onData(data),
-          (error) => this.#handlerFailed(error),
-        );
-        if (this.autoRelease) this.release(size);
-      });
+      this.#data.add(data);
       this.#grant();
     }
+  }
+
+  #handOver(data: Uint8Array): void {
+    const size = data.length;
+    this.#inbox.emit(() => {
+      invokeHandler(
+        () => this.onData(data),
+        (error) => this.#handlerFailed(error),
+      );
+      if (this.autoRelease) this.release(size);
+    });
   }
 
   #receiveWindowFrame(increment: number): void {
@@ -263,6 +273,7 @@ export class Channel extends ChannelHandlers {
   /** A channel-level protocol violation: send close with the error, report it, keep the connection. */
   #fail(error: ProtocolError): void {
     if (this.#closeSent) return;
+    this.#data.flush();
     this.#sendQueue.clear();
     this.#sendClose(closeFrame(this.id, error.code, error.message));
     this.#link.error(error);
@@ -273,6 +284,7 @@ export class Channel extends ChannelHandlers {
 
   /** The connection is gone: finish locally, send nothing. */
   #abort(code: string, message: string): void {
+    this.#data.flush();
     this.#sendQueue.clear();
     this.#closeSent = true;
     this.#peerClosed = true;
