@@ -66,6 +66,8 @@ export class ChannelRouter {
     const pending = table.outgoing.get(id);
     if (frame.type === 'open') {
       this.#receiveOpen(frame);
+    } else if (frame.type === 'accept' && pending && frame.maxData < this.#deps.options.minPeerMaxData) {
+      this.error(id, FrameType.accept, this.#tooSmall(frame));
     } else if (frame.type === 'accept' && pending) {
       table.outgoing.delete(id);
       pending.resolve(this.#createChannel(id, pending.spec, frame.info, frame.window, frame.maxData));
@@ -135,6 +137,16 @@ export class ChannelRouter {
     return true;
   }
 
+  #tooSmall(frame: { type: 'open' | 'accept'; channel: number; maxData: number }): ProtocolError {
+    const least = this.#deps.options.minPeerMaxData;
+    const problem = `maxData ${frame.maxData} is below the ${least} bytes this side sends in a frame at least`;
+    return new ProtocolError(
+      'FLOW_CONTROL',
+      `${frame.type} frame on channel ${frame.channel}: ${problem}`,
+      frame.channel,
+    );
+  }
+
   #receiveOpen(frame: OpenFrame): void {
     const id = frame.channel;
     if (this.table.has(id)) {
@@ -152,6 +164,8 @@ export class ChannelRouter {
     } else if (this.table.size >= maxChannels) {
       const problem = `open frame on channel ${id}: ${maxChannels} channels are in use`;
       refusal = new ProtocolError('TOO_MANY_CHANNELS', problem, id);
+    } else if (frame.maxData < this.#deps.options.minPeerMaxData) {
+      refusal = this.#tooSmall(frame);
     }
     if (refusal) {
       this.#deps.link.error(refusal);

@@ -3,6 +3,8 @@ export const MIN_PROTOCOL_VERSION = 1;
 export const DEFAULT_MAX_FRAME_BYTES = 256 * 1024;
 /** Largest DATA payload per frame we accept by default. */
 export const DEFAULT_MAX_DATA = 32 * 1024;
+/** The smallest maxData a server takes from its peers (MuxOptions.minPeerMaxData): frames below it cost more than they carry. */
+export const SERVER_MIN_PEER_MAX_DATA = 1024;
 /** Initial per-channel receive window we grant by default. */
 export const DEFAULT_WINDOW = 2 * 1024 * 1024;
 /** Cap on the JSON part of hello/open/accept/reject/close/goaway payloads. */

@@ -25,6 +25,7 @@ export {
   MAX_U32,
   MIN_PROTOCOL_VERSION,
   PROTOCOL_VERSION,
+  SERVER_MIN_PEER_MAX_DATA,
 } from './frame-types.ts';
 export { Mux, type Transport } from './mux.ts';
 export type { MuxOptions } from './mux-options.ts';

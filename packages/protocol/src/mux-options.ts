@@ -18,6 +18,11 @@ export type MuxOptions = {
   window?: number;
   /** Largest DATA payload we accept (DEFAULT_MAX_DATA). */
   maxData?: number;
+  /**
+   * The smallest maxData a peer may ask of this side (default 1): below it, its open is rejected, or its accept
+   * fails the channel. A peer asking for 1 would have this side cut everything it sends into one-byte frames.
+   */
+  minPeerMaxData?: number;
   /** Channels in use at once (default 1024); an open beyond it is rejected with TOO_MANY_CHANNELS. */
   maxChannels?: number;
   /** Send a ping this often (default 15000; 0 = off). */
@@ -39,7 +44,9 @@ export type MuxOptions = {
   onHandlerError?: (error: unknown) => void;
 };
 
-export type ResolvedMuxOptions = Required<Pick<MuxOptions, 'side' | 'maxFrameBytes' | 'window' | 'maxData'>> &
+export type ResolvedMuxOptions = Required<
+  Pick<MuxOptions, 'side' | 'maxFrameBytes' | 'window' | 'maxData' | 'minPeerMaxData'>
+> &
   Required<Pick<MuxOptions, 'maxChannels' | 'keepaliveIntervalMs' | 'keepaliveTimeoutMs'>> &
   Pick<MuxOptions, 'onHello' | 'onOpen' | 'onClose' | 'onError' | 'onHandlerError'>;
 
@@ -74,6 +81,7 @@ export function resolveMuxOptions(options: MuxOptions): ResolvedMuxOptions {
     maxData,
     maxFrameBytes,
     window: integer(options.window, DEFAULT_WINDOW, 1, MAX_U32, 'window'),
+    minPeerMaxData: integer(options.minPeerMaxData, 1, 1, MAX_U32, 'minPeerMaxData'),
     maxChannels: integer(options.maxChannels, 1024, 1, 2 ** 30, 'maxChannels'),
     keepaliveIntervalMs: integer(options.keepaliveIntervalMs, 15_000, 0, 2 ** 31 - 1, 'keepaliveIntervalMs'),
     keepaliveTimeoutMs: integer(options.keepaliveTimeoutMs, 45_000, 0, 2 ** 31 - 1, 'keepaliveTimeoutMs'),

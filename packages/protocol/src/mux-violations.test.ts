@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { setImmediate as settle } from 'node:timers/promises';
 import { MAX_STRAY_FRAMES } from './channel-router.ts';
 import { FrameType } from './frame-types.ts';
-import { connectRaw, peerHello, rawWithChannels, type WireEntry } from './test-peers.ts';
+import { connectMuxes, connectRaw, peerHello, rawWithChannels, type WireEntry } from './test-peers.ts';
 
 const _MiB = 1024 * 1024;
 const _dataBytes = (log: WireEntry[], channel: number) =>
@@ -229,4 +229,23 @@ test('a channel we opened that failed before its accept frees its id when the pe
     message: 'answering your close',
   });
   assert.equal(raw.mux.channelsInUse, 0, 'the id is free again');
+});
+
+test('minPeerMaxData: an open or an accept asking for smaller frames is refused with FLOW_CONTROL', async () => {
+  const { a, b } = connectMuxes(
+    { side: 'a', minPeerMaxData: 1024, onOpen: (request) => request.accept() },
+    { side: 'b', maxData: 1023, onOpen: (request) => request.accept() },
+  );
+  a.hello({});
+  b.hello({});
+  await Promise.all([a.ready, b.ready]);
+  await assert.rejects(b.open({}), {
+    code: 'FLOW_CONTROL',
+    message: /maxData 1023 is below the 1024 bytes this side sends in a frame at least/,
+  });
+  await assert.rejects(a.open({}), {
+    code: 'FLOW_CONTROL',
+    message: /accept frame on channel \d+: maxData 1023/,
+  });
+  assert.equal(a.closed || b.closed, false, 'the connection carries on');
 });

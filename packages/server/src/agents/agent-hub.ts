@@ -4,6 +4,7 @@ import {
   type Mux,
   muxOverWebSocket,
   type NodeWebSocketLike,
+  SERVER_MIN_PEER_MAX_DATA,
   WS_CLOSE_CODES,
 } from '@sesame/protocol';
 import type { Audit } from '../audit.ts';
@@ -190,6 +191,7 @@ export function createAgentHub({ store, audit, log, settings, onInventory, now =
       let tooOld = false;
       const mux: Mux = muxOverWebSocket(socket, {
         side: 'a',
+        minPeerMaxData: SERVER_MIN_PEER_MAX_DATA,
         keepaliveIntervalMs: settings.keepaliveIntervalMs,
         keepaliveTimeoutMs: settings.keepaliveTimeoutMs,
         onHello: (peer) => {

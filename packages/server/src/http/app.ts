@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import cookie from '@fastify/cookie';
 import websocket from '@fastify/websocket';
-import { muxOverWebSocket, WS_CLOSE_CODES } from '@sesame/protocol';
+import { muxOverWebSocket, SERVER_MIN_PEER_MAX_DATA, WS_CLOSE_CODES } from '@sesame/protocol';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -322,6 +322,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       });
       const mux = muxOverWebSocket(socket, {
         side: 'a',
+        minPeerMaxData: SERVER_MIN_PEER_MAX_DATA,
         onOpen: (open) => {
           if (open.spec.kind === 'shell')
             broker.startShell(principal, open).catch((error) => {

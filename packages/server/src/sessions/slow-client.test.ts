@@ -65,3 +65,19 @@ test('a client that stops reading holds back the shell’s output at the agent, 
   channel.close();
   ws.close();
 });
+
+test('a client asking for tiny frames (maxData below 1024) is refused, saying why; its connection stays usable', async () => {
+  const agent = await registerAgent(ts);
+  await connectAgent(ts.url, agent);
+  const { ws, opened } = dial(ts.url, '/api/v1/connect', { authorization: `Bearer ${ts.adminToken}` });
+  const mux = muxOverWebSocket(ws, { side: 'b', maxData: 1, keepaliveIntervalMs: 0, keepaliveTimeoutMs: 0 });
+  await opened;
+  mux.hello({ client: 'test' });
+  await assert.rejects(mux.open({ kind: 'shell', target: agent.instanceId, cols: 80, rows: 24 }), {
+    code: 'FLOW_CONTROL',
+    message:
+      /open frame on channel \d+: maxData 1 is below the 1024 bytes this side sends in a frame at least/,
+  });
+  assert.equal(mux.closed, false);
+  mux.close();
+});
