@@ -154,7 +154,10 @@ export async function startSession(
           : `\n\nSession ${sessionId} ended: ${message}\n`,
       );
       if (exit?.code !== undefined && exit.code !== null) resolve(exit.code);
-      else if (exit?.signal) resolve(128 + (SIGNAL_NUMBERS[exit.signal] ?? 0));
+      else if (exit?.signal)
+        resolve(
+          128 + (Object.hasOwn(SIGNAL_NUMBERS, exit.signal) ? (SIGNAL_NUMBERS[exit.signal] as number) : 0),
+        );
       else resolve(ExitCodes.SESSION_FAILED);
     };
     io.stdin.on('data', onInput);

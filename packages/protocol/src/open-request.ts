@@ -4,6 +4,8 @@ import type { JsonObject } from './frame-types.ts';
 /** A channel the peer wants to open; the application accepts or rejects it (synchronously or later). */
 export interface OpenRequest {
   readonly spec: JsonObject;
+  /** Not answered yet, and still answerable: false once the connection dropped or the peer broke the protocol on it. */
+  readonly pending: boolean;
   accept(info?: JsonObject): Channel;
   reject(code: string, message: string): void;
 }

@@ -262,6 +262,24 @@ export function createSessionBroker(deps: Deps) {
       request.reject('SESSION_ENDED', `the session was ${reason} before it started`);
       return false;
     };
+    /** The person's side went (its connection dropped, or it broke the protocol) before the session started. */
+    const clientLeft = async (recorded?: Recorder) => {
+      const reason =
+        'the client left before the session started (its connection closed, or it broke the protocol)';
+      await recorded?.close(`session failed: ${reason}`).catch(() => {});
+      await logFailure(record.id, 'recording the failed start', () =>
+        store.updateSession(record.id, { state: 'Failed', reason, endedAt: now() }),
+      );
+      await audit({
+        actor: principal,
+        action: 'ssm:StartSession',
+        resource: instanceArn(arn, instance),
+        outcome: 'failed',
+        detail: { sessionId: record.id, reason },
+      });
+      return false;
+    };
+    if (!request.pending) return clientLeft();
     try {
       recorder = await createAsciicastRecorder({
         path: join(dataDir, record.recordingKey as string),
@@ -328,6 +346,10 @@ export function createSessionBroker(deps: Deps) {
       agent.close('SESSION_ENDED', pending.terminated);
       return cancelled(pending.terminated);
     }
+    if (!request.pending) {
+      agent.close('SESSION_ENDED', 'the client left before the session started');
+      return clientLeft(recorder);
+    }
     const client = request.accept({
       sessionId: record.id,
       instanceId: instance.id,
@@ -336,6 +358,8 @@ export function createSessionBroker(deps: Deps) {
     let lastInputAt = now();
     let ended = false;
     let exitCode: number | null = null;
+    /** The signal that ended the shell, when one did (then there is no exit status). */
+    let exitSignal: string | null = null;
     const timers: NodeJS.Timeout[] = [];
     let signInTimer: NodeJS.Timeout | undefined;
     const resizes = createResizeCoalescer(
@@ -376,7 +400,9 @@ export function createSessionBroker(deps: Deps) {
       // A recording whose end could not be written (a full disk, a failed sync) is said to be incomplete in the
       // session's reason and its audit event, not only in the log.
       const recorded = await recorder
-        .close(`session ended: ${reason}${exitCode === null ? '' : ` (exit status ${exitCode})`}`)
+        .close(
+          `session ended: ${reason}${exitCode === null ? '' : ` (exit status ${exitCode})`}${exitSignal ? ` (killed by ${exitSignal})` : ''}`,
+        )
         .then(
           () => reason,
           (error: Error) => {
@@ -403,7 +429,12 @@ export function createSessionBroker(deps: Deps) {
         action: 'sesame:SessionEnded',
         resource,
         outcome: recorded === reason ? 'succeeded' : 'failed',
-        detail: { reason: recorded, exitCode, instanceId: instance.id },
+        detail: {
+          reason: recorded,
+          exitCode,
+          ...(exitSignal ? { signal: exitSignal } : {}),
+          instanceId: instance.id,
+        },
       });
       log.info({ sessionId: record.id, reason: recorded, exitCode }, 'session ended');
     };
@@ -466,17 +497,26 @@ export function createSessionBroker(deps: Deps) {
     };
     agent.onExit = (code, signal) => {
       exitCode = code;
-      client.exit(code, signal);
+      exitSignal = signalName(signal);
+      client.exit(code, exitSignal);
     };
+    // What a peer says is shown to people and stored: one line, of a bounded length.
     agent.onClose = (code, message) =>
       void end(
         code === 'NORMAL' || code === ''
           ? 'exited'
           : code === 'TRANSPORT_CLOSED'
-            ? `the agent disconnected: ${message}`
-            : `agent: ${message}`,
+            ? `the agent disconnected: ${peerText(message)}`
+            : code === 'KEEPALIVE_TIMEOUT'
+              ? `the agent stopped answering: ${peerText(message)}`
+              : `agent: ${peerText(message)}`,
       );
-    client.onClose = () => void end('client disconnected');
+    client.onClose = (code, message) =>
+      void end(
+        code === 'NORMAL' || code === '' || code === 'TRANSPORT_CLOSED'
+          ? 'client disconnected'
+          : `client: ${peerText(message)}`,
+      );
     recorder.onError(
       (error) => void end(`recording failed (${error.message}); a session is never left unrecorded`),
     );
@@ -638,6 +678,17 @@ export function createSessionBroker(deps: Deps) {
       return live.size;
     },
   };
+}
+
+/** A peer's close message as people see and the store keeps it: control characters replaced, at most 300 characters. */
+function peerText(message: string): string {
+  const line = message.replace(/\p{Cc}/gu, '?');
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
+}
+
+/** A signal's name as agents report it (SIGTERM); anything else is not passed on. */
+function signalName(signal: string | null): string | null {
+  return signal !== null && /^SIG[A-Z0-9]{1,12}$/.test(signal) ? signal : null;
 }
 
 export type SessionBroker = ReturnType<typeof createSessionBroker>;

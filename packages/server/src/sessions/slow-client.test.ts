@@ -3,7 +3,7 @@
 // client reads again and gets every byte that was made.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { type Channel, MAX_U32, muxOverWebSocket } from '@sesame/protocol';
+import { type Channel, encodeFrame, MAX_U32, muxOverWebSocket } from '@sesame/protocol';
 import { connectAgent, dial, registerAgent } from '../agents/test-agent.ts';
 import { eventually, startTestServer, type TestServer } from '../test-server.ts';
 
@@ -79,5 +79,90 @@ test('a client asking for tiny frames (maxData below 1024) is refused, saying wh
       /open frame on channel \d+: maxData 1 is below the 1024 bytes this side sends in a frame at least/,
   });
   assert.equal(mux.closed, false);
+  mux.close();
+});
+
+test('a client that breaks the protocol before its session is accepted gets no shell: the start is failed, not live', async () => {
+  const agent = await registerAgent(ts);
+  let shells = 0;
+  await connectAgent(ts.url, agent, undefined, () => {
+    shells += 1;
+  });
+  const { ws, opened } = dial(ts.url, '/api/v1/connect', { authorization: `Bearer ${ts.adminToken}` });
+  const mux = muxOverWebSocket(ws, { side: 'b', keepaliveIntervalMs: 0, keepaliveTimeoutMs: 0 });
+  await opened;
+  mux.hello({ client: 'test' });
+  await mux.ready;
+  const spec = { kind: 'shell', target: agent.instanceId, cols: 80, rows: 24 };
+  // Data on the channel before the server answered the open: a violation that cancels the request.
+  ws.send(encodeFrame({ type: 'open', channel: 2, window: 65_536, maxData: 32_768, spec }));
+  ws.send(encodeFrame({ type: 'data', channel: 2, data: new TextEncoder().encode('too soon') }));
+  let failed: { state: string; reason: string; instanceId: string } | undefined;
+  await eventually(async () => {
+    const { body } = await ts.api('GET', '/api/v1/sessions?state=history', { token: ts.adminToken });
+    failed = (body.sessions as (typeof failed & object)[]).find((s) => s.instanceId === agent.instanceId);
+    return failed !== undefined;
+  });
+  assert.equal(failed?.state, 'Failed');
+  assert.match(failed?.reason ?? '', /^the client left before the session started/);
+  const { body } = await ts.api('GET', '/api/v1/sessions?state=active', { token: ts.adminToken });
+  assert.deepEqual(body.sessions, []);
+  assert.equal(shells, 0, 'the agent started no shell, or closed it at once');
+  mux.close();
+});
+
+test('a session whose client breaks the protocol ends saying so (not as an ordinary disconnect), in one bounded line', async () => {
+  const agent = await registerAgent(ts);
+  await connectAgent(ts.url, agent);
+  const { ws, opened } = dial(ts.url, '/api/v1/connect', { authorization: `Bearer ${ts.adminToken}` });
+  const mux = muxOverWebSocket(ws, {
+    side: 'b',
+    maxData: 4096,
+    keepaliveIntervalMs: 0,
+    keepaliveTimeoutMs: 0,
+  });
+  await opened;
+  mux.hello({ client: 'test' });
+  const channel = await mux.open({ kind: 'shell', target: agent.instanceId, cols: 80, rows: 24 });
+  const id = String(channel.info.sessionId);
+  // More than the server's maxData in one frame: a flow-control violation on that channel.
+  ws.send(encodeFrame({ type: 'data', channel: channel.id, data: new Uint8Array(64 * 1024) }));
+  let ended: { state: string; reason: string } | undefined;
+  await eventually(async () => {
+    const { body } = await ts.api('GET', `/api/v1/sessions/${id}`, { token: ts.adminToken });
+    ended = body.session as typeof ended;
+    return ended?.state === 'Terminated' || ended?.state === 'Failed';
+  });
+  assert.match(ended?.reason ?? '', /^client: data frame on channel \d+: 65536 bytes exceeds maxData/);
+  mux.close();
+});
+
+test("an agent's close message and exit signal are passed on tamed: no control characters, bounded, a real signal name", async () => {
+  const agent = await registerAgent(ts);
+  await connectAgent(ts.url, agent, undefined, (channel) => {
+    channel.onData = () => {
+      channel.exit(null, '\u001b]0;pwned\u0007SIGKILL');
+      channel.close('WEIRD', `\u001b[2J\r\n${'x'.repeat(900)}`);
+    };
+  });
+  const { ws, opened } = dial(ts.url, '/api/v1/connect', { authorization: `Bearer ${ts.adminToken}` });
+  const mux = muxOverWebSocket(ws, { side: 'b', keepaliveIntervalMs: 0, keepaliveTimeoutMs: 0 });
+  await opened;
+  mux.hello({ client: 'test' });
+  const channel = await mux.open({ kind: 'shell', target: agent.instanceId, cols: 80, rows: 24 });
+  const exits: (string | null)[] = [];
+  channel.onExit = (_code, signal) => exits.push(signal);
+  channel.write(new Uint8Array([0x61]));
+  const id = String(channel.info.sessionId);
+  let ended: { state: string; reason: string } | undefined;
+  await eventually(async () => {
+    const { body } = await ts.api('GET', `/api/v1/sessions/${id}`, { token: ts.adminToken });
+    ended = body.session as typeof ended;
+    return ended?.state === 'Terminated';
+  });
+  const reason = ended?.reason ?? '';
+  assert.match(reason, /^agent: \?\[2J\?\?x+…$/);
+  assert.ok(reason.length <= 'agent: '.length + 301, `${reason.length} characters`);
+  assert.deepEqual(exits, [null], 'a signal that is not a name is not passed on');
   mux.close();
 });
