@@ -107,6 +107,7 @@ async function main(): Promise<void> {
       await server.close();
     },
     (line) => process.stderr.write(`npm start: ${line}\n`),
+    () => agent.kill('SIGKILL'), // it must not outlive npm start
   );
   agent.on('exit', (code, signal) => {
     if (!signals.stopping)

@@ -12,6 +12,7 @@ async function stoppable(stopMs: number) {
     stopOnSignals(
       () => new Promise((done) => { process.stdout.write('stopping\\n'); if (${stopMs} >= 0) setTimeout(done, ${stopMs}); }),
       (line) => process.stderr.write(line + '\\n'),
+      () => process.stdout.write('killed the child\\n'),
     );
     setInterval(() => {}, 1000);
     process.stdout.write('ready\\n');`;
@@ -48,6 +49,7 @@ test('a second Ctrl-C while the stop hangs exits at once (130), saying so', asyn
   assert.equal(p.child.exitCode, null, 'still stopping after the first');
   p.child.kill('SIGINT');
   assert.deepEqual(await p.exited, [130, null]);
+  assert.match(p.output().stdout, /killed the child\n$/, 'what was waited for is stopped too');
   assert.match(
     p.output().stderr,
     /^SIGINT again: stopping at once; sessions still open are ended at the next start\n$/,

@@ -7,11 +7,14 @@
 export function stopOnSignals(
   stop: () => Promise<void>,
   say: (line: string) => void,
+  /** Run before exiting at once (say, to kill a child process the stop was waiting for). */
+  atOnce: () => void = () => {},
 ): { readonly stopping: boolean } {
   const state = { stopping: false };
   const onSignal = (signal: NodeJS.Signals) => {
     if (state.stopping) {
       say(`${signal} again: stopping at once; sessions still open are ended at the next start`);
+      atOnce();
       process.exit(signal === 'SIGINT' ? 130 : 143);
     }
     state.stopping = true;

@@ -97,3 +97,19 @@ test('a malformed query is a 400 that names the parameter', async () => {
       message,
     );
 });
+
+test("a time without a zone is UTC, not the server's zone", async () => {
+  const newest = (await read('?maxResults=1')).events[0] as Event;
+  const iso = new Date(newest.time).toISOString(); // …Z
+  const plain = iso.slice(0, -1); // the same instant, written without its zone
+  const zone = process.env.TZ;
+  process.env.TZ = 'America/New_York'; // a server whose zone is not UTC (node follows TZ as it changes)
+  try {
+    const seqs = async (since: string) => (await read(`?since=${since}`)).events.map((e) => e.seq);
+    assert.ok((await seqs(iso)).includes(newest.seq));
+    assert.ok((await seqs(plain)).includes(newest.seq), 'read as UTC, not as New York time (5 hours later)');
+  } finally {
+    if (zone === undefined) delete process.env.TZ;
+    else process.env.TZ = zone;
+  }
+});

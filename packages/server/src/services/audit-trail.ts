@@ -34,13 +34,18 @@ export function createAuditTrail({ store, guard, audit }: Deps) {
         limit: maxResults + 1,
         ...(after ? { beforeSeq: seqOf(after) } : {}),
       });
-      await audit({
+      const audited = await audit({
         actor: principal,
         action: LOOKUP_EVENTS,
         resource: '*',
         outcome: 'succeeded',
         detail: Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined)),
       });
+      if (!audited)
+        throw new SesameError(
+          'UNAVAILABLE',
+          'the read could not be written to the audit trail, so it is not served; try again',
+        );
       const items = events.slice(0, maxResults);
       const last = items.at(-1);
       return {
@@ -61,11 +66,12 @@ function text(query: Record<string, unknown>, name: string): string | undefined 
   return value;
 }
 
-/** An ISO 8601 date and time (a date alone is midnight UTC). */
+/** An ISO 8601 date and time; without a zone it is UTC (never the server's own zone), as a date alone is. */
 function time(query: Record<string, unknown>, name: string): number | undefined {
   const value = text(query, name);
   if (value === undefined) return undefined;
-  const ms = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : Number.NaN;
+  const zoned = /T.*(Z|[+-]\d{2}:?\d{2})$/i.test(value) || !value.includes('T') ? value : `${value}Z`;
+  const ms = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(zoned) : Number.NaN;
   if (Number.isNaN(ms))
     throw new SesameError(
       'INVALID',
