@@ -92,7 +92,17 @@ describe('openStore (sqlite file)', () => {
         { name: '0007-sign-in-device' },
         { name: '0008-instance-public-key' },
         { name: '0009-session-id-bytewise' },
+        { name: '0010-audit-lookups' },
       ]);
+      // The audit trail's lookups (newest first by action, resource, time) have indexes to use.
+      const plan = (where: string) =>
+        raw
+          .prepare(`explain query plan select * from audit_events where ${where} order by seq desc limit 10`)
+          .all()
+          .map((row) => (row as { detail: string }).detail)
+          .join('; ');
+      assert.match(plan("action = 'x'"), /USING INDEX audit_events_action/);
+      assert.match(plan("resource = 'x'"), /USING INDEX audit_events_resource/);
     } finally {
       raw.close();
     }
@@ -219,7 +229,7 @@ describe('openStore (sqlite file)', () => {
     );
     const raw = new Database(sqlitePath, { readonly: true });
     try {
-      assert.equal((raw.prepare('select count(*) as n from kysely_migration').get() as { n: number }).n, 9);
+      assert.equal((raw.prepare('select count(*) as n from kysely_migration').get() as { n: number }).n, 10);
     } finally {
       raw.close();
     }
