@@ -341,6 +341,20 @@ describe('a change of tags (PATCH): add and remove, keeping the others', () => {
     // Only the keys it names are in aws:TagKeys: adding owner is hers although APP_ID (not hers) is on it.
     const added = await patch({ add: { owner: 'alice', team: 'web' }, remove: ['temp'] });
     assert.equal(added.status, 200, added.text);
+    // Audited as the two AWS actions it is, each findable by its own.
+    const arn = (added.body.instance as { arn: string }).arn;
+    const audited = (
+      await ts.api('GET', `/api/v1/audit?resource=${encodeURIComponent(arn)}&actor=alice`, {
+        token: ts.adminToken,
+      })
+    ).body.events as { action: string; detail: Record<string, unknown> }[];
+    assert.deepEqual(
+      audited.map((e) => [e.action, e.detail]),
+      [
+        ['ssm:RemoveTagsFromResource', { removed: ['temp'] }],
+        ['ssm:AddTagsToResource', { tags: { owner: 'alice', team: 'web' } }],
+      ],
+    );
     assert.deepEqual(await tags(), {
       Name: 'app-09',
       project: 'Development',

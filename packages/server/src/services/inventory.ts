@@ -88,23 +88,25 @@ export function createInventoryService({
     );
   };
 
-  /** Stores the instance's new tags, audits it, and answers with the instance as `principal` may see it. */
+  /**
+   * Stores the instance's new tags and audits the change as AWS actions: ssm:AddTagsToResource for the tags set
+   * (when any) and ssm:RemoveTagsFromResource for the keys dropped (when any), each findable by its action; then
+   * answers with the instance as `principal` may see it.
+   */
   const saveTags = async (
     principal: Principal,
     instance: Instance,
     tags: Instance['tags'],
-    detail: Record<string, unknown>,
-    action = 'ssm:AddTagsToResource',
+    change: { set?: Instance['tags']; removed: string[] },
   ): Promise<PublicInstance | Pick<PublicInstance, 'id' | 'arn' | 'tags'>> => {
     await store.setInstanceTags(instance.id, tags);
     await catalog.refresh(instance.id);
-    await audit({
-      actor: principal,
-      action,
-      resource: instanceArn(arn, instance),
-      outcome: 'succeeded',
-      detail,
-    });
+    const resource = instanceArn(arn, instance);
+    const done = (action: string, detail: Record<string, unknown>) =>
+      audit({ actor: principal, action, resource, outcome: 'succeeded', detail });
+    if (change.set && Object.keys(change.set).length > 0)
+      await done('ssm:AddTagsToResource', { tags: change.set });
+    if (change.removed.length > 0) await done('ssm:RemoveTagsFromResource', { removed: change.removed });
     // The change is made: the answer must not say otherwise. Someone who may tag but not describe the instance
     // gets back what they set, not the instance's other details.
     const updated = (await store.getInstance(instance.id)) ?? { ...instance, tags };
@@ -209,7 +211,7 @@ export function createInventoryService({
           instanceArn(arn, instance),
           instanceContext(instance.tags).extend(untagRequestContext(removed)),
         );
-      return saveTags(principal, instance, tags, { tags, ...(removed.length > 0 ? { removed } : {}) });
+      return saveTags(principal, instance, tags, { set: tags, removed });
     },
 
     /**
@@ -242,13 +244,7 @@ export function createInventoryService({
       );
       const tags = parseTags(Object.fromEntries([...kept, ...Object.entries(add)]));
       const removed = remove.filter((key) => Object.hasOwn(instance.tags, key));
-      return saveTags(
-        principal,
-        instance,
-        tags,
-        { tags, ...(adding ? { added: add } : {}), ...(removed.length > 0 ? { removed } : {}) },
-        adding ? 'ssm:AddTagsToResource' : 'ssm:RemoveTagsFromResource',
-      );
+      return saveTags(principal, instance, tags, { ...(adding ? { set: add } : {}), removed });
     },
 
     async remove(principal: Principal, target: string): Promise<void> {
