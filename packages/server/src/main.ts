@@ -15,12 +15,12 @@ import { SesameError } from './errors.ts';
 import { createGuard } from './guard.ts';
 import { buildApp } from './http/app.ts';
 import type { Logger } from './log.ts';
-import { sealRecording } from './recording/seal-recording.ts';
 import { createActivationService } from './services/activations.ts';
 import { createAuditTrail } from './services/audit-trail.ts';
 import { createIdentityService } from './services/identity.ts';
 import { createInstanceCatalog } from './services/instance-catalog.ts';
 import { createInventoryService } from './services/inventory.ts';
+import { endDanglingSessions } from './sessions/dangling-sessions.ts';
 import { createSessionBroker } from './sessions/session-broker.ts';
 import { createCliHandoff } from './sign-in/cli-handoff.ts';
 import { createIdentityProviders } from './sign-in/identity-providers.ts';
@@ -36,66 +36,9 @@ import { createThrottle } from './sign-in/throttle.ts';
 import { openStore, type Store } from './store/index.ts';
 import { readTlsFiles, type TlsFiles } from './tls-files.ts';
 
-/** The server acting on its own behalf (first start, the local agent's activation); never reachable over the API. */
-export const SYSTEM_PRINCIPAL: Principal = {
-  userId: 'system',
-  username: 'system',
-  sourceAddress: null,
-  system: true,
-};
+export { SYSTEM_PRINCIPAL } from './system-principal.ts';
 
 export type SesameServer = Awaited<ReturnType<typeof createServer>>;
-
-/**
- * Sessions a previous run left active (it was killed, or the machine stopped): ended in the store, their
- * recordings sealed (a last line cut mid-write dropped, a final event saying why they end there), and audited.
- */
-async function endDanglingSessions(
-  store: Store,
-  audit: Audit,
-  log: Logger,
-  config: ServerConfig,
-  at: number,
-): Promise<void> {
-  const reason = 'the server restarted';
-  for (const session of await store.failDanglingSessions(at, reason)) {
-    // The session ended when the server stopped: its recording's last event is the best time known for that
-    // (the restart may come hours later).
-    let endedAt = at;
-    const recording = session.recordingKey
-      ? await sealRecording(
-          join(config.dataDir, session.recordingKey),
-          `${reason} (it had stopped mid-session)`,
-        ).then(
-          ({ droppedBytes, lastEventSeconds }) => {
-            endedAt = Math.min(
-              at,
-              Math.max(session.startedAt, session.startedAt + Math.round(lastEventSeconds * 1000)),
-            );
-            return droppedBytes > 0
-              ? `sealed; a last line cut short (${droppedBytes} bytes) was dropped`
-              : 'sealed';
-          },
-          (error: Error) => {
-            log.error(
-              { sessionId: session.id, err: error.message },
-              'cannot seal the recording of a session left open',
-            );
-            return `cannot be sealed: ${error.message}`;
-          },
-        )
-      : 'none';
-    if (endedAt !== at) await store.updateSession(session.id, { endedAt });
-    await audit({
-      actor: SYSTEM_PRINCIPAL,
-      action: 'sesame:SessionEnded',
-      resource: sessionArn(config.arn, session.id),
-      outcome: 'failed',
-      at: endedAt,
-      detail: { reason, recording, foundAt: new Date(at).toISOString() },
-    });
-  }
-}
 
 /** Wires store, services, agent hub, session broker and HTTP app. Call listen() to serve. */
 export async function createServer(config: ServerConfig, log: Logger) {
