@@ -289,7 +289,7 @@ describe('sesame login, setup, logout and whoami', () => {
     mux.close();
     const after = await sesame.cli(['whoami'], 'alice-3');
     assert.equal(after.code, 3);
-    assert.match(after.stderr, /not signed in/);
+    assert.match(after.stderr, /not signed in: run `sesame login` to sign in to http:\/\/\S+ again/);
     // Signing in again needs no --url: the server signed in to last is remembered past the logout.
     ok(await sesame.cli(['login', '--user', 'alice'], 'alice-3', `${PASSWORD}\n`));
     assert.equal(credentials('alice-3').url, sesame.url);

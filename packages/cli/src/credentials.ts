@@ -81,7 +81,16 @@ export async function readCredentials(): Promise<Credentials | undefined> {
 
 export async function loadCredentials(): Promise<Credentials> {
   const value = await readCredentials();
-  if (!value) throw new CliError(NOT_SIGNED_IN, ExitCodes.UNAUTHENTICATED);
+  if (!value) {
+    // After a logout the server is remembered: `sesame login` alone goes back to it.
+    const server = await lastServer().catch(() => undefined);
+    throw new CliError(
+      server
+        ? `not signed in: run \`sesame login\` to sign in to ${server.url} again (add \`--user <name>\` for a local account)`
+        : NOT_SIGNED_IN,
+      ExitCodes.UNAUTHENTICATED,
+    );
+  }
   return value;
 }
 
