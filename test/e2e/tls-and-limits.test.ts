@@ -119,6 +119,35 @@ describe('TLS with a pinned self-signed certificate, and session limits', () => 
     assert.deepEqual(JSON.parse(readFileSync(identityPath, 'utf8')), before);
   });
 
+  test('http:// to the TLS server: register and login say the URL may need https://', async () => {
+    const plain = sesame.url.replace(/^https:/, 'http:');
+    const register = await runProcess(
+      [
+        bins.agent,
+        'register',
+        '--url',
+        plain,
+        '--activation-id',
+        'act-x',
+        '--identity',
+        join(dir, 'plain', 'id.json'),
+      ],
+      { env: { SESAME_ACTIVATION_CODE: 'code' } },
+    );
+    assert.notEqual(register.code, 0);
+    assert.match(
+      register.stderr,
+      new RegExp(`if the server speaks TLS, its URL starts with https:// \\(${sesame.url}\\)`),
+    );
+    const login = await sesame.cli(
+      ['login', '--url', plain, '--user', 'admin'],
+      'plain',
+      'whatever-password\n',
+    );
+    assert.equal(login.code, 7);
+    assert.match(login.stderr, /if the server speaks TLS, its URL starts with https:\/\//);
+  });
+
   test('over TLS, browsers are told to keep to https, and API answers and pages are never cached', async () => {
     const headers = (path: string) =>
       new Promise<IncomingHttpHeaders>((resolve, reject) => {

@@ -126,3 +126,14 @@ export function maskingOptions(url: string | URL): { generateMask?: (mask: Uint8
   const unreadable = protocol === 'wss:' || protocol === 'https:' || isLoopback(hostname);
   return unreadable ? { generateMask: (mask) => mask.fill(0) } : {};
 }
+
+/**
+ * A hint for an http:// URL whose server hung up without answering: what an https server does with a plain
+ * request (the person wrote http:// for a server that speaks TLS). Empty otherwise.
+ */
+export function plainHttpHint(url: string, error: Error): string {
+  const hungUp = error.message === 'socket hang up' || (error as NodeJS.ErrnoException).code === 'ECONNRESET';
+  return hungUp && url.startsWith('http://')
+    ? `; if the server speaks TLS, its URL starts with https:// (${url.replace(/^http:/, 'https:')})`
+    : '';
+}

@@ -2,7 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { pinMismatch, pinnedTlsOptions, type TlsPin } from '@sesame/agent/tls';
+import { pinMismatch, pinnedTlsOptions, plainHttpHint, type TlsPin } from '@sesame/agent/tls';
 import {
   type Credentials,
   forgetProposal,
@@ -279,7 +279,7 @@ export function unreachable(url: string, tls: TlsPin | null, error: Error): CliE
     `sign in again with \`sesame login --url ${url} --fingerprint <new>\``,
   );
   return new CliError(
-    pinned ?? `cannot reach the Sesame server at ${url}: ${error.message}`,
+    pinned ?? `cannot reach the Sesame server at ${url}: ${error.message}${plainHttpHint(url, error)}`,
     ExitCodes.UNAVAILABLE,
   );
 }
