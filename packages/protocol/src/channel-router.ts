@@ -11,7 +11,7 @@ type OpenFrame = Extract<Frame, { type: 'open' }>;
 export type ChannelRouterDeps = {
   options: ResolvedMuxOptions;
   /** Sends frames (nothing once the connection is closed) and reports channel-level errors. */
-  link: Omit<ChannelLink, 'finished'>;
+  link: Omit<ChannelLink, 'finished' | 'gathering'>;
   /** A violation no single channel can be blamed for: close the connection. */
   fail(error: ProtocolError): void;
 };
@@ -33,12 +33,28 @@ export class ChannelRouter {
   readonly #deps: ChannelRouterDeps;
   readonly #link: ChannelLink;
   #strays = 0;
+  #gathering: (() => void)[] = [];
 
   constructor(deps: ChannelRouterDeps) {
     this.#deps = deps;
     this.table = new ChannelTable(deps.options.side);
-    this.#link = { ...deps.link, finished: (id) => this.table.channels.delete(id) };
+    this.#link = {
+      ...deps.link,
+      finished: (id) => this.table.channels.delete(id),
+      gathering: (flush) => {
+        if (this.#gathering.length === 0) queueMicrotask(this.#handOverGathered);
+        this.#gathering.push(flush);
+      },
+    };
   }
+
+  /** Channels holding gathered data hand it over before any other event of the connection (or at the turn's end). */
+  readonly #handOverGathered = () => {
+    const waiting = this.#gathering;
+    if (waiting.length === 0) return;
+    this.#gathering = [];
+    for (const flush of waiting) flush();
+  };
 
   /** Starts opening a channel; the promise settles on the peer's accept or reject. */
   open(spec: JsonObject): Promise<Channel> {
@@ -61,6 +77,7 @@ export class ChannelRouter {
   }
 
   receive(frame: ChannelFrame): void {
+    if (frame.type !== 'data' && frame.type !== 'window') this.#handOverGathered();
     const id = frame.channel;
     const table = this.table;
     const pending = table.outgoing.get(id);
@@ -226,8 +243,8 @@ export class ChannelRouter {
   }
 
   #channelInit(id: number, spec: JsonObject, info: JsonObject, sendWindow: number, peerMaxData: number) {
-    const { window, maxData } = this.#deps.options;
-    return { id, spec, info, sendWindow, peerMaxData, window, maxData };
+    const { window, maxData, minPeerMaxData } = this.#deps.options;
+    return { id, spec, info, sendWindow, peerMaxData, window, maxData, minChunk: minPeerMaxData };
   }
 
   #send(frame: Frame): void {

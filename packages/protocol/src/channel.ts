@@ -25,6 +25,11 @@ export type ChannelLink = {
   error(error: ProtocolError): void;
   /** An application handler of this channel threw; the channel is closed with INTERNAL. */
   handlerFailed(error: unknown): void;
+  /**
+   * This channel holds gathered data (see DataGatherer): `flush` is called before any later event of the
+   * connection, on any channel, so that the data is handed over first.
+   */
+  gathering(flush: () => void): void;
 };
 
 export type ChannelInit = {
@@ -39,6 +44,8 @@ export type ChannelInit = {
   window: number;
   /** Largest DATA payload we accept. */
   maxData: number;
+  /** No data frame smaller than this goes out while more is queued (MuxOptions.minPeerMaxData). */
+  minChunk: number;
 };
 
 const MAX_CLOSE_TEXT = 1024;
@@ -105,8 +112,11 @@ export class Channel extends ChannelHandlers {
     this.info = init.info;
     this.#maxData = init.maxData;
     this.#receiveWindow = new ReceiveWindow(init.window);
-    this.#sendQueue = new SendQueue(init.sendWindow, init.peerMaxData);
-    this.#data = new DataGatherer((data) => this.#handOver(data));
+    this.#sendQueue = new SendQueue(init.sendWindow, init.peerMaxData, init.minChunk);
+    this.#data = new DataGatherer(
+      (data) => this.#handOver(data),
+      (flush) => link.gathering(flush),
+    );
   }
 
   get closed(): boolean {
@@ -197,7 +207,8 @@ export class Channel extends ChannelHandlers {
   }
 
   #receive(frame: ChannelFrame): void {
-    if (frame.type !== 'data') this.#data.flush(); // what came before is handed over first
+    // What came before is handed over first (window frames never reach the application).
+    if (frame.type !== 'data' && frame.type !== 'window') this.#data.flush();
     if (frame.type === 'close') this.#peerClose(frame.code, frame.message);
     else if (frame.type === 'window') this.#receiveWindowFrame(frame.increment);
     else if (this.#closed) {

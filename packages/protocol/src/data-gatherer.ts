@@ -9,18 +9,22 @@ export const GATHERED_DATA_MAX = 512;
 /** The incoming data of one channel, handed over as GATHERED_DATA_MAX describes. */
 export class DataGatherer {
   readonly #handOver: (data: Uint8Array) => void;
+  /** Told when data starts waiting here, with the function that hands it over. */
+  readonly #waiting: (flush: () => void) => void;
   #chunks: Uint8Array[] = [];
   #bytes = 0;
   /** Data was handed over this turn: small frames after it are gathered. */
   #turnOpen = false;
 
-  constructor(handOver: (data: Uint8Array) => void) {
+  constructor(handOver: (data: Uint8Array) => void, waiting: (flush: () => void) => void) {
     this.#handOver = handOver;
+    this.#waiting = waiting;
   }
 
   /** The payload of a data frame whose credit was counted. */
   add(data: Uint8Array): void {
     if (this.#turnOpen && data.length <= GATHERED_DATA_MAX) {
+      if (this.#chunks.length === 0) this.#waiting(this.#flush);
       this.#chunks.push(data);
       this.#bytes += data.length;
       return;
@@ -57,6 +61,8 @@ export class DataGatherer {
     this.#chunks = [];
     this.#bytes = 0;
   }
+
+  readonly #flush = () => this.flush();
 
   readonly #endTurn = () => {
     this.#turnOpen = false;

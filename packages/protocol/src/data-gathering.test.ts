@@ -69,3 +69,40 @@ test('credit: the gathered bytes count and are released together', async () => {
   assert.deepEqual(released, [1, 99]);
   channel.release(100);
 });
+
+test('window frames between data frames do not break up the gathering (they never reach the application)', async () => {
+  const { events, data, raw } = await openChannel();
+  data('a');
+  for (let i = 0; i < 1000; i++) {
+    data('b');
+    raw.inject({ type: 'window', channel: 2, increment: 1 });
+  }
+  await settle();
+  assert.deepEqual(events, ['data:a', `data:${'b'.repeat(1000)}`]);
+});
+
+test("another channel's event comes after the data gathered before it, even when its handler closes this channel", async () => {
+  const events: string[] = [];
+  const channels = new Map<number, Channel>();
+  const raw = connectRaw({
+    side: 'a',
+    onOpen: (request) => {
+      const channel = request.accept();
+      channels.set(channel.id, channel);
+      channel.onData = (d) => events.push(`${channel.id}:${new TextDecoder().decode(d)}`);
+      channel.onEof = () => {
+        events.push(`${channel.id}:eof`);
+        channels.get(2)?.close(); // closing channel 2 from channel 4's handler
+      };
+    },
+  });
+  raw.mux.hello({});
+  raw.inject(peerHello);
+  for (const channel of [2, 4]) raw.inject({ type: 'open', channel, window: 1000, maxData: 1000, spec: {} });
+  await settle();
+  raw.inject({ type: 'data', channel: 2, data: text('a') });
+  raw.inject({ type: 'data', channel: 2, data: text('b') });
+  raw.inject({ type: 'eof', channel: 4 });
+  await settle();
+  assert.deepEqual(events, ['2:a', '2:b', '4:eof']);
+});

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setImmediate as settle, setTimeout as sleep } from 'node:timers/promises';
 import { ConnectionClosedError, ProtocolError } from './errors.ts';
-import { PROTOCOL_VERSION } from './frame-types.ts';
+import { decodeFrame, encodeFrame } from './frame-codec.ts';
+import { type Frame, PROTOCOL_VERSION } from './frame-types.ts';
+import { Mux } from './mux.ts';
 import type { OpenRequest } from './open-request.ts';
 import { connectMuxes, connectRaw, readyPair, recordChannel } from './test-peers.ts';
 
@@ -259,4 +261,24 @@ describe('connection', () => {
       Date.now = wallClock;
     }
   });
+});
+
+test('no pong while the peer leaves more than 64 KiB of what was sent unread', async () => {
+  const sent: Frame[] = [];
+  let unsent = 100_000;
+  const mux = new Mux(
+    {
+      send: (bytes) => sent.push(decodeFrame(bytes, Number.MAX_SAFE_INTEGER)),
+      close: () => {},
+      unsentBytes: () => unsent,
+    },
+    { side: 'a', keepaliveIntervalMs: 0, keepaliveTimeoutMs: 0 },
+  );
+  mux.receive(encodeFrame({ type: 'ping', nonce: 1 }));
+  await settle();
+  assert.deepEqual(sent, []);
+  unsent = 0; // it read again
+  mux.receive(encodeFrame({ type: 'ping', nonce: 2 }));
+  await settle();
+  assert.deepEqual(sent, [{ type: 'pong', nonce: 2 }]);
 });

@@ -19,8 +19,9 @@ export type MuxOptions = {
   /** Largest DATA payload we accept (DEFAULT_MAX_DATA). */
   maxData?: number;
   /**
-   * The smallest maxData a peer may ask of this side (default 1): below it, its open is rejected, or its accept
-   * fails the channel. A peer asking for 1 would have this side cut everything it sends into one-byte frames.
+   * The smallest frames a peer may have this side send (default 1): an open or accept asking for a smaller maxData
+   * is refused, and no data frame smaller than this goes out while more is queued (credit granted a byte at a time
+   * waits until it adds up). Otherwise a peer could have this side cut everything into one-byte frames.
    */
   minPeerMaxData?: number;
   /** Channels in use at once (default 1024); an open beyond it is rejected with TOO_MANY_CHANNELS. */

@@ -249,3 +249,39 @@ test('minPeerMaxData: an open or an accept asking for smaller frames is refused 
   });
   assert.equal(a.closed || b.closed, false, 'the connection carries on');
 });
+
+test('minPeerMaxData: credit granted a byte at a time waits until it adds up; a small write still goes at once', async () => {
+  let accepted: import('./channel.ts').Channel | undefined;
+  const raw = connectRaw({
+    side: 'a',
+    minPeerMaxData: 1024,
+    keepaliveIntervalMs: 0,
+    keepaliveTimeoutMs: 0,
+    onOpen: (request) => {
+      accepted = request.accept();
+    },
+  });
+  raw.mux.hello({});
+  raw.inject(peerHello);
+  raw.inject({ type: 'open', channel: 2, window: 1024, maxData: 4096, spec: {} });
+  await settle();
+  const channel = accepted as NonNullable<typeof accepted>;
+  const dataSizes = () =>
+    raw
+      .take()
+      .filter((f) => f.type === 'data')
+      .map((f) => (f.type === 'data' ? f.data.length : 0));
+  raw.take();
+  channel.write(new Uint8Array(10_000));
+  assert.deepEqual(dataSizes(), [1024]);
+  for (let i = 0; i < 1023; i++) raw.inject({ type: 'window', channel: 2, increment: 1 });
+  assert.deepEqual(dataSizes(), [], 'no one-byte frames');
+  raw.inject({ type: 'window', channel: 2, increment: 1 });
+  assert.deepEqual(dataSizes(), [1024]);
+  // What is left once the big write is gone: a short write goes out with the credit there is.
+  raw.inject({ type: 'window', channel: 2, increment: 10_000 });
+  assert.deepEqual(dataSizes(), [4096, 3856]);
+  raw.inject({ type: 'window', channel: 2, increment: 10 });
+  channel.write(new Uint8Array(10));
+  assert.deepEqual(dataSizes(), [10]);
+});

@@ -30,9 +30,14 @@ export interface Transport {
    * is called. Without it the transport is never full.
    */
   full?(): boolean;
+  /** Bytes sent but not yet written to the network, when the transport knows (pings are not answered past 64 KiB). */
+  unsentBytes?(): number;
   /** The application closes the socket (mapping `code` to a WebSocket close code). */
   close(code: string, message: string): void;
 }
+
+/** Unsent bytes past which a ping is not answered (the peer is not reading what it has). */
+const UNREAD_PONG_LIMIT = 64 * 1024;
 
 /** One connection carrying many channels, with a hello handshake, keepalive and per-channel flow control. */
 export class Mux {
@@ -185,8 +190,10 @@ export class Mux {
         break;
       }
       case 'ping':
-        // One pong per turn, for the last ping of it: a peer that sends pings in bulk and never reads would
-        // otherwise pile up an answer per ping in this side's memory (liveness needs one; nonces are not matched).
+        // One pong per turn, for the last ping of it, and none while the peer leaves what we sent unread: a peer
+        // that sends pings in bulk and never reads would otherwise pile up an answer per ping in this side's
+        // memory (liveness needs one; nonces are not matched).
+        if ((this.#transport.unsentBytes?.() ?? 0) > UNREAD_PONG_LIMIT) break;
         if (this.#pongNonce === undefined) queueMicrotask(this.#answerPing);
         this.#pongNonce = frame.nonce;
         break;

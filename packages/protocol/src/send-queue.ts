@@ -11,14 +11,20 @@ type QueueItem =
  */
 export class SendQueue {
   readonly #maxChunk: number;
+  readonly #minChunk: number;
   #items: (QueueItem | undefined)[] = [];
   #head = 0;
   #bytes = 0;
   #credit: number;
 
-  constructor(credit: number, maxChunk: number) {
+  /**
+   * `minChunk`: no chunk smaller than this goes out while more is queued; the rest waits for more credit. A peer
+   * that hands out credit a byte at a time then gets frames of this size, not one frame per byte.
+   */
+  constructor(credit: number, maxChunk: number, minChunk = 1) {
     this.#credit = credit;
     this.#maxChunk = maxChunk;
+    this.#minChunk = Math.min(minChunk, maxChunk);
   }
 
   /** Data bytes queued and not yet sent. */
@@ -60,7 +66,7 @@ export class SendQueue {
       const item = this.#items[this.#head]!;
       if (item.kind === 'data') {
         while (item.offset < item.data.length) {
-          if (this.#credit === 0 || transportFull()) {
+          if (this.#credit === 0 || this.#credit < Math.min(this.#minChunk, this.#bytes) || transportFull()) {
             this.#compact();
             return;
           }

@@ -111,6 +111,7 @@ export function muxOverWebSocket(socket: NodeWebSocketLike, options: MuxOptions)
       },
       // (Full only after sends, and each send binds the socket's 'drain' below.)
       full: () => socket.bufferedAmount >= SEND_HIGH_WATER,
+      unsentBytes: () => socket.bufferedAmount,
       close(code, message) {
         socket.close(wsCloseCode(code), closeReason(`${code}: ${message}`));
       },
