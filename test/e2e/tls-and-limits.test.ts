@@ -135,10 +135,7 @@ describe('TLS with a pinned self-signed certificate, and session limits', () => 
       { env: { SESAME_ACTIVATION_CODE: 'code' } },
     );
     assert.notEqual(register.code, 0);
-    assert.match(
-      register.stderr,
-      new RegExp(`if the server speaks TLS, its URL starts with https:// \\(${sesame.url}\\)`),
-    );
+    assert.match(register.stderr, new RegExp(`speaks TLS: use ${sesame.url} \\(nothing was registered\\)`));
     const login = await sesame.cli(
       ['login', '--url', plain, '--user', 'admin'],
       'plain',

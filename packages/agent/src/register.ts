@@ -3,7 +3,7 @@ import { type PostJsonError, postJson } from './http-json.ts';
 import { type AgentIdentity, generateAgentKeys, loadIdentity, saveIdentity } from './identity.ts';
 import { collectInventory } from './inventory.ts';
 import { writePrivateFile } from './private-file.ts';
-import { isLoopback, pinnedTlsOptions, pinServerCertificate, plainHttpHint } from './tls-pin.ts';
+import { isLoopback, pinnedTlsOptions, pinServerCertificate, plainHttpHint, speaksTls } from './tls-pin.ts';
 
 export type RegisterOptions = {
   url: string;
@@ -92,14 +92,20 @@ export async function registerAgent(options: RegisterOptions): Promise<AgentIden
     );
   } catch (error) {
     const reason = (error as Error).message;
-    const hint = plainHttpHint(base, error as Error);
+    // An https server hangs up on plain http: said as such, not as a lost answer.
+    if (plainHttpHint(base, error as Error) && (await speaksTls(base))) {
+      await forget();
+      throw new RegistrationError(
+        `the Sesame server at ${base} speaks TLS: use ${base.replace(/^http:/, 'https:')} (nothing was registered)`,
+      );
+    }
     if (!(error as PostJsonError).requestSent) {
       // It never left this machine whole: this attempt registered nothing.
       await forget();
-      throw new RegistrationError(`cannot reach the Sesame server at ${base}: ${reason}${hint}.${again}`);
+      throw new RegistrationError(`cannot reach the Sesame server at ${base}: ${reason}.${again}`);
     }
     throw new RegistrationError(
-      `no answer from the Sesame server at ${base} (${reason}${hint}): it may have registered this agent. Run the same command again${hint ? ' (with the right URL)' : ''}: it uses the same key (kept in ${pending}), and the server answers with the same instance`,
+      `no answer from the Sesame server at ${base} (${reason}): it may have registered this agent. Run the same command again: it uses the same key (kept in ${pending}), and the server answers with the same instance`,
     );
   }
   if (response.status !== 200) {

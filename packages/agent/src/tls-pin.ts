@@ -137,3 +137,27 @@ export function plainHttpHint(url: string, error: Error): string {
     ? `; if the server speaks TLS, its URL starts with https:// (${url.replace(/^http:/, 'https:')})`
     : '';
 }
+
+/**
+ * Whether something at an http:// URL's host and port speaks TLS (a TLS handshake completes within 3 s; the
+ * certificate is not looked at). Asked when such a URL's server hung up, to tell a wrong scheme from a lost answer.
+ */
+export function speaksTls(url: string): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect({
+      host: hostname.replace(/^\[|\]$/g, ''),
+      port: Number(port || 80),
+      rejectUnauthorized: false,
+      ...(isIP(hostname) ? {} : { servername: hostname }),
+    });
+    const done = (answer: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(answer);
+    };
+    const timer = setTimeout(() => done(false), 3_000);
+    socket.once('secureConnect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
