@@ -381,6 +381,15 @@ describe('a change of tags (PATCH): add and remove, keeping the others', () => {
     // The administrator may; removing a key the instance does not have is no error.
     const removed = await patch({ remove: ['APP_ID', 'nope'] }, ts.adminToken);
     assert.equal(removed.status, 200, removed.text);
+    // A change that changes nothing is on record too.
+    const nothing = await patch({ remove: ['nope'] }, ts.adminToken);
+    assert.equal(nothing.status, 200, nothing.text);
+    const [last] = (
+      await ts.api('GET', `/api/v1/audit?resource=${encodeURIComponent(arn)}&maxResults=1`, {
+        token: ts.adminToken,
+      })
+    ).body.events as { action: string; detail: Record<string, unknown> }[];
+    assert.deepEqual([last?.action, last?.detail], ['ssm:RemoveTagsFromResource', { tags: {}, removed: [] }]);
     assert.deepEqual(await tags(), { Name: 'app-09', project: 'Development', owner: 'alice', team: 'web' });
   });
 

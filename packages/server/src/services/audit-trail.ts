@@ -66,16 +66,20 @@ function text(query: Record<string, unknown>, name: string): string | undefined 
   return value;
 }
 
-/** An ISO 8601 date and time; without a zone it is UTC (never the server's own zone), as a date alone is. */
+/** An ISO 8601 date (midnight UTC) or date and time; a time without a zone is UTC, never the server's own zone. */
+const ISO_TIME =
+  /^(\d{4}-\d{2}-\d{2})(?:T(\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)(Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
+
 function time(query: Record<string, unknown>, name: string): number | undefined {
   const value = text(query, name);
   if (value === undefined) return undefined;
-  const zoned = /T.*(Z|[+-]\d{2}:?\d{2})$/i.test(value) || !value.includes('T') ? value : `${value}Z`;
-  const ms = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(zoned) : Number.NaN;
+  const [, date, clock, zone] = ISO_TIME.exec(value) ?? [];
+  const offset = zone === undefined || /^z$/i.test(zone) ? 'Z' : zone.length === 3 ? `${zone}:00` : zone;
+  const ms = date ? Date.parse(`${date}T${clock ?? '00:00'}${offset}`) : Number.NaN;
   if (Number.isNaN(ms))
     throw new SesameError(
       'INVALID',
-      `${name} must be a date and time in ISO 8601, e.g. 2026-11-22T18:00:00Z`,
+      `${name} must be a date and time in ISO 8601, e.g. 2026-11-22T18:00:00Z (without a zone it is UTC)`,
     );
   return ms;
 }

@@ -104,9 +104,15 @@ export function createInventoryService({
     const resource = instanceArn(arn, instance);
     const done = (action: string, detail: Record<string, unknown>) =>
       audit({ actor: principal, action, resource, outcome: 'succeeded', detail });
-    if (change.set && Object.keys(change.set).length > 0)
-      await done('ssm:AddTagsToResource', { tags: change.set });
+    const setting = change.set !== undefined && Object.keys(change.set).length > 0;
+    if (setting) await done('ssm:AddTagsToResource', { tags: change.set });
     if (change.removed.length > 0) await done('ssm:RemoveTagsFromResource', { removed: change.removed });
+    // A change that changed nothing (no tags to set, none there to remove) is on record too.
+    if (!setting && change.removed.length === 0)
+      await done(change.set ? 'ssm:AddTagsToResource' : 'ssm:RemoveTagsFromResource', {
+        tags: {},
+        removed: [],
+      });
     // The change is made: the answer must not say otherwise. Someone who may tag but not describe the instance
     // gets back what they set, not the instance's other details.
     const updated = (await store.getInstance(instance.id)) ?? { ...instance, tags };

@@ -508,7 +508,7 @@ export function createSessionBroker(deps: Deps) {
           : code === 'TRANSPORT_CLOSED'
             ? `the agent disconnected: ${peerText(message)}`
             : code === 'KEEPALIVE_TIMEOUT'
-              ? `the agent stopped answering: ${peerText(message)}`
+              ? `the connection to the agent went silent: ${peerText(message)}`
               : `agent: ${peerText(message)}`,
       );
     client.onClose = (code, message) =>
@@ -680,9 +680,12 @@ export function createSessionBroker(deps: Deps) {
   };
 }
 
-/** A peer's close message as people see and the store keeps it: control characters replaced, at most 300 characters. */
+/**
+ * A peer's close message as people see and the store keeps it: control and format characters (bidi overrides) and
+ * line or paragraph separators replaced, at most 300 characters.
+ */
 function peerText(message: string): string {
-  const line = message.replace(/\p{Cc}/gu, '?');
+  const line = message.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, '?');
   return line.length > 300 ? `${line.slice(0, 300)}…` : line;
 }
 
