@@ -6,14 +6,20 @@ import { loadConfig } from './config.ts';
 import { SesameError } from './errors.ts';
 import { createLogger } from './log.ts';
 import { createServer } from './main.ts';
+import { recoverAccount } from './recover.ts';
 import { stopOnSignals } from './stop-signals.ts';
 
 const USAGE = `Usage: sesame-server
+       sesame-server recover <username>
 
-Runs the Sesame control plane. It takes no arguments: settings come from a JSON file named by SESAME_CONFIG
-and from SESAME_* variables (SESAME_HOST, SESAME_PORT, SESAME_PUBLIC_URL, SESAME_DATA_DIR, SESAME_DATABASE_URL,
-SESAME_LOG_LEVEL, SESAME_TRUST_PROXY); see the README's "Configuration". The data directory defaults to
-./.sesame under the current directory. The first administrator's setup link is printed here at the first start.
+Runs the Sesame control plane. Settings come from a JSON file named by SESAME_CONFIG and from SESAME_*
+variables (SESAME_HOST, SESAME_PORT, SESAME_PUBLIC_URL, SESAME_DATA_DIR, SESAME_DATABASE_URL, SESAME_LOG_LEVEL,
+SESAME_TRUST_PROXY); see the README's "Configuration". The data directory defaults to ./.sesame under the
+current directory. The first administrator's setup link is printed here at the first start.
+
+recover <username>: for someone locked out with no administrator to help (a forgotten password, a lost MFA
+device). With the server stopped and its settings, removes the account's MFA devices, unlocks and enables it, and
+prints a one-time link to set a new password; a new MFA device is registered at the next sign-in. Audited.
 `;
 
 async function run(): Promise<void> {
@@ -22,13 +28,23 @@ async function run(): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  if (args.length > 0) {
-    process.stderr.write(`sesame-server: unknown argument ${JSON.stringify(args[0])}\n\n${USAGE}`);
+  const recovering = args[0] === 'recover' && args.length === 2;
+  if (args.length > 0 && !recovering) {
+    const problem =
+      args[0] === 'recover' ? 'recover takes one user name' : `unknown argument ${JSON.stringify(args[0])}`;
+    process.stderr.write(`sesame-server: ${problem}\n\n${USAGE}`);
     process.exit(2);
   }
   const heapFlag = tuneHeap();
   const path = process.env.SESAME_CONFIG;
   const config = loadConfig(process.env, path ? { path, text: readFileSync(path, 'utf8') } : undefined);
+  if (recovering) {
+    const link = await recoverAccount(config, createLogger({ level: 'warn' }), args[1] as string);
+    process.stdout.write(
+      `${args[1]} has no MFA device now, and is unlocked and enabled. Start the server, then set a new password at\n  ${link}\n(or run \`sesame setup\` and paste the link); a new MFA device is registered at the first sign-in.\n`,
+    );
+    return;
+  }
   const log = createLogger({ level: config.logLevel });
   log.info({ heapGrowth: heapFlag ?? 'from the node command line' }, 'V8 old-generation growing factor');
   const server = await createServer(config, log);
