@@ -341,6 +341,7 @@ describe('a change of tags (PATCH): add and remove, keeping the others', () => {
     // Only the keys it names are in aws:TagKeys: adding owner is hers although APP_ID (not hers) is on it.
     const added = await patch({ add: { owner: 'alice', team: 'web' }, remove: ['temp'] });
     assert.equal(added.status, 200, added.text);
+    const afterAdding = { Name: 'app-09', project: 'Development', APP_ID: '42', owner: 'alice', team: 'web' };
     // Audited as the two AWS actions it is, each findable by its own.
     const arn = (added.body.instance as { arn: string }).arn;
     const audited = (
@@ -355,13 +356,7 @@ describe('a change of tags (PATCH): add and remove, keeping the others', () => {
         ['ssm:AddTagsToResource', { tags: { owner: 'alice', team: 'web' } }],
       ],
     );
-    assert.deepEqual(await tags(), {
-      Name: 'app-09',
-      project: 'Development',
-      APP_ID: '42',
-      owner: 'alice',
-      team: 'web',
-    });
+    assert.deepEqual(await tags(), afterAdding);
     // Removing the ABAC tag is refused, and so is adding it; nothing changes.
     assertError(await patch({ remove: ['APP_ID'] }), 403, 'FORBIDDEN', /ssm:RemoveTagsFromResource/);
     assertError(
@@ -371,13 +366,7 @@ describe('a change of tags (PATCH): add and remove, keeping the others', () => {
       /ssm:RemoveTagsFromResource/,
     );
     assertError(await patch({ add: { APP_ID: '43' } }), 403, 'FORBIDDEN', /ssm:AddTagsToResource/);
-    assert.deepEqual(await tags(), {
-      Name: 'app-09',
-      project: 'Development',
-      APP_ID: '42',
-      owner: 'alice',
-      team: 'web',
-    });
+    assert.deepEqual(await tags(), afterAdding);
     // The administrator may; removing a key the instance does not have is no error.
     const removed = await patch({ remove: ['APP_ID', 'nope'] }, ts.adminToken);
     assert.equal(removed.status, 200, removed.text);
