@@ -55,5 +55,7 @@ export class ConnectionClosedError extends Error {
 export function transportClosedMessage(code: number, reason: string): string {
   if (reason) return `connection closed (${code} ${reason})`;
   if (code === 1006) return 'the connection was lost (the network or the other side went away)';
+  if (code === 1009)
+    return 'the connection was closed: a message was larger than the other side accepts (1009)';
   return `connection closed (${code})`;
 }
