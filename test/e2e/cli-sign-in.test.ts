@@ -74,6 +74,11 @@ describe('sesame login, setup, logout and whoami', () => {
     assert.match(setupUrl, /\/setup#token=/);
     ok(await sesame.cli(['admin', 'groups', 'add-member', 'ops', 'alice']));
     ok(await sesame.cli(['admin', 'users', 'tag', 'alice', 'team=web']));
+    // tag adds, keeping the others; untag removes.
+    const tagged = ok(await sesame.cli(['admin', 'users', 'tag', 'alice', 'env=prod', '-o', 'json']));
+    assert.deepEqual(JSON.parse(tagged.stdout), { team: 'web', env: 'prod' });
+    const untagged = ok(await sesame.cli(['admin', 'users', 'untag', 'alice', 'env', '-o', 'json']));
+    assert.deepEqual(JSON.parse(untagged.stdout), { team: 'web' });
     // A password over plain http to another machine is refused unless asked for; then it is only unreachable here.
     const overHttp = await sesame.cli(
       ['login', '--url', 'http://sesame.invalid:9', '--user', 'alice'],

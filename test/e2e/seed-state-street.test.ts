@@ -74,7 +74,7 @@ describe('State Street: ABAC on APP_GROUP_NAME / APP_ID / RELEASE_ID', () => {
       const made = JSON.parse((await ok(cli(['admin', 'users', 'create', user, '--output', 'json']))).stdout);
       await ok(cli(['setup', '--url', sesame.url], user, `${made.setupToken}\nstate-street-pass-1\n`));
       await ok(cli(['admin', 'groups', 'add-member', 'pam-users', user]));
-      await ok(cli(['admin', 'users', 'tag', user, ...tags]));
+      await ok(cli(['admin', 'users', 'tag', '--replace', user, ...tags]));
     }
     const machines: [string, string, string, string][] = [
       ['web-1', 'webserver', 'ABC', '1.0'],

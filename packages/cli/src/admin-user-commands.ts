@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { client, done, enc, type Out, outputOption, parseTagArgs } from './command-kit.ts';
+import { CliError, ExitCodes } from './errors.ts';
 import { isoTime, printList, printObject } from './output.ts';
 
 /** The server builds the link (a /setup link for a new account, /reset for a reset). */
@@ -143,16 +144,36 @@ export function adminUserCommands(admin: Command): void {
     });
   users
     .command('tag')
-    .description("replace a user's principal tags (aws:PrincipalTag/<key> in policies)")
+    .description(
+      "add or change a user's principal tags (aws:PrincipalTag/<key> in policies), keeping the others (--replace: these become all of them)",
+    )
     .argument('<username>')
     .argument('[key=value...]')
+    .option('--replace', 'replace every tag the user has with these (none: remove them all)')
     .addOption(outputOption())
-    .action(async (username: string, pairs: string[], o: Out) => {
+    .action(async (username: string, pairs: string[], o: Out & { replace?: boolean }) => {
+      if (!o.replace && pairs.length === 0)
+        throw new CliError(
+          'give the tags to add, as key=value (or --replace with none to remove them all)',
+          ExitCodes.INVALID,
+        );
       const r = await (await client()).call<{ tags: object }>(
-        'PUT',
+        o.replace ? 'PUT' : 'PATCH',
         userPath(username, '/tags'),
-        parseTagArgs(pairs),
+        o.replace ? parseTagArgs(pairs) : { add: parseTagArgs(pairs) },
       );
+      printObject(r.tags, o.output);
+    });
+  users
+    .command('untag')
+    .description('remove principal tags from a user, keeping the others')
+    .argument('<username>')
+    .argument('<key...>')
+    .addOption(outputOption())
+    .action(async (username: string, keys: string[], o: Out) => {
+      const r = await (await client()).call<{ tags: object }>('PATCH', userPath(username, '/tags'), {
+        remove: keys,
+      });
       printObject(r.tags, o.output);
     });
   users

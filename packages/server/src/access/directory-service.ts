@@ -5,7 +5,14 @@ import type { Audit } from '../audit.ts';
 import type { Principal } from '../authorize.ts';
 import { SesameError } from '../errors.ts';
 import type { Guard } from '../guard.ts';
-import { description, droppedTagKeys, onlyFields, parseTags, requiredText } from '../services/validate.ts';
+import {
+  description,
+  droppedTagKeys,
+  onlyFields,
+  parseTagChange,
+  parseTags,
+  requiredText,
+} from '../services/validate.ts';
 import type { Group, Store, Tags, User } from '../store/index.ts';
 import { accessChanged } from './access-change.ts';
 import type { AccessModel } from './access-model.ts';
@@ -140,6 +147,38 @@ export function createDirectoryService({ store, guard, audit, model, arn, now = 
       await changed(principal, 'sesame:TagUser', userArn(username), {
         tags,
         ...(removed.length > 0 ? { removed } : {}),
+      });
+      return tags;
+    },
+
+    /**
+     * Adds (or changes) the tags in `add` and removes the keys in `remove`, leaving the user's other tags: each part
+     * judged as its own action (sesame:TagUser, sesame:UntagUser) with only its own keys, as IAM's TagUser and
+     * UntagUser are.
+     */
+    async changeUserTags(principal: Principal, username: string, input: unknown): Promise<Tags> {
+      const { add, remove } = parseTagChange(input);
+      const adding = Object.keys(add).length > 0;
+      const { id } = adding
+        ? await user(principal, 'sesame:TagUser', username, tagRequestContext(add))
+        : await user(principal, 'sesame:UntagUser', username, untagRequestContext(remove));
+      const current = await store.getUserTags(id);
+      if (adding && remove.length > 0)
+        guard(
+          principal,
+          'sesame:UntagUser',
+          userArn(username),
+          resourceContext(current).extend(untagRequestContext(remove)),
+        );
+      const kept = Object.entries(current).filter(
+        ([key]) => !remove.includes(key) && !Object.hasOwn(add, key),
+      );
+      const tags = parseTags(Object.fromEntries([...kept, ...Object.entries(add)]));
+      await store.setUserTags(id, tags);
+      await changed(principal, adding ? 'sesame:TagUser' : 'sesame:UntagUser', userArn(username), {
+        tags,
+        ...(adding ? { added: add } : {}),
+        ...(remove.length > 0 ? { removed: remove.filter((key) => Object.hasOwn(current, key)) } : {}),
       });
       return tags;
     },

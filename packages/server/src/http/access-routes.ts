@@ -50,6 +50,9 @@ export function registerAccessRoutes(
   app.put('/api/v1/users/:username/tags', authed, async (r) => ({
     tags: await directory.setUserTags(me(r), param(r, 'username'), r.body),
   }));
+  app.patch('/api/v1/users/:username/tags', authed, async (r) => ({
+    tags: await directory.changeUserTags(me(r), param(r, 'username'), r.body),
+  }));
 
   app.get('/api/v1/policies', authed, async (r) =>
     listing(

@@ -143,3 +143,26 @@ test("an action on an account is judged with that account's tags (aws:ResourceTa
     /sesame:GetUser on .*user\/nobody/,
   );
 });
+
+test('a change of tags (PATCH) adds and removes only what it names, each part judged as its own action', async () => {
+  const patch = (username: string, token: string, json: unknown) =>
+    ts.api('PATCH', `/api/v1/users/${username}/tags`, { token, json });
+  await ts.createUser('kim');
+  assert.equal((await put('kim', ts.adminToken, { APP_GROUP_NAME: 'payments', team: 'web' })).status, 200);
+  // erin may add a tag although kim holds an ABAC key: only the keys it names are in aws:TagKeys.
+  const added = await patch('kim', erin, { add: { desk: '7' } });
+  assert.equal(added.status, 200, added.text);
+  assert.deepEqual(await tagsOf('kim'), { APP_GROUP_NAME: 'payments', team: 'web', desk: '7' });
+  // Removing the ABAC key is refused (sesame:UntagUser); frank may add but not remove at all.
+  assertError(await patch('kim', erin, { remove: ['APP_GROUP_NAME'] }), 403, 'FORBIDDEN', /sesame:UntagUser/);
+  assertError(
+    await patch('kim', frank, { add: { x: '1' }, remove: ['desk'] }),
+    403,
+    'FORBIDDEN',
+    /sesame:UntagUser/,
+  );
+  const removed = await patch('kim', erin, { remove: ['desk'] });
+  assert.equal(removed.status, 200, removed.text);
+  assert.deepEqual(await tagsOf('kim'), { APP_GROUP_NAME: 'payments', team: 'web' });
+  assertError(await patch('kim', erin, {}), 400, 'INVALID', /adds and removes nothing/);
+});
