@@ -144,12 +144,13 @@ export function plainHttpHint(url: string, error: Error): string {
  */
 export function speaksTls(url: string): Promise<boolean> {
   const { hostname, port } = new URL(url);
+  const host = hostname.replace(/^\[|\]$/g, ''); // an IPv6 address comes in brackets
   return new Promise((resolve) => {
     const socket = connect({
-      host: hostname.replace(/^\[|\]$/g, ''),
+      host,
       port: Number(port || 80),
       rejectUnauthorized: false,
-      ...(isIP(hostname) ? {} : { servername: hostname }),
+      ...(isIP(host) ? {} : { servername: host }),
     });
     const done = (answer: boolean) => {
       clearTimeout(timer);

@@ -1,7 +1,7 @@
 // `sesame-server recover <username>`: the way back in for an administrator locked out with no one to help.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -31,7 +31,17 @@ test('recover: the locked-out administrator gets a link to set a password, then 
   assert.match(running.stderr, /another Sesame server is using the data directory .*: stop it first/);
   await ts.server.close();
 
-  assert.match(recover(dataDir, 'nobody').stderr, /^sesame-server: no user named "nobody"\n$/);
+  assert.match(
+    recover(dataDir, 'nobody').stderr,
+    /^sesame-server: no user named "nobody" in .*sesame\.db\n$/,
+  );
+  // Run with other settings (another data directory), it finds no database and creates none.
+  const elsewhere = join(scratch, 'not-the-data-dir');
+  assert.match(
+    recover(elsewhere, 'admin').stderr,
+    /there is no Sesame database at .*not-the-data-dir\/sesame\.db: run recover with the server's own settings/,
+  );
+  assert.equal(existsSync(elsewhere), false);
   assert.equal(recover(dataDir).status, 2);
   const done = recover(dataDir, 'admin');
   assert.equal(done.status, 0, done.stderr);
@@ -45,13 +55,23 @@ test('recover: the locked-out administrator gets a link to set a password, then 
   );
   try {
     const api = apiClient(await server.listen());
+    // The old password no longer gets in (someone else may know it): only the link does.
+    const old = await api('POST', '/api/v1/auth/login', {
+      json: { username: 'admin', password: ADMIN_PASSWORD },
+    });
+    assert.equal(old.status, 401, old.text);
     const setup = await api('POST', '/api/v1/auth/setup', {
       json: { token, password: `${ADMIN_PASSWORD}!` },
     });
     assert.equal(setup.status, 200, setup.text);
     assert.equal(setup.body.status, 'enrol-required', 'the old device is gone: a new one is registered');
     const audited = (await server.store.listAudit({ actor: 'system', limit: 1000 })).map((e) => e.action);
-    for (const action of ['sesame:ResetMfaDevices', 'sesame:UnlockUser', 'sesame:ResetUserPassword'])
+    for (const action of [
+      'sesame:RecoverAccount',
+      'sesame:ResetMfaDevices',
+      'sesame:UnlockUser',
+      'sesame:ResetUserPassword',
+    ])
       assert.ok(audited.includes(action), `${action} in ${audited}`);
   } finally {
     await server.close();

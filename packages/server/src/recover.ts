@@ -1,34 +1,107 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { serverArn } from './arn.ts';
+import { createAudit } from './audit.ts';
 import type { ServerConfig } from './config.ts';
+import { hashPassword } from './crypto.ts';
+import { claimDataDirectory } from './data-directory.ts';
+import { SesameError } from './errors.ts';
 import type { Logger } from './log.ts';
-import { createServer } from './main.ts';
+import { createIdentityService } from './services/identity.ts';
+import { createThrottle } from './sign-in/throttle.ts';
+import { openStore } from './store/index.ts';
 import { SYSTEM_PRINCIPAL } from './system-principal.ts';
+
+export type Recovery = {
+  link: string;
+  expiresAt: number;
+  wasDisabled: boolean;
+  isAdmin: boolean;
+  removedDevices: number;
+};
 
 /**
  * `sesame-server recover <username>`: the way back in for a person locked out with no administrator to help (the
- * only administrator forgot the password or lost the MFA device). Run on the server's host, with the server's own
- * settings, while the server is stopped (the data directory is locked otherwise): removes the account's MFA devices,
- * unlocks and enables it, ends its sign-ins, and returns a one-time link to set a new password, after which the
- * person registers a new MFA device. Each step is audited, by `system`. Whoever can run this can read the
+ * only administrator forgot the password or lost the MFA device). Run on the server's host with the server's own
+ * settings. It touches that one account and nothing else (no session, no agent): its MFA devices and sign-ins are
+ * removed, its password is replaced by a random one nobody knows (so only the link gets in), it is unlocked and
+ * enabled, and a one-time link to set a password is returned; the person registers a new MFA device at the first
+ * sign-in. Audited by `system`, with one sesame:RecoverAccount event naming the host and the operating-system user.
+ * On SQLite the server must be stopped (its data directory is locked). Whoever can run this can read the
  * database as well: it gives the host's operator nothing they did not have.
  */
-export async function recoverAccount(config: ServerConfig, log: Logger, username: string): Promise<string> {
-  const server = await createServer(config, log);
+export async function recoverAccount(config: ServerConfig, log: Logger, username: string): Promise<Recovery> {
+  const sqlitePath = join(config.dataDir, 'sesame.db');
+  const where = config.databaseUrl ? 'the PostgreSQL database of SESAME_DATABASE_URL' : sqlitePath;
+  if (!config.databaseUrl && !existsSync(sqlitePath))
+    throw new SesameError(
+      'NOT_FOUND',
+      `there is no Sesame database at ${sqlitePath}: run recover with the server's own settings (SESAME_CONFIG, SESAME_DATA_DIR, SESAME_DATABASE_URL)`,
+    );
+  const release = config.databaseUrl ? () => {} : await claimDataDirectory(config.dataDir, log);
   try {
-    const { identity } = server;
-    await identity.getUser(SYSTEM_PRINCIPAL, username); // NOT_FOUND, said plainly, before anything changes
-    await identity.resetMfa(SYSTEM_PRINCIPAL, username);
-    await identity.unlock(SYSTEM_PRINCIPAL, username);
-    await identity.setDisabled(SYSTEM_PRINCIPAL, username, false);
-    const { setupToken } = await identity.resetSetup(SYSTEM_PRINCIPAL, username);
-    return `${baseUrl(config, server.tlsFingerprint !== undefined)}/reset#token=${setupToken}`;
+    const store = await openStore({ databaseUrl: config.databaseUrl, sqlitePath });
+    try {
+      const user = await store.getUserByUsername(username);
+      if (!user) throw new SesameError('NOT_FOUND', `no user named "${username}" in ${where}`);
+      if (user.source !== 'local')
+        throw new SesameError(
+          'INVALID',
+          `${username} signs in through an identity provider (${user.source}): recover the account there, not with a local password`,
+        );
+      const audit = createAudit({ store, log });
+      const throttle = createThrottle({
+        store,
+        windowMs: config.auth.failureWindowMs,
+        lockoutMs: config.auth.lockoutMs,
+        limits: { account: config.signIn.maxAccountFailures, address: config.signIn.maxAddressFailures },
+      });
+      const identity = createIdentityService({
+        store,
+        guard: () => {}, // the server's own operator, on its host
+        audit,
+        log,
+        arn: config.arn,
+        setupTokenTtlMs: config.auth.setupTokenTtlMs,
+        publicUrl: () => '',
+        mailer: undefined,
+        unlock: throttle.unlock,
+        makeAdministrator: async () => {},
+      });
+      // Only the link gets in from here: the old password (which may be known to someone else) no longer works.
+      await store.setPasswordHash(user.id, await hashPassword(randomBytes(32).toString('base64url')));
+      const removedDevices = await identity.resetMfa(SYSTEM_PRINCIPAL, username);
+      await identity.unlock(SYSTEM_PRINCIPAL, username);
+      if (user.disabled) await identity.setDisabled(SYSTEM_PRINCIPAL, username, false);
+      const { setupToken, setupExpiresAt } = await identity.resetSetup(SYSTEM_PRINCIPAL, username);
+      const recovery = {
+        wasDisabled: user.disabled,
+        isAdmin: user.isAdmin,
+        removedDevices,
+        expiresAt: setupExpiresAt,
+      };
+      await audit({
+        actor: SYSTEM_PRINCIPAL,
+        action: 'sesame:RecoverAccount',
+        resource: serverArn(config.arn, 'user', username),
+        outcome: 'succeeded',
+        detail: { ...recovery, host: hostname(), osUser: userInfo().username },
+      });
+      return { ...recovery, link: `${baseUrl(config)}/reset#token=${setupToken}` };
+    } finally {
+      await store.close();
+    }
   } finally {
-    await server.close();
+    release();
   }
 }
 
-/** The address people open, as the running server would print it. */
-function baseUrl(config: ServerConfig, https: boolean): string {
+/** The address people open: SESAME_PUBLIC_URL, else the listen address (a wildcard one is this host only). */
+function baseUrl(config: ServerConfig): string {
   if (config.publicUrl) return config.publicUrl;
-  const host = config.host === '0.0.0.0' || config.host === '127.0.0.1' ? 'localhost' : config.host;
-  return `${https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${config.port}`;
+  const wildcard = config.host === '0.0.0.0' || config.host === '::';
+  const host = wildcard || config.host === '127.0.0.1' ? 'localhost' : config.host;
+  return `${config.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${config.port}`;
 }

@@ -39,9 +39,20 @@ async function run(): Promise<void> {
   const path = process.env.SESAME_CONFIG;
   const config = loadConfig(process.env, path ? { path, text: readFileSync(path, 'utf8') } : undefined);
   if (recovering) {
-    const link = await recoverAccount(config, createLogger({ level: 'warn' }), args[1] as string);
+    const name = args[1] as string;
+    const r = await recoverAccount(config, createLogger({ level: 'warn' }), name);
+    const notes = [
+      r.wasDisabled ? `${name} was disabled and is enabled now.` : '',
+      r.isAdmin ? '' : `${name} is not an administrator.`,
+      config.publicUrl
+        ? ''
+        : 'The link uses the listen address: set SESAME_PUBLIC_URL for one people can open elsewhere.',
+    ].filter(Boolean);
     process.stdout.write(
-      `${args[1]} has no MFA device now, and is unlocked and enabled. Start the server, then set a new password at\n  ${link}\n(or run \`sesame setup\` and paste the link); a new MFA device is registered at the first sign-in.\n`,
+      `${name}: ${r.removedDevices} MFA device(s) removed, sign-ins ended, the old password no longer works, unlocked.\n` +
+        `${notes.map((n) => `${n}\n`).join('')}` +
+        `With the server running, set a new password at (until ${new Date(r.expiresAt).toISOString()})\n  ${r.link}\n` +
+        'or run `sesame setup` and paste the link; a new MFA device is registered at the first sign-in.\n',
     );
     return;
   }

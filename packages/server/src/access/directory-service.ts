@@ -175,11 +175,10 @@ export function createDirectoryService({ store, guard, audit, model, arn, now = 
       );
       const tags = parseTags(Object.fromEntries([...kept, ...Object.entries(add)]));
       await store.setUserTags(id, tags);
-      await changed(principal, adding ? 'sesame:TagUser' : 'sesame:UntagUser', userArn(username), {
-        tags,
-        ...(adding ? { added: add } : {}),
-        ...(remove.length > 0 ? { removed: remove.filter((key) => Object.hasOwn(current, key)) } : {}),
-      });
+      // Audited as the actions it was judged as, each findable by its own.
+      const removed = remove.filter((key) => Object.hasOwn(current, key));
+      if (adding) await changed(principal, 'sesame:TagUser', userArn(username), { tags: add });
+      if (remove.length > 0) await changed(principal, 'sesame:UntagUser', userArn(username), { removed });
       return tags;
     },
 

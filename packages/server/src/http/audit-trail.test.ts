@@ -79,6 +79,8 @@ test('a malformed query is a 400 that names the parameter', async () => {
   const cases: [string, RegExp][] = [
     ['?since=yesterday', /since must be a date and time in ISO 8601/],
     ['?until=2026-13-45T00:00:00Z', /until must be a date and time in ISO 8601/],
+    ['?since=2026-02-30T00:00:00Z', /since must be a date and time in ISO 8601/],
+    ['?since=2026-11-22T24:00:00Z', /since must be a date and time in ISO 8601/],
     ['?actor=a&actor=b', /actor must be given once/],
     ['?actor=', /actor must be given once, as 1 to 2048 characters/],
     ['?user=alice', /unknown field "user": this request takes "actor", "action"/],

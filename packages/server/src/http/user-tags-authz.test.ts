@@ -165,4 +165,22 @@ test('a change of tags (PATCH) adds and removes only what it names, each part ju
   assert.equal(removed.status, 200, removed.text);
   assert.deepEqual(await tagsOf('kim'), { APP_GROUP_NAME: 'payments', team: 'web' });
   assertError(await patch('kim', erin, {}), 400, 'INVALID', /adds and removes nothing/);
+  // A change that adds and removes is on record as both actions.
+  assert.equal((await patch('kim', ts.adminToken, { add: { floor: '3' }, remove: ['team'] })).status, 200);
+  const events = (
+    await ts.api(
+      'GET',
+      '/api/v1/audit?actor=admin&resource=arn:aws:sesame:local:000000000000:user/kim&maxResults=2',
+      {
+        token: ts.adminToken,
+      },
+    )
+  ).body.events as { action: string; detail: Record<string, unknown> }[];
+  assert.deepEqual(
+    events.map((e) => [e.action, e.detail]),
+    [
+      ['sesame:UntagUser', { removed: ['team'] }],
+      ['sesame:TagUser', { tags: { floor: '3' } }],
+    ],
+  );
 });

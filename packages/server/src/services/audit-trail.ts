@@ -76,7 +76,10 @@ function time(query: Record<string, unknown>, name: string): number | undefined 
   const [, date, clock, zone] = ISO_TIME.exec(value) ?? [];
   const offset = zone === undefined || /^z$/i.test(zone) ? 'Z' : zone.length === 3 ? `${zone}:00` : zone;
   const ms = date ? Date.parse(`${date}T${clock ?? '00:00'}${offset}`) : Number.NaN;
-  if (Number.isNaN(ms))
+  // Date.parse rolls 2026-02-30 over into March, and takes 24:00: such a time is not one.
+  const day = date === undefined ? Number.NaN : Date.parse(`${date}T00:00Z`);
+  const real = !Number.isNaN(day) && new Date(day).toISOString().startsWith(date as string);
+  if (Number.isNaN(ms) || !real || clock?.startsWith('24'))
     throw new SesameError(
       'INVALID',
       `${name} must be a date and time in ISO 8601, e.g. 2026-11-22T18:00:00Z (without a zone it is UTC)`,
