@@ -18,8 +18,9 @@ SESAME_TRUST_PROXY); see the README's "Configuration". The data directory defaul
 current directory. The first administrator's setup link is printed here at the first start.
 
 recover <username>: for someone locked out with no administrator to help (a forgotten password, a lost MFA
-device). With the server stopped and its settings, removes the account's MFA devices, unlocks and enables it, and
-prints a one-time link to set a new password; a new MFA device is registered at the next sign-in. Audited.
+device). With the server's settings (on SQLite, with the server stopped), removes that account's MFA devices and
+sign-ins, replaces its password by a random one, unlocks and enables it, and prints a one-time link to set a new
+password; a new MFA device is registered at the first sign-in. Audited.
 `;
 
 async function run(): Promise<void> {
