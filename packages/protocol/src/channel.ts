@@ -207,8 +207,6 @@ export class Channel extends ChannelHandlers {
   }
 
   #receive(frame: ChannelFrame): void {
-    // What came before is handed over first (window frames never reach the application).
-    if (frame.type !== 'data' && frame.type !== 'window') this.#data.flush();
     if (frame.type === 'close') this.#peerClose(frame.code, frame.message);
     else if (frame.type === 'window') this.#receiveWindowFrame(frame.increment);
     else if (this.#closed) {

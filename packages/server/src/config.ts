@@ -389,3 +389,12 @@ export function loadConfig(
   }
   return config;
 }
+
+/** The sign-in throttle's settings (createThrottle), as the server and `sesame-server recover` both use them. */
+export function throttleSettings(config: ServerConfig) {
+  return {
+    windowMs: config.auth.failureWindowMs,
+    lockoutMs: config.auth.lockoutMs,
+    limits: { account: config.signIn.maxAccountFailures, address: config.signIn.maxAddressFailures },
+  };
+}

@@ -8,7 +8,7 @@ import { createSimulator } from './access/simulator.ts';
 import { createAgentHub } from './agents/agent-hub.ts';
 import { createAudit } from './audit.ts';
 import { createAuthorizer } from './authorize.ts';
-import type { ServerConfig } from './config.ts';
+import { type ServerConfig, throttleSettings } from './config.ts';
 import { claimDataDirectory } from './data-directory.ts';
 import { SesameError } from './errors.ts';
 import { createGuard } from './guard.ts';
@@ -94,12 +94,7 @@ async function assemble(
   let url = '';
   const publicUrl = () => url;
   const mailer = config.smtp ? createMailer({ smtp: config.smtp, log }) : undefined;
-  const throttle = createThrottle({
-    store,
-    windowMs: config.auth.failureWindowMs,
-    lockoutMs: config.auth.lockoutMs,
-    limits: { account: config.signIn.maxAccountFailures, address: config.signIn.maxAddressFailures },
-  });
+  const throttle = createThrottle({ store, ...throttleSettings(config) });
   const flows = createFlows({ store, now });
   const sessions = createSignInSessions({
     store,

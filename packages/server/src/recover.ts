@@ -4,7 +4,7 @@ import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { serverArn } from './arn.ts';
 import { createAudit } from './audit.ts';
-import type { ServerConfig } from './config.ts';
+import { type ServerConfig, throttleSettings } from './config.ts';
 import { hashPassword } from './crypto.ts';
 import { claimDataDirectory } from './data-directory.ts';
 import { SesameError } from './errors.ts';
@@ -52,12 +52,7 @@ export async function recoverAccount(config: ServerConfig, log: Logger, username
           `${username} signs in through an identity provider (${user.source}): recover the account there, not with a local password`,
         );
       const audit = createAudit({ store, log });
-      const throttle = createThrottle({
-        store,
-        windowMs: config.auth.failureWindowMs,
-        lockoutMs: config.auth.lockoutMs,
-        limits: { account: config.signIn.maxAccountFailures, address: config.signIn.maxAddressFailures },
-      });
+      const throttle = createThrottle({ store, ...throttleSettings(config) });
       const identity = createIdentityService({
         store,
         guard: () => {}, // the server's own operator, on its host

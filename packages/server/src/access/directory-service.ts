@@ -6,6 +6,7 @@ import type { Principal } from '../authorize.ts';
 import { SesameError } from '../errors.ts';
 import type { Guard } from '../guard.ts';
 import {
+  applyTagChange,
   description,
   droppedTagKeys,
   onlyFields,
@@ -170,13 +171,9 @@ export function createDirectoryService({ store, guard, audit, model, arn, now = 
           userArn(username),
           resourceContext(current).extend(untagRequestContext(remove)),
         );
-      const kept = Object.entries(current).filter(
-        ([key]) => !remove.includes(key) && !Object.hasOwn(add, key),
-      );
-      const tags = parseTags(Object.fromEntries([...kept, ...Object.entries(add)]));
+      const { tags, removed } = applyTagChange(current, { add, remove });
       await store.setUserTags(id, tags);
       // Audited as the actions it was judged as, each findable by its own.
-      const removed = remove.filter((key) => Object.hasOwn(current, key));
       if (adding) await changed(principal, 'sesame:TagUser', userArn(username), { tags: add });
       if (remove.length > 0) await changed(principal, 'sesame:UntagUser', userArn(username), { removed });
       return tags;

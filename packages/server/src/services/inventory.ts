@@ -7,7 +7,7 @@ import type { Guard } from '../guard.ts';
 import type { Instance, Store } from '../store/index.ts';
 import { type InstanceCatalog, instanceContext } from './instance-catalog.ts';
 import { compareKeys, type SortKey } from './pagination.ts';
-import { droppedTagKeys, parseTagChange, parseTags } from './validate.ts';
+import { applyTagChange, droppedTagKeys, parseTagChange, parseTags } from './validate.ts';
 
 type Deps = {
   store: Pick<
@@ -245,11 +245,7 @@ export function createInventoryService({
           instanceArn(arn, instance),
           instanceContext(instance.tags).extend(untagRequestContext(remove)),
         );
-      const kept = Object.entries(instance.tags).filter(
-        ([key]) => !remove.includes(key) && !Object.hasOwn(add, key),
-      );
-      const tags = parseTags(Object.fromEntries([...kept, ...Object.entries(add)]));
-      const removed = remove.filter((key) => Object.hasOwn(instance.tags, key));
+      const { tags, removed } = applyTagChange(instance.tags, { add, remove });
       return saveTags(principal, instance, tags, { ...(adding ? { set: add } : {}), removed });
     },
 

@@ -158,3 +158,12 @@ export function parseTagChange(input: unknown): { add: Tags; remove: string[] } 
     throw new SesameError('INVALID', `the change adds and removes nothing, ${example}`);
   return { add, remove: [...new Set(remove as string[])] };
 }
+
+/** The tags after `change`: `current` without the removed keys, with `add` over it; and the keys it removed. */
+export function applyTagChange(current: Tags, { add, remove }: { add: Tags; remove: string[] }) {
+  const kept = Object.entries(current).filter(([key]) => !remove.includes(key) && !Object.hasOwn(add, key));
+  return {
+    tags: parseTags(Object.fromEntries([...kept, ...Object.entries(add)])),
+    removed: remove.filter((key) => Object.hasOwn(current, key)),
+  };
+}
