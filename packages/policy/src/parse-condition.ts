@@ -1,5 +1,5 @@
 import { compileCondition, evaluateCondition } from './compile-condition.ts';
-import { CONDITION_OPERATORS, parseOperator, QUALIFIERS } from './condition-operators.ts';
+import { type BaseOperator, CONDITION_OPERATORS, parseOperator, QUALIFIERS } from './condition-operators.ts';
 import { normalizeContextKey } from './context-key.ts';
 import { isMultivaluedKey, isSuppliedKey } from './context-keys.ts';
 import { checkTemplate } from './parse-elements.ts';
@@ -19,6 +19,7 @@ export function parseConditionBlock(
   path: string,
   variables: boolean,
   report: Report,
+  effect?: unknown,
 ): PolicyCondition[] | undefined {
   if (!isObject(block)) {
     report.error(
@@ -114,6 +115,7 @@ export function parseConditionBlock(
             operatorPath,
             `${quote(key)} holds one value per tag key in the request: write ForAnyValue:${parsed.base} (some key must match) or ForAllValues:${parsed.base} (every key must)`,
           );
+        else warnCaseSensitiveKeyBlock(parsed.base, effect, operatorPath, key, report);
       } else if (parsed.qualifier === QUALIFIERS.forAllValues) {
         report.warn(
           operatorPath,
@@ -130,6 +132,31 @@ export function parseConditionBlock(
     );
   }
   return report.errors.length === errorsBefore ? conditions : undefined;
+}
+
+/**
+ * Policies read tags whatever the letter case of their keys (`aws:PrincipalTag/APP_GROUP_NAME` also reads a tag
+ * `app_group_name`), but a string operator on `aws:TagKeys` compares keys as written unless it is an IgnoreCase
+ * one. A condition that blocks a key (true in a Deny, false in an Allow) is then dodged by writing the key in
+ * other letters; one that only lets listed keys through fails closed and is fine.
+ */
+function warnCaseSensitiveKeyBlock(
+  base: BaseOperator,
+  effect: unknown,
+  path: string,
+  key: string,
+  report: Report,
+) {
+  const spec = CONDITION_OPERATORS[base];
+  if (spec.type !== 'string' || spec.ignoreCase || (effect !== 'Allow' && effect !== 'Deny')) return;
+  if ((effect === 'Deny') === spec.negated) return;
+  const instead = spec.wildcards
+    ? 'list the keys with ForAnyValue:StringEqualsIgnoreCase instead (there is no IgnoreCase form with wildcards)'
+    : `use ${base}IgnoreCase`;
+  report.warn(
+    path,
+    `${base} compares the tag keys in ${quote(key)} letter for letter, but policies read tags whatever their case (aws:PrincipalTag/Team also reads a tag "team"), so this ${effect} does not hold for a key written in other letters: ${instead}`,
+  );
 }
 
 type Values = { list: string[]; pathOf: (i: number) => string };

@@ -116,3 +116,46 @@ test('ForAnyValue and ForAllValues on the multivalued aws:TagKeys draw no warnin
     );
   }
 });
+
+describe('aws:TagKeys compared letter for letter where a key written in other letters would get past', () => {
+  const tagging = (Effect: string, operator: string, keys: string) =>
+    doc({
+      Effect,
+      Action: 'sesame:TagUser',
+      Resource: '*',
+      Condition: { [operator]: { 'aws:TagKeys': keys } },
+    });
+  const warned: [string, string, RegExp][] = [
+    ['Deny', 'ForAnyValue:StringEquals', /this Deny does not hold .* use StringEqualsIgnoreCase$/],
+    ['Deny', 'ForAllValues:StringEquals', /use StringEqualsIgnoreCase$/],
+    ['Deny', 'ForAnyValue:StringLike', /ForAnyValue:StringEqualsIgnoreCase instead/],
+    ['Allow', 'ForAllValues:StringNotEquals', /this Allow does not hold .* use StringNotEqualsIgnoreCase$/],
+    ['Allow', 'ForAnyValue:StringNotLike', /no IgnoreCase form with wildcards/],
+  ];
+  for (const [effect, operator, message] of warned) {
+    test(`${effect} with ${operator}`, () => {
+      const result = parsePolicy(tagging(effect, operator, 'APP_GROUP_NAME'));
+      assert.ok(result.ok, JSON.stringify(result));
+      const path = `$.Statement[0].Condition["${operator}"]`;
+      assert.ok(
+        result.warnings.some((w) => w.path === path && message.test(w.message)),
+        JSON.stringify(result.warnings),
+      );
+    });
+  }
+  const quiet: [string, string][] = [
+    ['Deny', 'ForAnyValue:StringEqualsIgnoreCase'],
+    ['Allow', 'ForAllValues:StringNotEqualsIgnoreCase'],
+    ['Allow', 'ForAllValues:StringEquals'],
+    ['Allow', 'ForAllValues:StringLike'],
+    ['Deny', 'ForAllValues:StringNotEquals'],
+    ['Deny', 'ForAnyValue:StringNotLike'],
+  ];
+  for (const [effect, operator] of quiet) {
+    test(`no warning for ${effect} with ${operator}: a key in other letters fails closed or is matched`, () => {
+      const result = parsePolicy(tagging(effect, operator, 'APP_GROUP_NAME'));
+      assert.ok(result.ok, JSON.stringify(result));
+      assert.deepEqual(result.warnings, []);
+    });
+  }
+});

@@ -87,7 +87,7 @@ export function parseStatement(
 
   let conditions: PolicyCondition[] | undefined = [];
   if (raw.Condition !== undefined)
-    conditions = parseConditionBlock(raw.Condition, childPath(path, 'Condition'), variables, report);
+    conditions = parseConditionBlock(raw.Condition, childPath(path, 'Condition'), variables, report, effect);
 
   if (report.errors.length !== errorsBefore || !actions || !resources || !conditions) return undefined;
   if (effect === 'Allow' && actions.name === 'NotAction') {

@@ -184,3 +184,58 @@ test('a change of tags (PATCH) adds and removes only what it names, each part ju
     ],
   );
 });
+
+test('a Deny on aws:TagKeys holds for a key in other letters only with an IgnoreCase operator, and saving the other one warns', async () => {
+  const keeper = (name: string, operator: string) => ({
+    name,
+    inlinePolicy: {
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Action: ['sesame:TagUser', 'sesame:GetUser'], Resource: '*' },
+        {
+          Effect: 'Deny',
+          Action: 'sesame:TagUser',
+          Resource: '*',
+          Condition: { [operator]: { 'aws:TagKeys': ABAC_KEYS } },
+        },
+      ],
+    },
+  });
+  const created = await ts.api('POST', '/api/v1/permission-sets', {
+    token: ts.adminToken,
+    json: keeper('CaseKeeper', 'ForAnyValue:StringEquals'),
+  });
+  assert.equal(created.status, 200, created.text);
+  assert.match(
+    JSON.stringify(created.body.warnings),
+    /does not hold for a key written in other letters: use StringEqualsIgnoreCase/,
+  );
+  const fixed = await ts.api('POST', '/api/v1/permission-sets', {
+    token: ts.adminToken,
+    json: keeper('CaseBlindKeeper', 'ForAnyValue:StringEqualsIgnoreCase'),
+  });
+  assert.equal(fixed.status, 200, fixed.text);
+  assert.deepEqual(fixed.body.warnings, []);
+  const tokens: string[] = [];
+  const holders: [string, string][] = [
+    ['lee', 'CaseKeeper'],
+    ['mo', 'CaseBlindKeeper'],
+  ];
+  for (const [username, set] of holders) {
+    tokens.push((await ts.createUser(username)).token);
+    const assigned = await ts.api('POST', '/api/v1/assignments', {
+      token: ts.adminToken,
+      json: { permissionSet: set, principalType: 'user', principalName: username },
+    });
+    assert.equal(assigned.status, 200, assigned.text);
+  }
+  const [lee, mo] = tokens as [string, string];
+  await ts.createUser('nia');
+  const add = (token: string) =>
+    ts.api('PATCH', '/api/v1/users/nia/tags', { token, json: { add: { app_group_name: 'payments' } } });
+  assertError(await add(mo), 403, 'FORBIDDEN', /sesame:TagUser/);
+  assert.deepEqual(await tagsOf('nia'), {});
+  // As in IAM, the letter-for-letter Deny lets it through, and policies then read it as APP_GROUP_NAME.
+  assert.equal((await add(lee)).status, 200);
+  assert.deepEqual(await tagsOf('nia'), { app_group_name: 'payments' });
+});
