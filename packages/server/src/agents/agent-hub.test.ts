@@ -188,6 +188,14 @@ describe('a misbehaving agent connection closes alone', () => {
       await eventually(async () => (await status(agent.instanceId)) === 'ConnectionLost');
       assert.equal(await status(bystander.instanceId), 'Online');
       await echo(shell.channel, `after ${what}`);
+      if (expectedCode === 1009) {
+        // The peer's fault: a warning that says what, not an error with a stack.
+        const line = ts.logs.map((l) => JSON.parse(l)).find((l) => /Max payload size exceeded/.test(l.msg));
+        assert.ok(line, 'the oversized message is logged');
+        assert.equal(line.level, 40);
+        assert.equal(line.code, 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH');
+        assert.equal(line.err, undefined);
+      }
     });
   }
 

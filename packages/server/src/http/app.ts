@@ -89,7 +89,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJsonNoting(json));
   app.addHook('preValidation', async (request) => refuseNul(request));
   await app.register(cookie);
-  await app.register(websocket, { options: { maxPayload: deps.maxMessageBytes ?? 1024 * 1024 } });
+  await app.register(websocket, {
+    options: { maxPayload: deps.maxMessageBytes ?? 1024 * 1024 },
+    // ws reports a peer's fault (a message over the limit, a malformed WebSocket frame: codes WS_ERR_*) and a
+    // dropped connection as an 'error' on the socket, after closing it with the right code. Neither is the
+    // server's error, and any peer can cause them at will: one line without a stack.
+    errorHandler: (error, socket, request) => {
+      const code = (error as { code?: unknown }).code;
+      const line = { url: request.url.split('?')[0], code };
+      if (typeof code === 'string' && code.startsWith('WS_ERR_'))
+        request.log.warn(line, `WebSocket peer broke the rules: ${error.message}`);
+      else request.log.info(line, `WebSocket connection failed: ${error.message}`);
+      socket.terminate();
+    },
+  });
 
   app.setErrorHandler((error: unknown, request, reply) => {
     const e = error as { code?: unknown; message?: string; statusCode?: number; validation?: unknown };
