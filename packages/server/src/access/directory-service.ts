@@ -13,6 +13,7 @@ import {
   parseTagChange,
   parseTags,
   requiredText,
+  whileTagsHold,
 } from '../services/validate.ts';
 import type { Group, Store, Tags, User } from '../store/index.ts';
 import { accessChanged } from './access-change.ts';
@@ -134,17 +135,19 @@ export function createDirectoryService({ store, guard, audit, model, arn, now = 
           'the body must be the user\'s tags, e.g. {"team":"web"} ({} removes them all)',
         );
       const tags = parseTags(input);
-      const { id } = await user(principal, 'sesame:TagUser', username, tagRequestContext(tags));
-      const current = await store.getUserTags(id);
-      const removed = droppedTagKeys(current, tags);
-      if (removed.length > 0)
-        guard(
-          principal,
-          'sesame:UntagUser',
-          userArn(username),
-          resourceContext(current).extend(untagRequestContext(removed)),
-        );
-      await store.setUserTags(id, tags);
+      const removed = await whileTagsHold(async () => {
+        const { id } = await user(principal, 'sesame:TagUser', username, tagRequestContext(tags));
+        const current = await store.getUserTags(id);
+        const removed = droppedTagKeys(current, tags);
+        if (removed.length > 0)
+          guard(
+            principal,
+            'sesame:UntagUser',
+            userArn(username),
+            resourceContext(current).extend(untagRequestContext(removed)),
+          );
+        return (await store.setUserTags(id, tags, current)) ? removed : undefined;
+      });
       await changed(principal, 'sesame:TagUser', userArn(username), {
         tags,
         ...(removed.length > 0 ? { removed } : {}),
@@ -160,19 +163,21 @@ export function createDirectoryService({ store, guard, audit, model, arn, now = 
     async changeUserTags(principal: Principal, username: string, input: unknown): Promise<Tags> {
       const { add, remove } = parseTagChange(input);
       const adding = Object.keys(add).length > 0;
-      const { id } = adding
-        ? await user(principal, 'sesame:TagUser', username, tagRequestContext(add))
-        : await user(principal, 'sesame:UntagUser', username, untagRequestContext(remove));
-      const current = await store.getUserTags(id);
-      if (adding && remove.length > 0)
-        guard(
-          principal,
-          'sesame:UntagUser',
-          userArn(username),
-          resourceContext(current).extend(untagRequestContext(remove)),
-        );
-      const { tags, removed } = applyTagChange(current, { add, remove });
-      await store.setUserTags(id, tags);
+      const { tags, removed } = await whileTagsHold(async () => {
+        const { id } = adding
+          ? await user(principal, 'sesame:TagUser', username, tagRequestContext(add))
+          : await user(principal, 'sesame:UntagUser', username, untagRequestContext(remove));
+        const current = await store.getUserTags(id);
+        if (adding && remove.length > 0)
+          guard(
+            principal,
+            'sesame:UntagUser',
+            userArn(username),
+            resourceContext(current).extend(untagRequestContext(remove)),
+          );
+        const change = applyTagChange(current, { add, remove });
+        return (await store.setUserTags(id, change.tags, current)) ? change : undefined;
+      });
       // Audited as the actions it was judged as, each findable by its own.
       if (adding) await changed(principal, 'sesame:TagUser', userArn(username), { tags: add });
       if (remove.length > 0) await changed(principal, 'sesame:UntagUser', userArn(username), { removed });

@@ -400,3 +400,40 @@ describe('a change of tags (PATCH): add and remove, keeping the others', () => {
     assert.deepEqual(after, before);
   });
 });
+
+test('a retagging that races another is judged again on what won: it never overwrites a production tag', async () => {
+  const id = await instance('race-01', { project: 'Development' });
+  const store = ts.server.store;
+  const write = store.setInstanceTags.bind(store);
+  let meanwhile: (() => Promise<void>) | undefined;
+  store.setInstanceTags = async (target, tags, expected) => {
+    const other = meanwhile;
+    meanwhile = undefined;
+    if (other && expected) await other();
+    return write(target, tags, expected);
+  };
+  try {
+    // The administrator makes it a production instance between alice's read and her write.
+    meanwhile = async () => {
+      const made = await ts.api('PATCH', `/api/v1/instances/${id}/tags`, {
+        token: ts.adminToken,
+        json: { add: { project: 'Production' } },
+      });
+      assert.equal(made.status, 200, made.text);
+    };
+    assertError(
+      await ts.api('PUT', `/api/v1/instances/${id}/tags`, {
+        token: alice,
+        json: { Name: 'race-01', team: 'web' },
+      }),
+      403,
+      'FORBIDDEN',
+      /ssm:AddTagsToResource on .*managed-instance\//,
+    );
+    assert.equal(meanwhile, undefined, 'the other change got in between');
+    const now = (await ts.api('GET', `/api/v1/instances/${id}`, { token: ts.adminToken })).body.instance;
+    assert.deepEqual((now as { tags: unknown }).tags, { Name: 'race-01', project: 'Production' });
+  } finally {
+    store.setInstanceTags = write;
+  }
+});

@@ -239,3 +239,51 @@ test('a Deny on aws:TagKeys holds for a key in other letters only with an Ignore
   assert.equal((await add(lee)).status, 200);
   assert.deepEqual(await tagsOf('nia'), { app_group_name: 'payments' });
 });
+
+test('a change of tags that races another is judged again on what won: nothing is lost or dropped unjudged', async () => {
+  const store = ts.server.store;
+  const write = store.setUserTags.bind(store);
+  let meanwhile: (() => Promise<unknown>) | undefined;
+  let races = 0;
+  // Another writer gets in between a change's read and its write, as a concurrent request can.
+  store.setUserTags = async (id, tags, expected) => {
+    if (meanwhile && expected) {
+      races++;
+      await meanwhile();
+    }
+    return write(id, tags, expected);
+  };
+  const patch = (token: string, json: unknown) => ts.api('PATCH', '/api/v1/users/ola/tags', { token, json });
+  try {
+    await ts.createUser('ola');
+    const adminAdds = (tags: Record<string, string>) => async () => {
+      const saved = meanwhile;
+      meanwhile = undefined;
+      assert.equal((await patch(ts.adminToken, { add: tags })).status, 200);
+      meanwhile = saved;
+    };
+    // erin replaces the tags while the administrator adds an ABAC key: judged again, the PUT would drop it.
+    meanwhile = adminAdds({ APP_GROUP_NAME: 'payments' });
+    const replaced = await put('ola', erin, { team: 'web' });
+    meanwhile = undefined;
+    assertError(replaced, 403, 'FORBIDDEN', /sesame:UntagUser/);
+    assert.deepEqual(await tagsOf('ola'), { APP_GROUP_NAME: 'payments' });
+    // Two additions at once: both are kept.
+    meanwhile = adminAdds({ floor: '3' });
+    const added = await patch(erin, { add: { desk: '7' } });
+    meanwhile = undefined;
+    assert.equal(added.status, 200, added.text);
+    assert.deepEqual(await tagsOf('ola'), { APP_GROUP_NAME: 'payments', floor: '3', desk: '7' });
+    // A change that loses every time gives up after a few tries and says so.
+    let n = 0;
+    races = 0;
+    meanwhile = async () => adminAdds({ floor: String(++n) })();
+    const lost = await patch(erin, { add: { desk: '8' } });
+    meanwhile = undefined;
+    assertError(lost, 409, 'CONFLICT', /changed by someone else 3 times .*try again/);
+    assert.equal(races, 3);
+    assert.equal(((await tagsOf('ola')) as Record<string, string>).desk, '7');
+  } finally {
+    store.setUserTags = write;
+  }
+});

@@ -7,7 +7,7 @@ import type { Guard } from '../guard.ts';
 import type { Instance, Store } from '../store/index.ts';
 import { type InstanceCatalog, instanceContext } from './instance-catalog.ts';
 import { compareKeys, type SortKey } from './pagination.ts';
-import { applyTagChange, droppedTagKeys, parseTagChange, parseTags } from './validate.ts';
+import { applyTagChange, droppedTagKeys, parseTagChange, parseTags, whileTagsHold } from './validate.ts';
 
 type Deps = {
   store: Pick<
@@ -89,7 +89,7 @@ export function createInventoryService({
   };
 
   /**
-   * Stores the instance's new tags and audits the change as AWS actions: ssm:AddTagsToResource for the tags set
+   * Stores the instance's new tags, if its tags are still those it was judged with (else undefined), and audits the change as AWS actions: ssm:AddTagsToResource for the tags set
    * (when any) and ssm:RemoveTagsFromResource for the keys dropped (when any), each findable by its action; then
    * answers with the instance as `principal` may see it.
    */
@@ -98,8 +98,8 @@ export function createInventoryService({
     instance: Instance,
     tags: Instance['tags'],
     change: { set?: Instance['tags']; removed: string[] },
-  ): Promise<PublicInstance | Pick<PublicInstance, 'id' | 'arn' | 'tags'>> => {
-    await store.setInstanceTags(instance.id, tags);
+  ): Promise<PublicInstance | Pick<PublicInstance, 'id' | 'arn' | 'tags'> | undefined> => {
+    if (!(await store.setInstanceTags(instance.id, tags, instance.tags))) return undefined;
     await catalog.refresh(instance.id);
     const resource = instanceArn(arn, instance);
     const done = (action: string, detail: Record<string, unknown>) =>
@@ -203,21 +203,23 @@ export function createInventoryService({
           'the body must be the instance\'s tags, e.g. {"project":"Production"} ({} removes them all)',
         );
       const tags = parseTags(input);
-      const instance = await this.authorizedTarget(
-        principal,
-        'ssm:AddTagsToResource',
-        target,
-        tagRequestContext(tags),
-      );
-      const removed = droppedTagKeys(instance.tags, tags);
-      if (removed.length > 0)
-        guard(
+      return whileTagsHold(async () => {
+        const instance = await this.authorizedTarget(
           principal,
-          'ssm:RemoveTagsFromResource',
-          instanceArn(arn, instance),
-          instanceContext(instance.tags).extend(untagRequestContext(removed)),
+          'ssm:AddTagsToResource',
+          target,
+          tagRequestContext(tags),
         );
-      return saveTags(principal, instance, tags, { set: tags, removed });
+        const removed = droppedTagKeys(instance.tags, tags);
+        if (removed.length > 0)
+          guard(
+            principal,
+            'ssm:RemoveTagsFromResource',
+            instanceArn(arn, instance),
+            instanceContext(instance.tags).extend(untagRequestContext(removed)),
+          );
+        return saveTags(principal, instance, tags, { set: tags, removed });
+      });
     },
 
     /**
@@ -232,21 +234,23 @@ export function createInventoryService({
     ): Promise<PublicInstance | Pick<PublicInstance, 'id' | 'arn' | 'tags'>> {
       const { add, remove } = parseTagChange(input);
       const adding = Object.keys(add).length > 0;
-      const instance = await this.authorizedTarget(
-        principal,
-        adding ? 'ssm:AddTagsToResource' : 'ssm:RemoveTagsFromResource',
-        target,
-        adding ? tagRequestContext(add) : untagRequestContext(remove),
-      );
-      if (adding && remove.length > 0)
-        guard(
+      return whileTagsHold(async () => {
+        const instance = await this.authorizedTarget(
           principal,
-          'ssm:RemoveTagsFromResource',
-          instanceArn(arn, instance),
-          instanceContext(instance.tags).extend(untagRequestContext(remove)),
+          adding ? 'ssm:AddTagsToResource' : 'ssm:RemoveTagsFromResource',
+          target,
+          adding ? tagRequestContext(add) : untagRequestContext(remove),
         );
-      const { tags, removed } = applyTagChange(instance.tags, { add, remove });
-      return saveTags(principal, instance, tags, { ...(adding ? { set: add } : {}), removed });
+        if (adding && remove.length > 0)
+          guard(
+            principal,
+            'ssm:RemoveTagsFromResource',
+            instanceArn(arn, instance),
+            instanceContext(instance.tags).extend(untagRequestContext(remove)),
+          );
+        const { tags, removed } = applyTagChange(instance.tags, { add, remove });
+        return saveTags(principal, instance, tags, { ...(adding ? { set: add } : {}), removed });
+      });
     },
 
     async remove(principal: Principal, target: string): Promise<void> {

@@ -167,3 +167,22 @@ export function applyTagChange(current: Tags, { add, remove }: { add: Tags; remo
     removed: remove.filter((key) => Object.hasOwn(current, key)),
   };
 }
+
+const TAG_WRITE_ATTEMPTS = 3;
+
+/**
+ * Runs a read, judge and write of tags whose write happens only if the tags are unchanged since the read
+ * (`attempt` answers undefined when they were not). Another writer in between must not be overwritten, nor
+ * slip past a decision made on what it replaced (a tag added meanwhile, dropped without its Untag check):
+ * the change is read and judged again, a few times at most.
+ */
+export async function whileTagsHold<T>(attempt: () => Promise<T | undefined>): Promise<T> {
+  for (let tries = 0; tries < TAG_WRITE_ATTEMPTS; tries++) {
+    const done = await attempt();
+    if (done !== undefined) return done;
+  }
+  throw new SesameError(
+    'CONFLICT',
+    `the tags were changed by someone else ${TAG_WRITE_ATTEMPTS} times while this change was being made: try again`,
+  );
+}

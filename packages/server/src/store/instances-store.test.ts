@@ -137,6 +137,19 @@ for (const target of targets) {
       );
     });
 
+    test('setInstanceTags with expected tags writes (and renames) only while they are still those', async () => {
+      const i = instance({ tags: { Name: 'web-1', Team: 'web' } });
+      await store.createInstance(i);
+      assert.equal(await store.setInstanceTags(i.id, { Name: 'web-2' }, { Name: 'web-1' }), false);
+      assert.deepEqual(await store.getInstance(i.id), i, 'neither tags nor name changed');
+      assert.equal(
+        await store.setInstanceTags(i.id, { Name: 'web-2' }, { Team: 'web', Name: 'web-1' }),
+        true,
+      );
+      assert.deepEqual(await store.getInstance(i.id), { ...i, name: 'web-2', tags: { Name: 'web-2' } });
+      assert.equal(await store.setInstanceTags('mi-none', {}, {}), false, 'an unknown instance');
+    });
+
     test('setInstanceTags on an unknown instance changes nothing', async () => {
       await store.setInstanceTags('mi-none', { Name: 'x' });
       assert.equal(await store.getInstance('mi-none'), undefined);

@@ -6,6 +6,7 @@ import { parseStringArray, toJson } from './json-columns.ts';
 import type { InstancesTable, StoreDatabase } from './schema.ts';
 import { isUniqueViolation } from './store-error.ts';
 import type { Instance, InstanceKind, InstanceStatus, Store, StoreDialect, Tags } from './types.ts';
+import { sameTags, toTags } from './user-tags-store.ts';
 import { writeTransaction } from './write-transaction.ts';
 
 export type InstancesStore = Pick<
@@ -168,19 +169,29 @@ export function createInstancesStore(db: Kysely<StoreDatabase>, dialect: StoreDi
       return Number(result.numUpdatedRows);
     },
 
-    // The UPDATE comes first: it sets the name from the Name tag and, on PostgreSQL, locks the instance row so
-    // concurrent replacements of the same instance's tags queue up instead of colliding.
-    async setInstanceTags(id, tags) {
-      await db.transaction().execute(async (trx) => {
-        const name = Object.hasOwn(tags, 'Name') ? tags.Name : undefined;
-        const updated = await trx
+    // The first UPDATE locks the instance's row (PostgreSQL) or the database (SQLite), so concurrent replacements
+    // of the same instance's tags queue up, and `expected` is compared with what is there under that lock.
+    async setInstanceTags(id, tags, expected) {
+      return db.transaction().execute(async (trx) => {
+        const locked = await trx
           .updateTable('instances')
-          .set({ name: name ?? sql<string>`name` })
+          .set({ name: sql<string>`name` })
           .where('id', '=', id)
           .executeTakeFirst();
-        if (updated.numUpdatedRows === 0n) return;
+        if (locked.numUpdatedRows === 0n) return false;
+        if (expected) {
+          const rows = await trx
+            .selectFrom('instance_tags')
+            .select(['key', 'value'])
+            .where('instance_id', '=', id)
+            .execute();
+          if (!sameTags(toTags(rows), expected)) return false;
+        }
+        if (Object.hasOwn(tags, 'Name'))
+          await trx.updateTable('instances').set({ name: tags.Name }).where('id', '=', id).execute();
         await trx.deleteFrom('instance_tags').where('instance_id', '=', id).execute();
         await insertTags(trx, id, tags);
+        return true;
       });
     },
 

@@ -284,7 +284,11 @@ export interface Store {
   /** Removes the user with its tokens, setup tokens, memberships, tags and assignments; sessions and audit stay. */
   deleteUser(id: string): Promise<boolean>;
   // principal tags on users
-  setUserTags(userId: string, tags: Tags): Promise<void>;
+  /**
+   * Replaces the user's tags; with `expected`, only while they are still exactly those (the compare-and-set of a
+   * read, decide, write). True when written; false for an unknown user or tags that changed in between.
+   */
+  setUserTags(userId: string, tags: Tags, expected?: Tags): Promise<boolean>;
   getUserTags(userId: string): Promise<Tags>;
   // groups
   createGroup(g: Group): Promise<void>;
@@ -440,7 +444,8 @@ export interface Store {
   updateInventory(id: string, inv: Inventory): Promise<void>;
   setInstanceStatus(id: string, status: InstanceStatus, lastSeenAt: number): Promise<void>;
   markAllInstancesConnectionLost(): Promise<number>;
-  setInstanceTags(id: string, tags: Tags): Promise<void>;
+  /** Replaces the instance's tags (a Name tag renames it); `expected` and the answer as for setUserTags. */
+  setInstanceTags(id: string, tags: Tags, expected?: Tags): Promise<boolean>;
   deleteInstance(id: string): Promise<boolean>;
   // sessions
   createSession(s: SessionRecord): Promise<void>;

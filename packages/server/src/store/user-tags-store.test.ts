@@ -27,6 +27,17 @@ for (const target of targets) {
       ReleaseId2: '2.1',
     };
 
+    test('setUserTags with expected tags writes only while they are still those, in any order', async () => {
+      assert.equal(await store.setUserTags('u-alice', { team: 'web', floor: '3' }), true);
+      assert.equal(await store.setUserTags('u-alice', { team: 'ops' }, { team: 'web' }), false, 'a key more');
+      assert.equal(await store.setUserTags('u-alice', { team: 'ops' }, { team: 'web', floor: '4' }), false);
+      assert.equal(await store.setUserTags('u-alice', { team: 'ops' }, {}), false);
+      assert.deepEqual(await store.getUserTags('u-alice'), { team: 'web', floor: '3' }, 'nothing written');
+      assert.equal(await store.setUserTags('u-alice', { team: 'ops' }, { floor: '3', team: 'web' }), true);
+      assert.deepEqual(await store.getUserTags('u-alice'), { team: 'ops' });
+      assert.equal(await store.setUserTags('u-nobody', { team: 'ops' }), false, 'an unknown user');
+    });
+
     test('setUserTags replaces the whole set; getUserTags reads it back', async () => {
       assert.deepEqual(await store.getUserTags('u-alice'), {});
       await store.setUserTags('u-alice', abac);

@@ -14,9 +14,10 @@ export function createUserTagsStore(db: Kysely<StoreDatabase>): UserTagsStore {
   return {
     // Locking the user's row first makes concurrent replacements of one user's tags queue up instead of
     // colliding; an unknown user is a no-op, as for the other per-user setters.
-    async setUserTags(userId, tags) {
-      await db.transaction().execute(async (trx) => {
-        if (!(await lockPrincipal(trx, 'user', userId))) return;
+    async setUserTags(userId, tags, expected) {
+      return db.transaction().execute(async (trx) => {
+        if (!(await lockPrincipal(trx, 'user', userId))) return false;
+        if (expected && !sameTags(await userTags(trx, userId), expected)) return false;
         await trx.deleteFrom('user_tags').where('user_id', '=', userId).execute();
         const rows = Object.entries(tags).map(([key, value]) => ({ user_id: userId, key, value }));
         for (let start = 0; start < rows.length; start += TAG_ROWS_PER_INSERT) {
@@ -25,19 +26,32 @@ export function createUserTagsStore(db: Kysely<StoreDatabase>): UserTagsStore {
             .values(rows.slice(start, start + TAG_ROWS_PER_INSERT))
             .execute();
         }
+        return true;
       });
     },
 
     async getUserTags(userId) {
-      const rows = await db
-        .selectFrom('user_tags')
-        .select(['key', 'value'])
-        .where('user_id', '=', userId)
-        .orderBy('key')
-        .execute();
-      return toTags(rows);
+      return userTags(db, userId);
     },
   };
+}
+
+async function userTags(db: Kysely<StoreDatabase>, userId: string): Promise<Tags> {
+  const rows = await db
+    .selectFrom('user_tags')
+    .select(['key', 'value'])
+    .where('user_id', '=', userId)
+    .orderBy('key')
+    .execute();
+  return toTags(rows);
+}
+
+/** The same keys with the same values, in any order. */
+export function sameTags(a: Tags, b: Tags): boolean {
+  const keys = Object.keys(a);
+  return (
+    keys.length === Object.keys(b).length && keys.every((key) => Object.hasOwn(b, key) && b[key] === a[key])
+  );
 }
 
 /** fromEntries defines own properties, so even a tag named "__proto__" stays an ordinary tag. */
