@@ -183,9 +183,7 @@ export function signInCommands(program: Command): void {
           o.fingerprint,
           o.insecureHttp,
         );
-        const password = o.passwordStdin
-          ? await readLine()
-          : await readSecret('New password (at least 12 characters): ');
+        const password = o.passwordStdin ? await readLine() : await askNewPassword();
         if (!o.passwordStdin && process.stdin.isTTY && (await readSecret('Repeat it: ')) !== password)
           throw new CliError('the passwords differ', ExitCodes.INVALID);
         const device = await deviceId();
@@ -282,4 +280,22 @@ export function parseSetupAnswer(answer: string): { token: string; url?: string 
       ExitCodes.INVALID,
     );
   return { token, url: link.origin };
+}
+
+const MIN_PASSWORD = 12; // the server's rule (and its other ones) decide; this only saves a person retyping
+
+/** At a terminal, a password too short for the server is asked again at once, before it is repeated. */
+async function askNewPassword(): Promise<string> {
+  for (let tries = 1; ; tries++) {
+    const password = await readSecret(`New password (at least ${MIN_PASSWORD} characters): `);
+    if (password.length >= MIN_PASSWORD || !process.stdin.isTTY) return password;
+    if (tries === 3)
+      throw new CliError(
+        `the password is too short (at least ${MIN_PASSWORD} characters): run \`sesame setup\` again, the setup link still works`,
+        ExitCodes.INVALID,
+      );
+    process.stderr.write(
+      `that is ${password.length} characters, at least ${MIN_PASSWORD} are needed — try again.\n`,
+    );
+  }
 }
