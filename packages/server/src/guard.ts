@@ -2,11 +2,18 @@ import type { Audit } from './audit.ts';
 import type { Authorize, AuthzContext, Principal } from './authorize.ts';
 import { SesameError } from './errors.ts';
 
-export type Guard = (principal: Principal, action: string, resource: string, context?: AuthzContext) => void;
+export type Guard = (
+  principal: Principal,
+  action: string,
+  resource: string,
+  context?: AuthzContext,
+  /** What the request named, for the audit trail when the resource cannot say it (a name that matched nothing). */
+  detail?: Record<string, unknown>,
+) => void;
 
 /** authorize() for service methods: a deny is audited and becomes a FORBIDDEN error naming action and resource. */
 export function createGuard({ authorize, audit }: { authorize: Authorize; audit: Audit }): Guard {
-  return (principal, action, resource, context) => {
+  return (principal, action, resource, context, detail) => {
     const decision = authorize(principal, action, resource, context);
     if (decision.allowed) return;
     void audit({
@@ -14,7 +21,7 @@ export function createGuard({ authorize, audit }: { authorize: Authorize; audit:
       action,
       resource,
       outcome: 'denied',
-      detail: { reason: decision.reason },
+      detail: { ...detail, reason: decision.reason },
     });
     throw new SesameError('FORBIDDEN', `you are not allowed to ${action} on ${resource}`);
   };

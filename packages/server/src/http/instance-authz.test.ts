@@ -241,6 +241,42 @@ describe('someone who may not look at instances cannot learn which exist', () =>
     );
   });
 
+  test('someone who may look up every instance is told a name does not exist, whatever the action', async () => {
+    const cleo = (await ts.createUser('cleo')).token;
+    await ts.grant('cleo', 'LookUpAllRemoveDev', [
+      { Effect: 'Allow', Action: 'ssm:DescribeInstanceProperties', Resource: '*' },
+      {
+        Effect: 'Allow',
+        Action: 'ssm:DeregisterManagedInstance',
+        Resource: '*',
+        Condition: { StringEquals: { 'aws:ResourceTag/project': 'Development' } },
+      },
+    ]);
+    assertError(
+      await ts.api('DELETE', '/api/v1/instances/no-such-host', { token: cleo }),
+      404,
+      'NOT_FOUND',
+      /no instance "no-such-host"/,
+    );
+    // Someone who may not is refused, and the trail says which name they asked for.
+    assertError(
+      await ts.api('DELETE', '/api/v1/instances/no-such-host', { token: bob }),
+      403,
+      'FORBIDDEN',
+      /./,
+    );
+    const trail = await ts.api(
+      'GET',
+      '/api/v1/audit?actor=bob&action=ssm:DeregisterManagedInstance&maxResults=1',
+      {
+        token: ts.adminToken,
+      },
+    );
+    const [event] = trail.body.events as { outcome: string; detail: { target?: string } }[];
+    assert.equal(event?.outcome, 'denied', trail.text);
+    assert.equal(event?.detail.target, 'no-such-host');
+  });
+
   test('someone who may is told the instance does not exist', async () => {
     assertError(
       await ts.api('GET', '/api/v1/instances/no-such-host', { token: alice }),

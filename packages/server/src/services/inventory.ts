@@ -175,7 +175,10 @@ export function createInventoryService({
         const unknown = INSTANCE_ID.test(target)
           ? instanceArn(arn, { id: target, kind: target.startsWith('mi-') ? 'managed' : 'ec2' })
           : instanceArn(arn, { id: '*', kind: 'ec2' });
-        guard(principal, action, unknown, judged({}));
+        // Someone who may look up any instance, whatever its tags, learns nothing from "no such instance" that
+        // `sesame instances` would not tell them: a mistyped name is then not found, not forbidden.
+        if (!authorize(principal, 'ssm:DescribeInstanceProperties', unknown, instanceContext({})).allowed)
+          guard(principal, action, unknown, judged({}), { target });
       }
       const instance = only(target, found);
       guard(principal, action, instanceArn(arn, instance), judged(instance.tags));
