@@ -80,7 +80,9 @@ export function adminUserCommands(admin: Command): void {
     );
   users
     .command('reset')
-    .description("revoke a user's sign-ins and issue a new one-time setup link")
+    .description(
+      "reset a local user's password: the old one stops working, sign-ins and remembered devices are revoked, and a new one-time setup link is issued (accounts of an identity provider are reset there)",
+    )
     .argument('<username>')
     .option('--send-email', 'email the link to their address')
     .addOption(outputOption())

@@ -5,6 +5,7 @@ import type { MailMessage } from '../sign-in/mailer.ts';
 import { type SmtpSink, startSmtpSink } from '../sign-in/smtp-sink.test-support.ts';
 import { totpAt } from '../sign-in/totp.ts';
 import type { User } from '../store/index.ts';
+import { newUser } from '../store/store-test-fixtures.ts';
 import {
   ADMIN_PASSWORD,
   type ApiResponse,
@@ -297,6 +298,36 @@ describe('identity over HTTP: no mail server', () => {
     assert.equal(reset.body.emailSent, false);
     assert.equal(reset.body.setupUrl, `${ts.url}/reset#token=${reset.body.setupToken}`);
     assertError(await me(ts, rita.token), 401, 'UNAUTHENTICATED', EXPIRED);
+  });
+
+  test("an administrator's reset stops the old password and every remembered device at once", async () => {
+    await signedUp(ts, 'rory');
+    const roryId = (await ts.server.store.getUserByUsername('rory'))?.id as string;
+    const t = Date.now();
+    await ts.server.store.rememberSignInContext({
+      userId: roryId,
+      deviceHash: 'thief-laptop',
+      sourceAddress: '127.0.0.1',
+      mfaAt: t,
+      expiresAt: t + 3_600_000,
+    });
+    const reset = await ts.api('POST', '/api/v1/users/rory/reset', { token: ts.adminToken, json: {} });
+    assert.equal(reset.status, 200, reset.text);
+    // Before the link is used, the old password is as wrong as any other.
+    assertError(await login(ts, 'rory'), 401, 'UNAUTHENTICATED', WRONG_PASSWORD);
+    assert.equal(await ts.server.store.getSignInContext(roryId, 'thief-laptop'), undefined);
+  });
+
+  test("an identity provider's account is not given a Sesame password: its reset is refused", async () => {
+    await ts.server.store.createUser(
+      newUser({ id: 'u-ivy', username: 'ivy', source: 'corp', externalId: 'corp-ivy' }),
+    );
+    assertError(
+      await ts.api('POST', '/api/v1/users/ivy/reset', { token: ts.adminToken, json: {} }),
+      400,
+      'INVALID',
+      /ivy signs in through an identity provider \(corp\), which keeps their password: reset it there/,
+    );
   });
 
   test('disabling revokes every sign-in and refuses the password exactly like a wrong one; enabling restores it', async () => {

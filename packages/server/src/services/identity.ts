@@ -25,6 +25,8 @@ type Deps = {
     | 'deleteUser'
     | 'createSetupToken'
     | 'deleteSetupTokensForUser'
+    | 'setPasswordHash'
+    | 'forgetSignInContexts'
     | 'revokeUserSignInSessions'
     | 'listMfaDevices'
     | 'deleteUserMfaDevices'
@@ -259,6 +261,16 @@ export function createIdentityService({
       onlyFields(input, ['sendEmail']);
       if (input.sendEmail !== undefined && typeof input.sendEmail !== 'boolean')
         throw new SesameError('INVALID', 'sendEmail must be true or false');
+      // A Sesame password would let them in past the identity provider (its MFA, and its offboarding).
+      if (user.source !== 'local')
+        throw new SesameError(
+          'INVALID',
+          `${username} signs in through an identity provider (${user.source}), which keeps their password: reset it there`,
+        );
+      // A password is reset because someone else may know it: it stops working now, not once the link is used, and
+      // no device is remembered for skipping the second factor.
+      await store.setPasswordHash(user.id, null);
+      await store.forgetSignInContexts(user.id);
       await store.revokeUserSignInSessions(user.id, now());
       const setup = await issueSetupToken(user);
       // The reset has happened (sign-ins revoked, the old link gone): a mail server that fails must not lose the

@@ -276,7 +276,8 @@ export interface Store {
   getUserById(id: string): Promise<User | undefined>;
   getUserByUsername(username: string): Promise<User | undefined>;
   listUsers(): Promise<User[]>;
-  setPasswordHash(userId: string, hash: string): Promise<void>;
+  /** null: no password (as an invited user), until a setup link sets one. */
+  setPasswordHash(userId: string, hash: string | null): Promise<void>;
   setUserDisabled(userId: string, disabled: boolean): Promise<void>;
   setUserEmail(userId: string, email: string | null): Promise<void>;
   getUserByExternalId(source: string, externalId: string): Promise<User | undefined>;
