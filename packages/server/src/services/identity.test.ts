@@ -602,6 +602,9 @@ describe('identity over HTTP: with a mail server', () => {
     });
     assert.equal(used.status, 200, used.text);
     assert.equal(used.body.status, 'mfa-required', 'the device survives a password reset');
+    // The new password is set once the second factor passed (the old one stopped at the reset).
+    assertError(await login(ts, 'rose', 'a brand new passphrase'), 401, 'UNAUTHENTICATED', WRONG_PASSWORD);
+    assert.equal((await ts.finish('rose', used)).body.status, 'signed-in');
     assertError(await login(ts, 'rose'), 401, 'UNAUTHENTICATED', WRONG_PASSWORD);
     assert.equal((await login(ts, 'rose', 'a brand new passphrase')).body.status, 'mfa-required');
   });
@@ -655,6 +658,8 @@ describe('identity over HTTP: with a mail server', () => {
     );
     const link = /\/reset#token=(sst_[A-Za-z0-9_-]+)/.exec(sent[0]?.text ?? '');
     assert.ok(link, 'the mail has a reset link');
+    // Asked for by anyone, a link that works for an hour, not the week an administrator's invitation does.
+    assert.match(sent[0]?.text ?? '', /the link works once, for 60 minutes/);
     const setup = await ts.api('POST', '/api/v1/auth/setup', {
       json: { token: link[1], password: 'fay resets her password' },
     });

@@ -89,6 +89,9 @@ export function checkEmail(email: unknown): string | null {
 /** The settings entry naming the administrator the first start created (see bootstrap). */
 const BOOTSTRAP_SETTING = 'bootstrap';
 
+/** How long a reset link mailed on request (forgot password) works. */
+const SELF_SERVICE_LINK_MS = 3600_000;
+
 export function createIdentityService({
   store,
   guard,
@@ -108,25 +111,38 @@ export function createIdentityService({
   let queued = 0;
 
   /** `replace`: earlier links stop working (an administrator's reset); a self-service reset leaves them be. */
-  async function issueSetupToken(user: User, replace = true): Promise<{ token: string; expiresAt: number }> {
+  async function issueSetupToken(
+    user: User,
+    replace = true,
+    ttlMs = setupTokenTtlMs,
+  ): Promise<{ token: string; expiresAt: number }> {
     const token = randomToken('sst_');
-    const expiresAt = now() + setupTokenTtlMs;
+    const expiresAt = now() + ttlMs;
     if (replace) await store.deleteSetupTokensForUser(user.id);
     await store.createSetupToken({ tokenHash: hashToken(token), userId: user.id, expiresAt });
     return { token, expiresAt };
   }
 
   /** Mails a setup link; false when there is no mail server or address (the administrator passes it on). */
-  async function mailLink(user: User, kind: 'invitation' | 'reset', token: string): Promise<boolean> {
+  async function mailLink(
+    user: User,
+    kind: 'invitation' | 'reset',
+    token: string,
+    ttlMs = setupTokenTtlMs,
+  ): Promise<boolean> {
     if (!mailer || !user.email) return false;
+    const lasts =
+      ttlMs < 2 * 3600_000
+        ? `${Math.round(ttlMs / 60_000)} minutes`
+        : `${Math.round(ttlMs / 3600_000)} hours`;
     const link = `${publicUrl()}/${kind === 'invitation' ? 'setup' : 'reset'}#token=${token}`;
     await mailer.send({
       to: user.email,
       subject: kind === 'invitation' ? 'You are invited to Sesame' : 'Reset your Sesame password',
       text:
         kind === 'invitation'
-          ? `Hello ${user.username},\n\nan administrator created a Sesame account for you. Set your password here (the link works once, for ${Math.round(setupTokenTtlMs / 3600_000)} hours):\n\n${link}\n\nYou will then register an authenticator app or a security key.\n`
-          : `Hello ${user.username},\n\nset a new Sesame password here (the link works once, for ${Math.round(setupTokenTtlMs / 3600_000)} hours):\n\n${link}\n\nIf you did not ask for this, tell your administrator.\n`,
+          ? `Hello ${user.username},\n\nan administrator created a Sesame account for you. Set your password here (the link works once, for ${lasts}):\n\n${link}\n\nYou will then register an authenticator app or a security key.\n`
+          : `Hello ${user.username},\n\nset a new Sesame password here (the link works once, for ${lasts}):\n\n${link}\n\nIf you did not ask for this, tell your administrator.\n`,
     });
     return true;
   }
@@ -334,8 +350,9 @@ export function createIdentityService({
         } else if (user && !user.disabled && user.source === 'local' && user.email && mailer) {
           await store.putThrottle({ key, failures: 1, windowStart: now(), lockedUntil: null });
           // An invitation or an administrator's link still works: anyone may ask for a reset of any name.
-          const setup = await issueSetupToken(user, false);
-          sent = await mailLink(user, 'reset', setup.token).catch((error: unknown) => {
+          // Short-lived: whoever asked may not be the owner, and the mailbox may be read by others.
+          const setup = await issueSetupToken(user, false, SELF_SERVICE_LINK_MS);
+          sent = await mailLink(user, 'reset', setup.token, SELF_SERVICE_LINK_MS).catch((error: unknown) => {
             log.warn({ err: (error as Error).message, user: user.username }, 'password reset email failed');
             return false;
           });

@@ -15,6 +15,8 @@ export type SignInFlowData = {
   /** The address the identity provider sent, stored once the sign-in is complete (MFA included). */
   idpEmail?: string | null | undefined;
   methods: string[];
+  /** A setup link's new password (its hash), set only once the second factor passed. */
+  newPasswordHash?: string | undefined;
   emailCodeHash?: string;
   emailExpiresAt?: number;
   emailSends?: number;

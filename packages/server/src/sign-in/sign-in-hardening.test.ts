@@ -248,7 +248,7 @@ describe('sign-in hardening', () => {
     assertError(poisoned, 400, 'INVALID', /not valid JSON \(keys named __proto__/);
   });
 
-  test('setting a password with a setup link ends every sign-in made with the old one', async () => {
+  test('a setup link alone changes nothing on an account with an MFA device; with the second factor the password is set and every old sign-in ends', async () => {
     const { token } = await ts.createUser('ray');
     const user = await ts.server.store.getUserByUsername('ray');
     const link = 'sst_a-reset-link-mailed-to-ray-0123456789';
@@ -261,11 +261,28 @@ describe('sign-in hardening', () => {
       json: { token: link, password: 'a brand new passphrase' },
     });
     assert.equal(reset.body.status, 'mfa-required', reset.text);
+    // Whoever read the mail, without the second factor, neither locks the owner out nor ends their sign-ins.
+    assert.equal((await ts.api('GET', '/api/v1/me', { token })).status, 200);
+    const stillOld = await ts.api('POST', '/api/v1/auth/login', {
+      json: { username: 'ray', password: ADMIN_PASSWORD },
+    });
+    assert.equal(stillOld.body.status, 'mfa-required', stillOld.text);
+    assert.equal((await ts.finish('ray', reset)).body.status, 'signed-in');
     assertError(
       await ts.api('GET', '/api/v1/me', { token }),
       401,
       'UNAUTHENTICATED',
       /expired or was revoked/,
+    );
+    const renewed = await ts.api('POST', '/api/v1/auth/login', {
+      json: { username: 'ray', password: 'a brand new passphrase' },
+    });
+    assert.equal(renewed.body.status, 'mfa-required', renewed.text);
+    assertError(
+      await ts.api('POST', '/api/v1/auth/login', { json: { username: 'ray', password: ADMIN_PASSWORD } }),
+      401,
+      'UNAUTHENTICATED',
+      /wrong user name or password/,
     );
   });
 

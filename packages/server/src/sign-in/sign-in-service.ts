@@ -83,6 +83,8 @@ export type FirstFactor = {
   redirect?: string | undefined;
   /** The address an identity provider sent (undefined: keep the stored one); stored only once signed in. */
   idpEmail?: string | null | undefined;
+  /** A setup link's new password (its hash): set once the second factor passed (see completeSetup). */
+  newPasswordHash?: string | undefined;
 };
 
 const MIN_PASSWORD = 12;
@@ -157,7 +159,23 @@ export function createSignInService(deps: Deps) {
       detail,
     });
 
+  /** A setup link's password: the old one and every sign-in made with it end (a thief's cookie too). */
+  async function setPassword(user: User, hash: string, sourceAddress: string | null) {
+    await store.setPasswordHash(user.id, hash);
+    await store.revokeUserSignInSessions(user.id, now());
+    await store.forgetSignInContexts(user.id);
+    await throttle.unlock(user.username);
+    await audit({
+      actor: user.username,
+      action: 'sesame:CompleteSetup',
+      resource: userArn(user.username),
+      outcome: 'succeeded',
+      sourceAddress,
+    });
+  }
+
   async function finish(user: User, data: SignInFlowData, mfaAt: number | null, mfaMethod: string | null) {
+    if (data.newPasswordHash) await setPassword(user, data.newPasswordHash, data.sourceAddress);
     // Only a complete sign-in clears the account's failures: a password alone must not reset the count of
     // wrong codes, or someone holding the password could guess codes without end.
     // The scope the sign-in was counted on: a known device clears its own count, never the name's, or the owner
@@ -210,10 +228,17 @@ export function createSignInService(deps: Deps) {
       maxDurationMs: first.maxDurationMs,
       redirect: first.redirect,
       idpEmail: first.idpEmail,
+      newPasswordHash: first.newPasswordHash,
       methods: [],
     };
     if (first.idpMfaAt) return finish(user, data, first.idpMfaAt, 'idp');
-    if (settings.prompt === 'context-change' && data.deviceHash && ctx.sourceAddress) {
+    // A new password from a link is not a sign-in from a known context: the second factor is asked.
+    if (
+      settings.prompt === 'context-change' &&
+      data.deviceHash &&
+      ctx.sourceAddress &&
+      !first.newPasswordHash
+    ) {
       const known = await store.getSignInContext(user.id, data.deviceHash);
       if (known && known.expiresAt > now() && known.sourceAddress === ctx.sourceAddress)
         return finish(user, data, known.mfaAt, 'remembered');
@@ -345,14 +370,19 @@ export function createSignInService(deps: Deps) {
       return afterFirstFactor(user, ctx, { method: 'password', providerId: null, redirect });
     },
 
-    /** Sets the password with a one-time invitation or reset token, then continues to MFA like a sign-in. */
+    /**
+     * Sets the password with a one-time invitation or reset token, then continues to MFA like a sign-in. An account
+     * with an MFA device gets the new password only once that second factor passed: a link alone (a read mailbox)
+     * must neither lock the owner out nor end their sign-ins.
+     */
     async completeSetup(input: Record<string, unknown>, ctx: SignInContext): Promise<SignInResult> {
       const password = checkNewPassword(input.password);
       const token = typeof input.token === 'string' ? input.token.slice(0, 200) : '';
       // Uses up every other link to set this password too (an earlier reset mail, the invitation).
       const userId = token ? await store.consumeSetupToken(hashToken(token), now()) : undefined;
       const user = userId ? await store.getUserById(userId) : undefined;
-      if (!user || user.disabled) {
+      // (An identity provider's account is never given a link; one from before that rule is refused too.)
+      if (!user || user.disabled || user.source !== 'local') {
         await audit({
           actor: 'anonymous',
           action: 'sesame:CompleteSetup',
@@ -365,19 +395,14 @@ export function createSignInService(deps: Deps) {
           'this setup link is not valid: it was used already, has expired, or was mistyped. Ask an administrator for a new one.',
         );
       }
-      await store.setPasswordHash(user.id, await hashPassword(password, deps.scryptCost));
-      // A new password ends every sign-in made with the old one (a thief's cookie or refresh token too).
-      await store.revokeUserSignInSessions(user.id, now());
-      await store.forgetSignInContexts(user.id);
-      await throttle.unlock(user.username);
-      await audit({
-        actor: user.username,
-        action: 'sesame:CompleteSetup',
-        resource: userArn(user.username),
-        outcome: 'succeeded',
-        sourceAddress: ctx.sourceAddress,
-      });
-      return afterFirstFactor(user, ctx, { method: 'password', providerId: null });
+      const hash = await hashPassword(password, deps.scryptCost);
+      // Without a device there is no second factor to wait for (an invitation, after an MFA reset): the password
+      // is kept even if enrolment is left half done.
+      if ((await store.listMfaDevices(user.id)).length === 0) {
+        await setPassword(user, hash, ctx.sourceAddress);
+        return afterFirstFactor(user, ctx, { method: 'password', providerId: null });
+      }
+      return afterFirstFactor(user, ctx, { method: 'password', providerId: null, newPasswordHash: hash });
     },
 
     async verifyMfa(input: Record<string, unknown>, ctx: SignInContext): Promise<SignInResult> {
