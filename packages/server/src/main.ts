@@ -98,6 +98,8 @@ async function assemble(
   const flows = createFlows({ store, now });
   const sessions = createSignInSessions({
     store,
+    audit,
+    arn: config.arn,
     accessTokenTtlMs: config.auth.accessTokenTtlMs,
     // The longest of the person's permission sets decides, as in AWS IAM Identity Center.
     maxSessionMsFor: (userId) => {

@@ -212,7 +212,7 @@ export function registerSignInRoutes(app: FastifyInstance, s: SignInServices, au
   });
   app.post('/api/v1/auth/refresh', async (request) => {
     const input = body(request);
-    const tokens = await s.sessions.refresh(input.refreshToken, input.nextRefreshToken);
+    const tokens = await s.sessions.refresh(input.refreshToken, input.nextRefreshToken, request.ip);
     return {
       token: tokens.token,
       expiresAt: tokens.expiresAt,
@@ -221,7 +221,7 @@ export function registerSignInRoutes(app: FastifyInstance, s: SignInServices, au
     };
   });
   app.post('/api/v1/auth/logout', authed, async (request, reply) => {
-    await s.sessions.revoke(signedInSession(request).id);
+    await s.sessions.signOut(signedInSession(request), request.principal?.sourceAddress ?? null);
     return reply.clearCookie(SESSION_COOKIE, browserCookie).status(204).send();
   });
   app.get('/api/v1/auth/csrf', authed, async (request) => {

@@ -1383,6 +1383,8 @@ describe('sign-in service (fake clock)', () => {
     const flows = createFlows({ store: f.store, now: f.now });
     const sessions = createSignInSessions({
       store: f.store,
+      audit: f.audit,
+      arn: f.arn,
       accessTokenTtlMs: 15 * MINUTE,
       maxSessionMsFor: () => HOUR,
       now: f.now,

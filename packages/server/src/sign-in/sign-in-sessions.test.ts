@@ -38,6 +38,8 @@ beforeEach(async () => {
   durations.set(alice.id, 8 * HOUR);
   sessions = createSignInSessions({
     store: f.store,
+    audit: f.audit,
+    arn: f.arn,
     accessTokenTtlMs: ACCESS_TTL_MS,
     maxSessionMsFor: (userId) => durations.get(userId) ?? DEFAULT_SESSION_MS,
     now: f.now,
@@ -76,6 +78,8 @@ describe('sign-in sessions: how long they last', () => {
     let t = f.now();
     const ticking = createSignInSessions({
       store: f.store,
+      audit: f.audit,
+      arn: f.arn,
       accessTokenTtlMs: ACCESS_TTL_MS,
       maxSessionMsFor: () => 8 * HOUR,
       now: () => ++t,
@@ -166,9 +170,18 @@ describe('sign-in sessions: tokens', () => {
     const a = await start(alice);
     const next = await sessions.refresh(a.refreshToken);
     await rejects(
-      sessions.refresh(a.refreshToken),
+      sessions.refresh(a.refreshToken, undefined, '198.51.100.9'),
       'UNAUTHENTICATED',
       /this refresh token was already used, so the sign-in was revoked to be safe: run `sesame login` again/,
+    );
+    // The usual sign of a stolen token is on the record, with where the second use came from.
+    const [event] = await f.store.listAudit({ action: 'sesame:RefreshSignIn' });
+    assert.equal(event?.actor, 'alice');
+    assert.equal(event?.outcome, 'failed');
+    assert.equal(event?.sourceAddress, '198.51.100.9');
+    assert.match(
+      String(event?.detail.reason),
+      /^this refresh token was already used: the sign-in was revoked/,
     );
     await rejects(sessions.authenticate(next.token, null), 'UNAUTHENTICATED', EXPIRED);
     await rejects(sessions.authenticate(a.token, null), 'UNAUTHENTICATED', EXPIRED);
@@ -277,6 +290,8 @@ describe('sign-in sessions: tokens', () => {
     const first = await sessions.refresh(a.refreshToken, proposal);
     let firstLook = true;
     const late = createSignInSessions({
+      audit: f.audit,
+      arn: f.arn,
       store: {
         ...f.store,
         findRefresh: (hash: string) => {
@@ -354,11 +369,14 @@ describe('sign-in sessions: tokens', () => {
     await rejects(sessions.refresh('rft_abcdefghijklmnopqrstuvwxyz'), 'UNAUTHENTICATED', EXPIRED);
   });
 
-  test('revoking a session ends its access and refresh tokens, and only its own', async () => {
+  test('signing out ends its access and refresh tokens, and only its own, on the record', async () => {
     const a = await start(alice);
     const other = await start(alice);
-    assert.equal(await sessions.revoke(a.session.id), true);
-    assert.equal(await sessions.revoke(a.session.id), false, 'revoking twice reports nothing revoked');
+    await sessions.signOut(a.session, '192.0.2.7');
+    const [event] = await f.store.listAudit({ action: 'sesame:SignOut' });
+    assert.equal(event?.actor, 'alice');
+    assert.equal(event?.sourceAddress, '192.0.2.7');
+    assert.deepEqual(event?.detail, { signInSession: a.session.id, client: a.session.client });
     await rejects(sessions.authenticate(a.token, null), 'UNAUTHENTICATED', EXPIRED);
     await rejects(sessions.refresh(a.refreshToken), 'UNAUTHENTICATED', EXPIRED);
     assert.equal((await sessions.authenticate(other.token, null)).session.id, other.session.id);

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { type ArnSettings, serverArn } from '../arn.ts';
+import type { Audit } from '../audit.ts';
 import type { Principal } from '../authorize.ts';
 import { constantTimeEqual, hashToken, randomToken } from '../crypto.ts';
 import { SesameError } from '../errors.ts';
@@ -20,6 +22,9 @@ type Deps = {
   accessTokenTtlMs: number;
   /** The longest sign-in this user may have: from their permission sets (or the server default). */
   maxSessionMsFor: (userId: string) => number;
+  /** Sign-outs and sign-ins ended for a refresh token used twice (a copy of it elsewhere) go on the record. */
+  audit: Audit;
+  arn: ArnSettings;
   now?: () => number;
 };
 
@@ -58,7 +63,32 @@ const PROPOSED_REFRESH = /^rft_[A-Za-z0-9_-]{43,100}$/;
  * a CLI sign-in gets short access tokens and a refresh token that rotates on every use; presenting a refresh
  * token a second time means it was copied, and revokes the whole sign-in.
  */
-export function createSignInSessions({ store, accessTokenTtlMs, maxSessionMsFor, now = Date.now }: Deps) {
+export function createSignInSessions({
+  store,
+  accessTokenTtlMs,
+  maxSessionMsFor,
+  audit,
+  arn,
+  now = Date.now,
+}: Deps) {
+  const record = async (
+    session: SignInSession,
+    action: string,
+    outcome: 'succeeded' | 'failed',
+    sourceAddress: string | null,
+    detail: Record<string, unknown> = {},
+  ) => {
+    const username = (await store.getUserById(session.userId))?.username ?? session.userId;
+    await audit({
+      actor: username,
+      action,
+      resource: serverArn(arn, 'user', username),
+      outcome,
+      sourceAddress,
+      detail: { signInSession: session.id, ...detail },
+    });
+  };
+
   async function issueAccessToken(session: SignInSession): Promise<{ token: string; expiresAt: number }> {
     const token = randomToken('ses_');
     const createdAt = now();
@@ -147,7 +177,11 @@ export function createSignInSessions({ store, accessTokenTtlMs, maxSessionMsFor,
      * asks again with the same pair, and gets a new access token for the same sign-in instead of being taken for
      * a thief: the spent token is the last one spent, and what it was rotated to is what this request proposes.
      */
-    async refresh(refreshToken: unknown, proposed?: unknown): Promise<IssuedTokens> {
+    async refresh(
+      refreshToken: unknown,
+      proposed?: unknown,
+      sourceAddress: string | null = null,
+    ): Promise<IssuedTokens> {
       if (typeof refreshToken !== 'string' || !/^rft_[A-Za-z0-9_-]{20,100}$/.test(refreshToken))
         throw new SesameError('INVALID', 'refreshToken must be the refresh token from `sesame login`');
       if (
@@ -166,6 +200,9 @@ export function createSignInSessions({ store, accessTokenTtlMs, maxSessionMsFor,
       };
       const revoke = async (session: SignInSession, message: string): Promise<never> => {
         await end(session);
+        await record(session, 'sesame:RefreshSignIn', 'failed', sourceAddress, {
+          reason: `${message.split(',')[0]}: the sign-in was revoked (a copy of its refresh token may be in other hands)`,
+        });
         throw new SesameError('UNAUTHENTICATED', message);
       };
       let found = await store.findRefresh(oldHash);
@@ -219,8 +256,10 @@ export function createSignInSessions({ store, accessTokenTtlMs, maxSessionMsFor,
       return user !== undefined && !user.disabled;
     },
 
-    async revoke(sessionId: string): Promise<boolean> {
-      return store.revokeSignInSession(sessionId, now());
+    /** Ends a sign-in at its owner's request (logout), on the record. */
+    async signOut(session: SignInSession, sourceAddress: string | null): Promise<void> {
+      await store.revokeSignInSession(session.id, now());
+      await record(session, 'sesame:SignOut', 'succeeded', sourceAddress, { client: session.client });
     },
   };
 }
