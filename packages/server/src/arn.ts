@@ -7,6 +7,11 @@ export function instanceArn(arn: ArnSettings, instance: { id: string; kind: 'ec2
     : `arn:${arn.partition}:ssm:${arn.region}:${arn.account}:managed-instance/${instance.id}`;
 }
 
+/** The ARN an instance id names, its kind read from the id (`mi-` on-premises): for ids that may match no instance. */
+export function instanceIdArn(arn: ArnSettings, id: string): string {
+  return instanceArn(arn, { id, kind: id.startsWith('mi-') ? 'managed' : 'ec2' });
+}
+
 export function sessionArn(arn: ArnSettings, sessionId: string): string {
   return `arn:${arn.partition}:ssm:${arn.region}:${arn.account}:session/${sessionId}`;
 }

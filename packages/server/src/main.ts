@@ -90,7 +90,14 @@ async function assemble(
   const catalog = createInstanceCatalog({ store, arn: config.arn });
   // Warm it in the background: the first listing after a restart should not pay for reading every instance.
   catalog.all().catch((error: unknown) => log.error({ err: error }, 'cannot load the instance catalog'));
-  const hub = createAgentHub({ store, audit, log, settings: config.agents, onInventory: catalog.refresh });
+  const hub = createAgentHub({
+    store,
+    audit,
+    log,
+    settings: config.agents,
+    arn: config.arn,
+    onInventory: catalog.refresh,
+  });
   let url = '';
   const publicUrl = () => url;
   const mailer = config.smtp ? createMailer({ smtp: config.smtp, log }) : undefined;

@@ -57,6 +57,7 @@ async function hubOver(
   const hub = createAgentHub({
     store: store(f.store),
     audit: f.audit,
+    arn: f.arn,
     log: f.log,
     settings: { handshakeTimeoutMs, keepaliveIntervalMs: 15_000, keepaliveTimeoutMs: 45_000 },
   });

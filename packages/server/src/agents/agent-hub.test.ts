@@ -34,13 +34,23 @@ const online = (instanceId: string) => eventually(async () => (await status(inst
 async function connectAttempts(instanceId: string) {
   const events = await ts.server.store.listAudit({ actor: 'agent', limit: 1000 });
   return events
-    .filter((e) => e.action === 'sesame:AgentConnect' && e.resource === instanceId)
+    .filter(
+      (e) =>
+        e.action === 'sesame:AgentConnect' &&
+        (e.resource === instanceId || e.resource.endsWith(`instance/${instanceId}`)),
+    )
     .map((e) => `${e.outcome}${e.detail.reason ? ` (${e.detail.reason})` : ''}`);
 }
 
 describe('agent handshake', () => {
   test('an agent that signs the nonce with its key goes Online, and is audited', async () => {
     const agent = await registerAgent(ts);
+    // By the instance's ARN, as the other actions on it are, so one filter finds its whole history.
+    const [registered] = await ts.server.store.listAudit({ action: 'ssm:RegisterInstance', limit: 1 });
+    assert.match(
+      String(registered?.resource),
+      new RegExp(`^arn:aws:(ec2|ssm):local:000000000000:(managed-)?instance/${agent.instanceId}$`),
+    );
     assert.equal(await status(agent.instanceId), 'ConnectionLost');
     const connection = await connectAgent(ts.url, agent);
     await online(agent.instanceId);

@@ -7,6 +7,7 @@ import {
   SERVER_MIN_PEER_MAX_DATA,
   WS_CLOSE_CODES,
 } from '@sesame/protocol';
+import { type ArnSettings, instanceIdArn } from '../arn.ts';
 import type { Audit } from '../audit.ts';
 import type { ServerConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
@@ -21,6 +22,8 @@ type Deps = {
   audit: Audit;
   log: Logger;
   settings: ServerConfig['agents'];
+  /** For the instances' ARNs in the audit trail. */
+  arn: ArnSettings;
   /** Told when an agent reported a new inventory (the instance catalog). */
   onInventory?: (instanceId: string) => Promise<void>;
   now?: () => number;
@@ -41,7 +44,7 @@ const MAX_HANDSHAKES_PER_ADDRESS = 16;
  * Holds the one live connection of each agent. A connection counts only after the agent signed this
  * connection's fresh nonce with the key it registered, so a recorded handshake cannot be replayed.
  */
-export function createAgentHub({ store, audit, log, settings, onInventory, now = Date.now }: Deps) {
+export function createAgentHub({ store, audit, log, settings, arn, onInventory, now = Date.now }: Deps) {
   const links = new Map<string, AgentLink>();
   /** When each agent that connected during this run went (the instance listing's last seen). */
   const lostAt = new Map<string, number>();
@@ -85,7 +88,7 @@ export function createAgentHub({ store, audit, log, settings, onInventory, now =
       await audit({
         actor: 'agent',
         action: 'sesame:AgentConnect',
-        resource: instanceId || '*',
+        resource: instanceId ? instanceIdArn(arn, instanceId) : '*',
         outcome: 'failed',
         sourceAddress,
         detail: { reason: instance ? 'bad signature' : 'unknown instance' },
@@ -131,7 +134,7 @@ export function createAgentHub({ store, audit, log, settings, onInventory, now =
     await audit({
       actor: 'agent',
       action: 'sesame:AgentConnect',
-      resource: instanceId,
+      resource: instanceIdArn(arn, instanceId),
       outcome: 'succeeded',
       sourceAddress,
     });

@@ -232,7 +232,7 @@ export function createActivationService({ store, guard, audit, arn, onRegistered
         await audit({
           actor: 'agent',
           action: 'ssm:RegisterInstance',
-          resource: registered.id,
+          resource: instanceArn(arn, registered),
           outcome: 'succeeded',
           sourceAddress,
           detail: { activationId: id, hostname: inventory.hostname, repeated: true },
@@ -285,7 +285,7 @@ export function createActivationService({ store, guard, audit, arn, onRegistered
       await audit({
         actor: 'agent',
         action: 'ssm:RegisterInstance',
-        resource: instance.id,
+        resource: instanceArn(arn, instance),
         outcome: 'succeeded',
         sourceAddress,
         detail: { activationId: id, hostname: inventory.hostname },

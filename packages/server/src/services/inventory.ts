@@ -1,5 +1,5 @@
 import { type RequestContext, tagRequestContext, untagRequestContext } from '@sesame/policy';
-import { type ArnSettings, instanceArn } from '../arn.ts';
+import { type ArnSettings, instanceArn, instanceIdArn } from '../arn.ts';
 import type { Audit } from '../audit.ts';
 import type { Authorize, AuthorizeTargets, Principal } from '../authorize.ts';
 import { SesameError } from '../errors.ts';
@@ -173,7 +173,7 @@ export function createInventoryService({
       }
       if (found.length === 0) {
         const unknown = INSTANCE_ID.test(target)
-          ? instanceArn(arn, { id: target, kind: target.startsWith('mi-') ? 'managed' : 'ec2' })
+          ? instanceIdArn(arn, target)
           : instanceArn(arn, { id: '*', kind: 'ec2' });
         // Someone who may look up any instance, whatever its tags, learns nothing from "no such instance" that
         // `sesame instances` would not tell them: a mistyped name is then not found, not forbidden.
