@@ -358,3 +358,16 @@ test('a server whose certificate is not the pinned one: said plainly, with how t
     tlsServer.close();
   }
 });
+
+test('a stored refresh token that is not one the server issues is a sign-in to make again (exit 3), with nothing sent', async () => {
+  for (const refreshToken of ['rft_ not base64', 'ses_1', `rft_${'a'.repeat(101)}`]) {
+    const mine = stored({ expiresAt: Date.now() - 1, refreshToken });
+    await saveCredentials(mine);
+    await assert.rejects(ApiClient.signedIn(mine).call('GET', '/api/v1/me'), (error: CliError) => {
+      assert.equal(error.exitCode, 3);
+      assert.match(error.message, /the stored sign-in is damaged .*: run `sesame login --url http:/);
+      return true;
+    });
+  }
+  assert.equal(state.refreshCalls, 0);
+});

@@ -145,6 +145,15 @@ export class ApiClient {
       }
       if (!force && refreshDecision(current, this.#now()) === 'use') return this.#adopt(current);
       if (!current.refreshToken) throw new CliError(SIGN_IN_ENDED, ExitCodes.UNAUTHENTICATED);
+      // A damaged credentials file never refreshes: that is a sign-in to make again (exit 3), not a retry.
+      if (
+        typeof current.refreshToken !== 'string' ||
+        !/^rft_[A-Za-z0-9_-]{1,100}$/.test(current.refreshToken)
+      )
+        throw new CliError(
+          `the stored sign-in is damaged (its refresh token is not one the server issued): run \`sesame login --url ${current.url}\``,
+          ExitCodes.UNAUTHENTICATED,
+        );
       // The successor is chosen and written down before asking (see proposedSuccessor).
       const next = await proposedSuccessor(current.refreshToken);
       const answer = await this.#send(
