@@ -327,6 +327,7 @@ export function policyCommands(policy: Command): void {
             }[];
           };
           resource: string;
+          assumed?: string[];
         }>('POST', '/api/v1/policy/simulate', {
           username: o.user,
           action: o.action,
@@ -348,6 +349,7 @@ export function policyCommands(policy: Command): void {
             process.stdout.write(
               `  condition not met: ${f.policyId} ${f.sid ?? `#${f.statementIndex}`}: ${f.operator} ${f.key}\n`,
             );
+          for (const a of result.assumed ?? []) process.stdout.write(`  assumed: ${a}\n`);
         }
         process.exitCode = d.allowed ? 0 : ExitCodes.FORBIDDEN;
       },

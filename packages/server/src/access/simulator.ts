@@ -9,7 +9,7 @@ import type { Store } from '../store/index.ts';
 import type { AccessModel } from './access-model.ts';
 
 type Deps = {
-  store: Pick<Store, 'getUserByUsername'>;
+  store: Pick<Store, 'getUserByUsername' | 'getSession'>;
   model: Pick<AccessModel, 'forUser'>;
   inventory: Pick<InventoryService, 'authorizedTarget'>;
   guard: Guard;
@@ -62,6 +62,10 @@ export function createSimulator({ store, model, inventory, guard, arn, now = () 
       tags = instance.tags;
     }
     if (!resource) throw new SesameError('INVALID', 'give a resource ARN (resource) or an instance (target)');
+    // A session carries the tag the server judges it with (its owner's user id), as for TerminateSession.
+    const sessionId = /^arn:[^:]+:ssm:[^:]*:[^:]*:session\/([^/]+)$/.exec(resource)?.[1];
+    const session = sessionId ? await store.getSession(sessionId) : undefined;
+    if (session) tags = { 'aws:ssmmessages:session-id': session.ownerId };
     const access = model.forUser(user.id);
     if (!access)
       return {
@@ -70,13 +74,31 @@ export function createSimulator({ store, model, inventory, guard, arn, now = () 
         user: { username, disabled: true },
         decision: { allowed: false, effect: 'ImplicitDeny', reason: `${username} is disabled` },
       };
-    const context = principalContext({ username, userId: user.id, tags: access.tags, now: now() })
+    // Every Sesame sign-in proves a second factor, so a request is judged as one just after MFA, as the server
+    // judges a fresh sign-in; `context` may say otherwise (aws:MultiFactorAuthAge, aws:SourceIp, …).
+    const at = now();
+    const context = principalContext({
+      username,
+      userId: user.id,
+      tags: access.tags,
+      mfaAuthenticatedAt: at,
+      now: at,
+    })
       .extend(resourceContext(tags))
       .extend(contextEntries(input.context));
     const decision = evaluate(access.policies, { action, resource, context }, { explain: true });
     return {
       action,
       resource,
+      assumed: [
+        'signed in with MFA just now (aws:MultiFactorAuthPresent true, aws:MultiFactorAuthAge 0): every sign-in asks for it',
+        ...(input.context && Object.keys(contextEntries(input.context)).some((k) => /^aws:sourceip$/i.test(k))
+          ? []
+          : ['no source address (aws:SourceIp absent): give one in context to judge a network condition']),
+        ...(session
+          ? [`the session's tag aws:ssmmessages:session-id = ${session.ownerId} (its owner's user id)`]
+          : []),
+      ],
       user: {
         username,
         groups: access.groups,
