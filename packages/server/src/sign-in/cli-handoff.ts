@@ -42,6 +42,9 @@ const noDeviceSignIn = () =>
     'no sign-in is waiting for this code (mistyped, or expired): check the code your terminal shows',
   );
 
+/** The mfaMethod of a sign-in the browser handed to the CLI starts so ("browser:totp"). */
+export const HANDED_OFF = 'browser:';
+
 export function createCliHandoff({ store, flows, sessions, audit, publicUrl, arn, now = Date.now }: Deps) {
   /**
    * Only a browser's sign-in hands one to the CLI: an API token (a CLI's, valid for minutes) must not mint a
@@ -59,7 +62,8 @@ export function createCliHandoff({ store, flows, sessions, audit, publicUrl, arn
     method: session.method,
     providerId: session.providerId,
     mfaAt: session.mfaAt,
-    mfaMethod: session.mfaMethod,
+    // Proved in the browser, not here: such a sign-in may not change MFA devices (see freshMfa).
+    mfaMethod: session.mfaMethod === null ? null : `${HANDED_OFF}${session.mfaMethod}`,
     parentId: session.id,
   });
 

@@ -4,6 +4,7 @@ import type { Principal } from '../authorize.ts';
 import { SesameError } from '../errors.ts';
 import { publicDevice } from '../services/identity.ts';
 import type { SignInSession, Store, User } from '../store/index.ts';
+import { HANDED_OFF } from './cli-handoff.ts';
 import { deviceName, type MfaEnrolment, type RelyingParty } from './mfa-enrolment.ts';
 import type { MfaSettings } from './mfa-settings.ts';
 import type { Flows } from './sign-in-flows.ts';
@@ -52,6 +53,12 @@ export function createMfaDevices({ store, flows, enrolment, mfaSettings, audit, 
    * context) must not become a permanent device of the thief's, or take away the owner's.
    */
   const freshMfa = (session: SignInSession) => {
+    // An approval in the browser is the phisher's favourite: one must not become a permanent device of theirs.
+    if (session.mfaMethod?.startsWith(HANDED_OFF))
+      throw new SesameError(
+        'FORBIDDEN',
+        'this sign-in was approved in the browser, so it cannot change your MFA devices: change them in the browser, or sign in here with `sesame login --user <name>` first',
+      );
     const age = session.mfaAt === null ? Number.POSITIVE_INFINITY : now() - session.mfaAt;
     if (session.mfaMethod === 'remembered' || age > FRESH_MFA_MS)
       throw new SesameError(

@@ -782,7 +782,9 @@ describe('sign-in API (HTTP)', () => {
       assert.equal(me.username, 'wendy');
       assert.equal(me.signIn.client, 'cli');
       assert.notEqual(me.signIn.sessionId, webMe.signIn.sessionId);
-      assert.deepEqual(me.signIn.mfa, webMe.signIn.mfa, 'the CLI sign-in inherits the browser sign-in MFA');
+      // It inherits the browser sign-in's MFA, marked as proved there.
+      const inherited = { ...webMe.signIn.mfa, method: `browser:${webMe.signIn.mfa.method}` };
+      assert.deepEqual(me.signIn.mfa, inherited, 'the CLI sign-in inherits the browser sign-in MFA');
       assert.ok(Number(cli.body.sessionExpiresAt) <= webMe.signIn.expiresAt, 'and ends no later than it');
       assertError(await poll(), 401, 'UNAUTHENTICATED', STEP_GONE);
       assertError(
@@ -846,7 +848,7 @@ describe('sign-in API (HTTP)', () => {
       assert.equal(signedIn.body.status, 'signed-in');
       const me = await meOf(ts, String(signedIn.body.token));
       assert.equal(me.username, 'wendy');
-      assert.deepEqual(me.signIn.mfa, webMe.signIn.mfa);
+      assert.deepEqual(me.signIn.mfa, { ...webMe.signIn.mfa, method: `browser:${webMe.signIn.mfa.method}` });
       assertError(await exchange(second, verifier), 401, 'UNAUTHENTICATED', /expired or was already used/);
       const bad = (json: Body) => http(ts, 'POST', '/api/v1/auth/cli/authorize', { json, cookie, csrf });
       assertError(
@@ -946,6 +948,18 @@ describe('sign-in API (HTTP)', () => {
       const web = await browser('hank');
       const cli = await (await handOff(web))();
       assert.equal(cli.status, 200, cli.text);
+      // A handed-over sign-in (a phished approval, maybe) cannot add or remove an MFA device; the browser can.
+      for (const [method, path] of [
+        ['POST', '/api/v1/me/mfa-devices/totp'],
+        ['DELETE', '/api/v1/me/mfa-devices/mfa-any'],
+      ] as const)
+        assertError(
+          await ts.api(method, path, { token: String(cli.body.token) }),
+          403,
+          'FORBIDDEN',
+          /approved in the browser, so it cannot change your MFA devices: change them in the browser/,
+        );
+      assert.equal((await http(ts, 'POST', '/api/v1/me/mfa-devices/totp', web)).status, 200);
       await logout(web);
       assert.equal((await ts.api('GET', '/api/v1/me', { token: String(cli.body.token) })).status, 401);
       const refreshed = await ts.api('POST', '/api/v1/auth/refresh', {
