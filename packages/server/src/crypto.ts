@@ -40,6 +40,12 @@ export async function hashPassword(password: string, cost = DEFAULT_SCRYPT_COST)
   return ['scrypt', cost.N, cost.r, cost.p, salt.toString('base64url'), key.toString('base64url')].join('$');
 }
 
+/** Whether a stored hash was made at another cost than `cost` (it is then made again at the next right password). */
+export function hashedAtOtherCost(stored: string, cost: ScryptCost = DEFAULT_SCRYPT_COST): boolean {
+  const [, N, r, p] = stored.split('$');
+  return Number(N) !== cost.N || Number(r) !== cost.r || Number(p) !== cost.p;
+}
+
 const dummies = new Map<number, string>();
 /** A hash nobody's password matches, at the given cost: an unknown user costs the same work as a known one. */
 function dummyHash(cost: ScryptCost): string {

@@ -5,7 +5,7 @@ import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import pg from 'pg';
-import { hashToken } from '../crypto.ts';
+import { hashPassword, hashToken } from '../crypto.ts';
 import { SesameError } from '../errors.ts';
 import { createAuthenticate } from '../http/sign-in-routes.ts';
 import { SYSTEM_PRINCIPAL } from '../main.ts';
@@ -46,6 +46,23 @@ describe('sign-in hardening', () => {
   };
   const code = (flow: unknown, value: string) =>
     ts.api('POST', '/api/v1/auth/mfa', { json: { flow, method: 'totp', code: value } });
+
+  test('a password hashed at another cost is hashed again at the one in force by its next right sign-in', async () => {
+    const { id } = await ts.createUser('olga');
+    await ts.server.store.setPasswordHash(id, await hashPassword(ADMIN_PASSWORD, { N: 2 ** 11, r: 8, p: 1 }));
+    const wrong = await ts.api('POST', '/api/v1/auth/login', {
+      json: { username: 'olga', password: 'not it at all' },
+    });
+    assert.equal(wrong.status, 401);
+    assert.match(
+      String((await ts.server.store.getUserById(id))?.passwordHash),
+      /^scrypt\$2048\$/,
+      'a wrong one changes nothing',
+    );
+    assert.equal((await login('olga')).body.status, 'mfa-required');
+    assert.match(String((await ts.server.store.getUserById(id))?.passwordHash), /^scrypt\$1024\$8\$1\$/);
+    assert.equal((await login('olga')).body.status, 'mfa-required', 'the new hash holds the same password');
+  });
 
   test('a right password does not wipe the count of wrong codes: guessing codes hits the lockout', async () => {
     const { totpSecret } = await ts.createUser('gus');
