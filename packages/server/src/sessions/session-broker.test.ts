@@ -7,6 +7,7 @@ import { type Channel, type ChannelRejectedError, Mux, type OpenRequest } from '
 import type { Principal } from '../authorize.ts';
 import type { Logger } from '../log.ts';
 import type { SessionRecord } from '../store/index.ts';
+import { eventually } from '../test-server.ts';
 import { createSessionBroker, spokenDuration } from './session-broker.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'sesame-broker-'));
@@ -54,6 +55,9 @@ async function setUp(
     startWritten = undefined as Promise<void> | undefined,
     startWriteTimeoutMs = undefined as number | undefined,
     maxPerUser = 32,
+    /** What the policies say now about starting this session (checked again while it runs). */
+    allowed = (() => true) as () => boolean,
+    tags = (() => ({})) as () => Record<string, string>,
   } = {},
 ) {
   const auditState = { fails: auditFails };
@@ -77,6 +81,12 @@ async function setUp(
         records.set(record.id, { ...record });
       },
       getSession: async (id: string) => records.get(id),
+      getInstance: async () => ({
+        id: 'mi-0123456789abcdef0',
+        name: 'web-01',
+        kind: 'managed',
+        tags: tags(),
+      }),
       listSessions: async () => [],
       updateSession: async (id: string, change: Partial<SessionRecord>) => {
         if (change.state && failing.includes(change.state)) throw new Error('database is gone');
@@ -95,7 +105,12 @@ async function setUp(
         tags: {},
       }),
     } as never,
-    authorize: () => ({ allowed: true, reason: 'test' }),
+    authorize: (_p: unknown, _action: string, _resource: string, context?: unknown) =>
+      allowed() &&
+      (context as { get?: (key: string) => unknown } | undefined)?.get?.('aws:resourcetag/project') !==
+        'Production'
+        ? { allowed: true, reason: 'test' }
+        : { allowed: false, reason: 'no statement allows it (test)' },
     guard: () => {},
     audit: async (event: { action: string; outcome: string; detail?: Record<string, unknown> }) => {
       audits.push({ action: event.action, outcome: event.outcome, detail: event.detail });
@@ -492,6 +507,38 @@ describe('session broker, the sign-in behind a session', () => {
     assert.match(message, /the sign-in it was opened with ended/);
     assert.equal(agentChannel()?.closed, true, 'the shell is closed too');
   });
+});
+
+describe('session broker, the access behind a session', () => {
+  for (const [what, change] of [
+    ['the policies no longer allow it (a group left, a time window closed)', 'policy'],
+    ['the instance was retagged to one the policies do not allow', 'tags'],
+  ] as const)
+    it(`ends the session once ${what}`, async () => {
+      let allowed = true;
+      let tags: Record<string, string> = { project: 'Development' };
+      const { opening, agentChannel, audits } = await setUp([], {
+        signedIn: () => true,
+        allowed: () => allowed,
+        tags: () => tags,
+      });
+      const channel = await within(opening, 'the session opens');
+      const closed = new Promise<{ code: string; message: string }>((resolve) => {
+        channel.onClose = (code, message) => resolve({ code, message });
+      });
+      channel.onData = () => {};
+      await new Promise((resolve) => setTimeout(resolve, 100)); // checked a few times, still allowed
+      assert.equal(channel.closed, false);
+      if (change === 'policy') allowed = false;
+      else tags = { project: 'Production' };
+      const { code, message } = await within(closed, 'the client channel closes');
+      assert.equal(code, 'SESSION_ENDED');
+      assert.match(message, /^access was withdrawn: no statement allows it \(test\)$/);
+      assert.equal(agentChannel()?.closed, true, 'the shell is closed too');
+      await eventually(async () => audits.some((a) => a.action === 'sesame:SessionEnded'));
+      const ended = audits.find((a) => a.action === 'sesame:SessionEnded');
+      assert.match(String(ended?.detail?.reason), /access was withdrawn/);
+    });
 });
 
 describe('session broker, an agent that does not answer', () => {

@@ -12,6 +12,7 @@ import { SesameError } from '../errors.ts';
 import type { Guard } from '../guard.ts';
 import type { Logger } from '../log.ts';
 import { createAsciicastRecorder, type Recorder } from '../recording/index.ts';
+import { instanceContext } from '../services/instance-catalog.ts';
 import type { InventoryService } from '../services/inventory.ts';
 import type { SessionRecord, Store } from '../store/index.ts';
 import { pipe } from './relay.ts';
@@ -21,7 +22,7 @@ import { createResizeCoalescer } from './resize-coalescer.ts';
 const END_OF_INPUT = Uint8Array.of(4);
 
 type Deps = {
-  store: Pick<Store, 'createSession' | 'getSession' | 'listSessions' | 'updateSession'>;
+  store: Pick<Store, 'createSession' | 'getSession' | 'listSessions' | 'updateSession' | 'getInstance'>;
   hub: Pick<AgentHub, 'get'>;
   inventory: Pick<InventoryService, 'authorizedTarget'>;
   authorize: Authorize;
@@ -528,30 +529,40 @@ export function createSessionBroker(deps: Deps) {
       else timers[idleSlot] = setTimeout(idleCheck, left);
     };
     const idleSlot = timers.push(setTimeout(idleCheck, settings.idleTimeoutMs)) - 1;
-    // A shell must not outlive the sign-in it was opened with: signing out, revoking that sign-in or disabling
-    // the account ends it within signInCheckMs.
-    if (stillSignedIn && principal.signInSessionId) {
-      const signInCheck = () => {
-        stillSignedIn(principal).then(
-          (signedIn) => {
-            if (ended) return;
-            if (signedIn) signInTimer = setTimeout(signInCheck, signInCheckMs);
-            else
-              void end(
-                'the sign-in it was opened with ended (signed out, revoked or expired, or the account was disabled)',
-              );
-          },
-          (error: unknown) => {
-            log.warn(
-              { err: error, sessionId: record.id },
-              'cannot check the sign-in behind a session; will try again',
-            );
-            if (!ended) signInTimer = setTimeout(signInCheck, signInCheckMs);
-          },
-        );
-      };
-      signInTimer = setTimeout(signInCheck, signInCheckMs);
-    }
+    // A shell must not outlive the sign-in it was opened with, nor the access that let it start: signing out,
+    // revoking that sign-in or disabling the account ends it within signInCheckMs, and so does a policy change
+    // that no longer allows ssm:StartSession on the instance as it is tagged now (a group left, a grant whose
+    // time window closed, a retag to production), as a privileged-access system must.
+    const stillAllowed = async (): Promise<string | undefined> => {
+      if (stillSignedIn && principal.signInSessionId && !(await stillSignedIn(principal)))
+        return 'the sign-in it was opened with ended (signed out, revoked or expired, or the account was disabled)';
+      const current = await store.getInstance(instance.id);
+      if (!current) return 'the instance was deregistered';
+      const decision = authorize(
+        principal,
+        'ssm:StartSession',
+        instanceArn(arn, current),
+        instanceContext(current.tags),
+      );
+      return decision.allowed ? undefined : `access was withdrawn: ${decision.reason}`;
+    };
+    const accessCheck = () => {
+      stillAllowed().then(
+        (withdrawn) => {
+          if (ended) return;
+          if (withdrawn === undefined) signInTimer = setTimeout(accessCheck, signInCheckMs);
+          else void end(withdrawn);
+        },
+        (error: unknown) => {
+          log.warn(
+            { err: error, sessionId: record.id },
+            'cannot check the sign-in and access behind a session; will try again',
+          );
+          if (!ended) signInTimer = setTimeout(accessCheck, signInCheckMs);
+        },
+      );
+    };
+    signInTimer = setTimeout(accessCheck, signInCheckMs);
     timers.push(setTimeout(() => void end('maximum session duration reached'), settings.maxDurationMs));
 
     log.info({ sessionId: record.id, instanceId: instance.id, user: record.owner }, 'session started');
