@@ -311,8 +311,19 @@ describe('identity over HTTP: no mail server', () => {
       mfaAt: t,
       expiresAt: t + 3_600_000,
     });
+    // The intruder has begun a sign-in with the password; its second factor is still to come.
+    const begun = await login(ts, 'rory');
+    assert.equal(begun.body.status, 'mfa-required', begun.text);
     const reset = await ts.api('POST', '/api/v1/users/rory/reset', { token: ts.adminToken, json: {} });
     assert.equal(reset.status, 200, reset.text);
+    const finished = await ts.api('POST', '/api/v1/auth/mfa', {
+      json: {
+        flow: begun.body.flow,
+        method: 'totp',
+        code: totpAt(ts.totpSecrets.get('rory') as string, Date.now() / 1000 + 30),
+      },
+    });
+    assert.equal(finished.status, 401, `a sign-in begun before the reset does not finish: ${finished.text}`);
     // Before the link is used, the old password is as wrong as any other.
     assertError(await login(ts, 'rory'), 401, 'UNAUTHENTICATED', WRONG_PASSWORD);
     assert.equal(await ts.server.store.getSignInContext(roryId, 'thief-laptop'), undefined);

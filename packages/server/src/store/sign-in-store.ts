@@ -160,6 +160,9 @@ export function createSignInStore(db: Kysely<StoreDatabase>): SignInStore {
           .where('revoked_at', 'is', null)
           .executeTakeFirst();
         await trx.deleteFrom('api_tokens').where('user_id', '=', userId).execute();
+        // Sign-ins under way too (a second factor or an enrolment still to come, a CLI hand-off not yet collected):
+        // one begun with a password just reset must not finish afterwards.
+        await trx.deleteFrom('auth_flows').where('user_id', '=', userId).execute();
         return Number(result.numUpdatedRows);
       });
     },

@@ -335,8 +335,9 @@ export interface Store {
   createSignInSession(s: NewSignInSession): Promise<void>;
   getSignInSession(id: string): Promise<SignInSession | undefined>;
   listSignInSessions(userId: string): Promise<SignInSession[]>;
-  /** Revokes the session (or all of a user's) and deletes their tokens. */
+  /** Revokes the session and deletes its tokens. */
   revokeSignInSession(id: string, now: number): Promise<boolean>;
+  /** Revokes all of a user's sign-ins, deletes their tokens, and ends the sign-ins still under way (flows). */
   revokeUserSignInSessions(userId: string, now: number): Promise<number>;
   /**
    * Finds the session whose current refresh token this is, or (`reused`) whose spent one it was; for the token
