@@ -65,7 +65,7 @@ export function createDirectoryService({ store, guard, audit, model, arn, now = 
     action: string,
     name: string,
     request?: RequestContext,
-  ): Promise<User> {
+  ): Promise<User & { tags: Tags }> {
     const found = await target(principal, action, name, request);
     if (!found) throw new SesameError('NOT_FOUND', `no user "${name}": run \`sesame admin users list\``);
     return found;
@@ -136,8 +136,12 @@ export function createDirectoryService({ store, guard, audit, model, arn, now = 
         );
       const tags = parseTags(input);
       const removed = await whileTagsHold(async () => {
-        const { id } = await user(principal, 'sesame:TagUser', username, tagRequestContext(tags));
-        const current = await store.getUserTags(id);
+        const { id, tags: current } = await user(
+          principal,
+          'sesame:TagUser',
+          username,
+          tagRequestContext(tags),
+        );
         const removed = droppedTagKeys(current, tags);
         if (removed.length > 0)
           guard(
@@ -164,10 +168,9 @@ export function createDirectoryService({ store, guard, audit, model, arn, now = 
       const { add, remove } = parseTagChange(input);
       const adding = Object.keys(add).length > 0;
       const { tags, removed } = await whileTagsHold(async () => {
-        const { id } = adding
+        const { id, tags: current } = adding
           ? await user(principal, 'sesame:TagUser', username, tagRequestContext(add))
           : await user(principal, 'sesame:UntagUser', username, untagRequestContext(remove));
-        const current = await store.getUserTags(id);
         if (adding && remove.length > 0)
           guard(
             principal,

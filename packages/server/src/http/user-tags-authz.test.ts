@@ -287,3 +287,46 @@ test('a change of tags that races another is judged again on what won: nothing i
     store.setUserTags = write;
   }
 });
+
+test('a change is judged on the very tags it then compares: a lock added just after they were read is not dodged', async () => {
+  const mallory = (await ts.createUser('mallory')).token;
+  await ts.grant('mallory', 'TagButLocked', [
+    { Effect: 'Allow', Action: ['sesame:TagUser', 'sesame:GetUser'], Resource: '*' },
+    {
+      Effect: 'Deny',
+      Action: 'sesame:TagUser',
+      Resource: '*',
+      Condition: { StringEquals: { 'aws:ResourceTag/locked': 'yes' } },
+    },
+  ]);
+  await ts.createUser('pia');
+  const store = ts.server.store;
+  const read = store.getUserTags.bind(store);
+  let meanwhile: (() => Promise<void>) | undefined;
+  // The administrator locks the account right after mallory's change read its tags.
+  store.getUserTags = async (id) => {
+    const tags = await read(id);
+    const other = meanwhile;
+    meanwhile = undefined;
+    await other?.();
+    return tags;
+  };
+  try {
+    meanwhile = async () => {
+      const locked = await ts.api('PATCH', '/api/v1/users/pia/tags', {
+        token: ts.adminToken,
+        json: { add: { locked: 'yes' } },
+      });
+      assert.equal(locked.status, 200, locked.text);
+    };
+    const change = await ts.api('PATCH', '/api/v1/users/pia/tags', {
+      token: mallory,
+      json: { add: { team: 'ops' } },
+    });
+    assert.equal(meanwhile, undefined, 'the lock went in between');
+    assertError(change, 403, 'FORBIDDEN', /sesame:TagUser/);
+  } finally {
+    store.getUserTags = read;
+  }
+  assert.deepEqual(await tagsOf('pia'), { locked: 'yes' });
+});
