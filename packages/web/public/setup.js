@@ -35,6 +35,10 @@ form.addEventListener('submit', async (event) => {
   const result = await api('POST', '/api/v1/auth/setup', { token, password, client: 'web' });
   button.disabled = false;
   if (!result.ok) return say(errorText(result, 'Setting the password failed'), 'alert');
-  say('Password set.');
+  say(
+    result.data.status === 'mfa-required'
+      ? 'Now confirm with your second factor: the new password is set once you do.'
+      : 'Password set.',
+  );
   continueSignIn(result.data, { container, next: undefined });
 });

@@ -196,7 +196,10 @@ export function signInCommands(program: Command): void {
         const done = await completeSignIn(api, first, {
           mfaCode: o.mfaCode,
           device,
-          browserHint: `run \`sesame login --url ${api.url}\` (your password is set)`,
+          browserHint:
+            first.status === 'mfa-required'
+              ? 'confirm it in the browser: open the setup link there (your new password is set once the second factor is done)'
+              : `run \`sesame login --url ${api.url}\` (your password is set)`,
         });
         await saveSignIn(api, done);
       },

@@ -17,6 +17,8 @@ export type SignInFlowData = {
   methods: string[];
   /** A setup link's new password (its hash), set only once the second factor passed. */
   newPasswordHash?: string | undefined;
+  /** That link (its hash), used up only then too. */
+  setupTokenHash?: string | undefined;
   emailCodeHash?: string;
   emailExpiresAt?: number;
   emailSends?: number;

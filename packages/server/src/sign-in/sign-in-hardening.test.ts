@@ -278,13 +278,27 @@ describe('sign-in hardening', () => {
       json: { token: link, password: 'a brand new passphrase' },
     });
     assert.equal(reset.body.status, 'mfa-required', reset.text);
-    // Whoever read the mail, without the second factor, neither locks the owner out nor ends their sign-ins.
+    // Whoever read the mail, without the second factor, neither locks the owner out nor ends their sign-ins,
+    // nor uses the link up: left half done, it still works.
     assert.equal((await ts.api('GET', '/api/v1/me', { token })).status, 200);
+    const again = await ts.api('POST', '/api/v1/auth/setup', {
+      json: { token: link, password: 'a brand new passphrase' },
+    });
+    assert.equal(again.body.status, 'mfa-required', again.text);
     const stillOld = await ts.api('POST', '/api/v1/auth/login', {
       json: { username: 'ray', password: ADMIN_PASSWORD },
     });
     assert.equal(stillOld.body.status, 'mfa-required', stillOld.text);
     assert.equal((await ts.finish('ray', reset)).body.status, 'signed-in');
+    // Used once the second factor passed: the other sign-in it began cannot set a password with it any more.
+    assertError(
+      await ts.api('POST', '/api/v1/auth/setup', {
+        json: { token: link, password: 'yet another passphrase' },
+      }),
+      401,
+      'UNAUTHENTICATED',
+      /this setup link is not valid/,
+    );
     assertError(
       await ts.api('GET', '/api/v1/me', { token }),
       401,

@@ -24,6 +24,7 @@ type Deps = {
     | 'getUserById'
     | 'setPasswordHash'
     | 'consumeSetupToken'
+    | 'findSetupToken'
     | 'setUserEmail'
     | 'listMfaDevices'
     | 'claimTotpStep'
@@ -85,6 +86,8 @@ export type FirstFactor = {
   idpEmail?: string | null | undefined;
   /** A setup link's new password (its hash): set once the second factor passed (see completeSetup). */
   newPasswordHash?: string | undefined;
+  /** That link (its hash), used up only then too. */
+  setupTokenHash?: string | undefined;
 };
 
 const MIN_PASSWORD = 12;
@@ -159,6 +162,26 @@ export function createSignInService(deps: Deps) {
       detail,
     });
 
+  async function setupLinkInvalid(sourceAddress: string | null): Promise<SesameError> {
+    await audit({
+      actor: 'anonymous',
+      action: 'sesame:CompleteSetup',
+      resource: userArn('*'),
+      outcome: 'failed',
+      sourceAddress,
+    });
+    return new SesameError(
+      'UNAUTHENTICATED',
+      'this setup link is not valid: it was used already, has expired, or was mistyped. Ask an administrator for a new one.',
+    );
+  }
+
+  /** Uses the link up, with every other link of the user (an earlier reset mail, the invitation): once only. */
+  async function useSetupLink(user: User, tokenHash: string, sourceAddress: string | null): Promise<void> {
+    if ((await store.consumeSetupToken(tokenHash, now())) !== user.id)
+      throw await setupLinkInvalid(sourceAddress);
+  }
+
   /** A setup link's password: the old one and every sign-in made with it end (a thief's cookie too). */
   async function setPassword(user: User, hash: string, sourceAddress: string | null) {
     await store.setPasswordHash(user.id, hash);
@@ -175,7 +198,10 @@ export function createSignInService(deps: Deps) {
   }
 
   async function finish(user: User, data: SignInFlowData, mfaAt: number | null, mfaMethod: string | null) {
-    if (data.newPasswordHash) await setPassword(user, data.newPasswordHash, data.sourceAddress);
+    if (data.newPasswordHash) {
+      await useSetupLink(user, data.setupTokenHash ?? '', data.sourceAddress);
+      await setPassword(user, data.newPasswordHash, data.sourceAddress);
+    }
     // Only a complete sign-in clears the account's failures: a password alone must not reset the count of
     // wrong codes, or someone holding the password could guess codes without end.
     // The scope the sign-in was counted on: a known device clears its own count, never the name's, or the owner
@@ -229,6 +255,7 @@ export function createSignInService(deps: Deps) {
       redirect: first.redirect,
       idpEmail: first.idpEmail,
       newPasswordHash: first.newPasswordHash,
+      setupTokenHash: first.setupTokenHash,
       methods: [],
     };
     if (first.idpMfaAt) return finish(user, data, first.idpMfaAt, 'idp');
@@ -382,31 +409,25 @@ export function createSignInService(deps: Deps) {
     async completeSetup(input: Record<string, unknown>, ctx: SignInContext): Promise<SignInResult> {
       const password = checkNewPassword(input.password);
       const token = typeof input.token === 'string' ? input.token.slice(0, 200) : '';
-      // Uses up every other link to set this password too (an earlier reset mail, the invitation).
-      const userId = token ? await store.consumeSetupToken(hashToken(token), now()) : undefined;
+      const tokenHash = token ? hashToken(token) : '';
+      const userId = tokenHash ? await store.findSetupToken(tokenHash, now()) : undefined;
       const user = userId ? await store.getUserById(userId) : undefined;
       // (An identity provider's account is never given a link; one from before that rule is refused too.)
-      if (!user || user.disabled || user.source !== 'local') {
-        await audit({
-          actor: 'anonymous',
-          action: 'sesame:CompleteSetup',
-          resource: userArn('*'),
-          outcome: 'failed',
-          sourceAddress: ctx.sourceAddress,
-        });
-        throw new SesameError(
-          'UNAUTHENTICATED',
-          'this setup link is not valid: it was used already, has expired, or was mistyped. Ask an administrator for a new one.',
-        );
-      }
+      if (!user || user.disabled || user.source !== 'local') throw await setupLinkInvalid(ctx.sourceAddress);
       const hash = await hashPassword(password, deps.scryptCost);
-      // Without a device there is no second factor to wait for (an invitation, after an MFA reset): the password
-      // is kept even if enrolment is left half done.
+      // Without a device there is no second factor to wait for (an invitation, after an MFA reset): the link is
+      // used and the password kept at once, even if enrolment is left half done. With one, both wait for it.
       if ((await store.listMfaDevices(user.id)).length === 0) {
+        await useSetupLink(user, tokenHash, ctx.sourceAddress);
         await setPassword(user, hash, ctx.sourceAddress);
         return afterFirstFactor(user, ctx, { method: 'password', providerId: null });
       }
-      return afterFirstFactor(user, ctx, { method: 'password', providerId: null, newPasswordHash: hash });
+      return afterFirstFactor(user, ctx, {
+        method: 'password',
+        providerId: null,
+        newPasswordHash: hash,
+        setupTokenHash: tokenHash,
+      });
     },
 
     async verifyMfa(input: Record<string, unknown>, ctx: SignInContext): Promise<SignInResult> {

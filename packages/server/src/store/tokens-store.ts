@@ -11,6 +11,7 @@ export type TokensStore = Pick<
   | 'deleteUserApiTokens'
   | 'createSetupToken'
   | 'consumeSetupToken'
+  | 'findSetupToken'
   | 'deleteSetupTokensForUser'
 >;
 
@@ -72,6 +73,17 @@ export function createTokensStore(db: Kysely<StoreDatabase>): TokensStore {
             .where('expires_at', '>', now),
         )
         .returning('user_id')
+        .executeTakeFirst();
+      return row?.user_id;
+    },
+
+    async findSetupToken(tokenHash, now) {
+      const row = await db
+        .selectFrom('setup_tokens')
+        .select('user_id')
+        .where('token_hash', '=', tokenHash)
+        .where('used_at', 'is', null)
+        .where('expires_at', '>', now)
         .executeTakeFirst();
       return row?.user_id;
     },

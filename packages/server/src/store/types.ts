@@ -424,6 +424,8 @@ export interface Store {
   createSetupToken(t: NewSetupToken): Promise<void>;
   /** Uses up the link and every other unused link of its user; its user's id, if it was valid. */
   consumeSetupToken(tokenHash: string, now: number): Promise<string | undefined>;
+  /** The user a setup link is for, while it is unused and unexpired, without using it up. */
+  findSetupToken(tokenHash: string, now: number): Promise<string | undefined>;
   deleteSetupTokensForUser(userId: string): Promise<void>;
   // activations
   createActivation(a: Activation): Promise<void>;
