@@ -94,12 +94,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // ws reports a peer's fault (a message over the limit, a malformed WebSocket frame: codes WS_ERR_*) and a
     // dropped connection as an 'error' on the socket, after closing it with the right code. Neither is the
     // server's error, and any peer can cause them at will: one line without a stack.
+    // Anything else that lands here (a handler that threw) is the server's own error, logged as one.
     errorHandler: (error, socket, request) => {
       const code = (error as { code?: unknown }).code;
       const line = { url: request.url.split('?')[0], code };
       if (typeof code === 'string' && code.startsWith('WS_ERR_'))
         request.log.warn(line, `WebSocket peer broke the rules: ${error.message}`);
-      else request.log.info(line, `WebSocket connection failed: ${error.message}`);
+      else if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ETIMEDOUT')
+        request.log.info(line, `WebSocket connection failed: ${error.message}`);
+      else request.log.error({ ...line, err: error }, 'WebSocket handler failed');
       socket.terminate();
     },
   });

@@ -258,6 +258,17 @@ describe('someone who may not look at instances cannot learn which exist', () =>
       'NOT_FOUND',
       /no instance "no-such-host"/,
     );
+    // The EC2 console's listing permission is a listing permission too, as for `sesame instances`.
+    const dex = (await ts.createUser('dex')).token;
+    await ts.grant('dex', 'Ec2LookUpAll', [
+      { Effect: 'Allow', Action: 'ec2:DescribeInstances', Resource: '*' },
+    ]);
+    assertError(
+      await ts.api('DELETE', '/api/v1/instances/no-such-host', { token: dex }),
+      404,
+      'NOT_FOUND',
+      /no instance "no-such-host"/,
+    );
     // Someone who may not is refused, and the trail says which name they asked for.
     assertError(
       await ts.api('DELETE', '/api/v1/instances/no-such-host', { token: bob }),

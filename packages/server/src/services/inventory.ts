@@ -175,10 +175,12 @@ export function createInventoryService({
         const unknown = INSTANCE_ID.test(target)
           ? instanceIdArn(arn, target)
           : instanceArn(arn, { id: '*', kind: 'ec2' });
-        // Someone who may look up any instance, whatever its tags, learns nothing from "no such instance" that
+        // Someone who may look up any instance (either listing permission), whatever its tags, learns nothing from "no such instance" that
         // `sesame instances` would not tell them: a mistyped name is then not found, not forbidden.
-        if (!authorize(principal, 'ssm:DescribeInstanceProperties', unknown, instanceContext({})).allowed)
-          guard(principal, action, unknown, judged({}), { target });
+        const looksUpAll = ['ssm:DescribeInstanceProperties', 'ec2:DescribeInstances'].some(
+          (lookUp) => authorize(principal, lookUp, unknown, instanceContext({})).allowed,
+        );
+        if (!looksUpAll) guard(principal, action, unknown, judged({}), { target });
       }
       const instance = only(target, found);
       guard(principal, action, instanceArn(arn, instance), judged(instance.tags));
