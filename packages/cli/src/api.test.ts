@@ -20,10 +20,13 @@ import {
 import type { CliError } from './errors.ts';
 import { worthAnotherCode } from './sign-in/sign-in-steps.ts';
 
+/** A refresh token of the server's shape (rft_ and 20-100 base64url characters). */
+const rft = (tail: string) => `rft_${tail.padEnd(20, '0')}`;
+
 /** A stand-in for the server's token endpoints: one valid access token, one valid refresh token. */
 const state = {
   access: 'ses_1',
-  refresh: 'rft_1',
+  refresh: rft('1'),
   n: 1,
   refreshCalls: 0,
   sessionExpiresAt: 0,
@@ -59,7 +62,7 @@ before(async () => {
           });
         state.n++;
         state.access = `ses_${state.n}`;
-        state.refresh = `rft_${state.n}`;
+        state.refresh = rft(String(state.n));
         return send(200, {
           token: state.access,
           expiresAt: Date.now() + 15 * 60_000,
@@ -120,7 +123,7 @@ after(() => {
 beforeEach(() => {
   Object.assign(state, {
     access: 'ses_1',
-    refresh: 'rft_1',
+    refresh: rft('1'),
     n: 1,
     refreshCalls: 0,
     codeTries: 0,
@@ -135,7 +138,7 @@ const stored = (over: Partial<Credentials> = {}): Credentials => ({
   username: 'alice',
   token: 'ses_1',
   expiresAt: Date.now() + 10 * 60_000,
-  refreshToken: 'rft_1',
+  refreshToken: rft('1'),
   sessionExpiresAt: state.sessionExpiresAt,
   tls: null,
   ...over,
@@ -168,7 +171,7 @@ test('a 401 on a token that looked fresh refreshes once and retries', async () =
   const api = ApiClient.signedIn(await loadCredentials());
   await api.call('GET', '/api/v1/me');
   assert.equal(state.refreshCalls, 1);
-  assert.equal((await loadCredentials()).refreshToken, 'rft_2');
+  assert.equal((await loadCredentials()).refreshToken, rft('2'));
 });
 
 test('any other 401 (a wrong code) is the answer: sent once, no refresh', async () => {
@@ -185,7 +188,7 @@ test('a wrong code with attempts left is worth asking again for; a sign-in that 
   const wrong = await api.call('POST', '/api/v1/mfa/totp/confirm', { code: '000000' }).catch((e) => e);
   assert.deepEqual((wrong as CliError).details, { attemptsLeft: 3 });
   assert.equal(worthAnotherCode(wrong), true);
-  state.refresh = 'rft_someone_else';
+  state.refresh = rft('someone_else');
   await saveCredentials(stored({ expiresAt: Date.now() - 1 }));
   const ended = await ApiClient.signedIn(await loadCredentials())
     .call('POST', '/api/v1/mfa/totp/confirm', { code: '000000' })
@@ -195,7 +198,7 @@ test('a wrong code with attempts left is worth asking again for; a sign-in that 
 });
 
 test('a refused refresh says to run `sesame login` (exit 3)', async () => {
-  state.refresh = 'rft_someone_else';
+  state.refresh = rft('someone_else');
   await saveCredentials(stored({ expiresAt: Date.now() - 1 }));
   const api = ApiClient.signedIn(await loadCredentials());
   await assert.rejects(
@@ -217,7 +220,7 @@ test('after the sign-in session ends nothing is sent', async () => {
 test('a token another process refreshed meanwhile is taken from the file, not refreshed again', async () => {
   const mine = stored({ expiresAt: Date.now() - 1 });
   state.access = 'ses_9';
-  await saveCredentials(stored({ token: 'ses_9', refreshToken: 'rft_9' }));
+  await saveCredentials(stored({ token: 'ses_9', refreshToken: rft('9') }));
   const api = ApiClient.signedIn(mine);
   await api.call('GET', '/api/v1/me');
   assert.equal(state.refreshCalls, 0);
@@ -235,7 +238,7 @@ test('a sign-in signed out or replaced by another sesame meanwhile is not refres
   });
   assert.equal(await readCredentials(), undefined);
   // Signed in as bob meanwhile: bob's sign-in stays.
-  const bob = stored({ username: 'bob', token: 'ses_bob', refreshToken: 'rft_bob' });
+  const bob = stored({ username: 'bob', token: 'ses_bob', refreshToken: rft('bob') });
   await saveCredentials(bob);
   await assert.rejects(
     ApiClient.signedIn(mine).call('GET', '/api/v1/me'),
@@ -360,7 +363,7 @@ test('a server whose certificate is not the pinned one: said plainly, with how t
 });
 
 test('a stored refresh token that is not one the server issues is a sign-in to make again (exit 3), with nothing sent', async () => {
-  for (const refreshToken of ['rft_ not base64', 'ses_1', `rft_${'a'.repeat(101)}`]) {
+  for (const refreshToken of ['rft_ not base64', 'ses_1', 'rft_short', `rft_${'a'.repeat(101)}`]) {
     const mine = stored({ expiresAt: Date.now() - 1, refreshToken });
     await saveCredentials(mine);
     await assert.rejects(ApiClient.signedIn(mine).call('GET', '/api/v1/me'), (error: CliError) => {

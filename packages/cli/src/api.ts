@@ -148,7 +148,7 @@ export class ApiClient {
       // A damaged credentials file never refreshes: that is a sign-in to make again (exit 3), not a retry.
       if (
         typeof current.refreshToken !== 'string' ||
-        !/^rft_[A-Za-z0-9_-]{1,100}$/.test(current.refreshToken)
+        !/^rft_[A-Za-z0-9_-]{20,100}$/.test(current.refreshToken)
       )
         throw new CliError(
           `the stored sign-in is damaged (its refresh token is not one the server issued): run \`sesame login --url ${current.url}\``,

@@ -40,10 +40,13 @@ export async function hashPassword(password: string, cost = DEFAULT_SCRYPT_COST)
   return ['scrypt', cost.N, cost.r, cost.p, salt.toString('base64url'), key.toString('base64url')].join('$');
 }
 
-/** Whether a stored hash was made at another cost than `cost` (it is then made again at the next right password). */
-export function hashedAtOtherCost(stored: string, cost: ScryptCost = DEFAULT_SCRYPT_COST): boolean {
+/**
+ * Whether a stored hash was made at a lower cost than `cost` (it is then made again at the next right password);
+ * a lowered setting never weakens a stored hash.
+ */
+export function hashedAtLowerCost(stored: string, cost: ScryptCost = DEFAULT_SCRYPT_COST): boolean {
   const [, N, r, p] = stored.split('$');
-  return Number(N) !== cost.N || Number(r) !== cost.r || Number(p) !== cost.p;
+  return Number(N) * Number(r) * Number(p) < cost.N * cost.r * cost.p;
 }
 
 const dummies = new Map<number, string>();

@@ -214,7 +214,7 @@ async function assemble(
   });
   const directory = createDirectoryService({ store, guard, audit, model, arn: config.arn });
   const permissions = createPermissionService({ store, guard, audit, model, arn: config.arn });
-  const simulate = createSimulator({ store, model, inventory, guard, arn: config.arn });
+  const simulate = createSimulator({ store, authorize, model, inventory, guard, arn: config.arn });
   const https = tls && { cert: tls.cert, key: tls.key };
   const app: FastifyInstance = await buildApp({
     log,

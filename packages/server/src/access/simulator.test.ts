@@ -55,6 +55,22 @@ test("a session is judged with its owner's tag, as TerminateSession is", async (
   });
   assert.equal((own.body.decision as { allowed: boolean }).allowed, true, own.text);
   assert.match(JSON.stringify(own.body.assumed), new RegExp(`aws:ssmmessages:session-id = ${userId}`));
+  // Someone who may simulate but not see that session is not told it exists, nor whose it is.
+  const simon = (await ts.createUser('simon')).token;
+  await ts.grant('simon', 'SimulateOnly', [
+    { Effect: 'Allow', Action: 'sesame:SimulatePrincipalPolicy', Resource: '*' },
+  ]);
+  const blind = await ts.api('POST', '/api/v1/policy/simulate', {
+    token: simon,
+    json: {
+      username: 'sam',
+      action: 'ssm:TerminateSession',
+      resource: 'arn:aws:ssm:local:000000000000:session/other-0123456789abcdef0',
+    },
+  });
+  assert.equal(blind.status, 200, blind.text);
+  assert.equal((blind.body.decision as { allowed: boolean }).allowed, false, blind.text);
+  assert.doesNotMatch(JSON.stringify(blind.body), new RegExp(userId));
   const unknown = await simulate({
     action: 'ssm:TerminateSession',
     resource: 'arn:aws:ssm:local:000000000000:session/other-0000000000000000f',

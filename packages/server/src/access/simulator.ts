@@ -1,6 +1,6 @@
 import { evaluate, principalContext, resourceContext } from '@sesame/policy';
 import { type ArnSettings, instanceArn, serverArn } from '../arn.ts';
-import type { Principal } from '../authorize.ts';
+import type { Authorize, Principal } from '../authorize.ts';
 import { SesameError } from '../errors.ts';
 import type { Guard } from '../guard.ts';
 import type { InventoryService } from '../services/inventory.ts';
@@ -10,6 +10,7 @@ import type { AccessModel } from './access-model.ts';
 
 type Deps = {
   store: Pick<Store, 'getUserByUsername' | 'getSession'>;
+  authorize: Authorize;
   model: Pick<AccessModel, 'forUser'>;
   inventory: Pick<InventoryService, 'authorizedTarget'>;
   guard: Guard;
@@ -38,7 +39,15 @@ function contextEntries(value: unknown): Record<string, string | string[]> {
  * With `target`, the resource is that instance's ARN and its tags are in the context. The answer names the
  * deciding statement and, for Allow statements that matched, the conditions that failed.
  */
-export function createSimulator({ store, model, inventory, guard, arn, now = () => new Date() }: Deps) {
+export function createSimulator({
+  store,
+  authorize,
+  model,
+  inventory,
+  guard,
+  arn,
+  now = () => new Date(),
+}: Deps) {
   return async (principal: Principal, input: Record<string, unknown>) => {
     const username = typeof input.username === 'string' ? input.username : '';
     guard(principal, 'sesame:SimulatePrincipalPolicy', serverArn(arn, 'user', username || '*'));
@@ -62,10 +71,17 @@ export function createSimulator({ store, model, inventory, guard, arn, now = () 
       tags = instance.tags;
     }
     if (!resource) throw new SesameError('INVALID', 'give a resource ARN (resource) or an instance (target)');
-    // A session carries the tag the server judges it with (its owner's user id), as for TerminateSession.
+    // A session carries the tag the server judges it with (its owner's user id), as for TerminateSession; only
+    // one the caller may see, or the answer would tell them which sessions exist and whose they are.
     const sessionId = /^arn:[^:]+:ssm:[^:]*:[^:]*:session\/([^/]+)$/.exec(resource)?.[1];
-    const session = sessionId ? await store.getSession(sessionId) : undefined;
-    if (session) tags = { 'aws:ssmmessages:session-id': session.ownerId };
+    const found = sessionId ? await store.getSession(sessionId) : undefined;
+    const sessionTags = found && { 'aws:ssmmessages:session-id': found.ownerId };
+    const session =
+      sessionTags &&
+      authorize(principal, 'ssm:DescribeSessions', resource, resourceContext(sessionTags)).allowed
+        ? found
+        : undefined;
+    if (session && sessionTags) tags = sessionTags;
     const access = model.forUser(user.id);
     if (!access)
       return {

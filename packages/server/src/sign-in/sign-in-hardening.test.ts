@@ -47,21 +47,23 @@ describe('sign-in hardening', () => {
   const code = (flow: unknown, value: string) =>
     ts.api('POST', '/api/v1/auth/mfa', { json: { flow, method: 'totp', code: value } });
 
-  test('a password hashed at another cost is hashed again at the one in force by its next right sign-in', async () => {
+  test('a password hashed at a lower cost is hashed again at the one in force by its next right sign-in; a higher one is kept', async () => {
     const { id } = await ts.createUser('olga');
-    await ts.server.store.setPasswordHash(id, await hashPassword(ADMIN_PASSWORD, { N: 2 ** 11, r: 8, p: 1 }));
+    const hashOf = async () => String((await ts.server.store.getUserById(id))?.passwordHash);
+    // This server hashes at N = 1024.
+    await ts.server.store.setPasswordHash(id, await hashPassword(ADMIN_PASSWORD, { N: 2 ** 9, r: 8, p: 1 }));
     const wrong = await ts.api('POST', '/api/v1/auth/login', {
       json: { username: 'olga', password: 'not it at all' },
     });
     assert.equal(wrong.status, 401);
-    assert.match(
-      String((await ts.server.store.getUserById(id))?.passwordHash),
-      /^scrypt\$2048\$/,
-      'a wrong one changes nothing',
-    );
+    assert.match(await hashOf(), /^scrypt\$512\$/, 'a wrong one changes nothing');
     assert.equal((await login('olga')).body.status, 'mfa-required');
-    assert.match(String((await ts.server.store.getUserById(id))?.passwordHash), /^scrypt\$1024\$8\$1\$/);
+    assert.match(await hashOf(), /^scrypt\$1024\$8\$1\$/);
     assert.equal((await login('olga')).body.status, 'mfa-required', 'the new hash holds the same password');
+    // A stronger hash (the setting was lowered since) is never weakened.
+    await ts.server.store.setPasswordHash(id, await hashPassword(ADMIN_PASSWORD, { N: 2 ** 11, r: 8, p: 1 }));
+    assert.equal((await login('olga')).body.status, 'mfa-required');
+    assert.match(await hashOf(), /^scrypt\$2048\$/);
   });
 
   test('a right password does not wipe the count of wrong codes: guessing codes hits the lockout', async () => {

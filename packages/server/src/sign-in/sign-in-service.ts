@@ -1,6 +1,6 @@
 import { type ArnSettings, serverArn } from '../arn.ts';
 import type { Audit } from '../audit.ts';
-import { hashedAtOtherCost, hashPassword, hashToken, type ScryptCost, verifyPassword } from '../crypto.ts';
+import { hashedAtLowerCost, hashPassword, hashToken, type ScryptCost, verifyPassword } from '../crypto.ts';
 import { SesameError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { type PublicUser, toPublicUser } from '../services/identity.ts';
@@ -396,8 +396,13 @@ export function createSignInService(deps: Deps) {
       await throttle.release(scope, ctx.sourceAddress);
       // After the cost was raised, an old hash is both weaker and quicker to check than the unknown names' dummy
       // (timing would tell who has an account): made again at the cost in force.
-      if (user.passwordHash && hashedAtOtherCost(user.passwordHash, deps.scryptCost))
-        await store.setPasswordHash(user.id, await hashPassword(password, deps.scryptCost));
+      // (Only over the hash just checked: a reset or a new password meanwhile is not written over.)
+      if (user.passwordHash && hashedAtLowerCost(user.passwordHash, deps.scryptCost))
+        await store.setPasswordHash(
+          user.id,
+          await hashPassword(password, deps.scryptCost),
+          user.passwordHash,
+        );
       return afterFirstFactor(user, ctx, { method: 'password', providerId: null, redirect });
     },
 

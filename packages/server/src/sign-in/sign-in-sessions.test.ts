@@ -183,6 +183,9 @@ describe('sign-in sessions: tokens', () => {
       String(event?.detail.reason),
       /^this refresh token was already used: the sign-in was revoked/,
     );
+    // Replayed again on the sign-in it already ended: refused, and not on the record a second time.
+    await rejects(sessions.refresh(a.refreshToken, undefined, '198.51.100.9'), 'UNAUTHENTICATED', /./);
+    assert.equal((await f.store.listAudit({ action: 'sesame:RefreshSignIn' })).length, 1);
     await rejects(sessions.authenticate(next.token, null), 'UNAUTHENTICATED', EXPIRED);
     await rejects(sessions.authenticate(a.token, null), 'UNAUTHENTICATED', EXPIRED);
     await rejects(sessions.refresh(next.refreshToken), 'UNAUTHENTICATED', EXPIRED);

@@ -194,15 +194,18 @@ export function createSignInSessions({
         );
       const oldHash = hashToken(refreshToken);
       const proposedHash = typeof proposed === 'string' ? hashToken(proposed) : undefined;
-      const end = async (session: SignInSession) => {
+      // Each sign-in ended here is on the record once (a replay on one already ended adds nothing).
+      const end = async (session: SignInSession, why: string) => {
+        const live = session.revokedAt === null && session.expiresAt > now();
         await store.revokeSignInSession(session.id, now());
         await store.forgetSignInDevice(session.id);
+        if (live)
+          await record(session, 'sesame:RefreshSignIn', 'failed', sourceAddress, {
+            reason: `${why}: the sign-in was revoked (a copy of its refresh token may be in other hands)`,
+          });
       };
       const revoke = async (session: SignInSession, message: string): Promise<never> => {
-        await end(session);
-        await record(session, 'sesame:RefreshSignIn', 'failed', sourceAddress, {
-          reason: `${message.split(',')[0]}: the sign-in was revoked (a copy of its refresh token may be in other hands)`,
-        });
+        await end(session, message.split(',')[0] as string);
         throw new SesameError('UNAUTHENTICATED', message);
       };
       let found = await store.findRefresh(oldHash);
@@ -220,7 +223,8 @@ export function createSignInSessions({
         found = await store.findRefresh(oldHash);
         if (!found) throw new SesameError('UNAUTHENTICATED', EXPIRED);
         if (taken && !found.reused) {
-          if (taken.session.id !== found.session.id) await end(taken.session);
+          if (taken.session.id !== found.session.id)
+            await end(taken.session, 'its refresh token was proposed as the next one of another sign-in');
           return revoke(
             found.session,
             'nextRefreshToken is a refresh token already issued, so this sign-in was revoked to be safe: run `sesame login` again',

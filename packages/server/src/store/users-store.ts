@@ -146,8 +146,10 @@ export function createUsersStore(db: Kysely<StoreDatabase>, dialect: StoreDialec
       return rows.map(toUser);
     },
 
-    async setPasswordHash(userId, hash) {
-      await db.updateTable('users').set({ password_hash: hash }).where('id', '=', userId).execute();
+    async setPasswordHash(userId, hash, expected) {
+      let update = db.updateTable('users').set({ password_hash: hash }).where('id', '=', userId);
+      if (expected !== undefined) update = update.where('password_hash', '=', expected);
+      await update.execute();
     },
 
     async setUserDisabled(userId, disabled) {
