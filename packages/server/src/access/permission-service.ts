@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { type ArnSettings, serverArn } from '../arn.ts';
 import type { Audit } from '../audit.ts';
 import type { Principal } from '../authorize.ts';
@@ -28,6 +28,7 @@ type Deps = {
     | 'deleteAssignment'
     | 'listAssignments'
     | 'getUserByUsername'
+    | 'getUserById'
     | 'getGroupByName'
     | 'listGroups'
     | 'listUsers'
@@ -115,7 +116,7 @@ export function createPermissionService({ store, guard, audit, model, arn, now =
         createdAt: t,
         updatedAt: t,
       });
-      await changed(principal, 'sesame:CreatePolicy', policyArn(name));
+      await changed(principal, 'sesame:CreatePolicy', policyArn(name), documentDetail(document));
       return { policy: await policyNamed(name), warnings };
     },
 
@@ -132,7 +133,10 @@ export function createPermissionService({ store, guard, audit, model, arn, now =
         ...(text === undefined ? {} : { description: text }),
         updatedAt: now(),
       });
-      await changed(principal, 'sesame:UpdatePolicy', policyArn(name));
+      await changed(principal, 'sesame:UpdatePolicy', policyArn(name), {
+        ...(checked ? documentDetail(checked.document) : {}),
+        ...(text === undefined ? {} : { description: text }),
+      });
       return { policy: await policyNamed(name), warnings: checked?.warnings ?? [] };
     },
 
@@ -148,8 +152,9 @@ export function createPermissionService({ store, guard, audit, model, arn, now =
 
     async deletePolicy(principal: Principal, name: string): Promise<void> {
       guard(principal, 'sesame:DeletePolicy', policyArn(name));
-      await store.deletePolicy((await policyNamed(name)).id);
-      await changed(principal, 'sesame:DeletePolicy', policyArn(name));
+      const gone = await policyNamed(name);
+      await store.deletePolicy(gone.id);
+      await changed(principal, 'sesame:DeletePolicy', policyArn(name), documentDetail(gone.document));
     },
 
     async createPermissionSet(principal: Principal, input: Record<string, unknown>) {
@@ -168,8 +173,13 @@ export function createPermissionService({ store, guard, audit, model, arn, now =
         createdAt: t,
         updatedAt: t,
       });
-      await changed(principal, 'sesame:CreatePermissionSet', setArn(name));
-      return { permissionSet: await view(await setNamed(name)), warnings };
+      const created = await view(await setNamed(name));
+      await changed(principal, 'sesame:CreatePermissionSet', setArn(name), {
+        policies: created.policies,
+        sessionDurationMs: created.sessionDurationMs,
+        ...documentDetail(document, 'inlinePolicy'),
+      });
+      return { permissionSet: created, warnings };
     },
 
     async updatePermissionSet(principal: Principal, name: string, input: Record<string, unknown>) {
@@ -188,8 +198,15 @@ export function createPermissionService({ store, guard, audit, model, arn, now =
         ...(input.policies === undefined ? {} : { policyIds: await policyIds(input.policies) }),
         updatedAt: now(),
       });
-      await changed(principal, 'sesame:UpdatePermissionSet', setArn(name));
-      return { permissionSet: await view(await setNamed(name)), warnings: checked?.warnings ?? [] };
+      const updated = await view(await setNamed(name));
+      // What this update set, as CloudTrail keeps a request's parameters: who had what access when.
+      await changed(principal, 'sesame:UpdatePermissionSet', setArn(name), {
+        ...(text === undefined ? {} : { description: text }),
+        ...(input.sessionDurationMs === undefined ? {} : { sessionDurationMs: updated.sessionDurationMs }),
+        ...(input.policies === undefined ? {} : { policies: updated.policies }),
+        ...(checked ? documentDetail(checked.document, 'inlinePolicy') : {}),
+      });
+      return { permissionSet: updated, warnings: checked?.warnings ?? [] };
     },
 
     async listPermissionSets(principal: Principal): Promise<PermissionSetView[]> {
@@ -204,8 +221,14 @@ export function createPermissionService({ store, guard, audit, model, arn, now =
 
     async deletePermissionSet(principal: Principal, name: string): Promise<void> {
       guard(principal, 'sesame:DeletePermissionSet', setArn(name));
-      await store.deletePermissionSet((await setNamed(name)).id);
-      await changed(principal, 'sesame:DeletePermissionSet', setArn(name));
+      const gone = await setNamed(name);
+      await store.deletePermissionSet(gone.id);
+      await changed(
+        principal,
+        'sesame:DeletePermissionSet',
+        setArn(name),
+        documentDetail(gone.inlinePolicy, 'inlinePolicy'),
+      );
     },
 
     /** Assigns a permission set to a user or a group (by name). */
@@ -247,7 +270,15 @@ export function createPermissionService({ store, guard, audit, model, arn, now =
       guard(principal, 'sesame:DeleteAssignment', resource);
       if (!assignment || !(await store.deleteAssignment(id)))
         throw new SesameError('NOT_FOUND', `no assignment ${id}: run \`sesame admin assignments list\``);
-      await changed(principal, 'sesame:DeleteAssignment', resource, { assignmentId: id });
+      const holder =
+        assignment.principalType === 'user'
+          ? (await store.getUserById(assignment.principalId))?.username
+          : (await store.listGroups()).find((g) => g.id === assignment.principalId)?.name;
+      await changed(principal, 'sesame:DeleteAssignment', resource, {
+        assignmentId: id,
+        principalType: assignment.principalType,
+        principalName: holder ?? assignment.principalId,
+      });
     },
 
     /** Assignments with the names of their permission set and user or group. */
@@ -275,3 +306,15 @@ export function createPermissionService({ store, guard, audit, model, arn, now =
 }
 
 export type PermissionService = ReturnType<typeof createPermissionService>;
+
+/** Documents up to this size go into the audit event whole; larger ones by their SHA-256 and size. */
+const AUDITED_DOCUMENT_CHARS = 32 * 1024;
+
+/** A policy document as an audit event keeps it: the text whole (small enough) and always its SHA-256. */
+function documentDetail(document: string | null, field = 'document'): Record<string, unknown> {
+  if (document === null) return { [field]: null };
+  const sha256 = createHash('sha256').update(document).digest('hex');
+  return document.length <= AUDITED_DOCUMENT_CHARS
+    ? { [field]: document, [`${field}Sha256`]: sha256 }
+    : { [`${field}Sha256`]: sha256, [`${field}Chars`]: document.length };
+}
