@@ -65,15 +65,23 @@ export function adminUserCommands(admin: Command): void {
     .option('--admin', 'make an administrator')
     .option('--email <address>', 'their email address (for invitations, password resets and email codes)')
     .option('--send-invitation', 'email them the setup link (needs --email and SMTP on the server)')
+    .option(
+      '--reuse-name',
+      "take the name of a deleted user whose sessions are kept: only for the same person, who gets those sessions' recordings by name",
+    )
     .addOption(outputOption())
     .action(
-      async (username: string, o: Out & { admin?: boolean; email?: string; sendInvitation?: boolean }) => {
+      async (
+        username: string,
+        o: Out & { admin?: boolean; email?: string; sendInvitation?: boolean; reuseName?: boolean },
+      ) => {
         const api = await client();
         const r = await api.call<SetupLink>('POST', '/api/v1/users', {
           username,
           isAdmin: o.admin === true,
           ...(o.email ? { email: o.email } : {}),
           ...(o.sendInvitation ? { sendInvitation: true } : {}),
+          ...(o.reuseName ? { reuseName: true } : {}),
         });
         showSetup(username, r, o);
       },

@@ -5,7 +5,7 @@ import type { MailMessage } from '../sign-in/mailer.ts';
 import { type SmtpSink, startSmtpSink } from '../sign-in/smtp-sink.test-support.ts';
 import { totpAt } from '../sign-in/totp.ts';
 import type { User } from '../store/index.ts';
-import { newUser } from '../store/store-test-fixtures.ts';
+import { newUser, session } from '../store/store-test-fixtures.ts';
 import {
   ADMIN_PASSWORD,
   type ApiResponse,
@@ -327,6 +327,27 @@ describe('identity over HTTP: no mail server', () => {
     // Before the link is used, the old password is as wrong as any other.
     assertError(await login(ts, 'rory'), 401, 'UNAUTHENTICATED', WRONG_PASSWORD);
     assert.equal(await ts.server.store.getSignInContext(roryId, 'thief-laptop'), undefined);
+  });
+
+  test("a deleted user's name is not given to someone new while their sessions are kept, unless reused knowingly", async () => {
+    const ned = await ts.api('POST', '/api/v1/users', { token: ts.adminToken, json: { username: 'ned' } });
+    assert.equal(ned.status, 200, ned.text);
+    const nedId = (ned.body.user as { id: string }).id;
+    await ts.server.store.createSession(
+      session({ id: 'ned-0123456789abcdef0', ownerId: nedId, owner: 'ned' }),
+    );
+    assert.equal((await ts.api('DELETE', '/api/v1/users/ned', { token: ts.adminToken })).status, 204);
+    assertError(
+      await ts.api('POST', '/api/v1/users', { token: ts.adminToken, json: { username: 'ned' } }),
+      409,
+      'CONFLICT',
+      /"ned" belonged to a deleted user whose sessions are kept .*--reuse-name/,
+    );
+    const back = await ts.api('POST', '/api/v1/users', {
+      token: ts.adminToken,
+      json: { username: 'ned', reuseName: true },
+    });
+    assert.equal(back.status, 200, back.text);
   });
 
   test("an identity provider's account is not given a Sesame password: its reset is refused", async () => {

@@ -207,7 +207,9 @@ export function createIdentityService({
     async createUser(principal: Principal, input: Record<string, unknown>) {
       const username = typeof input.username === 'string' ? input.username : '';
       guard(principal, 'sesame:CreateUser', userArn(username || '*'));
-      onlyFields(input, ['username', 'isAdmin', 'email', 'sendInvitation']);
+      onlyFields(input, ['username', 'isAdmin', 'email', 'sendInvitation', 'reuseName']);
+      if (input.reuseName !== undefined && typeof input.reuseName !== 'boolean')
+        throw new SesameError('INVALID', 'reuseName must be true or false');
       if (!USERNAME.test(username)) {
         throw new SesameError(
           'INVALID',
@@ -236,6 +238,7 @@ export function createIdentityService({
         isAdmin: input.isAdmin === true,
         createdAt: now(),
         email,
+        reuseName: input.reuseName === true,
       });
       if (user.isAdmin) await makeAdministrator(user.id);
       const setup = await issueSetupToken(user);
@@ -246,7 +249,11 @@ export function createIdentityService({
           log.warn({ err: (error as Error).message, user: username }, 'invitation email failed');
           return false;
         }));
-      await done(principal, 'sesame:CreateUser', username, { isAdmin: user.isAdmin, invitationSent });
+      await done(principal, 'sesame:CreateUser', username, {
+        isAdmin: user.isAdmin,
+        invitationSent,
+        ...(input.reuseName === true ? { reuseName: true } : {}),
+      });
       return {
         user: toPublicUser(user),
         setupToken: setup.token,

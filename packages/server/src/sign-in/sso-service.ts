@@ -131,6 +131,8 @@ export function createSsoService({
           email: mapped.email ?? null,
           source: provider.id,
           externalId,
+          // The identity provider decides who a name is (see README: use ${aws:userid} if it gives names again).
+          reuseName: true,
         });
       } catch (error) {
         if (!(error instanceof SesameStoreError) || error.code !== 'CONFLICT') throw error;

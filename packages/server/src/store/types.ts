@@ -199,6 +199,11 @@ export type NewUser = {
   email?: string | null;
   source?: string;
   externalId?: string | null;
+  /**
+   * Take the name of a deleted user whose sessions are kept, knowing that policies naming users by name
+   * (`session/${aws:username}-*`) give the new account those sessions (recordings included): the same person back.
+   */
+  reuseName?: boolean;
 };
 
 export type NewSetupToken = { tokenHash: string; userId: string; expiresAt: number };

@@ -78,7 +78,7 @@ for (const target of targets) {
       assert.equal(await store.getUserByUsername('carol'), undefined);
     });
 
-    test("a name whose sessions pattern would match a deleted user's sessions is a CONFLICT; its own old name is not", async () => {
+    test("a name whose sessions pattern would match a deleted user's sessions is a CONFLICT; its own old name too, unless reused knowingly", async () => {
       const dora = { ...bob, id: 'u-dora-ops', username: 'dora-ops' };
       await store.createUser(dora);
       await store.createSession(
@@ -99,8 +99,18 @@ for (const target of targets) {
             error.message,
           ),
       );
-      // The same name again is the same identity (as an IAM user name is): its own old sessions do not clash.
-      await store.createUser({ ...dora, id: 'u-dora-ops-2' });
+      // The same name again would be handed the old sessions by name-based policies: refused unless reused knowingly.
+      await assert.rejects(
+        store.createUser({ ...dora, id: 'u-dora-ops-2', username: 'Dora-Ops' }),
+        (error: unknown) =>
+          error instanceof SesameStoreError &&
+          error.code === 'CONFLICT' &&
+          /"Dora-Ops" belonged to a deleted user whose sessions are kept .* reuse it \(--reuse-name, "reuseName": true\) only for the same person$/.test(
+            error.message,
+          ),
+      );
+      await store.createUser({ ...dora, id: 'u-dora-ops-2', reuseName: true });
+      // Its own sessions are then a current user's: no clash for a name beside it.
       await store.createUser({ ...bob, id: 'u-dora-ops-x', username: 'dora-opsx' });
     });
 
@@ -288,8 +298,9 @@ for (const target of targets) {
         sessionId: null,
       });
       assert.deepEqual(await store.getUserTags('u-bob'), { AppId: 'DEF' });
-      // The name is free again, and a new user with the old id inherits nothing.
-      await store.createUser(alice);
+      // The name may be taken again (knowingly: its sessions are kept), and a new user with the old id inherits
+      // nothing.
+      await store.createUser({ ...alice, reuseName: true });
       assert.deepEqual(await store.listUserGroups('u-alice'), []);
       assert.deepEqual(await store.listAssignments({ principalType: 'user', principalId: 'u-alice' }), []);
     });

@@ -31,6 +31,7 @@ const USERNAMES_LOCK = 0x5e5a_0001;
 async function prefixClash(
   trx: Transaction<StoreDatabase>,
   username: string,
+  reuseName: boolean,
 ): Promise<{ name: string; deleted: boolean } | undefined> {
   const shorter = [...username.matchAll(/-/g)].map((m) => username.slice(0, m.index));
   const row = await trx
@@ -45,13 +46,15 @@ async function prefixClash(
     )
     .executeTakeFirst();
   if (row) return { name: row.username, deleted: false };
-  // Sessions outlive their owner's account: the range of ids that `${username}-*` matches (the primary key).
+  // Sessions outlive their owner's account: the range of ids that `${username}-*` matches (the primary key), of
+  // owners no longer here: a deleted user's of this very name too, unless the name is knowingly reused.
   const session = await trx
     .selectFrom('sessions')
     .select('owner')
     .where('id', '>=', `${username}-`)
     .where('id', '<', `${username}.`)
-    .where('owner', '<>', username)
+    .where('owner_id', 'not in', trx.selectFrom('users').select('id'))
+    .$if(reuseName, (q) => q.where(sql<string>`lower(owner)`, '<>', username))
     .executeTakeFirst();
   return session && { name: session.owner, deleted: true };
 }
@@ -73,7 +76,12 @@ export function createUsersStore(db: Kysely<StoreDatabase>, dialect: StoreDialec
       try {
         await db.transaction().execute(async (trx) => {
           if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(${USERNAMES_LOCK})`.execute(trx);
-          const clash = await prefixClash(trx, u.username.toLowerCase());
+          const clash = await prefixClash(trx, u.username.toLowerCase(), u.reuseName === true);
+          if (clash?.deleted && clash.name.toLowerCase() === u.username.toLowerCase())
+            throw new SesameStoreError(
+              'CONFLICT',
+              `the username "${u.username}" belonged to a deleted user whose sessions are kept (their recordings too): policies that name users by name (session/\${aws:username}-*) would give a new "${u.username}" those sessions. Choose another name, or reuse it (--reuse-name, "reuseName": true) only for the same person`,
+            );
           if (clash !== undefined) {
             const { name } = clash;
             const [shorter, longer] =
