@@ -12,6 +12,17 @@ let prodDb: string;
 const instance = async (name: string, tags: Record<string, string>) =>
   (await registerAgent(ts, { defaultInstanceName: name, defaultTags: tags })).instanceId;
 
+/** May look up every instance, and deregister development ones. */
+const SEE_ALL_DEREGISTER_DEV = [
+  { Effect: 'Allow', Action: 'ssm:DescribeInstanceProperties', Resource: '*' },
+  {
+    Effect: 'Allow',
+    Action: 'ssm:DeregisterManagedInstance',
+    Resource: '*',
+    Condition: { StringEquals: { 'aws:ResourceTag/project': 'Development' } },
+  },
+];
+
 const INSTANCE_ACTIONS = [
   'ssm:DescribeInstanceProperties',
   'ssm:AddTagsToResource',
@@ -243,32 +254,26 @@ describe('someone who may not look at instances cannot learn which exist', () =>
 
   test('someone who may look up every instance is told a name does not exist, whatever the action', async () => {
     const cleo = (await ts.createUser('cleo')).token;
-    await ts.grant('cleo', 'LookUpAllRemoveDev', [
-      { Effect: 'Allow', Action: 'ssm:DescribeInstanceProperties', Resource: '*' },
-      {
-        Effect: 'Allow',
-        Action: 'ssm:DeregisterManagedInstance',
-        Resource: '*',
-        Condition: { StringEquals: { 'aws:ResourceTag/project': 'Development' } },
-      },
-    ]);
+    await ts.grant('cleo', 'LookUpAllRemoveDev', SEE_ALL_DEREGISTER_DEV);
     assertError(
       await ts.api('DELETE', '/api/v1/instances/no-such-host', { token: cleo }),
       404,
       'NOT_FOUND',
       /no instance "no-such-host"/,
     );
-    // The EC2 console's listing permission is a listing permission too, as for `sesame instances`.
+    // ec2:DescribeInstances alone shows no instance here, so it does not count: "not found" for unknown names and
+    // "forbidden" for real ones would tell which exist.
     const dex = (await ts.createUser('dex')).token;
     await ts.grant('dex', 'Ec2LookUpAll', [
       { Effect: 'Allow', Action: 'ec2:DescribeInstances', Resource: '*' },
     ]);
-    assertError(
-      await ts.api('DELETE', '/api/v1/instances/no-such-host', { token: dex }),
-      404,
-      'NOT_FOUND',
-      /no instance "no-such-host"/,
-    );
+    for (const name of ['no-such-host', 'prod-db'])
+      assertError(
+        await ts.api('DELETE', `/api/v1/instances/${name}`, { token: dex }),
+        403,
+        'FORBIDDEN',
+        /ssm:DeregisterManagedInstance/,
+      );
     // Someone who may not is refused, and the trail says which name they asked for.
     assertError(
       await ts.api('DELETE', '/api/v1/instances/no-such-host', { token: bob }),
@@ -329,15 +334,7 @@ describe('a name several instances share', () => {
     const dev = await instance('shared-02', { project: 'Development' });
     // carol sees every instance but may deregister only development ones.
     const carol = (await ts.createUser('carol')).token;
-    await ts.grant('carol', 'SeeAllDeregisterDev', [
-      { Effect: 'Allow', Action: 'ssm:DescribeInstanceProperties', Resource: '*' },
-      {
-        Effect: 'Allow',
-        Action: 'ssm:DeregisterManagedInstance',
-        Resource: '*',
-        Condition: { StringEquals: { 'aws:ResourceTag/project': 'Development' } },
-      },
-    ]);
+    await ts.grant('carol', 'SeeAllDeregisterDev', SEE_ALL_DEREGISTER_DEV);
     assertError(
       await ts.api('DELETE', '/api/v1/instances/shared-02', { token: carol }),
       409,

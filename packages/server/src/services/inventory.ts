@@ -175,12 +175,12 @@ export function createInventoryService({
         const unknown = INSTANCE_ID.test(target)
           ? instanceIdArn(arn, target)
           : instanceArn(arn, { id: '*', kind: 'ec2' });
-        // Someone who may look up any instance (either listing permission), whatever its tags, learns nothing from "no such instance" that
+        // Someone who may look up any instance, whatever its tags, learns nothing from "no such instance" that
         // `sesame instances` would not tell them: a mistyped name is then not found, not forbidden.
-        const looksUpAll = ['ssm:DescribeInstanceProperties', 'ec2:DescribeInstances'].some(
-          (lookUp) => authorize(principal, lookUp, unknown, instanceContext({})).allowed,
-        );
-        if (!looksUpAll) guard(principal, action, unknown, judged({}), { target });
+        // (Only the permission `sees` counts: with ec2:DescribeInstances alone, which shows no instance here,
+        // "not found" for unknown names but "forbidden" for real ones would tell which exist.)
+        if (!authorize(principal, 'ssm:DescribeInstanceProperties', unknown, instanceContext({})).allowed)
+          guard(principal, action, unknown, judged({}), { target });
       }
       const instance = only(target, found);
       guard(principal, action, instanceArn(arn, instance), judged(instance.tags));
