@@ -57,6 +57,9 @@ async function setUp(
     maxPerUser = 32,
     /** What the policies say now about starting this session (checked again while it runs). */
     allowed = (() => true) as () => boolean,
+    /** The principal's second factor, and the policies' "MultiFactorAuthAge below" limit (none: no limit). */
+    mfaAt = undefined as number | undefined,
+    mfaMaxAgeMs = Number.POSITIVE_INFINITY,
     tags = (() => ({})) as () => Record<string, string>,
   } = {},
 ) {
@@ -105,8 +108,9 @@ async function setUp(
         tags: {},
       }),
     } as never,
-    authorize: (_p: unknown, _action: string, _resource: string, context?: unknown) =>
+    authorize: (p: Principal, _action: string, _resource: string, context?: unknown) =>
       allowed() &&
+      Date.now() - (p.mfaAt ?? 0) < mfaMaxAgeMs &&
       (context as { get?: (key: string) => unknown } | undefined)?.get?.('aws:resourcetag/project') !==
         'Production'
         ? { allowed: true, reason: 'test' }
@@ -124,7 +128,13 @@ async function setUp(
     ...(startWriteTimeoutMs ? { startWriteTimeoutMs } : {}),
     ...(signedIn ? { stillSignedIn: async () => signedIn(), signInCheckMs: 20 } : {}),
   });
-  const principal = { userId: 'u-1', username: 'alice', sourceAddress: null, signInSessionId: 'si-1' };
+  const principal: Principal = {
+    userId: 'u-1',
+    username: 'alice',
+    sourceAddress: null,
+    signInSessionId: 'si-1',
+    ...(mfaAt === undefined ? {} : { mfaAt }),
+  };
   const client = await muxPair((request) => {
     broker.startShell(principal, request).catch((error) => errors.push(`escaped: ${error}`));
   });
@@ -539,6 +549,22 @@ describe('session broker, the access behind a session', () => {
       const ended = audits.find((a) => a.action === 'sesame:SessionEnded');
       assert.match(String(ended?.detail?.reason), /access was withdrawn/);
     });
+});
+
+describe('session broker, the second factor behind a session', () => {
+  it('is judged as old as it was at the start: a limit on its age does not end a running shell', async () => {
+    // Proved 59m59.9s before the start, under a policy asking for MFA within the hour.
+    const { opening } = await setUp([], {
+      signedIn: () => true,
+      mfaAt: Date.now() - 3_599_900,
+      mfaMaxAgeMs: 3_600_000,
+    });
+    const channel = await within(opening, 'the session opens');
+    channel.onData = () => {};
+    await new Promise((resolve) => setTimeout(resolve, 400)); // checked many times, well past the hour
+    assert.equal(channel.closed, false);
+    channel.close();
+  });
 });
 
 describe('session broker, an agent that does not answer', () => {

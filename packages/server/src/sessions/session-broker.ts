@@ -538,8 +538,14 @@ export function createSessionBroker(deps: Deps) {
         return 'the sign-in it was opened with ended (signed out, revoked or expired, or the account was disabled)';
       const current = await store.getInstance(instance.id);
       if (!current) return 'the instance was deregistered';
+      // Judged as the start was, but for what changes: policies, tags, the time (a window that closed). The
+      // second factor is as old as it was at the start: a session is not a new StartSession, and a policy asking
+      // for MFA within the hour must not end every shell an hour after signing in.
+      const asAtStart = principal.mfaAt
+        ? { ...principal, mfaAt: principal.mfaAt + (now() - record.startedAt) }
+        : principal;
       const decision = authorize(
-        principal,
+        asAtStart,
         'ssm:StartSession',
         instanceArn(arn, current),
         instanceContext(current.tags),
