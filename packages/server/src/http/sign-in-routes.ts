@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify';
-import { constantTimeEqual } from '../crypto.ts';
+import { constantTimeEqual, hashToken } from '../crypto.ts';
 import { SesameError } from '../errors.ts';
 import type { IdentityService } from '../services/identity.ts';
 import type { CliHandoff } from '../sign-in/cli-handoff.ts';
@@ -178,9 +178,18 @@ export function registerSignInRoutes(app: FastifyInstance, s: SignInServices, au
     '/api/v1/auth/login',
     step((input, ctx) => s.signIn.password(input, ctx, safeRedirect(input.next))),
   );
+  // A link is kept until its second factor passes (see completeSetup), so each try costs a password hash and a
+  // flow: bounded per address, and per link (whoever holds it, from however many addresses).
+  const perLink = createRequestLimiter({ limit: 10, windowMs: 10 * 60_000 });
+  const setupsLimited = createRequestLimiter({ limit: 120, windowMs: 60_000 });
   app.post(
     '/api/v1/auth/setup',
-    step((input, ctx) => s.signIn.completeSetup(input, ctx)),
+    step((input, ctx) => {
+      setupsLimited(ctx.sourceAddress, 'password setups');
+      if (typeof input.token === 'string')
+        perLink(hashToken(input.token.slice(0, 200)), 'uses of this setup link');
+      return s.signIn.completeSetup(input, ctx);
+    }),
   );
   app.post(
     '/api/v1/auth/mfa',

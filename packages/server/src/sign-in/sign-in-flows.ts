@@ -17,8 +17,11 @@ export type SignInFlowData = {
   methods: string[];
   /** A setup link's new password (its hash), set only once the second factor passed. */
   newPasswordHash?: string | undefined;
-  /** That link (its hash), used up only then too. */
+  /** That link (its hash), used up only then too; and when it was presented (valid then). */
   setupTokenHash?: string | undefined;
+  setupPresentedAt?: number | undefined;
+  /** The password the sign-in was checked against (a fingerprint of its hash). */
+  passwordSeen?: string | undefined;
   emailCodeHash?: string;
   emailExpiresAt?: number;
   emailSends?: number;

@@ -66,6 +66,59 @@ describe('sign-in hardening', () => {
     assert.match(await hashOf(), /^scrypt\$2048\$/);
   });
 
+  test('a sign-in whose password changed while its second factor was awaited does not finish', async () => {
+    const { id } = await ts.createUser('vic');
+    const begun = await login('vic');
+    assert.equal(begun.body.status, 'mfa-required', begun.text);
+    // As a reset landing while the password was being checked would leave it: the step exists, the password is new.
+    await ts.server.store.setPasswordHash(
+      id,
+      await hashPassword('a new password for vic', { N: 1024, r: 8, p: 1 }),
+    );
+    assertError(
+      await ts.finish('vic', begun),
+      401,
+      'UNAUTHENTICATED',
+      /your password was changed or reset while you were signing in: sign in again/,
+    );
+  });
+
+  test('a setup link that runs out while its second factor is typed still sets the password', async () => {
+    await ts.createUser('uma');
+    const user = await ts.server.store.getUserByUsername('uma');
+    const link = 'sst_a-link-about-to-run-out-0123456789';
+    await ts.server.store.createSetupToken({
+      tokenHash: hashToken(link),
+      userId: user?.id as string,
+      expiresAt: Date.now() + 1000,
+    });
+    const begun = await ts.api('POST', '/api/v1/auth/setup', {
+      json: { token: link, password: 'a brand new passphrase' },
+    });
+    assert.equal(begun.body.status, 'mfa-required', begun.text);
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    assert.equal((await ts.finish('uma', begun)).body.status, 'signed-in');
+    const renewed = await ts.api('POST', '/api/v1/auth/login', {
+      json: { username: 'uma', password: 'a brand new passphrase' },
+    });
+    assert.equal(renewed.body.status, 'mfa-required', renewed.text);
+  });
+
+  test('a setup link kept for its second factor can be tried 10 times in 10 minutes, then it is refused for a while', async () => {
+    await ts.createUser('tia');
+    const user = await ts.server.store.getUserByUsername('tia');
+    const link = 'sst_a-link-someone-keeps-trying-0123456789';
+    await ts.server.store.createSetupToken({
+      tokenHash: hashToken(link),
+      userId: user?.id as string,
+      expiresAt: Date.now() + 60_000,
+    });
+    const setup = () =>
+      ts.api('POST', '/api/v1/auth/setup', { json: { token: link, password: 'a brand new passphrase' } });
+    for (let i = 0; i < 10; i++) assert.equal((await setup()).body.status, 'mfa-required');
+    assertError(await setup(), 429, 'RATE_LIMITED', /uses of this setup link/);
+  });
+
   test('a right password does not wipe the count of wrong codes: guessing codes hits the lockout', async () => {
     const { totpSecret } = await ts.createUser('gus');
     for (let round = 0; round < 2; round++) {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { type ArnSettings, serverArn } from '../arn.ts';
 import type { Audit } from '../audit.ts';
 import { hashedAtLowerCost, hashPassword, hashToken, type ScryptCost, verifyPassword } from '../crypto.ts';
@@ -86,8 +87,11 @@ export type FirstFactor = {
   idpEmail?: string | null | undefined;
   /** A setup link's new password (its hash): set once the second factor passed (see completeSetup). */
   newPasswordHash?: string | undefined;
-  /** That link (its hash), used up only then too. */
+  /** That link (its hash), used up only then too; and when it was presented (valid then). */
   setupTokenHash?: string | undefined;
+  setupPresentedAt?: number | undefined;
+  /** The password it was checked against (passwordFingerprint): a sign-in whose password changed meanwhile ends. */
+  passwordSeen?: string | undefined;
 };
 
 const MIN_PASSWORD = 12;
@@ -198,8 +202,29 @@ export function createSignInService(deps: Deps) {
   }
 
   async function finish(user: User, data: SignInFlowData, mfaAt: number | null, mfaMethod: string | null) {
+    // A password changed (or reset) while this sign-in waited for its second factor ends it: it began with the old.
+    if (data.passwordSeen !== undefined && data.passwordSeen !== passwordFingerprint(user.passwordHash))
+      throw new SesameError(
+        'UNAUTHENTICATED',
+        'your password was changed or reset while you were signing in: sign in again',
+      );
     if (data.newPasswordHash) {
-      await useSetupLink(user, data.setupTokenHash ?? '', data.sourceAddress);
+      // Valid when it was presented (it may have run out while the second factor was typed), and unused since.
+      const at = data.setupPresentedAt ?? now();
+      if ((await store.consumeSetupToken(data.setupTokenHash ?? '', at)) !== user.id) {
+        await audit({
+          actor: user.username,
+          action: 'sesame:CompleteSetup',
+          resource: userArn(user.username),
+          outcome: 'failed',
+          sourceAddress: data.sourceAddress,
+          detail: { reason: 'the link was used meanwhile' },
+        });
+        throw new SesameError(
+          'UNAUTHENTICATED',
+          'the setup link was used meanwhile (in another window, or by someone else), so your password was not changed: sign in with your password, or ask for a new link',
+        );
+      }
       await setPassword(user, data.newPasswordHash, data.sourceAddress);
     }
     // Only a complete sign-in clears the account's failures: a password alone must not reset the count of
@@ -256,6 +281,8 @@ export function createSignInService(deps: Deps) {
       idpEmail: first.idpEmail,
       newPasswordHash: first.newPasswordHash,
       setupTokenHash: first.setupTokenHash,
+      setupPresentedAt: first.setupPresentedAt,
+      passwordSeen: first.passwordSeen,
       methods: [],
     };
     if (first.idpMfaAt) return finish(user, data, first.idpMfaAt, 'idp');
@@ -397,13 +424,18 @@ export function createSignInService(deps: Deps) {
       // After the cost was raised, an old hash is both weaker and quicker to check than the unknown names' dummy
       // (timing would tell who has an account): made again at the cost in force.
       // (Only over the hash just checked: a reset or a new password meanwhile is not written over.)
-      if (user.passwordHash && hashedAtLowerCost(user.passwordHash, deps.scryptCost))
-        await store.setPasswordHash(
-          user.id,
-          await hashPassword(password, deps.scryptCost),
-          user.passwordHash,
-        );
-      return afterFirstFactor(user, ctx, { method: 'password', providerId: null, redirect });
+      let checked = user.passwordHash;
+      if (checked && hashedAtLowerCost(checked, deps.scryptCost)) {
+        const again = await hashPassword(password, deps.scryptCost);
+        await store.setPasswordHash(user.id, again, checked);
+        checked = again;
+      }
+      return afterFirstFactor(user, ctx, {
+        method: 'password',
+        providerId: null,
+        redirect,
+        passwordSeen: passwordFingerprint(checked),
+      });
     },
 
     /**
@@ -432,6 +464,7 @@ export function createSignInService(deps: Deps) {
         providerId: null,
         newPasswordHash: hash,
         setupTokenHash: tokenHash,
+        setupPresentedAt: now(),
       });
     },
 
@@ -529,3 +562,11 @@ export function createSignInService(deps: Deps) {
 }
 
 export type SignInService = ReturnType<typeof createSignInService>;
+
+/** A short stand-in for a stored password hash, to tell whether it changed (not the hash itself, in a flow). */
+function passwordFingerprint(hash: string | null): string {
+  return createHash('sha256')
+    .update(hash ?? '')
+    .digest('base64url')
+    .slice(0, 22);
+}
