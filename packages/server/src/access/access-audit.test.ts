@@ -81,4 +81,16 @@ test('permission-set changes say what they set, and a removed assignment whose i
   assert.ok(deleted.status === 200 || deleted.status === 204, deleted.text);
   const removed = await lastEvent('sesame:DeleteAssignment');
   assert.deepEqual(removed.detail, { assignmentId: id, principalType: 'user', principalName: 'lena' });
+  // Deleting the set takes its assignments with it: who lost it is said.
+  const again = await admin('POST', '/api/v1/assignments', {
+    permissionSet: 'Looker',
+    principalType: 'user',
+    principalName: 'lena',
+  });
+  assert.equal(again.status, 200, again.text);
+  const dropped = await admin('DELETE', '/api/v1/permission-sets/Looker');
+  assert.ok(dropped.status === 200 || dropped.status === 204, dropped.text);
+  const setGone = await lastEvent('sesame:DeletePermissionSet');
+  assert.deepEqual(setGone.detail.assignments, ['user/lena']);
+  assert.deepEqual(JSON.parse(String(setGone.detail.inlinePolicy)), inline);
 });

@@ -96,6 +96,11 @@ export function createPermissionService({ store, guard, audit, model, arn, now =
     const { policyIds: ids, ...rest } = set;
     return { ...rest, policies: ids.map((id) => all.find((p) => p.id === id)?.name ?? id) };
   }
+  /** The user's or group's name an assignment is for (its id if it is gone). */
+  const holderName = async (a: Assignment): Promise<string> =>
+    (a.principalType === 'user'
+      ? (await store.getUserById(a.principalId))?.username
+      : (await store.listGroups()).find((g) => g.id === a.principalId)?.name) ?? a.principalId;
   const inline = (value: unknown, name: string) =>
     value === undefined || value === null
       ? { document: null, warnings: [] }
@@ -198,15 +203,16 @@ export function createPermissionService({ store, guard, audit, model, arn, now =
         ...(input.policies === undefined ? {} : { policyIds: await policyIds(input.policies) }),
         updatedAt: now(),
       });
-      const updated = await view(await setNamed(name));
       // What this update set, as CloudTrail keeps a request's parameters: who had what access when.
       await changed(principal, 'sesame:UpdatePermissionSet', setArn(name), {
         ...(text === undefined ? {} : { description: text }),
-        ...(input.sessionDurationMs === undefined ? {} : { sessionDurationMs: updated.sessionDurationMs }),
-        ...(input.policies === undefined ? {} : { policies: updated.policies }),
+        ...(input.sessionDurationMs === undefined
+          ? {}
+          : { sessionDurationMs: sessionDuration(input.sessionDurationMs) }),
+        ...(input.policies === undefined ? {} : { policies: input.policies }),
         ...(checked ? documentDetail(checked.document, 'inlinePolicy') : {}),
       });
-      return { permissionSet: updated, warnings: checked?.warnings ?? [] };
+      return { permissionSet: await view(await setNamed(name)), warnings: checked?.warnings ?? [] };
     },
 
     async listPermissionSets(principal: Principal): Promise<PermissionSetView[]> {
@@ -221,14 +227,15 @@ export function createPermissionService({ store, guard, audit, model, arn, now =
 
     async deletePermissionSet(principal: Principal, name: string): Promise<void> {
       guard(principal, 'sesame:DeletePermissionSet', setArn(name));
-      const gone = await setNamed(name);
+      const gone = await view(await setNamed(name));
+      // Its assignments go with it: who lost it is on the record too.
+      const lost = (await store.listAssignments()).filter((a) => a.permissionSetId === gone.id);
       await store.deletePermissionSet(gone.id);
-      await changed(
-        principal,
-        'sesame:DeletePermissionSet',
-        setArn(name),
-        documentDetail(gone.inlinePolicy, 'inlinePolicy'),
-      );
+      await changed(principal, 'sesame:DeletePermissionSet', setArn(name), {
+        policies: gone.policies,
+        ...documentDetail(gone.inlinePolicy, 'inlinePolicy'),
+        assignments: await Promise.all(lost.map(async (a) => `${a.principalType}/${await holderName(a)}`)),
+      });
     },
 
     /** Assigns a permission set to a user or a group (by name). */
@@ -270,14 +277,10 @@ export function createPermissionService({ store, guard, audit, model, arn, now =
       guard(principal, 'sesame:DeleteAssignment', resource);
       if (!assignment || !(await store.deleteAssignment(id)))
         throw new SesameError('NOT_FOUND', `no assignment ${id}: run \`sesame admin assignments list\``);
-      const holder =
-        assignment.principalType === 'user'
-          ? (await store.getUserById(assignment.principalId))?.username
-          : (await store.listGroups()).find((g) => g.id === assignment.principalId)?.name;
       await changed(principal, 'sesame:DeleteAssignment', resource, {
         assignmentId: id,
         principalType: assignment.principalType,
-        principalName: holder ?? assignment.principalId,
+        principalName: await holderName(assignment),
       });
     },
 

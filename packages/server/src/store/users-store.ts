@@ -53,8 +53,11 @@ async function prefixClash(
     .select('owner')
     .where('id', '>=', `${username}-`)
     .where('id', '<', `${username}.`)
-    .where('owner_id', 'not in', trx.selectFrom('users').select('id'))
+    .where(({ not, exists, selectFrom }) =>
+      not(exists(selectFrom('users').select('users.id').whereRef('users.id', '=', 'sessions.owner_id'))),
+    )
     .$if(reuseName, (q) => q.where(sql<string>`lower(owner)`, '<>', username))
+    .limit(1)
     .executeTakeFirst();
   return session && { name: session.owner, deleted: true };
 }
