@@ -1552,6 +1552,31 @@ describe('sign-in service (fake clock)', () => {
     assert.equal(moved.status, 'mfa-required', 'the same device from a new address must be asked for MFA');
   });
 
+  test('after a raise of the hashing cost, a remembered device and two sign-ins at once still sign in', async () => {
+    settings = { ...settings, prompt: 'context-change' };
+    await addTotp();
+    const here = ctx({ deviceId: 'laptop-0123456789abcdef' });
+    await signIn.verifyMfa({ flow: flowOf(await password(here)), method: 'totp', code: code() }, here);
+    const weaker = () => hashPassword(PASSWORD, { N: 512, r: 8, p: 1 });
+    // The remembered device's sign-in re-hashes the password and finishes at once, on the new hash.
+    await f.store.setPasswordHash(user.id, await weaker());
+    assert.equal((await password(here)).status, 'signed-in');
+    assert.match(String((await f.store.getUserById(user.id))?.passwordHash), /^scrypt\$1024\$/);
+    // Two sign-ins re-hash at once: one write wins, and both go on to their second factor and finish.
+    await f.store.setPasswordHash(user.id, await weaker());
+    const [a, b] = await Promise.all([password(), password()]);
+    f.advance(30_000);
+    assert.equal(
+      (await signIn.verifyMfa({ flow: flowOf(a), method: 'totp', code: code() }, ctx())).status,
+      'signed-in',
+    );
+    f.advance(30_000);
+    assert.equal(
+      (await signIn.verifyMfa({ flow: flowOf(b), method: 'totp', code: code() }, ctx())).status,
+      'signed-in',
+    );
+  });
+
   test('context-change: a device is remembered for 30 days from the MFA, not from the last sign-in', async () => {
     settings = { ...settings, prompt: 'context-change' };
     await addTotp();

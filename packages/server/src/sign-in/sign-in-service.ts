@@ -222,7 +222,7 @@ export function createSignInService(deps: Deps) {
         });
         throw new SesameError(
           'UNAUTHENTICATED',
-          'the setup link was used meanwhile (in another window, or by someone else), so your password was not changed: sign in with your password, or ask for a new link',
+          'the setup link was used or replaced meanwhile (in another window, by someone else, or by a newer link), so your password was not changed: sign in with your password, or ask for a new link',
         );
       }
       await setPassword(user, data.newPasswordHash, data.sourceAddress);
@@ -427,10 +427,20 @@ export function createSignInService(deps: Deps) {
       let checked = user.passwordHash;
       if (checked && hashedAtLowerCost(checked, deps.scryptCost)) {
         const again = await hashPassword(password, deps.scryptCost);
-        await store.setPasswordHash(user.id, again, checked);
-        checked = again;
+        if (await store.setPasswordHash(user.id, again, checked)) checked = again;
+        else {
+          // Another write got there first: another sign-in's re-hash of this same password, or a reset.
+          const stored = (await store.getUserById(user.id))?.passwordHash ?? null;
+          if (!(await verifyPassword(password, stored, deps.scryptCost)))
+            throw new SesameError(
+              'UNAUTHENTICATED',
+              'your password was changed or reset while you were signing in: sign in again',
+            );
+          checked = stored;
+        }
       }
-      return afterFirstFactor(user, ctx, {
+      // The sign-in goes on with the hash now stored, which its second factor's finish compares with.
+      return afterFirstFactor({ ...user, passwordHash: checked }, ctx, {
         method: 'password',
         providerId: null,
         redirect,

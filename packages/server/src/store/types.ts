@@ -281,8 +281,11 @@ export interface Store {
   getUserById(id: string): Promise<User | undefined>;
   getUserByUsername(username: string): Promise<User | undefined>;
   listUsers(): Promise<User[]>;
-  /** null: no password (as an invited user), until a setup link sets one; with `expected`, only over that hash. */
-  setPasswordHash(userId: string, hash: string | null, expected?: string): Promise<void>;
+  /**
+   * null: no password (as an invited user), until a setup link sets one; with `expected`, only over that hash.
+   * True when written.
+   */
+  setPasswordHash(userId: string, hash: string | null, expected?: string): Promise<boolean>;
   setUserDisabled(userId: string, disabled: boolean): Promise<void>;
   setUserEmail(userId: string, email: string | null): Promise<void>;
   getUserByExternalId(source: string, externalId: string): Promise<User | undefined>;

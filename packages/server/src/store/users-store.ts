@@ -160,7 +160,7 @@ export function createUsersStore(db: Kysely<StoreDatabase>, dialect: StoreDialec
     async setPasswordHash(userId, hash, expected) {
       let update = db.updateTable('users').set({ password_hash: hash }).where('id', '=', userId);
       if (expected !== undefined) update = update.where('password_hash', '=', expected);
-      await update.execute();
+      return (await update.executeTakeFirst()).numUpdatedRows > 0n;
     },
 
     async setUserDisabled(userId, disabled) {
