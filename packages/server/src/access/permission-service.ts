@@ -1,7 +1,8 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { type ArnSettings, serverArn } from '../arn.ts';
 import type { Audit } from '../audit.ts';
 import type { Principal } from '../authorize.ts';
+import { hashToken } from '../crypto.ts';
 import { SesameError } from '../errors.ts';
 import type { Guard } from '../guard.ts';
 import { checkUpdate, description, onlyFields, requiredText } from '../services/validate.ts';
@@ -316,7 +317,7 @@ const AUDITED_DOCUMENT_CHARS = 32 * 1024;
 /** A policy document as an audit event keeps it: the text whole (small enough) and always its SHA-256. */
 function documentDetail(document: string | null, field = 'document'): Record<string, unknown> {
   if (document === null) return { [field]: null };
-  const sha256 = createHash('sha256').update(document).digest('hex');
+  const sha256 = hashToken(document);
   return document.length <= AUDITED_DOCUMENT_CHARS
     ? { [field]: document, [`${field}Sha256`]: sha256 }
     : { [`${field}Sha256`]: sha256, [`${field}Chars`]: document.length };

@@ -89,9 +89,10 @@ export function createInventoryService({
   };
 
   /**
-   * Stores the instance's new tags, if its tags are still those it was judged with (else undefined), and audits the change as AWS actions: ssm:AddTagsToResource for the tags set
-   * (when any) and ssm:RemoveTagsFromResource for the keys dropped (when any), each findable by its action; then
-   * answers with the instance as `principal` may see it.
+   * Stores the instance's new tags, if its tags are still those it was judged with (else undefined), and audits
+   * the change as AWS actions: ssm:AddTagsToResource for the tags set (when any) and ssm:RemoveTagsFromResource
+   * for the keys dropped (when any), each findable by its action; then answers with the instance as `principal`
+   * may see it.
    */
   const saveTags = async (
     principal: Principal,

@@ -362,7 +362,7 @@ export function createSessionBroker(deps: Deps) {
     /** The signal that ended the shell, when one did (then there is no exit status). */
     let exitSignal: string | null = null;
     const timers: NodeJS.Timeout[] = [];
-    let signInTimer: NodeJS.Timeout | undefined;
+    let accessTimer: NodeJS.Timeout | undefined;
     const resizes = createResizeCoalescer(
       (c, r) => {
         recorder.resize(c, r);
@@ -394,7 +394,7 @@ export function createSessionBroker(deps: Deps) {
     };
     const finish = async (reason: string) => {
       for (const timer of timers) clearTimeout(timer);
-      clearTimeout(signInTimer);
+      clearTimeout(accessTimer);
       resizes.stop();
       client.close(reason === 'exited' ? 'NORMAL' : 'SESSION_ENDED', reason);
       agent.close(reason === 'exited' ? 'NORMAL' : 'SESSION_ENDED', reason);
@@ -556,7 +556,7 @@ export function createSessionBroker(deps: Deps) {
       stillAllowed().then(
         (withdrawn) => {
           if (ended) return;
-          if (withdrawn === undefined) signInTimer = setTimeout(accessCheck, signInCheckMs);
+          if (withdrawn === undefined) accessTimer = setTimeout(accessCheck, signInCheckMs);
           else void end(withdrawn);
         },
         (error: unknown) => {
@@ -564,11 +564,11 @@ export function createSessionBroker(deps: Deps) {
             { err: error, sessionId: record.id },
             'cannot check the sign-in and access behind a session; will try again',
           );
-          if (!ended) signInTimer = setTimeout(accessCheck, signInCheckMs);
+          if (!ended) accessTimer = setTimeout(accessCheck, signInCheckMs);
         },
       );
     };
-    signInTimer = setTimeout(accessCheck, signInCheckMs);
+    accessTimer = setTimeout(accessCheck, signInCheckMs);
     timers.push(setTimeout(() => void end('maximum session duration reached'), settings.maxDurationMs));
 
     log.info({ sessionId: record.id, instanceId: instance.id, user: record.owner }, 'session started');

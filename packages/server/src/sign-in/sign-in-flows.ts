@@ -3,6 +3,9 @@ import { SesameError } from '../errors.ts';
 import type { AuthFlow, SignInClient, Store } from '../store/index.ts';
 
 /** What a half-done sign-in carries from one step to the next (kept server-side, found by the flow token). */
+/** A setup link's step waiting for its second factor: the new password's hash, the link's, and when it came. */
+export type PendingSetup = { passwordHash: string; tokenHash: string; presentedAt: number };
+
 export type SignInFlowData = {
   client: SignInClient;
   /** Hash of the browser's or CLI's device id, for "prompt only when the context changes". */
@@ -15,11 +18,8 @@ export type SignInFlowData = {
   /** The address the identity provider sent, stored once the sign-in is complete (MFA included). */
   idpEmail?: string | null | undefined;
   methods: string[];
-  /** A setup link's new password (its hash), set only once the second factor passed. */
-  newPasswordHash?: string | undefined;
-  /** That link (its hash), used up only then too; and when it was presented (valid then). */
-  setupTokenHash?: string | undefined;
-  setupPresentedAt?: number | undefined;
+  /** A setup link's new password, set (and the link used up) only once the second factor passed. */
+  setup?: PendingSetup | undefined;
   /** The password the sign-in was checked against (a fingerprint of its hash). */
   passwordSeen?: string | undefined;
   emailCodeHash?: string;

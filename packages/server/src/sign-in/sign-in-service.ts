@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { type ArnSettings, serverArn } from '../arn.ts';
 import type { Audit } from '../audit.ts';
 import { hashedAtLowerCost, hashPassword, hashToken, type ScryptCost, verifyPassword } from '../crypto.ts';
@@ -12,7 +11,7 @@ import type { MfaEnrolment, RelyingParty } from './mfa-enrolment.ts';
 import type { MfaSettings } from './mfa-settings.ts';
 import { createFailureLimiter } from './request-limiter.ts';
 import { createSecondFactor } from './second-factor.ts';
-import type { Flows, SignInFlowData } from './sign-in-flows.ts';
+import type { Flows, PendingSetup, SignInFlowData } from './sign-in-flows.ts';
 import type { IssuedTokens, SignInSessions } from './sign-in-sessions.ts';
 import { DEVICE_SCOPE, INVALID_NAME_SCOPE, type Throttle } from './throttle.ts';
 import { sixDigitCode } from './totp.ts';
@@ -85,11 +84,8 @@ export type FirstFactor = {
   redirect?: string | undefined;
   /** The address an identity provider sent (undefined: keep the stored one); stored only once signed in. */
   idpEmail?: string | null | undefined;
-  /** A setup link's new password (its hash): set once the second factor passed (see completeSetup). */
-  newPasswordHash?: string | undefined;
-  /** That link (its hash), used up only then too; and when it was presented (valid then). */
-  setupTokenHash?: string | undefined;
-  setupPresentedAt?: number | undefined;
+  /** A setup link's new password: set once the second factor passed (see completeSetup). */
+  setup?: PendingSetup | undefined;
   /** The password it was checked against (passwordFingerprint): a sign-in whose password changed meanwhile ends. */
   passwordSeen?: string | undefined;
 };
@@ -180,10 +176,29 @@ export function createSignInService(deps: Deps) {
     );
   }
 
-  /** Uses the link up, with every other link of the user (an earlier reset mail, the invitation): once only. */
-  async function useSetupLink(user: User, tokenHash: string, sourceAddress: string | null): Promise<void> {
-    if ((await store.consumeSetupToken(tokenHash, now())) !== user.id)
-      throw await setupLinkInvalid(sourceAddress);
+  /**
+   * Uses the link up, with every other link of the user (an earlier reset mail, the invitation): once only. It is
+   * judged valid as at `presentedAt` (it may have run out while the second factor was typed), unused since.
+   */
+  async function useSetupLink(
+    user: User,
+    tokenHash: string,
+    presentedAt: number,
+    sourceAddress: string | null,
+  ): Promise<void> {
+    if ((await store.consumeSetupToken(tokenHash, presentedAt)) === user.id) return;
+    await audit({
+      actor: user.username,
+      action: 'sesame:CompleteSetup',
+      resource: userArn(user.username),
+      outcome: 'failed',
+      sourceAddress,
+      detail: { reason: 'the link was used meanwhile' },
+    });
+    throw new SesameError(
+      'UNAUTHENTICATED',
+      'the setup link was used or replaced meanwhile (in another window, by someone else, or by a newer link), so your password was not changed: sign in with your password, or ask for a new link',
+    );
   }
 
   /** A setup link's password: the old one and every sign-in made with it end (a thief's cookie too). */
@@ -208,24 +223,9 @@ export function createSignInService(deps: Deps) {
         'UNAUTHENTICATED',
         'your password was changed or reset while you were signing in: sign in again',
       );
-    if (data.newPasswordHash) {
-      // Valid when it was presented (it may have run out while the second factor was typed), and unused since.
-      const at = data.setupPresentedAt ?? now();
-      if ((await store.consumeSetupToken(data.setupTokenHash ?? '', at)) !== user.id) {
-        await audit({
-          actor: user.username,
-          action: 'sesame:CompleteSetup',
-          resource: userArn(user.username),
-          outcome: 'failed',
-          sourceAddress: data.sourceAddress,
-          detail: { reason: 'the link was used meanwhile' },
-        });
-        throw new SesameError(
-          'UNAUTHENTICATED',
-          'the setup link was used or replaced meanwhile (in another window, by someone else, or by a newer link), so your password was not changed: sign in with your password, or ask for a new link',
-        );
-      }
-      await setPassword(user, data.newPasswordHash, data.sourceAddress);
+    if (data.setup) {
+      await useSetupLink(user, data.setup.tokenHash, data.setup.presentedAt, data.sourceAddress);
+      await setPassword(user, data.setup.passwordHash, data.sourceAddress);
     }
     // Only a complete sign-in clears the account's failures: a password alone must not reset the count of
     // wrong codes, or someone holding the password could guess codes without end.
@@ -279,20 +279,13 @@ export function createSignInService(deps: Deps) {
       maxDurationMs: first.maxDurationMs,
       redirect: first.redirect,
       idpEmail: first.idpEmail,
-      newPasswordHash: first.newPasswordHash,
-      setupTokenHash: first.setupTokenHash,
-      setupPresentedAt: first.setupPresentedAt,
+      setup: first.setup,
       passwordSeen: first.passwordSeen,
       methods: [],
     };
     if (first.idpMfaAt) return finish(user, data, first.idpMfaAt, 'idp');
     // A new password from a link is not a sign-in from a known context: the second factor is asked.
-    if (
-      settings.prompt === 'context-change' &&
-      data.deviceHash &&
-      ctx.sourceAddress &&
-      !first.newPasswordHash
-    ) {
+    if (settings.prompt === 'context-change' && data.deviceHash && ctx.sourceAddress && !first.setup) {
       const known = await store.getSignInContext(user.id, data.deviceHash);
       if (known && known.expiresAt > now() && known.sourceAddress === ctx.sourceAddress)
         return finish(user, data, known.mfaAt, 'remembered');
@@ -465,16 +458,14 @@ export function createSignInService(deps: Deps) {
       // Without a device there is no second factor to wait for (an invitation, after an MFA reset): the link is
       // used and the password kept at once, even if enrolment is left half done. With one, both wait for it.
       if ((await store.listMfaDevices(user.id)).length === 0) {
-        await useSetupLink(user, tokenHash, ctx.sourceAddress);
+        await useSetupLink(user, tokenHash, now(), ctx.sourceAddress);
         await setPassword(user, hash, ctx.sourceAddress);
         return afterFirstFactor(user, ctx, { method: 'password', providerId: null });
       }
       return afterFirstFactor(user, ctx, {
         method: 'password',
         providerId: null,
-        newPasswordHash: hash,
-        setupTokenHash: tokenHash,
-        setupPresentedAt: now(),
+        setup: { passwordHash: hash, tokenHash, presentedAt: now() },
       });
     },
 
@@ -573,10 +564,7 @@ export function createSignInService(deps: Deps) {
 
 export type SignInService = ReturnType<typeof createSignInService>;
 
-/** A short stand-in for a stored password hash, to tell whether it changed (not the hash itself, in a flow). */
+/** A stand-in for a stored password hash, to tell whether it changed (not the hash itself, in a flow). */
 function passwordFingerprint(hash: string | null): string {
-  return createHash('sha256')
-    .update(hash ?? '')
-    .digest('base64url')
-    .slice(0, 22);
+  return hashToken(hash ?? '');
 }
