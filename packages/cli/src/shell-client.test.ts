@@ -44,8 +44,11 @@ function terminal() {
 
 describe('startSession', () => {
   it('prints the last output before the goodbye when both arrive in one read', async () => {
-    // Data, exit status and close sent in one synchronous run leave in one write (muxOverWebSocket corks).
+    // Frames sent in one synchronous run after its first leave in one write (muxOverWebSocket corks them), so
+    // 'second', 'last line', the exit status and the close arrive together; the terminal corks 'last line'.
     onShell = (channel) => {
+      channel.write(Buffer.from('first\r\n'));
+      channel.write(Buffer.from('second\r\n'));
       channel.write(Buffer.from('last line\r\n'));
       channel.exit(0, null);
       channel.close('NORMAL', 'exited');
@@ -54,6 +57,8 @@ describe('startSession', () => {
     const { io, transcript } = terminal();
     const code = await startSession(new ApiClient(`http://127.0.0.1:${port}`, 'token'), 'web-01', io);
     assert.equal(code, 0);
+    const out = transcript.filter((entry) => entry.startsWith('out:')).map((entry) => entry.slice(4));
+    assert.equal(out.join(''), 'first\r\nsecond\r\nlast line\r\n');
     const last = transcript.findIndex((entry) => entry.includes('last line'));
     const goodbye = transcript.findIndex((entry) => entry.includes('Exiting session with sessionId'));
     assert.ok(last >= 0 && goodbye > last, `transcript: ${JSON.stringify(transcript)}`);

@@ -1,6 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import { maskingOptions, pinnedTlsOptions } from '@sesame/agent/tls';
-import { type Channel, ChannelRejectedError, type Mux, muxOverWebSocket } from '@sesame/protocol';
+import {
+  type Channel,
+  ChannelRejectedError,
+  type Mux,
+  muxOverWebSocket,
+  PROMPT_FRAME_BYTES,
+} from '@sesame/protocol';
 import WebSocket from 'ws';
 import { type ApiClient, unreachable } from './api.ts';
 import { CliError, ExitCodes, exitCodeFor } from './errors.ts';
@@ -115,19 +121,29 @@ export async function startSession(
     };
     channel.onDrain = () => io.stdin.resume();
     channel.autoRelease = false;
-    // The frames of one socket read arrive in one synchronous run: corked, they reach the terminal in one
-    // writev instead of one write each, and the first is not held back beyond the end of that run.
+    // The frames of one socket read arrive in one synchronous run. A small first one (an echo) reaches the
+    // terminal at once, not held back while the rest of the read is handled; the others are corked and go in one
+    // writev at the end of the run, instead of one write each.
     let corked = false;
     const uncork = () => {
       if (!corked) return;
       corked = false;
       io.stdout.uncork();
     };
+    let inRun = false;
+    const endRun = () => {
+      inRun = false;
+      uncork();
+    };
     channel.onData = (data) => {
-      if (!corked) {
+      const first = !inRun;
+      if (first) {
+        inRun = true;
+        queueMicrotask(endRun);
+      }
+      if (!corked && !(first && data.length <= PROMPT_FRAME_BYTES)) {
         corked = true;
         io.stdout.cork();
-        queueMicrotask(uncork);
       }
       io.stdout.write(data, () => channel.release(data.length));
     };

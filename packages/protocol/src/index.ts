@@ -33,6 +33,7 @@ export type { OpenRequest } from './open-request.ts';
 export {
   muxOverWebSocket,
   type NodeWebSocketLike,
+  PROMPT_FRAME_BYTES,
   READ_PAUSE_AT,
   SEND_HIGH_WATER,
   WS_CLOSE_CODES,

@@ -57,6 +57,8 @@ export const WS_CLOSE_CODES: Record<string, number> = {
 };
 
 const OPEN = 1;
+/** Frames up to this size that start a run are sent at once (see muxOverWebSocket): keystrokes, echoes, prompts. */
+export const PROMPT_FRAME_BYTES = 1024;
 /** A close frame's payload is at most 125 bytes: the 2-byte code and up to 123 bytes of reason. */
 const MAX_CLOSE_REASON_BYTES = 123;
 
@@ -77,17 +79,22 @@ export function closeReason(text: string): string {
 /**
  * Runs a Mux over a `ws` WebSocket: one binary message per frame; a text message is a protocol error.
  *
- * Frames sent during one synchronous run (say, the relay forwarding every frame of one socket read, or the
- * window frames that follow) are corked and leave in one writev when the run's microtasks start: one system
- * call (and one wake-up of the receiver) instead of one per frame. A lone frame is not delayed beyond the end
- * of the code that sent it.
+ * A small frame (at most PROMPT_FRAME_BYTES) that starts a synchronous run leaves at once: a keystroke or its echo
+ * is not held back while the rest of the run (the read's bookkeeping, the recorder, the window) executes. Every
+ * other frame of the run (say, the relay forwarding the frames of one socket read, or the window frames that
+ * follow) is corked and leaves with the others in one writev when the run's microtasks start: at most two system
+ * calls (and wake-ups of the receiver) per run instead of one per frame, and a flood's large frames go together
+ * as before.
  */
 export function muxOverWebSocket(socket: NodeWebSocketLike, options: MuxOptions): Mux {
   let corked: CorkableSocket | undefined;
   let readingPaused = false;
   /** The socket whose 'drain' is listened to (see bindDrain). */
   let drainBound: CorkableSocket | undefined;
-  const uncork = () => {
+  /** A frame went out in this run: the next ones wait for its end (see above). */
+  let inRun = false;
+  const endRun = () => {
+    inRun = false;
     const raw = corked;
     corked = undefined;
     raw?.uncork();
@@ -98,10 +105,16 @@ export function muxOverWebSocket(socket: NodeWebSocketLike, options: MuxOptions)
         if (socket.readyState !== OPEN) return;
         bindDrain();
         const raw = socket._socket;
-        if (raw && corked === undefined) {
-          raw.cork();
-          corked = raw;
-          queueMicrotask(uncork);
+        if (raw) {
+          const first = !inRun;
+          if (first) {
+            inRun = true;
+            queueMicrotask(endRun);
+          }
+          if (corked === undefined && !(first && bytes.length <= PROMPT_FRAME_BYTES)) {
+            raw.cork();
+            corked = raw;
+          }
         }
         socket.send(bytes, { binary: true });
         if (!readingPaused && socket.bufferedAmount >= READ_PAUSE_AT) {
