@@ -6,7 +6,7 @@ import type { AgentIdentity } from './identity.ts';
 import { collectInventory } from './inventory.ts';
 import type { RunAsUser } from './run-as.ts';
 import { serveShell } from './shell.ts';
-import { maskingOptions, pinMismatch, pinnedTlsOptions } from './tls-pin.ts';
+import { clientDirectFrames, maskingOptions, pinMismatch, pinnedTlsOptions } from './tls-pin.ts';
 
 export type AgentOptions = {
   identity: AgentIdentity;
@@ -131,21 +131,28 @@ export function runAgent({
     });
     ws.on('open', () => {
       log.info({ url }, 'connected to the server; proving this instance is registered');
-      const current: Mux = muxOverWebSocket(ws, {
-        side: 'b',
-        onHello: (peer) => {
-          const nonce = typeof peer.info.nonce === 'string' ? peer.info.nonce : '';
-          const signature = sign(null, agentProofMessage(identity.instanceId, nonce), key).toString('base64');
-          current.hello({ instanceId: identity.instanceId, signature, inventory: collectInventory() });
+      const current: Mux = muxOverWebSocket(
+        ws,
+        {
+          side: 'b',
+          onHello: (peer) => {
+            const nonce = typeof peer.info.nonce === 'string' ? peer.info.nonce : '';
+            const signature = sign(null, agentProofMessage(identity.instanceId, nonce), key).toString(
+              'base64',
+            );
+            current.hello({ instanceId: identity.instanceId, signature, inventory: collectInventory() });
+          },
+          onOpen,
+          onClose: (reason) => {
+            log.info({ reason }, 'connection closed');
+            if (reason.code === 'UNAUTHENTICATED') refused = reason.message;
+          },
+          onError: (error) => log.warn({ code: error.code, err: error.message }, 'protocol error'),
+          onHandlerError: (error) =>
+            log.error({ err: error }, 'internal error on a channel (channel closed)'),
         },
-        onOpen,
-        onClose: (reason) => {
-          log.info({ reason }, 'connection closed');
-          if (reason.code === 'UNAUTHENTICATED') refused = reason.message;
-        },
-        onError: (error) => log.warn({ code: error.code, err: error.message }, 'protocol error'),
-        onHandlerError: (error) => log.error({ err: error }, 'internal error on a channel (channel closed)'),
-      });
+        clientDirectFrames(url),
+      );
       mux = current;
       current.ready.then(
         () => {

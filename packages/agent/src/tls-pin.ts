@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { connect, type PeerCertificate } from 'node:tls';
+import type { DirectFrames } from '@sesame/protocol';
 
 export type TlsPin = { fingerprint256: string; caPem: string };
 
@@ -125,6 +126,14 @@ export function maskingOptions(url: string | URL): { generateMask?: (mask: Uint8
   const { protocol, hostname } = new URL(url);
   const unreadable = protocol === 'wss:' || protocol === 'https:' || isLoopback(hostname);
   return unreadable ? { generateMask: (mask) => mask.fill(0) } : {};
+}
+
+/**
+ * How a client at `url` sends small frames (muxOverWebSocket): written whole with the all-zero mask where
+ * maskingOptions gives that mask, otherwise through `ws`, which masks them.
+ */
+export function clientDirectFrames(url: string | URL): DirectFrames {
+  return maskingOptions(url).generateMask ? 'zero-mask-client' : 'off';
 }
 
 /**

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { maskingOptions, pinnedTlsOptions } from '@sesame/agent/tls';
+import { clientDirectFrames, maskingOptions, pinnedTlsOptions } from '@sesame/agent/tls';
 import {
   type Channel,
   ChannelRejectedError,
@@ -53,7 +53,7 @@ function connect(api: ApiClient): Promise<Mux> {
       ...maskingOptions(url),
     });
     ws.once('open', () => {
-      const mux = muxOverWebSocket(ws, { side: 'b' });
+      const mux = muxOverWebSocket(ws, { side: 'b' }, clientDirectFrames(url));
       mux.hello({ client: 'sesame-cli' });
       resolve(mux);
     });

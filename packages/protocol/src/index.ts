@@ -31,10 +31,12 @@ export { Mux, type Transport } from './mux.ts';
 export type { MuxOptions } from './mux-options.ts';
 export type { OpenRequest } from './open-request.ts';
 export {
+  type DirectFrames,
   muxOverWebSocket,
   type NodeWebSocketLike,
   PROMPT_FRAME_BYTES,
   READ_PAUSE_AT,
   SEND_HIGH_WATER,
   WS_CLOSE_CODES,
+  wholeFrame,
 } from './ws-transport.ts';

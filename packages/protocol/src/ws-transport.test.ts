@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodeFrame } from './frame-codec.ts';
+import { decodeFrame, encodeFrame } from './frame-codec.ts';
 import {
   type CorkableSocket,
   closeReason,
@@ -27,8 +27,12 @@ function fakeSocket(withRawSocket: boolean, rawLater = false) {
       log.push('uncork');
     },
     on: (_event, listener) => drainListeners.push(listener),
+    write: (chunk) => {
+      log.push(`write ${chunk.length} bytes whole${corks > 0 ? ' (corked)' : ''}`);
+      return true;
+    },
   };
-  const state = { bufferedAmount: 0, connecting: rawLater };
+  const state = { bufferedAmount: 0, connecting: rawLater, extensions: '' };
   const socket: NodeWebSocketLike = {
     readyState: 1,
     get bufferedAmount() {
@@ -39,6 +43,9 @@ function fakeSocket(withRawSocket: boolean, rawLater = false) {
     send: (data) => log.push(`send ${decodeFrame(data).type}${corks > 0 ? ' (corked)' : ''}`),
     close: () => log.push('close'),
     on: () => socket,
+    get extensions() {
+      return state.extensions;
+    },
     get _socket() {
       return withRawSocket && !state.connecting ? raw : undefined;
     },
@@ -77,6 +84,57 @@ test('a frame sent in a later run leaves at once again: nothing waits for more f
   mux.close();
   await Promise.resolve();
   assert.deepEqual(log, ['send hello', 'send goaway', 'close']);
+});
+
+test('direct: small frames are written whole to the socket, larger ones and any with an extension go through ws', async () => {
+  const { socket, log, state } = fakeSocket(true);
+  const mux = muxOverWebSocket(
+    socket,
+    { side: 'a', keepaliveIntervalMs: 0, keepaliveTimeoutMs: 0 },
+    'server',
+  );
+  const hello = encodeFrame({ type: 'hello', version: 1, minVersion: 1, info: {} }).length;
+  mux.hello({});
+  mux.close();
+  const goaway = encodeFrame({ type: 'goaway', code: 'NORMAL', message: '' }).length;
+  assert.deepEqual(log, [
+    `write ${hello + 2} bytes whole`,
+    'cork',
+    `write ${goaway + 2} bytes whole (corked)`,
+    'close',
+  ]);
+  const client = fakeSocket(true);
+  const big = muxOverWebSocket(
+    client.socket,
+    { side: 'b', keepaliveIntervalMs: 0, keepaliveTimeoutMs: 0 },
+    'zero-mask-client',
+  );
+  big.hello({ padding: 'x'.repeat(PROMPT_FRAME_BYTES) });
+  await Promise.resolve();
+  const small = muxOverWebSocket(
+    client.socket,
+    { side: 'b', keepaliveIntervalMs: 0, keepaliveTimeoutMs: 0 },
+    'zero-mask-client',
+  );
+  small.hello({});
+  assert.deepEqual(client.log.slice(0, 4), [
+    'cork',
+    'send hello (corked)',
+    'uncork',
+    `write ${hello + 6} bytes whole`,
+  ]);
+  state.extensions = 'permessage-deflate';
+  const deflating = muxOverWebSocket(
+    socket,
+    { side: 'a', keepaliveIntervalMs: 0, keepaliveTimeoutMs: 0 },
+    'server',
+  );
+  deflating.hello({});
+  assert.equal(
+    log.at(-1),
+    'send hello',
+    'with an extension, ws may queue frames: everything goes through it',
+  );
 });
 
 test('without an underlying socket, frames are sent one by one as before', () => {

@@ -10,6 +10,8 @@ export interface NodeWebSocketLike {
   pause(): void;
   resume(): void;
   send(data: Uint8Array, options: { binary: boolean }): void;
+  /** The negotiated extensions ('' when none): whole frames are written directly only without any. */
+  readonly extensions?: string;
   close(code?: number, reason?: string): void;
   on(event: 'message', listener: (data: Uint8Array, isBinary: boolean) => void): unknown;
   on(event: 'close', listener: (code: number, reason: Uint8Array) => void): unknown;
@@ -22,12 +24,13 @@ export interface NodeWebSocketLike {
 }
 
 /**
- * A Node stream's cork()/uncork() (writes in between are buffered and then written together, one writev) and its
+ * A Node stream's write(), cork()/uncork() (writes in between are buffered and then written together, one writev) and its
  * 'drain' event (its buffer was written out).
  */
 export interface CorkableSocket {
   cork(): void;
   uncork(): void;
+  write(chunk: Uint8Array): boolean;
   on(event: 'drain', listener: () => void): unknown;
 }
 
@@ -42,6 +45,34 @@ export const SEND_HIGH_WATER = 1024 * 1024;
  * stops near SEND_HIGH_WATER, so only such a peer gets here.
  */
 export const READ_PAUSE_AT = 8 * 1024 * 1024;
+
+/**
+ * How this side may write a small frame whole, straight to the socket (see muxOverWebSocket): 'server' (frames go
+ * unmasked), 'zero-mask-client' (a client whose masking key is all zeros, maskingOptions in @sesame/agent: the
+ * payload goes as it is), or 'off' (every frame goes through ws).
+ */
+export type DirectFrames = 'server' | 'zero-mask-client' | 'off';
+
+/**
+ * The WebSocket frame of a binary message of at most 65535 bytes in one buffer: FIN and opcode 2, the length (with
+ * the 16-bit extension past 125) and, from a client, the mask bit and an all-zero masking key (XOR with zero leaves
+ * the payload as it is, RFC 6455 5.3).
+ */
+export function wholeFrame(payload: Uint8Array, zeroMasked: boolean): Uint8Array {
+  if (payload.length > 0xffff)
+    throw new RangeError(`wholeFrame takes at most 65535 bytes, not ${payload.length}`);
+  const extended = payload.length > 125;
+  const head = 2 + (extended ? 2 : 0) + (zeroMasked ? 4 : 0);
+  const frame = new Uint8Array(head + payload.length);
+  frame[0] = 0x82;
+  frame[1] = (zeroMasked ? 0x80 : 0) | (extended ? 126 : payload.length);
+  if (extended) {
+    frame[2] = payload.length >> 8;
+    frame[3] = payload.length & 0xff;
+  }
+  frame.set(payload, head);
+  return frame;
+}
 
 /** WebSocket close codes for mux close codes; anything unknown is a protocol error (1002). */
 export const WS_CLOSE_CODES: Record<string, number> = {
@@ -85,8 +116,17 @@ export function closeReason(text: string): string {
  * follow) is corked and leaves with the others in one writev when the run's microtasks start: at most two system
  * calls (and wake-ups of the receiver) per run instead of one per frame, and a flood's large frames go together
  * as before.
+ *
+ * With `direct` other than 'off', a frame of at most PROMPT_FRAME_BYTES is written whole, in one buffer, to the
+ * socket (wholeFrame) instead of through ws, which hands Node a header and the payload apart (a cork, two writes
+ * and a writev per frame): a keystroke costs each process on its path less. Only while no extension was negotiated
+ * (nothing then waits in ws's send queue, so the order of frames holds). Larger frames go through ws.
  */
-export function muxOverWebSocket(socket: NodeWebSocketLike, options: MuxOptions): Mux {
+export function muxOverWebSocket(
+  socket: NodeWebSocketLike,
+  options: MuxOptions,
+  direct: DirectFrames = 'off',
+): Mux {
   let corked: CorkableSocket | undefined;
   let readingPaused = false;
   /** The socket whose 'drain' is listened to (see bindDrain). */
@@ -116,7 +156,9 @@ export function muxOverWebSocket(socket: NodeWebSocketLike, options: MuxOptions)
             corked = raw;
           }
         }
-        socket.send(bytes, { binary: true });
+        if (raw && direct !== 'off' && bytes.length <= PROMPT_FRAME_BYTES && (socket.extensions ?? '') === '')
+          raw.write(wholeFrame(bytes, direct === 'zero-mask-client'));
+        else socket.send(bytes, { binary: true });
         if (!readingPaused && socket.bufferedAmount >= READ_PAUSE_AT) {
           readingPaused = true;
           socket.pause();

@@ -192,43 +192,47 @@ export function createAgentHub({ store, audit, log, settings, arn, onInventory, 
       const nonce = randomBytes(32).toString('base64url');
       let saidHello = false;
       let tooOld = false;
-      const mux: Mux = muxOverWebSocket(socket, {
-        side: 'a',
-        minPeerMaxData: SERVER_MIN_PEER_MAX_DATA,
-        keepaliveIntervalMs: settings.keepaliveIntervalMs,
-        keepaliveTimeoutMs: settings.keepaliveTimeoutMs,
-        onHello: (peer) => {
-          saidHello = true;
-          // The handshake timeout bounds proving the key, not the inventory and status writes that follow.
-          const authenticated = () => {
+      const mux: Mux = muxOverWebSocket(
+        socket,
+        {
+          side: 'a',
+          minPeerMaxData: SERVER_MIN_PEER_MAX_DATA,
+          keepaliveIntervalMs: settings.keepaliveIntervalMs,
+          keepaliveTimeoutMs: settings.keepaliveTimeoutMs,
+          onHello: (peer) => {
+            saidHello = true;
+            // The handshake timeout bounds proving the key, not the inventory and status writes that follow.
+            const authenticated = () => {
+              clearTimeout(timer);
+              handshakeOver();
+            };
+            authenticate(mux, peer.info, nonce, sourceAddress, authenticated).catch((error: unknown) => {
+              // A store failure must cost this connection only (an unhandled rejection would stop the server).
+              log.error({ err: error, sourceAddress }, 'agent handshake failed');
+              mux.close('INTERNAL', 'the server could not check the agent identity; the agent will retry');
+            });
+          },
+          onOpen: (request) => request.reject('FORBIDDEN', 'agents cannot open channels to the server'),
+          onClose: (reason) => {
             clearTimeout(timer);
+            // A connection that held its place and went (or was timed out) without even saying hello counts as a
+            // failed handshake, so a host that keeps the places full is stopped by the failure count like one
+            // sending bad signatures, however it times its closes. (An agent says hello as soon as it connects.) An
+            // agent too old for this server's protocol is not: a fleet of old agents behind one address must not lock
+            // the upgraded ones out. (Found by this side: a peer's own goaway says what it likes.)
+            if (!saidHello && !tooOld) failures.failed(sourceAddress);
             handshakeOver();
-          };
-          authenticate(mux, peer.info, nonce, sourceAddress, authenticated).catch((error: unknown) => {
-            // A store failure must cost this connection only (an unhandled rejection would stop the server).
-            log.error({ err: error, sourceAddress }, 'agent handshake failed');
-            mux.close('INTERNAL', 'the server could not check the agent identity; the agent will retry');
-          });
+            disconnected(mux, reason);
+          },
+          onError: (error) => {
+            if (error.code === 'VERSION_MISMATCH') tooOld = true;
+            log.warn({ code: error.code, err: error.message, sourceAddress }, 'agent protocol error');
+          },
+          onHandlerError: (error) =>
+            log.error({ err: error, sourceAddress }, 'internal error on an agent channel (channel closed)'),
         },
-        onOpen: (request) => request.reject('FORBIDDEN', 'agents cannot open channels to the server'),
-        onClose: (reason) => {
-          clearTimeout(timer);
-          // A connection that held its place and went (or was timed out) without even saying hello counts as a
-          // failed handshake, so a host that keeps the places full is stopped by the failure count like one
-          // sending bad signatures, however it times its closes. (An agent says hello as soon as it connects.) An
-          // agent too old for this server's protocol is not: a fleet of old agents behind one address must not lock
-          // the upgraded ones out. (Found by this side: a peer's own goaway says what it likes.)
-          if (!saidHello && !tooOld) failures.failed(sourceAddress);
-          handshakeOver();
-          disconnected(mux, reason);
-        },
-        onError: (error) => {
-          if (error.code === 'VERSION_MISMATCH') tooOld = true;
-          log.warn({ code: error.code, err: error.message, sourceAddress }, 'agent protocol error');
-        },
-        onHandlerError: (error) =>
-          log.error({ err: error, sourceAddress }, 'internal error on an agent channel (channel closed)'),
-      });
+        'server',
+      );
       // (One that said hello by then is still being checked: a slow store is not the agent's failure.)
       const timer = setTimeout(
         () => mux.close('HANDSHAKE', `agent did not authenticate within ${settings.handshakeTimeoutMs} ms`),

@@ -336,30 +336,34 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         if (left > 0) connections.set(principal.userId, left);
         else connections.delete(principal.userId);
       });
-      const mux = muxOverWebSocket(socket, {
-        side: 'a',
-        minPeerMaxData: SERVER_MIN_PEER_MAX_DATA,
-        onOpen: (open) => {
-          if (open.spec.kind === 'shell')
-            broker.startShell(principal, open).catch((error) => {
-              request.log.error({ err: error }, 'session start failed unexpectedly');
-              try {
-                open.reject('INTERNAL', 'the session could not be started; try again');
-              } catch {
-                // already answered
-              }
-            });
-          else
-            open.reject(
-              'INVALID',
-              `unknown channel kind ${JSON.stringify(open.spec.kind)}; this server supports "shell"`,
-            );
+      const mux = muxOverWebSocket(
+        socket,
+        {
+          side: 'a',
+          minPeerMaxData: SERVER_MIN_PEER_MAX_DATA,
+          onOpen: (open) => {
+            if (open.spec.kind === 'shell')
+              broker.startShell(principal, open).catch((error) => {
+                request.log.error({ err: error }, 'session start failed unexpectedly');
+                try {
+                  open.reject('INTERNAL', 'the session could not be started; try again');
+                } catch {
+                  // already answered
+                }
+              });
+            else
+              open.reject(
+                'INVALID',
+                `unknown channel kind ${JSON.stringify(open.spec.kind)}; this server supports "shell"`,
+              );
+          },
+          onError: (error) =>
+            request.log.warn({ code: error.code, err: error.message }, 'client protocol error'),
+          onHandlerError: (error) =>
+            request.log.error({ err: error }, 'internal error on a client channel (channel closed)'),
         },
-        onError: (error) =>
-          request.log.warn({ code: error.code, err: error.message }, 'client protocol error'),
-        onHandlerError: (error) =>
-          request.log.error({ err: error }, 'internal error on a client channel (channel closed)'),
-      });
+        'server',
+      );
       mux.hello({ server: 'sesame', user: principal.username });
     },
   });
