@@ -16,6 +16,33 @@ const { Receiver } = wsPackage as unknown as {
   Receiver: new (options: { isServer: boolean; maxPayload: number }) => ReceiverLike;
 };
 
+/**
+ * Sorts what a ws WebSocket puts on its socket: lengths of the messages given to ws.send, and of the buffers
+ * written to the socket by anyone else (the transport's whole frames).
+ */
+function watchWrites(ws: WebSocket) {
+  const seen = { byWs: [] as number[], whole: [] as number[] };
+  const raw = (ws as unknown as { _socket: { write: (chunk: Uint8Array, ...rest: unknown[]) => boolean } })
+    ._socket;
+  const write = raw.write.bind(raw);
+  let inWs = false;
+  raw.write = (chunk, ...rest) => {
+    if (!inWs) seen.whole.push(chunk.length);
+    return write(chunk, ...rest);
+  };
+  const send = ws.send.bind(ws) as (data: Uint8Array, options: object) => void;
+  ws.send = ((data: Uint8Array, options: object) => {
+    seen.byWs.push(data.length);
+    inWs = true;
+    try {
+      send(data, options);
+    } finally {
+      inWs = false;
+    }
+  }) as typeof ws.send;
+  return seen;
+}
+
 /** What ws's own decoder makes of `frame`, read as a server (client frames, masked) or as a client. */
 function decodedByWs(frame: Uint8Array, asServer: boolean): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -54,8 +81,10 @@ test('over a real WebSocket, small frames written whole and large ones sent by w
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', maxPayload: 1024 * 1024 });
   await new Promise((resolve) => wss.once('listening', resolve));
   const serverErrors: Error[] = [];
+  let serverWrites: ReturnType<typeof watchWrites> | undefined;
   wss.on('connection', (socket) => {
     socket.on('error', (error) => serverErrors.push(error));
+    serverWrites = watchWrites(socket);
     // The server echoes every byte back on the channel the client opens.
     const mux = muxOverWebSocket(
       socket,
@@ -77,13 +106,18 @@ test('over a real WebSocket, small frames written whole and large ones sent by w
     wss.close();
   });
   // Attached in 'open' itself: the server's hello may come in the same read as the upgrade's answer.
+  let clientWrites: ReturnType<typeof watchWrites> | undefined;
   const mux = await new Promise<Mux>((resolve) =>
-    ws.once('open', () => resolve(muxOverWebSocket(ws, { side: 'b' }, clientDirectFrames(url)))),
+    ws.once('open', () => {
+      clientWrites = watchWrites(ws);
+      resolve(muxOverWebSocket(ws, { side: 'b' }, clientDirectFrames(url)));
+    }),
   );
   mux.hello({});
   const channel: Channel = await mux.open({ kind: 'echo' });
   const echoed: Buffer[] = [];
   let bytes = 0;
+  // Payloads: a data frame adds the mux's header, so the fifth is written whole and the sixth goes through ws.
   const sizes = [1, 3, 100, 1000, PROMPT_FRAME_BYTES - 20, PROMPT_FRAME_BYTES, 5000, 1, 70_000, 2];
   const sent = Buffer.concat(sizes.map((size, i) => Buffer.alloc(size, 65 + i)));
   const done = new Promise<void>((resolve) => {
@@ -104,4 +138,20 @@ test('over a real WebSocket, small frames written whole and large ones sent by w
   assert.deepEqual(Buffer.concat(echoed), sent);
   assert.deepEqual(serverErrors, []);
   assert.equal(ws.readyState, WebSocket.OPEN);
+  for (const [side, seen] of [
+    ['client', clientWrites],
+    ['server', serverWrites],
+  ] as const) {
+    assert.ok(seen, side);
+    assert.ok(seen.whole.length >= 6, `${side}: small frames written whole (${seen.whole})`);
+    assert.ok(
+      seen.whole.every((length) => length <= PROMPT_FRAME_BYTES + 8),
+      `${side}: nothing large written whole (${seen.whole})`,
+    );
+    assert.ok(seen.byWs.length >= 3, `${side}: the large frames through ws (${seen.byWs})`);
+    assert.ok(
+      seen.byWs.every((length) => length > PROMPT_FRAME_BYTES),
+      `${side}: only large frames through ws (${seen.byWs})`,
+    );
+  }
 });

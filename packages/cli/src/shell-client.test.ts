@@ -16,10 +16,14 @@ let onShell: (channel: Channel) => void = () => {};
 before(async () => {
   server = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/api/v1/connect' });
   server.on('connection', (ws) => {
-    const mux = muxOverWebSocket(ws, {
-      side: 'a',
-      onOpen: (request) => onShell(request.accept({ sessionId: 'admin-0123456789abcdef0' })),
-    });
+    const mux = muxOverWebSocket(
+      ws,
+      {
+        side: 'a',
+        onOpen: (request) => onShell(request.accept({ sessionId: 'admin-0123456789abcdef0' })),
+      },
+      'server',
+    );
     mux.hello({ server: 'test' });
   });
   await new Promise((resolve) => server.once('listening', resolve));
@@ -44,8 +48,9 @@ function terminal() {
 
 describe('startSession', () => {
   it('prints the last output before the goodbye when both arrive in one read', async () => {
-    // Frames sent in one synchronous run after its first leave in one write (muxOverWebSocket corks them), so
-    // 'second', 'last line', the exit status and the close arrive together; the terminal corks 'last line'.
+    // The server sends 'first' at once and corks the rest of the run (muxOverWebSocket), so 'second', 'last line',
+    // the exit status and the close arrive together; their data reaches the terminal after 'first', and the
+    // goodbye only after it (the close uncorks the terminal first).
     onShell = (channel) => {
       channel.write(Buffer.from('first\r\n'));
       channel.write(Buffer.from('second\r\n'));

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeFrame, encodeFrame } from './frame-codec.ts';
+import { MIN_PROTOCOL_VERSION, PROTOCOL_VERSION } from './frame-types.ts';
 import {
   type CorkableSocket,
   closeReason,
@@ -74,6 +75,34 @@ test('a large frame that starts a run is corked with what follows it (a flood ke
   mux.close();
   await Promise.resolve();
   assert.deepEqual(log, ['cork', 'send hello (corked)', 'send goaway (corked)', 'close', 'uncork']);
+});
+
+test('the size limit is the whole mux frame: 1024 bytes go at once and whole, 1025 are corked and go through ws', async () => {
+  const helloOf = (padding: string) =>
+    encodeFrame({
+      type: 'hello',
+      version: PROTOCOL_VERSION,
+      minVersion: MIN_PROTOCOL_VERSION,
+      info: { padding },
+    }).length;
+  const fits = 'x'.repeat(PROMPT_FRAME_BYTES - helloOf(''));
+  assert.equal(helloOf(fits), PROMPT_FRAME_BYTES);
+  const options = { side: 'a', keepaliveIntervalMs: 0, keepaliveTimeoutMs: 0 } as const;
+  const at = fakeSocket(true);
+  muxOverWebSocket(at.socket, options, 'server').hello({ padding: fits });
+  assert.deepEqual(at.log, [`write ${PROMPT_FRAME_BYTES + 4} bytes whole`]);
+  const over = fakeSocket(true);
+  muxOverWebSocket(over.socket, options, 'server').hello({ padding: `${fits}x` });
+  await Promise.resolve();
+  assert.deepEqual(over.log, ['cork', 'send hello (corked)', 'uncork']);
+});
+
+test('a small first frame is corked like the rest when bytes already wait in the socket', async () => {
+  const { socket, log, state } = fakeSocket(true);
+  state.bufferedAmount = 10;
+  muxOverWebSocket(socket, { side: 'a', keepaliveIntervalMs: 0, keepaliveTimeoutMs: 0 }).hello({});
+  await Promise.resolve();
+  assert.deepEqual(log, ['cork', 'send hello (corked)', 'uncork']);
 });
 
 test('a frame sent in a later run leaves at once again: nothing waits for more frames', async () => {

@@ -10,15 +10,16 @@ export interface NodeWebSocketLike {
   pause(): void;
   resume(): void;
   send(data: Uint8Array, options: { binary: boolean }): void;
-  /** The negotiated extensions ('' when none): whole frames are written directly only without any. */
+  /** The negotiated extensions ('' when none): frames are written whole only without any (and not if unknown). */
   readonly extensions?: string;
   close(code?: number, reason?: string): void;
   on(event: 'message', listener: (data: Uint8Array, isBinary: boolean) => void): unknown;
   on(event: 'close', listener: (code: number, reason: Uint8Array) => void): unknown;
   on(event: 'error', listener: (error: Error) => void): unknown;
   /**
-   * The `ws` package's underlying socket (not in its typings, stable across ws 8). When present, every frame sent
-   * in one turn of the event loop goes out in one write: see `muxOverWebSocket`.
+   * The `ws` package's underlying socket (not in its typings, stable across ws 8). When present, the frames sent
+   * in one turn of the event loop after a small first one go out in one write, and small frames are written to it
+   * whole: see `muxOverWebSocket`.
    */
   readonly _socket?: CorkableSocket | null;
 }
@@ -110,12 +111,12 @@ export function closeReason(text: string): string {
 /**
  * Runs a Mux over a `ws` WebSocket: one binary message per frame; a text message is a protocol error.
  *
- * A small frame (at most PROMPT_FRAME_BYTES) that starts a synchronous run leaves at once: a keystroke or its echo
- * is not held back while the rest of the run (the read's bookkeeping, the recorder, the window) executes. Every
- * other frame of the run (say, the relay forwarding the frames of one socket read, or the window frames that
- * follow) is corked and leaves with the others in one writev when the run's microtasks start: at most two system
- * calls (and wake-ups of the receiver) per run instead of one per frame, and a flood's large frames go together
- * as before.
+ * A small frame (at most PROMPT_FRAME_BYTES) that starts a synchronous run on an idle socket leaves at once: a
+ * keystroke or its echo is not held back while the rest of the run (the read's bookkeeping, the recorder, the
+ * window) executes. Every other frame of the run (say, the relay forwarding the frames of one socket read, or the
+ * window frames that follow) is corked and leaves with the others in one writev when the run's microtasks start:
+ * at most two system calls (and wake-ups of the receiver) per run instead of one per frame, and a flood's large
+ * frames go together as before.
  *
  * With `direct` other than 'off', a frame of at most PROMPT_FRAME_BYTES is written whole, in one buffer, to the
  * socket (wholeFrame) instead of through ws, which hands Node a header and the payload apart (a cork, two writes
@@ -133,6 +134,8 @@ export function muxOverWebSocket(
   let drainBound: CorkableSocket | undefined;
   /** A frame went out in this run: the next ones wait for its end (see above). */
   let inRun = false;
+  /** Small frames are written whole (decided at the first send on the socket). */
+  let whole: boolean | undefined;
   const endRun = () => {
     inRun = false;
     const raw = corked;
@@ -151,12 +154,16 @@ export function muxOverWebSocket(
             inRun = true;
             queueMicrotask(endRun);
           }
-          if (corked === undefined && !(first && bytes.length <= PROMPT_FRAME_BYTES)) {
+          // (With bytes already waiting in the socket, a write now would only join them.)
+          const now = first && bytes.length <= PROMPT_FRAME_BYTES && socket.bufferedAmount === 0;
+          if (corked === undefined && !now) {
             raw.cork();
             corked = raw;
           }
         }
-        if (raw && direct !== 'off' && bytes.length <= PROMPT_FRAME_BYTES && (socket.extensions ?? '') === '')
+        // Read once the socket is there: a client's extensions are known once it opened.
+        if (raw) whole ??= direct !== 'off' && socket.extensions === '';
+        if (raw && whole && bytes.length <= PROMPT_FRAME_BYTES)
           raw.write(wholeFrame(bytes, direct === 'zero-mask-client'));
         else socket.send(bytes, { binary: true });
         if (!readingPaused && socket.bufferedAmount >= READ_PAUSE_AT) {
