@@ -61,6 +61,17 @@ const badFiles: [string, string, string[]][] = [
   ['sessions per user 0', json({ sessions: { maxPerUser: 0 } }), ['sessions.maxPerUser', '1 to 10000']],
   ['sessions per user 1.5', json({ sessions: { maxPerUser: 1.5 } }), ['sessions.maxPerUser']],
   [
+    'recording limit 0',
+    json({ sessions: { maxRecordingMiB: 0 } }),
+    ['sessions.maxRecordingMiB', '1 to 1048576'],
+  ],
+  [
+    'recording limit above 1 TiB',
+    json({ sessions: { maxRecordingMiB: 1048577 } }),
+    ['sessions.maxRecordingMiB'],
+  ],
+  ['recording limit as text', json({ sessions: { maxRecordingMiB: '512' } }), ['sessions.maxRecordingMiB']],
+  [
     'idle timeout beyond max duration',
     json({ sessions: { idleTimeoutMs: 30 * MINUTE, maxDurationMs: 10 * MINUTE } }),
     ['sessions.idleTimeoutMs', 'sessions.maxDurationMs'],
@@ -167,7 +178,12 @@ describe('loadConfig accepts good configuration', () => {
       trustProxy: ['10.0.0.0/8', '2001:db8::1'],
       logLevel: 'warn',
       arn: { partition: 'aws-us-gov', region: 'us-gov-west-1', account: '123456789012' },
-      sessions: { idleTimeoutMs: 60 * MINUTE, maxDurationMs: 1440 * MINUTE, maxPerUser: 10_000 },
+      sessions: {
+        idleTimeoutMs: 60 * MINUTE,
+        maxDurationMs: 1440 * MINUTE,
+        maxPerUser: 10_000,
+        maxRecordingMiB: 1,
+      },
       auth: {
         tokenTtlMs: MINUTE,
         accessTokenTtlMs: 5 * MINUTE,
@@ -198,6 +214,7 @@ describe('loadConfig accepts good configuration', () => {
       idleTimeoutMs: 1000,
       maxDurationMs: 1000,
       maxPerUser: 32,
+      maxRecordingMiB: 4096,
     });
   });
 

@@ -17,8 +17,11 @@ export type ServerConfig = {
   trustProxy: string[];
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   arn: { partition: string; region: string; account: string };
-  /** maxPerUser: sessions one person may have open (starting or running) at once; twice as many connections. */
-  sessions: { idleTimeoutMs: number; maxDurationMs: number; maxPerUser: number };
+  /**
+   * maxPerUser: sessions one person may have open (starting or running) at once; twice as many connections.
+   * maxRecordingMiB: the most one session's recording may hold; the session ends when it gets there.
+   */
+  sessions: { idleTimeoutMs: number; maxDurationMs: number; maxPerUser: number; maxRecordingMiB: number };
   auth: {
     /** Sign-in session length for someone with no permission set (which otherwise sets it). */
     tokenTtlMs: number;
@@ -62,7 +65,12 @@ export const DEFAULT_CONFIG: ServerConfig = {
   trustProxy: [],
   logLevel: 'info',
   arn: { partition: 'aws', region: 'local', account: '000000000000' },
-  sessions: { idleTimeoutMs: 20 * MINUTE, maxDurationMs: 1440 * MINUTE, maxPerUser: 32 },
+  sessions: {
+    idleTimeoutMs: 20 * MINUTE,
+    maxDurationMs: 1440 * MINUTE,
+    maxPerUser: 32,
+    maxRecordingMiB: 4096,
+  },
   auth: {
     tokenTtlMs: 60 * MINUTE,
     accessTokenTtlMs: 15 * MINUTE,
@@ -105,7 +113,7 @@ const KNOWN_KEYS: Record<string, readonly string[] | null> = {
   trustProxy: null,
   logLevel: null,
   arn: ['partition', 'region', 'account'],
-  sessions: [...Object.keys(DURATIONS.sessions), 'maxPerUser'],
+  sessions: [...Object.keys(DURATIONS.sessions), 'maxPerUser', 'maxRecordingMiB'],
   auth: Object.keys(DURATIONS.auth),
   agents: Object.keys(DURATIONS.agents),
   signIn: ['maxAccountFailures', 'maxAddressFailures', 'scryptLog2N'],
@@ -288,6 +296,10 @@ function applyValue(config: ServerConfig, key: string, value: unknown, source: S
           v.maxPerUser === undefined
             ? config.sessions.maxPerUser
             : int(source, 'sessions.maxPerUser', v.maxPerUser, 1, 10_000),
+        maxRecordingMiB:
+          v.maxRecordingMiB === undefined
+            ? config.sessions.maxRecordingMiB
+            : int(source, 'sessions.maxRecordingMiB', v.maxRecordingMiB, 1, 1024 * 1024),
       };
       break;
     case 'auth':

@@ -37,6 +37,8 @@ export interface Recorder {
    * rejects with `failed` when the recording is incomplete. */
   close(marker?: string): Promise<void>;
   readonly bytesWritten: number;
+  /** The recording's size so far: what was written and what waits to be. */
+  readonly bytesRecorded: number;
   readonly path: string;
   /** The disk write error, if any: later events are dropped and the session must end. */
   readonly failed: Error | undefined;
@@ -141,6 +143,10 @@ class AsciicastRecorder implements Recorder {
 
   get bytesWritten(): number {
     return this.#writer.bytesWritten;
+  }
+
+  get bytesRecorded(): number {
+    return this.#writer.bytesWritten + this.#writer.pendingBytes;
   }
 
   get failed(): Error | undefined {

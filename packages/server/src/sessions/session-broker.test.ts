@@ -55,6 +55,7 @@ async function setUp(
     startWritten = undefined as Promise<void> | undefined,
     startWriteTimeoutMs = undefined as number | undefined,
     maxPerUser = 32,
+    maxRecordingMiB = 4096,
     /** What the policies say now about starting this session (checked again while it runs). */
     allowed = (() => true) as () => boolean,
     /** The principal's second factor, and the policies' "MultiFactorAuthAge below" limit (none: no limit). */
@@ -123,7 +124,7 @@ async function setUp(
     log,
     arn: { partition: 'aws', region: 'local', account: '000000000000' },
     dataDir,
-    settings: { idleTimeoutMs: 60_000, maxDurationMs: 60_000, maxPerUser },
+    settings: { idleTimeoutMs: 60_000, maxDurationMs: 60_000, maxPerUser, maxRecordingMiB },
     ...(agentOpenTimeoutMs ? { agentOpenTimeoutMs } : {}),
     ...(startWriteTimeoutMs ? { startWriteTimeoutMs } : {}),
     ...(signedIn ? { stillSignedIn: async () => signedIn(), signInCheckMs: 20 } : {}),
@@ -452,6 +453,45 @@ describe('session broker, a session that ends while its start is being written',
   });
 });
 
+describe('session broker, the size of a recording', () => {
+  it('ends a session whose recording reached sessions.maxRecordingMiB, with every relayed byte recorded', async () => {
+    const { opening, agentChannel, records, audits } = await setUp([], { maxRecordingMiB: 1 });
+    const channel = await within(opening, 'the session opens');
+    let received = 0;
+    channel.onData = (data) => {
+      received += data.length;
+    };
+    const closed = new Promise<string>((resolve) => {
+      channel.onClose = (_code, message) => resolve(message);
+    });
+    const agentSide = agentChannel() as Channel;
+    const chunk = new Uint8Array(32 * 1024).fill(0x78); // 'x': recorded byte for byte
+    for (let i = 0; i < 64; i++) agentSide.write(chunk); // 2 MiB, as fast as credit allows
+    const message = await within(closed, 'the client channel closes');
+    assert.match(
+      message,
+      /recording reached 1 MiB, the most one session may record \(sessions\.maxRecordingMiB\)/,
+    );
+    assert.ok(
+      received >= 1024 * 1024 - 64 * 1024 && received < 2 * 1024 * 1024,
+      `received ${received} bytes`,
+    );
+    const record = [...records.values()][0] as SessionRecord;
+    for (let i = 0; i < 200 && record.state !== 'Terminated'; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    assert.equal(record.state, 'Terminated');
+    const recording = readFileSync(join(dataDir, record.recordingKey as string), 'utf8');
+    const recordedOutput = recording
+      .split('\n')
+      .slice(1)
+      .filter((line) => line.includes('"o"'))
+      .reduce((sum, line) => sum + (JSON.parse(line) as [number, string, string])[2].length, 0);
+    assert.ok(recordedOutput >= received, `recorded ${recordedOutput} of the ${received} bytes relayed`);
+    assert.ok(recording.length < 1024 * 1024 + 128 * 1024, `the recording holds ${recording.length} bytes`);
+    assert.ok(audits.some((a) => a.action === 'sesame:SessionEnded'));
+  });
+});
+
 describe('session broker, sessions per person', () => {
   it('refuses one more than sessions.maxPerUser, and takes one again once a session ended', async () => {
     const { opening, openAnother, broker, principal, records } = await setUp([], { maxPerUser: 2 });
@@ -616,7 +656,7 @@ describe('session broker, the owner tag', () => {
       log: {} as Logger,
       arn: { partition: 'aws', region: 'local', account: '000000000000' },
       dataDir,
-      settings: { idleTimeoutMs: 60_000, maxDurationMs: 60_000, maxPerUser: 32 },
+      settings: { idleTimeoutMs: 60_000, maxDurationMs: 60_000, maxPerUser: 32, maxRecordingMiB: 4096 },
     });
     const alice = { userId: 'u-alice', username: 'alice', sourceAddress: null };
     const listed = await broker.list(alice, 'history');
@@ -658,7 +698,7 @@ describe('session broker, listing', () => {
       log: {} as Logger,
       arn: { partition: 'aws', region: 'local', account: '000000000000' },
       dataDir,
-      settings: { idleTimeoutMs: 60_000, maxDurationMs: 60_000, maxPerUser: 32 },
+      settings: { idleTimeoutMs: 60_000, maxDurationMs: 60_000, maxPerUser: 32, maxRecordingMiB: 4096 },
     });
     const listed = await broker.list(
       { userId: 'u-alice', username: 'alice', sourceAddress: null },

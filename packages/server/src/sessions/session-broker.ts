@@ -485,10 +485,28 @@ export function createSessionBroker(deps: Deps) {
       return true;
     }
     if (ended) return true; // terminated, or the server stopping, while the start was written
-    pipe(agent, client, { write: (d) => recorder.output(d), onDrain: (cb) => recorder.onDrain(cb) });
-    pipe(client, agent, { write: (d) => recorder.input(d), onDrain: (cb) => recorder.onDrain(cb) }, () => {
-      lastInputAt = now();
+    // A session records at most sessions.maxRecordingMiB (a runaway `cat /dev/urandom` would fill the disk): the
+    // chunk that reaches it is recorded and relayed like every other, then the session ends.
+    const recordingLimit = settings.maxRecordingMiB * 1024 * 1024;
+    const recorded = (keepUp: boolean) => {
+      if (recorder.bytesRecorded >= recordingLimit)
+        void end(
+          `its recording reached ${settings.maxRecordingMiB} MiB, the most one session may record (sessions.maxRecordingMiB)`,
+        );
+      return keepUp;
+    };
+    pipe(agent, client, {
+      write: (d) => recorded(recorder.output(d)),
+      onDrain: (cb) => recorder.onDrain(cb),
     });
+    pipe(
+      client,
+      agent,
+      { write: (d) => recorded(recorder.input(d)), onDrain: (cb) => recorder.onDrain(cb) },
+      () => {
+        lastInputAt = now();
+      },
+    );
     client.onResize = (c, r) => resizes.resize(Math.min(c, MAX_TERMINAL), Math.min(r, MAX_TERMINAL));
     agent.onEof = () => client.eof();
     // The client's input ended (`sesame ssh host < script`): the agent types ^D, so it is recorded as such.
