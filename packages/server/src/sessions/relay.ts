@@ -4,6 +4,8 @@ export type RecordSink = {
   /** Hands bytes to the recorder; false means the recorder is behind and wants no more credit granted. */
   write(data: Uint8Array): boolean;
   onDrain(callback: () => void): void;
+  /** After a chunk was recorded and handed on (it may end the session). */
+  relayed?(): void;
 };
 
 /**
@@ -36,5 +38,6 @@ export function pipe(from: Channel, to: Channel, sink: RecordSink, onChunk?: () 
     }
     const size = data.length;
     to.write(data, () => credit(size));
+    sink.relayed?.();
   };
 }

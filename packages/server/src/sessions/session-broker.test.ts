@@ -454,42 +454,52 @@ describe('session broker, a session that ends while its start is being written',
 });
 
 describe('session broker, the size of a recording', () => {
-  it('ends a session whose recording reached sessions.maxRecordingMiB, with every relayed byte recorded', async () => {
+  /** Floods one side with 2 MiB of 'x' on a 1 MiB limit: what the other side got, the recording, the end. */
+  async function flood(from: 'agent' | 'client') {
     const { opening, agentChannel, records, audits } = await setUp([], { maxRecordingMiB: 1 });
     const channel = await within(opening, 'the session opens');
+    const agentSide = agentChannel() as Channel;
+    const [source, sink] = from === 'agent' ? [agentSide, channel] : [channel, agentSide];
     let received = 0;
-    channel.onData = (data) => {
+    sink.onData = (data) => {
       received += data.length;
     };
     const closed = new Promise<string>((resolve) => {
       channel.onClose = (_code, message) => resolve(message);
     });
-    const agentSide = agentChannel() as Channel;
     const chunk = new Uint8Array(32 * 1024).fill(0x78); // 'x': recorded byte for byte
-    for (let i = 0; i < 64; i++) agentSide.write(chunk); // 2 MiB, as fast as credit allows
+    for (let i = 0; i < 64; i++) source.write(chunk); // 2 MiB, as fast as credit allows
     const message = await within(closed, 'the client channel closes');
-    assert.match(
-      message,
-      /recording reached 1 MiB, the most one session may record \(sessions\.maxRecordingMiB\)/,
-    );
-    assert.ok(
-      received >= 1024 * 1024 - 64 * 1024 && received < 2 * 1024 * 1024,
-      `received ${received} bytes`,
-    );
     const record = [...records.values()][0] as SessionRecord;
     for (let i = 0; i < 200 && record.state !== 'Terminated'; i++)
       await new Promise((r) => setTimeout(r, 10));
-    assert.equal(record.state, 'Terminated');
     const recording = readFileSync(join(dataDir, record.recordingKey as string), 'utf8');
-    const recordedOutput = recording
+    const code = from === 'agent' ? 'o' : 'i';
+    const recordedBytes = recording
       .split('\n')
       .slice(1)
-      .filter((line) => line.includes('"o"'))
-      .reduce((sum, line) => sum + (JSON.parse(line) as [number, string, string])[2].length, 0);
-    assert.ok(recordedOutput >= received, `recorded ${recordedOutput} of the ${received} bytes relayed`);
-    assert.ok(recording.length < 1024 * 1024 + 128 * 1024, `the recording holds ${recording.length} bytes`);
-    assert.ok(audits.some((a) => a.action === 'sesame:SessionEnded'));
-  });
+      .map((line) => (line ? (JSON.parse(line) as [number, string, string]) : undefined))
+      .filter((event) => event?.[1] === code)
+      .reduce((sum, event) => sum + (event as [number, string, string])[2].length, 0);
+    return { message, received, recordedBytes, recording, record, audits };
+  }
+
+  for (const from of ['agent', 'client'] as const)
+    it(`ends a session whose recording reached sessions.maxRecordingMiB (${from === 'agent' ? 'output' : 'input'}): what was relayed is what was recorded`, async () => {
+      const { message, received, recordedBytes, recording, record, audits } = await flood(from);
+      assert.match(
+        message,
+        /recording reached 1 MiB, the most one session may record \(sessions\.maxRecordingMiB\)/,
+      );
+      assert.ok(
+        received >= 1024 * 1024 - 64 * 1024 && received < 2 * 1024 * 1024,
+        `relayed ${received} bytes`,
+      );
+      assert.equal(recordedBytes, received, 'the chunk that reached the limit was relayed too');
+      assert.ok(recording.length < 1024 * 1024 + 64 * 1024, `the recording holds ${recording.length} bytes`);
+      assert.equal(record.state, 'Terminated');
+      assert.ok(audits.some((a) => a.action === 'sesame:SessionEnded'));
+    });
 });
 
 describe('session broker, sessions per person', () => {

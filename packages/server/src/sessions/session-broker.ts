@@ -367,9 +367,19 @@ export function createSessionBroker(deps: Deps) {
       (c, r) => {
         recorder.resize(c, r);
         agent.resize(c, r);
+        checkRecordingSize();
       },
       { current: { cols, rows } },
     );
+    // A session records at most sessions.maxRecordingMiB (a runaway `cat /dev/urandom` would fill the disk). Checked
+    // after each chunk was recorded and relayed, so the one that reaches the limit is in both; then the session ends.
+    const recordingLimit = settings.maxRecordingMiB * 1024 * 1024;
+    const checkRecordingSize = () => {
+      if (recorder.bytesRecorded >= recordingLimit)
+        void end(
+          `its recording reached ${settings.maxRecordingMiB} MiB, the most one session may record (sessions.maxRecordingMiB)`,
+        );
+    };
 
     // Every caller (exit, timeouts, terminate, shutdown) gets the one end, and waits for it to be written: the
     // session stays live until then, so a terminate meanwhile does not write its own end over this one.
@@ -485,24 +495,15 @@ export function createSessionBroker(deps: Deps) {
       return true;
     }
     if (ended) return true; // terminated, or the server stopping, while the start was written
-    // A session records at most sessions.maxRecordingMiB (a runaway `cat /dev/urandom` would fill the disk): the
-    // chunk that reaches it is recorded and relayed like every other, then the session ends.
-    const recordingLimit = settings.maxRecordingMiB * 1024 * 1024;
-    const recorded = (keepUp: boolean) => {
-      if (recorder.bytesRecorded >= recordingLimit)
-        void end(
-          `its recording reached ${settings.maxRecordingMiB} MiB, the most one session may record (sessions.maxRecordingMiB)`,
-        );
-      return keepUp;
-    };
     pipe(agent, client, {
-      write: (d) => recorded(recorder.output(d)),
+      write: (d) => recorder.output(d),
       onDrain: (cb) => recorder.onDrain(cb),
+      relayed: checkRecordingSize,
     });
     pipe(
       client,
       agent,
-      { write: (d) => recorded(recorder.input(d)), onDrain: (cb) => recorder.onDrain(cb) },
+      { write: (d) => recorder.input(d), onDrain: (cb) => recorder.onDrain(cb), relayed: checkRecordingSize },
       () => {
         lastInputAt = now();
       },
@@ -513,6 +514,7 @@ export function createSessionBroker(deps: Deps) {
     client.onEof = () => {
       recorder.input(END_OF_INPUT);
       agent.eof();
+      checkRecordingSize();
     };
     agent.onExit = (code, signal) => {
       exitCode = code;
