@@ -1,9 +1,15 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { test } from 'node:test';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, type TestContext, test } from 'node:test';
 import { type Channel, type Mux, muxOverWebSocket, PROMPT_FRAME_BYTES, wholeFrame } from '@sesame/protocol';
 import * as wsPackage from 'ws';
 import { WebSocket, WebSocketServer } from 'ws';
+import { selfSignedCertificate } from '../../../test/certificates.ts';
 import { clientDirectFrames, maskingOptions } from './tls-pin.ts';
 
 /** ws's frame decoder: exported by the package, but not in its typings. */
@@ -77,9 +83,22 @@ test('a client writes whole frames only where its mask is all zeros', () => {
   assert.deepEqual(maskingOptions('ws://10.0.0.5:8080/api/v1/connect'), {});
 });
 
-test('over a real WebSocket, small frames written whole and large ones sent by ws arrive intact and in order', async (t) => {
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', maxPayload: 1024 * 1024 });
-  await new Promise((resolve) => wss.once('listening', resolve));
+const certificateDir = mkdtempSync(join(tmpdir(), 'sesame-whole-frames-'));
+after(() => rmSync(certificateDir, { recursive: true, force: true }));
+
+for (const scheme of ['ws', 'wss'] as const)
+  test(`over a real WebSocket (${scheme}), small frames written whole and large ones sent by ws arrive intact and in order`, async (t) => {
+    await echoOverRealSocket(scheme, t);
+  });
+
+async function echoOverRealSocket(scheme: 'ws' | 'wss', t: TestContext) {
+  // Over TLS, the frames are written to the TLS socket, which ws holds as its _socket.
+  const certificate = scheme === 'wss' ? selfSignedCertificate(certificateDir) : undefined;
+  const httpServer = certificate
+    ? createHttpsServer({ cert: readFileSync(certificate.certFile), key: readFileSync(certificate.keyFile) })
+    : createHttpServer();
+  await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
+  const wss = new WebSocketServer({ server: httpServer, maxPayload: 1024 * 1024 });
   const serverErrors: Error[] = [];
   let serverWrites: ReturnType<typeof watchWrites> | undefined;
   wss.on('connection', (socket) => {
@@ -99,11 +118,16 @@ test('over a real WebSocket, small frames written whole and large ones sent by w
     );
     mux.hello({});
   });
-  const url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`;
-  const ws = new WebSocket(url, { ...maskingOptions(url), perMessageDeflate: false });
+  const url = `${scheme}://127.0.0.1:${(httpServer.address() as AddressInfo).port}/`;
+  const ws = new WebSocket(url, {
+    ...maskingOptions(url),
+    perMessageDeflate: false,
+    ...(certificate ? { ca: readFileSync(certificate.certFile), servername: 'sesame.test' } : {}),
+  });
   t.after(() => {
     ws.terminate();
     wss.close();
+    httpServer.close();
   });
   // Attached in 'open' itself: the server's hello may come in the same read as the upgrade's answer.
   let clientWrites: ReturnType<typeof watchWrites> | undefined;
@@ -154,4 +178,4 @@ test('over a real WebSocket, small frames written whole and large ones sent by w
       `${side}: only large frames through ws (${seen.byWs})`,
     );
   }
-});
+}
