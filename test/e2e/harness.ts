@@ -393,6 +393,27 @@ export async function startSesame(
         await new Promise((r) => setTimeout(r, 200));
       }
     },
+    /**
+     * The session as `sesame sessions --state history` shows it, once it is there: the server tells the client at
+     * once that a session ended, then seals the recording and writes the end, so a command run right after the
+     * client exited can still find it running.
+     */
+    async endedSession(sessionId: string, as = 'admin', timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const history = await cli(['sessions', '--state', 'history', '--output', 'json'], as);
+        const session =
+          history.code === 0
+            ? JSON.parse(history.stdout).sessions.find((s: { id: string }) => s.id === sessionId)
+            : undefined;
+        if (session) return session;
+        if (Date.now() > deadline)
+          throw new Error(
+            `${sessionId} did not end within ${timeoutMs} ms: ${history.stdout}${history.stderr}`,
+          );
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
     /** Runs `sesame ssh` in a real PTY, as a person would. */
     shell(target: string, as = 'admin', size = { cols: 80, rows: 24 }) {
       const output = new Output();

@@ -122,9 +122,14 @@ test('npm start brings up a working Sesame; Ctrl-C stops it; a restart reuses th
   shell.write('echo "still-$((40+3))"; exit 3\r');
   await out.wait(/still-43/);
   assert.equal(await exit, 3);
-  const sessions = JSON.parse((await cli(['sessions', '--state', 'history', '--output', 'json'])).stdout);
+  // The client hears of the end at once; the server then seals the recording and writes the end.
+  let sessions = { sessions: [] as { state: string; reason: string }[] };
+  for (let tries = 0; sessions.sessions.length === 0 && tries < 100; tries++) {
+    if (tries > 0) await new Promise((r) => setTimeout(r, 100));
+    sessions = JSON.parse((await cli(['sessions', '--state', 'history', '--output', 'json'])).stdout);
+  }
   assert.deepEqual(
-    sessions.sessions.map((x: { state: string; reason: string }) => [x.state, x.reason]),
+    sessions.sessions.map((x) => [x.state, x.reason]),
     [['Terminated', 'exited']],
   );
 

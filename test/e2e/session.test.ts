@@ -135,8 +135,7 @@ describe('a recorded shell session through Sesame', () => {
     // The shell's last output ("logout" from bash) comes before the goodbye, which is the last thing printed.
     assert.match(shell.output.text, /logout\r?\n[\s\S]*Exiting session with sessionId: \S+\.\s*$/);
 
-    const history = await sesame.cli(['sessions', '--state', 'history', '--output', 'json']);
-    const session = JSON.parse(history.stdout).sessions.find((s: { id: string }) => s.id === sessionId);
+    const session = await sesame.endedSession(sessionId as string);
     assert.equal(session.state, 'Terminated');
     assert.equal(session.exitCode, 7);
     assert.equal(session.reason, 'exited');
@@ -216,13 +215,7 @@ describe('a recorded shell session through Sesame', () => {
     if (ended === 'still running') cli.kill('SIGKILL');
     assert.equal(ended, 1, 'the shell ends with the status of its last command (false)');
     const [, sessionId] = await errors.wait(/SessionId: (\S+)/);
-    // The server closes the recording, then marks the session ended.
-    for (let tries = 0; ; tries++) {
-      const history = await sesame.cli(['sessions', '--state', 'history', '--output', 'json']);
-      if (JSON.parse(history.stdout).sessions.some((s: { id: string }) => s.id === sessionId)) break;
-      assert.ok(tries < 50, 'the session never ended');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await sesame.endedSession(sessionId as string); // the server seals the recording, then marks the session ended
     const recording = recordings(sesame.dataDir).find((f) => f.endsWith(`${sessionId}.cast`)) as string;
     const { events } = parseAsciicast(readFileSync(recording, 'utf8'));
     assert.ok(

@@ -183,10 +183,7 @@ describe('TLS with a pinned self-signed certificate, and session limits', () => 
     clearInterval(typing);
     assert.equal(code, 255);
     assert.match(shell.output.text, /maximum session duration reached/);
-    const history = JSON.parse(
-      (await sesame.cli(['sessions', '--state', 'history', '--output', 'json'])).stdout,
-    );
-    const ended = history.sessions.find((s: { id: string }) => s.id === sessionId);
+    const ended = await sesame.endedSession(sessionId as string);
     assert.equal(ended.reason, 'maximum session duration reached');
     // The server's own times: the session outlived the idle timeout, typed into, and ended at the maximum.
     assert.ok(ended.endedAt - ended.startedAt >= 5900, JSON.stringify(ended));
