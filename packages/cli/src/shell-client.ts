@@ -1,12 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { clientDirectFrames, maskingOptions, pinnedTlsOptions } from '@sesame/agent/tls';
-import {
-  type Channel,
-  ChannelRejectedError,
-  type Mux,
-  muxOverWebSocket,
-  PROMPT_FRAME_BYTES,
-} from '@sesame/protocol';
+import { type Channel, ChannelRejectedError, type Mux, muxOverWebSocket, runCorker } from '@sesame/protocol';
 import WebSocket from 'ws';
 import { type ApiClient, unreachable } from './api.ts';
 import { CliError, ExitCodes, exitCodeFor } from './errors.ts';
@@ -121,30 +115,10 @@ export async function startSession(
     };
     channel.onDrain = () => io.stdin.resume();
     channel.autoRelease = false;
-    // The frames of one socket read arrive in one synchronous run. A small first one (an echo) reaches the
-    // terminal at once, not held back while the rest of the read is handled; the others are corked and go in one
-    // writev at the end of the run, instead of one write each.
-    let corked = false;
-    const uncork = () => {
-      if (!corked) return;
-      corked = false;
-      io.stdout.uncork();
-    };
-    let inRun = false;
-    const endRun = () => {
-      inRun = false;
-      uncork();
-    };
+    // The frames of one socket read arrive in one synchronous run: batched as the socket's are (runCorker).
+    const terminal = runCorker(io.stdout);
     channel.onData = (data) => {
-      const first = !inRun;
-      if (first) {
-        inRun = true;
-        queueMicrotask(endRun);
-      }
-      if (!corked && !(first && data.length <= PROMPT_FRAME_BYTES)) {
-        corked = true;
-        io.stdout.cork();
-      }
+      terminal.beforeWrite(data.length);
       io.stdout.write(data, () => channel.release(data.length));
     };
     channel.onExit = (code, signal) => {
@@ -156,7 +130,7 @@ export async function startSession(
     io.stdout.on('error', onOutputError);
     relaying.started = true;
     channel.onClose = (code, message) => {
-      uncork(); // the last output goes out before the goodbye on stderr
+      terminal.uncork(); // the last output goes out before the goodbye on stderr
       io.stdout.off('error', onOutputError);
       io.stdin.off('data', onInput);
       io.stdout.off('resize', onResize);

@@ -30,11 +30,11 @@ export {
 export { Mux, type Transport } from './mux.ts';
 export type { MuxOptions } from './mux-options.ts';
 export type { OpenRequest } from './open-request.ts';
+export { type Corkable, PROMPT_FRAME_BYTES, runCorker } from './run-corker.ts';
 export {
   type DirectFrames,
   muxOverWebSocket,
   type NodeWebSocketLike,
-  PROMPT_FRAME_BYTES,
   READ_PAUSE_AT,
   SEND_HIGH_WATER,
   WS_CLOSE_CODES,

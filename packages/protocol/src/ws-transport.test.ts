@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeFrame, encodeFrame } from './frame-codec.ts';
 import { MIN_PROTOCOL_VERSION, PROTOCOL_VERSION } from './frame-types.ts';
+import { PROMPT_FRAME_BYTES } from './run-corker.ts';
 import {
   type CorkableSocket,
   closeReason,
   muxOverWebSocket,
   type NodeWebSocketLike,
-  PROMPT_FRAME_BYTES,
   READ_PAUSE_AT,
   SEND_HIGH_WATER,
   wsCloseCode,

@@ -1,5 +1,6 @@
 import { transportClosedMessage } from './errors.ts';
 import { Mux, type MuxOptions } from './mux.ts';
+import { type Corkable, PROMPT_FRAME_BYTES, runCorker } from './run-corker.ts';
 
 /** The part of the `ws` package's WebSocket (Node) that the mux needs; typed structurally to stay import-free. */
 export interface NodeWebSocketLike {
@@ -24,13 +25,8 @@ export interface NodeWebSocketLike {
   readonly _socket?: CorkableSocket | null;
 }
 
-/**
- * A Node stream's write(), cork()/uncork() (writes in between are buffered and then written together, one writev) and its
- * 'drain' event (its buffer was written out).
- */
-export interface CorkableSocket {
-  cork(): void;
-  uncork(): void;
+/** A Node stream's write(), cork()/uncork() and its 'drain' event (its buffer was written out). */
+export interface CorkableSocket extends Corkable {
   write(chunk: Uint8Array): boolean;
   on(event: 'drain', listener: () => void): unknown;
 }
@@ -89,8 +85,6 @@ export const WS_CLOSE_CODES: Record<string, number> = {
 };
 
 const OPEN = 1;
-/** Frames up to this size that start a run are sent at once (see muxOverWebSocket): keystrokes, echoes, prompts. */
-export const PROMPT_FRAME_BYTES = 1024;
 /** A close frame's payload is at most 125 bytes: the 2-byte code and up to 123 bytes of reason. */
 const MAX_CLOSE_REASON_BYTES = 123;
 
@@ -111,12 +105,10 @@ export function closeReason(text: string): string {
 /**
  * Runs a Mux over a `ws` WebSocket: one binary message per frame; a text message is a protocol error.
  *
- * A small frame (at most PROMPT_FRAME_BYTES) that starts a synchronous run on an idle socket leaves at once: a
- * keystroke or its echo is not held back while the rest of the run (the read's bookkeeping, the recorder, the
- * window) executes. Every other frame of the run (say, the relay forwarding the frames of one socket read, or the
- * window frames that follow) is corked and leaves with the others in one writev when the run's microtasks start:
- * at most two system calls (and wake-ups of the receiver) per run instead of one per frame, and a flood's large
- * frames go together as before.
+ * The frames of one synchronous run are batched by runCorker: a small first one on an idle socket leaves at once
+ * (a keystroke or its echo is not held back while the rest of the run, the read's bookkeeping, the recorder, the
+ * window, executes); the others (the relay forwarding the frames of one socket read, the window frames that
+ * follow) leave together in one writev at the run's end.
  *
  * With `direct` other than 'off', a frame of at most PROMPT_FRAME_BYTES is written whole, in one buffer, to the
  * socket (wholeFrame) instead of through ws, which hands Node a header and the payload apart (a cork, two writes
@@ -128,20 +120,13 @@ export function muxOverWebSocket(
   options: MuxOptions,
   direct: DirectFrames = 'off',
 ): Mux {
-  let corked: CorkableSocket | undefined;
+  /** Batches the frames of a run (made once the socket is there: a client's shows once it opened). */
+  let corker: ReturnType<typeof runCorker> | undefined;
   let readingPaused = false;
   /** The socket whose 'drain' is listened to (see bindDrain). */
   let drainBound: CorkableSocket | undefined;
-  /** A frame went out in this run: the next ones wait for its end (see above). */
-  let inRun = false;
-  /** Small frames are written whole (decided at the first send on the socket). */
-  let whole: boolean | undefined;
-  const endRun = () => {
-    inRun = false;
-    const raw = corked;
-    corked = undefined;
-    raw?.uncork();
-  };
+  /** Small frames are written whole (decided with the corker, when the socket is there). */
+  let whole = false;
   const mux = new Mux(
     {
       send(bytes) {
@@ -149,20 +134,13 @@ export function muxOverWebSocket(
         bindDrain();
         const raw = socket._socket;
         if (raw) {
-          const first = !inRun;
-          if (first) {
-            inRun = true;
-            queueMicrotask(endRun);
+          if (!corker) {
+            corker = runCorker(raw);
+            whole = direct !== 'off' && socket.extensions === '';
           }
           // (With bytes already waiting in the socket, a write now would only join them.)
-          const now = first && bytes.length <= PROMPT_FRAME_BYTES && socket.bufferedAmount === 0;
-          if (corked === undefined && !now) {
-            raw.cork();
-            corked = raw;
-          }
+          corker.beforeWrite(bytes.length, socket.bufferedAmount === 0);
         }
-        // Read once the socket is there: a client's extensions are known once it opened.
-        if (raw) whole ??= direct !== 'off' && socket.extensions === '';
         if (raw && whole && bytes.length <= PROMPT_FRAME_BYTES)
           raw.write(wholeFrame(bytes, direct === 'zero-mask-client'));
         else socket.send(bytes, { binary: true });

@@ -46,6 +46,18 @@ describe('sign-in hardening', () => {
   };
   const code = (flow: unknown, value: string) =>
     ts.api('POST', '/api/v1/auth/mfa', { json: { flow, method: 'totp', code: value } });
+  /** Makes `link` a setup link of `username` that runs out in `ttlMs`, as a reset mails one. */
+  const mailSetupLink = async (username: string, link: string, ttlMs = 60_000) => {
+    const user = await ts.server.store.getUserByUsername(username);
+    await ts.server.store.createSetupToken({
+      tokenHash: hashToken(link),
+      userId: user?.id as string,
+      expiresAt: Date.now() + ttlMs,
+    });
+  };
+  /** Presents a setup link with a new password. */
+  const useSetupLink = (link: string, password = 'a brand new passphrase') =>
+    ts.api('POST', '/api/v1/auth/setup', { json: { token: link, password } });
 
   test('a password hashed at a lower cost is hashed again at the one in force by its next right sign-in; a higher one is kept', async () => {
     const { id } = await ts.createUser('olga');
@@ -85,16 +97,9 @@ describe('sign-in hardening', () => {
 
   test('a setup link that runs out while its second factor is typed still sets the password', async () => {
     await ts.createUser('uma');
-    const user = await ts.server.store.getUserByUsername('uma');
     const link = 'sst_a-link-about-to-run-out-0123456789';
-    await ts.server.store.createSetupToken({
-      tokenHash: hashToken(link),
-      userId: user?.id as string,
-      expiresAt: Date.now() + 1000,
-    });
-    const begun = await ts.api('POST', '/api/v1/auth/setup', {
-      json: { token: link, password: 'a brand new passphrase' },
-    });
+    await mailSetupLink('uma', link, 1000);
+    const begun = await useSetupLink(link);
     assert.equal(begun.body.status, 'mfa-required', begun.text);
     await new Promise((resolve) => setTimeout(resolve, 1200));
     assert.equal((await ts.finish('uma', begun)).body.status, 'signed-in');
@@ -106,17 +111,10 @@ describe('sign-in hardening', () => {
 
   test('a setup link kept for its second factor can be tried 10 times in 10 minutes, then it is refused for a while', async () => {
     await ts.createUser('tia');
-    const user = await ts.server.store.getUserByUsername('tia');
     const link = 'sst_a-link-someone-keeps-trying-0123456789';
-    await ts.server.store.createSetupToken({
-      tokenHash: hashToken(link),
-      userId: user?.id as string,
-      expiresAt: Date.now() + 60_000,
-    });
-    const setup = () =>
-      ts.api('POST', '/api/v1/auth/setup', { json: { token: link, password: 'a brand new passphrase' } });
-    for (let i = 0; i < 10; i++) assert.equal((await setup()).body.status, 'mfa-required');
-    assertError(await setup(), 429, 'RATE_LIMITED', /uses of this setup link/);
+    await mailSetupLink('tia', link);
+    for (let i = 0; i < 10; i++) assert.equal((await useSetupLink(link)).body.status, 'mfa-required');
+    assertError(await useSetupLink(link), 429, 'RATE_LIMITED', /uses of this setup link/);
   });
 
   test('a right password does not wipe the count of wrong codes: guessing codes hits the lockout', async () => {
@@ -322,23 +320,14 @@ describe('sign-in hardening', () => {
 
   test('a setup link alone changes nothing on an account with an MFA device; with the second factor the password is set and every old sign-in ends', async () => {
     const { token } = await ts.createUser('ray');
-    const user = await ts.server.store.getUserByUsername('ray');
     const link = 'sst_a-reset-link-mailed-to-ray-0123456789';
-    await ts.server.store.createSetupToken({
-      tokenHash: hashToken(link),
-      userId: user?.id as string,
-      expiresAt: Date.now() + 60_000,
-    });
-    const reset = await ts.api('POST', '/api/v1/auth/setup', {
-      json: { token: link, password: 'a brand new passphrase' },
-    });
+    await mailSetupLink('ray', link);
+    const reset = await useSetupLink(link);
     assert.equal(reset.body.status, 'mfa-required', reset.text);
     // Whoever read the mail, without the second factor, neither locks the owner out nor ends their sign-ins,
     // nor uses the link up: left half done, it still works.
     assert.equal((await ts.api('GET', '/api/v1/me', { token })).status, 200);
-    const again = await ts.api('POST', '/api/v1/auth/setup', {
-      json: { token: link, password: 'a brand new passphrase' },
-    });
+    const again = await useSetupLink(link);
     assert.equal(again.body.status, 'mfa-required', again.text);
     const stillOld = await ts.api('POST', '/api/v1/auth/login', {
       json: { username: 'ray', password: ADMIN_PASSWORD },
@@ -347,9 +336,7 @@ describe('sign-in hardening', () => {
     assert.equal((await ts.finish('ray', reset)).body.status, 'signed-in');
     // Used once the second factor passed: the other sign-in it began cannot set a password with it any more.
     assertError(
-      await ts.api('POST', '/api/v1/auth/setup', {
-        json: { token: link, password: 'yet another passphrase' },
-      }),
+      await useSetupLink(link, 'yet another passphrase'),
       401,
       'UNAUTHENTICATED',
       /this setup link is not valid/,
