@@ -8,10 +8,13 @@
  *
  * Alone: node --import tsx bench/instance-list-bench.ts  (BENCH_INSTANCES, default 100000; BENCH_LIST_RUNS, 5)
  */
+
+import { dirname } from 'node:path';
 import { evaluatorFor, principalContext } from '@sesame/policy';
 import Database from 'better-sqlite3';
 import { instanceArn } from '../packages/server/src/arn.ts';
 import { createAuthorizer } from '../packages/server/src/authorize.ts';
+import { loadSecretsKey } from '../packages/server/src/secrets-key.ts';
 import { instanceContext } from '../packages/server/src/services/instance-catalog.ts';
 import { openStore } from '../packages/server/src/store/index.ts';
 import type { Instance } from '../packages/server/src/store/types.ts';
@@ -89,7 +92,13 @@ function timeStoreReads(store: Fleet['server']['store']) {
 /** The store's SQL time for one listInstances(), from a second store on the same file with a query listener. */
 async function sqlTime(sqlitePath: string): Promise<number> {
   let sql = 0;
-  const store = await openStore({ sqlitePath, onQuery: (event) => (sql += event.durationMs) });
+  // The fleet's server made its secrets key in the data directory (beside the database).
+  const { box } = await loadSecretsKey({
+    configured: undefined,
+    dataDir: dirname(sqlitePath),
+    create: false,
+  });
+  const store = await openStore({ sqlitePath, secrets: box, onQuery: (event) => (sql += event.durationMs) });
   try {
     await store.listInstances();
     return sql;

@@ -127,6 +127,7 @@ describe('loadConfig rejects a bad config file, naming the file and the key', ()
         { smtp: { host: 'mail', from: 'a@b.c', password: value } },
         { smtp: { host: 'mail', from: 'a@b.c', user: value } },
         { databaseUrl: value },
+        { secretsKey: value },
       ]) {
         const error = rejection({}, json(file));
         assert.ok(!/12345678|hunter2secret/.test(error.message), error.message);
@@ -149,6 +150,7 @@ const badEnv: [string, string, string[]][] = [
   ['SESAME_DATABASE_URL', 'mysql://user:hunter2secret@db/sesame', ['databaseUrl', 'postgres:']],
   ['SESAME_DATABASE_URL', 'not a url hunter2secret', ['databaseUrl', 'must be a URL']],
   ['SESAME_LOG_LEVEL', 'verbose', ['logLevel', 'info']],
+  ['SESAME_SECRETS_KEY', 'hunter2secret', ['secretsKey', '32 random bytes', '13 characters, not shown']],
 ];
 
 describe('loadConfig rejects bad environment variables, naming the variable and the key', () => {
@@ -174,6 +176,7 @@ describe('loadConfig accepts good configuration', () => {
       publicUrl: 'https://sesame.example.com/',
       dataDir: '/var/lib/sesame',
       databaseUrl: 'postgres://sesame@db/sesame',
+      secretsKey: '000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f',
       tls: { certFile: '/etc/sesame/cert.pem', keyFile: '/etc/sesame/key.pem' },
       trustProxy: ['10.0.0.0/8', '2001:db8::1'],
       logLevel: 'warn',

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { SesameError } from './errors.ts';
+import { parseSecretsKey } from './secrets-key.ts';
 
 /** Server configuration. Durations carry their unit in the name; secrets have no defaults. */
 export type ServerConfig = {
@@ -9,6 +10,11 @@ export type ServerConfig = {
   publicUrl: string | undefined;
   dataDir: string;
   databaseUrl: string | undefined;
+  /**
+   * Seals the secrets the database keeps (TOTP secrets, OIDC client secrets): 32 bytes, hex or base64. Unset, the
+   * data directory's secrets.key is used (made on the first start); servers sharing a database need the same key.
+   */
+  secretsKey: string | undefined;
   tls: { certFile: string; keyFile: string } | undefined;
   /**
    * Reverse proxies whose X-Forwarded-For is believed (addresses or CIDRs). Without it every person behind a
@@ -61,6 +67,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   publicUrl: undefined,
   dataDir: '.sesame',
   databaseUrl: undefined,
+  secretsKey: undefined,
   tls: undefined,
   trustProxy: [],
   logLevel: 'info',
@@ -109,6 +116,7 @@ const KNOWN_KEYS: Record<string, readonly string[] | null> = {
   publicUrl: null,
   dataDir: null,
   databaseUrl: null,
+  secretsKey: null,
   tls: ['certFile', 'keyFile'],
   trustProxy: null,
   logLevel: null,
@@ -134,7 +142,7 @@ function fail(source: Source, key: string, problem: string): never {
 }
 
 /** Keys whose values are never shown in an error (the message goes to the console and on into logs). */
-const SECRET_KEYS = new Set(['databaseUrl', 'smtp.user', 'smtp.password']);
+const SECRET_KEYS = new Set(['databaseUrl', 'secretsKey', 'smtp.user', 'smtp.password']);
 
 function str(source: Source, key: string, value: unknown, pattern?: RegExp, hint?: string): string {
   const got = () =>
@@ -239,6 +247,12 @@ function applyValue(config: ServerConfig, key: string, value: unknown, source: S
     case 'databaseUrl':
       config.databaseUrl = url(source, key, value, ['postgres:', 'postgresql:']);
       break;
+    case 'secretsKey': {
+      const parsed = parseSecretsKey(str(source, key, value));
+      if (!Buffer.isBuffer(parsed)) fail(source, key, parsed.problem);
+      config.secretsKey = value as string;
+      break;
+    }
     case 'logLevel':
       if (!LOG_LEVELS.includes(value as never)) fail(source, key, `must be one of ${LOG_LEVELS.join(', ')}`);
       config.logLevel = value as ServerConfig['logLevel'];
@@ -349,6 +363,7 @@ const ENV_KEYS: Record<string, string> = {
   SESAME_PUBLIC_URL: 'publicUrl',
   SESAME_DATA_DIR: 'dataDir',
   SESAME_DATABASE_URL: 'databaseUrl',
+  SESAME_SECRETS_KEY: 'secretsKey',
   SESAME_LOG_LEVEL: 'logLevel',
   SESAME_TRUST_PROXY: 'trustProxy',
 };

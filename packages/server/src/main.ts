@@ -14,6 +14,7 @@ import { SesameError } from './errors.ts';
 import { createGuard } from './guard.ts';
 import { buildApp } from './http/app.ts';
 import type { Logger } from './log.ts';
+import { loadSecretsKey } from './secrets-key.ts';
 import { createActivationService } from './services/activations.ts';
 import { createAuditTrail } from './services/audit-trail.ts';
 import { createIdentityService } from './services/identity.ts';
@@ -58,9 +59,17 @@ async function wire(
   releaseDataDirectory: () => void,
   tls: TlsFiles | undefined,
 ) {
+  const secrets = await loadSecretsKey({
+    configured: config.secretsKey,
+    dataDir: config.dataDir,
+    create: true,
+  });
+  log.info({ secretsKeyId: secrets.box.keyId, from: secrets.source }, 'secrets key');
   const store = await openStore({
     databaseUrl: config.databaseUrl,
     sqlitePath: join(config.dataDir, 'sesame.db'),
+    secrets: secrets.box,
+    onSealed: (sealed) => log.info(sealed, 'sealed the secrets an earlier version stored in the clear'),
   });
   try {
     return await assemble(config, log, releaseDataDirectory, store, tls);

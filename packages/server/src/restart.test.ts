@@ -1,16 +1,17 @@
 // A start after a run that stopped mid-session (killed, or the machine went down), and a start that cannot serve.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import Database from 'better-sqlite3';
 import { selfSignedCertificate } from '../../../test/certificates.ts';
 import { loadConfig } from './config.ts';
 import { SesameError } from './errors.ts';
 import { createLogger } from './log.ts';
 import { createServer } from './main.ts';
-import { openStore } from './store/open-store.ts';
-import { session } from './store/store-test-fixtures.ts';
+import { newUser, session } from './store/store-test-fixtures.ts';
+import { openDataDirectoryStore } from './store/test-secrets.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'sesame-restart-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -31,7 +32,7 @@ test("a session the last run left open ends at its recording's last event, not a
     `${JSON.stringify({ version: 2, width: 80, height: 24, timestamp: Math.floor(startedAt / 1000) })}\n` +
       '[0.5,"i","ls\\r"]\n[1.25,"o","a  b\\r\\n"]\n[6.5,"o","$ "]\n[6.9,"o","cut sho',
   );
-  const store = await openStore({ sqlitePath: join(dataDir, 'sesame.db') });
+  const store = await openDataDirectoryStore(dataDir);
   await store.createSession(
     session({ state: 'Connected', startedAt, endedAt: null, reason: null, recordingKey }),
   );
@@ -92,4 +93,50 @@ test("a certificate that is not one, or a key that is not the certificate's, is 
     /^SesameError: tls\.keyFile .*other-.*key\.pem cannot be used with the certificate in tls\.certFile: it must be that certificate's private key/,
   );
   assert.equal(existsSync(dataDir), false);
+});
+
+test('the first start makes the secrets key; a restart opens what it sealed; another key is refused', async () => {
+  const dataDir = join(root, 'secrets');
+  const first = await createServer(configFor(dataDir), log);
+  const device = {
+    id: 'mfa-1',
+    userId: 'u-alice',
+    kind: 'totp' as const,
+    name: 'phone',
+    secret: 'JBSWY3DPEHPK3PXP',
+    credentialId: null,
+    publicKey: null,
+    counter: 0,
+    transports: [],
+    lastUsedStep: null,
+    createdAt: Date.now(),
+    lastUsedAt: null,
+  };
+  try {
+    await first.store.createUser(newUser());
+    await first.store.createMfaDevice(device);
+  } finally {
+    await first.close();
+  }
+  assert.equal(statSync(join(dataDir, 'secrets.key')).mode & 0o777, 0o600);
+  const raw = new Database(join(dataDir, 'sesame.db'), { readonly: true });
+  const row = raw.prepare('select secret from mfa_devices').get() as { secret: string };
+  raw.close();
+  assert.match(row.secret, /^sealed:v1:/);
+
+  const second = await createServer(configFor(dataDir), log);
+  try {
+    assert.equal((await second.store.listMfaDevices(device.userId))[0]?.secret, 'JBSWY3DPEHPK3PXP');
+  } finally {
+    await second.close();
+  }
+  const otherKey = Buffer.alloc(32, 3).toString('base64');
+  const config = loadConfig({ SESAME_DATA_DIR: dataDir, SESAME_PORT: '0', SESAME_SECRETS_KEY: otherKey });
+  await assert.rejects(createServer(config, log), (error: Error) => {
+    assert.match(error.message, /this database's secrets .* were sealed with another secrets key/);
+    assert.ok(!error.message.includes(otherKey));
+    return true;
+  });
+  const third = await createServer(configFor(dataDir), log); // the refused start let the directory go
+  await third.close();
 });

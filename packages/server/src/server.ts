@@ -13,8 +13,8 @@ const USAGE = `Usage: sesame-server
        sesame-server recover <username>
 
 Runs the Sesame control plane. Settings come from a JSON file named by SESAME_CONFIG and from SESAME_*
-variables (SESAME_HOST, SESAME_PORT, SESAME_PUBLIC_URL, SESAME_DATA_DIR, SESAME_DATABASE_URL, SESAME_LOG_LEVEL,
-SESAME_TRUST_PROXY); see the README's "Configuration". The data directory defaults to ./.sesame under the
+variables (SESAME_HOST, SESAME_PORT, SESAME_PUBLIC_URL, SESAME_DATA_DIR, SESAME_DATABASE_URL, SESAME_SECRETS_KEY,
+SESAME_LOG_LEVEL, SESAME_TRUST_PROXY); see the README's "Configuration". The data directory defaults to ./.sesame under the
 current directory. The first administrator's setup link is printed here at the first start.
 
 recover <username>: for someone locked out with no administrator to help (a forgotten password, a lost MFA

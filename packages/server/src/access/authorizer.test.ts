@@ -5,6 +5,7 @@ import { resourceContext } from '@sesame/policy';
 import { createAuthorizer, type Principal } from '../authorize.ts';
 import { createLogger } from '../log.ts';
 import { openStore, type Store } from '../store/index.ts';
+import { TEST_SECRETS } from '../store/test-secrets.ts';
 import { createAccessModel } from './access-model.ts';
 
 const ARN = 'arn:aws:ec2:local:000000000000:instance/i-0123456789abcdef0';
@@ -46,7 +47,7 @@ async function permissionSet(
 }
 
 beforeEach(async () => {
-  store = await openStore({ sqlitePath: ':memory:' });
+  store = await openStore({ secrets: TEST_SECRETS, sqlitePath: ':memory:' });
   logs = [];
   const log = createLogger({ level: 'info', destination: { write: (line: string) => logs.push(line) } });
   model = createAccessModel({ store, log });

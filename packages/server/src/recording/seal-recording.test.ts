@@ -8,8 +8,8 @@ import { after, test } from 'node:test';
 import { loadConfig } from '../config.ts';
 import { createLogger } from '../log.ts';
 import { createServer } from '../main.ts';
-import { openStore } from '../store/index.ts';
 import { session } from '../store/store-test-fixtures.ts';
+import { openDataDirectoryStore } from '../store/test-secrets.ts';
 import { parseAsciicast } from './asciicast-parse.ts';
 import { sealRecording } from './seal-recording.ts';
 
@@ -57,7 +57,7 @@ test('the next start seals the recording of a session left open, ends it, and au
   // A run that was killed mid-session: the row still Connected, the recording's last line half written.
   const first = await createServer(config, createLogger({ level: 'silent' }));
   await first.close();
-  const store = await openStore({ sqlitePath: join(dataDir, 'sesame.db') });
+  const store = await openDataDirectoryStore(dataDir);
   const key = 'recordings/2026/11/22/alice-0123456789abcdef0.cast';
   await store.createSession(
     session({ id: 'alice-0123456789abcdef0', state: 'Connected', startedAt: Date.now(), recordingKey: key }),

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { normalizeContextKey } from '@sesame/policy';
 import { DEFAULT_CONFIG } from '../config.ts';
 import { openStore } from '../store/index.ts';
+import { TEST_SECRETS } from '../store/test-secrets.ts';
 import { createInstanceCatalog } from './instance-catalog.ts';
 
 const instance = (id: string, name: string, tags: Record<string, string>) => ({
@@ -23,7 +24,7 @@ const instance = (id: string, name: string, tags: Record<string, string>) => ({
 });
 
 test('the catalog loads once, stays ordered, and follows writes through refresh()', async () => {
-  const store = await openStore({ sqlitePath: ':memory:' });
+  const store = await openStore({ secrets: TEST_SECRETS, sqlitePath: ':memory:' });
   await store.createInstance(instance('mi-00000000000000002', 'web', { project: 'Production' }));
   await store.createInstance(instance('mi-00000000000000001', 'db', { project: 'Development' }));
   const catalog = createInstanceCatalog({ store, arn: DEFAULT_CONFIG.arn });
@@ -57,7 +58,7 @@ test('the catalog loads once, stays ordered, and follows writes through refresh(
 });
 
 test('a write while the catalog is still loading is not lost', async () => {
-  const store = await openStore({ sqlitePath: ':memory:' });
+  const store = await openStore({ secrets: TEST_SECRETS, sqlitePath: ':memory:' });
   await store.createInstance(instance('mi-00000000000000001', 'db', {}));
   const catalog = createInstanceCatalog({ store, arn: DEFAULT_CONFIG.arn });
   const loading = catalog.all();
@@ -72,7 +73,7 @@ test('a write while the catalog is still loading is not lost', async () => {
 });
 
 test('overlapping refreshes whose reads finish out of order keep the newest', async () => {
-  const store = await openStore({ sqlitePath: ':memory:' });
+  const store = await openStore({ secrets: TEST_SECRETS, sqlitePath: ':memory:' });
   const id = 'mi-00000000000000001';
   await store.createInstance(instance(id, 'db', { env: 'prod' }));
   // The first refresh's read is answered last, with what the store held when it was made.

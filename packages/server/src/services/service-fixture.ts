@@ -9,6 +9,7 @@ import { createGuard } from '../guard.ts';
 import { createLogger } from '../log.ts';
 import { openStore } from '../store/index.ts';
 import { T0 } from '../store/store-test-fixtures.ts';
+import { TEST_SECRETS } from '../store/test-secrets.ts';
 
 // These tests are about the services' own checks, not policy: ADMIN is let through like the server itself,
 // ALICE holds no policies at all (policy decisions are tested in access/ and end to end).
@@ -16,7 +17,7 @@ export const ADMIN: Principal = { userId: 'u-admin', username: 'admin', sourceAd
 export const ALICE: Principal = { userId: 'u-alice', username: 'alice', sourceAddress: null };
 
 export async function serviceFixture() {
-  const store = await openStore({ sqlitePath: ':memory:' });
+  const store = await openStore({ secrets: TEST_SECRETS, sqlitePath: ':memory:' });
   let time = T0;
   const now = () => time;
   const logs: string[] = [];

@@ -2,6 +2,9 @@
 export type { StoreConfig } from './open-store.ts';
 export { openStore } from './open-store.ts';
 export { isPostgresUrl } from './postgres-connection.ts';
+export type { SealedAtOpen } from './sealed-columns.ts';
+export type { SecretBox } from './secret-box.ts';
+export { createSecretBox, isSealed, SecretBoxError } from './secret-box.ts';
 export type { StoreQueryEvent, StoreQueryListener } from './store-connection.ts';
 export type { StoreErrorCode } from './store-error.ts';
 export { SesameStoreError, STORE_ERROR_CODES } from './store-error.ts';

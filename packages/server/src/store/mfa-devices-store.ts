@@ -2,6 +2,8 @@
 import type { Kysely, Selectable } from 'kysely';
 import { parseStringArray, toJson } from './json-columns.ts';
 import type { MfaDevicesTable, StoreDatabase } from './schema.ts';
+import { openSealed, sealedAt } from './sealed-columns.ts';
+import type { SecretBox } from './secret-box.ts';
 import type { MfaDevice, Store } from './types.ts';
 
 export type MfaDevicesStore = Pick<
@@ -16,7 +18,22 @@ export type MfaDevicesStore = Pick<
   | 'deleteUserMfaDevices'
 >;
 
-export function createMfaDevicesStore(db: Kysely<StoreDatabase>): MfaDevicesStore {
+/** TOTP secrets are stored sealed under `secrets` (sealed-columns.ts) and read back open. */
+export function createMfaDevicesStore(db: Kysely<StoreDatabase>, secrets: SecretBox): MfaDevicesStore {
+  const toDevice = (row: Selectable<MfaDevicesTable>): MfaDevice => ({
+    id: row.id,
+    userId: row.user_id,
+    kind: row.kind === 'webauthn' ? 'webauthn' : 'totp',
+    name: row.name,
+    secret: row.secret === null ? null : openSealed(secrets, row.secret, sealedAt.totpSecret(row.id)),
+    credentialId: row.credential_id,
+    publicKey: row.public_key,
+    counter: row.counter,
+    transports: parseStringArray(row.transports, 'mfa_devices.transports'),
+    lastUsedStep: row.last_used_step,
+    createdAt: row.created_at,
+    lastUsedAt: row.last_used_at,
+  });
   return {
     async createMfaDevice(d) {
       await db
@@ -26,7 +43,7 @@ export function createMfaDevicesStore(db: Kysely<StoreDatabase>): MfaDevicesStor
           user_id: d.userId,
           kind: d.kind,
           name: d.name,
-          secret: d.secret,
+          secret: d.secret === null ? null : secrets.seal(d.secret, sealedAt.totpSecret(d.id)),
           credential_id: d.credentialId,
           public_key: d.publicKey,
           counter: d.counter,
@@ -100,22 +117,5 @@ export function createMfaDevicesStore(db: Kysely<StoreDatabase>): MfaDevicesStor
       const result = await db.deleteFrom('mfa_devices').where('user_id', '=', userId).executeTakeFirst();
       return Number(result.numDeletedRows);
     },
-  };
-}
-
-function toDevice(row: Selectable<MfaDevicesTable>): MfaDevice {
-  return {
-    id: row.id,
-    userId: row.user_id,
-    kind: row.kind === 'webauthn' ? 'webauthn' : 'totp',
-    name: row.name,
-    secret: row.secret,
-    credentialId: row.credential_id,
-    publicKey: row.public_key,
-    counter: row.counter,
-    transports: parseStringArray(row.transports, 'mfa_devices.transports'),
-    lastUsedStep: row.last_used_step,
-    createdAt: row.created_at,
-    lastUsedAt: row.last_used_at,
   };
 }

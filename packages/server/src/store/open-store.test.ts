@@ -14,6 +14,7 @@ import { connectSqlite } from './sqlite-connection.ts';
 import { SesameStoreError } from './store-error.ts';
 import { instance, T0 } from './store-test-fixtures.ts';
 import { POSTGRES_ADMIN_URL, storeTargets } from './store-test-targets.ts';
+import { TEST_SECRETS } from './test-secrets.ts';
 
 const targets = await storeTargets();
 const user = {
@@ -77,7 +78,7 @@ describe('openStore (sqlite file)', () => {
 
   test('creates the data directory and the file in WAL mode, migrated once', async () => {
     const sqlitePath = join(dir, 'nested', 'data', 'sesame.db');
-    for (let n = 0; n < 3; n += 1) await (await openStore({ sqlitePath })).close();
+    for (let n = 0; n < 3; n += 1) await (await openStore({ secrets: TEST_SECRETS, sqlitePath })).close();
     const raw = new Database(sqlitePath, { readonly: true });
     try {
       assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
@@ -110,14 +111,14 @@ describe('openStore (sqlite file)', () => {
 
   test('a settings row that is not JSON is reported as DAMAGED, naming the column', async () => {
     const sqlitePath = join(dir, 'damaged', 'sesame.db');
-    await (await openStore({ sqlitePath })).close();
+    await (await openStore({ secrets: TEST_SECRETS, sqlitePath })).close();
     const raw = new Database(sqlitePath);
     try {
       raw.prepare("insert into settings (key, value, updated_at) values ('mfa', '{not json', 0)").run();
     } finally {
       raw.close();
     }
-    const store = await openStore({ sqlitePath });
+    const store = await openStore({ secrets: TEST_SECRETS, sqlitePath });
     try {
       await assert.rejects(
         store.getSetting('mfa'),
@@ -144,7 +145,11 @@ describe('openStore (sqlite file)', () => {
     await old.db.destroy();
 
     const statements: string[] = [];
-    const store = await openStore({ sqlitePath, onQuery: (event) => statements.push(event.sql) });
+    const store = await openStore({
+      secrets: TEST_SECRETS,
+      sqlitePath,
+      onQuery: (event) => statements.push(event.sql),
+    });
     try {
       assert.deepEqual(await store.getUserById('u-alice'), { ...user, disabled: false });
       await store.setUserTags('u-alice', { AppId: 'ABC' });
@@ -172,7 +177,7 @@ describe('openStore (sqlite file)', () => {
         .values(instanceRow(instance({ id, publicKey: id.endsWith('c') ? 'key-2' : 'key-1' })))
         .execute();
     await old.db.destroy();
-    await assert.rejects(openStore({ sqlitePath }), (error: Error) => {
+    await assert.rejects(openStore({ secrets: TEST_SECRETS, sqlitePath }), (error: Error) => {
       assert.match(
         error.message,
         /instances mi-0000000000000000a, mi-0000000000000000b were registered with one agent key.*delete all but the one in use with the previous version of Sesame \(sesame admin instances delete <id>\), then start this one$/,
@@ -206,7 +211,7 @@ describe('openStore (sqlite file)', () => {
     );
     assert.deepEqual(tables.rows, [], 'neither 0001 nor the half of 0002 is left');
     await connection.db.destroy();
-    const store = await openStore({ sqlitePath });
+    const store = await openStore({ secrets: TEST_SECRETS, sqlitePath });
     await store.createUser(user);
     await store.close();
   });
@@ -216,8 +221,9 @@ describe('openStore (sqlite file)', () => {
     // Each process loads the store first, then opens it at the same moment as the others.
     const startAt = Date.now() + 3000;
     const openIt = `const { openStore } = await import(${JSON.stringify(new URL('./open-store.ts', import.meta.url).href)});
+      const { TEST_SECRETS } = await import(${JSON.stringify(new URL('./test-secrets.ts', import.meta.url).href)});
       await new Promise((resolve) => setTimeout(resolve, ${startAt} - Date.now()));
-      await (await openStore({ sqlitePath: ${JSON.stringify(sqlitePath)} })).close();`;
+      await (await openStore({ secrets: TEST_SECRETS, sqlitePath: ${JSON.stringify(sqlitePath)} })).close();`;
     const run = promisify(execFile);
     const starts = Array.from({ length: 4 }, () =>
       run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', openIt]),
@@ -241,7 +247,7 @@ describe('openStore (sqlite file)', () => {
       sqlitePath,
       'this is not a SQLite database, just some text that is long enough'.repeat(20),
     );
-    await assert.rejects(openStore({ sqlitePath }), (error) => {
+    await assert.rejects(openStore({ secrets: TEST_SECRETS, sqlitePath }), (error) => {
       assert.ok(error instanceof SesameStoreError);
       assert.equal(error.code, 'UNAVAILABLE');
       assert.match(error.message, /SQLite database at .*not-a-db\.db/);
@@ -252,14 +258,14 @@ describe('openStore (sqlite file)', () => {
   test('a path under a regular file is UNAVAILABLE', async () => {
     const file = join(dir, 'plain-file');
     await writeFile(file, 'x');
-    await assert.rejects(openStore({ sqlitePath: join(file, 'sesame.db') }), {
+    await assert.rejects(openStore({ secrets: TEST_SECRETS, sqlitePath: join(file, 'sesame.db') }), {
       name: 'SesameStoreError',
       code: 'UNAVAILABLE',
     });
   });
 
   test('an empty database URL means SQLite; :memory: works', async () => {
-    const store = await openStore({ databaseUrl: '', sqlitePath: ':memory:' });
+    const store = await openStore({ secrets: TEST_SECRETS, databaseUrl: '', sqlitePath: ':memory:' });
     assert.equal(store.dialect, 'sqlite');
     await store.createUser(user);
     assert.equal((await store.listUsers()).length, 1);
@@ -273,14 +279,17 @@ describe('openStore (bad PostgreSQL URLs)', () => {
 
   test('nothing listening: UNAVAILABLE, names host:port, never the password', async () => {
     const databaseUrl = `postgres://sesame:${secret}@127.0.0.1:1/sesame`;
-    await assert.rejects(openStore({ databaseUrl, sqlitePath: ':memory:' }), (error) => {
-      assert.ok(error instanceof SesameStoreError);
-      assert.equal(error.code, 'UNAVAILABLE');
-      assert.match(error.message, /^cannot connect to PostgreSQL at 127\.0\.0\.1:1: .*ECONNREFUSED/);
-      const everything = `${error.message} ${error.stack} ${inspect(error, { depth: 10 })}`;
-      assert.ok(!everything.includes(secret) && !everything.includes(clear), everything);
-      return true;
-    });
+    await assert.rejects(
+      openStore({ secrets: TEST_SECRETS, databaseUrl, sqlitePath: ':memory:' }),
+      (error) => {
+        assert.ok(error instanceof SesameStoreError);
+        assert.equal(error.code, 'UNAVAILABLE');
+        assert.match(error.message, /^cannot connect to PostgreSQL at 127\.0\.0\.1:1: .*ECONNREFUSED/);
+        const everything = `${error.message} ${error.stack} ${inspect(error, { depth: 10 })}`;
+        assert.ok(!everything.includes(secret) && !everything.includes(clear), everything);
+        return true;
+      },
+    );
   });
 
   const postgresSkip = targets.find((t) => t.dialect === 'postgres')?.skip ?? 'no PostgreSQL target';
@@ -294,19 +303,26 @@ describe('openStore (bad PostgreSQL URLs)', () => {
     url.pathname = `/sesame_no_such_database_${Date.now()}`;
     const databaseUrl = url.toString();
     const where = `${url.hostname}:${url.port || '5432'}`;
-    await assert.rejects(openStore({ databaseUrl, sqlitePath: ':memory:' }), (error) => {
-      assert.ok(error instanceof SesameStoreError);
-      assert.equal(error.code, 'UNAVAILABLE');
-      assert.ok(error.message.startsWith(`cannot connect to PostgreSQL at ${where}: `), error.message);
-      assert.match(error.message, /does not exist/);
-      assert.ok(!inspect(error, { depth: 10 }).includes(clear));
-      return true;
-    });
+    await assert.rejects(
+      openStore({ secrets: TEST_SECRETS, databaseUrl, sqlitePath: ':memory:' }),
+      (error) => {
+        assert.ok(error instanceof SesameStoreError);
+        assert.equal(error.code, 'UNAVAILABLE');
+        assert.ok(error.message.startsWith(`cannot connect to PostgreSQL at ${where}: `), error.message);
+        assert.match(error.message, /does not exist/);
+        assert.ok(!inspect(error, { depth: 10 }).includes(clear));
+        return true;
+      },
+    );
   });
 
   test('an unsupported scheme or a malformed URL is refused without echoing the URL', async () => {
     await assert.rejects(
-      openStore({ databaseUrl: `mysql://root:${secret}@db/x`, sqlitePath: ':memory:' }),
+      openStore({
+        secrets: TEST_SECRETS,
+        databaseUrl: `mysql://root:${secret}@db/x`,
+        sqlitePath: ':memory:',
+      }),
       (error) => {
         assert.ok(error instanceof SesameStoreError);
         assert.match(error.message, /unsupported database URL scheme "mysql:"/);
@@ -315,7 +331,11 @@ describe('openStore (bad PostgreSQL URLs)', () => {
       },
     );
     await assert.rejects(
-      openStore({ databaseUrl: `postgres://u:${secret}@[bad/x`, sqlitePath: ':memory:' }),
+      openStore({
+        secrets: TEST_SECRETS,
+        databaseUrl: `postgres://u:${secret}@[bad/x`,
+        sqlitePath: ':memory:',
+      }),
       (error) => {
         assert.ok(error instanceof SesameStoreError);
         assert.match(error.message, /not a valid URL/);

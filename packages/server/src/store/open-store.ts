@@ -12,12 +12,20 @@ import { createPermissionSetsStore } from './permission-sets-store.ts';
 import { createPoliciesStore } from './policies-store.ts';
 import { connectPostgres } from './postgres-connection.ts';
 import type { StoreDatabase } from './schema.ts';
+import { prepareSealedColumns, type SealedAtOpen } from './sealed-columns.ts';
+import type { SecretBox } from './secret-box.ts';
 import { createSessionsStore } from './sessions-store.ts';
 import { createSettingsStore } from './settings-store.ts';
 import { createSignInStore } from './sign-in-store.ts';
 import { connectSqlite } from './sqlite-connection.ts';
 import type { StoreConnection, StoreQueryListener } from './store-connection.ts';
-import { describeError, isUnavailable, SesameStoreError, withStoreErrors } from './store-error.ts';
+import {
+  describeError,
+  isUnavailable,
+  SesameStoreError,
+  toStoreError,
+  withStoreErrors,
+} from './store-error.ts';
 import { createTokensStore } from './tokens-store.ts';
 import type { Store } from './types.ts';
 import { createUserTagsStore } from './user-tags-store.ts';
@@ -35,14 +43,18 @@ export type StoreConfig = {
   onQuery?: StoreQueryListener | undefined;
   /** PostgreSQL: the time limit of a statement (default POSTGRES_QUERY_TIMEOUT_MS); tests set a short one. */
   queryTimeoutMs?: number | undefined;
+  /** Seals and opens the secrets the store keeps (TOTP secrets, OIDC client secrets): the server's secrets key. */
+  secrets: SecretBox;
+  /** Told how many secrets stored in the clear (by a version before sealing) this open sealed. */
+  onSealed?: ((sealed: SealedAtOpen) => void) | undefined;
 };
 
 export async function openStore(config: StoreConfig): Promise<Store> {
   const databaseUrl = config.databaseUrl?.trim();
   if (!databaseUrl) {
     const connection = connectSqlite(config.sqlitePath, { onQuery: config.onQuery });
-    await migrated(connection);
-    return createStore(connection);
+    await migrated(connection, config);
+    return createStore(connection, config.secrets);
   }
   const connect = (queryTimeoutMs: number | undefined) =>
     connectPostgres(databaseUrl, {
@@ -52,14 +64,19 @@ export async function openStore(config: StoreConfig): Promise<Store> {
     });
   // Migrations on a connection of their own, without the statements' time limit.
   const migrating = await connect(0);
-  await migrated(migrating);
+  await migrated(migrating, config);
   await migrating.db.destroy();
-  return createStore(await connect(config.queryTimeoutMs));
+  return createStore(await connect(config.queryTimeoutMs), config.secrets);
 }
 
-async function migrated(connection: StoreConnection): Promise<void> {
+/** Migrated to the latest schema, with the secrets key checked and every secret sealed (sealed-columns.ts). */
+async function migrated(connection: StoreConnection, config: StoreConfig): Promise<void> {
   try {
     await migrate(connection);
+    const sealed = await prepareSealedColumns(connection.db, config.secrets, Date.now()).catch((error) => {
+      throw toStoreError(error, 'opening the store (its sealed secrets)');
+    });
+    if (sealed.totpSecrets + sealed.clientSecrets > 0) config.onSealed?.(sealed);
   } catch (error) {
     await connection.db.destroy().catch(() => undefined);
     throw error;
@@ -126,7 +143,7 @@ export async function migrate(
   );
 }
 
-function createStore({ db, dialect }: StoreConnection): Store {
+function createStore({ db, dialect }: StoreConnection, secrets: SecretBox): Store {
   let closing: Promise<void> | undefined;
   return withStoreErrors<Store>({
     dialect,
@@ -143,8 +160,8 @@ function createStore({ db, dialect }: StoreConnection): Store {
     ...createAssignmentsStore(db),
     ...createAccessSnapshotStore(db),
     ...createSignInStore(db),
-    ...createMfaDevicesStore(db),
-    ...createSettingsStore(db),
+    ...createMfaDevicesStore(db, secrets),
+    ...createSettingsStore(db, secrets),
     close() {
       closing ??= db.destroy();
       return closing;

@@ -8,6 +8,7 @@ import pg from 'pg';
 import { openStore } from './open-store.ts';
 import { SesameStoreError } from './store-error.ts';
 import { storeTargets } from './store-test-targets.ts';
+import { TEST_SECRETS } from './test-secrets.ts';
 
 const target = (await storeTargets()).find((t) => t.dialect === 'postgres');
 const LIMIT_MS = 300;
@@ -55,6 +56,7 @@ describe('PostgreSQL statement time limit', { skip: target?.skip ?? 'no PostgreS
     const through = new URL(upstream);
     through.host = `127.0.0.1:${proxy.port}`;
     const store = await openStore({
+      secrets: TEST_SECRETS,
       databaseUrl: through.toString(),
       sqlitePath: ':memory:',
       queryTimeoutMs: LIMIT_MS,

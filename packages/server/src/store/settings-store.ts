@@ -2,6 +2,8 @@
 import type { Kysely, Selectable } from 'kysely';
 import { fromFlag, parseJson, parseObject, toFlag, toJson } from './json-columns.ts';
 import type { IdentityProvidersTable, StoreDatabase } from './schema.ts';
+import { openProviderConfig, sealProviderConfig } from './sealed-columns.ts';
+import type { SecretBox } from './secret-box.ts';
 import { isUniqueViolation, SesameStoreError } from './store-error.ts';
 import type { IdentityProviderRecord, Store } from './types.ts';
 
@@ -16,7 +18,17 @@ export type SettingsStore = Pick<
   | 'deleteIdentityProvider'
 >;
 
-export function createSettingsStore(db: Kysely<StoreDatabase>): SettingsStore {
+/** An OIDC provider's clientSecret is stored sealed under `secrets` (sealed-columns.ts) and read back open. */
+export function createSettingsStore(db: Kysely<StoreDatabase>, secrets: SecretBox): SettingsStore {
+  const toProvider = (row: Selectable<IdentityProvidersTable>): IdentityProviderRecord => ({
+    id: row.id,
+    kind: row.kind === 'saml' ? 'saml' : 'oidc',
+    name: row.name,
+    config: openProviderConfig(secrets, row.id, parseObject(row.config, 'identity_providers.config')),
+    enabled: fromFlag(row.enabled),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  });
   return {
     async getSetting(key) {
       const row = await db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst();
@@ -40,7 +52,7 @@ export function createSettingsStore(db: Kysely<StoreDatabase>): SettingsStore {
             id: p.id,
             kind: p.kind,
             name: p.name,
-            config: toJson(p.config),
+            config: toJson(sealProviderConfig(secrets, p.id, p.config)),
             enabled: toFlag(p.enabled),
             created_at: p.createdAt,
             updated_at: p.updatedAt,
@@ -74,7 +86,9 @@ export function createSettingsStore(db: Kysely<StoreDatabase>): SettingsStore {
         .set({
           updated_at: patch.updatedAt,
           ...(patch.name === undefined ? {} : { name: patch.name }),
-          ...(patch.config === undefined ? {} : { config: toJson(patch.config) }),
+          ...(patch.config === undefined
+            ? {}
+            : { config: toJson(sealProviderConfig(secrets, id, patch.config)) }),
           ...(patch.enabled === undefined ? {} : { enabled: toFlag(patch.enabled) }),
         })
         .where('id', '=', id)
@@ -85,17 +99,5 @@ export function createSettingsStore(db: Kysely<StoreDatabase>): SettingsStore {
       const result = await db.deleteFrom('identity_providers').where('id', '=', id).executeTakeFirst();
       return result.numDeletedRows > 0n;
     },
-  };
-}
-
-function toProvider(row: Selectable<IdentityProvidersTable>): IdentityProviderRecord {
-  return {
-    id: row.id,
-    kind: row.kind === 'saml' ? 'saml' : 'oidc',
-    name: row.name,
-    config: parseObject(row.config, 'identity_providers.config'),
-    enabled: fromFlag(row.enabled),
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
   };
 }

@@ -6,9 +6,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { openStore, type StoreConfig } from './open-store.ts';
 import { describeError } from './store-error.ts';
+import { TEST_SECRETS } from './test-secrets.ts';
 import type { Store, StoreDialect } from './types.ts';
 
 export const POSTGRES_ADMIN_URL =
@@ -16,6 +18,8 @@ export const POSTGRES_ADMIN_URL =
 
 /** Settings a test may add to the store it opens. */
 export type StoreTestOptions = Pick<StoreConfig, 'onQuery' | 'queryTimeoutMs'>;
+/** Settings a test may give a store it reopens: another secrets key, a listener for what the open sealed. */
+export type ReopenOptions = Partial<Pick<StoreConfig, 'secrets' | 'onSealed'>>;
 
 export type StoreTarget = {
   dialect: StoreDialect;
@@ -24,7 +28,9 @@ export type StoreTarget = {
   /** A store on an empty database (previous contents removed). */
   fresh(options?: StoreTestOptions): Promise<Store>;
   /** Another store on the same database as the last fresh() (e.g. a second replica, or a restart). */
-  reopen(): Promise<Store>;
+  reopen(options?: ReopenOptions): Promise<Store>;
+  /** Runs one statement on that database directly (`?` for each parameter), as a person with its file or URL could. */
+  sql(text: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
   /** Removes the temp directory / drops the test database. */
   dispose(): Promise<void>;
   /** PostgreSQL: the URL of the test database. */
@@ -45,9 +51,20 @@ async function sqliteTarget(): Promise<StoreTarget> {
     async fresh(options = {}) {
       count += 1;
       path = join(dir, `data-${count}`, 'sesame.db');
-      return openStore({ ...options, sqlitePath: path });
+      return openStore({ secrets: TEST_SECRETS, ...options, sqlitePath: path });
     },
-    reopen: () => openStore({ sqlitePath: path }),
+    reopen: (reopening = {}) => openStore({ secrets: TEST_SECRETS, sqlitePath: path, ...reopening }),
+    async sql(text, params = []) {
+      const db = new Database(path);
+      try {
+        const statement = db.prepare(text);
+        if (statement.reader) return statement.all(...params) as Record<string, unknown>[];
+        statement.run(...params);
+        return [];
+      } finally {
+        db.close();
+      }
+    },
     dispose: () => rm(dir, { recursive: true, force: true }),
   };
 }
@@ -72,7 +89,14 @@ async function postgresTarget(): Promise<StoreTarget> {
   } catch (error) {
     const skip = `PostgreSQL not reachable at ${where}: ${describeError(error)}`;
     const skipped = () => Promise.reject(new Error(skip));
-    return { dialect: 'postgres', skip, fresh: skipped, reopen: skipped, dispose: async () => {} };
+    return {
+      dialect: 'postgres',
+      skip,
+      fresh: skipped,
+      reopen: skipped,
+      sql: skipped,
+      dispose: async () => {},
+    };
   }
   return {
     dialect: 'postgres',
@@ -87,9 +111,15 @@ async function postgresTarget(): Promise<StoreTarget> {
         const tables = rows.map((row) => `"${row.tablename}"`).join(', ');
         await client.query(`truncate ${tables} restart identity cascade`);
       });
-      return openStore({ ...options, databaseUrl, sqlitePath: ':memory:' });
+      return openStore({ secrets: TEST_SECRETS, ...options, databaseUrl, sqlitePath: ':memory:' });
     },
-    reopen: () => openStore({ databaseUrl, sqlitePath: ':memory:' }),
+    reopen: (reopening = {}) =>
+      openStore({ secrets: TEST_SECRETS, databaseUrl, sqlitePath: ':memory:', ...reopening }),
+    sql(text, params = []) {
+      let n = 0;
+      const numbered = text.replace(/\?/g, () => `$${++n}`);
+      return withClient(databaseUrl, async (client) => (await client.query(numbered, params)).rows);
+    },
     dispose: async () => {
       await withClient(POSTGRES_ADMIN_URL, (client) =>
         client.query(`drop database if exists ${database} with (force)`),

@@ -1,0 +1,100 @@
+// The server's secrets key, which seals the secrets the store keeps (store/secret-box.ts): SESAME_SECRETS_KEY
+// when set (every server on one PostgreSQL database needs the same), else the file secrets.key in the data
+// directory, made on the first start. It is never logged; only its id (an HMAC of a fixed text under it) is.
+import { randomBytes } from 'node:crypto';
+import { open, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SesameError } from './errors.ts';
+import { createSecretBox, type SecretBox } from './store/secret-box.ts';
+
+export const SECRETS_KEY_FILE = 'secrets.key';
+const KEY_BYTES = 32;
+
+/**
+ * The key in `text`: 64 hex digits, or 32 bytes in base64 or base64url (padding optional; surrounding white
+ * space ignored); else a problem that says what a key looks like, without the text.
+ */
+export function parseSecretsKey(text: string): Buffer | { problem: string } {
+  const value = text.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(value)) return Buffer.from(value, 'hex');
+  const unpadded = value.replace(/=+$/, '');
+  if (/^[A-Za-z0-9+/_-]{43}$/.test(unpadded) && value.length - unpadded.length <= 1) {
+    const key = Buffer.from(unpadded.replace(/\+/g, '-').replace(/\//g, '_'), 'base64url');
+    if (key.length === KEY_BYTES) return key;
+  }
+  return {
+    problem: `must be ${KEY_BYTES} random bytes as 64 hex digits or base64 (e.g. the output of \`openssl rand -base64 32\`); got ${value.length} characters, not shown`,
+  };
+}
+
+export type SecretsKey = { box: SecretBox; source: string };
+
+/**
+ * The key from `configured` (SESAME_SECRETS_KEY, already checked by loadConfig), else from the data directory's
+ * secrets.key, made there (0600, 32 random bytes in base64) when missing and `create` is set.
+ */
+export async function loadSecretsKey({
+  configured,
+  dataDir,
+  create,
+}: {
+  configured: string | undefined;
+  dataDir: string;
+  create: boolean;
+}): Promise<SecretsKey> {
+  if (configured !== undefined) {
+    const key = parseSecretsKey(configured);
+    if (!Buffer.isBuffer(key)) throw new SesameError('INVALID', `SESAME_SECRETS_KEY ${key.problem}`);
+    return { box: createSecretBox(key), source: 'SESAME_SECRETS_KEY' };
+  }
+  const path = join(dataDir, SECRETS_KEY_FILE);
+  let text: string;
+  try {
+    const info = await stat(path);
+    if (process.platform !== 'win32' && (info.mode & 0o077) !== 0)
+      throw new SesameError(
+        'INVALID',
+        `the secrets key ${path} is open to other users (mode ${(info.mode & 0o777).toString(8)}): run \`chmod 600 ${path}\``,
+      );
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ENOENT') throw keyFileError(path, error);
+    if (!create)
+      throw new SesameError(
+        'INVALID',
+        `there is no secrets key: ${path} is missing and SESAME_SECRETS_KEY is not set; give the key the server runs with`,
+      );
+    text = await made(path);
+  }
+  const key = parseSecretsKey(text);
+  if (!Buffer.isBuffer(key)) throw new SesameError('INVALID', `the secrets key ${path} ${key.problem}`);
+  return { box: createSecretBox(key), source: path };
+}
+
+/** A new key written to `path` (created, never replaced: a server starting at the same moment keeps its own). */
+async function made(path: string): Promise<string> {
+  const text = `${randomBytes(KEY_BYTES).toString('base64')}\n`;
+  let file: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    file = await open(path, 'wx', 0o600);
+    await file.writeFile(text);
+    await file.sync();
+    return text;
+  } catch (error) {
+    if ((error as { code?: string }).code === 'EEXIST') return readFile(path, 'utf8');
+    throw keyFileError(path, error);
+  } finally {
+    await file?.close();
+  }
+}
+
+function keyFileError(path: string, error: unknown): Error {
+  if (error instanceof SesameError) return error;
+  return new SesameError(
+    'UNAVAILABLE',
+    `cannot read or make the secrets key ${path}: ${(error as Error).message}`,
+    {
+      cause: error,
+    },
+  );
+}

@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict';
+import { after, afterEach, beforeEach, describe, test } from 'node:test';
+import type { SealedAtOpen } from './sealed-columns.ts';
+import { createSecretBox } from './secret-box.ts';
+import { SesameStoreError } from './store-error.ts';
+import { newUser, T0 } from './store-test-fixtures.ts';
+import { storeTargets } from './store-test-targets.ts';
+import { TEST_SECRETS } from './test-secrets.ts';
+import type { IdentityProviderRecord, MfaDevice, Store } from './types.ts';
+
+const targets = await storeTargets();
+
+const SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
+const CLIENT_SECRET = 'oidc-client-secret-0123456789';
+
+const totp = (overrides: Partial<MfaDevice> = {}): MfaDevice => ({
+  id: 'mfa-1',
+  userId: 'u-alice',
+  kind: 'totp',
+  name: 'phone',
+  secret: SECRET,
+  credentialId: null,
+  publicKey: null,
+  counter: 0,
+  transports: [],
+  lastUsedStep: null,
+  createdAt: T0,
+  lastUsedAt: null,
+  ...overrides,
+});
+
+const provider = (overrides: Partial<IdentityProviderRecord> = {}): IdentityProviderRecord => ({
+  id: 'okta',
+  kind: 'oidc',
+  name: 'Okta',
+  config: { issuer: 'https://idp.example', clientId: 'sesame', clientSecret: CLIENT_SECRET },
+  enabled: true,
+  createdAt: T0,
+  updatedAt: T0,
+  ...overrides,
+});
+
+for (const target of targets) {
+  describe(`secrets sealed at rest (${target.dialect})`, { skip: target.skip }, () => {
+    let store: Store;
+    const others: Store[] = [];
+    beforeEach(async () => {
+      store = await target.fresh();
+      await store.createUser(newUser());
+    });
+    afterEach(async () => {
+      await store.close();
+      for (const other of others.splice(0)) await other.close();
+    });
+    after(() => target.dispose());
+
+    const rawSecret = async (id = 'mfa-1') =>
+      String((await target.sql('select secret from mfa_devices where id = ?', [id]))[0]?.secret);
+    const rawConfig = async (id = 'okta') =>
+      JSON.parse(
+        String((await target.sql('select config from identity_providers where id = ?', [id]))[0]?.config),
+      );
+
+    test('a TOTP secret is stored sealed, bound to its device, and read back in the clear', async () => {
+      await store.createMfaDevice(totp());
+      const raw = await rawSecret();
+      assert.match(raw, /^sealed:v1:[0-9a-f]{16}:/);
+      assert.ok(!raw.includes(SECRET), 'the column does not hold the secret');
+      assert.equal((await store.listMfaDevices('u-alice'))[0]?.secret, SECRET);
+      await store.createMfaDevice(totp({ id: 'mfa-2' }));
+      assert.notEqual(await rawSecret('mfa-2'), raw, 'the same secret seals differently each time');
+      const key = (await store.listMfaDevices('u-alice')).map((d) => d.secret);
+      assert.deepEqual(key, [SECRET, SECRET]);
+      const webauthn = totp({
+        id: 'mfa-3',
+        kind: 'webauthn',
+        secret: null,
+        credentialId: 'c',
+        publicKey: 'p',
+      });
+      await store.createMfaDevice(webauthn);
+      assert.equal((await store.getMfaDeviceByCredentialId('c'))?.secret, null);
+    });
+
+    test('an OIDC client secret is stored sealed in the provider config, on create and on update', async () => {
+      await store.createIdentityProvider(provider());
+      const raw = await rawConfig();
+      assert.match(raw.clientSecret, /^sealed:v1:/);
+      assert.equal(raw.issuer, 'https://idp.example', 'the rest of the config is as given');
+      assert.equal((await store.getIdentityProvider('okta'))?.config.clientSecret, CLIENT_SECRET);
+      const config = { issuer: 'https://idp.example', clientId: 'sesame', clientSecret: 'new-secret' };
+      await store.updateIdentityProvider('okta', { config, updatedAt: T0 + 1 });
+      assert.match((await rawConfig()).clientSecret, /^sealed:v1:/);
+      assert.equal((await store.listIdentityProviders())[0]?.config.clientSecret, 'new-secret');
+      const publicClient = provider({ id: 'pub', config: { issuer: 'https://idp.example', clientId: 'x' } });
+      await store.createIdentityProvider(publicClient);
+      assert.deepEqual(await rawConfig('pub'), publicClient.config);
+    });
+
+    test('secrets an earlier version stored in the clear are sealed when a store opens', async () => {
+      await store.createMfaDevice(totp());
+      await store.createIdentityProvider(provider());
+      await target.sql('update mfa_devices set secret = ? where id = ?', [SECRET, 'mfa-1']);
+      const config = JSON.stringify(provider().config);
+      await target.sql('update identity_providers set config = ? where id = ?', [config, 'okta']);
+      let told: SealedAtOpen | undefined;
+      const reopened = await target.reopen({ onSealed: (sealed) => (told = sealed) });
+      others.push(reopened);
+      assert.deepEqual(told, { totpSecrets: 1, clientSecrets: 1 });
+      assert.match(await rawSecret(), /^sealed:v1:/);
+      assert.match((await rawConfig()).clientSecret, /^sealed:v1:/);
+      assert.equal((await reopened.listMfaDevices('u-alice'))[0]?.secret, SECRET);
+      assert.equal((await reopened.getIdentityProvider('okta'))?.config.clientSecret, CLIENT_SECRET);
+      told = undefined;
+      others.push(await target.reopen({ onSealed: (sealed) => (told = sealed) }));
+      assert.equal(told, undefined, 'nothing left to seal');
+    });
+
+    test('a store with another secrets key is refused, and the sealed secrets stay as they were', async () => {
+      await store.createMfaDevice(totp());
+      const before = await rawSecret();
+      const other = createSecretBox(Buffer.alloc(32, 9));
+      await assert.rejects(target.reopen({ secrets: other }), (error: Error) => {
+        assert.ok(error instanceof SesameStoreError);
+        assert.match(error.message, /sealed with another secrets key/);
+        assert.match(
+          error.message,
+          new RegExp(`key id ${TEST_SECRETS.keyId}; this server's key is ${other.keyId}`),
+        );
+        assert.match(error.message, /SESAME_SECRETS_KEY/);
+        return true;
+      });
+      assert.equal(await rawSecret(), before);
+      others.push(await target.reopen());
+    });
+
+    test('a sealed secret moved to another row or changed does not open: DAMAGED, naming the device', async () => {
+      await store.createMfaDevice(totp());
+      await store.createMfaDevice(totp({ id: 'mfa-2', secret: 'GEZDGNBVGY3TQOJQ' }));
+      await target.sql('update mfa_devices set secret = ? where id = ?', [await rawSecret('mfa-1'), 'mfa-2']);
+      await assert.rejects(store.listMfaDevices('u-alice'), (error: Error) => {
+        assert.ok(error instanceof SesameStoreError);
+        assert.equal(error.code, 'DAMAGED');
+        assert.match(
+          error.message,
+          /mfa_devices\.secret of device mfa-2 does not open .*moved from another row/,
+        );
+        return true;
+      });
+      const raw = await rawSecret('mfa-1');
+      const flipped = `${raw.slice(0, -2)}${raw.endsWith('A') ? 'B' : 'A'}${raw.slice(-1)}`;
+      await target.sql('update mfa_devices set secret = ? where id = ?', [flipped, 'mfa-2']);
+      await assert.rejects(store.listMfaDevices('u-alice'), { code: 'DAMAGED' });
+      await target.sql('update mfa_devices set secret = ? where id = ?', ['sealed:v1:nonsense', 'mfa-2']);
+      await assert.rejects(store.listMfaDevices('u-alice'), /mfa-2 is not a sealed value/);
+    });
+  });
+}
