@@ -33,7 +33,7 @@ import { createSignInService } from './sign-in/sign-in-service.ts';
 import { createSignInSessions } from './sign-in/sign-in-sessions.ts';
 import { createSsoService } from './sign-in/sso-service.ts';
 import { createThrottle } from './sign-in/throttle.ts';
-import { openStore } from './store/index.ts';
+import { openStore, type SecretBox } from './store/index.ts';
 import { readTlsFiles, type TlsFiles } from './tls-files.ts';
 
 export { SYSTEM_PRINCIPAL } from './system-principal.ts';
@@ -72,7 +72,7 @@ async function wire(
     onSealed: (sealed) => log.info(sealed, 'sealed the secrets an earlier version stored in the clear'),
   });
   try {
-    return await assemble(config, log, releaseDataDirectory, store, tls);
+    return await assemble(config, log, releaseDataDirectory, store, secrets.box, tls);
   } catch (error) {
     await store.close().catch(() => {});
     throw error;
@@ -84,6 +84,7 @@ async function assemble(
   log: Logger,
   releaseDataDirectory: () => void,
   store: Awaited<ReturnType<typeof openStore>>,
+  secrets: SecretBox,
   tls: TlsFiles | undefined,
 ) {
   const now = Date.now;
@@ -131,7 +132,7 @@ async function assemble(
     mailConfigured: !!mailer,
     log,
   });
-  const enrolment = createMfaEnrolment({ store, flows, issuer: 'Sesame', now });
+  const enrolment = createMfaEnrolment({ store, flows, issuer: 'Sesame', now, secrets });
   const signIn = createSignInService({
     store,
     flows,

@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { SesameError } from '../errors.ts';
-import type { AuthFlow, MfaDevice, Store, User } from '../store/index.ts';
+import {
+  type AuthFlow,
+  type MfaDevice,
+  type SecretBox,
+  SecretBoxError,
+  type Store,
+  type User,
+} from '../store/index.ts';
 import { type Flows, wrongAnswer } from './sign-in-flows.ts';
 import { newTotpSecret, sixDigitCode, totpQrSvg, totpUri, verifyTotp } from './totp.ts';
 import { createWebAuthn, type RegistrationResponseJSON } from './webauthn.ts';
@@ -13,7 +20,12 @@ type Deps = {
   flows: Flows;
   issuer: string;
   now: () => number;
+  /** Seals the new secret while it waits in the flow (the server's secrets key, as the store's). */
+  secrets: SecretBox;
 };
+
+/** Where a new authenticator app's secret waits for its first code: in its flow, sealed for that flow. */
+const pendingSecretAt = (flow: AuthFlow) => `auth_flows.data.totpSecret of flow ${flow.idHash}`;
 
 const MAX_DEVICES = 20;
 
@@ -30,7 +42,20 @@ export function deviceName(input: unknown, fallback: string): string {
  * Registering an authenticator app or a security key, either as a step of signing in (enrolment required) or
  * from one's own account page. The pending secret or challenge lives in the flow, server-side.
  */
-export function createMfaEnrolment({ store, flows, issuer, now }: Deps) {
+export function createMfaEnrolment({ store, flows, issuer, now, secrets }: Deps) {
+  /** The secret waiting in `flow`; one there is none of (or that no longer opens: another key) is asked for again. */
+  function pendingSecret(flow: AuthFlow): string {
+    const sealed = flow.data.totpSecret;
+    const again = 'ask for a new authenticator secret first (the enrolment step before)';
+    if (typeof sealed !== 'string') throw new SesameError('INVALID', again);
+    try {
+      return secrets.open(sealed, pendingSecretAt(flow));
+    } catch (error) {
+      if (!(error instanceof SecretBoxError)) throw error;
+      throw new SesameError('INVALID', `the new authenticator secret can no longer be read: ${again}`);
+    }
+  }
+
   async function wrong(attempts: number, message: string): Promise<never> {
     throw wrongAnswer(attempts, message, 'start again');
   }
@@ -91,7 +116,9 @@ export function createMfaEnrolment({ store, flows, issuer, now }: Deps) {
     async totpSecret(token: string, flow: AuthFlow, user: User) {
       await room(user);
       const secret = newTotpSecret();
-      await flows.update(token, { data: { ...flow.data, totpSecret: secret } });
+      await flows.update(token, {
+        data: { ...flow.data, totpSecret: secrets.seal(secret, pendingSecretAt(flow)) },
+      });
       const uri = totpUri({ secret, account: user.username, issuer });
       return { secret, uri, qrSvg: await totpQrSvg(uri) };
     },
@@ -104,12 +131,7 @@ export function createMfaEnrolment({ store, flows, issuer, now }: Deps) {
       input: Record<string, unknown>,
       options: EnrolOptions = {},
     ) {
-      const secret = flow.data.totpSecret;
-      if (typeof secret !== 'string')
-        throw new SesameError(
-          'INVALID',
-          'ask for a new authenticator secret first (the enrolment step before)',
-        );
+      const secret = pendingSecret(flow);
       const name = deviceName(input.name, 'Authenticator app');
       const code = sixDigitCode(input.code, 'your authenticator app shows'); // before the attempt is counted
       const attempts = await flows.reserve(token);

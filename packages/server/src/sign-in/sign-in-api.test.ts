@@ -6,6 +6,7 @@ import { hashPassword, hashToken } from '../crypto.ts';
 import { SYSTEM_PRINCIPAL } from '../main.ts';
 import { rejects, serviceFixture } from '../services/service-fixture.ts';
 import type { User } from '../store/index.ts';
+import { TEST_SECRETS } from '../store/test-secrets.ts';
 import {
   ADMIN_PASSWORD,
   type ApiResponse,
@@ -354,6 +355,10 @@ describe('sign-in API (HTTP)', () => {
       assert.match(String(secret.body.secret), /^[A-Z2-7]{32}$/);
       assert.match(String(secret.body.uri), /^otpauth:\/\/totp\/Sesame:eno\?/);
       assert.match(String(secret.body.qrSvg), /^<svg/);
+      // While it waits for its first code, the new secret is in the flow sealed, not as shown.
+      const waiting = await ts.server.store.getFlow(hashToken(String(flow)));
+      assert.match(String(waiting?.data.totpSecret), /^sealed:v1:/);
+      assert.ok(!JSON.stringify(waiting?.data).includes(String(secret.body.secret)));
       const confirm = (code: string) =>
         ts.api('POST', '/api/v1/auth/enrol/totp/confirm', { json: { flow, code, name: 'phone' } });
       assertError(
@@ -1407,7 +1412,13 @@ describe('sign-in service (fake clock)', () => {
       store: f.store,
       flows,
       sessions,
-      enrolment: createMfaEnrolment({ store: f.store, flows, issuer: 'Sesame', now: f.now }),
+      enrolment: createMfaEnrolment({
+        store: f.store,
+        flows,
+        issuer: 'Sesame',
+        now: f.now,
+        secrets: TEST_SECRETS,
+      }),
       throttle: createThrottle({
         store: f.store,
         windowMs: 15 * MINUTE,
