@@ -192,3 +192,43 @@ test('agents too old for the protocol are refused without counting as failed han
     upgraded.ws.close();
     await upgraded.closed;
   }));
+
+test('an instance that connects more than 12 times in a minute is refused for the rest of it, audited once, and its live connection stays', () =>
+  onOwnServer(async (server, agent) => {
+    const connected = () => auditCount('sesame:AgentConnect', 'succeeded', server);
+    const before = await connected();
+    let live: Awaited<ReturnType<typeof connectAgent>> | undefined;
+    for (let i = 1; i <= 12; i++) {
+      live?.ws.close();
+      live = await connectAgent(server.url, agent);
+      for (let waited = 0; (await connected()) < before + i; waited += 20) {
+        assert.ok(waited < 5000, `connection ${i} was not accepted`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    for (let i = 0; i < 3; i++) {
+      const attempt = await connectAgent(server.url, agent);
+      const closed = await Promise.race([
+        attempt.closed,
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error(`connection ${13 + i} was not refused`)), 5000).unref(),
+        ),
+      ]);
+      assert.equal(closed.code, 4005);
+      assert.match(
+        closed.reason,
+        /^RATE_LIMITED: this instance connected 12 times within a minute: try again in \d+ s$/,
+      );
+    }
+    const refusals = (await server.server.store.listAudit({ limit: 10_000 })).filter(
+      (e) => e.action === 'sesame:AgentConnect' && e.outcome === 'failed',
+    );
+    assert.deepEqual(
+      refusals.map((e) => e.detail.reason),
+      ['more than 12 connections within a minute'],
+    );
+    assert.equal(await connected(), before + 12);
+    assert.equal(live?.ws.readyState, 1, 'the refused ones did not replace the live connection');
+    assert.equal((await server.server.store.getInstance(agent.instanceId))?.status, 'Online');
+    live?.ws.close();
+  }));

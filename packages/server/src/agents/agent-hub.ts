@@ -39,6 +39,15 @@ const HEARTBEAT_MS = 60_000;
 const HANDSHAKE_FAILURES_PER_MINUTE = 30;
 /** Agent handshakes (hello to signature checked) under way at once from one address. */
 const MAX_HANDSHAKES_PER_ADDRESS = 16;
+/**
+ * Connections one instance may complete in a minute. Each costs store writes and an audit row; the agent backs off
+ * from a connection that did not last (0.5 s doubling to 60 s, back to the start only after 60 s up), so even one
+ * that loses every connection at once connects about ten times in its first minute and far fewer after. More is a
+ * loop (a changed agent, or its key used elsewhere) that would fill the audit trail: it is refused until the
+ * minute is over, and audited once.
+ */
+const CONNECTS_PER_INSTANCE_PER_MINUTE = 12;
+const CONNECT_WINDOW_MS = 60_000;
 
 /**
  * Holds the one live connection of each agent. A connection counts only after the agent signed this
@@ -52,8 +61,11 @@ export function createAgentHub({ store, audit, log, settings, arn, onInventory, 
   const handshaking = new Map<string, number>();
   let closing = false;
   const failures = createFailureLimiter({ limit: HANDSHAKE_FAILURES_PER_MINUTE, windowMs: 60_000, now });
+  /** Connections completed in the current minute, by instance (only instances whose key was checked). */
+  const connects = new Map<string, { start: number; count: number; refused: boolean }>();
   const heartbeat = setInterval(() => {
     for (const id of links.keys()) void store.setInstanceStatus(id, 'Online', now()).catch(() => {});
+    for (const [id, window] of connects) if (window.start + CONNECT_WINDOW_MS <= now()) connects.delete(id);
   }, HEARTBEAT_MS);
   heartbeat.unref();
 
@@ -102,6 +114,7 @@ export function createAgentHub({ store, audit, log, settings, arn, onInventory, 
     // The connection may have gone (or timed out) while the instance was looked up: a closed mux must never
     // become the instance's link, or the instance would look Online with nothing behind it.
     if (mux.closed) return;
+    if (await tooManyConnects(mux, instanceId, sourceAddress)) return;
     // The server shut down while this agent was being checked: no new link after close().
     if (closing) {
       mux.close('SHUTDOWN', 'the server is shutting down');
@@ -138,6 +151,46 @@ export function createAgentHub({ store, audit, log, settings, arn, onInventory, 
       outcome: 'succeeded',
       sourceAddress,
     });
+  }
+
+  /** Counts a connection of `instanceId`; past the minute's limit closes it (true), audited once a minute. */
+  async function tooManyConnects(
+    mux: Mux,
+    instanceId: string,
+    sourceAddress: string | null,
+  ): Promise<boolean> {
+    const t = now();
+    let window = connects.get(instanceId);
+    if (!window || window.start + CONNECT_WINDOW_MS <= t) {
+      window = { start: t, count: 0, refused: false };
+      connects.set(instanceId, window);
+    }
+    if (window.count < CONNECTS_PER_INSTANCE_PER_MINUTE) {
+      window.count += 1;
+      return false;
+    }
+    const seconds = Math.ceil((window.start + CONNECT_WINDOW_MS - t) / 1000);
+    mux.close(
+      'RATE_LIMITED',
+      `this instance connected ${CONNECTS_PER_INSTANCE_PER_MINUTE} times within a minute: try again in ${seconds} s`,
+    );
+    if (!window.refused) {
+      window.refused = true;
+      const reason = `more than ${CONNECTS_PER_INSTANCE_PER_MINUTE} connections within a minute`;
+      log.warn(
+        { instanceId, sourceAddress },
+        `agent connection refused: ${reason} (refused until the minute is over)`,
+      );
+      await audit({
+        actor: 'agent',
+        action: 'sesame:AgentConnect',
+        resource: instanceIdArn(arn, instanceId),
+        outcome: 'failed',
+        sourceAddress,
+        detail: { reason },
+      });
+    }
+    return true;
   }
 
   function disconnected(mux: Mux, reason: { code: string; message: string }) {
