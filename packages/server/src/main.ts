@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createAccessModel } from './access/access-model.ts';
 import { ensureAdministrators } from './access/administrators.ts';
@@ -14,7 +13,7 @@ import { SesameError } from './errors.ts';
 import { createGuard } from './guard.ts';
 import { buildApp } from './http/app.ts';
 import type { Logger } from './log.ts';
-import { loadSecretsKey } from './secrets-key.ts';
+import { openServerStore } from './open-server-store.ts';
 import { createActivationService } from './services/activations.ts';
 import { createAuditTrail } from './services/audit-trail.ts';
 import { createIdentityService } from './services/identity.ts';
@@ -33,7 +32,7 @@ import { createSignInService } from './sign-in/sign-in-service.ts';
 import { createSignInSessions } from './sign-in/sign-in-sessions.ts';
 import { createSsoService } from './sign-in/sso-service.ts';
 import { createThrottle } from './sign-in/throttle.ts';
-import { openStore, type SecretBox } from './store/index.ts';
+import type { SecretBox, Store } from './store/index.ts';
 import { readTlsFiles, type TlsFiles } from './tls-files.ts';
 
 export { SYSTEM_PRINCIPAL } from './system-principal.ts';
@@ -59,18 +58,11 @@ async function wire(
   releaseDataDirectory: () => void,
   tls: TlsFiles | undefined,
 ) {
-  const secrets = await loadSecretsKey({
-    configured: config.secretsKey,
-    dataDir: config.dataDir,
-    create: true,
-  });
-  log.info({ secretsKeyId: secrets.box.keyId, from: secrets.source }, 'secrets key');
-  const store = await openStore({
-    databaseUrl: config.databaseUrl,
-    sqlitePath: join(config.dataDir, 'sesame.db'),
-    secrets: secrets.box,
+  const { store, secrets } = await openServerStore(config, {
+    createKey: true,
     onSealed: (sealed) => log.info(sealed, 'sealed the secrets an earlier version stored in the clear'),
   });
+  log.info({ secretsKeyId: secrets.box.keyId, from: secrets.source }, 'secrets key');
   try {
     return await assemble(config, log, releaseDataDirectory, store, secrets.box, tls);
   } catch (error) {
@@ -83,7 +75,7 @@ async function assemble(
   config: ServerConfig,
   log: Logger,
   releaseDataDirectory: () => void,
-  store: Awaited<ReturnType<typeof openStore>>,
+  store: Store,
   secrets: SecretBox,
   tls: TlsFiles | undefined,
 ) {

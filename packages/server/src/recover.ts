@@ -9,10 +9,9 @@ import { hashPassword } from './crypto.ts';
 import { claimDataDirectory } from './data-directory.ts';
 import { SesameError } from './errors.ts';
 import type { Logger } from './log.ts';
-import { loadSecretsKey } from './secrets-key.ts';
+import { openServerStore } from './open-server-store.ts';
 import { createIdentityService } from './services/identity.ts';
 import { createThrottle } from './sign-in/throttle.ts';
-import { openStore } from './store/index.ts';
 import { SYSTEM_PRINCIPAL } from './system-principal.ts';
 
 export type Recovery = {
@@ -44,12 +43,7 @@ export async function recoverAccount(config: ServerConfig, log: Logger, username
   const release = config.databaseUrl ? () => {} : await claimDataDirectory(config.dataDir, log);
   try {
     // On SQLite the data directory is the server's own; a shared database's key must come from the server's settings.
-    const secrets = await loadSecretsKey({
-      configured: config.secretsKey,
-      dataDir: config.dataDir,
-      create: !config.databaseUrl,
-    });
-    const store = await openStore({ databaseUrl: config.databaseUrl, sqlitePath, secrets: secrets.box });
+    const { store } = await openServerStore(config, { createKey: !config.databaseUrl });
     try {
       const user = await store.getUserByUsername(username);
       if (!user) throw new SesameError('NOT_FOUND', `no user named "${username}" in ${where}`);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -113,5 +113,13 @@ describe('secrets key', () => {
       (await loadSecretsKey({ configured: undefined, dataDir, create: true })).box.keyId,
       secretsKeyId(KEY),
     );
+    // A link to nowhere is neither read nor written through.
+    const linked = await tempDir();
+    await symlink(join(linked, 'elsewhere.key'), join(linked, SECRETS_KEY_FILE));
+    await assert.rejects(
+      loadSecretsKey({ configured: undefined, dataDir: linked, create: true }),
+      /cannot make the secrets key .*secrets\.key: something is in its way \(a link to a file that does not exist\?\)/,
+    );
+    await assert.rejects(stat(join(linked, 'elsewhere.key')), { code: 'ENOENT' });
   });
 });

@@ -2,7 +2,7 @@
 // when set (every server on one PostgreSQL database needs the same), else the file secrets.key in the data
 // directory, made on the first start. It is never logged; only its id (an HMAC of a fixed text under it) is.
 import { randomBytes } from 'node:crypto';
-import { open, readFile, stat } from 'node:fs/promises';
+import { open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SesameError } from './errors.ts';
 import { createSecretBox, type SecretBox } from './store/secret-box.ts';
@@ -27,7 +27,8 @@ export function parseSecretsKey(text: string): Buffer | { problem: string } {
   };
 }
 
-export type SecretsKey = { box: SecretBox; source: string };
+/** `made`: the key file was made by this call (a start that then fails should remove it: `forgetMade`). */
+export type SecretsKey = { box: SecretBox; source: string; made: boolean };
 
 /**
  * The key from `configured` (SESAME_SECRETS_KEY, already checked by loadConfig), else from the data directory's
@@ -45,10 +46,11 @@ export async function loadSecretsKey({
   if (configured !== undefined) {
     const key = parseSecretsKey(configured);
     if (!Buffer.isBuffer(key)) throw new SesameError('INVALID', `SESAME_SECRETS_KEY ${key.problem}`);
-    return { box: createSecretBox(key), source: 'SESAME_SECRETS_KEY' };
+    return { box: createSecretBox(key), source: 'SESAME_SECRETS_KEY', made: false };
   }
   const path = join(dataDir, SECRETS_KEY_FILE);
   let text: string;
+  let made = false;
   try {
     const info = await stat(path);
     if (process.platform !== 'win32' && (info.mode & 0o077) !== 0)
@@ -64,27 +66,37 @@ export async function loadSecretsKey({
         'INVALID',
         `there is no secrets key: ${path} is missing and SESAME_SECRETS_KEY is not set; give the key the server runs with`,
       );
-    text = await made(path);
+    text = await makeKeyFile(path);
+    made = true;
   }
   const key = parseSecretsKey(text);
   if (!Buffer.isBuffer(key)) throw new SesameError('INVALID', `the secrets key ${path} ${key.problem}`);
-  return { box: createSecretBox(key), source: path };
+  return { box: createSecretBox(key), source: path, made };
 }
 
-/** A new key written to `path` (created, never replaced: a server starting at the same moment keeps its own). */
-async function made(path: string): Promise<string> {
+/** A new key written to `path`, which must not exist (never replaced, never written through a link). */
+async function makeKeyFile(path: string): Promise<string> {
   const text = `${randomBytes(KEY_BYTES).toString('base64')}\n`;
   let file: Awaited<ReturnType<typeof open>> | undefined;
   try {
     file = await open(path, 'wx', 0o600);
+  } catch (error) {
+    if ((error as { code?: string }).code === 'EEXIST')
+      throw new SesameError(
+        'INVALID',
+        `cannot make the secrets key ${path}: something is in its way (a link to a file that does not exist?); remove it, or give the key with SESAME_SECRETS_KEY`,
+      );
+    throw keyFileError(path, error);
+  }
+  try {
     await file.writeFile(text);
     await file.sync();
     return text;
   } catch (error) {
-    if ((error as { code?: string }).code === 'EEXIST') return readFile(path, 'utf8');
+    await rm(path, { force: true }); // half a key would be refused at every start
     throw keyFileError(path, error);
   } finally {
-    await file?.close();
+    await file.close();
   }
 }
 

@@ -13,7 +13,7 @@ type Deps = {
   store: Pick<Store, 'listMfaDevices' | 'claimTotpStep' | 'setWebAuthnCounter'>;
   flows: Flows;
   mailer: Mailer | undefined;
-  log: Pick<Logger, 'info'>;
+  log: Pick<Logger, 'info' | 'error'>;
   issuer: string;
   now: () => number;
   /** A wrong second factor for `flow`'s sign-in, before it is refused: counted and audited by the caller. */
@@ -95,6 +95,11 @@ export function createSecondFactor({ store, flows, mailer, log, issuer, now, fai
     // The devices only for a code from an app or a security key.
     const devices = await store.listMfaDevices(user.id);
     if (method === 'totp') {
+      for (const device of devices.filter((d) => d.secretProblem))
+        log.error(
+          { userId: user.id, deviceId: device.id, problem: device.secretProblem },
+          'an authenticator app of this account cannot be used: its stored secret does not open',
+        );
       const code = String(input.code ?? '');
       let reason = 'that code is not right';
       for (const device of devices.filter(

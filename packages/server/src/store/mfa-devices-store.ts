@@ -4,6 +4,7 @@ import { parseStringArray, toJson } from './json-columns.ts';
 import type { MfaDevicesTable, StoreDatabase } from './schema.ts';
 import { openSealed, sealedAt } from './sealed-columns.ts';
 import type { SecretBox } from './secret-box.ts';
+import { SesameStoreError } from './store-error.ts';
 import type { MfaDevice, Store } from './types.ts';
 
 export type MfaDevicesStore = Pick<
@@ -20,12 +21,25 @@ export type MfaDevicesStore = Pick<
 
 /** TOTP secrets are stored sealed under `secrets` (sealed-columns.ts) and read back open. */
 export function createMfaDevicesStore(db: Kysely<StoreDatabase>, secrets: SecretBox): MfaDevicesStore {
+  /**
+   * A device's secret, opened; one that does not open (changed in the database) makes that device unusable, with
+   * why, and leaves the person's other devices (and the listing) working.
+   */
+  const totpSecretOf = (row: Selectable<MfaDevicesTable>): Pick<MfaDevice, 'secret' | 'secretProblem'> => {
+    if (row.secret === null) return { secret: null };
+    try {
+      return { secret: openSealed(secrets, row.secret, sealedAt.totpSecret(row.id)) };
+    } catch (error) {
+      if (!(error instanceof SesameStoreError)) throw error;
+      return { secret: null, secretProblem: error.message };
+    }
+  };
   const toDevice = (row: Selectable<MfaDevicesTable>): MfaDevice => ({
     id: row.id,
     userId: row.user_id,
     kind: row.kind === 'webauthn' ? 'webauthn' : 'totp',
     name: row.name,
-    secret: row.secret === null ? null : openSealed(secrets, row.secret, sealedAt.totpSecret(row.id)),
+    ...totpSecretOf(row),
     credentialId: row.credential_id,
     publicKey: row.public_key,
     counter: row.counter,

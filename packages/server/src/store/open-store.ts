@@ -12,7 +12,7 @@ import { createPermissionSetsStore } from './permission-sets-store.ts';
 import { createPoliciesStore } from './policies-store.ts';
 import { connectPostgres } from './postgres-connection.ts';
 import type { StoreDatabase } from './schema.ts';
-import { prepareSealedColumns, type SealedAtOpen } from './sealed-columns.ts';
+import { type Forgotten, prepareSealedColumns, type SealedAtOpen } from './sealed-columns.ts';
 import type { SecretBox } from './secret-box.ts';
 import { createSessionsStore } from './sessions-store.ts';
 import { createSettingsStore } from './settings-store.ts';
@@ -47,6 +47,11 @@ export type StoreConfig = {
   secrets: SecretBox;
   /** Told how many secrets stored in the clear (by a version before sealing) this open sealed. */
   onSealed?: ((sealed: SealedAtOpen) => void) | undefined;
+  /**
+   * Only for `sesame-server forget-secrets`: when the database's secrets were sealed with another key, remove them
+   * (and tell this) instead of refusing the store.
+   */
+  forgetSecretsOfAnotherKey?: ((forgotten: Forgotten) => void) | undefined;
 };
 
 export async function openStore(config: StoreConfig): Promise<Store> {
@@ -73,7 +78,12 @@ export async function openStore(config: StoreConfig): Promise<Store> {
 async function migrated(connection: StoreConnection, config: StoreConfig): Promise<void> {
   try {
     await migrate(connection);
-    const sealed = await prepareSealedColumns(connection.db, config.secrets, Date.now()).catch((error) => {
+    const sealed = await prepareSealedColumns(
+      connection.db,
+      config.secrets,
+      Date.now(),
+      config.forgetSecretsOfAnotherKey,
+    ).catch((error) => {
       throw toStoreError(error, 'opening the store (its sealed secrets)');
     });
     if (sealed.totpSecrets + sealed.clientSecrets > 0) config.onSealed?.(sealed);

@@ -134,25 +134,93 @@ for (const target of targets) {
       others.push(await target.reopen());
     });
 
-    test('a sealed secret moved to another row or changed does not open: DAMAGED, naming the device', async () => {
+    test('a sealed secret moved to another row or changed does not open: that device only, saying why', async () => {
       await store.createMfaDevice(totp());
       await store.createMfaDevice(totp({ id: 'mfa-2', secret: 'GEZDGNBVGY3TQOJQ' }));
+      await store.createMfaDevice(
+        totp({ id: 'mfa-3', kind: 'webauthn', secret: null, credentialId: 'c', publicKey: 'p' }),
+      );
+      const problemOf = async (id: string) => {
+        const devices = await store.listMfaDevices('u-alice');
+        assert.equal(devices.length, 3, 'the listing still works');
+        assert.equal(devices.find((d) => d.id === 'mfa-1')?.secret, SECRET, 'the other devices too');
+        const device = devices.find((d) => d.id === id);
+        assert.equal(device?.secret, null);
+        return String(device?.secretProblem);
+      };
       await target.sql('update mfa_devices set secret = ? where id = ?', [await rawSecret('mfa-1'), 'mfa-2']);
-      await assert.rejects(store.listMfaDevices('u-alice'), (error: Error) => {
+      assert.match(
+        await problemOf('mfa-2'),
+        /^mfa_devices\.secret of device mfa-2 does not open .*moved from another row/,
+      );
+      const raw = await rawSecret('mfa-1');
+      const flipped = `${raw.slice(0, -2)}${raw.endsWith('A') ? 'B' : 'A'}${raw.slice(-1)}`;
+      await target.sql('update mfa_devices set secret = ? where id = ?', [flipped, 'mfa-2']);
+      assert.match(await problemOf('mfa-2'), /changed or damaged/);
+      await target.sql('update mfa_devices set secret = ? where id = ?', ['sealed:v1:nonsense', 'mfa-2']);
+      assert.match(await problemOf('mfa-2'), /mfa-2 is not a sealed value/);
+    });
+
+    test('a client secret is bound to its issuer and client: moved to another issuer, it is not handed out', async () => {
+      await store.createIdentityProvider(provider());
+      const moved = { ...(await rawConfig()), issuer: 'https://attacker.example' };
+      await target.sql('update identity_providers set config = ? where id = ?', [
+        JSON.stringify(moved),
+        'okta',
+      ]);
+      await assert.rejects(store.getIdentityProvider('okta'), (error: Error) => {
         assert.ok(error instanceof SesameStoreError);
         assert.equal(error.code, 'DAMAGED');
         assert.match(
           error.message,
-          /mfa_devices\.secret of device mfa-2 does not open .*moved from another row/,
+          /clientSecret of provider okta for \["https:\/\/attacker\.example","sesame"\] does not open/,
         );
         return true;
       });
-      const raw = await rawSecret('mfa-1');
-      const flipped = `${raw.slice(0, -2)}${raw.endsWith('A') ? 'B' : 'A'}${raw.slice(-1)}`;
-      await target.sql('update mfa_devices set secret = ? where id = ?', [flipped, 'mfa-2']);
-      await assert.rejects(store.listMfaDevices('u-alice'), { code: 'DAMAGED' });
-      await target.sql('update mfa_devices set secret = ? where id = ?', ['sealed:v1:nonsense', 'mfa-2']);
-      await assert.rejects(store.listMfaDevices('u-alice'), /mfa-2 is not a sealed value/);
+    });
+
+    test('another key is refused before anything is sealed: secrets in the clear stay in the clear', async () => {
+      await store.createMfaDevice(totp());
+      await target.sql('update mfa_devices set secret = ? where id = ?', [SECRET, 'mfa-1']);
+      await assert.rejects(
+        target.reopen({ secrets: createSecretBox(Buffer.alloc(32, 9)) }),
+        /another secrets key/,
+      );
+      assert.equal(await rawSecret(), SECRET, 'not sealed with a key the database does not take');
+      others.push(await target.reopen());
+      assert.match(await rawSecret(), /^sealed:v1:/);
+    });
+
+    test('forgetting another key removes what it sealed, disables those providers, and takes the new key', async () => {
+      await store.createMfaDevice(totp());
+      await store.createMfaDevice(
+        totp({ id: 'mfa-3', kind: 'webauthn', secret: null, credentialId: 'c', publicKey: 'p' }),
+      );
+      await store.createIdentityProvider(provider());
+      await store.createIdentityProvider(
+        provider({ id: 'pub', config: { issuer: 'https://idp.example', clientId: 'x' } }),
+      );
+      await target.sql('update mfa_devices set secret = ? where id = ?', ['JBSWY3DP', 'mfa-3']); // in the clear
+      const newKey = createSecretBox(Buffer.alloc(32, 9));
+      let forgotten: unknown;
+      const reopened = await target.reopen({
+        secrets: newKey,
+        forgetSecretsOfAnotherKey: (f) => (forgotten = f),
+      });
+      others.push(reopened);
+      assert.deepEqual(forgotten, { totpDevices: 1, clientSecretsOf: ['okta'] });
+      assert.deepEqual(
+        (await reopened.listMfaDevices('u-alice')).map((d) => [d.id, d.secret]),
+        [['mfa-3', 'JBSWY3DP']],
+        'the device the lost key sealed is gone; one in the clear is kept, sealed with the new key',
+      );
+      assert.match(await rawSecret('mfa-3'), new RegExp(`^sealed:v1:${newKey.keyId}:`));
+      const okta = await reopened.getIdentityProvider('okta');
+      assert.equal(okta?.enabled, false);
+      assert.equal(okta?.config.clientSecret, undefined);
+      assert.equal((await reopened.getIdentityProvider('pub'))?.enabled, true);
+      others.push(await target.reopen({ secrets: newKey }));
+      await assert.rejects(target.reopen(), /another secrets key/, 'the lost key no longer opens it');
     });
   });
 }

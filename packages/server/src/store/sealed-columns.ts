@@ -2,7 +2,7 @@
 // refuse a secrets key other than the one the database was sealed with, then seal what an older version stored in
 // the clear.
 import type { Kysely } from 'kysely';
-import { parseObject, toJson } from './json-columns.ts';
+import { parseObject, toFlag, toJson } from './json-columns.ts';
 import type { StoreDatabase } from './schema.ts';
 import { isSealed, type SecretBox, SecretBoxError } from './secret-box.ts';
 import { isUniqueViolation, SesameStoreError } from './store-error.ts';
@@ -10,7 +10,9 @@ import { isUniqueViolation, SesameStoreError } from './store-error.ts';
 /** What each sealed value is bound to: a sealed value copied to another row or column does not open there. */
 export const sealedAt = {
   totpSecret: (deviceId: string) => `mfa_devices.secret of device ${deviceId}`,
-  clientSecret: (providerId: string) => `identity_providers.config.clientSecret of provider ${providerId}`,
+  /** Also bound to the issuer and client it is for: one moved to another issuer is never sent there. */
+  clientSecret: (providerId: string, config: Record<string, unknown>) =>
+    `identity_providers.config.clientSecret of provider ${providerId} for ${JSON.stringify([config.issuer ?? null, config.clientId ?? null])}`,
   keyCheck: 'settings.secretsKeyCheck',
 };
 
@@ -35,7 +37,7 @@ export function sealProviderConfig(
 ): Record<string, unknown> {
   const secret = config.clientSecret;
   if (typeof secret !== 'string') return config;
-  return { ...config, clientSecret: secrets.seal(secret, sealedAt.clientSecret(providerId)) };
+  return { ...config, clientSecret: secrets.seal(secret, sealedAt.clientSecret(providerId, config)) };
 }
 
 /** An identity provider's config as read: its clientSecret opened. */
@@ -46,31 +48,39 @@ export function openProviderConfig(
 ): Record<string, unknown> {
   const secret = config.clientSecret;
   if (typeof secret !== 'string') return config;
-  return { ...config, clientSecret: openSealed(secrets, secret, sealedAt.clientSecret(providerId)) };
+  return { ...config, clientSecret: openSealed(secrets, secret, sealedAt.clientSecret(providerId, config)) };
 }
 
 export type SealedAtOpen = { totpSecrets: number; clientSecrets: number };
 
+/** What `forget` removed: the secrets sealed with a key this server does not have. */
+export type Forgotten = { totpDevices: number; clientSecretsOf: string[] };
+
+/** A store refused because the database's secrets were sealed with another key than the one it was given. */
+export class SecretsKeyMismatchError extends SesameStoreError {}
+
 /**
  * Run when a store opens, after the migrations. The first store on a database leaves a check value sealed with its
  * key; a later one whose key does not open it is refused before it reads or writes anything sealed (it could not
- * open the secrets there, and would seal new ones that the other servers could not). Then every secret still in the
- * clear (written by a version before sealing) is sealed; each row is replaced only if it is unchanged.
+ * open the secrets there, and would seal new ones that the other servers could not). With `forget` (the lost key's
+ * way out, `sesame-server forget-secrets`) it instead removes what it cannot open, tells `forget`, and puts its own
+ * check in place. Then every secret still in the clear (written by a version before sealing) is sealed; each row
+ * is replaced only if it is unchanged.
  */
 export async function prepareSealedColumns(
   db: Kysely<StoreDatabase>,
   secrets: SecretBox,
   now: number,
+  forget?: (forgotten: Forgotten) => void,
 ): Promise<SealedAtOpen> {
-  await checkSecretsKey(db, secrets, now);
+  const problem = await checkSecretsKey(db, secrets, now);
+  if (problem !== undefined) {
+    if (!forget) throw keyMismatch(problem);
+    forget(await forgetOtherKeys(db, secrets, now));
+  }
   const sealed: SealedAtOpen = { totpSecrets: 0, clientSecrets: 0 };
-  const devices = await db
-    .selectFrom('mfa_devices')
-    .select(['id', 'secret'])
-    .where('secret', 'is not', null)
-    .execute();
-  for (const { id, secret } of devices) {
-    if (secret === null || isSealed(secret)) continue;
+  for (const { id, secret } of await totpSecrets(db)) {
+    if (isSealed(secret)) continue;
     const result = await db
       .updateTable('mfa_devices')
       .set({ secret: secrets.seal(secret, sealedAt.totpSecret(id)) })
@@ -79,14 +89,11 @@ export async function prepareSealedColumns(
       .executeTakeFirst();
     sealed.totpSecrets += Number(result.numUpdatedRows);
   }
-  const providers = await db.selectFrom('identity_providers').select(['id', 'config']).execute();
-  for (const { id, config } of providers) {
-    const parsed = parseObject(config, 'identity_providers.config');
+  for (const { id, config, parsed } of await providerConfigs(db)) {
     if (typeof parsed.clientSecret !== 'string' || isSealed(parsed.clientSecret)) continue;
-    const stored = sealProviderConfig(secrets, id, parsed);
     const result = await db
       .updateTable('identity_providers')
-      .set({ config: toJson(stored) })
+      .set({ config: toJson(sealProviderConfig(secrets, id, parsed)) })
       .where('id', '=', id)
       .where('config', '=', config)
       .executeTakeFirst();
@@ -95,7 +102,83 @@ export async function prepareSealedColumns(
   return sealed;
 }
 
-async function checkSecretsKey(db: Kysely<StoreDatabase>, secrets: SecretBox, now: number): Promise<void> {
+async function totpSecrets(db: Kysely<StoreDatabase>): Promise<{ id: string; secret: string }[]> {
+  const rows = await db
+    .selectFrom('mfa_devices')
+    .select(['id', 'secret'])
+    .where('secret', 'is not', null)
+    .execute();
+  return rows.filter((row): row is { id: string; secret: string } => row.secret !== null);
+}
+
+async function providerConfigs(db: Kysely<StoreDatabase>) {
+  const rows = await db.selectFrom('identity_providers').select(['id', 'config']).execute();
+  return rows.map((row) => ({ ...row, parsed: parseObject(row.config, 'identity_providers.config') }));
+}
+
+const opens = (secrets: SecretBox, value: string, context: string): boolean => {
+  try {
+    secrets.open(value, context);
+    return true;
+  } catch (error) {
+    if (error instanceof SecretBoxError) return false;
+    throw error;
+  }
+};
+
+/**
+ * Removes every sealed secret `secrets` does not open: such TOTP devices are deleted (their owners register an app
+ * again), such OIDC client secrets are dropped and their providers disabled (until an administrator gives the
+ * secret again). Then this key's check replaces the old one.
+ */
+async function forgetOtherKeys(
+  db: Kysely<StoreDatabase>,
+  secrets: SecretBox,
+  now: number,
+): Promise<Forgotten> {
+  const forgotten: Forgotten = { totpDevices: 0, clientSecretsOf: [] };
+  for (const { id, secret } of await totpSecrets(db)) {
+    if (!isSealed(secret) || opens(secrets, secret, sealedAt.totpSecret(id))) continue;
+    const result = await db
+      .deleteFrom('mfa_devices')
+      .where('id', '=', id)
+      .where('secret', '=', secret)
+      .executeTakeFirst();
+    forgotten.totpDevices += Number(result.numDeletedRows);
+  }
+  for (const { id, config, parsed } of await providerConfigs(db)) {
+    const { clientSecret, ...rest } = parsed;
+    if (typeof clientSecret !== 'string' || !isSealed(clientSecret)) continue;
+    if (opens(secrets, clientSecret, sealedAt.clientSecret(id, parsed))) continue;
+    const result = await db
+      .updateTable('identity_providers')
+      .set({ config: toJson(rest), enabled: toFlag(false), updated_at: now })
+      .where('id', '=', id)
+      .where('config', '=', config)
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) > 0) forgotten.clientSecretsOf.push(id);
+  }
+  await db
+    .updateTable('settings')
+    .set({ value: toJson(secrets.seal(KEY_CHECK_TEXT, sealedAt.keyCheck)), updated_at: now })
+    .where('key', '=', KEY_CHECK_SETTING)
+    .execute();
+  return forgotten;
+}
+
+function keyMismatch(why: string): SecretsKeyMismatchError {
+  return new SecretsKeyMismatchError(
+    'CONFLICT',
+    `this database's secrets (TOTP secrets, OIDC client secrets) were sealed with another secrets key: ${why}. Start the server with the key they were sealed with (SESAME_SECRETS_KEY, or the secrets.key file of the data directory the database was first used with); if that key is lost, \`sesame-server forget-secrets --yes\` removes what it sealed so that the server can start with this one`,
+  );
+}
+
+/** Writes this key's check value if the database has none; else why the one there does not open with it. */
+async function checkSecretsKey(
+  db: Kysely<StoreDatabase>,
+  secrets: SecretBox,
+  now: number,
+): Promise<string | undefined> {
   const read = () =>
     db.selectFrom('settings').select('value').where('key', '=', KEY_CHECK_SETTING).executeTakeFirst();
   let row = await read();
@@ -114,18 +197,13 @@ async function checkSecretsKey(db: Kysely<StoreDatabase>, secrets: SecretBox, no
   } catch {
     stored = null;
   }
-  const mismatch = (why: string) =>
-    new SesameStoreError(
-      'CONFLICT',
-      `this database's secrets (TOTP secrets, OIDC client secrets) were sealed with another secrets key: ${why}. Start the server with the key they were sealed with (SESAME_SECRETS_KEY, or the secrets.key file of the data directory the database was first used with)`,
-    );
-  if (typeof stored !== 'string')
-    throw mismatch(`its check value (settings ${KEY_CHECK_SETTING}) is damaged`);
+  if (typeof stored !== 'string') return `its check value (settings ${KEY_CHECK_SETTING}) is damaged`;
   try {
-    if (secrets.open(stored, sealedAt.keyCheck) === KEY_CHECK_TEXT) return;
+    return secrets.open(stored, sealedAt.keyCheck) === KEY_CHECK_TEXT
+      ? undefined
+      : 'its check value holds another text';
   } catch (error) {
     if (!(error instanceof SecretBoxError)) throw error;
-    throw mismatch(error.message);
+    return error.message;
   }
-  throw mismatch('its check value holds another text');
 }

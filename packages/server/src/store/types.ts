@@ -71,8 +71,10 @@ export type MfaDevice = {
   userId: string;
   kind: MfaDeviceKind;
   name: string;
-  /** TOTP: the base32 shared secret. */
+  /** TOTP: the base32 shared secret (null, with `secretProblem`, when the stored one does not open). */
   secret: string | null;
+  /** TOTP: why the stored secret could not be opened (changed in the database): the device cannot be used. */
+  secretProblem?: string;
   /** WebAuthn: the credential id and COSE public key, base64url. */
   credentialId: string | null;
   publicKey: string | null;

@@ -1,0 +1,89 @@
+// A lost secrets key: the start is refused (and leaves no key behind), `forget-secrets --yes` removes what the lost
+// key sealed, and the server starts with the new one.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { loadConfig } from './config.ts';
+import { createLogger } from './log.ts';
+import { createServer } from './main.ts';
+import { startTestServer } from './test-server.ts';
+
+const bin = join(import.meta.dirname, '../bin/sesame-server.js');
+const scratch = mkdtempSync(join(tmpdir(), 'sesame-forget-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+const serverCommand = (dataDir: string, ...args: string[]) =>
+  spawnSync(process.execPath, [bin, ...args], {
+    cwd: scratch,
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, SESAME_DATA_DIR: dataDir, SESAME_PORT: '0', SESAME_LOG_LEVEL: 'silent' },
+  });
+
+test('a lost secrets key: the start is refused, forget-secrets --yes removes what it sealed, and the server starts', async () => {
+  const ts = await startTestServer(); // admin has an authenticator app
+  const dataDir = ts.server.config.dataDir;
+  const admin = await ts.server.store.getUserByUsername('admin');
+  const now = Date.now();
+  await ts.server.store.createIdentityProvider({
+    id: 'okta',
+    kind: 'oidc',
+    name: 'Okta',
+    config: { issuer: 'https://idp.example', clientId: 'sesame', clientSecret: 'client-secret-1' },
+    enabled: true,
+    createdAt: now,
+    updatedAt: now,
+  });
+  await ts.server.close();
+  const keyFile = join(dataDir, 'secrets.key');
+  rmSync(keyFile);
+
+  const config = loadConfig({ SESAME_DATA_DIR: dataDir, SESAME_PORT: '0', SESAME_LOG_LEVEL: 'silent' });
+  const log = createLogger({ level: 'silent' });
+  await assert.rejects(
+    createServer(config, log),
+    /secrets\.key is missing \(the key made for this start is removed again\), and this database's secrets .* were sealed with another secrets key: .*forget-secrets --yes/,
+  );
+  assert.equal(existsSync(keyFile), false, 'no key left behind that the database was not sealed with');
+  const recover = serverCommand(dataDir, 'recover', 'admin');
+  assert.equal(recover.status, 1);
+  assert.match(recover.stderr, /secrets\.key is missing/);
+  assert.equal(existsSync(keyFile), false);
+
+  const unsure = serverCommand(dataDir, 'forget-secrets');
+  assert.equal(unsure.status, 2);
+  assert.match(
+    unsure.stderr,
+    /forget-secrets deletes the secrets sealed with a lost key and needs --yes to do it/,
+  );
+  const forgot = serverCommand(dataDir, 'forget-secrets', '--yes');
+  assert.equal(forgot.status, 0, forgot.stderr);
+  assert.match(forgot.stdout, /^Forgot what the lost key sealed: 1 authenticator app\(s\) deleted/);
+  assert.match(
+    forgot.stdout,
+    /providers disabled: okta \(give each its client secret again, then enable it\)/,
+  );
+  assert.equal(statSync(keyFile).mode & 0o777, 0o600);
+  const again = serverCommand(dataDir, 'forget-secrets', '--yes');
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stdout, /opens this database's secrets: nothing to forget/);
+
+  const server = await createServer(config, log);
+  try {
+    assert.deepEqual(await server.store.listMfaDevices(String(admin?.id)), []);
+    const provider = await server.store.getIdentityProvider('okta');
+    assert.equal(provider?.enabled, false);
+    assert.deepEqual(provider?.config, { issuer: 'https://idp.example', clientId: 'sesame' });
+    const events = (await server.store.listAudit({ actor: 'system', limit: 1000 })).filter(
+      (e) => e.action === 'sesame:ForgetSecrets',
+    );
+    assert.equal(events.length, 1);
+    assert.equal(events[0]?.detail.totpDevices, 1);
+    assert.deepEqual(events[0]?.detail.clientSecretsOf, ['okta']);
+  } finally {
+    await server.close();
+  }
+});

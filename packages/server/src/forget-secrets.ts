@@ -1,0 +1,63 @@
+import { existsSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { serverArn } from './arn.ts';
+import { createAudit } from './audit.ts';
+import type { ServerConfig } from './config.ts';
+import { claimDataDirectory } from './data-directory.ts';
+import { SesameError } from './errors.ts';
+import type { Logger } from './log.ts';
+import { openServerStore } from './open-server-store.ts';
+import type { Forgotten } from './store/index.ts';
+import { SYSTEM_PRINCIPAL } from './system-principal.ts';
+
+export type ForgetResult = Forgotten & { keyId: string; keySource: string; forgot: boolean };
+
+/**
+ * `sesame-server forget-secrets --yes`: the way out when the secrets key is lost. With the server's settings and a
+ * new key (SESAME_SECRETS_KEY, or on SQLite a new secrets.key in the data directory), it removes every secret the
+ * lost key sealed: authenticator apps are deleted (their owners register one again at their next sign-in, or by
+ * another factor), OIDC client secrets are dropped and their providers disabled (an administrator gives the secret
+ * again and enables them). Then the database takes the new key. Audited by `system`. On SQLite the server must be
+ * stopped; on PostgreSQL stop every server first, and start them all with the new key.
+ */
+export async function forgetSecrets(config: ServerConfig, log: Logger): Promise<ForgetResult> {
+  const sqlitePath = join(config.dataDir, 'sesame.db');
+  if (!config.databaseUrl && !existsSync(sqlitePath))
+    throw new SesameError(
+      'NOT_FOUND',
+      `there is no Sesame database at ${sqlitePath}: run forget-secrets with the server's own settings (SESAME_CONFIG, SESAME_DATA_DIR, SESAME_DATABASE_URL)`,
+    );
+  const release = config.databaseUrl ? () => {} : await claimDataDirectory(config.dataDir, log);
+  try {
+    let forgotten: Forgotten | undefined;
+    const { store, secrets } = await openServerStore(config, {
+      createKey: !config.databaseUrl,
+      forget: (what) => {
+        forgotten = what;
+      },
+    });
+    try {
+      const result: ForgetResult = {
+        totpDevices: forgotten?.totpDevices ?? 0,
+        clientSecretsOf: forgotten?.clientSecretsOf ?? [],
+        forgot: forgotten !== undefined,
+        keyId: secrets.box.keyId,
+        keySource: secrets.source,
+      };
+      if (forgotten)
+        await createAudit({ store, log })({
+          actor: SYSTEM_PRINCIPAL,
+          action: 'sesame:ForgetSecrets',
+          resource: serverArn(config.arn, 'secrets', 'key'),
+          outcome: 'succeeded',
+          detail: { ...forgotten, keyId: secrets.box.keyId, host: hostname(), osUser: userInfo().username },
+        });
+      return result;
+    } finally {
+      await store.close();
+    }
+  } finally {
+    release();
+  }
+}

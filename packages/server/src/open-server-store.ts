@@ -1,0 +1,54 @@
+// The server's store as the server, `recover` and `forget-secrets` open it: with the server's secrets key.
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ServerConfig } from './config.ts';
+import { SesameError } from './errors.ts';
+import { loadSecretsKey, type SecretsKey } from './secrets-key.ts';
+import {
+  type Forgotten,
+  openStore,
+  type SealedAtOpen,
+  SecretsKeyMismatchError,
+  type Store,
+} from './store/index.ts';
+
+export type ServerStoreOptions = {
+  /** Make the data directory's key file when there is none (and no SESAME_SECRETS_KEY). */
+  createKey: boolean;
+  onSealed?: (sealed: SealedAtOpen) => void;
+  /** `forget-secrets`: remove what another key sealed instead of refusing. */
+  forget?: (forgotten: Forgotten) => void;
+};
+
+/**
+ * Opens the configured store with the secrets key. A key file made for this open, by a start the database then
+ * refused (its secrets were sealed with another key: the file was lost), is removed again, and the refusal says so.
+ */
+export async function openServerStore(
+  config: ServerConfig,
+  options: ServerStoreOptions,
+): Promise<{ store: Store; secrets: SecretsKey }> {
+  const secrets = await loadSecretsKey({
+    configured: config.secretsKey,
+    dataDir: config.dataDir,
+    create: options.createKey,
+  });
+  try {
+    const store = await openStore({
+      databaseUrl: config.databaseUrl,
+      sqlitePath: join(config.dataDir, 'sesame.db'),
+      secrets: secrets.box,
+      onSealed: options.onSealed,
+      forgetSecretsOfAnotherKey: options.forget,
+    });
+    return { store, secrets };
+  } catch (error) {
+    if (!(error instanceof SecretsKeyMismatchError) || !secrets.made) throw error;
+    await rm(secrets.source, { force: true });
+    throw new SesameError(
+      'INVALID',
+      `${secrets.source} is missing (the key made for this start is removed again), and ${error.message}`,
+      { cause: error },
+    );
+  }
+}
