@@ -19,16 +19,11 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { echoLatency, median, prepareShell, summarize } from './measure.ts';
+import { echoLatency, median, prepareShell, setting, summarize } from './measure.ts';
 import { loadAverage } from './process-cpu.ts';
 import { type ClientCommand, PtyClient } from './pty-client.ts';
 import { startSshd } from './sshd.ts';
 
-const setting = (name: string, fallback: number, min = 1) => {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be an integer >= ${min}`);
-  return value;
-};
 const rounds = setting('AB_ROUNDS', 12);
 const keys = setting('BENCH_KEYS', 300);
 const warmup = setting('BENCH_WARMUP', 20);

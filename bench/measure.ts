@@ -12,6 +12,13 @@ import { join } from 'node:path';
 import { cpuDelta, cpuSeconds } from './process-cpu.ts';
 import type { PtyClient } from './pty-client.ts';
 
+/** An integer setting from the environment (`name`), at least `min`, else `fallback`; anything else is an error. */
+export function setting(name: string, fallback: number, min = 1): number {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be an integer >= ${min}`);
+  return value;
+}
+
 export type Summary = { p50: number; p99: number; mean: number; n: number };
 
 let markers = 0;

@@ -22,6 +22,7 @@ import {
   median,
   outputThroughput,
   prepareShell,
+  setting,
   summarize,
   type Throughput,
 } from './measure.ts';
@@ -31,11 +32,6 @@ import { type Results, render, type TargetThroughput, targetsOf } from './report
 import { sshVersion } from './sshd.ts';
 import { type GcCounts, startTargets, TARGETS, type Target } from './targets.ts';
 
-const setting = (name: string, fallback: number, min = 1) => {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be an integer >= ${min}`);
-  return value;
-};
 const keys = setting('BENCH_KEYS', 300);
 const warmup = setting('BENCH_WARMUP', 20);
 const dataMegabytes = setting('BENCH_DATA_MB', 200);

@@ -10,7 +10,7 @@ import { loadConfig } from './config.ts';
 import { SesameError } from './errors.ts';
 import { createLogger } from './log.ts';
 import { createServer } from './main.ts';
-import { newUser, session } from './store/store-test-fixtures.ts';
+import { mfaDevice, newUser, session } from './store/store-test-fixtures.ts';
 import { openDataDirectoryStore } from './store/test-secrets.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'sesame-restart-'));
@@ -98,20 +98,7 @@ test("a certificate that is not one, or a key that is not the certificate's, is 
 test('the first start makes the secrets key; a restart opens what it sealed; another key is refused', async () => {
   const dataDir = join(root, 'secrets');
   const first = await createServer(configFor(dataDir), log);
-  const device = {
-    id: 'mfa-1',
-    userId: 'u-alice',
-    kind: 'totp' as const,
-    name: 'phone',
-    secret: 'JBSWY3DPEHPK3PXP',
-    credentialId: null,
-    publicKey: null,
-    counter: 0,
-    transports: [],
-    lastUsedStep: null,
-    createdAt: Date.now(),
-    lastUsedAt: null,
-  };
+  const device = mfaDevice({ createdAt: Date.now() });
   try {
     await first.store.createUser(newUser());
     await first.store.createMfaDevice(device);

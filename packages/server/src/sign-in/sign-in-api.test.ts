@@ -6,6 +6,7 @@ import { hashPassword, hashToken } from '../crypto.ts';
 import { SYSTEM_PRINCIPAL } from '../main.ts';
 import { rejects, serviceFixture } from '../services/service-fixture.ts';
 import type { User } from '../store/index.ts';
+import { mfaDevice } from '../store/store-test-fixtures.ts';
 import { TEST_SECRETS } from '../store/test-secrets.ts';
 import {
   ADMIN_PASSWORD,
@@ -1447,20 +1448,9 @@ describe('sign-in service (fake clock)', () => {
   afterEach(() => f.store.close());
 
   const addTotp = () =>
-    f.store.createMfaDevice({
-      id: 'mfa-erin',
-      userId: user.id,
-      kind: 'totp',
-      name: 'phone',
-      secret: SECRET,
-      credentialId: null,
-      publicKey: null,
-      counter: 0,
-      transports: [],
-      lastUsedStep: null,
-      createdAt: f.now(),
-      lastUsedAt: null,
-    });
+    f.store.createMfaDevice(
+      mfaDevice({ id: 'mfa-erin', userId: user.id, secret: SECRET, createdAt: f.now() }),
+    );
   const password = (c: SignInContext = ctx()) => signIn.password({ username: 'erin', password: PASSWORD }, c);
   const flowOf = (result: Awaited<ReturnType<typeof password>>) => {
     assert.notEqual(result.status, 'signed-in');

@@ -3,7 +3,7 @@ import { after, afterEach, beforeEach, describe, test } from 'node:test';
 import type { SealedAtOpen } from './sealed-columns.ts';
 import { createSecretBox } from './secret-box.ts';
 import { SesameStoreError } from './store-error.ts';
-import { newUser, T0 } from './store-test-fixtures.ts';
+import { mfaDevice, newUser, T0 } from './store-test-fixtures.ts';
 import { storeTargets } from './store-test-targets.ts';
 import { TEST_SECRETS } from './test-secrets.ts';
 import type { IdentityProviderRecord, MfaDevice, Store } from './types.ts';
@@ -13,21 +13,7 @@ const targets = await storeTargets();
 const SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
 const CLIENT_SECRET = 'oidc-client-secret-0123456789';
 
-const totp = (overrides: Partial<MfaDevice> = {}): MfaDevice => ({
-  id: 'mfa-1',
-  userId: 'u-alice',
-  kind: 'totp',
-  name: 'phone',
-  secret: SECRET,
-  credentialId: null,
-  publicKey: null,
-  counter: 0,
-  transports: [],
-  lastUsedStep: null,
-  createdAt: T0,
-  lastUsedAt: null,
-  ...overrides,
-});
+const totp = (overrides: Partial<MfaDevice> = {}) => mfaDevice({ secret: SECRET, ...overrides });
 
 const provider = (overrides: Partial<IdentityProviderRecord> = {}): IdentityProviderRecord => ({
   id: 'okta',

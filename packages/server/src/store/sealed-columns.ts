@@ -29,26 +29,20 @@ export function openSealed(secrets: SecretBox, value: string, context: string): 
   }
 }
 
-/** An identity provider's config as stored: its clientSecret, if any, sealed. */
-export function sealProviderConfig(
+/** An identity provider's config as stored (`seal`: its clientSecret, if any, sealed) or as read (`open`). */
+export function providerConfig(
+  way: 'seal' | 'open',
   secrets: SecretBox,
   providerId: string,
   config: Record<string, unknown>,
 ): Record<string, unknown> {
   const secret = config.clientSecret;
   if (typeof secret !== 'string') return config;
-  return { ...config, clientSecret: secrets.seal(secret, sealedAt.clientSecret(providerId, config)) };
-}
-
-/** An identity provider's config as read: its clientSecret opened. */
-export function openProviderConfig(
-  secrets: SecretBox,
-  providerId: string,
-  config: Record<string, unknown>,
-): Record<string, unknown> {
-  const secret = config.clientSecret;
-  if (typeof secret !== 'string') return config;
-  return { ...config, clientSecret: openSealed(secrets, secret, sealedAt.clientSecret(providerId, config)) };
+  const at = sealedAt.clientSecret(providerId, config);
+  return {
+    ...config,
+    clientSecret: way === 'seal' ? secrets.seal(secret, at) : openSealed(secrets, secret, at),
+  };
 }
 
 export type SealedAtOpen = { totpSecrets: number; clientSecrets: number };
@@ -93,7 +87,7 @@ export async function prepareSealedColumns(
     if (typeof parsed.clientSecret !== 'string' || isSealed(parsed.clientSecret)) continue;
     const result = await db
       .updateTable('identity_providers')
-      .set({ config: toJson(sealProviderConfig(secrets, id, parsed)) })
+      .set({ config: toJson(providerConfig('seal', secrets, id, parsed)) })
       .where('id', '=', id)
       .where('config', '=', config)
       .executeTakeFirst();

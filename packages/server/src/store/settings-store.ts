@@ -2,7 +2,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import { fromFlag, parseJson, parseObject, toFlag, toJson } from './json-columns.ts';
 import type { IdentityProvidersTable, StoreDatabase } from './schema.ts';
-import { openProviderConfig, sealProviderConfig } from './sealed-columns.ts';
+import { providerConfig } from './sealed-columns.ts';
 import type { SecretBox } from './secret-box.ts';
 import { isUniqueViolation, SesameStoreError } from './store-error.ts';
 import type { IdentityProviderRecord, Store } from './types.ts';
@@ -24,7 +24,7 @@ export function createSettingsStore(db: Kysely<StoreDatabase>, secrets: SecretBo
     id: row.id,
     kind: row.kind === 'saml' ? 'saml' : 'oidc',
     name: row.name,
-    config: openProviderConfig(secrets, row.id, parseObject(row.config, 'identity_providers.config')),
+    config: providerConfig('open', secrets, row.id, parseObject(row.config, 'identity_providers.config')),
     enabled: fromFlag(row.enabled),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -52,7 +52,7 @@ export function createSettingsStore(db: Kysely<StoreDatabase>, secrets: SecretBo
             id: p.id,
             kind: p.kind,
             name: p.name,
-            config: toJson(sealProviderConfig(secrets, p.id, p.config)),
+            config: toJson(providerConfig('seal', secrets, p.id, p.config)),
             enabled: toFlag(p.enabled),
             created_at: p.createdAt,
             updated_at: p.updatedAt,
@@ -88,7 +88,7 @@ export function createSettingsStore(db: Kysely<StoreDatabase>, secrets: SecretBo
           ...(patch.name === undefined ? {} : { name: patch.name }),
           ...(patch.config === undefined
             ? {}
-            : { config: toJson(sealProviderConfig(secrets, id, patch.config)) }),
+            : { config: toJson(providerConfig('seal', secrets, id, patch.config)) }),
           ...(patch.enabled === undefined ? {} : { enabled: toFlag(patch.enabled) }),
         })
         .where('id', '=', id)

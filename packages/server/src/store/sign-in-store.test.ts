@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, beforeEach, describe, test } from 'node:test';
-import { newUser, T0 } from './store-test-fixtures.ts';
+import { mfaDevice, newUser, T0 } from './store-test-fixtures.ts';
 import { storeTargets } from './store-test-targets.ts';
-import type { MfaDevice, NewSignInSession, Store } from './types.ts';
+import type { NewSignInSession, Store } from './types.ts';
 
 const targets = await storeTargets();
 
@@ -22,21 +22,7 @@ const session = (overrides: Partial<NewSignInSession> = {}): NewSignInSession =>
   ...overrides,
 });
 
-const totp = (overrides: Partial<MfaDevice> = {}): MfaDevice => ({
-  id: 'mfa-1',
-  userId: 'u-alice',
-  kind: 'totp',
-  name: 'phone',
-  secret: 'JBSWY3DPEHPK3PXP',
-  credentialId: null,
-  publicKey: null,
-  counter: 0,
-  transports: [],
-  lastUsedStep: null,
-  createdAt: T0,
-  lastUsedAt: null,
-  ...overrides,
-});
+const totp = mfaDevice;
 
 for (const target of targets) {
   describe(`sign-in state (${target.dialect})`, { skip: target.skip }, () => {

@@ -7,6 +7,7 @@ import type {
   Group,
   Instance,
   ManagedPolicy,
+  MfaDevice,
   NewUser,
   PermissionSet,
   SessionRecord,
@@ -182,6 +183,25 @@ export function assignment(overrides: Partial<Assignment> = {}): Assignment {
     principalType: 'group',
     principalId: 'g-production',
     createdAt: T0,
+    ...overrides,
+  };
+}
+
+/** An authenticator app (TOTP) of u-alice; a security key with `kind: 'webauthn'`, `secret: null` and its credential. */
+export function mfaDevice(overrides: Partial<MfaDevice> = {}): MfaDevice {
+  return {
+    id: 'mfa-1',
+    userId: 'u-alice',
+    kind: 'totp',
+    name: 'phone',
+    secret: 'JBSWY3DPEHPK3PXP',
+    credentialId: null,
+    publicKey: null,
+    counter: 0,
+    transports: [],
+    lastUsedStep: null,
+    createdAt: T0,
+    lastUsedAt: null,
     ...overrides,
   };
 }
