@@ -8,38 +8,69 @@ import { claimDataDirectory } from './data-directory.ts';
 import { SesameError } from './errors.ts';
 import type { Logger } from './log.ts';
 import { openServerStore } from './open-server-store.ts';
+import { loadSecretsKey } from './secrets-key.ts';
 import type { Forgotten } from './store/index.ts';
 import { SYSTEM_PRINCIPAL } from './system-principal.ts';
 
 export type ForgetResult = Forgotten & { keyId: string; keySource: string; forgot: boolean };
 
 /**
- * `sesame-server forget-secrets --yes`: the way out when the secrets key is lost. With the server's settings and a
- * new key (SESAME_SECRETS_KEY, or on SQLite a new secrets.key in the data directory), it removes every secret the
- * lost key sealed: authenticator apps are deleted (their owners register one again at their next sign-in, or by
- * another factor), OIDC client secrets are dropped and their providers disabled (an administrator gives the secret
- * again and enables them). Then the database takes the new key. Audited by `system`. On SQLite the server must be
- * stopped; on PostgreSQL stop every server first, and start them all with the new key.
+ * `sesame-server forget-secrets --lost-key-id <id>`: the way out when the secrets key is lost. With the server's
+ * settings and a new key (SESAME_SECRETS_KEY, or on SQLite a new secrets.key made in the data directory), it removes
+ * every secret the lost key sealed, in one transaction: authenticator apps are deleted (their owners register one
+ * again at their next sign-in, or by another factor), OIDC client secrets are dropped and their providers disabled
+ * (an administrator gives the secret again and enables them). Then the database takes the new key. The lost key is
+ * named by the id the refused start showed, so that a stray key cannot wipe secrets its own key still opens; and a
+ * SESAME_SECRETS_KEY beside a data directory whose secrets.key is that lost key is refused. Audited by `system`
+ * after the transaction (a crash in between leaves the deletions unaudited). On SQLite the server must be stopped;
+ * on PostgreSQL stop every server first, and start them all with the new key.
  */
-export async function forgetSecrets(config: ServerConfig, log: Logger): Promise<ForgetResult> {
+export async function forgetSecrets(
+  config: ServerConfig,
+  log: Logger,
+  lostKeyId: string,
+): Promise<ForgetResult> {
   const sqlitePath = join(config.dataDir, 'sesame.db');
   if (!config.databaseUrl && !existsSync(sqlitePath))
     throw new SesameError(
       'NOT_FOUND',
       `there is no Sesame database at ${sqlitePath}: run forget-secrets with the server's own settings (SESAME_CONFIG, SESAME_DATA_DIR, SESAME_DATABASE_URL)`,
     );
+  if (config.secretsKey !== undefined) {
+    const file = await loadSecretsKey({
+      configured: undefined,
+      dataDir: config.dataDir,
+      create: false,
+    }).catch(() => undefined);
+    if (file?.box.keyId === lostKeyId)
+      throw new SesameError(
+        'INVALID',
+        `the key with id ${lostKeyId} is not lost: it is ${file.source}. Start the server without SESAME_SECRETS_KEY (or with it set to that key); nothing needs forgetting`,
+      );
+  }
   const release = config.databaseUrl ? () => {} : await claimDataDirectory(config.dataDir, log);
   try {
     let forgotten: Forgotten | undefined;
     const { store, secrets } = await openServerStore(config, {
       createKey: !config.databaseUrl,
-      forget: (what) => {
-        forgotten = what;
+      forget: {
+        lostKeyId,
+        done: (what) => {
+          forgotten = what;
+        },
       },
+    }).catch((error: unknown) => {
+      if (error instanceof SesameError && /there is no secrets key/.test(error.message))
+        throw new SesameError(
+          'INVALID',
+          "there is no secrets key to take the lost one's place: set SESAME_SECRETS_KEY to a new key (e.g. `openssl rand -base64 32`), then start every server with it",
+        );
+      throw error;
     });
     try {
       const result: ForgetResult = {
         totpDevices: forgotten?.totpDevices ?? 0,
+        usersOfThem: forgotten?.usersOfThem ?? [],
         clientSecretsOf: forgotten?.clientSecretsOf ?? [],
         forgot: forgotten !== undefined,
         keyId: secrets.box.keyId,
@@ -51,7 +82,13 @@ export async function forgetSecrets(config: ServerConfig, log: Logger): Promise<
           action: 'sesame:ForgetSecrets',
           resource: serverArn(config.arn, 'secrets', 'key'),
           outcome: 'succeeded',
-          detail: { ...forgotten, keyId: secrets.box.keyId, host: hostname(), osUser: userInfo().username },
+          detail: {
+            ...forgotten,
+            lostKeyId,
+            keyId: secrets.box.keyId,
+            host: hostname(),
+            osUser: userInfo().username,
+          },
         });
       return result;
     } finally {

@@ -5,7 +5,7 @@ import type { ServerConfig } from './config.ts';
 import { SesameError } from './errors.ts';
 import { loadSecretsKey, type SecretsKey } from './secrets-key.ts';
 import {
-  type Forgotten,
+  type ForgetRequest,
   openStore,
   type SealedAtOpen,
   SecretsKeyMismatchError,
@@ -16,8 +16,8 @@ export type ServerStoreOptions = {
   /** Make the data directory's key file when there is none (and no SESAME_SECRETS_KEY). */
   createKey: boolean;
   onSealed?: (sealed: SealedAtOpen) => void;
-  /** `forget-secrets`: remove what another key sealed instead of refusing. */
-  forget?: (forgotten: Forgotten) => void;
+  /** `forget-secrets`: remove what the lost key (by id) sealed instead of refusing. */
+  forget?: ForgetRequest;
 };
 
 /**
@@ -45,10 +45,10 @@ export async function openServerStore(
   } catch (error) {
     if (!(error instanceof SecretsKeyMismatchError) || !secrets.made) throw error;
     await rm(secrets.source, { force: true });
-    throw new SesameError(
-      'INVALID',
-      `${secrets.source} is missing (the key made for this start is removed again), and ${error.message}`,
-      { cause: error },
-    );
+    // On PostgreSQL the key is most likely not lost but with the servers that share the database.
+    const problem = config.databaseUrl
+      ? `this server has no SESAME_SECRETS_KEY and no ${secrets.source} (the key made for this start is removed again), and the PostgreSQL database's secrets were sealed with another key: servers that share a database need the same key, so set SESAME_SECRETS_KEY to the one the others use (the secrets.key of the data directory the database was first used with). In full: ${error.message}`
+      : `${secrets.source} is missing (the key made for this start is removed again), and ${error.message}`;
+    throw new SesameError('INVALID', problem, { cause: error });
   }
 }

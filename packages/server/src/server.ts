@@ -12,7 +12,7 @@ import { stopOnSignals } from './stop-signals.ts';
 
 const USAGE = `Usage: sesame-server
        sesame-server recover <username>
-       sesame-server forget-secrets --yes
+       sesame-server forget-secrets --lost-key-id <id>
 
 Runs the Sesame control plane. Settings come from a JSON file named by SESAME_CONFIG and from SESAME_*
 variables (SESAME_HOST, SESAME_PORT, SESAME_PUBLIC_URL, SESAME_DATA_DIR, SESAME_DATABASE_URL, SESAME_SECRETS_KEY,
@@ -24,8 +24,8 @@ device). With the server's settings (on SQLite, with the server stopped), remove
 sign-ins, replaces its password by a random one, unlocks and enables it, and prints a one-time link to set a new
 password; a new MFA device is registered at the first sign-in. Audited.
 
-forget-secrets --yes: when the secrets key is lost (the server refuses to start: its database's secrets were
-sealed with another key). With the server's settings and a new key (SESAME_SECRETS_KEY, or on SQLite a new
+forget-secrets --lost-key-id <id>: when the secrets key is lost (the server refuses to start: its database's
+secrets were sealed with another key, whose id the refusal shows). With the server's settings and a new key (SESAME_SECRETS_KEY, or on SQLite a new
 secrets.key made in the data directory), removes every secret the lost key sealed: authenticator apps are deleted
 (their owners register one again), OIDC client secrets are dropped and those providers disabled (give the secret
 again, then enable them). Then the database takes the new key. Audited. Stop the server first (every server, on
@@ -39,13 +39,13 @@ async function run(): Promise<void> {
     return;
   }
   const recovering = args[0] === 'recover' && args.length === 2;
-  const forgetting = args[0] === 'forget-secrets' && args.length === 2 && args[1] === '--yes';
+  const forgetting = args[0] === 'forget-secrets' && args.length === 3 && args[1] === '--lost-key-id';
   if (args.length > 0 && !recovering && !forgetting) {
     const problem =
       args[0] === 'recover'
         ? 'recover takes one user name'
         : args[0] === 'forget-secrets'
-          ? 'forget-secrets deletes the secrets sealed with a lost key and needs --yes to do it'
+          ? 'forget-secrets deletes the secrets sealed with a lost key: name it with --lost-key-id <id> (the id the refused start showed)'
           : `unknown argument ${JSON.stringify(args[0])}`;
     process.stderr.write(`sesame-server: ${problem}\n\n${USAGE}`);
     process.exit(2);
@@ -54,7 +54,7 @@ async function run(): Promise<void> {
   const path = process.env.SESAME_CONFIG;
   const config = loadConfig(process.env, path ? { path, text: readFileSync(path, 'utf8') } : undefined);
   if (forgetting) {
-    const r = await forgetSecrets(config, createLogger({ level: 'warn' }));
+    const r = await forgetSecrets(config, createLogger({ level: 'warn' }), args[2] as string);
     if (!r.forgot) {
       process.stdout.write(
         `The secrets key (id ${r.keyId}, ${r.keySource}) opens this database's secrets: nothing to forget.\n`,
@@ -63,7 +63,7 @@ async function run(): Promise<void> {
     }
     const providers = r.clientSecretsOf.length > 0 ? r.clientSecretsOf.join(', ') : 'none';
     process.stdout.write(
-      `Forgot what the lost key sealed: ${r.totpDevices} authenticator app(s) deleted (their owners register one again);\n` +
+      `Forgot what the lost key sealed: ${r.totpDevices} authenticator app(s) of ${r.usersOfThem.length} person(s) deleted (they register one again);\n` +
         `client secrets dropped and providers disabled: ${providers} (give each its client secret again, then enable it).\n` +
         `The database now takes the secrets key with id ${r.keyId} (${r.keySource}).\n`,
     );

@@ -47,6 +47,7 @@ afterEach(async () => {
 async function hubOver(
   store: (real: Store) => Pick<Store, 'getInstance' | 'setInstanceStatus' | 'updateInventory'>,
   handshakeTimeoutMs = 5000,
+  now: () => number = Date.now,
 ) {
   const f = await serviceFixture();
   const keys = agentKeys();
@@ -60,6 +61,7 @@ async function hubOver(
     arn: f.arn,
     log: f.log,
     settings: { handshakeTimeoutMs, keepaliveIntervalMs: 15_000, keepaliveTimeoutMs: 45_000 },
+    now,
   });
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   await once(wss, 'listening');
@@ -203,5 +205,38 @@ describe('agent hub under a slow or failing store', () => {
     assert.equal(closed.code, 4001);
     assert.match(closed.reason, /this instance was deregistered/);
     assert.equal(hub.isOnline(agent.instanceId), false);
+  });
+});
+
+describe('agent hub connection limit', () => {
+  test('an instance refused for connecting too often is let in again once its minute is over', async () => {
+    let clock = Date.now();
+    const { hub, agent, url } = await hubOver(realCalls, 5000, () => clock);
+    const connectOnce = async () => {
+      const connection = await connectAgent(url, agent);
+      const outcome = await Promise.race([
+        connection.closed.then((closed) => closed.reason),
+        eventually(
+          () => hub.isOnline(agent.instanceId) && hub.get(agent.instanceId)?.connectedAt === clock,
+        ).then(() => 'online'),
+      ]);
+      connection.ws.close();
+      await connection.closed;
+      await eventually(() => !hub.isOnline(agent.instanceId));
+      return outcome;
+    };
+    for (let i = 0; i < 12; i++) {
+      clock += 1000;
+      assert.equal(await connectOnce(), 'online', `connection ${i + 1}`);
+    }
+    clock += 1000;
+    assert.match(
+      await connectOnce(),
+      /^RATE_LIMITED: this instance connected 12 times within a minute: try again in 48 s$/,
+    );
+    clock += 47_000; // 59 s after the first
+    assert.match(await connectOnce(), /RATE_LIMITED: .* try again in 1 s$/);
+    clock += 1_000;
+    assert.equal(await connectOnce(), 'online', 'a new minute');
   });
 });

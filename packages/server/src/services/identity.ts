@@ -463,10 +463,13 @@ export type PublicMfaDevice = {
   name: string;
   createdAt: number;
   lastUsedAt: number | null;
+  /** Present (true) when the device cannot be used: its stored secret is damaged (the server's log says why). */
+  unusable?: true;
 };
 
 export function publicDevice(d: MfaDevice): PublicMfaDevice {
-  return { id: d.id, kind: d.kind, name: d.name, createdAt: d.createdAt, lastUsedAt: d.lastUsedAt };
+  const { id, kind, name, createdAt, lastUsedAt } = d;
+  return { id, kind, name, createdAt, lastUsedAt, ...(d.secretProblem ? { unusable: true as const } : {}) };
 }
 
 export type IdentityService = ReturnType<typeof createIdentityService>;

@@ -242,7 +242,11 @@ export function createIdentityProviders({ store, guard, audit, arn, publicUrl, n
       kind: r.kind,
       name: r.name,
       enabled: r.enabled,
-      config: { ...config, ...(clientSecret ? { clientSecret: '(set)' } : {}) },
+      config: {
+        ...config,
+        ...(clientSecret ? { clientSecret: '(set)' } : {}),
+        ...(r.secretProblem ? { clientSecret: '(damaged: give it again)' } : {}),
+      },
       ...(r.kind === 'oidc'
         ? { redirectUri: urls.redirectUri }
         : { acsUrl: urls.acsUrl, entityId: urls.entityId, metadataUrl: urls.entityId }),
@@ -271,6 +275,11 @@ export function createIdentityProviders({ store, guard, audit, arn, publicUrl, n
       live.delete(id);
       if (!record?.enabled)
         throw new SesameError('NOT_FOUND', `no identity provider "${id}" is enabled here`);
+      if (record.secretProblem)
+        throw new SesameError(
+          'UNAVAILABLE',
+          `the identity provider "${id}" cannot be used now: its stored client secret is damaged, and an administrator must give it again`,
+        );
       const provider = build(record);
       live.set(id, { provider, updatedAt: record.updatedAt, checkedAt: now() });
       return provider;
@@ -329,6 +338,15 @@ export function createIdentityProviders({ store, guard, audit, arn, publicUrl, n
       // A secret not given again is kept (the API never hands it out), but only for the issuer and client it was
       // given for: whoever may update a provider must not be able to have it sent to an issuer of their choosing.
       const given = input.config;
+      if (
+        current.secretProblem &&
+        given !== undefined &&
+        !(isObject(given) && given.clientSecret !== undefined)
+      )
+        throw new SesameError(
+          'INVALID',
+          'identity provider rejected: clientSecret: the stored one is damaged and cannot be kept: give it again',
+        );
       const keepSecret =
         isObject(given) && given.clientSecret === undefined && current.config.clientSecret !== undefined;
       if (
@@ -355,9 +373,10 @@ export function createIdentityProviders({ store, guard, audit, arn, publicUrl, n
         updatedAt: now(),
       };
       build(next);
+      // Without a new config the stored one is left as it is (a damaged secret too: disabling must still work).
       await store.updateIdentityProvider(id, {
         name: next.name,
-        config,
+        ...(given === undefined ? {} : { config }),
         enabled: next.enabled,
         updatedAt: next.updatedAt,
       });

@@ -291,13 +291,19 @@ export function createSignInService(deps: Deps) {
         return finish(user, data, known.mfaAt, 'remembered');
     }
     const all = await store.listMfaDevices(user.id);
-    const devices = all.filter((d) => settings.methods.includes(d.kind));
+    // A device whose stored secret does not open (changed in the database) is no way in, and is not offered.
+    const devices = all.filter((d) => settings.methods.includes(d.kind) && !d.secretProblem);
     if (all.length > 0 && devices.length === 0) {
       // Someone with only the password must never be offered to register a device on an account that has one.
-      await record(user, 'failed', ctx, { reason: 'MFA devices of a kind no longer accepted' });
+      const damaged = all.some((d) => d.secretProblem && settings.methods.includes(d.kind));
+      await record(user, 'failed', ctx, {
+        reason: damaged ? 'MFA devices that cannot be used' : 'MFA devices of a kind no longer accepted',
+      });
       throw new SesameError(
         'FORBIDDEN',
-        'your MFA devices are of a kind this server no longer accepts: ask an administrator to reset your MFA devices',
+        damaged
+          ? 'your authenticator app cannot be used (its stored secret is damaged): ask an administrator to reset your MFA devices'
+          : 'your MFA devices are of a kind this server no longer accepts: ask an administrator to reset your MFA devices',
       );
     }
     if (devices.length > 0) {

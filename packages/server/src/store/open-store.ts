@@ -12,7 +12,7 @@ import { createPermissionSetsStore } from './permission-sets-store.ts';
 import { createPoliciesStore } from './policies-store.ts';
 import { connectPostgres } from './postgres-connection.ts';
 import type { StoreDatabase } from './schema.ts';
-import { type Forgotten, prepareSealedColumns, type SealedAtOpen } from './sealed-columns.ts';
+import { type ForgetRequest, prepareSealedColumns, type SealedAtOpen } from './sealed-columns.ts';
 import type { SecretBox } from './secret-box.ts';
 import { createSessionsStore } from './sessions-store.ts';
 import { createSettingsStore } from './settings-store.ts';
@@ -51,7 +51,7 @@ export type StoreConfig = {
    * Only for `sesame-server forget-secrets`: when the database's secrets were sealed with another key, remove them
    * (and tell this) instead of refusing the store.
    */
-  forgetSecretsOfAnotherKey?: ((forgotten: Forgotten) => void) | undefined;
+  forgetSecretsOfAnotherKey?: ForgetRequest | undefined;
 };
 
 export async function openStore(config: StoreConfig): Promise<Store> {
@@ -80,6 +80,7 @@ async function migrated(connection: StoreConnection, config: StoreConfig): Promi
     await migrate(connection);
     const sealed = await prepareSealedColumns(
       connection.db,
+      connection.dialect,
       config.secrets,
       Date.now(),
       config.forgetSecretsOfAnotherKey,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, beforeEach, describe, test } from 'node:test';
-import type { SealedAtOpen } from './sealed-columns.ts';
+import type { Forgotten, SealedAtOpen } from './sealed-columns.ts';
 import { createSecretBox } from './secret-box.ts';
 import { SesameStoreError } from './store-error.ts';
 import { mfaDevice, newUser, T0 } from './store-test-fixtures.ts';
@@ -154,15 +154,13 @@ for (const target of targets) {
         JSON.stringify(moved),
         'okta',
       ]);
-      await assert.rejects(store.getIdentityProvider('okta'), (error: Error) => {
-        assert.ok(error instanceof SesameStoreError);
-        assert.equal(error.code, 'DAMAGED');
-        assert.match(
-          error.message,
-          /clientSecret of provider okta for \["https:\/\/attacker\.example","sesame"\] does not open/,
-        );
-        return true;
-      });
+      const read = await store.getIdentityProvider('okta');
+      assert.equal(read?.config.clientSecret, undefined, 'not handed out');
+      assert.equal(read?.config.issuer, 'https://attacker.example');
+      assert.match(
+        String(read?.secretProblem),
+        /clientSecret of provider okta for \["https:\/\/attacker\.example","sesame"\] does not open/,
+      );
     });
 
     test('another key is refused before anything is sealed: secrets in the clear stay in the clear', async () => {
@@ -178,7 +176,9 @@ for (const target of targets) {
     });
 
     test('forgetting another key removes what it sealed, disables those providers, and takes the new key', async () => {
+      await store.createUser(newUser({ id: 'u-bob', username: 'bob' }));
       await store.createMfaDevice(totp());
+      await store.createMfaDevice(totp({ id: 'mfa-2', userId: 'u-bob' }));
       await store.createMfaDevice(
         totp({ id: 'mfa-3', kind: 'webauthn', secret: null, credentialId: 'c', publicKey: 'p' }),
       );
@@ -188,13 +188,25 @@ for (const target of targets) {
       );
       await target.sql('update mfa_devices set secret = ? where id = ?', ['JBSWY3DP', 'mfa-3']); // in the clear
       const newKey = createSecretBox(Buffer.alloc(32, 9));
-      let forgotten: unknown;
-      const reopened = await target.reopen({
-        secrets: newKey,
-        forgetSecretsOfAnotherKey: (f) => (forgotten = f),
-      });
+      const forgetting = (lostKeyId: string) => {
+        const told: Forgotten[] = [];
+        const request = { lostKeyId, done: (f: Forgotten) => told.push(f) };
+        return { told, open: () => target.reopen({ secrets: newKey, forgetSecretsOfAnotherKey: request }) };
+      };
+      const wrongId = forgetting(newKey.keyId);
+      await assert.rejects(
+        wrongId.open(),
+        new RegExp(
+          `nothing was forgotten: .* sealed with the key whose id is ${TEST_SECRETS.keyId}, not ${newKey.keyId}`,
+        ),
+      );
+      assert.equal((await store.listMfaDevices('u-alice')).length, 2, 'a wrong id forgets nothing');
+      const right = forgetting(TEST_SECRETS.keyId);
+      const reopened = await right.open();
       others.push(reopened);
-      assert.deepEqual(forgotten, { totpDevices: 1, clientSecretsOf: ['okta'] });
+      assert.deepEqual(right.told, [
+        { totpDevices: 2, usersOfThem: ['u-alice', 'u-bob'], clientSecretsOf: ['okta'] },
+      ]);
       assert.deepEqual(
         (await reopened.listMfaDevices('u-alice')).map((d) => [d.id, d.secret]),
         [['mfa-3', 'JBSWY3DP']],
@@ -207,6 +219,24 @@ for (const target of targets) {
       assert.equal((await reopened.getIdentityProvider('pub'))?.enabled, true);
       others.push(await target.reopen({ secrets: newKey }));
       await assert.rejects(target.reopen(), /another secrets key/, 'the lost key no longer opens it');
+    });
+
+    test('forgetting keeps what the key in use opens: a damaged check value loses no secret sealed with it', async () => {
+      await store.createMfaDevice(totp());
+      await store.createIdentityProvider(provider());
+      await target.sql("update settings set value = ? where key = 'secretsKeyCheck'", ['"not sealed"']);
+      await assert.rejects(
+        target.reopen(),
+        /settings\.secretsKeyCheck is not a sealed value.*--lost-key-id damaged/,
+      );
+      const told: Forgotten[] = [];
+      const request = { lostKeyId: 'damaged', done: (f: Forgotten) => told.push(f) };
+      others.push(await target.reopen({ forgetSecretsOfAnotherKey: request }));
+      assert.deepEqual(told, [{ totpDevices: 0, usersOfThem: [], clientSecretsOf: [] }]);
+      const reopened = await target.reopen();
+      others.push(reopened);
+      assert.equal((await reopened.listMfaDevices('u-alice'))[0]?.secret, SECRET);
+      assert.equal((await reopened.getIdentityProvider('okta'))?.config.clientSecret, CLIENT_SECRET);
     });
   });
 }

@@ -4,8 +4,10 @@
 import type { Kysely } from 'kysely';
 import { parseObject, toFlag, toJson } from './json-columns.ts';
 import type { StoreDatabase } from './schema.ts';
-import { isSealed, type SecretBox, SecretBoxError } from './secret-box.ts';
+import { isSealed, type SecretBox, SecretBoxError, sealedKeyId } from './secret-box.ts';
 import { isUniqueViolation, SesameStoreError } from './store-error.ts';
+import type { StoreDialect } from './types.ts';
+import { writeTransaction } from './write-transaction.ts';
 
 /** What each sealed value is bound to: a sealed value copied to another row or column does not open there. */
 export const sealedAt = {
@@ -47,8 +49,14 @@ export function providerConfig(
 
 export type SealedAtOpen = { totpSecrets: number; clientSecrets: number };
 
-/** What `forget` removed: the secrets sealed with a key this server does not have. */
-export type Forgotten = { totpDevices: number; clientSecretsOf: string[] };
+/** What forgetting removed: the secrets sealed with a key this server does not have, and whose they were. */
+export type Forgotten = { totpDevices: number; usersOfThem: string[]; clientSecretsOf: string[] };
+
+/**
+ * Forgetting the secrets another key sealed: only that key's, named by its id as the refusal showed it (the check
+ * value's key id; `damaged` when the check value is), so a mistyped or stray key cannot wipe them.
+ */
+export type ForgetRequest = { lostKeyId: string; done: (forgotten: Forgotten) => void };
 
 /** A store refused because the database's secrets were sealed with another key than the one it was given. */
 export class SecretsKeyMismatchError extends SesameStoreError {}
@@ -63,14 +71,20 @@ export class SecretsKeyMismatchError extends SesameStoreError {}
  */
 export async function prepareSealedColumns(
   db: Kysely<StoreDatabase>,
+  dialect: StoreDialect,
   secrets: SecretBox,
   now: number,
-  forget?: (forgotten: Forgotten) => void,
+  forget?: ForgetRequest,
 ): Promise<SealedAtOpen> {
-  const problem = await checkSecretsKey(db, secrets, now);
-  if (problem !== undefined) {
-    if (!forget) throw keyMismatch(problem);
-    forget(await forgetOtherKeys(db, secrets, now));
+  const check = await checkSecretsKey(db, secrets, now);
+  if (check !== undefined) {
+    if (!forget) throw keyMismatch(check);
+    if (forget.lostKeyId !== check.keyId)
+      throw new SecretsKeyMismatchError(
+        'CONFLICT',
+        `nothing was forgotten: this database's secrets were sealed with the key whose id is ${check.keyId}, not ${forget.lostKeyId}`,
+      );
+    forget.done(await writeTransaction(db, dialect, (trx) => forgetOtherKeys(trx, secrets, now)));
   }
   const sealed: SealedAtOpen = { totpSecrets: 0, clientSecrets: 0 };
   for (const { id, secret } of await totpSecrets(db)) {
@@ -130,16 +144,20 @@ async function forgetOtherKeys(
   secrets: SecretBox,
   now: number,
 ): Promise<Forgotten> {
-  const forgotten: Forgotten = { totpDevices: 0, clientSecretsOf: [] };
-  for (const { id, secret } of await totpSecrets(db)) {
-    if (!isSealed(secret) || opens(secrets, secret, sealedAt.totpSecret(id))) continue;
+  const forgotten: Forgotten = { totpDevices: 0, usersOfThem: [], clientSecretsOf: [] };
+  const users = new Set<string>();
+  const rows = await db.selectFrom('mfa_devices').select(['id', 'user_id', 'secret']).execute();
+  for (const { id, user_id: userId, secret } of rows) {
+    if (secret === null || !isSealed(secret) || opens(secrets, secret, sealedAt.totpSecret(id))) continue;
     const result = await db
       .deleteFrom('mfa_devices')
       .where('id', '=', id)
       .where('secret', '=', secret)
       .executeTakeFirst();
     forgotten.totpDevices += Number(result.numDeletedRows);
+    if (Number(result.numDeletedRows) > 0) users.add(userId);
   }
+  forgotten.usersOfThem = [...users].sort();
   for (const { id, config, parsed } of await providerConfigs(db)) {
     const { clientSecret, ...rest } = parsed;
     if (typeof clientSecret !== 'string' || !isSealed(clientSecret)) continue;
@@ -160,19 +178,22 @@ async function forgetOtherKeys(
   return forgotten;
 }
 
-function keyMismatch(why: string): SecretsKeyMismatchError {
+function keyMismatch({ why, keyId }: KeyCheck): SecretsKeyMismatchError {
   return new SecretsKeyMismatchError(
     'CONFLICT',
-    `this database's secrets (TOTP secrets, OIDC client secrets) were sealed with another secrets key: ${why}. Start the server with the key they were sealed with (SESAME_SECRETS_KEY, or the secrets.key file of the data directory the database was first used with); if that key is lost, \`sesame-server forget-secrets --yes\` removes what it sealed so that the server can start with this one`,
+    `this database's secrets (TOTP secrets, OIDC client secrets) were sealed with another secrets key: ${why}. Start the server with the key they were sealed with (SESAME_SECRETS_KEY, or the secrets.key file of the data directory the database was first used with); if that key is lost, \`sesame-server forget-secrets --lost-key-id ${keyId}\` removes what it sealed so that the server can start with this one`,
   );
 }
+
+/** Why the database's check value does not open with this key, and the id of the key that sealed it. */
+type KeyCheck = { why: string; keyId: string };
 
 /** Writes this key's check value if the database has none; else why the one there does not open with it. */
 async function checkSecretsKey(
   db: Kysely<StoreDatabase>,
   secrets: SecretBox,
   now: number,
-): Promise<string | undefined> {
+): Promise<KeyCheck | undefined> {
   const read = () =>
     db.selectFrom('settings').select('value').where('key', '=', KEY_CHECK_SETTING).executeTakeFirst();
   let row = await read();
@@ -191,13 +212,15 @@ async function checkSecretsKey(
   } catch {
     stored = null;
   }
-  if (typeof stored !== 'string') return `its check value (settings ${KEY_CHECK_SETTING}) is damaged`;
+  const damaged = { why: `its check value (settings ${KEY_CHECK_SETTING}) is damaged`, keyId: 'damaged' };
+  if (typeof stored !== 'string') return damaged;
+  const keyId = sealedKeyId(stored) ?? 'damaged';
   try {
     return secrets.open(stored, sealedAt.keyCheck) === KEY_CHECK_TEXT
       ? undefined
-      : 'its check value holds another text';
+      : { why: 'its check value holds another text', keyId };
   } catch (error) {
     if (!(error instanceof SecretBoxError)) throw error;
-    return error.message;
+    return { why: error.message, keyId };
   }
 }

@@ -26,6 +26,11 @@ export function isSealed(value: string): boolean {
   return value.startsWith(PREFIX);
 }
 
+/** The id of the key `sealed` says it was sealed with, if it has the shape of a sealed value. */
+export function sealedKeyId(sealed: string): string | undefined {
+  return SEALED.exec(sealed)?.[1];
+}
+
 /** The id of `key`, as `SecretBox.keyId`. */
 export function secretsKeyId(key: Buffer): string {
   return createHmac('sha256', key).update('sesame secrets key id').digest('hex').slice(0, 16);

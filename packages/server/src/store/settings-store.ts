@@ -20,11 +20,25 @@ export type SettingsStore = Pick<
 
 /** An OIDC provider's clientSecret is stored sealed under `secrets` (sealed-columns.ts) and read back open. */
 export function createSettingsStore(db: Kysely<StoreDatabase>, secrets: SecretBox): SettingsStore {
+  /** The config with its client secret opened; one that does not open is left out, with why (that provider only). */
+  const openConfig = (
+    row: Selectable<IdentityProvidersTable>,
+  ): Pick<IdentityProviderRecord, 'config' | 'secretProblem'> => {
+    const config = parseObject(row.config, 'identity_providers.config');
+    try {
+      return { config: providerConfig('open', secrets, row.id, config) };
+    } catch (error) {
+      if (!(error instanceof SesameStoreError)) throw error;
+      const { clientSecret: _, ...rest } = config;
+      return { config: rest, secretProblem: error.message };
+    }
+  };
   const toProvider = (row: Selectable<IdentityProvidersTable>): IdentityProviderRecord => ({
     id: row.id,
     kind: row.kind === 'saml' ? 'saml' : 'oidc',
     name: row.name,
-    config: providerConfig('open', secrets, row.id, parseObject(row.config, 'identity_providers.config')),
+    ...openConfig(row),
+
     enabled: fromFlag(row.enabled),
     createdAt: row.created_at,
     updatedAt: row.updated_at,

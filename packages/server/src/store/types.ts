@@ -98,6 +98,8 @@ export type IdentityProviderRecord = {
   enabled: boolean;
   createdAt: number;
   updatedAt: number;
+  /** Why the stored client secret could not be opened (changed in the database): left out of `config`. */
+  secretProblem?: string;
 };
 
 export type InstanceKind = 'ec2' | 'managed';

@@ -1,0 +1,85 @@
+// An OIDC provider whose stored client secret no longer opens (changed in the database): that provider cannot be
+// used until an administrator gives the secret again, while the sign-in page, the other providers and the
+// administration of this one (disable, new secret) still work.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { assertError, startTestServer, type TestServer } from '../test-server.ts';
+
+let ts: TestServer;
+before(async () => {
+  ts = await startTestServer();
+});
+after(() => ts.close());
+
+const provider = (id: string, clientSecret: string) => ({
+  id,
+  kind: 'oidc',
+  name: id,
+  config: { issuer: `https://${id}.example`, clientId: 'sesame', clientSecret },
+});
+
+test('a provider whose sealed client secret does not open is unusable on its own, and repaired by giving it again', async () => {
+  const admin = { token: ts.adminToken };
+  for (const [id, secret] of [
+    ['okta', 'secret-1'],
+    ['entra', 'secret-2'],
+  ] as const) {
+    const made = await ts.api('POST', '/api/v1/identity-providers', { ...admin, json: provider(id, secret) });
+    assert.equal(made.status, 200, made.text);
+  }
+  const db = new Database(join(ts.server.config.dataDir, 'sesame.db'));
+  try {
+    // entra's sealed secret put into okta's config: well formed, but bound to another provider and issuer.
+    const configOf = (id: string) =>
+      JSON.parse(
+        (db.prepare('select config from identity_providers where id = ?').get(id) as { config: string })
+          .config,
+      );
+    const damaged = { ...configOf('okta'), clientSecret: configOf('entra').clientSecret };
+    db.prepare('update identity_providers set config = ? where id = ?').run(JSON.stringify(damaged), 'okta');
+  } finally {
+    db.close();
+  }
+  const options = await ts.api('GET', '/api/v1/auth/options');
+  assert.equal(options.status, 200, 'the sign-in page still lists the providers');
+  const listed = await ts.api('GET', '/api/v1/identity-providers', admin);
+  const shown = Object.fromEntries(
+    (listed.body.providers as { id: string; config: { clientSecret?: string } }[]).map((p) => [
+      p.id,
+      p.config.clientSecret,
+    ]),
+  );
+  assert.deepEqual(shown, { entra: '(set)', okta: '(damaged: give it again)' });
+  const start = await fetch(`${ts.url}/sso/okta/start`, { redirect: 'manual' });
+  assert.equal(start.status, 303);
+  const failure = ts.logs.filter((line) =>
+    line.includes('cannot be used now: its stored client secret is damaged'),
+  );
+  assert.equal(failure.length, 1, 'the reason is in the log');
+
+  const keep = { name: 'okta', config: { issuer: 'https://okta.example', clientId: 'sesame' } };
+  assertError(
+    await ts.api('PUT', '/api/v1/identity-providers/okta', { ...admin, json: keep }),
+    400,
+    'INVALID',
+    /clientSecret: the stored one is damaged and cannot be kept: give it again/,
+  );
+  const disabled = await ts.api('PUT', '/api/v1/identity-providers/okta', {
+    ...admin,
+    json: { enabled: false },
+  });
+  assert.equal(disabled.status, 200, disabled.text);
+  const repaired = await ts.api('PUT', '/api/v1/identity-providers/okta', {
+    ...admin,
+    json: { enabled: true, config: { ...keep.config, clientSecret: 'secret-3' } },
+  });
+  assert.equal(repaired.status, 200, repaired.text);
+  assert.equal((await ts.server.store.getIdentityProvider('okta'))?.config.clientSecret, 'secret-3');
+  const after = await ts.api('GET', '/api/v1/identity-providers', admin);
+  const okta = (after.body.providers as { id: string; config: { clientSecret?: string } }[]).find(
+    (p) => p.id === 'okta',
+  );
+  assert.equal(okta?.config.clientSecret, '(set)');
+});
