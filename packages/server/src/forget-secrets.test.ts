@@ -112,6 +112,8 @@ test('a lost secrets key: the start is refused, forget-secrets --lost-key-id rem
     assert.equal(events.length, 1);
     assert.equal(events[0]?.detail.totpDevices, 1);
     assert.deepEqual(events[0]?.detail.clientSecretsOf, ['okta']);
+    assert.deepEqual(events[0]?.detail.usersOfThem, [admin?.id]);
+    assert.equal(events[0]?.detail.people, 1);
   } finally {
     await server.close();
   }

@@ -12,6 +12,8 @@ import { loadSecretsKey } from './secrets-key.ts';
 import type { Forgotten } from './store/index.ts';
 import { SYSTEM_PRINCIPAL } from './system-principal.ts';
 
+const MAX_AUDITED_USERS = 1000;
+
 export type ForgetResult = Forgotten & { keyId: string; keySource: string; forgot: boolean };
 
 /**
@@ -84,6 +86,9 @@ export async function forgetSecrets(
           outcome: 'succeeded',
           detail: {
             ...forgotten,
+            // Whose apps went, for the incident review; an audit row stays small however many there were.
+            usersOfThem: forgotten.usersOfThem.slice(0, MAX_AUDITED_USERS),
+            people: forgotten.usersOfThem.length,
             lostKeyId,
             keyId: secrets.box.keyId,
             host: hostname(),
