@@ -2,7 +2,7 @@
 // key sealed, and the server starts with the new one.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -44,21 +44,26 @@ test('a lost secrets key: the start is refused, forget-secrets --lost-key-id rem
   // A stray SESAME_SECRETS_KEY beside the data directory's own key: that key is not lost, nothing is forgotten.
   const stray = serverCommand(dataDir, 'forget-secrets', '--lost-key-id', lostKeyId);
   assert.equal(stray.status, 0, 'without a stray key there is nothing to forget');
-  const withStray = spawnSync(process.execPath, [bin, 'forget-secrets', '--lost-key-id', lostKeyId], {
-    cwd: scratch,
-    encoding: 'utf8',
-    timeout: 60_000,
-    env: {
-      ...process.env,
-      SESAME_DATA_DIR: dataDir,
-      SESAME_SECRETS_KEY: Buffer.alloc(32, 5).toString('hex'),
-    },
-  });
-  assert.equal(withStray.status, 1);
-  assert.match(
-    withStray.stderr,
-    new RegExp(`the key with id ${lostKeyId} is not lost: it is .*secrets\\.key`),
-  );
+  // Even when the file's mode would refuse it as the server's key (a restore that left it 0644).
+  for (const mode of [0o600, 0o644]) {
+    chmodSync(keyFile, mode);
+    const withStray = spawnSync(process.execPath, [bin, 'forget-secrets', '--lost-key-id', lostKeyId], {
+      cwd: scratch,
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: {
+        ...process.env,
+        SESAME_DATA_DIR: dataDir,
+        SESAME_SECRETS_KEY: Buffer.alloc(32, 5).toString('hex'),
+      },
+    });
+    assert.equal(withStray.status, 1, withStray.stdout);
+    assert.match(
+      withStray.stderr,
+      new RegExp(`the key with id ${lostKeyId} is not lost: it is .*secrets\\.key`),
+    );
+  }
+  chmodSync(keyFile, 0o600);
   rmSync(keyFile);
 
   const config = loadConfig({ SESAME_DATA_DIR: dataDir, SESAME_PORT: '0', SESAME_LOG_LEVEL: 'silent' });

@@ -8,7 +8,7 @@ import { claimDataDirectory } from './data-directory.ts';
 import { SesameError } from './errors.ts';
 import type { Logger } from './log.ts';
 import { openServerStore } from './open-server-store.ts';
-import { loadSecretsKey } from './secrets-key.ts';
+import { keyIdOfFile, SECRETS_KEY_FILE } from './secrets-key.ts';
 import type { Forgotten } from './store/index.ts';
 import { SYSTEM_PRINCIPAL } from './system-principal.ts';
 
@@ -38,18 +38,11 @@ export async function forgetSecrets(
       'NOT_FOUND',
       `there is no Sesame database at ${sqlitePath}: run forget-secrets with the server's own settings (SESAME_CONFIG, SESAME_DATA_DIR, SESAME_DATABASE_URL)`,
     );
-  if (config.secretsKey !== undefined) {
-    const file = await loadSecretsKey({
-      configured: undefined,
-      dataDir: config.dataDir,
-      create: false,
-    }).catch(() => undefined);
-    if (file?.box.keyId === lostKeyId)
-      throw new SesameError(
-        'INVALID',
-        `the key with id ${lostKeyId} is not lost: it is ${file.source}. Start the server without SESAME_SECRETS_KEY (or with it set to that key); nothing needs forgetting`,
-      );
-  }
+  if (config.secretsKey !== undefined && (await keyIdOfFile(config.dataDir)) === lostKeyId)
+    throw new SesameError(
+      'INVALID',
+      `the key with id ${lostKeyId} is not lost: it is ${join(config.dataDir, SECRETS_KEY_FILE)}. Start the server without SESAME_SECRETS_KEY (or with it set to that key); nothing needs forgetting`,
+    );
   const release = config.databaseUrl ? () => {} : await claimDataDirectory(config.dataDir, log);
   try {
     let forgotten: Forgotten | undefined;
@@ -74,6 +67,7 @@ export async function forgetSecrets(
         totpDevices: forgotten?.totpDevices ?? 0,
         usersOfThem: forgotten?.usersOfThem ?? [],
         clientSecretsOf: forgotten?.clientSecretsOf ?? [],
+        keptOfOtherKeys: forgotten?.keptOfOtherKeys ?? 0,
         forgot: forgotten !== undefined,
         keyId: secrets.box.keyId,
         keySource: secrets.source,

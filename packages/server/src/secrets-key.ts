@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SesameError } from './errors.ts';
-import { createSecretBox, type SecretBox } from './store/secret-box.ts';
+import { createSecretBox, type SecretBox, secretsKeyId } from './store/secret-box.ts';
 
 export const SECRETS_KEY_FILE = 'secrets.key';
 const KEY_BYTES = 32;
@@ -109,4 +109,21 @@ function keyFileError(path: string, error: unknown): Error {
       cause: error,
     },
   );
+}
+
+/**
+ * The id of the key in the data directory's secrets.key, read whatever its mode (undefined when there is no file, or
+ * it holds no key); any other failure to read it is an error, not a guess.
+ */
+export async function keyIdOfFile(dataDir: string): Promise<string | undefined> {
+  const path = join(dataDir, SECRETS_KEY_FILE);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') return undefined;
+    throw keyFileError(path, error);
+  }
+  const key = parseSecretsKey(text);
+  return Buffer.isBuffer(key) ? secretsKeyId(key) : undefined;
 }

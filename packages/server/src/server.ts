@@ -65,6 +65,9 @@ async function run(): Promise<void> {
     process.stdout.write(
       `Forgot what the lost key sealed: ${r.totpDevices} authenticator app(s) of ${r.usersOfThem.length} person(s) deleted (they register one again);\n` +
         `client secrets dropped and providers disabled: ${providers} (give each its client secret again, then enable it).\n` +
+        (r.keptOfOtherKeys > 0
+          ? `${r.keptOfOtherKeys} secret(s) sealed with yet another key were kept as they are (each unusable until replaced).\n`
+          : '') +
         `The database now takes the secrets key with id ${r.keyId} (${r.keySource}).\n`,
     );
     return;

@@ -365,8 +365,11 @@ export function createIdentityProviders({ store, guard, audit, arn, publicUrl, n
             ? { ...given, clientSecret: current.config.clientSecret }
             : given;
       const config = parseProviderConfig(current.kind, merged) as unknown as Record<string, unknown>;
-      const next = {
-        ...current,
+      // A new config (with its secret) replaces a damaged one; without one, the damage stays as it is.
+      const { secretProblem, ...kept } = current;
+      const next: IdentityProviderRecord = {
+        ...kept,
+        ...(given === undefined && secretProblem ? { secretProblem } : {}),
         name: name(input.name, current.name),
         config,
         enabled: (input.enabled as boolean | undefined) ?? current.enabled,

@@ -13,6 +13,22 @@ before(async () => {
 });
 after(() => ts.close());
 
+const withDatabase = <T>(use: (db: Database.Database) => T): T => {
+  const db = new Database(join(ts.server.config.dataDir, 'sesame.db'));
+  try {
+    return use(db);
+  } finally {
+    db.close();
+  }
+};
+/** A provider's config as stored. */
+const rawConfigOf = (id: string): Record<string, unknown> =>
+  withDatabase((db) =>
+    JSON.parse(
+      (db.prepare('select config from identity_providers where id = ?').get(id) as { config: string }).config,
+    ),
+  );
+
 const provider = (id: string, clientSecret: string) => ({
   id,
   kind: 'oidc',
@@ -29,19 +45,13 @@ test('a provider whose sealed client secret does not open is unusable on its own
     const made = await ts.api('POST', '/api/v1/identity-providers', { ...admin, json: provider(id, secret) });
     assert.equal(made.status, 200, made.text);
   }
-  const db = new Database(join(ts.server.config.dataDir, 'sesame.db'));
-  try {
-    // entra's sealed secret put into okta's config: well formed, but bound to another provider and issuer.
-    const configOf = (id: string) =>
-      JSON.parse(
-        (db.prepare('select config from identity_providers where id = ?').get(id) as { config: string })
-          .config,
-      );
-    const damaged = { ...configOf('okta'), clientSecret: configOf('entra').clientSecret };
-    db.prepare('update identity_providers set config = ? where id = ?').run(JSON.stringify(damaged), 'okta');
-  } finally {
-    db.close();
-  }
+  // entra's sealed secret put into okta's config: well formed, but bound to another provider and issuer.
+  const damagedSecret = rawConfigOf('entra').clientSecret;
+  withDatabase((db) =>
+    db
+      .prepare('update identity_providers set config = ? where id = ?')
+      .run(JSON.stringify({ ...rawConfigOf('okta'), clientSecret: damagedSecret }), 'okta'),
+  );
   const options = await ts.api('GET', '/api/v1/auth/options');
   assert.equal(options.status, 200, 'the sign-in page still lists the providers');
   const listed = await ts.api('GET', '/api/v1/identity-providers', admin);
@@ -71,11 +81,15 @@ test('a provider whose sealed client secret does not open is unusable on its own
     json: { enabled: false },
   });
   assert.equal(disabled.status, 200, disabled.text);
+  // Disabling leaves the stored config as it was: the damage stays visible, never quietly turned into a public client.
+  assert.equal(rawConfigOf('okta').clientSecret, damagedSecret);
+  assert.match(JSON.stringify(disabled.body), /\(damaged: give it again\)/);
   const repaired = await ts.api('PUT', '/api/v1/identity-providers/okta', {
     ...admin,
     json: { enabled: true, config: { ...keep.config, clientSecret: 'secret-3' } },
   });
   assert.equal(repaired.status, 200, repaired.text);
+  assert.match(JSON.stringify(repaired.body), /"clientSecret":"\(set\)"/);
   assert.equal((await ts.server.store.getIdentityProvider('okta'))?.config.clientSecret, 'secret-3');
   const after = await ts.api('GET', '/api/v1/identity-providers', admin);
   const okta = (after.body.providers as { id: string; config: { clientSecret?: string } }[]).find(

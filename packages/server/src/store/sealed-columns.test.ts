@@ -187,6 +187,12 @@ for (const target of targets) {
         provider({ id: 'pub', config: { issuer: 'https://idp.example', clientId: 'x' } }),
       );
       await target.sql('update mfa_devices set secret = ? where id = ?', ['JBSWY3DP', 'mfa-3']); // in the clear
+      await store.createMfaDevice(totp({ id: 'mfa-4', userId: 'u-bob' }));
+      const ofThirdKey = createSecretBox(Buffer.alloc(32, 4)).seal(
+        SECRET,
+        'mfa_devices.secret of device mfa-4',
+      );
+      await target.sql('update mfa_devices set secret = ? where id = ?', [ofThirdKey, 'mfa-4']);
       const newKey = createSecretBox(Buffer.alloc(32, 9));
       const forgetting = (lostKeyId: string) => {
         const told: Forgotten[] = [];
@@ -205,8 +211,9 @@ for (const target of targets) {
       const reopened = await right.open();
       others.push(reopened);
       assert.deepEqual(right.told, [
-        { totpDevices: 2, usersOfThem: ['u-alice', 'u-bob'], clientSecretsOf: ['okta'] },
+        { totpDevices: 2, usersOfThem: ['u-alice', 'u-bob'], clientSecretsOf: ['okta'], keptOfOtherKeys: 1 },
       ]);
+      assert.equal(await rawSecret('mfa-4'), ofThirdKey, 'a secret of a third key is kept as it is');
       assert.deepEqual(
         (await reopened.listMfaDevices('u-alice')).map((d) => [d.id, d.secret]),
         [['mfa-3', 'JBSWY3DP']],
@@ -221,6 +228,26 @@ for (const target of targets) {
       await assert.rejects(target.reopen(), /another secrets key/, 'the lost key no longer opens it');
     });
 
+    test('a check value forged with another key cannot direct forgetting at the secrets of the key in use', async () => {
+      await store.createMfaDevice(totp());
+      await store.createIdentityProvider(provider());
+      const forger = createSecretBox(Buffer.alloc(32, 6));
+      const forged = JSON.stringify(forger.seal('sesame secrets key check', 'settings.secretsKeyCheck'));
+      await target.sql("update settings set value = ? where key = 'secretsKeyCheck'", [forged]);
+      await assert.rejects(target.reopen(), new RegExp(`--lost-key-id ${forger.keyId}`));
+      const told: Forgotten[] = [];
+      const request = { lostKeyId: forger.keyId, done: (f: Forgotten) => told.push(f) };
+      others.push(
+        await target.reopen({
+          secrets: createSecretBox(Buffer.alloc(32, 9)),
+          forgetSecretsOfAnotherKey: request,
+        }),
+      );
+      assert.deepEqual(told, [{ totpDevices: 0, usersOfThem: [], clientSecretsOf: [], keptOfOtherKeys: 2 }]);
+      assert.match(await rawSecret(), new RegExp(`^sealed:v1:${TEST_SECRETS.keyId}:`), 'kept as it was');
+      assert.match((await rawConfig()).clientSecret, new RegExp(`^sealed:v1:${TEST_SECRETS.keyId}:`));
+    });
+
     test('forgetting keeps what the key in use opens: a damaged check value loses no secret sealed with it', async () => {
       await store.createMfaDevice(totp());
       await store.createIdentityProvider(provider());
@@ -232,7 +259,7 @@ for (const target of targets) {
       const told: Forgotten[] = [];
       const request = { lostKeyId: 'damaged', done: (f: Forgotten) => told.push(f) };
       others.push(await target.reopen({ forgetSecretsOfAnotherKey: request }));
-      assert.deepEqual(told, [{ totpDevices: 0, usersOfThem: [], clientSecretsOf: [] }]);
+      assert.deepEqual(told, [{ totpDevices: 0, usersOfThem: [], clientSecretsOf: [], keptOfOtherKeys: 0 }]);
       const reopened = await target.reopen();
       others.push(reopened);
       assert.equal((await reopened.listMfaDevices('u-alice'))[0]?.secret, SECRET);

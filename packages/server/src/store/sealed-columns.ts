@@ -50,7 +50,13 @@ export function providerConfig(
 export type SealedAtOpen = { totpSecrets: number; clientSecrets: number };
 
 /** What forgetting removed: the secrets sealed with a key this server does not have, and whose they were. */
-export type Forgotten = { totpDevices: number; usersOfThem: string[]; clientSecretsOf: string[] };
+export type Forgotten = {
+  totpDevices: number;
+  usersOfThem: string[];
+  clientSecretsOf: string[];
+  /** Sealed values that do not open but were sealed with neither the lost key nor this one: kept as they are. */
+  keptOfOtherKeys: number;
+};
 
 /**
  * Forgetting the secrets another key sealed: only that key's, named by its id as the refusal showed it (the check
@@ -84,7 +90,13 @@ export async function prepareSealedColumns(
         'CONFLICT',
         `nothing was forgotten: this database's secrets were sealed with the key whose id is ${check.keyId}, not ${forget.lostKeyId}`,
       );
-    forget.done(await writeTransaction(db, dialect, (trx) => forgetOtherKeys(trx, secrets, now)));
+    if (forget.lostKeyId === secrets.keyId)
+      throw new SecretsKeyMismatchError(
+        'CONFLICT',
+        `nothing was forgotten: ${secrets.keyId} is the key in use`,
+      );
+    const lost = forget.lostKeyId;
+    forget.done(await writeTransaction(db, dialect, (trx) => forgetOtherKeys(trx, secrets, now, lost)));
   }
   const sealed: SealedAtOpen = { totpSecrets: 0, clientSecrets: 0 };
   for (const { id, secret } of await totpSecrets(db)) {
@@ -135,20 +147,30 @@ const opens = (secrets: SecretBox, value: string, context: string): boolean => {
 };
 
 /**
- * Removes every sealed secret `secrets` does not open: such TOTP devices are deleted (their owners register an app
- * again), such OIDC client secrets are dropped and their providers disabled (until an administrator gives the
- * secret again). Then this key's check replaces the old one.
+ * Removes every secret sealed with the lost key (`lostKeyId`; none when the check value was damaged, `damaged`):
+ * such TOTP devices are deleted (their owners register an app again), such OIDC client secrets are dropped and their
+ * providers disabled (until an administrator gives the secret again). Only values sealed with that key go, never one
+ * this key opens nor one of a third key (counted, kept): a check value forged by someone who can write to the
+ * database cannot direct this at the secrets of the key in use. Then this key's check replaces the old one.
  */
 async function forgetOtherKeys(
   db: Kysely<StoreDatabase>,
   secrets: SecretBox,
   now: number,
+  lostKeyId: string,
 ): Promise<Forgotten> {
-  const forgotten: Forgotten = { totpDevices: 0, usersOfThem: [], clientSecretsOf: [] };
+  const forgotten: Forgotten = { totpDevices: 0, usersOfThem: [], clientSecretsOf: [], keptOfOtherKeys: 0 };
+  /** Whether `value` goes: sealed with the lost key and not opening with this one. */
+  const goes = (value: string, context: string) => {
+    if (!isSealed(value) || opens(secrets, value, context)) return false;
+    if (sealedKeyId(value) === lostKeyId) return true;
+    forgotten.keptOfOtherKeys += 1;
+    return false;
+  };
   const users = new Set<string>();
   const rows = await db.selectFrom('mfa_devices').select(['id', 'user_id', 'secret']).execute();
   for (const { id, user_id: userId, secret } of rows) {
-    if (secret === null || !isSealed(secret) || opens(secrets, secret, sealedAt.totpSecret(id))) continue;
+    if (secret === null || !goes(secret, sealedAt.totpSecret(id))) continue;
     const result = await db
       .deleteFrom('mfa_devices')
       .where('id', '=', id)
@@ -160,8 +182,7 @@ async function forgetOtherKeys(
   forgotten.usersOfThem = [...users].sort();
   for (const { id, config, parsed } of await providerConfigs(db)) {
     const { clientSecret, ...rest } = parsed;
-    if (typeof clientSecret !== 'string' || !isSealed(clientSecret)) continue;
-    if (opens(secrets, clientSecret, sealedAt.clientSecret(id, parsed))) continue;
+    if (typeof clientSecret !== 'string' || !goes(clientSecret, sealedAt.clientSecret(id, parsed))) continue;
     const result = await db
       .updateTable('identity_providers')
       .set({ config: toJson(rest), enabled: toFlag(false), updated_at: now })
