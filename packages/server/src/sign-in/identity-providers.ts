@@ -288,7 +288,7 @@ export function createIdentityProviders({ store, guard, audit, arn, publicUrl, n
     /** For the sign-in page: enabled providers, names only. */
     async buttons(): Promise<{ id: string; name: string; kind: string }[]> {
       return (await store.listIdentityProviders())
-        .filter((p) => p.enabled)
+        .filter((p) => p.enabled && !p.secretProblem) // a button that can only fail is no way in
         .map(({ id, name, kind }) => ({ id, name, kind }));
     },
 

@@ -53,7 +53,10 @@ test('a provider whose sealed client secret does not open is unusable on its own
       .run(JSON.stringify({ ...rawConfigOf('okta'), clientSecret: damagedSecret }), 'okta'),
   );
   const options = await ts.api('GET', '/api/v1/auth/options');
-  assert.equal(options.status, 200, 'the sign-in page still lists the providers');
+  assert.equal(options.status, 200, 'the sign-in page still works');
+  const buttons = (response: typeof options) =>
+    (response.body.providers as { id: string }[]).map((p) => p.id);
+  assert.deepEqual(buttons(options), ['entra'], 'with no button that can only fail');
   const listed = await ts.api('GET', '/api/v1/identity-providers', admin);
   const shown = Object.fromEntries(
     (listed.body.providers as { id: string; config: { clientSecret?: string } }[]).map((p) => [
@@ -90,6 +93,7 @@ test('a provider whose sealed client secret does not open is unusable on its own
   });
   assert.equal(repaired.status, 200, repaired.text);
   assert.match(JSON.stringify(repaired.body), /"clientSecret":"\(set\)"/);
+  assert.deepEqual(buttons(await ts.api('GET', '/api/v1/auth/options')), ['entra', 'okta']);
   assert.equal((await ts.server.store.getIdentityProvider('okta'))?.config.clientSecret, 'secret-3');
   const after = await ts.api('GET', '/api/v1/identity-providers', admin);
   const okta = (after.body.providers as { id: string; config: { clientSecret?: string } }[]).find(
