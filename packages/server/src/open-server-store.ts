@@ -3,10 +3,17 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ServerConfig } from './config.ts';
 import { SesameError } from './errors.ts';
-import { loadSecretsKey, type SecretsKey } from './secrets-key.ts';
+import {
+  keyIdOfFile,
+  loadSecretsKey,
+  NEXT_SECRETS_KEY_FILE,
+  SECRETS_KEY_FILE,
+  type SecretsKey,
+} from './secrets-key.ts';
 import {
   type ForgetRequest,
   openStore,
+  type RotateRequest,
   type SealedAtOpen,
   SecretsKeyMismatchError,
   type Store,
@@ -18,6 +25,8 @@ export type ServerStoreOptions = {
   onSealed?: (sealed: SealedAtOpen) => void;
   /** `forget-secrets`: remove what the lost key (by id) sealed instead of refusing. */
   forget?: ForgetRequest;
+  /** `rotate-secrets-key`: re-seal every secret under a new key. */
+  rotate?: RotateRequest;
 };
 
 /**
@@ -40,10 +49,22 @@ export async function openServerStore(
       secrets: secrets.box,
       onSealed: options.onSealed,
       forgetSecretsOfAnotherKey: options.forget,
+      rotateSecretsTo: options.rotate,
     });
     return { store, secrets };
   } catch (error) {
-    if (!(error instanceof SecretsKeyMismatchError) || !secrets.made) throw error;
+    if (!(error instanceof SecretsKeyMismatchError)) throw error;
+    const next = await keyIdOfFile(config.dataDir, NEXT_SECRETS_KEY_FILE).catch(() => undefined);
+    if (next !== undefined && next === error.storedKeyId) {
+      if (secrets.made) await rm(secrets.source, { force: true });
+      const path = join(config.dataDir, NEXT_SECRETS_KEY_FILE);
+      throw new SesameError(
+        'INVALID',
+        `a key rotation was cut short after the database took the new key, which is ${path}: move it to ${join(config.dataDir, SECRETS_KEY_FILE)} (mv ${path} ${join(config.dataDir, SECRETS_KEY_FILE)}) and start again`,
+        { cause: error },
+      );
+    }
+    if (!secrets.made) throw error;
     await rm(secrets.source, { force: true });
     // On PostgreSQL the key is most likely not lost but with the servers that share the database.
     const problem = config.databaseUrl

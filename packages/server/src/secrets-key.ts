@@ -8,6 +8,8 @@ import { SesameError } from './errors.ts';
 import { createSecretBox, type SecretBox, secretsKeyId } from './store/secret-box.ts';
 
 export const SECRETS_KEY_FILE = 'secrets.key';
+/** A new key while `rotate-secrets-key` runs: written before the database takes it, renamed over secrets.key after. */
+export const NEXT_SECRETS_KEY_FILE = 'secrets.key.next';
 const KEY_BYTES = 32;
 
 /**
@@ -74,9 +76,12 @@ export async function loadSecretsKey({
   return { box: createSecretBox(key), source: path, made };
 }
 
-/** A new key written to `path`, which must not exist (never replaced, never written through a link). */
-async function makeKeyFile(path: string): Promise<string> {
-  const text = `${randomBytes(KEY_BYTES).toString('base64')}\n`;
+/**
+ * A new key written to `path` (random, or `key`), which must not exist (never replaced, never written through a
+ * link); its text.
+ */
+export async function makeKeyFile(path: string, key: Buffer = randomBytes(KEY_BYTES)): Promise<string> {
+  const text = `${key.toString('base64')}\n`;
   let file: Awaited<ReturnType<typeof open>> | undefined;
   try {
     file = await open(path, 'wx', 0o600);
@@ -115,8 +120,8 @@ function keyFileError(path: string, error: unknown): Error {
  * The id of the key in the data directory's secrets.key, read whatever its mode (undefined when there is no file, or
  * it holds no key); any other failure to read it is an error, not a guess.
  */
-export async function keyIdOfFile(dataDir: string): Promise<string | undefined> {
-  const path = join(dataDir, SECRETS_KEY_FILE);
+export async function keyIdOfFile(dataDir: string, name = SECRETS_KEY_FILE): Promise<string | undefined> {
+  const path = join(dataDir, name);
   let text: string;
   try {
     text = await readFile(path, 'utf8');

@@ -8,11 +8,13 @@ import { forgetSecrets } from './forget-secrets.ts';
 import { createLogger } from './log.ts';
 import { createServer } from './main.ts';
 import { recoverAccount } from './recover.ts';
+import { rotateSecretsKey } from './rotate-secrets-key.ts';
 import { stopOnSignals } from './stop-signals.ts';
 
 const USAGE = `Usage: sesame-server
        sesame-server recover <username>
        sesame-server forget-secrets --lost-key-id <id>
+       sesame-server rotate-secrets-key
 
 Runs the Sesame control plane. Settings come from a JSON file named by SESAME_CONFIG and from SESAME_*
 variables (SESAME_HOST, SESAME_PORT, SESAME_PUBLIC_URL, SESAME_DATA_DIR, SESAME_DATABASE_URL, SESAME_SECRETS_KEY,
@@ -30,6 +32,11 @@ secrets.key made in the data directory), removes every secret the lost key seale
 (their owners register one again), OIDC client secrets are dropped and those providers disabled (give the secret
 again, then enable them). Then the database takes the new key. Audited. Stop the server first (every server, on
 PostgreSQL).
+
+rotate-secrets-key: seals every secret again under a new key, in one transaction. The new key is
+SESAME_NEW_SECRETS_KEY, or, when the key in use is the data directory's secrets.key, a random one that replaces it.
+With the key in SESAME_SECRETS_KEY, give SESAME_NEW_SECRETS_KEY and start every server with it afterwards. Audited.
+Stop the server first (every server, on PostgreSQL).
 `;
 
 async function run(): Promise<void> {
@@ -40,7 +47,8 @@ async function run(): Promise<void> {
   }
   const recovering = args[0] === 'recover' && args.length === 2;
   const forgetting = args[0] === 'forget-secrets' && args.length === 3 && args[1] === '--lost-key-id';
-  if (args.length > 0 && !recovering && !forgetting) {
+  const rotating = args[0] === 'rotate-secrets-key' && args.length === 1;
+  if (args.length > 0 && !recovering && !forgetting && !rotating) {
     const problem =
       args[0] === 'recover'
         ? 'recover takes one user name'
@@ -53,6 +61,21 @@ async function run(): Promise<void> {
   const heapFlag = tuneHeap();
   const path = process.env.SESAME_CONFIG;
   const config = loadConfig(process.env, path ? { path, text: readFileSync(path, 'utf8') } : undefined);
+  if (rotating) {
+    const r = await rotateSecretsKey(
+      config,
+      createLogger({ level: 'warn' }),
+      process.env.SESAME_NEW_SECRETS_KEY || undefined,
+    );
+    process.stdout.write(
+      `Sealed ${r.totpSecrets} authenticator app secret(s) and ${r.clientSecrets} client secret(s) again under the key with id ${r.to} (${r.keySource}); the key with id ${r.from} no longer opens them.\n` +
+        (r.kept > 0 ? `${r.kept} value(s) that did not open with the old key were kept as they are.\n` : '') +
+        (r.keySource === 'SESAME_NEW_SECRETS_KEY'
+          ? 'Start every server with SESAME_SECRETS_KEY set to that key.\n'
+          : ''),
+    );
+    return;
+  }
   if (forgetting) {
     const r = await forgetSecrets(config, createLogger({ level: 'warn' }), args[2] as string);
     if (!r.forgot) {

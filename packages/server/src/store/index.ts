@@ -2,7 +2,7 @@
 export type { StoreConfig } from './open-store.ts';
 export { openStore } from './open-store.ts';
 export { isPostgresUrl } from './postgres-connection.ts';
-export type { ForgetRequest, Forgotten, SealedAtOpen } from './sealed-columns.ts';
+export type { ForgetRequest, Forgotten, Rotated, RotateRequest, SealedAtOpen } from './sealed-columns.ts';
 export { SecretsKeyMismatchError } from './sealed-columns.ts';
 export type { SecretBox } from './secret-box.ts';
 export { createSecretBox, isSealed, SecretBoxError } from './secret-box.ts';

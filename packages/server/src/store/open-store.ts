@@ -12,7 +12,13 @@ import { createPermissionSetsStore } from './permission-sets-store.ts';
 import { createPoliciesStore } from './policies-store.ts';
 import { connectPostgres } from './postgres-connection.ts';
 import type { StoreDatabase } from './schema.ts';
-import { type ForgetRequest, prepareSealedColumns, type SealedAtOpen } from './sealed-columns.ts';
+import {
+  type ForgetRequest,
+  prepareSealedColumns,
+  type RotateRequest,
+  rotateSealedColumns,
+  type SealedAtOpen,
+} from './sealed-columns.ts';
 import type { SecretBox } from './secret-box.ts';
 import { createSessionsStore } from './sessions-store.ts';
 import { createSettingsStore } from './settings-store.ts';
@@ -52,6 +58,8 @@ export type StoreConfig = {
    * (and tell this) instead of refusing the store.
    */
   forgetSecretsOfAnotherKey?: ForgetRequest | undefined;
+  /** Only for `sesame-server rotate-secrets-key`: re-seal every secret under `to`, which the store then uses. */
+  rotateSecretsTo?: RotateRequest | undefined;
 };
 
 export async function openStore(config: StoreConfig): Promise<Store> {
@@ -59,7 +67,7 @@ export async function openStore(config: StoreConfig): Promise<Store> {
   if (!databaseUrl) {
     const connection = connectSqlite(config.sqlitePath, { onQuery: config.onQuery });
     await migrated(connection, config);
-    return createStore(connection, config.secrets);
+    return createStore(connection, config.rotateSecretsTo?.to ?? config.secrets);
   }
   const connect = (queryTimeoutMs: number | undefined) =>
     connectPostgres(databaseUrl, {
@@ -71,7 +79,7 @@ export async function openStore(config: StoreConfig): Promise<Store> {
   const migrating = await connect(0);
   await migrated(migrating, config);
   await migrating.db.destroy();
-  return createStore(await connect(config.queryTimeoutMs), config.secrets);
+  return createStore(await connect(config.queryTimeoutMs), config.rotateSecretsTo?.to ?? config.secrets);
 }
 
 /** Migrated to the latest schema, with the secrets key checked and every secret sealed (sealed-columns.ts). */
@@ -88,6 +96,15 @@ async function migrated(connection: StoreConnection, config: StoreConfig): Promi
       throw toStoreError(error, 'opening the store (its sealed secrets)');
     });
     if (sealed.totpSecrets + sealed.clientSecrets > 0) config.onSealed?.(sealed);
+    const rotate = config.rotateSecretsTo;
+    if (rotate) {
+      const { db, dialect } = connection;
+      rotate.done(
+        await writeTransaction(db, dialect, (trx) =>
+          rotateSealedColumns(trx, config.secrets, rotate.to, Date.now()),
+        ),
+      );
+    }
   } catch (error) {
     await connection.db.destroy().catch(() => undefined);
     throw error;

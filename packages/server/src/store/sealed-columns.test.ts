@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, beforeEach, describe, test } from 'node:test';
-import type { Forgotten, SealedAtOpen } from './sealed-columns.ts';
+import type { Forgotten, Rotated, SealedAtOpen } from './sealed-columns.ts';
 import { createSecretBox } from './secret-box.ts';
 import { SesameStoreError } from './store-error.ts';
 import { mfaDevice, newUser, T0 } from './store-test-fixtures.ts';
@@ -226,6 +226,32 @@ for (const target of targets) {
       assert.equal((await reopened.getIdentityProvider('pub'))?.enabled, true);
       others.push(await target.reopen({ secrets: newKey }));
       await assert.rejects(target.reopen(), /another secrets key/, 'the lost key no longer opens it');
+    });
+
+    test('rotating the key seals every secret again under the new one, in one go; the old key no longer opens it', async () => {
+      await store.createMfaDevice(totp());
+      await store.createMfaDevice(totp({ id: 'mfa-2' }));
+      await store.createIdentityProvider(provider());
+      const ofThirdKey = createSecretBox(Buffer.alloc(32, 4)).seal(
+        SECRET,
+        'mfa_devices.secret of device mfa-2',
+      );
+      await target.sql('update mfa_devices set secret = ? where id = ?', [ofThirdKey, 'mfa-2']);
+      const newKey = createSecretBox(Buffer.alloc(32, 8));
+      const told: Rotated[] = [];
+      const rotated = await target.reopen({ rotateSecretsTo: { to: newKey, done: (r) => told.push(r) } });
+      others.push(rotated);
+      assert.deepEqual(told, [{ totpSecrets: 1, clientSecrets: 1, kept: 1 }]);
+      assert.match(await rawSecret(), new RegExp(`^sealed:v1:${newKey.keyId}:`));
+      assert.match((await rawConfig()).clientSecret, new RegExp(`^sealed:v1:${newKey.keyId}:`));
+      assert.equal(await rawSecret('mfa-2'), ofThirdKey, 'what did not open is kept as it was');
+      assert.equal((await rotated.listMfaDevices('u-alice')).find((d) => d.id === 'mfa-1')?.secret, SECRET);
+      assert.equal((await rotated.getIdentityProvider('okta'))?.config.clientSecret, CLIENT_SECRET);
+      await assert.rejects(
+        target.reopen(),
+        new RegExp(`key id ${newKey.keyId}; this server's key is ${TEST_SECRETS.keyId}`),
+      );
+      others.push(await target.reopen({ secrets: newKey }));
     });
 
     test('a check value forged with another key cannot direct forgetting at the secrets of the key in use', async () => {

@@ -65,7 +65,16 @@ export type Forgotten = {
 export type ForgetRequest = { lostKeyId: string; done: (forgotten: Forgotten) => void };
 
 /** A store refused because the database's secrets were sealed with another key than the one it was given. */
-export class SecretsKeyMismatchError extends SesameStoreError {}
+export class SecretsKeyMismatchError extends SesameStoreError {
+  /** The id of the key the database's check value was sealed with (`damaged` when it cannot be told). */
+  storedKeyId = 'damaged';
+}
+
+/** What a key rotation re-sealed, and what it kept as it was (values that do not open with the key in use). */
+export type Rotated = { totpSecrets: number; clientSecrets: number; kept: number };
+
+/** Re-sealing every secret under a new key (`sesame-server rotate-secrets-key`), told what was done. */
+export type RotateRequest = { to: SecretBox; done: (rotated: Rotated) => void };
 
 /**
  * Run when a store opens, after the migrations. The first store on a database leaves a check value sealed with its
@@ -200,10 +209,65 @@ async function forgetOtherKeys(
 }
 
 function keyMismatch({ why, keyId }: KeyCheck): SecretsKeyMismatchError {
-  return new SecretsKeyMismatchError(
+  const error = new SecretsKeyMismatchError(
     'CONFLICT',
     `this database's secrets (TOTP secrets, OIDC client secrets) were sealed with another secrets key: ${why}. Start the server with the key they were sealed with (SESAME_SECRETS_KEY, or the secrets.key file of the data directory the database was first used with); if that key is lost, \`sesame-server forget-secrets --lost-key-id ${keyId}\` removes what it sealed so that the server can start with this one`,
   );
+  error.storedKeyId = keyId;
+  return error;
+}
+
+/**
+ * Every sealed secret that opens with `from` sealed again with `to`, and `to`'s check in place of `from`'s, in one
+ * transaction (run by the caller): a rotation cut short leaves the database with the old key. Values that do not
+ * open with `from` (changed in the database) are kept as they are, and counted.
+ */
+export async function rotateSealedColumns(
+  db: Kysely<StoreDatabase>,
+  from: SecretBox,
+  to: SecretBox,
+  now: number,
+): Promise<Rotated> {
+  const rotated: Rotated = { totpSecrets: 0, clientSecrets: 0, kept: 0 };
+  const reseal = (value: string, context: string): string | undefined => {
+    if (!isSealed(value)) return undefined;
+    try {
+      return to.seal(from.open(value, context), context);
+    } catch (error) {
+      if (!(error instanceof SecretBoxError)) throw error;
+      rotated.kept += 1;
+      return undefined;
+    }
+  };
+  for (const { id, secret } of await totpSecrets(db)) {
+    const next = reseal(secret, sealedAt.totpSecret(id));
+    if (next === undefined) continue;
+    const result = await db
+      .updateTable('mfa_devices')
+      .set({ secret: next })
+      .where('id', '=', id)
+      .where('secret', '=', secret)
+      .executeTakeFirst();
+    rotated.totpSecrets += Number(result.numUpdatedRows);
+  }
+  for (const { id, config, parsed } of await providerConfigs(db)) {
+    if (typeof parsed.clientSecret !== 'string') continue;
+    const next = reseal(parsed.clientSecret, sealedAt.clientSecret(id, parsed));
+    if (next === undefined) continue;
+    const result = await db
+      .updateTable('identity_providers')
+      .set({ config: toJson({ ...parsed, clientSecret: next }) })
+      .where('id', '=', id)
+      .where('config', '=', config)
+      .executeTakeFirst();
+    rotated.clientSecrets += Number(result.numUpdatedRows);
+  }
+  await db
+    .updateTable('settings')
+    .set({ value: toJson(to.seal(KEY_CHECK_TEXT, sealedAt.keyCheck)), updated_at: now })
+    .where('key', '=', KEY_CHECK_SETTING)
+    .execute();
+  return rotated;
 }
 
 /** Why the database's check value does not open with this key, and the id of the key that sealed it. */

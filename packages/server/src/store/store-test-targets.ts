@@ -19,7 +19,9 @@ export const POSTGRES_ADMIN_URL =
 /** Settings a test may add to the store it opens. */
 export type StoreTestOptions = Pick<StoreConfig, 'onQuery' | 'queryTimeoutMs'>;
 /** Settings a test may give a store it reopens: another secrets key, a listener for what the open sealed. */
-export type ReopenOptions = Partial<Pick<StoreConfig, 'secrets' | 'onSealed' | 'forgetSecretsOfAnotherKey'>>;
+export type ReopenOptions = Partial<
+  Pick<StoreConfig, 'secrets' | 'onSealed' | 'forgetSecretsOfAnotherKey' | 'rotateSecretsTo'>
+>;
 
 export type StoreTarget = {
   dialect: StoreDialect;

@@ -1,0 +1,119 @@
+import { existsSync } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
+import { hostname, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { serverArn } from './arn.ts';
+import { createAudit } from './audit.ts';
+import type { ServerConfig } from './config.ts';
+import { claimDataDirectory } from './data-directory.ts';
+import { SesameError } from './errors.ts';
+import type { Logger } from './log.ts';
+import { openServerStore } from './open-server-store.ts';
+import {
+  keyIdOfFile,
+  makeKeyFile,
+  NEXT_SECRETS_KEY_FILE,
+  parseSecretsKey,
+  SECRETS_KEY_FILE,
+} from './secrets-key.ts';
+import { createSecretBox, type Rotated } from './store/index.ts';
+import { secretsKeyId } from './store/secret-box.ts';
+import { SYSTEM_PRINCIPAL } from './system-principal.ts';
+
+export type Rotation = Rotated & { from: string; to: string; keySource: string };
+
+/**
+ * `sesame-server rotate-secrets-key`: seals every secret the database keeps again under a new key, in one
+ * transaction, and the database takes the new key. The new key is SESAME_NEW_SECRETS_KEY, or, when the key in use is
+ * the data directory's secrets.key, a random one written there: first as secrets.key.next (so a rotation cut short
+ * after the database took it loses nothing, and the next start says so), then renamed over secrets.key. With the key
+ * in SESAME_SECRETS_KEY, SESAME_NEW_SECRETS_KEY is needed, and every server then starts with it. Audited by `system`.
+ * On SQLite the server must be stopped; on PostgreSQL stop every server first.
+ */
+export async function rotateSecretsKey(
+  config: ServerConfig,
+  log: Logger,
+  newKeyText: string | undefined,
+): Promise<Rotation> {
+  const sqlitePath = join(config.dataDir, 'sesame.db');
+  if (!config.databaseUrl && !existsSync(sqlitePath))
+    throw new SesameError(
+      'NOT_FOUND',
+      `there is no Sesame database at ${sqlitePath}: run rotate-secrets-key with the server's own settings (SESAME_CONFIG, SESAME_DATA_DIR, SESAME_DATABASE_URL)`,
+    );
+  const given = newKeyText === undefined ? undefined : parseSecretsKey(newKeyText);
+  if (given !== undefined && !Buffer.isBuffer(given))
+    throw new SesameError('INVALID', `SESAME_NEW_SECRETS_KEY ${given.problem}`);
+  if (config.secretsKey !== undefined && given === undefined)
+    throw new SesameError(
+      'INVALID',
+      'the key in use is SESAME_SECRETS_KEY: give the new key in SESAME_NEW_SECRETS_KEY (e.g. `openssl rand -base64 32`); afterwards every server starts with SESAME_SECRETS_KEY set to it',
+    );
+  const release = config.databaseUrl ? () => {} : await claimDataDirectory(config.dataDir, log);
+  const inFile = config.secretsKey === undefined;
+  const nextPath = join(config.dataDir, NEXT_SECRETS_KEY_FILE);
+  try {
+    if (inFile && existsSync(nextPath))
+      throw new SesameError(
+        'INVALID',
+        `${nextPath} is there from a rotation cut short: if the server starts with ${SECRETS_KEY_FILE}, remove it and run this again; if it is refused, move it to ${SECRETS_KEY_FILE} instead`,
+      );
+    const inUse = inFile
+      ? await keyIdOfFile(config.dataDir)
+      : secretsKeyId(parseSecretsKey(String(config.secretsKey)) as Buffer);
+    if (given !== undefined && secretsKeyId(given) === inUse)
+      throw new SesameError('INVALID', `the new key is the key in use (id ${inUse}): nothing to rotate`);
+    const key = given;
+    const nextText = inFile ? await makeKeyFile(nextPath, key) : undefined;
+    const to = createSecretBox(nextText ? (parseSecretsKey(nextText) as Buffer) : (key as Buffer));
+    let rotated: Rotated | undefined;
+    let opened: Awaited<ReturnType<typeof openServerStore>>;
+    try {
+      opened = await openServerStore(config, {
+        createKey: false,
+        rotate: {
+          to,
+          done: (what) => {
+            rotated = what;
+          },
+        },
+      });
+    } catch (error) {
+      if (nextText) await rm(nextPath, { force: true }); // the database kept the key in use
+      throw error;
+    }
+    const { store, secrets } = opened;
+    try {
+      if (nextText) await replaceKeyFile(config.dataDir);
+      const rotation: Rotation = {
+        ...(rotated ?? { totpSecrets: 0, clientSecrets: 0, kept: 0 }),
+        from: secrets.box.keyId,
+        to: to.keyId,
+        keySource: inFile ? join(config.dataDir, SECRETS_KEY_FILE) : 'SESAME_NEW_SECRETS_KEY',
+      };
+      await createAudit({ store, log })({
+        actor: SYSTEM_PRINCIPAL,
+        action: 'sesame:RotateSecretsKey',
+        resource: serverArn(config.arn, 'secrets', 'key'),
+        outcome: 'succeeded',
+        detail: { ...rotation, host: hostname(), osUser: userInfo().username },
+      });
+      return rotation;
+    } finally {
+      await store.close();
+    }
+  } finally {
+    release();
+  }
+}
+
+/** secrets.key.next renamed over secrets.key, and the directory synced so that the rename survives a crash. */
+async function replaceKeyFile(dataDir: string): Promise<void> {
+  await rename(join(dataDir, NEXT_SECRETS_KEY_FILE), join(dataDir, SECRETS_KEY_FILE));
+  const dir = await open(dataDir, 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
