@@ -72,4 +72,4 @@ const locks = new Set<Database.Database>();
 
 /** What Sesame and `npm start` put in a data directory. */
 const SESAMES =
-  /^(sesame\.db(-wal|-shm|-journal)?|recordings|secrets\.key|server\.lock(-journal)?|server\.log|local-agent(\.log)?)$/;
+  /^(sesame\.db(-wal|-shm|-journal)?|recordings|secrets\.key(\.next)?|server\.lock(-journal)?|server\.log|local-agent(\.log)?)$/;

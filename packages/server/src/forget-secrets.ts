@@ -43,7 +43,12 @@ export async function forgetSecrets(
       'INVALID',
       `the key with id ${lostKeyId} is not lost: it is ${join(config.dataDir, SECRETS_KEY_FILE)}. Start the server without SESAME_SECRETS_KEY (or with it set to that key); nothing needs forgetting`,
     );
-  const release = config.databaseUrl ? () => {} : await claimDataDirectory(config.dataDir, log);
+  // The data directory is claimed whenever its key file is used: a server still running there (on PostgreSQL too)
+  // must not go on with the old key.
+  const release =
+    config.databaseUrl && config.secretsKey !== undefined
+      ? () => {}
+      : await claimDataDirectory(config.dataDir, log);
   try {
     let forgotten: Forgotten | undefined;
     const { store, secrets } = await openServerStore(config, {

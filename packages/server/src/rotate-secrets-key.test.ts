@@ -14,6 +14,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import Database from 'better-sqlite3';
 import { loadConfig } from './config.ts';
 import { createLogger } from './log.ts';
 import { createServer } from './main.ts';
@@ -63,7 +64,8 @@ test('rotate-secrets-key seals everything again under a new secrets.key; a rotat
   assert.notEqual(newId, oldId);
   assert.equal(
     done.stdout,
-    `Sealed 1 authenticator app secret(s) and 1 client secret(s) again under the key with id ${newId} (${keyFile}); the key with id ${oldId} no longer opens them.\n`,
+    `Sealed 1 authenticator app secret(s) and 1 client secret(s) again under the key with id ${newId} (${keyFile}); the key with id ${oldId} no longer opens them.\n` +
+      'Backups of the database made before now need the old key to open their secrets.\n',
   );
   assert.equal(statSync(keyFile).mode & 0o777, 0o600);
   assert.equal(existsSync(join(dataDir, 'secrets.key.next')), false);
@@ -128,4 +130,43 @@ test('with the key in SESAME_SECRETS_KEY, the new one comes from SESAME_NEW_SECR
   assert.equal(existsSync(join(dataDir, 'secrets.key')), false);
   await assert.rejects(createServer(configWith(oldKey), log), /sealed with another secrets key/);
   await (await createServer(configWith(newKey), log)).close();
+});
+
+test('a rotation that fails inside its transaction changes nothing and leaves no new key behind', async () => {
+  const ts = await startTestServer();
+  const dataDir = ts.server.config.dataDir;
+  const admin = await ts.server.store.getUserByUsername('admin');
+  const appSecret = String(ts.totpSecrets.get('admin'));
+  await ts.server.close();
+  const keyFile = join(dataDir, 'secrets.key');
+  const oldText = readFileSync(keyFile, 'utf8');
+  const db = new Database(join(dataDir, 'sesame.db'));
+  const sealedBefore = (db.prepare('select secret from mfa_devices').get() as { secret: string }).secret;
+  // The check value is written last: failing there proves the devices re-sealed before it are rolled back.
+  db.exec(
+    "create trigger no_rotation before update on settings when new.key = 'secretsKeyCheck' begin select raise(abort, 'refused by a test trigger'); end",
+  );
+  db.close();
+  const failed = serverCommand(dataDir);
+  assert.equal(failed.status, 1);
+  assert.match(
+    failed.stderr,
+    /the rotation failed and the database kept the key in use: .*refused by a test trigger/,
+  );
+  assert.equal(existsSync(join(dataDir, 'secrets.key.next')), false);
+  assert.equal(readFileSync(keyFile, 'utf8'), oldText);
+  const after = new Database(join(dataDir, 'sesame.db'));
+  assert.equal(
+    (after.prepare('select secret from mfa_devices').get() as { secret: string }).secret,
+    sealedBefore,
+  );
+  after.exec('drop trigger no_rotation');
+  after.close();
+  const config = loadConfig({ SESAME_DATA_DIR: dataDir, SESAME_PORT: '0', SESAME_LOG_LEVEL: 'silent' });
+  const server = await createServer(config, log);
+  try {
+    assert.equal((await server.store.listMfaDevices(String(admin?.id)))[0]?.secret, appSecret);
+  } finally {
+    await server.close();
+  }
 });

@@ -16,7 +16,7 @@ import {
   parseSecretsKey,
   SECRETS_KEY_FILE,
 } from './secrets-key.ts';
-import { createSecretBox, type Rotated } from './store/index.ts';
+import { createSecretBox, type Rotated, SecretsKeyMismatchError } from './store/index.ts';
 import { secretsKeyId } from './store/secret-box.ts';
 import { SYSTEM_PRINCIPAL } from './system-principal.ts';
 
@@ -49,8 +49,10 @@ export async function rotateSecretsKey(
       'INVALID',
       'the key in use is SESAME_SECRETS_KEY: give the new key in SESAME_NEW_SECRETS_KEY (e.g. `openssl rand -base64 32`); afterwards every server starts with SESAME_SECRETS_KEY set to it',
     );
-  const release = config.databaseUrl ? () => {} : await claimDataDirectory(config.dataDir, log);
   const inFile = config.secretsKey === undefined;
+  // The data directory is claimed whenever its key file changes: a server still running there (on PostgreSQL too)
+  // would go on sealing with the old key.
+  const release = config.databaseUrl && !inFile ? () => {} : await claimDataDirectory(config.dataDir, log);
   const nextPath = join(config.dataDir, NEXT_SECRETS_KEY_FILE);
   try {
     if (inFile && existsSync(nextPath))
@@ -65,6 +67,7 @@ export async function rotateSecretsKey(
       throw new SesameError('INVALID', `the new key is the key in use (id ${inUse}): nothing to rotate`);
     const key = given;
     const nextText = inFile ? await makeKeyFile(nextPath, key) : undefined;
+    if (nextText) await syncDirectory(config.dataDir); // its name on disk before the database takes the key
     const to = createSecretBox(nextText ? (parseSecretsKey(nextText) as Buffer) : (key as Buffer));
     let rotated: Rotated | undefined;
     let opened: Awaited<ReturnType<typeof openServerStore>>;
@@ -79,7 +82,7 @@ export async function rotateSecretsKey(
         },
       });
     } catch (error) {
-      if (nextText) await rm(nextPath, { force: true }); // the database kept the key in use
+      if (nextText) await settleFailedRotation(config, nextPath, to.keyId, error);
       throw error;
     }
     const { store, secrets } = opened;
@@ -110,10 +113,48 @@ export async function rotateSecretsKey(
 /** secrets.key.next renamed over secrets.key, and the directory synced so that the rename survives a crash. */
 async function replaceKeyFile(dataDir: string): Promise<void> {
   await rename(join(dataDir, NEXT_SECRETS_KEY_FILE), join(dataDir, SECRETS_KEY_FILE));
-  const dir = await open(dataDir, 'r');
+  await syncDirectory(dataDir);
+}
+
+async function syncDirectory(path: string): Promise<void> {
+  const dir = await open(path, 'r');
   try {
     await dir.sync();
   } finally {
     await dir.close();
   }
+}
+
+/**
+ * After a rotation failed: whether the database took the new key is read again, not assumed (on PostgreSQL the
+ * commit may have happened before the failure, or its acknowledgement been lost). If it kept the key in use, the new
+ * key file goes; otherwise, or if that cannot be told, it stays, and the error says what to do.
+ */
+async function settleFailedRotation(
+  config: ServerConfig,
+  nextPath: string,
+  newKeyId: string,
+  error: unknown,
+): Promise<never> {
+  let kept: boolean | undefined;
+  try {
+    const { store } = await openServerStore(config, { createKey: false });
+    await store.close();
+    kept = true;
+  } catch (check) {
+    if (check instanceof SesameError && check.cause instanceof SecretsKeyMismatchError)
+      kept = check.cause.storedKeyId === newKeyId ? false : undefined;
+  }
+  const why = (error as Error).message;
+  if (kept) {
+    await rm(nextPath, { force: true });
+    throw new SesameError('UNAVAILABLE', `the rotation failed and the database kept the key in use: ${why}`, {
+      cause: error,
+    });
+  }
+  const state =
+    kept === false
+      ? `the database took the new key before the failure: move ${nextPath} to ${join(config.dataDir, SECRETS_KEY_FILE)}`
+      : `whether the database took the new key cannot be told now: ${nextPath} is kept; if the server starts, remove it, and if it is refused, move it to ${join(config.dataDir, SECRETS_KEY_FILE)}`;
+  throw new SesameError('UNAVAILABLE', `the rotation failed (${why}); ${state}`, { cause: error });
 }

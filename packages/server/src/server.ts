@@ -72,7 +72,10 @@ async function run(): Promise<void> {
         (r.kept > 0 ? `${r.kept} value(s) that did not open with the old key were kept as they are.\n` : '') +
         (r.keySource === 'SESAME_NEW_SECRETS_KEY'
           ? 'Start every server with SESAME_SECRETS_KEY set to that key.\n'
-          : ''),
+          : config.databaseUrl
+            ? 'Copy that secrets.key to every other server that shares this database before it starts again.\n'
+            : '') +
+        'Backups of the database made before now need the old key to open their secrets.\n',
     );
     return;
   }

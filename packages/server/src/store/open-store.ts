@@ -1,5 +1,5 @@
 // openStore: picks the dialect from the config, connects, migrates to the latest schema and hands back the Store.
-import { type Kysely, type MigrationProvider, Migrator } from 'kysely';
+import { type Kysely, type MigrationProvider, Migrator, sql } from 'kysely';
 import { createAccessSnapshotStore } from './access-snapshot-store.ts';
 import { createActivationsStore } from './activations-store.ts';
 import { createAssignmentsStore } from './assignments-store.ts';
@@ -99,6 +99,9 @@ async function migrated(connection: StoreConnection, config: StoreConfig): Promi
     const rotate = config.rotateSecretsTo;
     if (rotate) {
       const { db, dialect } = connection;
+      // The caller replaces the key file once this returns: the commit must be on disk by then (WAL with
+      // synchronous=NORMAL syncs only at checkpoints).
+      if (dialect === 'sqlite') await sql`pragma synchronous = FULL`.execute(db);
       rotate.done(
         await writeTransaction(db, dialect, (trx) =>
           rotateSealedColumns(trx, config.secrets, rotate.to, Date.now()),
