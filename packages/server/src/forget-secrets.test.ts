@@ -10,6 +10,7 @@ import { loadConfig } from './config.ts';
 import { createLogger } from './log.ts';
 import { createServer } from './main.ts';
 import { secretsKeyId } from './store/secret-box.ts';
+import { identityProvider } from './store/store-test-fixtures.ts';
 import { startTestServer } from './test-server.ts';
 
 const bin = join(import.meta.dirname, '../bin/sesame-server.js');
@@ -28,16 +29,7 @@ test('a lost secrets key: the start is refused, forget-secrets --lost-key-id rem
   const ts = await startTestServer(); // admin has an authenticator app
   const dataDir = ts.server.config.dataDir;
   const admin = await ts.server.store.getUserByUsername('admin');
-  const now = Date.now();
-  await ts.server.store.createIdentityProvider({
-    id: 'okta',
-    kind: 'oidc',
-    name: 'Okta',
-    config: { issuer: 'https://idp.example', clientId: 'sesame', clientSecret: 'client-secret-1' },
-    enabled: true,
-    createdAt: now,
-    updatedAt: now,
-  });
+  await ts.server.store.createIdentityProvider(identityProvider());
   await ts.server.close();
   const keyFile = join(dataDir, 'secrets.key');
   const lostKeyId = secretsKeyId(Buffer.from(readFileSync(keyFile, 'utf8').trim(), 'base64'));

@@ -19,6 +19,7 @@ import { loadConfig } from './config.ts';
 import { createLogger } from './log.ts';
 import { createServer } from './main.ts';
 import { secretsKeyId } from './store/secret-box.ts';
+import { identityProvider } from './store/store-test-fixtures.ts';
 import { startTestServer } from './test-server.ts';
 
 const bin = join(import.meta.dirname, '../bin/sesame-server.js');
@@ -40,16 +41,7 @@ test('rotate-secrets-key seals everything again under a new secrets.key; a rotat
   const dataDir = ts.server.config.dataDir;
   const admin = await ts.server.store.getUserByUsername('admin');
   const appSecret = String(ts.totpSecrets.get('admin'));
-  const now = Date.now();
-  await ts.server.store.createIdentityProvider({
-    id: 'okta',
-    kind: 'oidc',
-    name: 'Okta',
-    config: { issuer: 'https://idp.example', clientId: 'sesame', clientSecret: 'client-secret-1' },
-    enabled: true,
-    createdAt: now,
-    updatedAt: now,
-  });
+  await ts.server.store.createIdentityProvider(identityProvider());
   const running = serverCommand(dataDir);
   assert.equal(running.status, 1);
   assert.match(running.stderr, /another Sesame server is using the data directory/);

@@ -3,7 +3,7 @@ import { after, afterEach, beforeEach, describe, test } from 'node:test';
 import type { Forgotten, Rotated, SealedAtOpen } from './sealed-columns.ts';
 import { createSecretBox } from './secret-box.ts';
 import { SesameStoreError } from './store-error.ts';
-import { mfaDevice, newUser, T0 } from './store-test-fixtures.ts';
+import { identityProvider, mfaDevice, newUser, T0 } from './store-test-fixtures.ts';
 import { storeTargets } from './store-test-targets.ts';
 import { TEST_SECRETS } from './test-secrets.ts';
 import type { IdentityProviderRecord, MfaDevice, Store } from './types.ts';
@@ -15,16 +15,11 @@ const CLIENT_SECRET = 'oidc-client-secret-0123456789';
 
 const totp = (overrides: Partial<MfaDevice> = {}) => mfaDevice({ secret: SECRET, ...overrides });
 
-const provider = (overrides: Partial<IdentityProviderRecord> = {}): IdentityProviderRecord => ({
-  id: 'okta',
-  kind: 'oidc',
-  name: 'Okta',
-  config: { issuer: 'https://idp.example', clientId: 'sesame', clientSecret: CLIENT_SECRET },
-  enabled: true,
-  createdAt: T0,
-  updatedAt: T0,
-  ...overrides,
-});
+const provider = (overrides: Partial<IdentityProviderRecord> = {}) =>
+  identityProvider({
+    config: { issuer: 'https://idp.example', clientId: 'sesame', clientSecret: CLIENT_SECRET },
+    ...overrides,
+  });
 
 for (const target of targets) {
   describe(`secrets sealed at rest (${target.dialect})`, { skip: target.skip }, () => {

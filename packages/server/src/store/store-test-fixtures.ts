@@ -5,6 +5,7 @@ import type {
   Assignment,
   AuditEvent,
   Group,
+  IdentityProviderRecord,
   Instance,
   ManagedPolicy,
   MfaDevice,
@@ -202,6 +203,20 @@ export function mfaDevice(overrides: Partial<MfaDevice> = {}): MfaDevice {
     lastUsedStep: null,
     createdAt: T0,
     lastUsedAt: null,
+    ...overrides,
+  };
+}
+
+/** An OIDC provider with a client secret (a confidential client). */
+export function identityProvider(overrides: Partial<IdentityProviderRecord> = {}): IdentityProviderRecord {
+  return {
+    id: 'okta',
+    kind: 'oidc',
+    name: 'Okta',
+    config: { issuer: 'https://idp.example', clientId: 'sesame', clientSecret: 'client-secret-1' },
+    enabled: true,
+    createdAt: T0,
+    updatedAt: T0,
     ...overrides,
   };
 }
