@@ -48,6 +48,12 @@ test('rotate-secrets-key seals everything again under a new secrets.key; a rotat
   await ts.server.close();
   const keyFile = join(dataDir, 'secrets.key');
   const oldId = keyIdIn(keyFile);
+  renameSync(keyFile, `${keyFile}.away`);
+  const noKey = serverCommand(dataDir);
+  assert.equal(noKey.status, 1);
+  assert.match(noKey.stderr, /there is no secrets key to rotate: .*secrets\.key is missing/);
+  assert.equal(existsSync(join(dataDir, 'secrets.key.next')), false);
+  renameSync(`${keyFile}.away`, keyFile);
   const oldText = readFileSync(keyFile, 'utf8');
 
   const done = serverCommand(dataDir);

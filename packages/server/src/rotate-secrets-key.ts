@@ -63,6 +63,11 @@ export async function rotateSecretsKey(
     const inUse = inFile
       ? await keyIdOfFile(config.dataDir)
       : secretsKeyId(parseSecretsKey(String(config.secretsKey)) as Buffer);
+    if (inUse === undefined)
+      throw new SesameError(
+        'INVALID',
+        `there is no secrets key to rotate: ${join(config.dataDir, SECRETS_KEY_FILE)} is missing (or holds no key) and SESAME_SECRETS_KEY is not set`,
+      );
     if (given !== undefined && secretsKeyId(given) === inUse)
       throw new SesameError('INVALID', `the new key is the key in use (id ${inUse}): nothing to rotate`);
     const key = given;
