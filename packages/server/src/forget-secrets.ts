@@ -1,16 +1,11 @@
-import { existsSync } from 'node:fs';
-import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { serverArn } from './arn.ts';
-import { createAudit } from './audit.ts';
 import type { ServerConfig } from './config.ts';
-import { claimDataDirectory } from './data-directory.ts';
 import { SesameError } from './errors.ts';
 import type { Logger } from './log.ts';
-import { openServerStore } from './open-server-store.ts';
+import { auditOnHost, onServerHost, openServerStore } from './open-server-store.ts';
 import { keyIdOfFile, SECRETS_KEY_FILE } from './secrets-key.ts';
 import type { Forgotten } from './store/index.ts';
-import { SYSTEM_PRINCIPAL } from './system-principal.ts';
 
 const MAX_AUDITED_USERS = 1000;
 
@@ -32,24 +27,12 @@ export async function forgetSecrets(
   log: Logger,
   lostKeyId: string,
 ): Promise<ForgetResult> {
-  const sqlitePath = join(config.dataDir, 'sesame.db');
-  if (!config.databaseUrl && !existsSync(sqlitePath))
-    throw new SesameError(
-      'NOT_FOUND',
-      `there is no Sesame database at ${sqlitePath}: run forget-secrets with the server's own settings (SESAME_CONFIG, SESAME_DATA_DIR, SESAME_DATABASE_URL)`,
-    );
-  if (config.secretsKey !== undefined && (await keyIdOfFile(config.dataDir)) === lostKeyId)
-    throw new SesameError(
-      'INVALID',
-      `the key with id ${lostKeyId} is not lost: it is ${join(config.dataDir, SECRETS_KEY_FILE)}. Start the server without SESAME_SECRETS_KEY (or with it set to that key); nothing needs forgetting`,
-    );
-  // The data directory is claimed whenever its key file is used: a server still running there (on PostgreSQL too)
-  // must not go on with the old key.
-  const release =
-    config.databaseUrl && config.secretsKey !== undefined
-      ? () => {}
-      : await claimDataDirectory(config.dataDir, log);
-  try {
+  return onServerHost(config, log, { command: 'forget-secrets', keyFile: true }, async () => {
+    if (config.secretsKey !== undefined && (await keyIdOfFile(config.dataDir)) === lostKeyId)
+      throw new SesameError(
+        'INVALID',
+        `the key with id ${lostKeyId} is not lost: it is ${join(config.dataDir, SECRETS_KEY_FILE)}. Start the server without SESAME_SECRETS_KEY (or with it set to that key); nothing needs forgetting`,
+      );
     let forgotten: Forgotten | undefined;
     const { store, secrets } = await openServerStore(config, {
       createKey: !config.databaseUrl,
@@ -78,11 +61,9 @@ export async function forgetSecrets(
         keySource: secrets.source,
       };
       if (forgotten)
-        await createAudit({ store, log })({
-          actor: SYSTEM_PRINCIPAL,
+        await auditOnHost(store, log, {
           action: 'sesame:ForgetSecrets',
           resource: serverArn(config.arn, 'secrets', 'key'),
-          outcome: 'succeeded',
           detail: {
             ...forgotten,
             // Whose apps went, for the incident review; an audit row stays small however many there were.
@@ -90,15 +71,11 @@ export async function forgetSecrets(
             people: forgotten.usersOfThem.length,
             lostKeyId,
             keyId: secrets.box.keyId,
-            host: hostname(),
-            osUser: userInfo().username,
           },
         });
       return result;
     } finally {
       await store.close();
     }
-  } finally {
-    release();
-  }
+  });
 }

@@ -1,8 +1,14 @@
-// The server's store as the server, `recover` and `forget-secrets` open it: with the server's secrets key.
+// The server's store as the server and the commands run on its host (`recover`, `forget-secrets`,
+// `rotate-secrets-key`) open it: with the server's secrets key.
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { createAudit } from './audit.ts';
 import type { ServerConfig } from './config.ts';
+import { claimDataDirectory } from './data-directory.ts';
 import { SesameError } from './errors.ts';
+import type { Logger } from './log.ts';
 import {
   keyIdOfFile,
   loadSecretsKey,
@@ -18,6 +24,7 @@ import {
   SecretsKeyMismatchError,
   type Store,
 } from './store/index.ts';
+import { SYSTEM_PRINCIPAL } from './system-principal.ts';
 
 export type ServerStoreOptions = {
   /** Make the data directory's key file when there is none (and no SESAME_SECRETS_KEY). */
@@ -72,4 +79,45 @@ export async function openServerStore(
       : `${secrets.source} is missing (the key made for this start is removed again), and ${error.message}`;
     throw new SesameError('INVALID', problem, { cause: error });
   }
+}
+
+/**
+ * Runs `run` as a command on the server's host with the server's own settings (recover, forget-secrets,
+ * rotate-secrets-key). On SQLite the database must be there (a command run with other settings creates none) and
+ * the data directory is claimed, so the server must be stopped; on PostgreSQL too when `keyFile` is set and the key
+ * is the data directory's secrets.key, which the command may change under a server still running there.
+ */
+export async function onServerHost<T>(
+  config: ServerConfig,
+  log: Logger,
+  { command, keyFile }: { command: string; keyFile: boolean },
+  run: () => Promise<T>,
+): Promise<T> {
+  const sqlitePath = join(config.dataDir, 'sesame.db');
+  if (!config.databaseUrl && !existsSync(sqlitePath))
+    throw new SesameError(
+      'NOT_FOUND',
+      `there is no Sesame database at ${sqlitePath}: run ${command} with the server's own settings (SESAME_CONFIG, SESAME_DATA_DIR, SESAME_DATABASE_URL)`,
+    );
+  const claim = !config.databaseUrl || (keyFile && config.secretsKey === undefined);
+  const release = claim ? await claimDataDirectory(config.dataDir, log) : () => {};
+  try {
+    return await run();
+  } finally {
+    release();
+  }
+}
+
+/** The audit event of such a command: by `system`, naming the host and the operating-system user who ran it. */
+export function auditOnHost(
+  store: Store,
+  log: Logger,
+  event: { action: string; resource: string; detail: Record<string, unknown> },
+): Promise<boolean> {
+  return createAudit({ store, log })({
+    actor: SYSTEM_PRINCIPAL,
+    outcome: 'succeeded',
+    ...event,
+    detail: { ...event.detail, host: hostname(), osUser: userInfo().username },
+  });
 }

@@ -1,15 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { serverArn } from './arn.ts';
 import { createAudit } from './audit.ts';
 import { type ServerConfig, throttleSettings } from './config.ts';
 import { hashPassword } from './crypto.ts';
-import { claimDataDirectory } from './data-directory.ts';
 import { SesameError } from './errors.ts';
 import type { Logger } from './log.ts';
-import { openServerStore } from './open-server-store.ts';
+import { auditOnHost, onServerHost, openServerStore } from './open-server-store.ts';
 import { createIdentityService } from './services/identity.ts';
 import { createThrottle } from './sign-in/throttle.ts';
 import { SYSTEM_PRINCIPAL } from './system-principal.ts';
@@ -33,15 +30,10 @@ export type Recovery = {
  * database as well: it gives the host's operator nothing they did not have.
  */
 export async function recoverAccount(config: ServerConfig, log: Logger, username: string): Promise<Recovery> {
-  const sqlitePath = join(config.dataDir, 'sesame.db');
-  const where = config.databaseUrl ? 'the PostgreSQL database of SESAME_DATABASE_URL' : sqlitePath;
-  if (!config.databaseUrl && !existsSync(sqlitePath))
-    throw new SesameError(
-      'NOT_FOUND',
-      `there is no Sesame database at ${sqlitePath}: run recover with the server's own settings (SESAME_CONFIG, SESAME_DATA_DIR, SESAME_DATABASE_URL)`,
-    );
-  const release = config.databaseUrl ? () => {} : await claimDataDirectory(config.dataDir, log);
-  try {
+  const where = config.databaseUrl
+    ? 'the PostgreSQL database of SESAME_DATABASE_URL'
+    : join(config.dataDir, 'sesame.db');
+  return onServerHost(config, log, { command: 'recover', keyFile: false }, async () => {
     // On SQLite the data directory is the server's own; a shared database's key must come from the server's settings.
     const { store } = await openServerStore(config, { createKey: !config.databaseUrl });
     try {
@@ -78,20 +70,16 @@ export async function recoverAccount(config: ServerConfig, log: Logger, username
         removedDevices,
         expiresAt: setupExpiresAt,
       };
-      await audit({
-        actor: SYSTEM_PRINCIPAL,
+      await auditOnHost(store, log, {
         action: 'sesame:RecoverAccount',
         resource: serverArn(config.arn, 'user', username),
-        outcome: 'succeeded',
-        detail: { ...recovery, host: hostname(), osUser: userInfo().username },
+        detail: recovery,
       });
       return { ...recovery, link: `${baseUrl(config)}/reset#token=${setupToken}` };
     } finally {
       await store.close();
     }
-  } finally {
-    release();
-  }
+  });
 }
 
 /** The address people open: SESAME_PUBLIC_URL, else the listen address (a wildcard one is this host only). */

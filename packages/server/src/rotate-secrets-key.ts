@@ -1,14 +1,11 @@
 import { existsSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
-import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { serverArn } from './arn.ts';
-import { createAudit } from './audit.ts';
 import type { ServerConfig } from './config.ts';
-import { claimDataDirectory } from './data-directory.ts';
 import { SesameError } from './errors.ts';
 import type { Logger } from './log.ts';
-import { openServerStore } from './open-server-store.ts';
+import { auditOnHost, onServerHost, openServerStore } from './open-server-store.ts';
 import {
   keyIdOfFile,
   makeKeyFile,
@@ -18,7 +15,6 @@ import {
 } from './secrets-key.ts';
 import { createSecretBox, type Rotated, SecretsKeyMismatchError } from './store/index.ts';
 import { secretsKeyId } from './store/secret-box.ts';
-import { SYSTEM_PRINCIPAL } from './system-principal.ts';
 
 export type Rotation = Rotated & { from: string; to: string; keySource: string };
 
@@ -35,12 +31,6 @@ export async function rotateSecretsKey(
   log: Logger,
   newKeyText: string | undefined,
 ): Promise<Rotation> {
-  const sqlitePath = join(config.dataDir, 'sesame.db');
-  if (!config.databaseUrl && !existsSync(sqlitePath))
-    throw new SesameError(
-      'NOT_FOUND',
-      `there is no Sesame database at ${sqlitePath}: run rotate-secrets-key with the server's own settings (SESAME_CONFIG, SESAME_DATA_DIR, SESAME_DATABASE_URL)`,
-    );
   const given = newKeyText === undefined ? undefined : parseSecretsKey(newKeyText);
   if (given !== undefined && !Buffer.isBuffer(given))
     throw new SesameError('INVALID', `SESAME_NEW_SECRETS_KEY ${given.problem}`);
@@ -50,11 +40,10 @@ export async function rotateSecretsKey(
       'the key in use is SESAME_SECRETS_KEY: give the new key in SESAME_NEW_SECRETS_KEY (e.g. `openssl rand -base64 32`); afterwards every server starts with SESAME_SECRETS_KEY set to it',
     );
   const inFile = config.secretsKey === undefined;
+  const nextPath = join(config.dataDir, NEXT_SECRETS_KEY_FILE);
   // The data directory is claimed whenever its key file changes: a server still running there (on PostgreSQL too)
   // would go on sealing with the old key.
-  const release = config.databaseUrl && !inFile ? () => {} : await claimDataDirectory(config.dataDir, log);
-  const nextPath = join(config.dataDir, NEXT_SECRETS_KEY_FILE);
-  try {
+  return onServerHost(config, log, { command: 'rotate-secrets-key', keyFile: true }, async () => {
     if (inFile && existsSync(nextPath))
       throw new SesameError(
         'INVALID',
@@ -99,20 +88,16 @@ export async function rotateSecretsKey(
         to: to.keyId,
         keySource: inFile ? join(config.dataDir, SECRETS_KEY_FILE) : 'SESAME_NEW_SECRETS_KEY',
       };
-      await createAudit({ store, log })({
-        actor: SYSTEM_PRINCIPAL,
+      await auditOnHost(store, log, {
         action: 'sesame:RotateSecretsKey',
         resource: serverArn(config.arn, 'secrets', 'key'),
-        outcome: 'succeeded',
-        detail: { ...rotation, host: hostname(), osUser: userInfo().username },
+        detail: rotation,
       });
       return rotation;
     } finally {
       await store.close();
     }
-  } finally {
-    release();
-  }
+  });
 }
 
 /** secrets.key.next renamed over secrets.key, and the directory synced so that the rename survives a crash. */

@@ -29,7 +29,7 @@ export function parseSecretsKey(text: string): Buffer | { problem: string } {
   };
 }
 
-/** `made`: the key file was made by this call (a start that then fails should remove it: `forgetMade`). */
+/** `made`: the key file was made by this call (a start the database then refuses removes it: open-server-store.ts). */
 export type SecretsKey = { box: SecretBox; source: string; made: boolean };
 
 /**

@@ -2,9 +2,8 @@
 import type { Kysely, Selectable } from 'kysely';
 import { parseStringArray, toJson } from './json-columns.ts';
 import type { MfaDevicesTable, StoreDatabase } from './schema.ts';
-import { openSealed, sealedAt } from './sealed-columns.ts';
+import { sealedAt, tryOpen } from './sealed-columns.ts';
 import type { SecretBox } from './secret-box.ts';
-import { SesameStoreError } from './store-error.ts';
 import type { MfaDevice, Store } from './types.ts';
 
 export type MfaDevicesStore = Pick<
@@ -27,12 +26,8 @@ export function createMfaDevicesStore(db: Kysely<StoreDatabase>, secrets: Secret
    */
   const totpSecretOf = (row: Selectable<MfaDevicesTable>): Pick<MfaDevice, 'secret' | 'secretProblem'> => {
     if (row.secret === null) return { secret: null };
-    try {
-      return { secret: openSealed(secrets, row.secret, sealedAt.totpSecret(row.id)) };
-    } catch (error) {
-      if (!(error instanceof SesameStoreError)) throw error;
-      return { secret: null, secretProblem: error.message };
-    }
+    const open = tryOpen(secrets, row.secret, sealedAt.totpSecret(row.id));
+    return 'opened' in open ? { secret: open.opened } : { secret: null, secretProblem: open.problem };
   };
   const toDevice = (row: Selectable<MfaDevicesTable>): MfaDevice => ({
     id: row.id,

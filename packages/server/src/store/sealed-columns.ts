@@ -21,30 +21,29 @@ export const sealedAt = {
 const KEY_CHECK_SETTING = 'secretsKeyCheck';
 const KEY_CHECK_TEXT = 'sesame secrets key check';
 
-/** `value` opened for `context`; a value that does not open is a DAMAGED store error that says which and why. */
-export function openSealed(secrets: SecretBox, value: string, context: string): string {
+/** `value` opened for `context`, or why it does not open (not sealed, another key, changed or moved). */
+export function tryOpen(
+  secrets: SecretBox,
+  value: string,
+  context: string,
+): { opened: string } | { problem: string } {
   try {
-    return secrets.open(value, context);
+    return { opened: secrets.open(value, context) };
   } catch (error) {
     if (!(error instanceof SecretBoxError)) throw error;
-    throw new SesameStoreError('DAMAGED', error.message, { cause: error });
+    return { problem: error.message };
   }
 }
 
-/** An identity provider's config as stored (`seal`: its clientSecret, if any, sealed) or as read (`open`). */
-export function providerConfig(
-  way: 'seal' | 'open',
+/** An identity provider's config as stored: its clientSecret, if any, sealed. */
+export function sealProviderConfig(
   secrets: SecretBox,
   providerId: string,
   config: Record<string, unknown>,
 ): Record<string, unknown> {
   const secret = config.clientSecret;
   if (typeof secret !== 'string') return config;
-  const at = sealedAt.clientSecret(providerId, config);
-  return {
-    ...config,
-    clientSecret: way === 'seal' ? secrets.seal(secret, at) : openSealed(secrets, secret, at),
-  };
+  return { ...config, clientSecret: secrets.seal(secret, sealedAt.clientSecret(providerId, config)) };
 }
 
 export type SealedAtOpen = { totpSecrets: number; clientSecrets: number };
@@ -80,9 +79,9 @@ export type RotateRequest = { to: SecretBox; done: (rotated: Rotated) => void };
  * Run when a store opens, after the migrations. The first store on a database leaves a check value sealed with its
  * key; a later one whose key does not open it is refused before it reads or writes anything sealed (it could not
  * open the secrets there, and would seal new ones that the other servers could not). With `forget` (the lost key's
- * way out, `sesame-server forget-secrets`) it instead removes what it cannot open, tells `forget`, and puts its own
- * check in place. Then every secret still in the clear (written by a version before sealing) is sealed; each row
- * is replaced only if it is unchanged.
+ * way out, `sesame-server forget-secrets`) it instead removes what the lost key sealed (forgetOtherKeys), tells
+ * `forget`, and puts its own check in place. Then every secret still in the clear (written by a version before
+ * sealing) is sealed.
  */
 export async function prepareSealedColumns(
   db: Kysely<StoreDatabase>,
@@ -107,28 +106,51 @@ export async function prepareSealedColumns(
     const lost = forget.lostKeyId;
     forget.done(await writeTransaction(db, dialect, (trx) => forgetOtherKeys(trx, secrets, now, lost)));
   }
-  const sealed: SealedAtOpen = { totpSecrets: 0, clientSecrets: 0 };
+  return resealEach(db, (value, context) => (isSealed(value) ? undefined : secrets.seal(value, context)));
+}
+
+/**
+ * Each stored secret (TOTP secrets, OIDC client secrets) replaced by `next(value, context)`, where that gives one;
+ * a row is replaced only if it is unchanged meanwhile. How many of each were replaced.
+ */
+async function resealEach(
+  db: Kysely<StoreDatabase>,
+  next: (value: string, context: string) => string | undefined,
+): Promise<SealedAtOpen> {
+  const replaced: SealedAtOpen = { totpSecrets: 0, clientSecrets: 0 };
   for (const { id, secret } of await totpSecrets(db)) {
-    if (isSealed(secret)) continue;
+    const value = next(secret, sealedAt.totpSecret(id));
+    if (value === undefined) continue;
     const result = await db
       .updateTable('mfa_devices')
-      .set({ secret: secrets.seal(secret, sealedAt.totpSecret(id)) })
+      .set({ secret: value })
       .where('id', '=', id)
       .where('secret', '=', secret)
       .executeTakeFirst();
-    sealed.totpSecrets += Number(result.numUpdatedRows);
+    replaced.totpSecrets += Number(result.numUpdatedRows);
   }
   for (const { id, config, parsed } of await providerConfigs(db)) {
-    if (typeof parsed.clientSecret !== 'string' || isSealed(parsed.clientSecret)) continue;
+    if (typeof parsed.clientSecret !== 'string') continue;
+    const value = next(parsed.clientSecret, sealedAt.clientSecret(id, parsed));
+    if (value === undefined) continue;
     const result = await db
       .updateTable('identity_providers')
-      .set({ config: toJson(providerConfig('seal', secrets, id, parsed)) })
+      .set({ config: toJson({ ...parsed, clientSecret: value }) })
       .where('id', '=', id)
       .where('config', '=', config)
       .executeTakeFirst();
-    sealed.clientSecrets += Number(result.numUpdatedRows);
+    replaced.clientSecrets += Number(result.numUpdatedRows);
   }
-  return sealed;
+  return replaced;
+}
+
+/** The database's check value replaced by one sealed with `secrets` (the key it takes from now on). */
+async function replaceKeyCheck(db: Kysely<StoreDatabase>, secrets: SecretBox, now: number): Promise<void> {
+  await db
+    .updateTable('settings')
+    .set({ value: toJson(secrets.seal(KEY_CHECK_TEXT, sealedAt.keyCheck)), updated_at: now })
+    .where('key', '=', KEY_CHECK_SETTING)
+    .execute();
 }
 
 async function totpSecrets(db: Kysely<StoreDatabase>): Promise<{ id: string; secret: string }[]> {
@@ -144,16 +166,6 @@ async function providerConfigs(db: Kysely<StoreDatabase>) {
   const rows = await db.selectFrom('identity_providers').select(['id', 'config']).execute();
   return rows.map((row) => ({ ...row, parsed: parseObject(row.config, 'identity_providers.config') }));
 }
-
-const opens = (secrets: SecretBox, value: string, context: string): boolean => {
-  try {
-    secrets.open(value, context);
-    return true;
-  } catch (error) {
-    if (error instanceof SecretBoxError) return false;
-    throw error;
-  }
-};
 
 /**
  * Removes every secret sealed with the lost key (`lostKeyId`; none when the check value was damaged, `damaged`):
@@ -171,7 +183,7 @@ async function forgetOtherKeys(
   const forgotten: Forgotten = { totpDevices: 0, usersOfThem: [], clientSecretsOf: [], keptOfOtherKeys: 0 };
   /** Whether `value` goes: sealed with the lost key and not opening with this one. */
   const goes = (value: string, context: string) => {
-    if (!isSealed(value) || opens(secrets, value, context)) return false;
+    if (!isSealed(value) || 'opened' in tryOpen(secrets, value, context)) return false;
     if (sealedKeyId(value) === lostKeyId) return true;
     forgotten.keptOfOtherKeys += 1;
     return false;
@@ -200,11 +212,7 @@ async function forgetOtherKeys(
       .executeTakeFirst();
     if (Number(result.numUpdatedRows) > 0) forgotten.clientSecretsOf.push(id);
   }
-  await db
-    .updateTable('settings')
-    .set({ value: toJson(secrets.seal(KEY_CHECK_TEXT, sealedAt.keyCheck)), updated_at: now })
-    .where('key', '=', KEY_CHECK_SETTING)
-    .execute();
+  await replaceKeyCheck(db, secrets, now);
   return forgotten;
 }
 
@@ -228,46 +236,16 @@ export async function rotateSealedColumns(
   to: SecretBox,
   now: number,
 ): Promise<Rotated> {
-  const rotated: Rotated = { totpSecrets: 0, clientSecrets: 0, kept: 0 };
-  const reseal = (value: string, context: string): string | undefined => {
+  let kept = 0;
+  const resealed = await resealEach(db, (value, context) => {
     if (!isSealed(value)) return undefined;
-    try {
-      return to.seal(from.open(value, context), context);
-    } catch (error) {
-      if (!(error instanceof SecretBoxError)) throw error;
-      rotated.kept += 1;
-      return undefined;
-    }
-  };
-  for (const { id, secret } of await totpSecrets(db)) {
-    const next = reseal(secret, sealedAt.totpSecret(id));
-    if (next === undefined) continue;
-    const result = await db
-      .updateTable('mfa_devices')
-      .set({ secret: next })
-      .where('id', '=', id)
-      .where('secret', '=', secret)
-      .executeTakeFirst();
-    rotated.totpSecrets += Number(result.numUpdatedRows);
-  }
-  for (const { id, config, parsed } of await providerConfigs(db)) {
-    if (typeof parsed.clientSecret !== 'string') continue;
-    const next = reseal(parsed.clientSecret, sealedAt.clientSecret(id, parsed));
-    if (next === undefined) continue;
-    const result = await db
-      .updateTable('identity_providers')
-      .set({ config: toJson({ ...parsed, clientSecret: next }) })
-      .where('id', '=', id)
-      .where('config', '=', config)
-      .executeTakeFirst();
-    rotated.clientSecrets += Number(result.numUpdatedRows);
-  }
-  await db
-    .updateTable('settings')
-    .set({ value: toJson(to.seal(KEY_CHECK_TEXT, sealedAt.keyCheck)), updated_at: now })
-    .where('key', '=', KEY_CHECK_SETTING)
-    .execute();
-  return rotated;
+    const open = tryOpen(from, value, context);
+    if ('opened' in open) return to.seal(open.opened, context);
+    kept += 1;
+    return undefined;
+  });
+  await replaceKeyCheck(db, to, now);
+  return { ...resealed, kept };
 }
 
 /** Why the database's check value does not open with this key, and the id of the key that sealed it. */
@@ -300,12 +278,7 @@ async function checkSecretsKey(
   const damaged = { why: `its check value (settings ${KEY_CHECK_SETTING}) is damaged`, keyId: 'damaged' };
   if (typeof stored !== 'string') return damaged;
   const keyId = sealedKeyId(stored) ?? 'damaged';
-  try {
-    return secrets.open(stored, sealedAt.keyCheck) === KEY_CHECK_TEXT
-      ? undefined
-      : { why: 'its check value holds another text', keyId };
-  } catch (error) {
-    if (!(error instanceof SecretBoxError)) throw error;
-    return { why: error.message, keyId };
-  }
+  const open = tryOpen(secrets, stored, sealedAt.keyCheck);
+  if (!('opened' in open)) return { why: open.problem, keyId };
+  return open.opened === KEY_CHECK_TEXT ? undefined : { why: 'its check value holds another text', keyId };
 }

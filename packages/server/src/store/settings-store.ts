@@ -2,7 +2,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import { fromFlag, parseJson, parseObject, toFlag, toJson } from './json-columns.ts';
 import type { IdentityProvidersTable, StoreDatabase } from './schema.ts';
-import { providerConfig } from './sealed-columns.ts';
+import { sealedAt, sealProviderConfig, tryOpen } from './sealed-columns.ts';
 import type { SecretBox } from './secret-box.ts';
 import { isUniqueViolation, SesameStoreError } from './store-error.ts';
 import type { IdentityProviderRecord, Store } from './types.ts';
@@ -25,20 +25,18 @@ export function createSettingsStore(db: Kysely<StoreDatabase>, secrets: SecretBo
     row: Selectable<IdentityProvidersTable>,
   ): Pick<IdentityProviderRecord, 'config' | 'secretProblem'> => {
     const config = parseObject(row.config, 'identity_providers.config');
-    try {
-      return { config: providerConfig('open', secrets, row.id, config) };
-    } catch (error) {
-      if (!(error instanceof SesameStoreError)) throw error;
-      const { clientSecret: _, ...rest } = config;
-      return { config: rest, secretProblem: error.message };
-    }
+    const { clientSecret, ...rest } = config;
+    if (typeof clientSecret !== 'string') return { config };
+    const open = tryOpen(secrets, clientSecret, sealedAt.clientSecret(row.id, config));
+    return 'opened' in open
+      ? { config: { ...rest, clientSecret: open.opened } }
+      : { config: rest, secretProblem: open.problem };
   };
   const toProvider = (row: Selectable<IdentityProvidersTable>): IdentityProviderRecord => ({
     id: row.id,
     kind: row.kind === 'saml' ? 'saml' : 'oidc',
     name: row.name,
     ...openConfig(row),
-
     enabled: fromFlag(row.enabled),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -66,7 +64,7 @@ export function createSettingsStore(db: Kysely<StoreDatabase>, secrets: SecretBo
             id: p.id,
             kind: p.kind,
             name: p.name,
-            config: toJson(providerConfig('seal', secrets, p.id, p.config)),
+            config: toJson(sealProviderConfig(secrets, p.id, p.config)),
             enabled: toFlag(p.enabled),
             created_at: p.createdAt,
             updated_at: p.updatedAt,
@@ -102,7 +100,7 @@ export function createSettingsStore(db: Kysely<StoreDatabase>, secrets: SecretBo
           ...(patch.name === undefined ? {} : { name: patch.name }),
           ...(patch.config === undefined
             ? {}
-            : { config: toJson(providerConfig('seal', secrets, id, patch.config)) }),
+            : { config: toJson(sealProviderConfig(secrets, id, patch.config)) }),
           ...(patch.enabled === undefined ? {} : { enabled: toFlag(patch.enabled) }),
         })
         .where('id', '=', id)
